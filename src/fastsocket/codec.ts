@@ -1,0 +1,148 @@
+/** The single place where bytes become typed frames (and typed frames become bytes). */
+import { isUtf8 } from 'node:buffer';
+import { ProtocolError } from './errors';
+import { parseJson, stringifyJson } from './json';
+import {
+  Ack2Frame,
+  Ack3Frame,
+  ClientFrame,
+  Frame,
+  HelloFrame,
+  MAX_CLIENT_ID_LENGTH,
+  MAX_ID_LENGTH,
+  MessageFrame,
+  PROTOCOL_VERSION,
+  ServerFrame,
+} from './wire';
+
+/** Decodes one frame (without its newline). Throws ProtocolError with a stable `reason`. */
+export function decodeFrame(data: Buffer | string): Frame {
+  let text: string;
+  if (typeof data === 'string') {
+    text = data;
+  } else {
+    if (!isUtf8(data)) throw new ProtocolError('invalid_utf8', 'frame is not valid UTF-8');
+    text = data.toString('utf8');
+  }
+  let value: unknown;
+  try {
+    value = parseJson(text);
+  } catch (err) {
+    throw new ProtocolError('invalid_json', `frame is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  return validateFrame(value);
+}
+
+/** Decodes a frame a server may receive: message 1, ack 3 or hello. */
+export function decodeClientFrame(data: Buffer | string): ClientFrame {
+  const frame = decodeFrame(data);
+  if (frame.type === 'ack' && !('send_and_ack_time_ns' in frame)) {
+    throw new ProtocolError('invalid_ack_time', 'ack from a client must carry send_and_ack_time_ns');
+  }
+  return frame as ClientFrame;
+}
+
+/** Decodes a frame a client may receive: ack 2 or hello. */
+export function decodeServerFrame(data: Buffer | string): ServerFrame {
+  const frame = decodeFrame(data);
+  if (frame.type === 'message') throw new ProtocolError('unknown_type', 'a server does not send type "message"');
+  if (frame.type === 'ack') return { type: 'ack', id: frame.id };
+  return frame;
+}
+
+function validateFrame(value: unknown): Frame {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ProtocolError('not_object', 'frame is not a JSON object');
+  }
+  const o = value as Record<string, unknown>;
+  const type = o.type;
+  if (typeof type !== 'string') throw new ProtocolError('invalid_type', 'frame has no string "type"');
+  if (type === 'hello') return validateHello(o);
+  const id = o.id;
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
+    throw new ProtocolError('invalid_id', `frame "id" must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);
+  }
+  if (type === 'message') {
+    if (!Object.prototype.hasOwnProperty.call(o, 'payload')) {
+      throw new ProtocolError('missing_payload', 'message frame has no "payload"');
+    }
+    const frame: MessageFrame = { type: 'message', id, payload: o.payload };
+    if (o.resent === true) frame.resent = true;
+    const queued = optionalDuration(o, 'queued_ns');
+    if (queued !== undefined) frame.queued_ns = queued;
+    const wall = optionalDuration(o, 'client_send_wall_ns');
+    if (wall !== undefined) frame.client_send_wall_ns = wall;
+    return frame;
+  }
+  if (type === 'ack') {
+    if (o.send_and_ack_time_ns === undefined) return { type: 'ack', id } satisfies Ack2Frame;
+    const t1 = o.send_and_ack_time_ns;
+    if (typeof t1 !== 'number' || !Number.isSafeInteger(t1) || t1 < 0) {
+      throw new ProtocolError('invalid_ack_time', '"send_and_ack_time_ns" must be a non-negative JSON integer');
+    }
+    const frame: Ack3Frame = { type: 'ack', id, send_and_ack_time_ns: t1 };
+    const pc = optionalDuration(o, 'pc_ns');
+    if (pc !== undefined) frame.pc_ns = pc;
+    const wall = optionalDuration(o, 'client_recv_wall_ns');
+    if (wall !== undefined) frame.client_recv_wall_ns = wall;
+    return frame;
+  }
+  throw new ProtocolError('unknown_type', `unknown frame type ${JSON.stringify(type.slice(0, 40))}`);
+}
+
+function validateHello(o: Record<string, unknown>): HelloFrame {
+  const protocol = o.protocol;
+  if (typeof protocol !== 'number' || !Number.isInteger(protocol) || protocol < 1) {
+    throw new ProtocolError('invalid_field', 'hello "protocol" must be a positive integer');
+  }
+  const frame: HelloFrame = { type: 'hello', protocol };
+  if (o.client_id !== undefined && o.client_id !== null) {
+    if (typeof o.client_id !== 'string' || o.client_id.length > MAX_CLIENT_ID_LENGTH) {
+      throw new ProtocolError('invalid_field', `hello "client_id" must be a string of at most ${MAX_CLIENT_ID_LENGTH} characters`);
+    }
+    frame.client_id = o.client_id;
+  }
+  if (o.token !== undefined) {
+    if (typeof o.token !== 'string') throw new ProtocolError('invalid_field', 'hello "token" must be a string');
+    frame.token = o.token;
+  }
+  return frame;
+}
+
+/** An optional extension field: ignored unless it is a non-negative safe integer (unknown shapes are tolerated). */
+function optionalDuration(o: Record<string, unknown>, key: string): number | undefined {
+  const v = o[key];
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+}
+
+/** Encodes message 1. `payloadJson` is the already-serialised payload (serialised once, at send time). */
+export function encodeMessage(id: string, payloadJson: string, extra?: { resent?: boolean; queuedNs?: number; clientSendWallNs?: number }): string {
+  let s = `{"id":${JSON.stringify(id)},"type":"message","payload":${payloadJson}`;
+  if (extra?.resent) s += ',"resent":true';
+  if (extra?.queuedNs !== undefined) s += `,"queued_ns":${Math.round(extra.queuedNs)}`;
+  if (extra?.clientSendWallNs !== undefined) s += `,"client_send_wall_ns":${Math.round(extra.clientSendWallNs)}`;
+  return s + '}';
+}
+
+export function encodeAck2(id: string): string {
+  return `{"id":${JSON.stringify(id)},"type":"ack"}`;
+}
+
+export function encodeAck3(id: string, t1Ns: number, extra?: { pcNs?: number; clientRecvWallNs?: number }): string {
+  let s = `{"id":${JSON.stringify(id)},"type":"ack","send_and_ack_time_ns":${Math.round(t1Ns)}`;
+  if (extra?.pcNs !== undefined) s += `,"pc_ns":${Math.round(extra.pcNs)}`;
+  if (extra?.clientRecvWallNs !== undefined) s += `,"client_recv_wall_ns":${Math.round(extra.clientRecvWallNs)}`;
+  return s + '}';
+}
+
+export function encodeHello(clientId?: string | null, token?: string): string {
+  const hello: HelloFrame = { type: 'hello', protocol: PROTOCOL_VERSION };
+  if (clientId !== undefined && clientId !== null) hello.client_id = clientId;
+  if (token !== undefined) hello.token = token;
+  return JSON.stringify(hello);
+}
+
+/** Serialises a payload once; Python-style non-finite numbers are kept. Throws FastSocketError-free TypeError. */
+export function encodePayload(payload: unknown): string {
+  return stringifyJson(payload);
+}

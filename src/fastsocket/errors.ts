@@ -1,0 +1,53 @@
+/** Stable error codes; tests and callers match on these, never on message text. */
+export type FastSocketErrorCode =
+  | 'FS_ERR_PROTOCOL'
+  | 'FS_ERR_FRAME_TOO_LARGE'
+  | 'FS_ERR_CLOSED'
+  | 'FS_ERR_DESTROYED'
+  | 'FS_ERR_ACK_TIMEOUT'
+  | 'FS_ERR_OUTBOX_FULL'
+  | 'FS_ERR_DROPPED'
+  | 'FS_ERR_CONNECT'
+  | 'FS_ERR_AUTH'
+  | 'FS_ERR_INVALID_URL'
+  | 'FS_ERR_PAYLOAD';
+
+/** Base class of every error the library raises or emits. */
+export class FastSocketError extends Error {
+  readonly code: FastSocketErrorCode;
+
+  constructor(code: FastSocketErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Why a frame was rejected; `reason` is stable and becomes a counter key. */
+export type ProtocolErrorReason =
+  | 'invalid_utf8'
+  | 'invalid_json'
+  | 'not_object'
+  | 'invalid_id'
+  | 'invalid_type'
+  | 'unknown_type'
+  | 'missing_payload'
+  | 'invalid_ack_time'
+  | 'invalid_field';
+
+/** A frame that does not follow PROTOCOL.md §2/§4. */
+export class ProtocolError extends FastSocketError {
+  readonly reason: ProtocolErrorReason;
+
+  constructor(reason: ProtocolErrorReason, message: string, options?: { cause?: unknown }) {
+    super('FS_ERR_PROTOCOL', message, options);
+    this.reason = reason;
+  }
+}
+
+/** A frame larger than `max_frame_bytes`, detected while buffering. */
+export class FrameTooLargeError extends FastSocketError {
+  constructor(readonly limit: number) {
+    super('FS_ERR_FRAME_TOO_LARGE', `frame exceeds max_frame_bytes (${limit} bytes)`);
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Newline-delimited framing for the byte-stream transports (tcp, tls). Frame boundaries are searched only in
+ * newly arrived bytes, and a partial frame is kept as a list of chunks, so a frame split into many chunks costs
+ * one copy, not one per chunk. The size limit is enforced while buffering, before anything is parsed.
+ */
+import { FrameTooLargeError } from './errors';
+
+const NEWLINE = 0x0a;
+const CR = 0x0d;
+
+export class LineFramer {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  /** @param maxFrameBytes largest frame accepted, newline excluded. */
+  constructor(private readonly maxFrameBytes: number) {}
+
+  /** Bytes of an unfinished frame held right now. */
+  get pendingBytes(): number {
+    return this.buffered;
+  }
+
+  /**
+   * Feeds bytes; calls `onFrame` for each complete, non-empty frame (without its newline or a trailing CR).
+   * Throws FrameTooLargeError as soon as a frame is known to exceed the limit; the framer is then unusable.
+   */
+  push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+    let start = 0;
+    let nl = chunk.indexOf(NEWLINE, start);
+    while (nl !== -1) {
+      let frame: Buffer;
+      if (this.buffered === 0) {
+        frame = chunk.subarray(start, nl);
+      } else {
+        this.chunks.push(chunk.subarray(start, nl));
+        frame = Buffer.concat(this.chunks, this.buffered + (nl - start));
+        this.chunks = [];
+        this.buffered = 0;
+      }
+      let end = frame.length;
+      if (end > 0 && frame[end - 1] === CR) end--;
+      if (end > this.maxFrameBytes) throw new FrameTooLargeError(this.maxFrameBytes);
+      if (end > 0) onFrame(end === frame.length ? frame : frame.subarray(0, end));
+      start = nl + 1;
+      nl = chunk.indexOf(NEWLINE, start);
+    }
+    if (start < chunk.length) {
+      const rest = chunk.length - start;
+      // +1 leaves room for a CR that may precede the newline still to come.
+      if (this.buffered + rest > this.maxFrameBytes + 1) throw new FrameTooLargeError(this.maxFrameBytes);
+      this.chunks.push(start === 0 ? chunk : chunk.subarray(start));
+      this.buffered += rest;
+    }
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * JSON as the original Python peer writes and reads it: `json.dumps` emits NaN, Infinity and -Infinity as bare
+ * words, so we accept them on input and write them back the same way instead of silently turning them into null.
+ */
+import { randomBytes } from 'node:crypto';
+
+/** Parses JSON text, also accepting Python's bare NaN/Infinity/-Infinity. Throws SyntaxError on anything else. */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    // The fast path failed: only text that mentions a non-finite word can still be valid for us.
+    if (!text.includes('NaN') && !text.includes('Infinity')) throw err;
+    return new PermissiveParser(text).parseDocument();
+  }
+}
+
+/**
+ * Serialises a JSON value. Non-finite numbers become bare NaN/Infinity/-Infinity (as Python writes them) rather
+ * than null; bigint becomes a decimal integer. Throws TypeError for values JSON cannot hold (a cycle, a function
+ * at top level) and RangeError for nesting deeper than the engine's stack.
+ */
+export function stringifyJson(value: unknown): string {
+  let marker: string | undefined;
+  const text = JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'number') {
+      if (Number.isFinite(v)) return v;
+      marker ??= `\u0000fs${randomBytes(6).toString('hex')}\u0000`;
+      return marker + (Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity');
+    }
+    if (typeof v === 'bigint') {
+      marker ??= `\u0000fs${randomBytes(6).toString('hex')}\u0000`;
+      return marker + v.toString();
+    }
+    return v;
+  });
+  if (text === undefined) throw new TypeError('value cannot be represented as JSON');
+  if (marker === undefined) return text;
+  // JSON.stringify escaped the NUL bytes of the marker; strip the quotes around each marked value.
+  const escaped = JSON.stringify(marker).slice(1, -1);
+  return text.split(`"${escaped}`).map((part, i) => (i === 0 ? part : part.replace('"', ''))).join('');
+}
+
+const MAX_DEPTH = 10_000;
+
+/** A small recursive-descent parser, used only when JSON.parse rejected text containing NaN or Infinity. */
+class PermissiveParser {
+  private pos = 0;
+
+  constructor(private readonly text: string) {}
+
+  parseDocument(): unknown {
+    const value = this.value(0);
+    this.skipWs();
+    if (this.pos !== this.text.length) this.fail('unexpected text after the JSON value');
+    return value;
+  }
+
+  private value(depth: number): unknown {
+    if (depth > MAX_DEPTH) this.fail('nesting too deep');
+    this.skipWs();
+    const c = this.text[this.pos];
+    if (c === '{') return this.object(depth);
+    if (c === '[') return this.array(depth);
+    if (c === '"') return this.string();
+    if (this.take('true')) return true;
+    if (this.take('false')) return false;
+    if (this.take('null')) return null;
+    if (this.take('NaN')) return NaN;
+    if (this.take('Infinity')) return Infinity;
+    if (this.take('-Infinity')) return -Infinity;
+    return this.number();
+  }
+
+  private object(depth: number): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    this.pos++;
+    this.skipWs();
+    if (this.text[this.pos] === '}') {
+      this.pos++;
+      return out;
+    }
+    for (;;) {
+      this.skipWs();
+      if (this.text[this.pos] !== '"') this.fail('expected a string key');
+      const key = this.string();
+      this.skipWs();
+      if (this.text[this.pos++] !== ':') this.fail('expected :');
+      // defineProperty, not assignment, so a "__proto__" key stays an own property as with JSON.parse.
+      Object.defineProperty(out, key, { value: this.value(depth + 1), enumerable: true, writable: true, configurable: true });
+      this.skipWs();
+      const c = this.text[this.pos++];
+      if (c === '}') return out;
+      if (c !== ',') this.fail('expected , or }');
+    }
+  }
+
+  private array(depth: number): unknown[] {
+    const out: unknown[] = [];
+    this.pos++;
+    this.skipWs();
+    if (this.text[this.pos] === ']') {
+      this.pos++;
+      return out;
+    }
+    for (;;) {
+      out.push(this.value(depth + 1));
+      this.skipWs();
+      const c = this.text[this.pos++];
+      if (c === ']') return out;
+      if (c !== ',') this.fail('expected , or ]');
+    }
+  }
+
+  private string(): string {
+    const start = this.pos;
+    this.pos++;
+    for (;;) {
+      const c = this.text.charCodeAt(this.pos);
+      if (Number.isNaN(c)) this.fail('unterminated string');
+      if (c === 0x22) break;
+      if (c === 0x5c) this.pos++;
+      else if (c < 0x20) this.fail('control character in string');
+      this.pos++;
+    }
+    this.pos++;
+    return JSON.parse(this.text.slice(start, this.pos)) as string;
+  }
+
+  private number(): number {
+    const m = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+    m.lastIndex = this.pos;
+    const match = m.exec(this.text);
+    if (!match) this.fail('unexpected character');
+    this.pos += match[0].length;
+    return Number(match[0]);
+  }
+
+  private take(word: string): boolean {
+    if (!this.text.startsWith(word, this.pos)) return false;
+    this.pos += word.length;
+    return true;
+  }
+
+  private skipWs(): void {
+    while (this.pos < this.text.length) {
+      const c = this.text.charCodeAt(this.pos);
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return;
+      this.pos++;
+    }
+  }
+
+  private fail(what: string): never {
+    throw new SyntaxError(`${what} at position ${this.pos}`);
+  }
+}

@@ -1,0 +1,139 @@
+/** Limits and defaults of PROTOCOL.md §6, and the validation every constructor uses. */
+
+export const MiB = 1024 * 1024;
+
+export interface ServerLimits {
+  /** Largest frame accepted. @default 16 MiB */
+  maxFrameBytes: number;
+  /** Consecutive bad frames before the connection is closed. @default 10 */
+  maxBadFrames: number;
+  /** A frame that has started must complete within this. @default 10000 */
+  frameTimeoutMs: number;
+  /** A connection with no bytes at all for this long is closed. @default 120000 */
+  idleTimeoutMs: number;
+  /** Connections past this are closed at once. @default 1024 */
+  maxConnections: number;
+  /** Pending latency records are dropped (and counted) after this. @default 10000 */
+  ack3TimeoutMs: number;
+  /** Pending latency records per connection. @default 10000 */
+  maxPendingAck3: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
+  maxFrameBytes: 16 * MiB,
+  maxBadFrames: 10,
+  frameTimeoutMs: 10_000,
+  idleTimeoutMs: 120_000,
+  maxConnections: 1024,
+  ack3TimeoutMs: 10_000,
+  maxPendingAck3: 10_000,
+});
+
+export type OutboxPolicy = 'drop-oldest' | 'drop-newest' | 'reject';
+export const OUTBOX_POLICIES: readonly OutboxPolicy[] = ['drop-oldest', 'drop-newest', 'reject'];
+
+export interface ClientLimits {
+  /** @default 10000 */
+  outboxMaxMessages: number;
+  /** @default 64 MiB */
+  outboxMaxBytes: number;
+  /** @default 'drop-oldest' */
+  outboxPolicy: OutboxPolicy;
+  /** First reconnect delay. @default 100 */
+  reconnectMinMs: number;
+  /** Reconnect delay cap. @default 5000 */
+  reconnectMaxMs: number;
+  /** +- fraction of random jitter on each delay. @default 0.2 */
+  reconnectJitter: number;
+  /** Largest frame accepted from the server. @default 16 MiB */
+  maxFrameBytes: number;
+}
+
+export const DEFAULT_CLIENT_LIMITS: Readonly<ClientLimits> = Object.freeze({
+  outboxMaxMessages: 10_000,
+  outboxMaxBytes: 64 * MiB,
+  outboxPolicy: 'drop-oldest' as OutboxPolicy,
+  reconnectMinMs: 100,
+  reconnectMaxMs: 5_000,
+  reconnectJitter: 0.2,
+  maxFrameBytes: 16 * MiB,
+});
+
+/** Throws a TypeError naming `name` unless `value` is an integer in [min, max]. */
+export function checkInteger(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new TypeError(`option ${name} must be an integer from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** Throws a TypeError naming `name` unless `value` is a finite number in [min, max]. */
+export function checkNumber(name: string, value: unknown, min: number, max = Number.MAX_VALUE): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new TypeError(`option ${name} must be a number from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+export function checkString(name: string, value: unknown, { allowEmpty = false } = {}): string {
+  if (typeof value !== 'string' || (!allowEmpty && value.length === 0)) {
+    throw new TypeError(`option ${name} must be a ${allowEmpty ? '' : 'non-empty '}string, got ${describe(value)}`);
+  }
+  return value;
+}
+
+export function checkOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new TypeError(`option ${name} must be one of ${allowed.join(', ')}, got ${describe(value)}`);
+  }
+  return value as T;
+}
+
+export function checkBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new TypeError(`option ${name} must be a boolean, got ${describe(value)}`);
+  return value;
+}
+
+/** Rejects option names that the caller misspelt, so a typo does not silently fall back to a default. */
+export function checkKnownKeys(what: string, options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new TypeError(`unknown ${what} option ${key}; known options: ${known.join(', ')}`);
+  }
+}
+
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value === null || value === undefined || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
+
+export function validateServerLimits(input: Partial<ServerLimits>): ServerLimits {
+  const l = { ...DEFAULT_SERVER_LIMITS, ...stripUndefined(input) };
+  checkInteger('maxFrameBytes', l.maxFrameBytes, 64, 2 ** 31);
+  checkInteger('maxBadFrames', l.maxBadFrames, 1);
+  checkInteger('frameTimeoutMs', l.frameTimeoutMs, 1);
+  checkInteger('idleTimeoutMs', l.idleTimeoutMs, 1);
+  checkInteger('maxConnections', l.maxConnections, 1);
+  checkInteger('ack3TimeoutMs', l.ack3TimeoutMs, 1);
+  checkInteger('maxPendingAck3', l.maxPendingAck3, 1);
+  return l;
+}
+
+export function validateClientLimits(input: Partial<ClientLimits>): ClientLimits {
+  const l = { ...DEFAULT_CLIENT_LIMITS, ...stripUndefined(input) };
+  checkInteger('outboxMaxMessages', l.outboxMaxMessages, 1);
+  checkInteger('outboxMaxBytes', l.outboxMaxBytes, 1);
+  checkOneOf('outboxPolicy', l.outboxPolicy, OUTBOX_POLICIES);
+  checkInteger('reconnectMinMs', l.reconnectMinMs, 1);
+  checkInteger('reconnectMaxMs', l.reconnectMaxMs, l.reconnectMinMs);
+  checkNumber('reconnectJitter', l.reconnectJitter, 0, 1);
+  checkInteger('maxFrameBytes', l.maxFrameBytes, 64, 2 ** 31);
+  return l;
+}
+
+export function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

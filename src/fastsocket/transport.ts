@@ -1,0 +1,397 @@
+/**
+ * The transport seam: client and server logic see a FrameConnection that carries whole frames, whatever the
+ * scheme. tcp/tls frame with newlines (framing.ts); ws/wss carry one frame per WebSocket message.
+ */
+import { EventEmitter } from 'node:events';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import WebSocket, { WebSocketServer } from 'ws';
+import { FastSocketError, FrameTooLargeError } from './errors';
+import { LineFramer } from './framing';
+import { Endpoint, formatHostPort, formatUrl } from './url';
+
+/** Why we close a connection; mapped to a WebSocket close code, ignored by tcp/tls. */
+export type CloseReason = 'normal' | 'going_away' | 'invalid_data' | 'policy' | 'too_large' | 'overload';
+const WS_CLOSE_CODES: Record<CloseReason, number> = {
+  normal: 1000,
+  going_away: 1001,
+  invalid_data: 1007,
+  policy: 1008,
+  too_large: 1009,
+  overload: 1013,
+};
+
+export interface FrameConnectionEvents {
+  /** One complete frame (bytes, not yet decoded). */
+  frame: [data: Buffer];
+  /** A frame exceeded max_frame_bytes; the connection is being closed. */
+  oversize: [error: FrameTooLargeError];
+  /** The write buffer fell below the high-water mark again. */
+  drain: [];
+  close: [];
+  error: [error: Error];
+}
+
+export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents> {
+  /** Remote `host:port`. */
+  abstract readonly peer: string;
+  /** Monotonic ms of the last byte received (for idle timeouts). */
+  lastActivityMs = performanceNow();
+  /** Monotonic ms at which the unfinished frame being received started, or null. */
+  partialSinceMs: number | null = null;
+  protected closed = false;
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Bytes written but not yet handed to the kernel. */
+  get bufferedBytes(): number {
+    return this.pendingBytes + this.transportBuffered();
+  }
+
+  /**
+   * Queues one frame (JSON text without newline). Frames queued in the same tick go out in one write, which
+   * matters for pipelined throughput. Writing to a closed connection is a no-op.
+   */
+  write(text: string): void {
+    if (this.closed) return;
+    this.pending.push(text);
+    this.pendingBytes += text.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Writes queued frames now. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.pending.length === 0 || this.closed) return;
+    const frames = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    try {
+      this.writeFrames(frames);
+    } catch (err) {
+      this.emit('error', err as Error);
+      this.destroy();
+    }
+  }
+
+  /** Flushes what is queued, then closes. Idempotent. */
+  close(reason: CloseReason = 'normal'): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.closeTransport(reason);
+  }
+
+  /** Closes at once, discarding what is queued. Idempotent. */
+  destroy(): void {
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.closed = true;
+    this.destroyTransport();
+  }
+
+  abstract pauseReading(): void;
+  abstract resumeReading(): void;
+  protected abstract transportBuffered(): number;
+  protected abstract writeFrames(frames: string[]): void;
+  protected abstract closeTransport(reason: CloseReason): void;
+  protected abstract destroyTransport(): void;
+}
+
+function performanceNow(): number {
+  return performance.now();
+}
+
+/** tcp:// and tls://: newline-delimited JSON over a byte stream. */
+class StreamConnection extends FrameConnection {
+  readonly peer: string;
+  private readonly framer: LineFramer;
+
+  constructor(private readonly socket: net.Socket, maxFrameBytes: number) {
+    super();
+    this.peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+    this.framer = new LineFramer(maxFrameBytes);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.emit('drain'));
+    socket.on('error', (err) => this.emit('error', err));
+    socket.on('close', () => {
+      this.closed = true;
+      this.emit('close');
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastActivityMs = performanceNow();
+    try {
+      this.framer.push(chunk, (frame) => this.emit('frame', frame));
+    } catch (err) {
+      if (err instanceof FrameTooLargeError) {
+        this.emit('oversize', err);
+        this.destroy();
+        return;
+      }
+      this.emit('error', err as Error);
+      this.destroy();
+      return;
+    }
+    this.partialSinceMs = this.framer.pendingBytes > 0 ? (this.partialSinceMs ?? this.lastActivityMs) : null;
+  }
+
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (!this.closed) this.socket.resume();
+  }
+
+  protected transportBuffered(): number {
+    return this.socket.writableLength;
+  }
+
+  protected writeFrames(frames: string[]): void {
+    this.socket.write(frames.join('\n') + '\n');
+  }
+
+  protected closeTransport(): void {
+    this.socket.end();
+    // A peer that never reads would keep a half-closed socket forever.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  protected destroyTransport(): void {
+    this.socket.destroy();
+  }
+}
+
+/** ws:// and wss://: one JSON object per WebSocket message. */
+class WsConnection extends FrameConnection {
+  constructor(private readonly ws: WebSocket, readonly peer: string) {
+    super();
+    ws.binaryType = 'nodebuffer';
+    ws.on('message', (data: Buffer) => {
+      this.lastActivityMs = performanceNow();
+      let frame = data;
+      let end = frame.length;
+      while (end > 0 && (frame[end - 1] === 0x0a || frame[end - 1] === 0x0d)) end--;
+      if (end !== frame.length) frame = frame.subarray(0, end);
+      this.emit('frame', frame);
+    });
+    ws.on('ping', () => (this.lastActivityMs = performanceNow()));
+    ws.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.emit('oversize', new FrameTooLargeError(-1));
+      else this.emit('error', err);
+    });
+    ws.on('close', () => {
+      this.closed = true;
+      this.emit('close');
+    });
+    const raw = (ws as unknown as { _socket?: net.Socket })._socket;
+    raw?.on('drain', () => this.emit('drain'));
+  }
+
+  pauseReading(): void {
+    this.ws.pause();
+  }
+
+  resumeReading(): void {
+    if (!this.closed) this.ws.resume();
+  }
+
+  protected transportBuffered(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  protected writeFrames(frames: string[]): void {
+    const raw = (this.ws as unknown as { _socket?: net.Socket })._socket;
+    raw?.cork();
+    for (const f of frames) this.ws.send(f);
+    raw?.uncork();
+  }
+
+  protected closeTransport(reason: CloseReason): void {
+    this.ws.close(WS_CLOSE_CODES[reason]);
+    setTimeout(() => this.ws.terminate(), 2000).unref();
+  }
+
+  protected destroyTransport(): void {
+    this.ws.terminate();
+  }
+}
+
+export interface TlsOptions {
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** CA to verify the peer with (server: require and verify client certificates, i.e. mutual TLS). */
+  ca?: string | Buffer;
+  /** Client: verify the server certificate. @default true */
+  rejectUnauthorized?: boolean;
+  /** Client: name to verify the certificate against. @default the URL host */
+  servername?: string;
+}
+
+export interface ListenOptions {
+  maxFrameBytes: number;
+  tls?: TlsOptions;
+  onConnection: (conn: FrameConnection) => void;
+  /** ws/wss: headers of the upgrade request, checked before the upgrade (e.g. Authorization). */
+  onUpgradeHeaders?: (conn: FrameConnection, headers: http.IncomingHttpHeaders) => void;
+  onError?: (err: Error) => void;
+}
+
+export interface Listener {
+  /** The bound URL, with the real port when 0 was asked for. */
+  readonly url: string;
+  readonly endpoint: Endpoint;
+  /** Stops accepting. Existing connections are the caller's to close. */
+  close(): Promise<void>;
+}
+
+/** Binds a listener for the endpoint's scheme. */
+export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
+  const secure = ep.scheme === 'tls' || ep.scheme === 'wss';
+  if (secure && (!opts.tls?.cert || !opts.tls?.key)) {
+    return Promise.reject(new TypeError(`option tls.cert and tls.key are required to listen on ${ep.scheme}://`));
+  }
+  const tlsServerOptions: tls.TlsOptions | undefined = secure
+    ? { cert: opts.tls!.cert, key: opts.tls!.key, ca: opts.tls!.ca, requestCert: !!opts.tls!.ca, rejectUnauthorized: !!opts.tls!.ca }
+    : undefined;
+  let server: net.Server;
+  if (ep.scheme === 'tcp' || ep.scheme === 'tls') {
+    const onSocket = (socket: net.Socket) => {
+      socket.on('error', () => undefined);
+      opts.onConnection(new StreamConnection(socket, opts.maxFrameBytes));
+    };
+    server = ep.scheme === 'tcp' ? net.createServer(onSocket) : tls.createServer(tlsServerOptions!, onSocket);
+  } else {
+    const httpServer = ep.scheme === 'ws' ? http.createServer() : https.createServer(tlsServerOptions!);
+    httpServer.on('request', (_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain' }).end('fastsocket: WebSocket upgrade required\n');
+    });
+    const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false });
+    httpServer.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      socket.on('error', () => undefined);
+      const path = (req.url ?? '/').split('?')[0];
+      const wanted = ep.path.split('?')[0];
+      if (wanted && path !== wanted) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const conn = new WsConnection(ws, formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0));
+        opts.onUpgradeHeaders?.(conn, req.headers);
+        opts.onConnection(conn);
+      });
+    });
+    server = httpServer;
+  }
+  if (secure) server.on('tlsClientError', () => undefined);
+  server.on('clientError', (_err: Error, socket: net.Socket) => socket.destroy());
+  return new Promise<Listener>((resolve, reject) => {
+    const onListenError = (err: Error) => reject(new FastSocketError('FS_ERR_CONNECT', `cannot listen on ${formatUrl(ep)}: ${err.message}`, { cause: err }));
+    server.once('error', onListenError);
+    server.listen(ep.port, ep.host, () => {
+      server.off('error', onListenError);
+      server.on('error', (err) => opts.onError?.(err));
+      const address = server.address() as net.AddressInfo;
+      const bound: Endpoint = { ...ep, port: address.port };
+      let closing: Promise<void> | undefined;
+      resolve({
+        url: formatUrl(bound),
+        endpoint: bound,
+        close: () =>
+          (closing ??= new Promise<void>((done) => {
+            server.close(() => done());
+            (server as http.Server).closeAllConnections?.();
+          })),
+      });
+    });
+  });
+}
+
+export interface ConnectOptions {
+  maxFrameBytes: number;
+  tls?: TlsOptions;
+  /** ws/wss: extra headers of the upgrade request. */
+  headers?: Record<string, string>;
+  timeoutMs: number;
+}
+
+/** Opens a connection to the endpoint. Rejects with FS_ERR_CONNECT. */
+export function connect(ep: Endpoint, opts: ConnectOptions): Promise<FrameConnection> {
+  const what = formatUrl(ep);
+  return new Promise<FrameConnection>((resolve, reject) => {
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(new FastSocketError('FS_ERR_CONNECT', `cannot connect to ${what}: ${err.message}`, { cause: err }));
+    };
+    const timer = setTimeout(() => {
+      fail(new Error(`timed out after ${opts.timeoutMs} ms`));
+      cleanup();
+    }, opts.timeoutMs);
+    let cleanup = () => undefined as void;
+    if (ep.scheme === 'tcp' || ep.scheme === 'tls') {
+      const socket =
+        ep.scheme === 'tcp'
+          ? net.connect({ host: ep.host, port: ep.port })
+          : tls.connect({
+              host: ep.host,
+              port: ep.port,
+              ca: opts.tls?.ca,
+              cert: opts.tls?.cert,
+              key: opts.tls?.key,
+              rejectUnauthorized: opts.tls?.rejectUnauthorized ?? true,
+              servername: opts.tls?.servername ?? (net.isIP(ep.host) ? undefined : ep.host),
+            });
+      cleanup = () => void socket.destroy();
+      socket.once('error', fail);
+      socket.once(ep.scheme === 'tcp' ? 'connect' : 'secureConnect', () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.off('error', fail);
+        resolve(new StreamConnection(socket, opts.maxFrameBytes));
+      });
+    } else {
+      const ws = new WebSocket(`${ep.scheme}://${formatHostPort(ep.host, ep.port)}${ep.path || '/'}`, {
+        maxPayload: opts.maxFrameBytes,
+        perMessageDeflate: false,
+        headers: opts.headers,
+        ca: opts.tls?.ca,
+        cert: opts.tls?.cert,
+        key: opts.tls?.key,
+        rejectUnauthorized: opts.tls?.rejectUnauthorized ?? true,
+        ...(opts.tls?.servername ? { servername: opts.tls.servername } : {}),
+      } as WebSocket.ClientOptions);
+      cleanup = () => void ws.terminate();
+      ws.once('error', fail);
+      ws.once('unexpected-response', (_req, res) => {
+        fail(new Error(`HTTP ${res.statusCode} instead of a WebSocket upgrade`));
+        ws.terminate();
+      });
+      ws.once('open', () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        ws.off('error', fail);
+        const raw = (ws as unknown as { _socket: net.Socket })._socket;
+        raw.setNoDelay(true);
+        resolve(new WsConnection(ws, formatHostPort(ep.host, ep.port)));
+      });
+    }
+  });
+}

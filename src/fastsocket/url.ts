@@ -1,0 +1,58 @@
+/** Parsing of fastsocket URLs (PROTOCOL.md §1): the scheme picks the transport. */
+import { FastSocketError } from './errors';
+
+export type Scheme = 'tcp' | 'tls' | 'ws' | 'wss';
+export const SCHEMES: readonly Scheme[] = ['tcp', 'tls', 'ws', 'wss'];
+export const DEFAULT_PORT = 8888;
+export const DEFAULT_URL = 'tcp://127.0.0.1:8888';
+
+export interface Endpoint {
+  scheme: Scheme;
+  /** Host name or address, IPv6 without brackets. */
+  host: string;
+  port: number;
+  /** Path for ws/wss ('' when the URL names none); always '' for tcp/tls. */
+  path: string;
+}
+
+/** Parses `tcp://host:port`, `tls://...`, `ws://host:port/path`, `wss://...`. Throws FS_ERR_INVALID_URL. */
+export function parseUrl(url: string): Endpoint {
+  if (typeof url !== 'string') throw new FastSocketError('FS_ERR_INVALID_URL', `url must be a string, got ${typeof url}`);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new FastSocketError('FS_ERR_INVALID_URL', `invalid url ${JSON.stringify(url)}: expected e.g. ${DEFAULT_URL}`);
+  }
+  const scheme = u.protocol.replace(/:$/, '') as Scheme;
+  if (!SCHEMES.includes(scheme)) {
+    throw new FastSocketError('FS_ERR_INVALID_URL', `unsupported scheme "${scheme}" in ${JSON.stringify(url)}: use one of ${SCHEMES.map((s) => s + '://').join(', ')}`);
+  }
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (!host) throw new FastSocketError('FS_ERR_INVALID_URL', `url ${JSON.stringify(url)} has no host`);
+  let port: number;
+  if (u.port !== '') port = Number(u.port);
+  else if (scheme === 'ws') port = url.includes(':80') ? 80 : DEFAULT_PORT;
+  else if (scheme === 'wss') port = url.includes(':443') ? 443 : DEFAULT_PORT;
+  else port = DEFAULT_PORT;
+  const isWs = scheme === 'ws' || scheme === 'wss';
+  const path = isWs && u.pathname !== '/' ? u.pathname + u.search : '';
+  if (!isWs && u.pathname !== '' && u.pathname !== '/') {
+    throw new FastSocketError('FS_ERR_INVALID_URL', `a ${scheme}:// url takes no path: ${JSON.stringify(url)}`);
+  }
+  return { scheme, host, port, path };
+}
+
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** The URL a listener reports: `tcp://127.0.0.1:PORT`, `ws://127.0.0.1:PORT/`. */
+export function formatUrl(ep: Endpoint): string {
+  const base = `${ep.scheme}://${formatHostPort(ep.host, ep.port)}`;
+  return ep.scheme === 'ws' || ep.scheme === 'wss' ? base + (ep.path || '/') : base;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}

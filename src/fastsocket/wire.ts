@@ -1,0 +1,78 @@
+/**
+ * The wire contract of PROTOCOL.md §2 and §4 as types. `decodeFrame` in codec.ts is the only place where
+ * `unknown` becomes one of these.
+ */
+
+/** Message 1: client -> server. */
+export interface MessageFrame {
+  type: 'message';
+  id: string;
+  payload: unknown;
+  /** Extension: this is a resend after a reconnect. */
+  resent?: boolean;
+  /** Extension: ns the message waited inside the client before it was written. */
+  queued_ns?: number;
+  /** Extension (clock-synced mode): client wall clock when written, ns since the epoch. */
+  client_send_wall_ns?: number;
+}
+
+/** Message 2: server -> client. */
+export interface Ack2Frame {
+  type: 'ack';
+  id: string;
+}
+
+/** Message 3: client -> server, carrying T1. */
+export interface Ack3Frame {
+  type: 'ack';
+  id: string;
+  send_and_ack_time_ns: number;
+  /** Extension: client turnaround, ack 2 read -> ack 3 written. */
+  pc_ns?: number;
+  /** Extension (clock-synced mode): client wall clock when ack 2 was read. */
+  client_recv_wall_ns?: number;
+}
+
+/** The one extra frame type (§4); sent first by a client that has a token or a client id. */
+export interface HelloFrame {
+  type: 'hello';
+  protocol: number;
+  client_id?: string | null;
+  token?: string;
+}
+
+/** Frames a server can receive. */
+export type ClientFrame = MessageFrame | Ack3Frame | HelloFrame;
+/** Frames a client can receive. */
+export type ServerFrame = Ack2Frame | HelloFrame;
+export type Frame = MessageFrame | Ack2Frame | Ack3Frame | HelloFrame;
+
+export const PROTOCOL_VERSION = 1;
+export const MAX_ID_LENGTH = 128;
+export const MAX_CLIENT_ID_LENGTH = 256;
+
+export function isAck3(frame: Ack2Frame | Ack3Frame): frame is Ack3Frame {
+  return (frame as Ack3Frame).send_and_ack_time_ns !== undefined;
+}
+
+/** The latency record of PROTOCOL.md §3, emitted by the server when ack 3 arrives. Durations in ns. */
+export interface LatencyRecord {
+  id: string;
+  peer: string;
+  client_id: string | null;
+  resent: boolean;
+  t1_ns: number;
+  t2_ns: number;
+  /** T1 - T2/2, the seed's formula with T2 started when ack 2 is written. */
+  latency_ns: number;
+  /** Server turnaround: message 1 read -> ack 2 written. */
+  ps_ns: number;
+  /** Client turnaround, when the client reports it (null from the original peer). */
+  pc_ns: number | null;
+  /** (T1 - ps)/2: removes the server turnaround; exact on symmetric links when pc is small. */
+  latency_corrected_ns: number;
+  /** Time the message waited inside the client before being written, when the client reports it. */
+  queued_ns: number | null;
+  /** Which instant T2 starts at: we start it when ack 2 is written (the original starts at message 1 arrival). */
+  t2_start: 'ack2_written';
+}
