@@ -45,6 +45,7 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
   private pending: string[] = [];
   private pendingBytes = 0;
   private flushScheduled = false;
+  private drainWanted = false;
 
   get isClosed(): boolean {
     return this.closed;
@@ -53,6 +54,16 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
   /** Bytes written but not yet handed to the kernel. */
   get bufferedBytes(): number {
     return this.pendingBytes + this.transportBuffered();
+  }
+
+  /**
+   * True when more than `highWater` bytes wait to be sent; a 'drain' event then follows once they have gone,
+   * whether the transport itself pushed back or our own coalesced write was simply not flushed yet.
+   */
+  congested(highWater: number): boolean {
+    if (this.bufferedBytes < highWater) return false;
+    this.drainWanted = true;
+    return true;
   }
 
   /**
@@ -77,7 +88,11 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
     this.pending = [];
     this.pendingBytes = 0;
     try {
-      this.writeFrames(frames);
+      const accepted = this.writeFrames(frames);
+      if (accepted && this.drainWanted) {
+        this.drainWanted = false;
+        queueMicrotask(() => this.emit('drain'));
+      }
     } catch (err) {
       this.emit('error', err as Error);
       this.destroy();
@@ -100,10 +115,16 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
     this.destroyTransport();
   }
 
+  protected emitDrain(): void {
+    this.drainWanted = false;
+    this.emit('drain');
+  }
+
   abstract pauseReading(): void;
   abstract resumeReading(): void;
   protected abstract transportBuffered(): number;
-  protected abstract writeFrames(frames: string[]): void;
+  /** Returns false when the transport pushed back (a 'drain' will follow). */
+  protected abstract writeFrames(frames: string[]): boolean;
   protected abstract closeTransport(reason: CloseReason): void;
   protected abstract destroyTransport(): void;
 }
@@ -123,7 +144,7 @@ class StreamConnection extends FrameConnection {
     this.framer = new LineFramer(maxFrameBytes);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.emit('drain'));
+    socket.on('drain', () => this.emitDrain());
     socket.on('error', (err) => this.emit('error', err));
     socket.on('close', () => {
       this.closed = true;
@@ -160,8 +181,8 @@ class StreamConnection extends FrameConnection {
     return this.socket.writableLength;
   }
 
-  protected writeFrames(frames: string[]): void {
-    this.socket.write(frames.join('\n') + '\n');
+  protected writeFrames(frames: string[]): boolean {
+    return this.socket.write(frames.join('\n') + '\n');
   }
 
   protected closeTransport(): void {
@@ -198,7 +219,7 @@ class WsConnection extends FrameConnection {
       this.emit('close');
     });
     const raw = (ws as unknown as { _socket?: net.Socket })._socket;
-    raw?.on('drain', () => this.emit('drain'));
+    raw?.on('drain', () => this.emitDrain());
   }
 
   pauseReading(): void {
@@ -213,11 +234,12 @@ class WsConnection extends FrameConnection {
     return this.ws.bufferedAmount;
   }
 
-  protected writeFrames(frames: string[]): void {
+  protected writeFrames(frames: string[]): boolean {
     const raw = (this.ws as unknown as { _socket?: net.Socket })._socket;
     raw?.cork();
     for (const f of frames) this.ws.send(f);
     raw?.uncork();
+    return raw ? !raw.writableNeedDrain : true;
   }
 
   protected closeTransport(reason: CloseReason): void {

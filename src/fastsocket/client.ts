@@ -1,0 +1,412 @@
+/**
+ * The sending side of fastSocket: a bounded outbox of unacknowledged messages, written over one connection that
+ * is re-established with backoff; after a reconnect every unacknowledged message is written again, marked resent.
+ */
+import { EventEmitter } from 'node:events';
+import { v4 as uuidv4 } from 'uuid';
+import { MonotonicClock, monotonicNs, wallNs } from './clock';
+import { decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodePayload } from './codec';
+import { FastSocketError, FastSocketErrorCode, ProtocolError } from './errors';
+import { checkLogger, Logger } from './logger';
+import { checkBoolean, checkInteger, checkKnownKeys, checkString, ClientLimits, validateClientLimits } from './options';
+import { connect, FrameConnection, TlsOptions } from './transport';
+import { DEFAULT_URL, Endpoint, formatUrl, parseUrl } from './url';
+import { MAX_CLIENT_ID_LENGTH } from './wire';
+
+export interface FastSocketClientOptions extends Partial<ClientLimits> {
+  /** Server to send to. @default 'tcp://127.0.0.1:8888' */
+  url?: string;
+  /** Identifies this client to the server (sent in a hello frame); e.g. a vehicle name. @default null */
+  clientId?: string | null;
+  /** Shared secret for a server that requires one (sent in the hello; on ws also as `Authorization: Bearer`). */
+  token?: string;
+  /** CA, client certificate and key for tls:// and wss://. */
+  tls?: TlsOptions;
+  /** Timeout of one connection attempt. @default 10000 */
+  connectTimeoutMs?: number;
+  /** Stop writing while this many bytes are unsent (the server is not reading). @default 1 MiB */
+  writeHighWaterBytes?: number;
+  /** Add wall-clock timestamps to message 1 and ack 3 (the clock-synced extension). @default false */
+  clockSync?: boolean;
+  logger?: Logger;
+  /** Monotonic clock in ns; injectable for tests. */
+  clock?: MonotonicClock;
+  /** Uniform random in [0, 1) for backoff jitter; injectable for tests. */
+  random?: () => number;
+}
+
+const KNOWN_OPTIONS = [
+  'url', 'clientId', 'token', 'tls', 'connectTimeoutMs', 'writeHighWaterBytes', 'clockSync', 'logger', 'clock', 'random',
+  'outboxMaxMessages', 'outboxMaxBytes', 'outboxPolicy', 'reconnectMinMs', 'reconnectMaxMs', 'reconnectJitter', 'maxFrameBytes',
+];
+
+export interface SendResult {
+  id: string;
+  /** T1: message 1 written -> ack 2 read, in ns. */
+  rtt_ns: number;
+  /** Delivered by a resend after a reconnect. */
+  resent: boolean;
+}
+
+export interface ClientStats {
+  /** Messages written for the first time. */
+  sent: number;
+  delivered: number;
+  /** Messages dropped by the outbox policy (or by close()), each counted once. */
+  dropped: number;
+  /** Sends refused by the 'reject' outbox policy. */
+  rejected: number;
+  /** Writes of a message that had been written on an earlier connection. */
+  resent: number;
+  reconnects: number;
+  connect_failures: number;
+  unknown_acks: number;
+  bad_frames: number;
+  outbox_messages: number;
+  outbox_bytes: number;
+  connected: boolean;
+}
+
+export interface ClientEvents {
+  connect: [info: { url: string }];
+  disconnect: [info: { error: Error | null }];
+  ack: [info: SendResult];
+  drop: [info: { id: string; reason: FastSocketErrorCode }];
+  error: [error: Error];
+}
+
+interface Entry {
+  id: string;
+  json: string;
+  bytes: number;
+  queuedAtNs: number;
+  writtenAtNs: number;
+  /** Connection generation it was last written on; -1 before the first write. */
+  writtenGen: number;
+  /** Written again after a reconnect. */
+  resent: boolean;
+  resolve: (r: SendResult) => void;
+  reject: (e: FastSocketError) => void;
+}
+
+type State = 'idle' | 'connecting' | 'connected' | 'waiting' | 'closing' | 'closed';
+
+export class FastSocketClient extends EventEmitter<ClientEvents> {
+  private readonly endpoint: Endpoint;
+  private readonly limits: ClientLimits;
+  private readonly logger: Logger;
+  private readonly clock: MonotonicClock;
+  private readonly random: () => number;
+  private readonly clientId: string | null;
+  private readonly connectTimeoutMs: number;
+  private readonly writeHighWater: number;
+  private readonly clockSync: boolean;
+  private readonly outbox = new Map<string, Entry>();
+  private outboxBytes = 0;
+  private queue: Entry[] = [];
+  private queueHead = 0;
+  private conn: FrameConnection | null = null;
+  private gen = 0;
+  private attempt = 0;
+  private state: State = 'idle';
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private closing: Promise<ClientStats> | null = null;
+  private readonly counters = {
+    sent: 0, delivered: 0, dropped: 0, rejected: 0, resent: 0, reconnects: 0, connect_failures: 0, unknown_acks: 0, bad_frames: 0,
+  };
+
+  /** @throws TypeError naming a bad option; FastSocketError FS_ERR_INVALID_URL for a bad url. */
+  constructor(private readonly options: FastSocketClientOptions = {}) {
+    super();
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    checkKnownKeys('client', options, KNOWN_OPTIONS);
+    this.endpoint = parseUrl(options.url ?? DEFAULT_URL);
+    this.limits = validateClientLimits(options);
+    this.logger = checkLogger(options.logger);
+    this.clock = options.clock ?? monotonicNs;
+    this.random = options.random ?? Math.random;
+    if (typeof this.clock !== 'function') throw new TypeError('option clock must be a function returning ns');
+    if (typeof this.random !== 'function') throw new TypeError('option random must be a function');
+    this.clientId = options.clientId ?? null;
+    if (this.clientId !== null) {
+      checkString('clientId', this.clientId);
+      if (this.clientId.length > MAX_CLIENT_ID_LENGTH) throw new TypeError(`option clientId must be at most ${MAX_CLIENT_ID_LENGTH} characters`);
+    }
+    if (options.token !== undefined) checkString('token', options.token);
+    this.connectTimeoutMs = checkInteger('connectTimeoutMs', options.connectTimeoutMs ?? 10_000, 1);
+    this.writeHighWater = checkInteger('writeHighWaterBytes', options.writeHighWaterBytes ?? 1024 * 1024, 1);
+    this.clockSync = checkBoolean('clockSync', options.clockSync ?? false);
+  }
+
+  get url(): string {
+    return formatUrl(this.endpoint);
+  }
+
+  get connected(): boolean {
+    return this.state === 'connected';
+  }
+
+  /**
+   * Queues a JSON payload and resolves when the server has acknowledged it (ack 2). Rejects with FS_ERR_DROPPED
+   * or FS_ERR_OUTBOX_FULL (outbox policy), FS_ERR_PAYLOAD (not JSON-serialisable), FS_ERR_CLOSED/FS_ERR_DESTROYED.
+   */
+  send(payload: unknown): Promise<SendResult> {
+    if (this.closing) return Promise.reject(new FastSocketError('FS_ERR_CLOSED', 'client is closed'));
+    let json: string;
+    try {
+      json = encodePayload(payload);
+    } catch (err) {
+      return Promise.reject(new FastSocketError('FS_ERR_PAYLOAD', `payload cannot be sent as JSON: ${(err as Error).message}`, { cause: err }));
+    }
+    const bytes = Buffer.byteLength(json);
+    if (bytes > this.limits.outboxMaxBytes || bytes > this.limits.maxFrameBytes) {
+      return Promise.reject(new FastSocketError('FS_ERR_PAYLOAD', `payload of ${bytes} bytes exceeds outbox_max_bytes or max_frame_bytes`));
+    }
+    const full = () => this.outbox.size + 1 > this.limits.outboxMaxMessages || this.outboxBytes + bytes > this.limits.outboxMaxBytes;
+    if (full()) {
+      if (this.limits.outboxPolicy === 'reject') {
+        this.counters.rejected++;
+        return Promise.reject(new FastSocketError('FS_ERR_OUTBOX_FULL', `outbox full (${this.outbox.size} messages, ${this.outboxBytes} bytes)`));
+      }
+      if (this.limits.outboxPolicy === 'drop-newest') {
+        const id = uuidv4();
+        this.counters.dropped++;
+        this.emit('drop', { id, reason: 'FS_ERR_OUTBOX_FULL' });
+        return Promise.reject(new FastSocketError('FS_ERR_DROPPED', 'message dropped: outbox full (policy drop-newest)'));
+      }
+      while (full() && this.outbox.size > 0) {
+        const oldest = this.outbox.values().next().value as Entry;
+        this.drop(oldest, new FastSocketError('FS_ERR_DROPPED', 'message dropped: outbox full (policy drop-oldest)'));
+      }
+    }
+    return new Promise<SendResult>((resolve, reject) => {
+      const entry: Entry = { id: uuidv4(), json, bytes, queuedAtNs: this.clock(), writtenAtNs: 0, writtenGen: -1, resent: false, resolve, reject };
+      // Registered before it is written, so an ack 2 that overtakes our bookkeeping is never ignored.
+      this.outbox.set(entry.id, entry);
+      this.outboxBytes += bytes;
+      this.queue.push(entry);
+      if (this.state === 'idle') this.dial();
+      else this.pump();
+    });
+  }
+
+  /** Connects now (sends connect on their own); resolves once connected. Rejects only if the client is closed first. */
+  connect(): Promise<void> {
+    if (this.state === 'connected') return Promise.resolve();
+    if (this.state === 'closing' || this.state === 'closed') return Promise.reject(new FastSocketError('FS_ERR_CLOSED', 'client is closed'));
+    if (this.state === 'idle') this.dial();
+    return new Promise<void>((resolve, reject) => {
+      const onConnect = () => {
+        this.off('disconnect', onDisconnect);
+        resolve();
+      };
+      const onDisconnect = () => {
+        if (this.state === 'closing' || this.state === 'closed') {
+          this.off('connect', onConnect);
+          this.off('disconnect', onDisconnect);
+          reject(new FastSocketError('FS_ERR_CLOSED', 'client closed before it connected'));
+        }
+      };
+      this.once('connect', onConnect);
+      this.on('disconnect', onDisconnect);
+    });
+  }
+
+  stats(): ClientStats {
+    return { ...this.counters, outbox_messages: this.outbox.size, outbox_bytes: this.outboxBytes, connected: this.connected };
+  }
+
+  /**
+   * Waits up to `timeoutMs` for every queued message to be acknowledged, writes the last acks 3, then closes.
+   * What is still unacknowledged then is rejected with FS_ERR_CLOSED and counted as dropped. Idempotent.
+   */
+  close({ timeoutMs = 5000 }: { timeoutMs?: number } = {}): Promise<ClientStats> {
+    if (this.closing) return this.closing;
+    checkInteger('timeoutMs', timeoutMs, 0);
+    const wasIdle = this.state === 'idle';
+    this.closing = (async () => {
+      if (!wasIdle && this.outbox.size > 0) await this.drained(timeoutMs);
+      this.state = 'closing';
+      if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+      for (const e of [...this.outbox.values()]) this.drop(e, new FastSocketError('FS_ERR_CLOSED', 'client closed before the message was acknowledged'));
+      const conn = this.conn;
+      if (conn && !conn.isClosed) {
+        const closed = new Promise<void>((r) => conn.once('close', () => r()));
+        conn.close('normal');
+        await Promise.race([closed, new Promise<void>((r) => setTimeout(r, 1000).unref())]);
+        conn.destroy();
+      }
+      this.state = 'closed';
+      this.conn = null;
+      return this.stats();
+    })();
+    return this.closing;
+  }
+
+  /** Closes at once: every unacknowledged message is rejected with FS_ERR_DESTROYED. Idempotent. */
+  destroy(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    for (const e of [...this.outbox.values()]) this.drop(e, new FastSocketError('FS_ERR_DESTROYED', 'client destroyed'));
+    this.conn?.destroy();
+    this.conn = null;
+    this.closing ??= Promise.resolve(this.stats());
+  }
+
+  private drained(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.off('ack', check);
+        this.off('drop', check);
+        resolve();
+      };
+      const check = () => {
+        if (this.outbox.size === 0 || this.state === 'closed') done();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.on('ack', check);
+      this.on('drop', check);
+      check();
+    });
+  }
+
+  private drop(e: Entry, err: FastSocketError): void {
+    if (!this.outbox.delete(e.id)) return;
+    this.outboxBytes -= e.bytes;
+    this.counters.dropped++;
+    e.reject(err);
+    this.emit('drop', { id: e.id, reason: err.code });
+  }
+
+  private dial(): void {
+    this.state = 'connecting';
+    connect(this.endpoint, {
+      maxFrameBytes: this.limits.maxFrameBytes,
+      tls: this.options.tls,
+      timeoutMs: this.connectTimeoutMs,
+      headers: this.options.token !== undefined && (this.endpoint.scheme === 'ws' || this.endpoint.scheme === 'wss') ? { authorization: `Bearer ${this.options.token}` } : undefined,
+    }).then(
+      (conn) => this.onConnected(conn),
+      (err: Error) => {
+        this.counters.connect_failures++;
+        if (this.state === 'closed') return;
+        this.logger.warn(`${err.message}; retrying`);
+        this.emit('disconnect', { error: err });
+        this.scheduleReconnect();
+      },
+    );
+  }
+
+  private onConnected(conn: FrameConnection): void {
+    if (this.state === 'closed') {
+      conn.destroy();
+      return;
+    }
+    this.conn = conn;
+    const gen = ++this.gen;
+    if (gen > 1) this.counters.reconnects++;
+    this.state = 'connected';
+    conn.on('frame', (data) => {
+      try {
+        this.onFrame(conn, gen, data);
+      } catch (err) {
+        this.logger.error(`error handling a frame from ${this.url}: ${(err as Error).stack ?? err}`);
+      }
+    });
+    conn.on('drain', () => this.pump());
+    conn.on('error', (err) => this.logger.debug(`connection to ${this.url}: ${err.message}`));
+    conn.on('close', () => this.onClosed(conn));
+    if (this.clientId !== null || this.options.token !== undefined) conn.write(encodeHello(this.clientId, this.options.token));
+    this.logger.info(`connected to ${this.url}`);
+    // Everything unacknowledged goes out again, oldest first; what was written before is marked resent.
+    this.queue = [...this.outbox.values()];
+    this.queueHead = 0;
+    this.emit('connect', { url: this.url });
+    this.pump();
+  }
+
+  private onClosed(conn: FrameConnection): void {
+    if (this.conn !== conn) return;
+    this.conn = null;
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.logger.info(`disconnected from ${this.url}; ${this.outbox.size} messages unacknowledged`);
+    this.emit('disconnect', { error: null });
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.state === 'closed' || this.state === 'closing') return;
+    this.state = 'waiting';
+    const { reconnectMinMs, reconnectMaxMs, reconnectJitter } = this.limits;
+    const base = Math.min(reconnectMaxMs, reconnectMinMs * 2 ** Math.min(this.attempt, 30));
+    const delay = Math.max(0, Math.round(base * (1 + reconnectJitter * (2 * this.random() - 1))));
+    this.attempt++;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (this.state === 'waiting') this.dial();
+    }, delay);
+  }
+
+  private pump(): void {
+    const conn = this.conn;
+    if (!conn || this.state !== 'connected') return;
+    while (this.queueHead < this.queue.length && !conn.congested(this.writeHighWater)) {
+      const e = this.queue[this.queueHead++];
+      if (!this.outbox.has(e.id) || e.writtenGen === this.gen) continue;
+      const resent = e.writtenGen !== -1;
+      const now = this.clock();
+      e.writtenAtNs = now;
+      e.writtenGen = this.gen;
+      if (resent) {
+        e.resent = true;
+        this.counters.resent++;
+      }
+      else this.counters.sent++;
+      conn.write(
+        encodeMessage(e.id, e.json, {
+          resent,
+          queuedNs: now - e.queuedAtNs,
+          clientSendWallNs: this.clockSync ? wallNs() : undefined,
+        }),
+      );
+    }
+    if (this.queueHead === this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+    } else if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+  }
+
+  private onFrame(conn: FrameConnection, gen: number, data: Buffer): void {
+    const readAt = this.clock();
+    let frame;
+    try {
+      frame = decodeServerFrame(data);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      this.counters.bad_frames++;
+      this.logger.warn(`bad frame from ${this.url} (${err.reason}): ${err.message}`);
+      return;
+    }
+    this.attempt = 0;
+    if (frame.type === 'hello') return;
+    const e = this.outbox.get(frame.id);
+    if (!e || e.writtenGen !== gen) {
+      this.counters.unknown_acks++;
+      return;
+    }
+    const t1 = readAt - e.writtenAtNs;
+    const recvWall = this.clockSync ? wallNs() : undefined;
+    conn.write(encodeAck3(e.id, t1, { pcNs: this.clock() - readAt, clientRecvWallNs: recvWall }));
+    this.outbox.delete(e.id);
+    this.outboxBytes -= e.bytes;
+    this.counters.delivered++;
+    const result: SendResult = { id: e.id, rtt_ns: t1, resent: e.resent };
+    e.resolve(result);
+    this.emit('ack', result);
+  }
+}

@@ -1,0 +1,24 @@
+/** fastSocket: JSON messages over tcp/tls/ws/wss with a three-way ack that measures one-way latency. */
+export { FastSocketServer } from './server';
+export type { FastSocketServerOptions, MessageEvent, PeerInfo, ServerEvents, ServerStats } from './server';
+export { FastSocketClient } from './client';
+export type { ClientEvents, ClientStats, FastSocketClientOptions, SendResult } from './client';
+export { LatencyStats } from './latency-stats';
+export type { LatencySummary } from './latency-stats';
+export { latencyRecord } from './latency';
+export type { ExchangeTimes } from './latency';
+export { FastSocketError, FrameTooLargeError, ProtocolError } from './errors';
+export type { FastSocketErrorCode, ProtocolErrorReason } from './errors';
+export { decodeFrame, decodeClientFrame, decodeServerFrame, encodeAck2, encodeAck3, encodeHello, encodeMessage, encodePayload } from './codec';
+export { LineFramer } from './framing';
+export { parseJson, stringifyJson } from './json';
+export { DEFAULT_CLIENT_LIMITS, DEFAULT_SERVER_LIMITS, OUTBOX_POLICIES } from './options';
+export type { ClientLimits, OutboxPolicy, ServerLimits } from './options';
+export { silentLogger } from './logger';
+export type { Logger } from './logger';
+export { monotonicNs, wallNs } from './clock';
+export type { MonotonicClock } from './clock';
+export { DEFAULT_PORT, DEFAULT_URL, formatUrl, isLoopback, parseUrl, SCHEMES } from './url';
+export type { Endpoint, Scheme } from './url';
+export type { TlsOptions } from './transport';
+export * from './wire';

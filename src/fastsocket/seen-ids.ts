@@ -1,0 +1,92 @@
+/**
+ * Ids the server has handed to its application, so a resend is acked but not handed over twice. Memory is bounded
+ * (oldest ids are forgotten first). With a journal the set survives a server crash: each id is appended to a file
+ * before its payload is handed over.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const JOURNAL_FILE = 'seen-ids.log';
+
+export class SeenIds {
+  private readonly ids = new Set<string>();
+  private fd: number | null = null;
+  private journalLines = 0;
+  private readonly journalPath: string | null;
+
+  /**
+   * @param capacity how many ids to remember.
+   * @param stateDir folder of the journal; created if missing. The journal's torn last record (after a crash
+   *   mid-write) is detected and discarded, never read as an id.
+   * @throws Error when the folder or journal cannot be created or read.
+   */
+  constructor(private readonly capacity: number, stateDir?: string) {
+    if (!stateDir) {
+      this.journalPath = null;
+      return;
+    }
+    fs.mkdirSync(stateDir, { recursive: true });
+    this.journalPath = path.join(stateDir, JOURNAL_FILE);
+    const lines = readJournal(this.journalPath);
+    for (const id of lines.slice(-capacity)) this.remember(id);
+    this.rewrite();
+  }
+
+  get size(): number {
+    return this.ids.size;
+  }
+
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  /** Records an id (journal first, so a crash right after this still knows it). */
+  add(id: string): void {
+    if (this.fd !== null) {
+      fs.writeSync(this.fd, id + '\n');
+      if (++this.journalLines > 2 * this.capacity) this.rewrite();
+    }
+    this.remember(id);
+  }
+
+  close(): void {
+    if (this.fd !== null) {
+      fs.closeSync(this.fd);
+      this.fd = null;
+    }
+  }
+
+  private remember(id: string): void {
+    this.ids.add(id);
+    if (this.ids.size > this.capacity) {
+      const oldest = this.ids.values().next().value as string;
+      this.ids.delete(oldest);
+    }
+  }
+
+  /** Compacts the journal to the ids in memory: written to a temporary file, then renamed over the old one. */
+  private rewrite(): void {
+    const file = this.journalPath!;
+    if (this.fd !== null) fs.closeSync(this.fd);
+    const tmp = file + '.tmp';
+    const body = [...this.ids].map((id) => id + '\n').join('');
+    fs.writeFileSync(tmp, body);
+    fs.renameSync(tmp, file);
+    this.fd = fs.openSync(file, 'a');
+    this.journalLines = this.ids.size;
+  }
+}
+
+function readJournal(file: string): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const lines = text.split('\n');
+  // The last element is '' when the file ends with a newline; otherwise it is a torn record: drop it.
+  lines.pop();
+  return lines.filter((l) => l.length > 0 && !l.includes('\u0000'));
+}

@@ -1,0 +1,441 @@
+/** The receiving side of fastSocket: acks message 1 at once, hands payloads over on arrival, measures latency. */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { IncomingHttpHeaders } from 'node:http';
+import { MonotonicClock, monotonicNs } from './clock';
+import { decodeClientFrame, encodeAck2, encodeHello } from './codec';
+import { FastSocketError, ProtocolError, ProtocolErrorReason } from './errors';
+import { latencyRecord } from './latency';
+import { checkLogger, Logger } from './logger';
+import { checkInteger, checkKnownKeys, checkString, ServerLimits, validateServerLimits } from './options';
+import { SeenIds } from './seen-ids';
+import { CloseReason, FrameConnection, listen, Listener, TlsOptions } from './transport';
+import { DEFAULT_URL, Endpoint, isLoopback, parseUrl } from './url';
+import { Ack3Frame, LatencyRecord, MessageFrame, PROTOCOL_VERSION } from './wire';
+
+export interface FastSocketServerOptions extends Partial<ServerLimits> {
+  /** Where to listen; port 0 picks a free port. @default 'tcp://127.0.0.1:8888' */
+  url?: string;
+  /** Certificate and key for tls:// and wss://; `ca` additionally requires client certificates (mutual TLS). */
+  tls?: TlsOptions;
+  /** Folder of the seen-ids journal, so each message reaches the application once even across a crash. */
+  stateDir?: string;
+  /** Shared secret clients must present in their hello (or, on ws, as `Authorization: Bearer`). */
+  token?: string;
+  /** How many message ids to remember for dedup. @default 100000 */
+  dedupCapacity?: number;
+  /** Pause reading from a peer whose unsent acks exceed this many bytes. @default 1 MiB */
+  writeHighWaterBytes?: number;
+  logger?: Logger;
+  /** Monotonic clock in ns; injectable for tests. */
+  clock?: MonotonicClock;
+}
+
+const KNOWN_OPTIONS = [
+  'url', 'tls', 'stateDir', 'token', 'dedupCapacity', 'writeHighWaterBytes', 'logger', 'clock',
+  'maxFrameBytes', 'maxBadFrames', 'frameTimeoutMs', 'idleTimeoutMs', 'maxConnections', 'ack3TimeoutMs', 'maxPendingAck3',
+];
+
+/** A payload handed to the application, on arrival of message 1. */
+export interface MessageEvent {
+  id: string;
+  payload: unknown;
+  peer: string;
+  client_id: string | null;
+  /** The client marked this message as a resend after a reconnect. */
+  resent: boolean;
+  /**
+   * A resend whose first copy this server may already have handed over (possible only without `stateDir`, after a
+   * restart that forgot the id).
+   */
+  possible_duplicate: boolean;
+  /** Time the message waited in the client before it was written, when the client reports it. */
+  queued_ns: number | null;
+}
+
+export interface PeerInfo {
+  peer: string;
+  client_id: string | null;
+}
+
+export interface ServerEvents {
+  message: [event: MessageEvent];
+  latency: [record: LatencyRecord];
+  connection: [info: PeerInfo];
+  disconnect: [info: PeerInfo];
+  hello: [info: PeerInfo];
+  /** A frame from a peer was rejected (it is also counted and logged). */
+  'bad-frame': [info: { peer: string; error: ProtocolError }];
+  error: [error: Error];
+}
+
+export interface ServerStats {
+  connections: number;
+  connections_total: number;
+  connections_refused: number;
+  messages: number;
+  duplicates: number;
+  resent: number;
+  possible_duplicates: number;
+  latencies: number;
+  ack3_unknown: number;
+  ack3_expired: number;
+  ack3_overflow: number;
+  bad_frames: number;
+  bad_frames_by_reason: Partial<Record<ProtocolErrorReason, number>>;
+  closed_bad: number;
+  closed_oversize: number;
+  closed_idle: number;
+  closed_frame_timeout: number;
+  auth_failures: number;
+  paused_reading: number;
+}
+
+interface Pending {
+  readAtNs: number;
+  ack2AtNs: number;
+  resent: boolean;
+  queuedNs?: number;
+}
+
+interface PeerState {
+  conn: FrameConnection;
+  clientId: string | null;
+  authenticated: boolean;
+  firstFrame: boolean;
+  badStreak: number;
+  pending: Map<string, Pending>;
+  paused: boolean;
+}
+
+type State = 'idle' | 'listening' | 'closed';
+
+const AUTH_FAILURE_WINDOW_MS = 60_000;
+const AUTH_FAILURES_BEFORE_BLOCK = 5;
+
+export class FastSocketServer extends EventEmitter<ServerEvents> {
+  private readonly endpoint: Endpoint;
+  private readonly limits: ServerLimits;
+  private readonly logger: Logger;
+  private readonly clock: MonotonicClock;
+  private readonly tokenDigest: Buffer | null;
+  private readonly seen: SeenIds;
+  private readonly writeHighWater: number;
+  private readonly peers = new Set<PeerState>();
+  private readonly authFailures = new Map<string, { count: number; sinceMs: number }>();
+  private listener: Listener | null = null;
+  private sweeper: NodeJS.Timeout | null = null;
+  private state: State = 'idle';
+  private closing: Promise<void> | null = null;
+  private readonly counters: ServerStats = {
+    connections: 0, connections_total: 0, connections_refused: 0, messages: 0, duplicates: 0, resent: 0,
+    possible_duplicates: 0, latencies: 0, ack3_unknown: 0, ack3_expired: 0, ack3_overflow: 0, bad_frames: 0,
+    bad_frames_by_reason: {}, closed_bad: 0, closed_oversize: 0, closed_idle: 0, closed_frame_timeout: 0,
+    auth_failures: 0, paused_reading: 0,
+  };
+
+  /** @throws TypeError naming a bad option; FastSocketError FS_ERR_INVALID_URL for a bad url. */
+  constructor(private readonly options: FastSocketServerOptions = {}) {
+    super();
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    checkKnownKeys('server', options, KNOWN_OPTIONS);
+    this.endpoint = parseUrl(options.url ?? DEFAULT_URL);
+    this.limits = validateServerLimits(options);
+    this.logger = checkLogger(options.logger);
+    this.clock = options.clock ?? monotonicNs;
+    if (typeof this.clock !== 'function') throw new TypeError('option clock must be a function returning ns');
+    if (options.token !== undefined) checkString('token', options.token);
+    this.tokenDigest = options.token !== undefined ? digest(options.token) : null;
+    if (options.stateDir !== undefined) checkString('stateDir', options.stateDir);
+    const capacity = checkInteger('dedupCapacity', options.dedupCapacity ?? 100_000, 1);
+    this.writeHighWater = checkInteger('writeHighWaterBytes', options.writeHighWaterBytes ?? 1024 * 1024, 1);
+    const secure = this.endpoint.scheme === 'tls' || this.endpoint.scheme === 'wss';
+    if (secure && (!options.tls?.cert || !options.tls?.key)) {
+      throw new TypeError(`option tls.cert and tls.key are required for ${this.endpoint.scheme}://`);
+    }
+    this.seen = new SeenIds(capacity, options.stateDir);
+  }
+
+  /** Starts listening; resolves with the bound URL (the real port when 0 was asked for). */
+  async listen(): Promise<string> {
+    if (this.state === 'closed') throw new FastSocketError('FS_ERR_CLOSED', 'server is closed');
+    if (this.listener) return this.listener.url;
+    const listener = await listen(this.endpoint, {
+      maxFrameBytes: this.limits.maxFrameBytes,
+      tls: this.options.tls,
+      onConnection: (conn) => this.accept(conn),
+      onUpgradeHeaders: (conn, headers) => this.checkBearer(conn, headers),
+      onError: (err) => this.logger.error(`listener error: ${err.message}`),
+    });
+    if ((this.state as State) === 'closed') {
+      await listener.close();
+      throw new FastSocketError('FS_ERR_CLOSED', 'server was closed while starting');
+    }
+    this.listener = listener;
+    this.state = 'listening';
+    const sweepMs = Math.max(10, Math.min(1000, Math.min(this.limits.frameTimeoutMs, this.limits.idleTimeoutMs, this.limits.ack3TimeoutMs) / 4));
+    this.sweeper = setInterval(() => this.sweep(), sweepMs);
+    this.sweeper.unref();
+    if (!isLoopback(this.endpoint.host)) {
+      const secure = this.endpoint.scheme === 'tls' || this.endpoint.scheme === 'wss';
+      if (!secure || !this.tokenDigest) {
+        this.logger.warn(
+          `listening on non-loopback ${listener.url} ${secure ? '' : 'WITHOUT TLS '}${this.tokenDigest ? '' : 'WITHOUT a token '}: anyone who can reach this address can inject messages`,
+        );
+      }
+    }
+    this.logger.info(`listening on ${listener.url}`);
+    return listener.url;
+  }
+
+  /** The bound URL, or null before listen(). */
+  get url(): string | null {
+    return this.listener?.url ?? null;
+  }
+
+  stats(): ServerStats {
+    return { ...this.counters, bad_frames_by_reason: { ...this.counters.bad_frames_by_reason }, connections: this.peers.size };
+  }
+
+  /** Stops listening and closes every connection. Idempotent. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.state = 'closed';
+    if (this.sweeper) clearInterval(this.sweeper);
+    for (const p of this.peers) p.conn.close('going_away');
+    this.closing = (async () => {
+      await this.listener?.close();
+      for (const p of this.peers) p.conn.destroy();
+      this.seen.close();
+    })();
+    return this.closing;
+  }
+
+  private accept(conn: FrameConnection): void {
+    const address = conn.peer.replace(/:\d+$/, '');
+    if (this.state !== 'listening' || this.peers.size >= this.limits.maxConnections || this.isBlocked(address)) {
+      this.counters.connections_refused++;
+      this.logger.warn(`refused connection from ${conn.peer}: ${this.state !== 'listening' ? 'closing' : this.peers.size >= this.limits.maxConnections ? `max_connections (${this.limits.maxConnections}) reached` : 'too many failed authentications'}`);
+      conn.on('error', () => undefined);
+      conn.close('overload');
+      return;
+    }
+    const p: PeerState = {
+      conn,
+      clientId: null,
+      authenticated: this.tokenDigest === null || (conn as FrameConnection & { bearerOk?: boolean }).bearerOk === true,
+      firstFrame: true,
+      badStreak: 0,
+      pending: new Map(),
+      paused: false,
+    };
+    this.peers.add(p);
+    this.counters.connections_total++;
+    conn.on('frame', (data) => this.onFrame(p, data));
+    conn.on('oversize', () => {
+      this.counters.closed_oversize++;
+      this.logger.warn(`closing ${conn.peer}: frame larger than max_frame_bytes (${this.limits.maxFrameBytes})`);
+      conn.close('too_large');
+    });
+    conn.on('drain', () => {
+      if (p.paused && !conn.congested(this.writeHighWater)) {
+        p.paused = false;
+        conn.resumeReading();
+      }
+    });
+    conn.on('error', (err) => this.logger.debug(`connection ${conn.peer}: ${err.message}`));
+    conn.on('close', () => {
+      if (!this.peers.delete(p)) return;
+      this.emit('disconnect', { peer: conn.peer, client_id: p.clientId });
+    });
+    this.emit('connection', { peer: conn.peer, client_id: null });
+  }
+
+  private checkBearer(conn: FrameConnection, headers: IncomingHttpHeaders): void {
+    const auth = headers.authorization;
+    if (this.tokenDigest && typeof auth === 'string' && auth.startsWith('Bearer ')) {
+      if (safeEqual(digest(auth.slice(7)), this.tokenDigest)) (conn as FrameConnection & { bearerOk?: boolean }).bearerOk = true;
+    }
+  }
+
+  private onFrame(p: PeerState, data: Buffer): void {
+    try {
+      this.handleFrame(p, data);
+    } catch (err) {
+      // Nothing may escape a socket callback; an application listener that throws must not kill the connection.
+      this.logger.error(`error handling a frame from ${p.conn.peer}: ${(err as Error).stack ?? err}`);
+    }
+  }
+
+  private handleFrame(p: PeerState, data: Buffer): void {
+    if (p.conn.isClosed) return;
+    const readAt = this.clock();
+    let frame;
+    try {
+      frame = decodeClientFrame(data);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      this.rejectFrame(p, err);
+      return;
+    }
+    const first = p.firstFrame;
+    p.firstFrame = false;
+    if (frame.type === 'hello') {
+      if (this.tokenDigest && !p.authenticated) {
+        if (!first || frame.token === undefined || !safeEqual(digest(frame.token), this.tokenDigest)) {
+          this.failAuth(p, frame.token === undefined ? 'hello without token' : 'wrong token');
+          return;
+        }
+        p.authenticated = true;
+      }
+      p.clientId = frame.client_id ?? null;
+      p.conn.write(encodeHello());
+      this.emit('hello', { peer: p.conn.peer, client_id: p.clientId });
+      return;
+    }
+    if (!p.authenticated) {
+      this.failAuth(p, 'first frame is not a hello with a token');
+      return;
+    }
+    p.badStreak = 0;
+    if (frame.type === 'message') this.onMessage(p, frame, readAt);
+    else this.onAck3(p, frame, readAt);
+  }
+
+  private onMessage(p: PeerState, frame: MessageFrame, readAt: number): void {
+    const resent = frame.resent === true;
+    if (p.pending.size >= this.limits.maxPendingAck3 && !p.pending.has(frame.id)) {
+      const oldest = p.pending.keys().next().value as string;
+      p.pending.delete(oldest);
+      this.counters.ack3_overflow++;
+    }
+    const ack2At = this.clock();
+    p.pending.delete(frame.id);
+    p.pending.set(frame.id, { readAtNs: readAt, ack2AtNs: ack2At, resent, queuedNs: frame.queued_ns });
+    p.conn.write(encodeAck2(frame.id));
+    if (!p.paused && p.conn.congested(this.writeHighWater)) {
+      // A peer that does not read its acks must not make us buffer without bound.
+      p.paused = true;
+      this.counters.paused_reading++;
+      p.conn.pauseReading();
+    }
+    if (this.seen.has(frame.id)) {
+      this.counters.duplicates++;
+      return;
+    }
+    this.seen.add(frame.id);
+    this.counters.messages++;
+    if (resent) {
+      this.counters.resent++;
+      this.counters.possible_duplicates++;
+    }
+    this.emit('message', {
+      id: frame.id,
+      payload: frame.payload,
+      peer: p.conn.peer,
+      client_id: p.clientId,
+      resent,
+      possible_duplicate: resent,
+      queued_ns: frame.queued_ns ?? null,
+    });
+  }
+
+  private onAck3(p: PeerState, frame: Ack3Frame, readAt: number): void {
+    const pending = p.pending.get(frame.id);
+    if (!pending) {
+      this.counters.ack3_unknown++;
+      this.logger.debug(`ack 3 for unknown or completed id from ${p.conn.peer}`);
+      return;
+    }
+    p.pending.delete(frame.id);
+    this.counters.latencies++;
+    this.emit(
+      'latency',
+      latencyRecord({
+        id: frame.id,
+        peer: p.conn.peer,
+        clientId: p.clientId,
+        resent: pending.resent,
+        t1Ns: frame.send_and_ack_time_ns,
+        readAtNs: pending.readAtNs,
+        ack2AtNs: pending.ack2AtNs,
+        ack3AtNs: readAt,
+        pcNs: frame.pc_ns,
+        queuedNs: pending.queuedNs,
+      }),
+    );
+  }
+
+  private rejectFrame(p: PeerState, err: ProtocolError): void {
+    this.counters.bad_frames++;
+    this.counters.bad_frames_by_reason[err.reason] = (this.counters.bad_frames_by_reason[err.reason] ?? 0) + 1;
+    p.badStreak++;
+    this.logger.warn(`bad frame from ${p.conn.peer} (${err.reason}): ${err.message}`);
+    this.emit('bad-frame', { peer: p.conn.peer, error: err });
+    if (this.tokenDigest && !p.authenticated) {
+      this.failAuth(p, 'first frame is not a valid hello');
+      return;
+    }
+    if (p.badStreak >= this.limits.maxBadFrames) {
+      this.counters.closed_bad++;
+      this.logger.warn(`closing ${p.conn.peer}: ${p.badStreak} consecutive bad frames`);
+      const reason: CloseReason = err.reason === 'invalid_json' || err.reason === 'invalid_utf8' ? 'invalid_data' : 'policy';
+      p.conn.close(reason);
+    }
+  }
+
+  private failAuth(p: PeerState, why: string): void {
+    this.counters.auth_failures++;
+    const address = p.conn.peer.replace(/:\d+$/, '');
+    const now = performance.now();
+    const f = this.authFailures.get(address);
+    if (!f || now - f.sinceMs > AUTH_FAILURE_WINDOW_MS) this.authFailures.set(address, { count: 1, sinceMs: now });
+    else f.count++;
+    this.logger.warn(`closing ${p.conn.peer}: authentication failed (${why})`);
+    p.conn.close('policy');
+  }
+
+  private isBlocked(address: string): boolean {
+    const f = this.authFailures.get(address);
+    if (!f) return false;
+    if (performance.now() - f.sinceMs > AUTH_FAILURE_WINDOW_MS) {
+      this.authFailures.delete(address);
+      return false;
+    }
+    return f.count >= AUTH_FAILURES_BEFORE_BLOCK;
+  }
+
+  private sweep(): void {
+    const nowMs = performance.now();
+    const nowNs = this.clock();
+    const ack3TimeoutNs = this.limits.ack3TimeoutMs * 1e6;
+    for (const p of this.peers) {
+      if (nowMs - p.conn.lastActivityMs > this.limits.idleTimeoutMs) {
+        this.counters.closed_idle++;
+        this.logger.info(`closing ${p.conn.peer}: idle for ${this.limits.idleTimeoutMs} ms`);
+        p.conn.close('normal');
+        continue;
+      }
+      if (p.conn.partialSinceMs !== null && nowMs - p.conn.partialSinceMs > this.limits.frameTimeoutMs) {
+        this.counters.closed_frame_timeout++;
+        this.logger.warn(`closing ${p.conn.peer}: frame not completed within ${this.limits.frameTimeoutMs} ms`);
+        p.conn.close('policy');
+        continue;
+      }
+      for (const [id, pending] of p.pending) {
+        if (nowNs - pending.ack2AtNs <= ack3TimeoutNs) break;
+        p.pending.delete(id);
+        this.counters.ack3_expired++;
+      }
+    }
+  }
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/** Compares two SHA-256 digests in constant time, so the token cannot be guessed byte by byte. */
+function safeEqual(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
