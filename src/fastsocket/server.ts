@@ -204,8 +204,11 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     if (this.sweeper) clearInterval(this.sweeper);
     for (const p of this.peers) p.conn.close('going_away');
     this.closing = (async () => {
-      await this.listener?.close();
+      const stopped = this.listener?.close() ?? Promise.resolve();
+      // Peers get a moment to read their last acks; one that does not close its side is cut off.
+      await Promise.race([stopped, new Promise<void>((r) => setTimeout(r, 500).unref())]);
       for (const p of this.peers) p.conn.destroy();
+      await stopped;
       this.seen.close();
     })();
     return this.closing;
