@@ -70,7 +70,7 @@ function validateFrame(value: unknown): Frame {
     if (o.resent === true) frame.resent = true;
     const queued = optionalDuration(o, 'queued_ns');
     if (queued !== undefined) frame.queued_ns = queued;
-    const wall = optionalDuration(o, 'client_send_wall_ns');
+    const wall = optionalWallTime(o, 'client_send_wall_ns');
     if (wall !== undefined) frame.client_send_wall_ns = wall;
     return frame;
   }
@@ -83,7 +83,7 @@ function validateFrame(value: unknown): Frame {
     const frame: Ack3Frame = { type: 'ack', id, send_and_ack_time_ns: t1 };
     const pc = optionalDuration(o, 'pc_ns');
     if (pc !== undefined) frame.pc_ns = pc;
-    const wall = optionalDuration(o, 'client_recv_wall_ns');
+    const wall = optionalWallTime(o, 'client_recv_wall_ns');
     if (wall !== undefined) frame.client_recv_wall_ns = wall;
     return frame;
   }
@@ -113,6 +113,12 @@ function validateHello(o: Record<string, unknown>): HelloFrame {
 function optionalDuration(o: Record<string, unknown>, key: string): number | undefined {
   const v = o[key];
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+}
+
+/** Wall-clock ns since the epoch are above 2^53, so they are integers but not "safe" ones. */
+function optionalWallTime(o: Record<string, unknown>, key: string): number | undefined {
+  const v = o[key];
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
 }
 
 /** Encodes message 1. `payloadJson` is the already-serialised payload (serialised once, at send time). */

@@ -16,6 +16,15 @@ export interface ExchangeTimes {
   ack3AtNs: number;
   pcNs?: number;
   queuedNs?: number;
+  /** Clock-synced mode: the four wall-clock timestamps of the exchange (client's and server's clocks). */
+  wall?: {
+    clientSendNs: number;
+    serverRecvNs: number;
+    serverSendNs: number;
+    clientRecvNs: number;
+    /** sync_ok when the offset's uncertainty is at most this. */
+    maxUncertaintyNs: number;
+  };
 }
 
 /**
@@ -38,5 +47,23 @@ export function latencyRecord(t: ExchangeTimes): LatencyRecord {
     latency_corrected_ns: Math.round((t.t1Ns - ps) / 2),
     queued_ns: t.queuedNs ?? null,
     t2_start: 'ack2_written',
+    ...clockSynced(t),
+  };
+}
+
+/**
+ * NTP's arithmetic on the four wall-clock timestamps: offset = ((t1 - t0) + (t2 - t3)) / 2 is the server clock
+ * minus the client clock, known to within +-(round trip - server turnaround)/2. The uplink seen by the two wall
+ * clocks, t1 - t0, is the only number here that can show an asymmetric link, and it is only as good as the sync.
+ */
+function clockSynced(t: ExchangeTimes): Pick<LatencyRecord, 'uplink_wall_ns' | 'offset_ns' | 'sync_uncertainty_ns' | 'sync_ok'> | object {
+  if (!t.wall) return {};
+  const { clientSendNs: t0, serverRecvNs: t1, serverSendNs: t2, clientRecvNs: t3, maxUncertaintyNs } = t.wall;
+  const uncertainty = Math.max(0, Math.round((t3 - t0 - (t2 - t1)) / 2));
+  return {
+    uplink_wall_ns: Math.round(t1 - t0),
+    offset_ns: Math.round((t1 - t0 + (t2 - t3)) / 2),
+    sync_uncertainty_ns: uncertainty,
+    sync_ok: uncertainty <= maxUncertaintyNs,
   };
 }

@@ -2,7 +2,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
-import { MonotonicClock, monotonicNs } from './clock';
+import { MonotonicClock, monotonicNs, wallNs } from './clock';
 import { decodeClientFrame, encodeAck2, encodeHello } from './codec';
 import { FastSocketError, ProtocolError, ProtocolErrorReason } from './errors';
 import { latencyRecord } from './latency';
@@ -29,10 +29,14 @@ export interface FastSocketServerOptions extends Partial<ServerLimits> {
   logger?: Logger;
   /** Monotonic clock in ns; injectable for tests. */
   clock?: MonotonicClock;
+  /** Wall clock in ns since the epoch (clock-synced records only); injectable for tests. */
+  wallClock?: () => number;
+  /** Clock-synced records get sync_ok when the offset is known to within this. @default 1000000 (1 ms) */
+  syncMaxUncertaintyNs?: number;
 }
 
 const KNOWN_OPTIONS = [
-  'url', 'tls', 'stateDir', 'token', 'dedupCapacity', 'writeHighWaterBytes', 'logger', 'clock',
+  'url', 'tls', 'stateDir', 'token', 'dedupCapacity', 'writeHighWaterBytes', 'logger', 'clock', 'wallClock', 'syncMaxUncertaintyNs',
   'maxFrameBytes', 'maxBadFrames', 'frameTimeoutMs', 'idleTimeoutMs', 'maxConnections', 'ack3TimeoutMs', 'maxPendingAck3',
 ];
 
@@ -96,6 +100,8 @@ interface Pending {
   ack2AtNs: number;
   resent: boolean;
   queuedNs?: number;
+  /** Clock-synced mode: client send, server receive, server send wall times. */
+  wall?: [number, number, number];
 }
 
 interface PeerState {
@@ -118,6 +124,8 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
   private readonly limits: ServerLimits;
   private readonly logger: Logger;
   private readonly clock: MonotonicClock;
+  private readonly wallClock: () => number;
+  private readonly syncMaxUncertaintyNs: number;
   private readonly tokenDigest: Buffer | null;
   private readonly seen: SeenIds;
   private readonly writeHighWater: number;
@@ -144,6 +152,9 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     this.logger = checkLogger(options.logger);
     this.clock = options.clock ?? monotonicNs;
     if (typeof this.clock !== 'function') throw new TypeError('option clock must be a function returning ns');
+    this.wallClock = options.wallClock ?? wallNs;
+    if (typeof this.wallClock !== 'function') throw new TypeError('option wallClock must be a function returning ns');
+    this.syncMaxUncertaintyNs = checkInteger('syncMaxUncertaintyNs', options.syncMaxUncertaintyNs ?? 1_000_000, 0);
     if (options.token !== undefined) checkString('token', options.token);
     this.tokenDigest = options.token !== undefined ? digest(options.token) : null;
     if (options.stateDir !== undefined) checkString('stateDir', options.stateDir);
@@ -312,9 +323,12 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       p.pending.delete(oldest);
       this.counters.ack3_overflow++;
     }
+    const wallRecv = frame.client_send_wall_ns !== undefined ? this.wallClock() - (this.clock() - readAt) : 0;
     const ack2At = this.clock();
+    const pending: Pending = { readAtNs: readAt, ack2AtNs: ack2At, resent, queuedNs: frame.queued_ns };
+    if (frame.client_send_wall_ns !== undefined) pending.wall = [frame.client_send_wall_ns, wallRecv, wallRecv + (ack2At - readAt)];
     p.pending.delete(frame.id);
-    p.pending.set(frame.id, { readAtNs: readAt, ack2AtNs: ack2At, resent, queuedNs: frame.queued_ns });
+    p.pending.set(frame.id, pending);
     p.conn.write(encodeAck2(frame.id));
     if (!p.paused && p.conn.congested(this.writeHighWater)) {
       // A peer that does not read its acks must not make us buffer without bound.
@@ -365,6 +379,16 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
         ack3AtNs: readAt,
         pcNs: frame.pc_ns,
         queuedNs: pending.queuedNs,
+        wall:
+          pending.wall && frame.client_recv_wall_ns !== undefined
+            ? {
+                clientSendNs: pending.wall[0],
+                serverRecvNs: pending.wall[1],
+                serverSendNs: pending.wall[2],
+                clientRecvNs: frame.client_recv_wall_ns,
+                maxUncertaintyNs: this.syncMaxUncertaintyNs,
+              }
+            : undefined,
       }),
     );
   }
