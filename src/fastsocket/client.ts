@@ -11,7 +11,10 @@ import { checkLogger, Logger } from './logger';
 import { checkBoolean, checkInteger, checkKnownKeys, checkString, ClientLimits, validateClientLimits } from './options';
 import { connect, FrameConnection, TlsOptions } from './transport';
 import { DEFAULT_URL, Endpoint, formatUrl, parseUrl } from './url';
+import { OutboxStore } from './outbox-store';
 import { MAX_CLIENT_ID_LENGTH } from './wire';
+
+const noop = (): void => undefined;
 
 export interface FastSocketClientOptions extends Partial<ClientLimits> {
   /** Server to send to. @default 'tcp://127.0.0.1:8888' */
@@ -26,6 +29,11 @@ export interface FastSocketClientOptions extends Partial<ClientLimits> {
   connectTimeoutMs?: number;
   /** Stop writing while this many bytes are unsent (the server is not reading). @default 1 MiB */
   writeHighWaterBytes?: number;
+  /**
+   * File that keeps unacknowledged messages across restarts of this process. Messages found there are sent again
+   * (marked resent) as soon as the client is constructed. Messages still unacknowledged at close() stay in it.
+   */
+  outboxPath?: string;
   /** Add wall-clock timestamps to message 1 and ack 3 (the clock-synced extension). @default false */
   clockSync?: boolean;
   logger?: Logger;
@@ -36,7 +44,7 @@ export interface FastSocketClientOptions extends Partial<ClientLimits> {
 }
 
 const KNOWN_OPTIONS = [
-  'url', 'clientId', 'token', 'tls', 'connectTimeoutMs', 'writeHighWaterBytes', 'clockSync', 'logger', 'clock', 'random',
+  'url', 'clientId', 'token', 'tls', 'connectTimeoutMs', 'writeHighWaterBytes', 'clockSync', 'outboxPath', 'logger', 'clock', 'random',
   'outboxMaxMessages', 'outboxMaxBytes', 'outboxPolicy', 'reconnectMinMs', 'reconnectMaxMs', 'reconnectJitter', 'maxFrameBytes',
 ];
 
@@ -52,8 +60,10 @@ export interface ClientStats {
   /** Messages written for the first time. */
   sent: number;
   delivered: number;
-  /** Messages dropped by the outbox policy (or by close()), each counted once. */
+  /** Messages dropped by the outbox policy, each counted once. */
   dropped: number;
+  /** Messages still unacknowledged when close() gave up or destroy() was called. */
+  abandoned: number;
   /** Sends refused by the 'reject' outbox policy. */
   rejected: number;
   /** Writes of a message that had been written on an earlier connection. */
@@ -102,6 +112,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private readonly writeHighWater: number;
   private readonly clockSync: boolean;
   private readonly outbox = new Map<string, Entry>();
+  private readonly store: OutboxStore | null = null;
   private outboxBytes = 0;
   private queue: Entry[] = [];
   private queueHead = 0;
@@ -112,7 +123,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private closing: Promise<ClientStats> | null = null;
   private readonly counters = {
-    sent: 0, delivered: 0, dropped: 0, rejected: 0, resent: 0, reconnects: 0, connect_failures: 0, unknown_acks: 0, bad_frames: 0,
+    sent: 0, delivered: 0, dropped: 0, abandoned: 0, rejected: 0, resent: 0, reconnects: 0, connect_failures: 0, unknown_acks: 0, bad_frames: 0,
   };
 
   /** @throws TypeError naming a bad option; FastSocketError FS_ERR_INVALID_URL for a bad url. */
@@ -136,6 +147,25 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.connectTimeoutMs = checkInteger('connectTimeoutMs', options.connectTimeoutMs ?? 10_000, 1);
     this.writeHighWater = checkInteger('writeHighWaterBytes', options.writeHighWaterBytes ?? 1024 * 1024, 1);
     this.clockSync = checkBoolean('clockSync', options.clockSync ?? false);
+    if (options.outboxPath !== undefined) {
+      checkString('outboxPath', options.outboxPath);
+      this.store = new OutboxStore(options.outboxPath);
+      if (this.store.skippedRecords > 0) this.logger.warn(`outbox ${options.outboxPath}: skipped ${this.store.skippedRecords} damaged records`);
+      const nowMono = this.clock();
+      const nowWall = wallNs();
+      for (const m of this.store.messages()) {
+        const entry: Entry = {
+          id: m.id, json: m.json, bytes: Buffer.byteLength(m.json), queuedAtNs: nowMono - Math.max(0, nowWall - m.queuedWallNs),
+          writtenAtNs: 0, writtenGen: -1, resent: true, resolve: noop, reject: noop,
+        };
+        this.outbox.set(entry.id, entry);
+        this.outboxBytes += entry.bytes;
+      }
+      if (this.outbox.size > 0) {
+        this.logger.info(`outbox ${options.outboxPath}: resending ${this.outbox.size} unacknowledged messages`);
+        this.dial();
+      }
+    }
   }
 
   get url(): string {
@@ -182,6 +212,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     return new Promise<SendResult>((resolve, reject) => {
       const entry: Entry = { id: uuidv4(), json, bytes, queuedAtNs: this.clock(), writtenAtNs: 0, writtenGen: -1, resent: false, resolve, reject };
       // Registered before it is written, so an ack 2 that overtakes our bookkeeping is never ignored.
+      this.store?.add({ id: entry.id, json, queuedWallNs: wallNs() });
       this.outbox.set(entry.id, entry);
       this.outboxBytes += bytes;
       this.queue.push(entry);
@@ -218,7 +249,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
 
   /**
    * Waits up to `timeoutMs` for every queued message to be acknowledged, writes the last acks 3, then closes.
-   * What is still unacknowledged then is rejected with FS_ERR_CLOSED and counted as dropped. Idempotent.
+   * What is still unacknowledged then is rejected with FS_ERR_CLOSED and counted as abandoned. Idempotent.
    */
   close({ timeoutMs = 5000 }: { timeoutMs?: number } = {}): Promise<ClientStats> {
     if (this.closing) return this.closing;
@@ -238,6 +269,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       }
       this.state = 'closed';
       this.conn = null;
+      this.store?.close();
       return this.stats();
     })();
     return this.closing;
@@ -251,6 +283,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     for (const e of [...this.outbox.values()]) this.drop(e, new FastSocketError('FS_ERR_DESTROYED', 'client destroyed'));
     this.conn?.destroy();
     this.conn = null;
+    this.store?.close();
     this.closing ??= Promise.resolve(this.stats());
   }
 
@@ -275,7 +308,13 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private drop(e: Entry, err: FastSocketError): void {
     if (!this.outbox.delete(e.id)) return;
     this.outboxBytes -= e.bytes;
-    this.counters.dropped++;
+    if (err.code === 'FS_ERR_CLOSED' || err.code === 'FS_ERR_DESTROYED') {
+      // Closing is not a verdict on the message: a persistent outbox keeps it for the next run.
+      this.counters.abandoned++;
+    } else {
+      this.store?.done(e.id);
+      this.counters.dropped++;
+    }
     e.reject(err);
     this.emit('drop', { id: e.id, reason: err.code });
   }
@@ -355,7 +394,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     while (this.queueHead < this.queue.length && !conn.congested(this.writeHighWater)) {
       const e = this.queue[this.queueHead++];
       if (!this.outbox.has(e.id) || e.writtenGen === this.gen) continue;
-      const resent = e.writtenGen !== -1;
+      const resent = e.writtenGen !== -1 || e.resent;
       const now = this.clock();
       e.writtenAtNs = now;
       e.writtenGen = this.gen;
@@ -403,6 +442,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     const recvWall = this.clockSync ? wallNs() : undefined;
     conn.write(encodeAck3(e.id, t1, { pcNs: this.clock() - readAt, clientRecvWallNs: recvWall }));
     this.outbox.delete(e.id);
+    this.store?.done(e.id);
     this.outboxBytes -= e.bytes;
     this.counters.delivered++;
     const result: SendResult = { id: e.id, rtt_ns: t1, resent: e.resent };

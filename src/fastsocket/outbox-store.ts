@@ -1,0 +1,117 @@
+/**
+ * A persistent outbox: unacknowledged messages survive a client restart. An append-only file of records, each line
+ * `<crc32 hex> <json>`; a message record when a message is queued, a done record when it is acknowledged or
+ * dropped. A record whose checksum does not match (a torn write at a crash) is skipped, never misread. The file is
+ * rewritten with only the live messages once done records dominate it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { crc32 } from 'node:zlib';
+
+export interface StoredMessage {
+  id: string;
+  /** The payload, already serialised. */
+  json: string;
+  /** Wall-clock ns at which it was queued (monotonic clocks do not survive a restart). */
+  queuedWallNs: number;
+}
+
+interface MessageRecord {
+  m: string;
+  p: string;
+  q: number;
+}
+interface DoneRecord {
+  d: string;
+}
+
+const COMPACT_MIN_DONE = 1000;
+
+export class OutboxStore {
+  private fd: number;
+  private live = new Map<string, StoredMessage>();
+  private doneCount = 0;
+  /** Records skipped at load because their checksum or shape was wrong. */
+  readonly skippedRecords: number;
+
+  /** Opens (creating if needed) the store at `file`; its live messages are in `messages()`. */
+  constructor(private readonly file: string) {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    let skipped = 0;
+    let text = '';
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    for (const line of text.split('\n')) {
+      if (line.length === 0) continue;
+      const rec = parseRecord(line);
+      if (!rec) {
+        skipped++;
+        continue;
+      }
+      if ('m' in rec) this.live.set(rec.m, { id: rec.m, json: rec.p, queuedWallNs: rec.q });
+      else this.live.delete(rec.d);
+    }
+    this.skippedRecords = skipped;
+    this.fd = -1;
+    this.compact();
+  }
+
+  /** Messages queued and not yet done, oldest first. */
+  messages(): StoredMessage[] {
+    return [...this.live.values()];
+  }
+
+  add(m: StoredMessage): void {
+    this.append({ m: m.id, p: m.json, q: m.queuedWallNs });
+    this.live.set(m.id, m);
+  }
+
+  /** Marks a message acknowledged or dropped. */
+  done(id: string): void {
+    if (!this.live.delete(id)) return;
+    this.append({ d: id });
+    if (++this.doneCount > COMPACT_MIN_DONE && this.doneCount > this.live.size) this.compact();
+  }
+
+  close(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  private append(rec: MessageRecord | DoneRecord): void {
+    fs.writeSync(this.fd, formatRecord(rec));
+  }
+
+  private compact(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    const tmp = this.file + '.tmp';
+    const body = [...this.live.values()].map((m) => formatRecord({ m: m.id, p: m.json, q: m.queuedWallNs })).join('');
+    fs.writeFileSync(tmp, body);
+    fs.renameSync(tmp, this.file);
+    this.fd = fs.openSync(this.file, 'a');
+    this.doneCount = 0;
+  }
+}
+
+function formatRecord(rec: MessageRecord | DoneRecord): string {
+  const json = JSON.stringify(rec);
+  return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
+}
+
+function parseRecord(line: string): MessageRecord | DoneRecord | null {
+  const space = line.indexOf(' ');
+  if (space !== 8) return null;
+  const json = line.slice(9);
+  if (crc32(json).toString(16).padStart(8, '0') !== line.slice(0, 8)) return null;
+  try {
+    const rec = JSON.parse(json) as Record<string, unknown>;
+    if (typeof rec.m === 'string' && typeof rec.p === 'string' && typeof rec.q === 'number') return rec as unknown as MessageRecord;
+    if (typeof rec.d === 'string') return rec as unknown as DoneRecord;
+  } catch {
+    // A checksum collision on garbage: treat as torn.
+  }
+  return null;
+}
