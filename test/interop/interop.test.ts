@@ -159,8 +159,8 @@ describe('FastSocketServer', () => {
 
 describe('FastSocketClient', () => {
   describe('#send (tcp) to the Python reference peer as server', () => {
-    async function startPythonServer(): Promise<{ py: PythonPeer; url: string }> {
-      const py = startPeer(['serve', '--port', '0']);
+    async function startPythonServer(port = 0): Promise<{ py: PythonPeer; url: string }> {
+      const py = startPeer(['serve', '--port', String(port)]);
       const listening = await py.waitFor((e) => e.event === 'listening', EVENT_DEADLINE_MS, 'the listening line');
       assert.ok(typeof listening.port === 'number' && listening.port > 0);
       return { py, url: `tcp://127.0.0.1:${listening.port}` };
@@ -227,6 +227,33 @@ describe('FastSocketClient', () => {
       for (const p of some) results.push(await client.send(p));
       await client.close({ timeoutMs: 5000 });
       await assertPythonGotAll(py, some, results);
+    });
+
+    it('resends unacknowledged messages marked resent to a restarted server that reads them like any other', async () => {
+      const first = await startPythonServer();
+      const port = Number(new URL(first.url).port);
+      // Frozen, the first server accepts the connection in the kernel but never acks, so every message stays unacknowledged.
+      first.py.signal('SIGSTOP');
+      const client = newClient(first.url);
+      // Small payloads only, so that all of them are written to the frozen server before it dies.
+      const some = payloads.slice(-500);
+      const connected = new Promise((resolve) => client.once('connect', resolve));
+      const sends = some.map((p) => client.send(p));
+      await connected;
+      first.py.signal('SIGKILL');
+      await first.py.waitForExit(EVENT_DEADLINE_MS);
+      const second = await startPythonServer(port);
+      const results = await Promise.all(sends);
+      await client.close({ timeoutMs: 5000 });
+
+      assert.ok(client.stats().reconnects >= 1);
+      const resent = results.filter((r) => r.resent).length;
+      assert.ok(resent > 0, 'messages written to the frozen server were delivered by a resend');
+      assert.equal(client.stats().resent, resent);
+      const received = await second.py.waitForCount('message', some.length, EVENT_DEADLINE_MS);
+      const resentById = new Map(received.map((m) => [m.id, m.resent]));
+      for (const r of results) assert.equal(resentById.get(r.id), r.resent, `"resent" on the wire for ${r.id}`);
+      await assertPythonGotAll(second.py, some, results);
     });
   });
 });

@@ -109,6 +109,11 @@ export class PythonPeer {
     }
   }
 
+  /** Sends a signal, e.g. SIGSTOP to freeze the peer so that nothing it receives is acked. */
+  signal(sig: NodeJS.Signals): void {
+    if (this.exitCode === undefined) this.child.kill(sig);
+  }
+
   get stderrTail(): string {
     return this.stderr;
   }
