@@ -1,0 +1,101 @@
+/** The bridge's parameters, read once into a frozen config; a bad value throws ParameterError naming it. */
+import { ParameterError } from './errors';
+import { normalizeTypeName } from './message-definition';
+import { isValidTopicName, nonNegative, ParamReader, positive } from './params';
+import { RosNode } from './port';
+import { DURABILITIES, Durability, QOS_PRESETS, QosRequest, Reliability, RELIABILITIES } from './qos';
+
+export type Encoding = 'json' | 'cdr';
+
+export interface BridgeTopicConfig {
+  /** Topic name as configured (absolute, relative or private; the node resolves it). */
+  readonly name: string;
+  /** `pkg/msg/Name`, or null to take it from the first publisher found on the graph. */
+  readonly type: string | null;
+  /** What the user fixed; the rest matches the publishers found. */
+  readonly qos: QosRequest;
+  readonly encoding: Encoding;
+  /** Forward at most this many messages per second (later ones inside the interval are skipped); null: all. */
+  readonly maxRateHz: number | null;
+}
+
+export interface BridgeConfig {
+  readonly url: string;
+  readonly clientId: string;
+  /** null: no token in the hello. */
+  readonly token: string | null;
+  readonly topics: readonly BridgeTopicConfig[];
+  readonly diagnosticsPeriodS: number;
+}
+
+export const DEFAULT_URL = 'tcp://127.0.0.1:8888';
+const TOPIC_OPTION_KEYS = ['name', 'type', 'qos_preset', 'qos_depth', 'qos_reliability', 'qos_durability', 'encoding', 'max_rate_hz'] as const;
+
+/**
+ * Declares and reads every bridge parameter. `topic_options.<alias>.*` keys are found through the node's overrides,
+ * since ROS has no way to ask for "all parameters under a prefix" before they are declared.
+ * @param hostname default client_id
+ * @throws ParameterError
+ */
+export function readBridgeConfig(node: RosNode, hostname: string): BridgeConfig {
+  const r = new ParamReader(node);
+  const url = r.string('url', DEFAULT_URL, 'Server to forward to: tcp://, tls://, ws:// or wss://host:port.');
+  const clientId = r.string('client_id', hostname, 'Sent in the hello so the server can tell vehicles apart. Default: the host name.');
+  if (clientId.length === 0 || clientId.length > 256) throw new ParameterError('client_id', 'must be 1 to 256 characters');
+  const token = r.string('token', '', 'Shared secret the server requires; empty: none.');
+  const diagnosticsPeriodS = r.double('diagnostics_period_s', 1.0, 'Period of /diagnostics, seconds.', positive);
+  const listed = r.stringArray('topics', [], 'Topics to forward, e.g. ["/chatter", "/fix"]; type and QoS are discovered.');
+
+  const byName = new Map<string, BridgeTopicConfig>();
+  listed.forEach((name, i) => {
+    if (!isValidTopicName(name)) throw new ParameterError('topics', `entry ${i} ${JSON.stringify(name)} is not a valid topic name`);
+    byName.set(name, freezeTopic({ name, type: null, qos: {}, encoding: 'json', maxRateHz: null }));
+  });
+  for (const alias of topicOptionAliases(node)) {
+    const t = readTopicOptions(r, alias);
+    byName.set(t.name, t);
+  }
+  return Object.freeze({ url, clientId, token: token === '' ? null : token, topics: Object.freeze([...byName.values()]), diagnosticsPeriodS });
+}
+
+function topicOptionAliases(node: RosNode): string[] {
+  const aliases = new Set<string>();
+  for (const p of node.parameterOverrides()) {
+    if (!p.name.startsWith('topic_options.')) continue;
+    const parts = p.name.split('.');
+    if (parts.length !== 3 || !(TOPIC_OPTION_KEYS as readonly string[]).includes(parts[2])) {
+      throw new ParameterError(p.name, `unknown setting; topic_options.<alias>. takes ${TOPIC_OPTION_KEYS.join(', ')}`);
+    }
+    aliases.add(parts[1]);
+  }
+  return [...aliases].sort();
+}
+
+function readTopicOptions(r: ParamReader, alias: string): BridgeTopicConfig {
+  const key = (k: string): string => `topic_options.${alias}.${k}`;
+  const name = r.string(key('name'), `/${alias}`, 'Topic name. Default: /<alias>.');
+  if (!isValidTopicName(name)) throw new ParameterError(key('name'), `${JSON.stringify(name)} is not a valid topic name`);
+  const rawType = r.string(key('type'), '', 'Message type, e.g. sensor_msgs/msg/NavSatFix; empty: discovered.');
+  const type = rawType === '' ? null : normalizeTypeName(rawType);
+  if (type === null && rawType !== '') throw new ParameterError(key('type'), `${JSON.stringify(rawType)} is not a type name like pkg/msg/Name`);
+  const preset = r.string(key('qos_preset'), '', `QoS preset: ${Object.keys(QOS_PRESETS).join(', ')}; empty: match the publishers.`);
+  if (preset !== '' && !(preset in QOS_PRESETS)) {
+    throw new ParameterError(key('qos_preset'), `expected one of ${Object.keys(QOS_PRESETS).join(', ')}, got ${JSON.stringify(preset)}`);
+  }
+  const depth = r.integer(key('qos_depth'), 0, 'Queue depth; 0: from the preset or the publishers.', nonNegative);
+  const reliability = r.choice<Reliability | ''>(key('qos_reliability'), '', ['', ...RELIABILITIES], 'Empty: from the preset or the publishers.');
+  const durability = r.choice<Durability | ''>(key('qos_durability'), '', ['', ...DURABILITIES], 'Empty: from the preset or the publishers.');
+  const encoding = r.choice<Encoding>(key('encoding'), 'json', ['json', 'cdr'], 'json: portable; cdr: the serialized bytes, ROS 2 to ROS 2 only.');
+  const maxRateHz = r.double(key('max_rate_hz'), 0, 'Forward at most this many messages per second; 0: all.', nonNegative);
+  const base: QosRequest = preset === '' ? {} : QOS_PRESETS[preset];
+  const qos: QosRequest = Object.freeze({
+    reliability: reliability === '' ? base.reliability : reliability,
+    durability: durability === '' ? base.durability : durability,
+    depth: depth === 0 ? base.depth : depth,
+  });
+  return freezeTopic({ name, type, qos, encoding, maxRateHz: maxRateHz === 0 ? null : maxRateHz });
+}
+
+function freezeTopic(t: BridgeTopicConfig): BridgeTopicConfig {
+  return Object.freeze({ ...t, qos: Object.freeze({ ...t.qos }) });
+}

@@ -1,0 +1,266 @@
+/**
+ * The vehicle side: subscribes to the configured topics, wraps each message in the ROS envelope of PROTOCOL.md §4
+ * and sends it with the core client (which queues while offline and resends after a reconnect).
+ */
+import type { ClientEvents, ClientStats, SendResult } from '../fastsocket';
+import { monotonicNs, wallNs } from '../fastsocket';
+import type { BridgeConfig, BridgeTopicConfig } from './bridge-config';
+import type { RosEnvelope } from './envelope';
+import { LogThrottle } from './log-throttle';
+import { rosToJson } from './msg-json';
+import type { RosNode, RosPublisher, RosSubscription, RosTimer } from './port';
+import { chooseSubscriptionQos, needsDiscovery, QosProfile, toEnvelopeQos } from './qos';
+import { DIAGNOSTIC_ARRAY, diagnosticArray, DiagnosticLevel, diagnosticStatus, DiagnosticStatusMsg, FLOAT64 } from './ros-messages';
+
+/** The client counters the bridge reports. */
+export type BridgeLinkStats = Pick<ClientStats, 'connected' | 'outbox_messages' | 'outbox_bytes' | 'sent' | 'delivered' | 'dropped' | 'resent' | 'reconnects'>;
+
+/** What the bridge needs from FastSocketClient; a test can stand in for the link. */
+export interface BridgeLink {
+  send(payload: unknown): Promise<SendResult>;
+  connect(): Promise<void>;
+  stats(): BridgeLinkStats;
+  on<K extends keyof ClientEvents>(event: K, listener: (...args: ClientEvents[K]) => void): unknown;
+  close(options?: { timeoutMs?: number }): Promise<unknown>;
+}
+
+export interface BridgeOptions {
+  /** Wall clock, ns since the epoch, for the envelope's stamp_ns. */
+  wallNs?: () => number;
+  /** Monotonic ns, for max_rate_hz. */
+  monotonicNs?: () => number;
+  /** How often to look at the graph for types and publisher QoS. @default 500 */
+  discoveryPeriodMs?: number;
+}
+
+export interface TopicCounters {
+  received: number;
+  forwarded: number;
+  delivered: number;
+  dropped: number;
+  skipped_rate: number;
+  mapping_errors: number;
+  resubscriptions: number;
+}
+
+export const BRIDGE_STATUS_NAME = 'fastsocket_bridge: link';
+
+/** One forwarded topic: waits for its type and publishers, then keeps a subscription whose QoS matches them. */
+class TopicForwarder {
+  readonly counters: TopicCounters = { received: 0, forwarded: 0, delivered: 0, dropped: 0, skipped_rate: 0, mapping_errors: 0, resubscriptions: 0 };
+  type: string | null;
+  qos: QosProfile | null = null;
+  private subscription: RosSubscription | null = null;
+  private seq = 0;
+  private lastForwardNs = -Infinity;
+  private waitingLogged = false;
+  private failed = false;
+
+  constructor(
+    readonly name: string,
+    private readonly config: BridgeTopicConfig,
+    private readonly bridge: Bridge,
+  ) {
+    this.type = config.type;
+  }
+
+  get state(): 'waiting' | 'forwarding' | 'failed' {
+    return this.failed ? 'failed' : this.subscription ? 'forwarding' : 'waiting';
+  }
+
+  /** Called at start and on every discovery tick. */
+  discover(): void {
+    if (this.failed) return;
+    const node = this.bridge.node;
+    const publishers = node.publishersInfo(this.name);
+    if (this.type === null) {
+      const found = publishers[0]?.type ?? node.topicNamesAndTypes().find((t) => t.name === this.name)?.types[0];
+      if (found === undefined) return this.logWaiting('its type');
+      this.type = found;
+      const others = new Set(publishers.map((p) => p.type).filter((t) => t !== found));
+      if (others.size > 0) node.logger.warn(`${this.name} has publishers of several types; forwarding ${found}, ignoring ${[...others].join(', ')}`);
+    }
+    const matching = publishers.filter((p) => p.type === this.type).map((p) => p.qos);
+    let desired: QosProfile;
+    if (needsDiscovery(this.config.qos)) {
+      // With no publisher there is nothing to match yet; keep what we have rather than flapping back to the default.
+      if (matching.length === 0) return this.subscription ? undefined : this.logWaiting('its QoS');
+      desired = chooseSubscriptionQos(this.config.qos, matching);
+    } else {
+      desired = chooseSubscriptionQos(this.config.qos, []);
+    }
+    if (this.subscription && this.qos && this.qos.reliability === desired.reliability && this.qos.durability === desired.durability) return;
+    this.subscribe(desired);
+  }
+
+  destroy(): void {
+    this.subscription?.destroy();
+    this.subscription = null;
+  }
+
+  private subscribe(qos: QosProfile): void {
+    const node = this.bridge.node;
+    const type = this.type as string;
+    if (this.subscription) {
+      this.counters.resubscriptions++;
+      this.subscription.destroy();
+      this.subscription = null;
+    }
+    const raw = this.config.encoding === 'cdr';
+    try {
+      this.subscription = node.createSubscription(type, this.name, qos, raw ? 'raw' : 'object', (m) => this.onMessage(m, type, qos));
+    } catch (err) {
+      this.failed = true;
+      node.logger.error(`cannot subscribe to ${this.name} (${type}): ${(err as Error).message}; not forwarding it`);
+      return;
+    }
+    this.qos = qos;
+    node.logger.info(`forwarding ${this.name} (${type}, ${this.config.encoding}, ${qos.reliability}/${qos.durability}/depth ${qos.depth})`);
+  }
+
+  private onMessage(message: unknown, type: string, qos: QosProfile): void {
+    this.counters.received++;
+    const now = this.bridge.monotonicNs();
+    if (this.config.maxRateHz !== null && now - this.lastForwardNs < 1e9 / this.config.maxRateHz) {
+      this.counters.skipped_rate++;
+      return;
+    }
+    const envelope: RosEnvelope = { topic: this.name, type, seq: this.seq, stamp_ns: this.bridge.wallNs(), qos: toEnvelopeQos(qos) };
+    if (Buffer.isBuffer(message)) {
+      envelope.cdr = message.toString('base64');
+    } else {
+      try {
+        envelope.msg = rosToJson((t) => this.bridge.node.messageDefinition(t), type, message);
+      } catch (err) {
+        this.counters.mapping_errors++;
+        this.bridge.throttle.warn(`map:${this.name}`, `dropped a message on ${this.name} (${type}): ${(err as Error).message}`);
+        return;
+      }
+    }
+    this.seq++;
+    this.lastForwardNs = now;
+    this.counters.forwarded++;
+    this.bridge.forward(envelope, this.counters);
+  }
+
+  private logWaiting(what: string): void {
+    if (this.waitingLogged) return;
+    this.waitingLogged = true;
+    this.bridge.node.logger.info(`waiting for a publisher on ${this.name} to learn ${what}`);
+  }
+}
+
+export class Bridge {
+  readonly wallNs: () => number;
+  readonly monotonicNs: () => number;
+  readonly throttle: LogThrottle;
+  private readonly forwarders: TopicForwarder[];
+  private readonly timers: RosTimer[] = [];
+  private rttPublisher: RosPublisher | null = null;
+  private diagnosticsPublisher: RosPublisher | null = null;
+  private lastRttMs: number | null = null;
+  private state: 'idle' | 'running' | 'closed' = 'idle';
+
+  constructor(
+    readonly node: RosNode,
+    readonly config: BridgeConfig,
+    private readonly link: BridgeLink,
+    private readonly options: BridgeOptions = {},
+  ) {
+    this.wallNs = options.wallNs ?? wallNs;
+    this.monotonicNs = options.monotonicNs ?? monotonicNs;
+    this.throttle = new LogThrottle(node.logger, 5000, () => this.monotonicNs() / 1e6);
+    this.forwarders = config.topics.map((t) => new TopicForwarder(node.resolveTopicName(t.name), t, this));
+  }
+
+  /** Creates the outputs, subscribes to what can be subscribed now and starts connecting. */
+  start(): void {
+    if (this.state !== 'idle') return;
+    this.state = 'running';
+    this.rttPublisher = this.node.createPublisher(FLOAT64, '~/rtt', { reliability: 'reliable', durability: 'volatile', history: 'keep_last', depth: 10 });
+    this.diagnosticsPublisher = this.node.createPublisher(DIAGNOSTIC_ARRAY, '/diagnostics', { reliability: 'reliable', durability: 'volatile', history: 'keep_last', depth: 10 });
+    this.link.on('connect', ({ url }) => this.node.logger.info(`connected to ${url}`));
+    this.link.on('disconnect', ({ error }) => this.node.logger.warn(`disconnected from ${this.config.url}${error ? `: ${error.message}` : ''}; reconnecting`));
+    this.link.on('error', (error) => this.node.logger.error(`link error: ${error.message}`));
+    if (this.forwarders.length === 0) this.node.logger.warn('no topics configured: set the topics parameter or topic_options');
+    this.discover();
+    this.timers.push(this.node.createTimer(this.options.discoveryPeriodMs ?? 500, () => this.discover()));
+    this.timers.push(this.node.createTimer(this.config.diagnosticsPeriodS * 1000, () => this.publishDiagnostics()));
+    this.link.connect().catch(() => undefined);
+  }
+
+  /** One look at the graph for every topic; the discovery timer calls it, tests may call it directly. */
+  discover(): void {
+    for (const f of this.forwarders) f.discover();
+  }
+
+  /** Per-topic state for diagnostics and tests. */
+  topics(): Array<{ name: string; type: string | null; qos: QosProfile | null; state: string; counters: Readonly<TopicCounters> }> {
+    return this.forwarders.map((f) => ({ name: f.name, type: f.type, qos: f.qos, state: f.state, counters: { ...f.counters } }));
+  }
+
+  /** @internal called by a TopicForwarder */
+  forward(envelope: RosEnvelope, counters: TopicCounters): void {
+    this.link.send(envelope).then(
+      (result) => {
+        counters.delivered++;
+        this.lastRttMs = result.rtt_ns / 1e6;
+        if (this.state === 'running') this.rttPublisher?.publish({ data: this.lastRttMs });
+      },
+      (err: Error) => {
+        counters.dropped++;
+        if (this.state === 'running') this.throttle.warn(`drop:${envelope.topic}`, `message on ${envelope.topic} dropped: ${err.message}`);
+      },
+    );
+  }
+
+  publishDiagnostics(): void {
+    if (this.state !== 'running') return;
+    this.diagnosticsPublisher?.publish(diagnosticArray(this.wallNs(), this.diagnostics()));
+  }
+
+  diagnostics(): DiagnosticStatusMsg[] {
+    const s = this.link.stats();
+    const link = diagnosticStatus(
+      BRIDGE_STATUS_NAME,
+      s.connected ? DiagnosticLevel.OK : DiagnosticLevel.WARN,
+      s.connected ? 'connected' : 'not connected; queueing',
+      this.config.clientId,
+      {
+        url: this.config.url,
+        client_id: this.config.clientId,
+        connected: s.connected,
+        outbox_messages: s.outbox_messages,
+        outbox_bytes: s.outbox_bytes,
+        sent_messages: s.sent,
+        delivered_messages: s.delivered,
+        dropped_messages: s.dropped,
+        resent_messages: s.resent,
+        reconnects: s.reconnects,
+        last_rtt_ms: this.lastRttMs,
+      },
+    );
+    const topics = this.forwarders.map((f) =>
+      diagnosticStatus(`fastsocket_bridge: ${f.name}`, f.state === 'failed' ? DiagnosticLevel.ERROR : f.state === 'waiting' ? DiagnosticLevel.WARN : DiagnosticLevel.OK, f.state, this.config.clientId, {
+        type: f.type,
+        qos: f.qos ? `${f.qos.reliability}/${f.qos.durability}/${f.qos.depth}` : null,
+        received_messages: f.counters.received,
+        forwarded_messages: f.counters.forwarded,
+        delivered_messages: f.counters.delivered,
+        dropped_messages: f.counters.dropped,
+        skipped_rate_messages: f.counters.skipped_rate,
+        mapping_errors: f.counters.mapping_errors,
+      }),
+    );
+    return [link, ...topics];
+  }
+
+  /** Stops forwarding, lets the client deliver what it holds for up to `timeoutMs`, then closes it. Idempotent. */
+  async close(timeoutMs = 2000): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    for (const t of this.timers) t.cancel();
+    for (const f of this.forwarders) f.destroy();
+    await this.link.close({ timeoutMs });
+  }
+}

@@ -1,0 +1,70 @@
+/** The ROS envelope of PROTOCOL.md §4: what the bridge sends as `payload` and the server unpacks. */
+import { EnvelopeError } from './errors';
+import { normalizeTypeName } from './message-definition';
+import type { JsonValue } from './msg-json';
+import { isValidTopicName } from './params';
+import { DURABILITIES, Durability, EnvelopeQos, Reliability, RELIABILITIES } from './qos';
+
+export interface RosEnvelope {
+  topic: string;
+  /** `pkg/msg/Name` (a ROS 1 name `pkg/Name` is accepted on input and normalised). */
+  type: string;
+  seq: number;
+  /** Bridge receive wall time, ns since the epoch. */
+  stamp_ns?: number;
+  qos?: EnvelopeQos;
+  /** JSON mode. */
+  msg?: { [key: string]: JsonValue };
+  /** Raw mode: base64 of the serialized message (ROS 2 to ROS 2 only). */
+  cdr?: string;
+}
+
+/** What the server needs from an envelope, checked. */
+export interface ParsedEnvelope {
+  topic: string;
+  type: string;
+  seq: number;
+  stampNs: number | null;
+  qos: EnvelopeQos | null;
+  body: { kind: 'json'; msg: unknown } | { kind: 'cdr'; bytes: Buffer };
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Checks a received payload against §4.
+ * @throws EnvelopeError naming the envelope field that is wrong
+ */
+export function parseEnvelope(payload: unknown): ParsedEnvelope {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new EnvelopeError('payload', 'is not a JSON object');
+  const p = payload as Record<string, unknown>;
+  if (typeof p.topic !== 'string' || !isValidTopicName(p.topic) || !p.topic.startsWith('/')) {
+    throw new EnvelopeError('topic', `expected an absolute ROS topic name, got ${JSON.stringify(p.topic)}`);
+  }
+  const type = typeof p.type === 'string' ? normalizeTypeName(p.type) : null;
+  if (type === null) throw new EnvelopeError('type', `expected a type name like pkg/msg/Name, got ${JSON.stringify(p.type)}`);
+  if (typeof p.seq !== 'number' || !Number.isSafeInteger(p.seq) || p.seq < 0) throw new EnvelopeError('seq', `expected an integer >= 0, got ${JSON.stringify(p.seq)}`);
+  const stampNs = typeof p.stamp_ns === 'number' && Number.isFinite(p.stamp_ns) ? p.stamp_ns : null;
+  const qos = p.qos === undefined || p.qos === null ? null : parseQos(p.qos);
+  let body: ParsedEnvelope['body'];
+  if (p.cdr !== undefined) {
+    if (typeof p.cdr !== 'string' || p.cdr.length % 4 !== 0 || !BASE64.test(p.cdr)) throw new EnvelopeError('cdr', 'expected a base64 string');
+    body = { kind: 'cdr', bytes: Buffer.from(p.cdr, 'base64') };
+  } else if (p.msg !== undefined) {
+    body = { kind: 'json', msg: p.msg };
+  } else {
+    throw new EnvelopeError('msg', 'missing: an envelope carries msg (JSON) or cdr (raw)');
+  }
+  return { topic: p.topic, type, seq: p.seq, stampNs, qos, body };
+}
+
+function parseQos(value: unknown): EnvelopeQos {
+  if (typeof value !== 'object' || value === null) throw new EnvelopeError('qos', 'expected an object');
+  const q = value as Record<string, unknown>;
+  if (!RELIABILITIES.includes(q.reliability as Reliability)) throw new EnvelopeError('qos.reliability', `expected one of ${RELIABILITIES.join(', ')}`);
+  if (!DURABILITIES.includes(q.durability as Durability)) throw new EnvelopeError('qos.durability', `expected one of ${DURABILITIES.join(', ')}`);
+  if (typeof q.depth !== 'number' || !Number.isSafeInteger(q.depth) || q.depth < 0 || q.depth > 100_000) {
+    throw new EnvelopeError('qos.depth', 'expected an integer from 0 to 100000');
+  }
+  return { reliability: q.reliability as Reliability, durability: q.durability as Durability, depth: q.depth };
+}

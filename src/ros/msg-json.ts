@@ -1,0 +1,224 @@
+/**
+ * ROS message <-> JSON, following the usual ROS-to-JSON conventions of PROTOCOL.md §4: 64-bit integers outside the
+ * safe range as decimal strings, uint8[]/byte[]/char[] as base64, other numeric arrays as JSON arrays, non-finite
+ * floats as "NaN"/"Infinity"/"-Infinity". Both directions walk the type definition, so no value depends on how
+ * rclnodejs happened to deliver it (int64 scalars arrive as bigint, int64[] elements as numbers or strings,
+ * float64[] as Float64Array, char[] as Int8Array).
+ */
+import { MessageMappingError } from './errors';
+import { DefinitionLookup, FieldDefinition, MessageDefinition, PrimitiveType } from './message-definition';
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+const INTEGER_RANGES: Readonly<Record<string, readonly [bigint, bigint]>> = {
+  byte: [0n, 255n],
+  // ROS 2 maps char to an 8-bit unsigned value, rclnodejs to int8: accept both views of the byte.
+  char: [-128n, 255n],
+  int8: [-128n, 127n],
+  uint8: [0n, 255n],
+  int16: [-32768n, 32767n],
+  uint16: [0n, 65535n],
+  int32: [-2147483648n, 2147483647n],
+  uint32: [0n, 4294967295n],
+  int64: [-(2n ** 63n), 2n ** 63n - 1n],
+  uint64: [0n, 2n ** 64n - 1n],
+};
+
+const BYTE_ARRAY_TYPES = new Set(['uint8', 'byte', 'char']);
+const WIDE_INTEGERS = new Set(['int64', 'uint64']);
+const FLOATS = new Set(['float32', 'float64']);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Time and Duration as ROS 1 writes them (`secs`/`nsecs`), so ROS 1 senders' JSON fits ROS 2 types. */
+const FIELD_ALIASES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  'builtin_interfaces/msg/Time': { secs: 'sec', nsecs: 'nanosec' },
+  'builtin_interfaces/msg/Duration': { secs: 'sec', nsecs: 'nanosec' },
+};
+
+/**
+ * Converts a message as rclnodejs delivers it into JSON-safe data.
+ * @throws MessageMappingError when the message does not have the shape of its type (a bug upstream, not user input)
+ */
+export function rosToJson(lookup: DefinitionLookup, type: string, message: unknown): { [key: string]: JsonValue } {
+  return encodeMessage(lookup, lookup(type), message, 'msg');
+}
+
+/**
+ * Converts JSON into a plain message object that rclnodejs can publish: int64/uint64 as bigint, byte arrays as
+ * Uint8Array, missing fields filled with their defaults.
+ * @throws MessageMappingError naming the first field that does not fit (`msg.data[3]`); UnknownTypeError from `lookup`
+ */
+export function jsonToRos(lookup: DefinitionLookup, type: string, json: unknown): Record<string, unknown> {
+  return decodeMessage(lookup, lookup(type), json, 'msg');
+}
+
+/** The default value of every field, as `jsonToRos` would fill them. */
+export function defaultMessage(lookup: DefinitionLookup, type: string): Record<string, unknown> {
+  return decodeMessage(lookup, lookup(type), {}, 'msg');
+}
+
+function encodeMessage(lookup: DefinitionLookup, def: MessageDefinition, message: unknown, path: string): { [key: string]: JsonValue } {
+  if (typeof message !== 'object' || message === null) throw new MessageMappingError(path, `expected a ${def.type} object`);
+  const src = message as Record<string, unknown>;
+  const out: { [key: string]: JsonValue } = {};
+  for (const field of def.fields) out[field.name] = encodeField(lookup, field, src[field.name], `${path}.${field.name}`);
+  return out;
+}
+
+function encodeField(lookup: DefinitionLookup, field: FieldDefinition, value: unknown, path: string): JsonValue {
+  if (field.array === 'none') return encodeElement(lookup, field, value, path);
+  if (field.primitive && BYTE_ARRAY_TYPES.has(field.type)) return bytesOf(value, path).toString('base64');
+  if (!isArrayLike(value)) throw new MessageMappingError(path, 'expected an array');
+  const out: JsonValue[] = [];
+  for (let i = 0; i < value.length; i++) out.push(encodeElement(lookup, field, value[i], `${path}[${i}]`));
+  return out;
+}
+
+function encodeElement(lookup: DefinitionLookup, field: FieldDefinition, value: unknown, path: string): JsonValue {
+  if (!field.primitive) return encodeMessage(lookup, lookup(field.type), value, path);
+  const t = field.type as PrimitiveType;
+  if (t === 'bool') return Boolean(value);
+  if (t === 'string' || t === 'wstring') {
+    if (typeof value !== 'string') throw new MessageMappingError(path, 'expected a string');
+    return value;
+  }
+  if (FLOATS.has(t)) {
+    const n = typeof value === 'string' ? parseNonFinite(value) : value;
+    if (typeof n !== 'number') throw new MessageMappingError(path, `expected a ${t}`);
+    return Number.isFinite(n) ? n : nonFiniteName(n);
+  }
+  const big = toBigInt(value);
+  if (big === null) throw new MessageMappingError(path, `expected an ${t}`);
+  if (WIDE_INTEGERS.has(t) && (big > MAX_SAFE || big < -MAX_SAFE)) return big.toString();
+  return Number(big);
+}
+
+function decodeMessage(lookup: DefinitionLookup, def: MessageDefinition, json: unknown, path: string): Record<string, unknown> {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new MessageMappingError(path, `expected a JSON object for ${def.type}, got ${describe(json)}`);
+  }
+  const src = json as Record<string, unknown>;
+  const aliases = FIELD_ALIASES[def.type] ?? {};
+  const known = new Set(def.fields.map((f) => f.name));
+  const given = new Map<string, unknown>();
+  for (const key of Object.keys(src)) {
+    const name = known.has(key) ? key : aliases[key];
+    if (name === undefined) throw new MessageMappingError(`${path}.${key}`, `${def.type} has no field ${key}`);
+    given.set(name, src[key]);
+  }
+  const out: Record<string, unknown> = {};
+  for (const field of def.fields) {
+    const fieldPath = `${path}.${field.name}`;
+    out[field.name] = given.has(field.name) ? decodeField(lookup, field, given.get(field.name), fieldPath) : defaultField(lookup, field, fieldPath);
+  }
+  return out;
+}
+
+function decodeField(lookup: DefinitionLookup, field: FieldDefinition, value: unknown, path: string): unknown {
+  if (field.array === 'none') return decodeElement(lookup, field, value, path);
+  let elements: unknown[];
+  let bytes: Uint8Array | null = null;
+  if (field.primitive && BYTE_ARRAY_TYPES.has(field.type) && typeof value === 'string') {
+    bytes = decodeBase64(value, path);
+    elements = Array.from(bytes);
+  } else if (Array.isArray(value)) {
+    elements = value;
+  } else {
+    throw new MessageMappingError(path, `expected an array${field.primitive && BYTE_ARRAY_TYPES.has(field.type) ? ' or a base64 string' : ''}, got ${describe(value)}`);
+  }
+  if (field.array === 'fixed' && elements.length !== field.size) {
+    throw new MessageMappingError(path, `expected exactly ${field.size} elements, got ${elements.length}`);
+  }
+  if (field.array === 'bounded' && elements.length > (field.size ?? 0)) {
+    throw new MessageMappingError(path, `expected at most ${field.size} elements, got ${elements.length}`);
+  }
+  if (bytes) return bytes;
+  const decoded = elements.map((e, i) => decodeElement(lookup, field, e, `${path}[${i}]`));
+  return field.primitive && BYTE_ARRAY_TYPES.has(field.type) ? Uint8Array.from(decoded as number[], (n) => n & 0xff) : decoded;
+}
+
+function decodeElement(lookup: DefinitionLookup, field: FieldDefinition, value: unknown, path: string): unknown {
+  if (!field.primitive) return decodeMessage(lookup, lookup(field.type), value, path);
+  const t = field.type as PrimitiveType;
+  if (t === 'bool') {
+    if (typeof value !== 'boolean') throw new MessageMappingError(path, `expected true or false, got ${describe(value)}`);
+    return value;
+  }
+  if (t === 'string' || t === 'wstring') {
+    if (typeof value !== 'string') throw new MessageMappingError(path, `expected a string, got ${describe(value)}`);
+    if (field.stringBound !== undefined && value.length > field.stringBound) {
+      throw new MessageMappingError(path, `expected at most ${field.stringBound} characters, got ${value.length}`);
+    }
+    return value;
+  }
+  if (FLOATS.has(t)) {
+    const n = typeof value === 'string' ? parseNonFinite(value) : value;
+    if (typeof n !== 'number') throw new MessageMappingError(path, `expected a number or "NaN"/"Infinity"/"-Infinity", got ${describe(value)}`);
+    return n;
+  }
+  const big = typeof value === 'number' || typeof value === 'string' ? toBigInt(value) : null;
+  if (big === null) throw new MessageMappingError(path, `expected an integer (${t}), got ${describe(value)}`);
+  const [min, max] = INTEGER_RANGES[t];
+  if (big < min || big > max) throw new MessageMappingError(path, `${big} is out of range for ${t}`);
+  return WIDE_INTEGERS.has(t) ? big : Number(big);
+}
+
+function defaultField(lookup: DefinitionLookup, field: FieldDefinition, path: string): unknown {
+  if (field.array === 'dynamic' || field.array === 'bounded') return field.primitive && BYTE_ARRAY_TYPES.has(field.type) ? new Uint8Array(0) : [];
+  if (field.array === 'fixed') {
+    if (field.primitive && BYTE_ARRAY_TYPES.has(field.type)) return new Uint8Array(field.size ?? 0);
+    return Array.from({ length: field.size ?? 0 }, (_, i) => defaultElement(lookup, field, `${path}[${i}]`));
+  }
+  return defaultElement(lookup, field, path);
+}
+
+function defaultElement(lookup: DefinitionLookup, field: FieldDefinition, path: string): unknown {
+  if (!field.primitive) return decodeMessage(lookup, lookup(field.type), {}, path);
+  if (field.type === 'bool') return false;
+  if (field.type === 'string' || field.type === 'wstring') return '';
+  return WIDE_INTEGERS.has(field.type) ? 0n : 0;
+}
+
+function toBigInt(value: unknown): bigint | null {
+  if (typeof value === 'bigint') return value;
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? BigInt(value) : null;
+  // rclnodejs' json serialization mode writes int64 scalars as "123n".
+  if (typeof value === 'string' && /^-?\d{1,20}n?$/.test(value)) return BigInt(value.endsWith('n') ? value.slice(0, -1) : value);
+  return null;
+}
+
+function parseNonFinite(s: string): number | undefined {
+  if (s === 'NaN') return NaN;
+  if (s === 'Infinity') return Infinity;
+  if (s === '-Infinity') return -Infinity;
+  return undefined;
+}
+
+function nonFiniteName(n: number): string {
+  return Number.isNaN(n) ? 'NaN' : n > 0 ? 'Infinity' : '-Infinity';
+}
+
+function isArrayLike(value: unknown): value is ArrayLike<unknown> {
+  return Array.isArray(value) || ArrayBuffer.isView(value);
+}
+
+function bytesOf(value: unknown, path: string): Buffer {
+  if (ArrayBuffer.isView(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (Array.isArray(value)) return Buffer.from(value.map((n) => Number(n) & 0xff));
+  throw new MessageMappingError(path, 'expected a byte array');
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function decodeBase64(s: string, path: string): Uint8Array {
+  if (!BASE64.test(s)) throw new MessageMappingError(path, 'expected base64 (a byte array is sent as a base64 string)');
+  return Uint8Array.from(Buffer.from(s, 'base64'));
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}

@@ -1,0 +1,86 @@
+/**
+ * Declares parameters with descriptors and reads them with type checks, so a bad value is reported by parameter
+ * name instead of surfacing later as a confusing failure. Numbers are lenient on purpose: YAML `rate: 10` arrives
+ * as an integer even where a double is meant.
+ */
+import { ParameterError } from './errors';
+import { ParamState, ParamType, ParamValue, RosNode } from './port';
+
+export class ParamReader {
+  constructor(private readonly node: RosNode) {}
+
+  string(name: string, defaultValue: string, description: string): string {
+    const p = this.declare(name, 'string', defaultValue, description);
+    if (p.type !== 'string') throw mismatch(p, 'a string');
+    return p.value as string;
+  }
+
+  /** @param choices the allowed values, listed in the error */
+  choice<T extends string>(name: string, defaultValue: T, choices: readonly T[], description: string): T {
+    const value = this.string(name, defaultValue, `${description} One of: ${choices.join(', ')}.`);
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new ParameterError(name, `expected one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
+    }
+    return value as T;
+  }
+
+  double(name: string, defaultValue: number, description: string, check?: (n: number) => string | null): number {
+    const p = this.declare(name, 'double', defaultValue, description);
+    let n: number;
+    if (p.type === 'double') n = p.value as number;
+    else if (p.type === 'integer') n = Number(p.value as bigint);
+    else throw mismatch(p, 'a number');
+    const problem = check?.(n);
+    if (problem) throw new ParameterError(name, `${problem}, got ${n}`);
+    return n;
+  }
+
+  integer(name: string, defaultValue: number, description: string, check?: (n: number) => string | null): number {
+    const p = this.declare(name, 'integer', BigInt(defaultValue), description);
+    if (p.type !== 'integer') throw mismatch(p, 'an integer');
+    const big = p.value as bigint;
+    if (big > BigInt(Number.MAX_SAFE_INTEGER) || big < -BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new ParameterError(name, `${big} is too large`);
+    }
+    const n = Number(big);
+    const problem = check?.(n);
+    if (problem) throw new ParameterError(name, `${problem}, got ${n}`);
+    return n;
+  }
+
+  stringArray(name: string, defaultValue: string[], description: string): string[] {
+    const p = this.declare(name, 'string_array', defaultValue, description);
+    // An empty YAML list arrives with no type at all (rclnodejs): it means the default, which is empty too.
+    if (p.type === 'not_set') return [...defaultValue];
+    if (p.type !== 'string_array') throw mismatch(p, 'a list of strings');
+    return [...(p.value as string[])];
+  }
+
+  private declare(name: string, type: ParamType, defaultValue: ParamValue, description: string): ParamState {
+    return this.node.declareParameter({ name, type, defaultValue, description, readOnly: true });
+  }
+}
+
+function mismatch(p: ParamState, expected: string): ParameterError {
+  return new ParameterError(p.name, `expected ${expected}, got ${p.type === 'not_set' ? 'an empty value' : `${p.type} ${formatValue(p.value)}`}`);
+}
+
+function formatValue(v: ParamValue | undefined): string {
+  if (typeof v === 'bigint') return v.toString();
+  if (v instanceof Uint8Array) return `[${Array.from(v).join(', ')}]`;
+  if (Array.isArray(v)) return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
+  return JSON.stringify(v);
+}
+
+/** A ROS 2 topic name: absolute, relative or private (`~/x`); no empty tokens, tokens not starting with a digit. */
+export function isValidTopicName(name: string): boolean {
+  return /^(~\/|\/)?[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/.test(name);
+}
+
+export function positive(n: number): string | null {
+  return n > 0 && Number.isFinite(n) ? null : 'must be greater than 0';
+}
+
+export function nonNegative(n: number): string | null {
+  return n >= 0 && Number.isFinite(n) ? null : 'must be 0 or more';
+}

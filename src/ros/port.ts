@@ -1,0 +1,94 @@
+/**
+ * The narrow slice of ROS 2 the bridge and server use. rclnodejs-port.ts implements it over rclnodejs; unit tests
+ * use an in-memory graph, so everything above this line runs and is tested without ROS.
+ */
+import type { Logger } from '../fastsocket';
+import type { MessageDefinition } from './message-definition';
+import type { QosProfile } from './qos';
+
+export type ParamType =
+  | 'bool' | 'integer' | 'double' | 'string' | 'byte_array' | 'bool_array' | 'integer_array' | 'double_array' | 'string_array';
+
+/** Integers arrive as bigint (rclnodejs converts every INTEGER to bigint); doubles as number. */
+export type ParamValue = boolean | bigint | number | string | Uint8Array | boolean[] | bigint[] | number[] | string[];
+
+export interface ParamDeclaration {
+  readonly name: string;
+  readonly type: ParamType;
+  readonly defaultValue: ParamValue;
+  /** Shown by `ros2 param describe`. */
+  readonly description: string;
+  readonly readOnly?: boolean;
+}
+
+/** A parameter as the node holds it. `not_set` is what an empty YAML list `[]` becomes. */
+export interface ParamState {
+  readonly name: string;
+  readonly type: ParamType | 'not_set';
+  readonly value: ParamValue | undefined;
+}
+
+/** One endpoint (publisher or subscription) found on the graph. */
+export interface EndpointInfo {
+  readonly nodeName: string;
+  readonly nodeNamespace: string;
+  readonly type: string;
+  readonly qos: QosProfile;
+}
+
+export interface RosPublisher {
+  readonly topic: string;
+  /** Publishes a plain message object (see msg-json.ts for its field representation) or serialized CDR bytes. */
+  publish(message: unknown): void;
+  destroy(): void;
+}
+
+export interface RosSubscription {
+  readonly topic: string;
+  destroy(): void;
+}
+
+export interface RosTimer {
+  cancel(): void;
+}
+
+/** `object`: callback gets a plain message object; `raw`: the serialized CDR bytes as a Buffer. */
+export type SubscriptionMode = 'object' | 'raw';
+
+export interface RosNode {
+  /** The node's name after remapping. */
+  readonly name: string;
+  /** e.g. `/fastsocket_server`; relative names such as `~/latency` resolve against it. */
+  readonly fullyQualifiedName: string;
+  readonly logger: Logger;
+  /**
+   * Declares a parameter. When a params file or command line sets it, the parameter takes that value and type
+   * (callers validate the type, so a wrong type is reported by parameter name); otherwise it takes the default.
+   */
+  declareParameter(declaration: ParamDeclaration): ParamState;
+  /** Every override from params files and `-p`, dotted names for nested maps (`topic_options.fix.type`). */
+  parameterOverrides(): ParamState[];
+  /** @throws UnknownTypeError */
+  createPublisher(type: string, topic: string, qos: QosProfile): RosPublisher;
+  /**
+   * The callback never throws into ROS (an exception inside an rclnodejs callback aborts the process); the port
+   * logs and swallows what escapes it. @throws UnknownTypeError
+   */
+  createSubscription(type: string, topic: string, qos: QosProfile, mode: SubscriptionMode, onMessage: (message: unknown) => void): RosSubscription;
+  /** @throws UnknownTypeError */
+  messageDefinition(type: string): MessageDefinition;
+  /** All topics on the graph with their types (a topic can have several). */
+  topicNamesAndTypes(): Array<{ name: string; types: string[] }>;
+  publishersInfo(topic: string): EndpointInfo[];
+  /** Repeating timer; the callback is guarded like subscription callbacks. */
+  createTimer(periodMs: number, callback: () => void): RosTimer;
+  /** Resolves a relative or private name (`~/latency`) to the absolute topic name. */
+  resolveTopicName(topic: string): string;
+  destroy(): void;
+}
+
+export interface RosPort {
+  createNode(name: string): RosNode;
+  /** Destroys every node and leaves ROS; idempotent. */
+  shutdown(): void;
+}

@@ -1,0 +1,85 @@
+/**
+ * QoS as plain data, the presets users name in YAML, and the choice that makes a subscription match the
+ * publishers it finds: ROS 2 drops mismatched pairs silently (a reliable reader never hears a best-effort writer,
+ * a transient-local reader never matches a volatile writer), so the bridge asks the graph instead of guessing.
+ */
+
+export type Reliability = 'reliable' | 'best_effort' | 'system_default';
+export type Durability = 'volatile' | 'transient_local' | 'system_default';
+export type History = 'keep_last' | 'keep_all' | 'system_default';
+
+export interface QosProfile {
+  readonly reliability: Reliability;
+  readonly durability: Durability;
+  readonly history: History;
+  readonly depth: number;
+}
+
+export const RELIABILITIES: readonly Reliability[] = ['reliable', 'best_effort', 'system_default'];
+export const DURABILITIES: readonly Durability[] = ['volatile', 'transient_local', 'system_default'];
+
+/** The rclcpp/rclpy presets (rmw/qos_profiles.h), by the names users know. */
+export const QOS_PRESETS: Readonly<Record<string, QosProfile>> = Object.freeze({
+  default: qos('reliable', 'volatile', 10),
+  sensor_data: qos('best_effort', 'volatile', 5),
+  system_default: Object.freeze({ reliability: 'system_default', durability: 'system_default', history: 'system_default', depth: 0 }),
+  services_default: qos('reliable', 'volatile', 10),
+  parameters: qos('reliable', 'volatile', 1000),
+  parameter_events: qos('reliable', 'volatile', 1000),
+  action_status_default: qos('reliable', 'transient_local', 1),
+  // Not an rmw preset, but what /tf_static-like latched topics use; named so YAML can say it.
+  transient_local: qos('reliable', 'transient_local', 1),
+} satisfies Record<string, QosProfile>);
+
+export const DEFAULT_QOS = QOS_PRESETS.default;
+
+/** A keep-last profile. */
+export function qos(reliability: Reliability, durability: Durability, depth: number): QosProfile {
+  return Object.freeze({ reliability, durability, history: 'keep_last', depth });
+}
+
+/** Settings the user fixed; whatever is left undefined is taken from the publishers found on the graph. */
+export interface QosRequest {
+  readonly reliability?: Reliability;
+  readonly durability?: Durability;
+  readonly depth?: number;
+}
+
+/** Largest queue we let a discovered publisher's depth push us to, so one huge latched queue cannot pin memory. */
+const MAX_MATCHED_DEPTH = 1000;
+
+/**
+ * The subscription QoS that hears every publisher in `publishers` (empty: the ROS default), with the user's
+ * explicit settings winning.
+ */
+export function chooseSubscriptionQos(request: QosRequest, publishers: readonly QosProfile[]): QosProfile {
+  const anyBestEffort = publishers.some((p) => p.reliability === 'best_effort');
+  // Transient-local only when every writer offers it: such a reader cannot match a volatile writer at all.
+  const allTransientLocal = publishers.length > 0 && publishers.every((p) => p.durability === 'transient_local');
+  const matchedDepth = Math.min(MAX_MATCHED_DEPTH, Math.max(DEFAULT_QOS.depth, ...publishers.map((p) => p.depth)));
+  return qos(
+    request.reliability ?? (anyBestEffort ? 'best_effort' : 'reliable'),
+    request.durability ?? (allTransientLocal ? 'transient_local' : 'volatile'),
+    request.depth ?? matchedDepth,
+  );
+}
+
+/** True when `request` leaves something to be matched against the graph. */
+export function needsDiscovery(request: QosRequest): boolean {
+  return request.reliability === undefined || request.durability === undefined;
+}
+
+export function sameQos(a: QosProfile, b: QosProfile): boolean {
+  return a.reliability === b.reliability && a.durability === b.durability && a.history === b.history && a.depth === b.depth;
+}
+
+/** The envelope's `qos` field (PROTOCOL.md §4). */
+export interface EnvelopeQos {
+  reliability: Reliability;
+  durability: Durability;
+  depth: number;
+}
+
+export function toEnvelopeQos(p: QosProfile): EnvelopeQos {
+  return { reliability: p.reliability, durability: p.durability, depth: p.depth };
+}

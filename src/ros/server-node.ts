@@ -1,0 +1,330 @@
+/**
+ * The receiving side: republishes each envelope on its topic with its type and the sender's QoS, counts loss,
+ * duplicates and reordering from `seq`, and publishes the latency of every message as standard ROS messages.
+ */
+import type { LatencyRecord, LatencySummary, MessageEvent, PeerInfo, ServerEvents, ServerStats } from '../fastsocket';
+import { LatencyStats, wallNs } from '../fastsocket';
+import { parseEnvelope, ParsedEnvelope } from './envelope';
+import { MessageMappingError, UnknownTypeError } from './errors';
+import { LogThrottle } from './log-throttle';
+import { jsonToRos } from './msg-json';
+import type { RosNode, RosPublisher, RosTimer } from './port';
+import { qos, QosProfile } from './qos';
+import type { ServerConfig } from './server-config';
+import { SeqCounts, SeqTracker } from './seq-tracker';
+import {
+  DIAGNOSTIC_ARRAY, diagnosticArray, DiagnosticLevel, diagnosticStatus, DiagnosticStatusMsg, FLOAT64, latencyMetrics, METRICS_MESSAGE,
+} from './ros-messages';
+
+/** What the server node needs from FastSocketServer. */
+export interface ServerLink {
+  on<K extends keyof ServerEvents>(event: K, listener: (...args: ServerEvents[K]) => void): unknown;
+  stats(): ServerStats;
+}
+
+export interface ServerNodeOptions {
+  wallNs?: () => number;
+  /** Ids remembered between message 1 and its latency record (ack 3). @default 100000 */
+  maxPendingIds?: number;
+}
+
+export const SERVER_STATUS_NAME = 'fastsocket_server: link';
+const OUTPUT_QOS: QosProfile = qos('reliable', 'volatile', 10);
+
+export type DropReason = 'bad_envelope' | 'unknown_type' | 'bad_message' | 'type_conflict' | 'publish_failed';
+
+interface TopicState {
+  /** Republished name. */
+  readonly topic: string;
+  readonly type: string;
+  readonly publisher: RosPublisher;
+  readonly latencyPublisher: RosPublisher;
+  readonly stats: LatencyStats;
+  lastWindow: LatencySummary;
+  messages: number;
+  published: number;
+  resends: number;
+  dropped: number;
+  /** Per sender: the sender's seq accounting. */
+  readonly senders: Map<string, SeqTracker>;
+}
+
+export class ServerNode {
+  private readonly wallNs: () => number;
+  private readonly throttle: LogThrottle;
+  private readonly topics = new Map<string, TopicState>();
+  /** ~/latency/<topic> publishers, shared by senders whose topics differ only in the prefix. */
+  private readonly latencyPublishers = new Map<string, RosPublisher>();
+  /** Message id -> republished topic, until its latency record arrives. */
+  private readonly pendingIds = new Map<string, string>();
+  private readonly maxPendingIds: number;
+  private readonly stats = new LatencyStats();
+  private lastWindow: LatencySummary;
+  private windowStartNs: number;
+  private readonly drops: Record<DropReason, number> = { bad_envelope: 0, unknown_type: 0, bad_message: 0, type_conflict: 0, publish_failed: 0 };
+  private readonly peers = new Map<string, string | null>();
+  private latencies = 0;
+  private resentLatencies = 0;
+  private possibleDuplicates = 0;
+  private link: ServerLink | null = null;
+  private latencyPublisher: RosPublisher | null = null;
+  private metricsPublisher: RosPublisher | null = null;
+  private diagnosticsPublisher: RosPublisher | null = null;
+  private readonly timers: RosTimer[] = [];
+  private state: 'idle' | 'running' | 'closed' = 'idle';
+
+  constructor(
+    readonly node: RosNode,
+    readonly config: ServerConfig,
+    options: ServerNodeOptions = {},
+  ) {
+    this.wallNs = options.wallNs ?? wallNs;
+    this.maxPendingIds = options.maxPendingIds ?? 100_000;
+    this.throttle = new LogThrottle(node.logger);
+    this.lastWindow = this.stats.window();
+    this.windowStartNs = this.wallNs();
+  }
+
+  /** Creates the outputs and timers. */
+  start(): void {
+    if (this.state !== 'idle') return;
+    this.state = 'running';
+    this.latencyPublisher = this.node.createPublisher(FLOAT64, '~/latency', OUTPUT_QOS);
+    this.metricsPublisher = this.node.createPublisher(METRICS_MESSAGE, '~/latency_stats', OUTPUT_QOS);
+    this.diagnosticsPublisher = this.node.createPublisher(DIAGNOSTIC_ARRAY, '/diagnostics', OUTPUT_QOS);
+    this.windowStartNs = this.wallNs();
+    this.timers.push(this.node.createTimer(this.config.statsWindowS * 1000, () => this.closeWindow()));
+    this.timers.push(this.node.createTimer(this.config.diagnosticsPeriodS * 1000, () => this.publishDiagnostics()));
+  }
+
+  /** Feeds the node from a FastSocketServer's events. */
+  attach(link: ServerLink): void {
+    this.link = link;
+    link.on('message', (m) => this.handleMessage(m));
+    link.on('latency', (r) => this.handleLatency(r));
+    link.on('connection', (p) => this.onConnection(p));
+    link.on('hello', (p) => this.peers.set(p.peer, p.client_id));
+    link.on('disconnect', (p) => this.onDisconnect(p));
+    link.on('error', (e) => this.node.logger.error(`server error: ${e.message}`));
+  }
+
+  /** Republishes one received payload; never throws (a bad payload is logged, counted and dropped). */
+  handleMessage(m: MessageEvent): void {
+    if (this.state !== 'running') return;
+    if (m.possible_duplicate) this.possibleDuplicates++;
+    let env: ParsedEnvelope;
+    try {
+      env = parseEnvelope(m.payload);
+    } catch (err) {
+      this.drop('bad_envelope', null, `dropped a payload from ${m.client_id ?? m.peer}: ${(err as Error).message}`);
+      return;
+    }
+    const sender = m.client_id ?? m.peer;
+    const topic = this.republishedName(env.topic, m.client_id);
+    let state = this.topics.get(topic);
+    if (state === undefined) {
+      try {
+        state = this.openTopic(topic, env);
+      } catch (err) {
+        const reason: DropReason = err instanceof UnknownTypeError ? 'unknown_type' : 'publish_failed';
+        this.drop(reason, null, `dropped a message for ${topic} (${env.type}): ${(err as Error).message}`);
+        return;
+      }
+    } else if (state.type !== env.type) {
+      this.drop('type_conflict', state, `dropped a message for ${topic}: type ${env.type} differs from ${state.type}, which the topic already carries`);
+      return;
+    }
+    state.messages++;
+    if (m.resent) state.resends++;
+    let tracker = state.senders.get(sender);
+    if (tracker === undefined) {
+      tracker = new SeqTracker();
+      state.senders.set(sender, tracker);
+    }
+    tracker.observe(env.seq);
+    this.rememberId(m.id, topic);
+    let message: unknown;
+    if (env.body.kind === 'cdr') {
+      message = env.body.bytes;
+    } else {
+      try {
+        message = jsonToRos((t) => this.node.messageDefinition(t), env.type, env.body.msg);
+      } catch (err) {
+        const field = err instanceof MessageMappingError ? err.field : '?';
+        const reason: DropReason = err instanceof UnknownTypeError ? 'unknown_type' : 'bad_message';
+        this.drop(reason, state, `dropped a message for ${topic} (${env.type}), field ${field}: ${(err as Error).message}`);
+        return;
+      }
+    }
+    try {
+      state.publisher.publish(message);
+      state.published++;
+    } catch (err) {
+      this.drop('publish_failed', state, `could not publish on ${topic} (${env.type}): ${(err as Error).message}`);
+    }
+  }
+
+  /** Publishes the latency of one message (ms); resends are published but kept out of the statistics. */
+  handleLatency(r: LatencyRecord): void {
+    if (this.state !== 'running') return;
+    this.latencies++;
+    const ms = r.latency_corrected_ns / 1e6;
+    this.latencyPublisher?.publish({ data: ms });
+    const topic = this.pendingIds.get(r.id);
+    this.pendingIds.delete(r.id);
+    const state = topic === undefined ? undefined : this.topics.get(topic);
+    state?.latencyPublisher.publish({ data: ms });
+    if (r.resent) {
+      this.resentLatencies++;
+      return;
+    }
+    this.stats.record(r.latency_corrected_ns);
+    state?.stats.record(r.latency_corrected_ns);
+  }
+
+  /** Ends a statistics window: publishes ~/latency_stats and keeps the window for /diagnostics. */
+  closeWindow(): void {
+    if (this.state !== 'running') return;
+    const now = this.wallNs();
+    this.lastWindow = this.stats.window();
+    this.stats.resetWindow();
+    for (const t of this.topics.values()) {
+      t.lastWindow = t.stats.window();
+      t.stats.resetWindow();
+    }
+    this.metricsPublisher?.publish(latencyMetrics(this.node.fullyQualifiedName, this.windowStartNs, now, this.lastWindow));
+    this.windowStartNs = now;
+  }
+
+  publishDiagnostics(): void {
+    if (this.state !== 'running') return;
+    this.diagnosticsPublisher?.publish(diagnosticArray(this.wallNs(), this.diagnostics()));
+  }
+
+  diagnostics(): DiagnosticStatusMsg[] {
+    const s = this.link?.stats();
+    const dropped = Object.values(this.drops).reduce((a, b) => a + b, 0);
+    const peers = this.peers.size;
+    const link = diagnosticStatus(SERVER_STATUS_NAME, peers > 0 ? DiagnosticLevel.OK : DiagnosticLevel.WARN, peers > 0 ? `${peers} peer(s) connected` : 'no peer connected', '', {
+      url: this.config.url,
+      connected_peers: peers,
+      peers: [...this.peers].map(([peer, id]) => (id === null ? peer : `${id}@${peer}`)).join(' '),
+      messages: s?.messages ?? null,
+      resent_messages: s?.resent ?? null,
+      duplicate_messages: s?.duplicates ?? null,
+      possible_duplicate_messages: this.possibleDuplicates,
+      bad_frames: s?.bad_frames ?? null,
+      latency_records: this.latencies,
+      resent_latency_records: this.resentLatencies,
+      ack3_expired: s?.ack3_expired ?? null,
+      dropped_messages: dropped,
+      ...Object.fromEntries(Object.entries(this.drops).map(([k, v]) => [`dropped_${k}_messages`, v])),
+      ...latencyValues(this.lastWindow),
+    });
+    const topics = [...this.topics.values()].map((t) => {
+      const seq = sumCounts([...t.senders.values()].map((x) => x.snapshot()));
+      const level = t.dropped > 0 || seq.lost > 0 ? DiagnosticLevel.WARN : DiagnosticLevel.OK;
+      return diagnosticStatus(`fastsocket_server: ${t.topic}`, level, `${t.type} from ${t.senders.size} sender(s)`, '', {
+        type: t.type,
+        messages: t.messages,
+        published_messages: t.published,
+        resent_messages: t.resends,
+        lost_messages: seq.lost,
+        duplicate_messages: seq.duplicates,
+        reordered_messages: seq.reordered,
+        late_messages: seq.late,
+        sender_restarts: seq.restarts,
+        dropped_messages: t.dropped,
+        senders: t.senders.size,
+        ...latencyValues(t.lastWindow),
+      });
+    });
+    return [link, ...topics];
+  }
+
+  /** Per republished topic, per sender seq counts (for tests and tools). */
+  topicCounts(topic: string): Map<string, Readonly<SeqCounts>> | undefined {
+    const t = this.topics.get(topic);
+    return t && new Map([...t.senders].map(([k, v]) => [k, v.snapshot()]));
+  }
+
+  dropCounts(): Readonly<Record<DropReason, number>> {
+    return { ...this.drops };
+  }
+
+  /** Idempotent. The link is closed by whoever created it. */
+  close(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    for (const t of this.timers) t.cancel();
+  }
+
+  private republishedName(topic: string, clientId: string | null): string {
+    if (this.config.topicPrefix === '') return topic;
+    // A client id is free text; a ROS name token takes only [A-Za-z0-9_] and must not start with a digit.
+    const id = (clientId ?? 'anonymous').replace(/[^A-Za-z0-9_]/g, '_').replace(/^(?=\d)/, '_');
+    const prefix = this.config.topicPrefix.replaceAll('{client_id}', id).replace(/\/+$/, '');
+    return `${prefix.startsWith('/') ? '' : '/'}${prefix}${topic}`;
+  }
+
+  private openTopic(topic: string, env: ParsedEnvelope): TopicState {
+    const q = env.qos ? qos(env.qos.reliability, env.qos.durability, Math.max(1, env.qos.depth)) : this.config.defaultQos;
+    // Creating the publisher checks that the type exists here, before any per-topic state is kept.
+    const publisher = this.node.createPublisher(env.type, topic, q);
+    const latencyName = `~/latency${env.topic}`;
+    let latencyPublisher = this.latencyPublishers.get(latencyName);
+    if (latencyPublisher === undefined) {
+      latencyPublisher = this.node.createPublisher(FLOAT64, latencyName, OUTPUT_QOS);
+      this.latencyPublishers.set(latencyName, latencyPublisher);
+    }
+    const stats = new LatencyStats();
+    const state: TopicState = {
+      topic, type: env.type, publisher, latencyPublisher, stats, lastWindow: stats.window(),
+      messages: 0, published: 0, resends: 0, dropped: 0, senders: new Map(),
+    };
+    this.topics.set(topic, state);
+    this.node.logger.info(`republishing ${topic} (${env.type}, ${q.reliability}/${q.durability}/depth ${q.depth})`);
+    return state;
+  }
+
+  private rememberId(id: string, topic: string): void {
+    if (this.pendingIds.size >= this.maxPendingIds) this.pendingIds.delete(this.pendingIds.keys().next().value as string);
+    this.pendingIds.set(id, topic);
+  }
+
+  private drop(reason: DropReason, state: TopicState | null, message: string): void {
+    this.drops[reason]++;
+    if (state) state.dropped++;
+    this.throttle.warn(`${reason}:${state?.topic ?? ''}`, message);
+  }
+
+  private onConnection(p: PeerInfo): void {
+    this.peers.set(p.peer, p.client_id);
+    this.node.logger.info(`peer ${p.peer} connected`);
+  }
+
+  private onDisconnect(p: PeerInfo): void {
+    this.peers.delete(p.peer);
+    this.node.logger.info(`peer ${p.client_id ?? p.peer} disconnected`);
+  }
+}
+
+function latencyValues(s: LatencySummary): Record<string, number> {
+  const ms = (ns: number): number => ns / 1e6;
+  return {
+    latency_window_samples: s.count,
+    latency_mean_ms: ms(s.mean),
+    latency_min_ms: ms(s.min),
+    latency_max_ms: ms(s.max),
+    latency_p50_ms: ms(s.p50),
+    latency_p95_ms: ms(s.p95),
+    latency_p99_ms: ms(s.p99),
+    latency_jitter_ms: ms(s.jitter),
+  };
+}
+
+function sumCounts(all: SeqCounts[]): SeqCounts {
+  const out: SeqCounts = { received: 0, lost: 0, duplicates: 0, reordered: 0, late: 0, restarts: 0 };
+  for (const c of all) for (const k of Object.keys(out) as Array<keyof SeqCounts>) out[k] += c[k];
+  return out;
+}

@@ -1,0 +1,46 @@
+import { strict as assert } from 'node:assert';
+import { parseEnvelope } from '../../src/ros/envelope';
+import { EnvelopeError } from '../../src/ros/errors';
+
+const GOOD = { topic: '/chatter', type: 'std_msgs/msg/String', seq: 41, stamp_ns: 1.7e18, qos: { reliability: 'reliable', durability: 'volatile', depth: 10 }, msg: { data: 'hi' } };
+
+describe('parseEnvelope', () => {
+  describe('#valid', () => {
+    it('reads the JSON-mode envelope of PROTOCOL.md §4', () => {
+      const e = parseEnvelope(GOOD);
+      assert.deepEqual(e, { topic: '/chatter', type: 'std_msgs/msg/String', seq: 41, stampNs: 1.7e18, qos: GOOD.qos, body: { kind: 'json', msg: { data: 'hi' } } });
+    });
+
+    it('reads the raw-mode envelope and decodes the bytes', () => {
+      const e = parseEnvelope({ ...GOOD, msg: undefined, cdr: Buffer.from([0, 1, 0, 0, 9]).toString('base64') });
+      assert.deepEqual(e.body, { kind: 'cdr', bytes: Buffer.from([0, 1, 0, 0, 9]) });
+    });
+
+    it('normalises a ROS 1 type name and accepts a missing qos and stamp', () => {
+      const e = parseEnvelope({ topic: '/chatter', type: 'std_msgs/String', seq: 0, msg: {} });
+      assert.equal(e.type, 'std_msgs/msg/String');
+      assert.equal(e.qos, null);
+      assert.equal(e.stampNs, null);
+    });
+  });
+
+  describe('#invalid', () => {
+    const cases: Array<[string, unknown, string]> = [
+      ['the payload is a string', 'hello', 'payload'],
+      ['the topic is relative', { ...GOOD, topic: 'chatter' }, 'topic'],
+      ['the topic has a space', { ...GOOD, topic: '/a b' }, 'topic'],
+      ['the type is not a type name', { ...GOOD, type: 'String' }, 'type'],
+      ['seq is negative', { ...GOOD, seq: -1 }, 'seq'],
+      ['seq is a string', { ...GOOD, seq: '4' }, 'seq'],
+      ['qos.reliability is unknown', { ...GOOD, qos: { ...GOOD.qos, reliability: 'x' } }, 'qos.reliability'],
+      ['qos.depth is fractional', { ...GOOD, qos: { ...GOOD.qos, depth: 1.5 } }, 'qos.depth'],
+      ['cdr is not base64', { ...GOOD, msg: undefined, cdr: '!!!!' }, 'cdr'],
+      ['neither msg nor cdr is there', { ...GOOD, msg: undefined }, 'msg'],
+    ];
+    for (const [what, payload, field] of cases) {
+      it(`throws EnvelopeError naming ${field} when ${what}`, () => {
+        assert.throws(() => parseEnvelope(payload), (e: unknown) => e instanceof EnvelopeError && e.code === 'FS_ROS_ERR_ENVELOPE' && e.field === field);
+      });
+    }
+  });
+});

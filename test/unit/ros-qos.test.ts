@@ -1,0 +1,37 @@
+import { strict as assert } from 'node:assert';
+import { chooseSubscriptionQos, qos } from '../../src/ros/qos';
+
+describe('chooseSubscriptionQos', () => {
+  describe('#matching publishers', () => {
+    it('subscribes reliable and volatile when the publishers are reliable and volatile', () => {
+      assert.deepEqual(chooseSubscriptionQos({}, [qos('reliable', 'volatile', 10)]), qos('reliable', 'volatile', 10));
+    });
+
+    it('subscribes best-effort when any publisher is best-effort, since a reliable reader would hear nothing from it', () => {
+      assert.equal(chooseSubscriptionQos({}, [qos('reliable', 'volatile', 10), qos('best_effort', 'volatile', 5)]).reliability, 'best_effort');
+    });
+
+    it('subscribes transient-local when every publisher is transient-local, so latched messages arrive', () => {
+      assert.equal(chooseSubscriptionQos({}, [qos('reliable', 'transient_local', 1)]).durability, 'transient_local');
+    });
+
+    it('stays volatile when one publisher is volatile, since a transient-local reader cannot match it', () => {
+      assert.equal(chooseSubscriptionQos({}, [qos('reliable', 'transient_local', 1), qos('reliable', 'volatile', 10)]).durability, 'volatile');
+    });
+
+    it('takes the deepest publisher queue, up to a cap', () => {
+      assert.equal(chooseSubscriptionQos({}, [qos('reliable', 'transient_local', 100)]).depth, 100);
+      assert.equal(chooseSubscriptionQos({}, [qos('reliable', 'transient_local', 1e6)]).depth, 1000);
+    });
+
+    it('uses the ROS default when there are no publishers', () => {
+      assert.deepEqual(chooseSubscriptionQos({}, []), qos('reliable', 'volatile', 10));
+    });
+  });
+
+  describe('#explicit settings', () => {
+    it('lets the user win over what the publishers offer', () => {
+      assert.deepEqual(chooseSubscriptionQos({ reliability: 'reliable', depth: 3 }, [qos('best_effort', 'transient_local', 50)]), qos('reliable', 'transient_local', 3));
+    });
+  });
+});

@@ -1,0 +1,60 @@
+import { strict as assert } from 'node:assert';
+import fc from 'fast-check';
+import { SeqTracker } from '../../src/ros/seq-tracker';
+
+function feed(seqs: number[], window?: number): SeqTracker {
+  const t = new SeqTracker(window);
+  for (const s of seqs) t.observe(s);
+  return t;
+}
+
+describe('SeqTracker', () => {
+  describe('#observe', () => {
+    it('counts nothing wrong when seqs arrive in order', () => {
+      assert.deepEqual(feed([0, 1, 2, 3]).snapshot(), { received: 4, lost: 0, duplicates: 0, reordered: 0, late: 0, restarts: 0 });
+    });
+
+    it('takes the first seq as the baseline when the server starts after the bridge', () => {
+      assert.equal(feed([500, 501]).snapshot().lost, 0);
+    });
+
+    it('counts a gap as lost', () => {
+      assert.equal(feed([0, 1, 4, 5]).snapshot().lost, 2);
+    });
+
+    it('counts a seq that fills a gap as reordered, not lost', () => {
+      const c = feed([0, 2, 1, 3]).snapshot();
+      assert.equal(c.lost, 0);
+      assert.equal(c.reordered, 1);
+    });
+
+    it('counts a repeated seq as a duplicate', () => {
+      const c = feed([0, 1, 1, 2, 0 + 2]).snapshot();
+      assert.equal(c.duplicates, 2);
+      assert.equal(c.lost, 0);
+    });
+
+    it('counts a restart from 0 and starts over when the bridge restarts', () => {
+      const c = feed([0, 1, 2, 0, 1]).snapshot();
+      assert.equal(c.restarts, 1);
+      assert.equal(c.duplicates, 0);
+      assert.equal(c.lost, 0);
+    });
+
+    it('counts a seq older than the window as late and keeps its memory bounded', () => {
+      const t = feed([0, 100, 1], 10);
+      assert.deepEqual(t.snapshot(), { received: 3, lost: 99, duplicates: 0, reordered: 0, late: 1, restarts: 0 });
+    });
+
+    it('keeps received = in order + duplicates + reordered + late + first and lost = missing, for any permutation with drops', () => {
+      fc.assert(
+        fc.property(fc.shuffledSubarray([...Array(60).keys()].map((i) => i + 1)), (seqs) => {
+          const c = feed([0, ...seqs]).snapshot();
+          const highest = Math.max(0, ...seqs);
+          const missing = highest + 1 - (seqs.length + 1);
+          return c.lost === missing && c.duplicates === 0 && c.received === seqs.length + 1;
+        }),
+      );
+    });
+  });
+});
