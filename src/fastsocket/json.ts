@@ -21,6 +21,14 @@ export function parseJson(text: string): unknown {
  * at top level) and RangeError for nesting deeper than the engine's stack.
  */
 export function stringifyJson(value: unknown): string {
+  // Fast path: without a replacer. A non-finite number would have become null and a bigint would have thrown, so
+  // output without "null" needs nothing more.
+  try {
+    const plain = JSON.stringify(value);
+    if (plain !== undefined && !plain.includes('null')) return plain;
+  } catch (err) {
+    if (!(err instanceof TypeError) || !/BigInt/i.test(err.message)) throw err;
+  }
   let marker: string | undefined;
   const text = JSON.stringify(value, (_key, v: unknown) => {
     if (typeof v === 'number') {
