@@ -1,0 +1,306 @@
+import { strict as assert } from 'node:assert';
+import fc from 'fast-check';
+import {
+  decodeClientFrame,
+  decodeFrame,
+  decodeServerFrame,
+  encodeAck2,
+  encodeAck3,
+  encodeHello,
+  encodeMessage,
+  encodePayload,
+} from '../../src/fastsocket/codec';
+import { ProtocolError, type ProtocolErrorReason } from '../../src/fastsocket/errors';
+
+const ID = '6f1c1f2e-8a43-4d7e-9a57-0c3b5e1e9d11';
+
+function rejects(data: string | Buffer, reason: ProtocolErrorReason, decode: (d: string | Buffer) => unknown = decodeFrame): void {
+  assert.throws(
+    () => decode(data),
+    (err: unknown) => {
+      assert.ok(err instanceof ProtocolError, `expected a ProtocolError, got ${String(err)}`);
+      assert.equal(err.code, 'FS_ERR_PROTOCOL');
+      assert.equal(err.reason, reason);
+      return true;
+    },
+  );
+}
+
+describe('codec', () => {
+  describe('#decodeFrame', () => {
+    it('decodes message 1 with any JSON payload, falsy ones included', () => {
+      for (const payload of [{ a: [1, 'x', null] }, 'text', 0, '', {}, [], false, null, 1.5e300]) {
+        const frame = decodeFrame(JSON.stringify({ id: ID, type: 'message', payload }));
+        assert.deepEqual(frame, { type: 'message', id: ID, payload });
+      }
+    });
+
+    it('decodes message 1 from a Buffer', () => {
+      assert.deepEqual(decodeFrame(Buffer.from(`{"id":"${ID}","type":"message","payload":"é✓"}`)), {
+        type: 'message',
+        id: ID,
+        payload: 'é✓',
+      });
+    });
+
+    it('decodes ack 2 (no send_and_ack_time_ns)', () => {
+      assert.deepEqual(decodeFrame(`{"id":"${ID}","type":"ack"}`), { type: 'ack', id: ID });
+    });
+
+    it('decodes ack 3 with its integer T1', () => {
+      assert.deepEqual(decodeFrame(`{"id":"${ID}","type":"ack","send_and_ack_time_ns":123456789}`), {
+        type: 'ack',
+        id: ID,
+        send_and_ack_time_ns: 123456789,
+      });
+    });
+
+    it('decodes a hello with client_id and token', () => {
+      assert.deepEqual(decodeFrame('{"type":"hello","protocol":1,"client_id":"veh-17","token":"s3cret"}'), {
+        type: 'hello',
+        protocol: 1,
+        client_id: 'veh-17',
+        token: 's3cret',
+      });
+    });
+
+    it('decodes a hello with a null client_id as one without', () => {
+      assert.deepEqual(decodeFrame('{"type":"hello","protocol":1,"client_id":null}'), { type: 'hello', protocol: 1 });
+    });
+
+    it('keeps the extension fields of message 1 and ack 3 when they are well formed', () => {
+      assert.deepEqual(decodeFrame(`{"id":"${ID}","type":"message","payload":1,"resent":true,"queued_ns":5,"client_send_wall_ns":7}`), {
+        type: 'message',
+        id: ID,
+        payload: 1,
+        resent: true,
+        queued_ns: 5,
+        client_send_wall_ns: 7,
+      });
+      assert.deepEqual(decodeFrame(`{"id":"${ID}","type":"ack","send_and_ack_time_ns":9,"pc_ns":3,"client_recv_wall_ns":4}`), {
+        type: 'ack',
+        id: ID,
+        send_and_ack_time_ns: 9,
+        pc_ns: 3,
+        client_recv_wall_ns: 4,
+      });
+    });
+
+    it('ignores unknown fields and malformed extension fields', () => {
+      const frame = decodeFrame(
+        `{"id":"${ID}","type":"message","payload":2,"future":{"x":1},"resent":"yes","queued_ns":-1,"client_send_wall_ns":1.5}`,
+      );
+      assert.deepEqual(frame, { type: 'message', id: ID, payload: 2 });
+    });
+
+    it('accepts Python NaN, Infinity and -Infinity in a payload as the float values', () => {
+      const frame = decodeFrame(`{"id": "${ID}", "type": "message", "payload": {"a": NaN, "b": [Infinity, -Infinity], "c": "NaN"}}`);
+      assert.equal(frame.type, 'message');
+      const payload = (frame as { payload: { a: number; b: number[]; c: string } }).payload;
+      assert.ok(Number.isNaN(payload.a));
+      assert.deepEqual(payload.b, [Infinity, -Infinity]);
+      assert.equal(payload.c, 'NaN');
+    });
+
+    it('accepts an id of exactly 128 characters', () => {
+      const id = 'x'.repeat(128);
+      assert.equal(decodeFrame(JSON.stringify({ id, type: 'ack' })).type, 'ack');
+    });
+
+    for (const [name, text] of [
+      ['through JSON.parse', '{"id":"a","type":"message","payload":{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}}}}'],
+      ['through the NaN-tolerant parser', '{"id":"a","type":"message","payload":{"n":NaN,"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}}}}'],
+    ] as const) {
+      it(`keeps __proto__ and constructor keys as own properties and pollutes nothing (${name})`, () => {
+        const frame = decodeFrame(text) as { payload: Record<string, unknown> };
+        const payload = frame.payload;
+        assert.ok(Object.prototype.hasOwnProperty.call(payload, '__proto__'), '__proto__ is an own property');
+        assert.deepEqual(Object.getOwnPropertyDescriptor(payload, '__proto__')?.value, { polluted: 1 });
+        assert.equal(Object.getPrototypeOf(payload), Object.prototype, 'prototype of the payload is unchanged');
+        assert.ok(Object.prototype.hasOwnProperty.call(payload, 'constructor'));
+        assert.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype is not polluted');
+        assert.equal((Object.prototype as Record<string, unknown>).polluted, undefined);
+      });
+    }
+
+    it('keeps a top-level __proto__ key from changing how the frame is read', () => {
+      const frame = decodeFrame(`{"__proto__":{"type":"message","id":"evil"},"id":"${ID}","type":"ack"}`);
+      assert.deepEqual(frame, { type: 'ack', id: ID });
+      assert.equal(({} as Record<string, unknown>).type, undefined);
+    });
+
+    describe('rejections', () => {
+      it('rejects invalid UTF-8 with reason invalid_utf8', () => {
+        rejects(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), 'invalid_utf8');
+        // An overlong encoding of "/" and a lone continuation byte.
+        rejects(Buffer.concat([Buffer.from('{"id":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('","type":"ack"}')]), 'invalid_utf8');
+        rejects(Buffer.from([0x80]), 'invalid_utf8');
+      });
+
+      it('rejects text that is not JSON with reason invalid_json', () => {
+        for (const text of ['{', '{"id":"a",}', 'hello', '{"id":"a" "type":"ack"}', "{'id':'a'}", '{"a":nan}', '{"a":-NaN}', '{"a":NaN}x', '']) {
+          rejects(text, 'invalid_json');
+        }
+      });
+
+      it('rejects JSON that is not an object with reason not_object', () => {
+        for (const text of ['[1,2]', '"message"', '42', 'null', 'true', '[]', 'NaN']) rejects(text, 'not_object');
+      });
+
+      it('rejects a missing or non-string type with reason invalid_type', () => {
+        for (const text of [`{"id":"${ID}"}`, `{"id":"${ID}","type":1}`, `{"id":"${ID}","type":null}`, `{"id":"${ID}","type":["ack"]}`]) {
+          rejects(text, 'invalid_type');
+        }
+      });
+
+      it('rejects an unknown type with reason unknown_type', () => {
+        for (const type of ['msg', 'ACK', 'Message', '', 'ack3']) rejects(JSON.stringify({ id: ID, type, payload: 1 }), 'unknown_type');
+      });
+
+      it('rejects a bad id with reason invalid_id: a number, empty, 129 characters, missing, null, an object', () => {
+        for (const id of [42, '', 'x'.repeat(129), undefined, null, { a: 1 }, ['a']]) {
+          rejects(JSON.stringify({ id, type: 'message', payload: 1 }), 'invalid_id');
+          rejects(JSON.stringify({ id, type: 'ack', send_and_ack_time_ns: 1 }), 'invalid_id');
+        }
+      });
+
+      it('rejects message 1 without a payload with reason missing_payload', () => {
+        rejects(`{"id":"${ID}","type":"message"}`, 'missing_payload');
+      });
+
+      it('rejects send_and_ack_time_ns that is a string, a float, negative, beyond 2^53 or null with reason invalid_ack_time', () => {
+        for (const t1 of ['"123"', '1.5', '-1', '9007199254740993', 'null', 'NaN', 'Infinity', 'true', '{}']) {
+          rejects(`{"id":"${ID}","type":"ack","send_and_ack_time_ns":${t1}}`, 'invalid_ack_time');
+        }
+      });
+
+      it('rejects a hello with a bad protocol, client_id or token with reason invalid_field', () => {
+        for (const text of [
+          '{"type":"hello"}',
+          '{"type":"hello","protocol":"1"}',
+          '{"type":"hello","protocol":0}',
+          '{"type":"hello","protocol":1.5}',
+          '{"type":"hello","protocol":1,"client_id":7}',
+          `{"type":"hello","protocol":1,"client_id":"${'c'.repeat(257)}"}`,
+          '{"type":"hello","protocol":1,"token":12345}',
+        ]) {
+          rejects(text, 'invalid_field');
+        }
+      });
+
+      it('never throws anything but a ProtocolError, whatever the bytes', () => {
+        const frameLike = fc.oneof(
+          fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
+          fc.jsonValue().map((v) => JSON.stringify(v)),
+          fc
+            .record({
+              id: fc.oneof(fc.string({ maxLength: 140 }), fc.integer(), fc.constant(null)),
+              type: fc.constantFrom('message', 'ack', 'hello', 'x', 1),
+              payload: fc.jsonValue(),
+              send_and_ack_time_ns: fc.oneof(fc.integer(), fc.double(), fc.string()),
+              protocol: fc.oneof(fc.integer(), fc.string()),
+            }, { requiredKeys: [] })
+            .map((o) => JSON.stringify(o)),
+          fc.string().map((s) => s.replace(/null/g, 'NaN')),
+        );
+        fc.assert(
+          fc.property(frameLike, (data) => {
+            try {
+              const frame = decodeFrame(data);
+              assert.ok(['message', 'ack', 'hello'].includes(frame.type));
+            } catch (err) {
+              assert.ok(err instanceof ProtocolError, `threw ${String(err)}`);
+            }
+          }),
+          { numRuns: 2000 },
+        );
+      });
+
+      it('rejects deeply nested JSON with a ProtocolError rather than overflowing the stack', () => {
+        for (const depth of [5_000, 200_000]) {
+          const deep = `{"id":"a","type":"message","payload":${'['.repeat(depth)}NaN${']'.repeat(depth)}}`;
+          try {
+            decodeFrame(deep);
+          } catch (err) {
+            assert.ok(err instanceof ProtocolError, `depth ${depth} threw ${String(err)}`);
+            assert.equal(err.reason, 'invalid_json');
+          }
+        }
+      });
+    });
+  });
+
+  describe('#decodeClientFrame', () => {
+    it('accepts message 1, ack 3 and hello', () => {
+      assert.equal(decodeClientFrame(`{"id":"${ID}","type":"message","payload":1}`).type, 'message');
+      assert.equal(decodeClientFrame(`{"id":"${ID}","type":"ack","send_and_ack_time_ns":1}`).type, 'ack');
+      assert.equal(decodeClientFrame('{"type":"hello","protocol":1}').type, 'hello');
+    });
+
+    it('rejects an ack without send_and_ack_time_ns (only the server sends ack 2) with reason invalid_ack_time', () => {
+      rejects(`{"id":"${ID}","type":"ack"}`, 'invalid_ack_time', decodeClientFrame);
+    });
+  });
+
+  describe('#decodeServerFrame', () => {
+    it('accepts ack 2 and hello, and reads an ack carrying T1 as a plain ack 2', () => {
+      assert.deepEqual(decodeServerFrame(`{"id":"${ID}","type":"ack"}`), { type: 'ack', id: ID });
+      assert.deepEqual(decodeServerFrame(`{"id":"${ID}","type":"ack","send_and_ack_time_ns":5}`), { type: 'ack', id: ID });
+      assert.deepEqual(decodeServerFrame('{"type":"hello","protocol":1}'), { type: 'hello', protocol: 1 });
+    });
+
+    it('rejects message 1 (a server never sends it) with reason unknown_type', () => {
+      rejects(`{"id":"${ID}","type":"message","payload":1}`, 'unknown_type', decodeServerFrame);
+    });
+  });
+
+  describe('#encodeMessage', () => {
+    it('writes message 1 with the seed field names and no newline, which decodes back', () => {
+      const text = encodeMessage(ID, encodePayload({ s: 'line1\nline2', n: NaN }), { resent: true, queuedNs: 12.4 });
+      assert.ok(!text.includes('\n'), 'no raw newline in a frame');
+      const parsed = decodeFrame(text) as { payload: { s: string; n: number }; resent: boolean; queued_ns: number };
+      assert.equal(parsed.payload.s, 'line1\nline2');
+      assert.ok(Number.isNaN(parsed.payload.n));
+      assert.equal(parsed.resent, true);
+      assert.equal(parsed.queued_ns, 12);
+    });
+
+    it('omits resent when false', () => {
+      assert.deepEqual(JSON.parse(encodeMessage(ID, '1', { resent: false })), { id: ID, type: 'message', payload: 1 });
+    });
+
+    it('round-trips any id and JSON payload through decodeFrame', () => {
+      fc.assert(
+        fc.property(fc.string({ minLength: 1, maxLength: 128 }), fc.jsonValue(), (id, payload) => {
+          const text = encodeMessage(id, encodePayload(payload));
+          assert.ok(!text.includes('\n'));
+          const frame = decodeFrame(Buffer.from(text, 'utf8'));
+          // JSON cannot tell -0 from 0.
+          assert.deepEqual(frame, { type: 'message', id, payload: JSON.parse(JSON.stringify(payload)) });
+        }),
+        { numRuns: 500 },
+      );
+    });
+  });
+
+  describe('#encodeAck2', () => {
+    it('writes ack 2 exactly as the seed does', () => {
+      assert.deepEqual(JSON.parse(encodeAck2(ID)), { id: ID, type: 'ack' });
+    });
+  });
+
+  describe('#encodeAck3', () => {
+    it('writes T1 as a JSON integer even when given a fractional number', () => {
+      const text = encodeAck3(ID, 1234.6, { pcNs: 10.2 });
+      assert.match(text, /"send_and_ack_time_ns":1235[,}]/);
+      assert.deepEqual(decodeClientFrame(text), { type: 'ack', id: ID, send_and_ack_time_ns: 1235, pc_ns: 10 });
+    });
+  });
+
+  describe('#encodeHello', () => {
+    it('writes a hello that decodes back, without client_id or token when none is given', () => {
+      assert.deepEqual(JSON.parse(encodeHello()), { type: 'hello', protocol: 1 });
+      assert.deepEqual(decodeFrame(encodeHello('veh-17', 'tok')), { type: 'hello', protocol: 1, client_id: 'veh-17', token: 'tok' });
+    });
+  });
+});

@@ -1,0 +1,162 @@
+import { strict as assert } from 'node:assert';
+import fc from 'fast-check';
+import { parseJson, stringifyJson } from '../../src/fastsocket/json';
+
+/** JSON values that also hold Python's non-finite floats (no -0: JSON cannot carry it). */
+const pythonJsonValue = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    fc.constant(null),
+    fc.boolean(),
+    fc.double().filter((d) => !Object.is(d, -0)),
+    fc.constantFrom(NaN, Infinity, -Infinity),
+    fc.integer(),
+    fc.string({ unit: 'binary' }),
+    fc.array(tie('value'), { maxLength: 5 }),
+    fc.dictionary(fc.string({ unit: 'binary', maxLength: 8 }), tie('value'), { maxKeys: 5, noNullPrototype: true }),
+  ),
+})).value;
+
+/** What Python's `json.dumps` writes (", " and ": " separators, bare NaN/Infinity), as a reference encoder. */
+function pythonDumps(v: unknown): string {
+  if (typeof v === 'number') {
+    if (Number.isNaN(v)) return 'NaN';
+    if (v === Infinity) return 'Infinity';
+    if (v === -Infinity) return '-Infinity';
+    return JSON.stringify(v);
+  }
+  if (Array.isArray(v)) return `[${v.map(pythonDumps).join(', ')}]`;
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${pythonDumps(x)}`).join(', ')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+describe('json', () => {
+  describe('#parseJson', () => {
+    it('parses Python NaN, Infinity and -Infinity anywhere a number can stand', () => {
+      const v = parseJson('{"a": NaN, "b": [Infinity, -Infinity, 1], "c": {"d": -Infinity}}') as {
+        a: number;
+        b: number[];
+        c: { d: number };
+      };
+      assert.ok(Number.isNaN(v.a));
+      assert.deepEqual(v.b, [Infinity, -Infinity, 1]);
+      assert.equal(v.c.d, -Infinity);
+      assert.ok(Number.isNaN(parseJson('NaN') as number));
+      assert.equal(parseJson(' \t\r\n-Infinity \n'), -Infinity);
+    });
+
+    it('rejects words that are not Python non-finite floats with a SyntaxError', () => {
+      for (const text of ['nan', 'NAN', 'inf', 'infinity', '+Infinity', '-NaN', 'NaNa', '[NaN,]', '{"a":NaN,}', '[NaN Infinity]', '{NaN:1}', '[Infinity', '"NaN']) {
+        assert.throws(() => parseJson(text), SyntaxError, text);
+      }
+    });
+
+    it('rejects what JSON.parse rejects even when the text mentions NaN', () => {
+      for (const text of ['[NaN, 01]', '[NaN, 1.]', '[NaN, .5]', '[NaN, "a\tb"]', "[NaN, 'x']", '[NaN, "\\x"]', '[NaN, -]', '[NaN, 0x10]', '[NaN] [1]']) {
+        assert.throws(() => parseJson(text), SyntaxError, text);
+      }
+    });
+
+    it('parses everything Python json.dumps writes back to the same value', () => {
+      fc.assert(
+        fc.property(pythonJsonValue, (v) => {
+          assert.deepStrictEqual(parseJson(pythonDumps(v)), v);
+        }),
+        { numRuns: 2000 },
+      );
+    });
+
+    it('agrees with JSON.parse on any text without non-finite words', () => {
+      fc.assert(
+        fc.property(fc.oneof(fc.json(), fc.string()).filter((t) => !t.includes('NaN') && !t.includes('Infinity')), (text) => {
+          let expected: unknown;
+          let expectedThrew = false;
+          try {
+            expected = JSON.parse(text);
+          } catch {
+            expectedThrew = true;
+          }
+          if (expectedThrew) assert.throws(() => parseJson(text));
+          else assert.deepStrictEqual(parseJson(text), expected);
+        }),
+        { numRuns: 2000 },
+      );
+    });
+
+    it('agrees with JSON.parse on strings and escapes inside text that needs the NaN-tolerant path', () => {
+      fc.assert(
+        fc.property(fc.json(), (text) => {
+          const expected = JSON.parse(text) as unknown;
+          const parsed = parseJson(`[NaN, ${text}]`) as unknown[];
+          assert.ok(Number.isNaN(parsed[0]));
+          assert.deepStrictEqual(parsed[1], expected);
+        }),
+        { numRuns: 2000 },
+      );
+    });
+
+    it('keeps __proto__ as an own property on the NaN-tolerant path, like JSON.parse', () => {
+      const v = parseJson('{"__proto__": {"x": NaN}, "y": 1}') as Record<string, unknown>;
+      assert.ok(Object.prototype.hasOwnProperty.call(v, '__proto__'));
+      assert.equal(Object.getPrototypeOf(v), Object.prototype);
+      assert.deepStrictEqual(Object.keys(v), ['__proto__', 'y']);
+      assert.equal(({} as Record<string, unknown>).x, undefined);
+    });
+
+    it('keeps the last of duplicate keys, like JSON.parse', () => {
+      assert.deepStrictEqual(parseJson('{"a": 1, "a": NaN}'), { a: NaN });
+    });
+  });
+
+  describe('#stringifyJson', () => {
+    it('writes non-finite numbers as Python does, not as null', () => {
+      assert.equal(stringifyJson({ a: NaN, b: [Infinity, -Infinity] }), '{"a":NaN,"b":[Infinity,-Infinity]}');
+      assert.equal(stringifyJson(NaN), 'NaN');
+    });
+
+    it('writes a bigint as a decimal integer', () => {
+      assert.equal(stringifyJson({ big: 12345678901234567890n }), '{"big":12345678901234567890}');
+    });
+
+    it('writes the same as JSON.stringify when every number is finite', () => {
+      fc.assert(
+        fc.property(fc.jsonValue(), (v) => {
+          assert.equal(stringifyJson(v), JSON.stringify(v));
+        }),
+        { numRuns: 1000 },
+      );
+    });
+
+    it('never produces a raw newline, so the output is always one frame', () => {
+      fc.assert(
+        fc.property(pythonJsonValue, (v) => {
+          assert.ok(!stringifyJson(v).includes('\n'));
+        }),
+      );
+    });
+
+    it('round-trips through parseJson, non-finite numbers included', () => {
+      fc.assert(
+        fc.property(pythonJsonValue, (v) => {
+          assert.deepStrictEqual(parseJson(stringifyJson(v)), v);
+        }),
+        { numRuns: 2000 },
+      );
+    });
+
+    it('leaves strings that look like its internal marker untouched', () => {
+      const tricky = { s: '\u0000fs000000000000\u0000NaN', t: '"NaN"', n: NaN, u: 'Infinity' };
+      assert.deepStrictEqual(parseJson(stringifyJson(tricky)), tricky);
+    });
+
+    it('throws a TypeError for a cycle and for a value JSON cannot hold', () => {
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      assert.throws(() => stringifyJson(cyclic), TypeError);
+      assert.throws(() => stringifyJson(() => 1), TypeError);
+      assert.throws(() => stringifyJson(undefined), TypeError);
+    });
+  });
+});
