@@ -21,7 +21,7 @@ What it does NOT copy, so that it keeps serving and every message is accounted f
 
 CLI (every line on stdout is one JSON object; diagnostics go to stderr):
 
-  peer.py serve [--host 127.0.0.1] [--port 8888] [--quiet]
+  peer.py serve [--host 127.0.0.1] [--port 8888] [--quiet] [--read-limit BYTES]
       First line: {"event":"listening","port":N}. Then, unless --quiet:
         {"event":"message","id":..,"peer":"host:port","duplicate":false,"payload":..}   (after ack 3, as the original)
         {"event":"latency","id":..,"peer":..,"t1_ns":..,"t2_ns":..,"latency_ns":..,"t2_start":"message_arrived"}
@@ -31,6 +31,7 @@ CLI (every line on stdout is one JSON object; diagnostics go to stderr):
 
   peer.py send --port N [--host 127.0.0.1] [--count N] [--payloads FILE.jsonl | --payload-json JSON |
                --payload-bytes B] [--pipeline [--window W] | --rate HZ] [--timeout S] [--events] [--rtts]
+               [--read-limit BYTES]
       Sends --count messages (default: the number of lines of --payloads, else 1000); payloads come from FILE.jsonl
       (one JSON value per line, Python syntax so NaN/Infinity allowed, cycled), a single JSON value, or a string of
       B "x" characters (default 100). Answers every ack 2 with ack 3 carrying T1.
@@ -42,6 +43,8 @@ CLI (every line on stdout is one JSON object; diagnostics go to stderr):
          "rtt_mean_us":..,"msgs_per_s":..,"mb_per_s":..,"elapsed_s":..}  (+ "rtt_ns":[...] with --rtts)
       where msgs_per_s = delivered / (last ack 2 - first write). The first connect is retried for up to 5 s.
       Exit 0 if everything was delivered, 1 if not, 2 on a usage error.
+
+  --read-limit BYTES (both modes): the readline() limit, default 64 MiB; 65536 reproduces the original exactly.
 """
 
 import argparse
@@ -196,7 +199,7 @@ async def serve(args):
     loop = asyncio.get_running_loop()
     out = Out(loop)
     server = Server(out, args.quiet)
-    srv = await asyncio.start_server(server.handle, args.host, args.port, limit=READ_LIMIT)
+    srv = await asyncio.start_server(server.handle, args.host, args.port, limit=args.read_limit)
     port = srv.sockets[0].getsockname()[1]
     out.emit({"event": "listening", "port": port})
     out.flush()
@@ -222,11 +225,11 @@ def load_payloads(args):
     return ["x" * args.payload_bytes]
 
 
-async def connect(host, port):
+async def connect(host, port, limit):
     deadline = time.monotonic() + CONNECT_RETRY_S
     while True:
         try:
-            return await asyncio.open_connection(host, port, limit=READ_LIMIT)
+            return await asyncio.open_connection(host, port, limit=limit)
         except OSError:
             if time.monotonic() >= deadline:
                 raise
@@ -305,7 +308,7 @@ async def send(args):
     out = Out(loop)
     payloads = args.payload_values
     count = args.count if args.count is not None else (len(payloads) if args.payloads else 1000)
-    reader, writer = await connect(args.host, args.port)
+    reader, writer = await connect(args.host, args.port, args.read_limit)
     client = Client(out, args.events)
     window = asyncio.Semaphore(args.window) if args.pipeline and args.window else None
     all_acked = asyncio.Event()
@@ -405,7 +408,11 @@ def main(argv):
     c.add_argument("--timeout", type=float, default=30.0, metavar="S")
     c.add_argument("--events", action="store_true", help="one line per ack 2")
     c.add_argument("--rtts", action="store_true", help="all RTTs (ns) in the summary")
+    for p in (s, c):
+        p.add_argument("--read-limit", type=int, default=READ_LIMIT, metavar="BYTES", help="readline() limit")
     args = parser.parse_args(argv)
+    if args.read_limit < 1:
+        parser.error("--read-limit must be >= 1")
     if args.mode == "send":
         if args.count is not None and args.count < 0:
             parser.error("--count must be >= 0")
