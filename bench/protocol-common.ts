@@ -1,0 +1,84 @@
+/**
+ * What the protocol benchmark's orchestrator and its child processes (server, client) agree on: the
+ * implementations compared, how payloads and raw frames look, and the JSON lines they exchange on stdout.
+ */
+import * as path from 'node:path';
+
+/** Compiled to build/bench/, so the source tree is two levels up. */
+export const REPO_ROOT = path.resolve(__dirname, '../..');
+/** Debian's interpreter, as the project requires (not whatever python3 is first on PATH). */
+export const PYTHON = '/usr/bin/python3';
+export const PEER_PY = path.join(REPO_ROOT, 'test/interop/peer.py');
+export const SERVER_JS = path.join(__dirname, 'protocol-server.js');
+export const CLIENT_JS = path.join(__dirname, 'protocol-client.js');
+
+export const IMPLS = ['python-peer', 'raw-tcp', 'raw-ws', 'fastsocket-tcp', 'fastsocket-ws'] as const;
+export type Impl = (typeof IMPLS)[number];
+/** Implementations whose server and client are the Node child processes of this folder. */
+export type NodeImpl = Exclude<Impl, 'python-peer'>;
+
+export const IMPL_LABELS: Record<Impl, string> = {
+  'python-peer': 'Python peer (original style)',
+  'raw-tcp': 'raw Node TCP NDJSON echo',
+  'raw-ws': 'raw ws echo',
+  'fastsocket-tcp': 'fastsocket tcp://',
+  'fastsocket-ws': 'fastsocket ws://',
+};
+
+/** The floor each fastsocket row is compared with: the raw echo over the same transport. */
+export const RAW_FLOOR: Partial<Record<Impl, Impl>> = { 'fastsocket-tcp': 'raw-tcp', 'fastsocket-ws': 'raw-ws' };
+
+export function isNodeImpl(value: string): value is NodeImpl {
+  return (IMPLS as readonly string[]).includes(value) && value !== 'python-peer';
+}
+
+/** The payload every implementation sends: a JSON string of `bytes` "x" (as `peer.py --payload-bytes` sends). */
+export function payloadOf(bytes: number): string {
+  return 'x'.repeat(bytes);
+}
+
+/**
+ * Message 1 exactly as fastsocket and the Python peer put it on the wire (minus the optional extension fields),
+ * so the raw echoes carry the same bytes. The id has a uuid's length; the echoes never look inside.
+ */
+export function rawFrame(seq: number, payloadJson: string): string {
+  return `{"id":"${String(seq).padStart(36, '0')}","type":"message","payload":${payloadJson}}`;
+}
+
+/** First stdout line of a server child. */
+export interface ListeningLine {
+  event: 'listening';
+  url: string;
+}
+
+/** Last stdout line of a server child, after SIGTERM. */
+export interface ServerSummaryLine {
+  event: 'summary';
+  /** Messages the server's application saw (raw echoes: lines or WebSocket messages echoed). */
+  messages: number;
+}
+
+export type ClientMode = 'rtt' | 'pipeline';
+
+/** The one stdout line of a client child. */
+export interface ClientResultLine {
+  event: 'result';
+  mode: ClientMode;
+  count: number;
+  /** rtt mode: percentiles of the measured (post-warm-up) round trips, in us. */
+  rtt_p50_us?: number;
+  rtt_p99_us?: number;
+  rtt_mean_us?: number;
+  /** pipeline mode: measured messages / (last reply read - first write). */
+  msgs_per_s?: number;
+  elapsed_s?: number;
+}
+
+export const NS_PER_US = 1000;
+
+const ORIGIN = process.hrtime.bigint();
+
+/** Monotonic ns since this process started, as a number (exact below 2^53 ns, i.e. ~104 days). */
+export function nowNs(): number {
+  return Number(process.hrtime.bigint() - ORIGIN);
+}

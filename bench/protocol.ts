@@ -1,0 +1,493 @@
+/**
+ * `npm run bench:protocol`: fastsocket against the original Python peer and raw Node echoes, side by side in one run
+ * on loopback. Every server and every client is a process of its own (the machine's cores are shared the same way
+ * for every row); each measured phase follows a warm-up in the same mode; rows are interleaved over rounds and the
+ * median of the rounds is reported. Prints a table (or, with --json, the JSON document) and writes the JSON to
+ * results/protocol.json.
+ *
+ * Options: --quick (small counts, one round: a smoke test), --json, --rounds N, --out FILE,
+ *          --impls a,b (subset of the rows), --sizes 100,1024 (payload bytes).
+ */
+import { ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { LatencyStats } from '../src/fastsocket';
+import {
+  CLIENT_JS,
+  ClientMode,
+  ClientResultLine,
+  Impl,
+  IMPL_LABELS,
+  IMPLS,
+  NS_PER_US,
+  PEER_PY,
+  PYTHON,
+  RAW_FLOOR,
+  REPO_ROOT,
+  SERVER_JS,
+} from './protocol-common';
+
+/** Counts for one payload size; the same for every implementation. */
+interface Counts {
+  rttWarmup: number;
+  rtt: number;
+  pipelineWarmup: number;
+  pipeline: number;
+  /** Most unanswered messages in the pipelined phase (keeps 64 KiB runs inside every outbox's default bounds). */
+  window: number;
+}
+
+const SIZES = [100, 1024, 65536];
+const LARGE = 16 * 1024;
+const FULL: { rounds: number; small: Counts; large: Counts } = {
+  rounds: 3,
+  small: { rttWarmup: 2000, rtt: 20000, pipelineWarmup: 20000, pipeline: 100000, window: 1000 },
+  large: { rttWarmup: 200, rtt: 2000, pipelineWarmup: 500, pipeline: 5000, window: 64 },
+};
+const QUICK: typeof FULL = {
+  rounds: 1,
+  small: { rttWarmup: 50, rtt: 300, pipelineWarmup: 200, pipeline: 2000, window: 100 },
+  large: { rttWarmup: 10, rtt: 50, pipelineWarmup: 20, pipeline: 100, window: 16 },
+};
+const CHILD_TIMEOUT_MS = 180_000;
+
+/** The measurements of one implementation at one payload size in one round. */
+interface Sample {
+  rtt_p50_us: number;
+  rtt_p99_us: number;
+  msgs_per_s: number;
+  server_rss_idle_kb: number;
+  server_rss_peak_kb: number;
+}
+
+export interface ProtocolRow extends Sample {
+  impl: Impl;
+  label: string;
+  payload_bytes: number;
+  /** Payload bytes per second in the pipelined phase, in MB (1e6). */
+  mb_per_s: number;
+  rounds: Sample[];
+}
+
+export interface Ratio {
+  impl: Impl;
+  payload_bytes: number;
+  versus: Impl;
+  /** Ours / theirs: above 1 is better for throughput, below 1 is better for RTT and RSS. */
+  msgs_per_s: number;
+  rtt_p50: number;
+  rtt_p99: number;
+  server_rss_peak: number;
+}
+
+export interface Target {
+  impl: Impl;
+  payload_bytes: number;
+  name: string;
+  ratio: number;
+  /** ">= 2.5" or "<= 1.15". */
+  goal: string;
+  met: boolean;
+}
+
+export interface ProtocolReport {
+  benchmark: 'protocol';
+  started_at: string;
+  machine: { cpu: string; cpus: number; node: string; python: string; kernel: string; loadavg_start: number[]; loadavg_end: number[] };
+  quick: boolean;
+  rounds: number;
+  counts: Record<string, Counts>;
+  rows: ProtocolRow[];
+  ratios: Ratio[];
+  targets: Target[];
+}
+
+// ---- child processes ----
+
+interface Finished {
+  code: number | null;
+  lines: string[];
+  stderr: string;
+}
+
+/** Runs a child to its end, collecting its stdout lines; kills it after the deadline. */
+function runChild(cmd: string, args: string[], timeoutMs = CHILD_TIMEOUT_MS): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
+    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (l) => lines.push(l));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, lines, stderr });
+    });
+  });
+}
+
+function describe(cmd: string, args: string[], f: Finished): string {
+  return `${path.basename(cmd)} ${args.map((a) => path.basename(a)).join(' ')} exited ${f.code}; stderr: ${f.stderr.trim() || '(empty)'}`;
+}
+
+/** The last stdout line that parses as a JSON object with the given event. */
+function lastEvent<T>(f: Finished, event: string): T | undefined {
+  for (let i = f.lines.length - 1; i >= 0; i--) {
+    try {
+      const v = JSON.parse(f.lines[i]) as { event?: string };
+      if (v.event === event) return v as T;
+    } catch {
+      // Not one of ours (a stray print); keep looking.
+    }
+  }
+  return undefined;
+}
+
+interface RunningServer {
+  child: ChildProcessWithoutNullStreams;
+  url: string;
+  stop(): Promise<{ messages: number }>;
+}
+
+/** Starts a server child and resolves once it prints its listening line. */
+function startServer(impl: Impl): Promise<RunningServer> {
+  const [cmd, args] = impl === 'python-peer' ? [PYTHON, [PEER_PY, 'serve', '--port', '0', '--quiet']] : [process.execPath, [SERVER_JS, impl]];
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
+    const lines: string[] = [];
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${impl} server did not print its listening line within 20 s; stderr: ${stderr}`));
+    }, 20_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${impl} server exited (${code}) before listening; stderr: ${stderr}`));
+    });
+    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
+      lines.push(line);
+      if (lines.length !== 1) return;
+      clearTimeout(timer);
+      const first = JSON.parse(line) as { event: string; url?: string; port?: number };
+      const url = first.url ?? `tcp://127.0.0.1:${first.port}`;
+      resolve({
+        child,
+        url,
+        stop: async () => {
+          child.kill('SIGTERM');
+          const code = await exited;
+          const summary = lastEvent<{ messages: number }>({ code, lines, stderr }, 'summary');
+          if (!summary) throw new Error(`${impl} server printed no summary (exit ${code}); stderr: ${stderr}`);
+          return summary;
+        },
+      });
+    });
+  });
+}
+
+/** VmRSS (resident now) and VmHWM (peak resident) of a process, in kB. */
+function readRss(pid: number): { rss_kb: number; hwm_kb: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
+    if (!m) throw new Error(`/proc/${pid}/status has no ${name}`);
+    return Number(m[1]);
+  };
+  return { rss_kb: field('VmRSS'), hwm_kb: field('VmHWM') };
+}
+
+interface Phase {
+  mode: ClientMode;
+  payloadBytes: number;
+  warmup: number;
+  count: number;
+  window: number;
+}
+
+/** A Node client child: warm-up and measurement in one process, so the measured messages run JIT-compiled code. */
+async function nodeClient(impl: Impl, url: string, p: Phase): Promise<ClientResultLine> {
+  const args = [
+    CLIENT_JS, '--impl', impl, '--url', url, '--mode', p.mode, '--payload-bytes', String(p.payloadBytes),
+    '--warmup', String(p.warmup), '--count', String(p.count), '--window', String(p.window), '--timeout-ms', String(CHILD_TIMEOUT_MS - 5000),
+  ];
+  const f = await runChild(process.execPath, args);
+  const result = lastEvent<ClientResultLine>(f, 'result');
+  if (f.code !== 0 || !result) throw new Error(`${impl} ${p.mode} client failed: ${describe(process.execPath, args, f)}`);
+  return result;
+}
+
+interface PeerSummary {
+  delivered: number;
+  failed: number;
+  msgs_per_s: number | null;
+  rtt_ns?: number[];
+}
+
+/**
+ * The Python client: peer.py as is. Its warm-up is a separate run against the same server (CPython has no JIT to
+ * warm, but the server does); the measured run's RTTs go through the same HdrHistogram as the Node clients'.
+ */
+async function pythonClient(url: string, p: Phase): Promise<ClientResultLine> {
+  const port = new URL(url).port;
+  const run = async (count: number, rtts: boolean): Promise<PeerSummary> => {
+    const args = [PEER_PY, 'send', '--port', port, '--count', String(count), '--payload-bytes', String(p.payloadBytes), '--timeout', String(CHILD_TIMEOUT_MS / 1000 - 5)];
+    if (p.mode === 'pipeline') args.push('--pipeline', '--window', String(p.window));
+    if (rtts) args.push('--rtts');
+    const f = await runChild(PYTHON, args);
+    const summary = lastEvent<PeerSummary>(f, 'summary');
+    if (f.code !== 0 || !summary || summary.failed !== 0) throw new Error(`python-peer ${p.mode} client failed: ${describe(PYTHON, args, f)}`);
+    return summary;
+  };
+  if (p.warmup > 0) await run(p.warmup, false);
+  const s = await run(p.count, p.mode === 'rtt');
+  if (p.mode === 'pipeline') return { event: 'result', mode: 'pipeline', count: p.count, msgs_per_s: s.msgs_per_s ?? 0 };
+  const stats = new LatencyStats();
+  for (const ns of s.rtt_ns ?? []) stats.record(ns);
+  const t = stats.total();
+  return { event: 'result', mode: 'rtt', count: t.count, rtt_p50_us: t.p50 / NS_PER_US, rtt_p99_us: t.p99 / NS_PER_US, rtt_mean_us: t.mean / NS_PER_US };
+}
+
+/** One implementation at one payload size: a fresh server, the one-in-flight phase, then the pipelined phase. */
+async function measure(impl: Impl, payloadBytes: number, c: Counts): Promise<Sample> {
+  const server = await startServer(impl);
+  try {
+    const idle = readRss(server.child.pid!);
+    const client = impl === 'python-peer' ? pythonClient : (url: string, p: Phase) => nodeClient(impl, url, p);
+    const rtt = await client(server.url, { mode: 'rtt', payloadBytes, warmup: c.rttWarmup, count: c.rtt, window: 1 });
+    const pipe = await client(server.url, { mode: 'pipeline', payloadBytes, warmup: c.pipelineWarmup, count: c.pipeline, window: c.window });
+    const peak = readRss(server.child.pid!);
+    const { messages } = await server.stop();
+    // peer.py counts a message only once its ack 3 is read, which may still be in flight; its client checked delivery.
+    const expected = c.rttWarmup + c.rtt + c.pipelineWarmup + c.pipeline;
+    if (impl !== 'python-peer' && messages < expected) throw new Error(`${impl} server saw ${messages} messages, expected ${expected}`);
+    return {
+      rtt_p50_us: rtt.rtt_p50_us ?? 0,
+      rtt_p99_us: rtt.rtt_p99_us ?? 0,
+      msgs_per_s: pipe.msgs_per_s ?? 0,
+      server_rss_idle_kb: idle.rss_kb,
+      server_rss_peak_kb: peak.hwm_kb,
+    };
+  } finally {
+    if (server.child.exitCode === null) server.child.kill('SIGKILL');
+  }
+}
+
+// ---- aggregation ----
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function aggregate(impl: Impl, payloadBytes: number, rounds: Sample[]): ProtocolRow {
+  const m = (k: keyof Sample) => median(rounds.map((r) => r[k]));
+  const msgs = m('msgs_per_s');
+  return {
+    impl,
+    label: IMPL_LABELS[impl],
+    payload_bytes: payloadBytes,
+    rtt_p50_us: m('rtt_p50_us'),
+    rtt_p99_us: m('rtt_p99_us'),
+    msgs_per_s: msgs,
+    mb_per_s: (msgs * payloadBytes) / 1e6,
+    server_rss_idle_kb: m('server_rss_idle_kb'),
+    server_rss_peak_kb: m('server_rss_peak_kb'),
+    rounds,
+  };
+}
+
+function ratio(ours: ProtocolRow, theirs: ProtocolRow): Ratio {
+  return {
+    impl: ours.impl,
+    payload_bytes: ours.payload_bytes,
+    versus: theirs.impl,
+    msgs_per_s: ours.msgs_per_s / theirs.msgs_per_s,
+    rtt_p50: ours.rtt_p50_us / theirs.rtt_p50_us,
+    rtt_p99: ours.rtt_p99_us / theirs.rtt_p99_us,
+    server_rss_peak: ours.server_rss_peak_kb / theirs.server_rss_peak_kb,
+  };
+}
+
+/** The issue's targets (at 100 B and 1 KiB), each fastsocket row against the raw echo of its own transport. */
+function targets(ratios: Ratio[]): Target[] {
+  const out: Target[] = [];
+  const add = (r: Ratio, name: string, value: number, op: '>=' | '<=', bound: number) =>
+    out.push({ impl: r.impl, payload_bytes: r.payload_bytes, name, ratio: value, goal: `${op} ${bound}`, met: op === '>=' ? value >= bound : value <= bound });
+  for (const r of ratios) {
+    if (r.payload_bytes > 1024) continue;
+    if (r.versus === 'python-peer') {
+      add(r, 'pipelined msgs/s vs Python peer', r.msgs_per_s, '>=', 2.5);
+      add(r, 'RTT p99 vs Python peer', r.rtt_p99, '<=', 1);
+    } else {
+      add(r, `pipelined msgs/s vs ${r.versus}`, r.msgs_per_s, '>=', 0.9);
+      add(r, `RTT p50 vs ${r.versus}`, r.rtt_p50, '<=', 1.15);
+      add(r, `server peak RSS vs ${r.versus}`, r.server_rss_peak, '<=', 2);
+    }
+  }
+  return out;
+}
+
+// ---- output ----
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const size = (b: number) => (b >= 1024 ? `${b / 1024} KiB` : `${b} B`);
+
+function render(report: ProtocolReport): string {
+  const out: string[] = [];
+  const m = report.machine;
+  out.push(`fastsocket protocol benchmark: ${m.cpus} x ${m.cpu}, Linux ${m.kernel}, Node ${m.node}, ${m.python}`);
+  out.push(`${report.rounds} round(s), median shown; loopback; every server and client in its own process${report.quick ? '; QUICK counts: not for quoting' : ''}`);
+  out.push(`load average (1 min) ${m.loadavg_start[0].toFixed(2)} at start, ${m.loadavg_end[0].toFixed(2)} at end`);
+  out.push('');
+  out.push(
+    table(
+      ['implementation', 'payload', 'RTT p50 us', 'RTT p99 us', 'pipelined msgs/s', 'MB/s', 'server RSS idle MB', 'server RSS peak MB'],
+      report.rows.map((r) => [
+        r.label, size(r.payload_bytes), fmt(r.rtt_p50_us), fmt(r.rtt_p99_us), fmt(r.msgs_per_s, 0), fmt(r.mb_per_s, 2),
+        fmt(r.server_rss_idle_kb / 1024), fmt(r.server_rss_peak_kb / 1024),
+      ]),
+    ),
+  );
+  out.push('');
+  out.push('Ratios (ours / theirs; msgs/s: higher is better; RTT and RSS: lower is better)');
+  out.push(
+    table(
+      ['implementation', 'payload', 'versus', 'msgs/s', 'RTT p50', 'RTT p99', 'RSS peak'],
+      report.ratios.map((r) => [IMPL_LABELS[r.impl], size(r.payload_bytes), r.versus, `${fmt(r.msgs_per_s, 2)}x`, `${fmt(r.rtt_p50, 2)}x`, `${fmt(r.rtt_p99, 2)}x`, `${fmt(r.server_rss_peak, 2)}x`]),
+    ),
+  );
+  out.push('');
+  out.push('Targets (issue #2, at 100 B and 1 KiB)');
+  out.push(
+    table(
+      ['implementation', 'payload', 'target', 'measured', 'goal', ''],
+      report.targets.map((t) => [IMPL_LABELS[t.impl], size(t.payload_bytes), t.name, `${fmt(t.ratio, 2)}x`, t.goal, t.met ? 'met' : 'MISSED']),
+    ),
+  );
+  return out.join('\n');
+}
+
+function machine(loadStart: number[]): ProtocolReport['machine'] {
+  const py = spawnSync(PYTHON, ['--version'], { encoding: 'utf8' });
+  return {
+    cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+    cpus: os.cpus().length,
+    node: process.version,
+    python: (py.stdout || py.stderr || 'python unknown').trim(),
+    kernel: os.release(),
+    loadavg_start: loadStart,
+    loadavg_end: os.loadavg(),
+  };
+}
+
+function fail(problem: string): never {
+  process.stderr.write(`bench:protocol: ${problem}\nusage: protocol.js [--quick] [--json] [--rounds N] [--out FILE] [--impls ${IMPLS.join(',')}] [--sizes 100,1024,65536]\n`);
+  process.exit(2);
+}
+
+function listOption<T>(raw: string | undefined, all: readonly T[], parse: (s: string) => T, what: string): T[] {
+  if (raw === undefined) return [...all];
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean).map(parse);
+  if (items.length === 0) fail(`--${what} must not be empty`);
+  return items;
+}
+
+async function main(): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        quick: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        rounds: { type: 'string' },
+        out: { type: 'string' },
+        impls: { type: 'string' },
+        sizes: { type: 'string' },
+      },
+    }));
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const plan = values.quick ? QUICK : FULL;
+  const rounds = values.rounds === undefined ? plan.rounds : Number(values.rounds);
+  if (!Number.isSafeInteger(rounds) || rounds < 1) fail(`--rounds must be a positive integer (got ${values.rounds})`);
+  const impls = listOption(values.impls, IMPLS, (s) => ((IMPLS as readonly string[]).includes(s) ? (s as Impl) : fail(`unknown implementation ${s}`)), 'impls');
+  const sizes = listOption(values.sizes, SIZES, (s) => {
+    const n = Number(s);
+    return Number.isSafeInteger(n) && n >= 0 ? n : fail(`--sizes: ${s} is not a byte count`);
+  }, 'sizes');
+  const out = path.resolve(values.out ?? path.join(REPO_ROOT, 'results', values.quick ? 'protocol-quick.json' : 'protocol.json'));
+  const countsFor = (b: number) => (b >= LARGE ? plan.large : plan.small);
+  const progress = (s: string) => process.stderr.write(s + '\n');
+
+  const startedAt = new Date().toISOString();
+  const loadStart = os.loadavg();
+  if (loadStart[0] > os.cpus().length / 2) {
+    progress(`warning: load average ${loadStart[0].toFixed(1)} on ${os.cpus().length} cores: other work will distort the numbers`);
+  }
+  const samples = new Map<string, Sample[]>();
+  const total = rounds * sizes.length * impls.length;
+  let done = 0;
+  for (let round = 0; round < rounds; round++) {
+    for (const bytes of sizes) {
+      // Rotating the order keeps any drift of the machine from always favouring the same row.
+      const order = impls.map((_, i) => impls[(i + round) % impls.length]);
+      for (const impl of order) {
+        const s = await measure(impl, bytes, countsFor(bytes));
+        const key = `${impl}/${bytes}`;
+        samples.set(key, [...(samples.get(key) ?? []), s]);
+        progress(
+          `[${++done}/${total}] round ${round + 1} ${impl} ${size(bytes)}: RTT p50 ${fmt(s.rtt_p50_us)} us p99 ${fmt(s.rtt_p99_us)} us, ` +
+            `${fmt(s.msgs_per_s, 0)} msgs/s, server RSS peak ${fmt(s.server_rss_peak_kb / 1024)} MB`,
+        );
+      }
+    }
+  }
+
+  const rows: ProtocolRow[] = [];
+  for (const bytes of sizes) for (const impl of impls) rows.push(aggregate(impl, bytes, samples.get(`${impl}/${bytes}`)!));
+  const find = (impl: Impl, bytes: number) => rows.find((r) => r.impl === impl && r.payload_bytes === bytes);
+  const ratios: Ratio[] = [];
+  for (const r of rows) {
+    const floor = RAW_FLOOR[r.impl];
+    if (!floor) continue;
+    const py = find('python-peer', r.payload_bytes);
+    const raw = find(floor, r.payload_bytes);
+    if (py) ratios.push(ratio(r, py));
+    if (raw) ratios.push(ratio(r, raw));
+  }
+  const counts = Object.fromEntries(sizes.map((b) => [String(b), countsFor(b)]));
+  const report: ProtocolReport = {
+    benchmark: 'protocol', started_at: startedAt, machine: machine(loadStart), quick: values.quick ?? false, rounds, counts, rows, ratios, targets: targets(ratios),
+  };
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+  process.stdout.write(values.json ? JSON.stringify(report) + '\n' : render(report) + `\n\nJSON written to ${path.relative(process.cwd(), out) || out}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:protocol: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
