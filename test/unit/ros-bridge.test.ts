@@ -1,0 +1,213 @@
+import { strict as assert } from 'node:assert';
+import { Bridge, BRIDGE_STATUS_NAME } from '../../src/ros/bridge';
+import { readBridgeConfig } from '../../src/ros/bridge-config';
+import type { RosEnvelope } from '../../src/ros/envelope';
+import type { ParamValue } from '../../src/ros/port';
+import { qos } from '../../src/ros/qos';
+import type { DiagnosticStatusMsg } from '../../src/ros/ros-messages';
+import { MemoryLink, MemoryRosGraph, MemoryRosNode } from '../support/memory-ros-port';
+
+const RELIABLE = qos('reliable', 'volatile', 10);
+const BEST_EFFORT = qos('best_effort', 'volatile', 5);
+const LATCHED = qos('reliable', 'transient_local', 1);
+
+interface Rig {
+  graph: MemoryRosGraph;
+  node: MemoryRosNode;
+  talker: MemoryRosNode;
+  link: MemoryLink;
+  bridge: Bridge;
+  clock: { mono: number; wall: number };
+  sent(): RosEnvelope[];
+}
+
+function rig(overrides: Record<string, ParamValue | null>, teardown: Array<() => Promise<void>>): Rig {
+  const graph = new MemoryRosGraph();
+  const node = graph.createNode('fastsocket_bridge', overrides);
+  const talker = graph.createNode('talker');
+  const link = new MemoryLink();
+  const clock = { mono: 0, wall: 1_700_000_000_000_000_000 };
+  const bridge = new Bridge(node, readBridgeConfig(node, 'veh-17'), link, { monotonicNs: () => clock.mono, wallNs: () => clock.wall });
+  teardown.push(() => bridge.close());
+  return { graph, node, talker, link, bridge, clock, sent: () => link.payloads as RosEnvelope[] };
+}
+
+/** Lets the send promises settle (they resolve in microtasks). */
+function settle(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}
+
+describe('Bridge', () => {
+  const teardown: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const t of teardown.splice(0)) await t();
+  });
+
+  describe('#start', () => {
+    it('waits for a publisher to learn the type when none is configured, then forwards', () => {
+      const r = rig({ topics: ['/chatter'] }, teardown);
+      r.bridge.start();
+      assert.equal(r.bridge.topics()[0].state, 'waiting');
+      assert.equal(r.node.logged('info', /waiting for a publisher on \/chatter/).length, 1);
+      const pub = r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
+      r.bridge.discover();
+      pub.publish({ data: 'hello' });
+      assert.equal(r.bridge.topics()[0].type, 'std_msgs/msg/String');
+      assert.deepEqual(r.sent(), [{
+        topic: '/chatter', type: 'std_msgs/msg/String', seq: 0, stamp_ns: r.clock.wall,
+        qos: { reliability: 'reliable', durability: 'volatile', depth: 10 }, msg: { data: 'hello' },
+      }]);
+    });
+
+    it('subscribes at once with the configured type and QoS, before any publisher exists', () => {
+      const r = rig({ 'topic_options.chatter.type': 'std_msgs/String', 'topic_options.chatter.qos_preset': 'default' }, teardown);
+      r.bridge.start();
+      assert.equal(r.bridge.topics()[0].state, 'forwarding');
+      r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE).publish({ data: 'early' });
+      assert.equal(r.sent().length, 1);
+    });
+
+    it('numbers messages per topic from 0', () => {
+      const r = rig({ topics: ['/a', '/b'] }, teardown);
+      const a = r.talker.createPublisher('std_msgs/msg/String', '/a', RELIABLE);
+      const b = r.talker.createPublisher('std_msgs/msg/Float64', '/b', RELIABLE);
+      r.bridge.start();
+      a.publish({ data: 'x' });
+      b.publish({ data: 1 });
+      a.publish({ data: 'y' });
+      assert.deepEqual(r.sent().map((e) => [e.topic, e.seq]), [['/a', 0], ['/b', 0], ['/a', 1]]);
+    });
+  });
+
+  describe('#discover (QoS)', () => {
+    it('receives from a best-effort publisher by subscribing best-effort', () => {
+      const r = rig({ topics: ['/scan'] }, teardown);
+      const pub = r.talker.createPublisher('std_msgs/msg/Float64', '/scan', BEST_EFFORT);
+      r.bridge.start();
+      pub.publish({ data: 2.5 });
+      assert.equal(r.sent().length, 1);
+      assert.deepEqual(r.sent()[0].qos, { reliability: 'best_effort', durability: 'volatile', depth: 10 });
+    });
+
+    it('receives the latched message of a transient-local publisher that published before the bridge started', () => {
+      const r = rig({ topics: ['/map_info'] }, teardown);
+      r.talker.createPublisher('std_msgs/msg/String', '/map_info', LATCHED).publish({ data: 'latched' });
+      r.bridge.start();
+      assert.deepEqual(r.sent().map((e) => [e.msg, e.qos?.durability]), [[{ data: 'latched' }, 'transient_local']]);
+    });
+
+    it('resubscribes best-effort when a best-effort publisher joins a reliable topic', () => {
+      const r = rig({ topics: ['/mixed'] }, teardown);
+      r.talker.createPublisher('std_msgs/msg/String', '/mixed', RELIABLE);
+      r.bridge.start();
+      const late = r.graph.createNode('late').createPublisher('std_msgs/msg/String', '/mixed', BEST_EFFORT);
+      late.publish({ data: 'lost before resubscribing' });
+      r.bridge.discover();
+      late.publish({ data: 'heard' });
+      assert.deepEqual(r.sent().map((e) => e.msg), [{ data: 'heard' }]);
+      assert.equal(r.bridge.topics()[0].counters.resubscriptions, 1);
+    });
+
+    it('keeps its subscription when the publishers go away', () => {
+      const r = rig({ topics: ['/t'] }, teardown);
+      const talker = r.graph.createNode('gone');
+      talker.createPublisher('std_msgs/msg/String', '/t', BEST_EFFORT);
+      r.bridge.start();
+      talker.destroy();
+      r.bridge.discover();
+      assert.equal(r.bridge.topics()[0].state, 'forwarding');
+      assert.equal(r.bridge.topics()[0].counters.resubscriptions, 0);
+    });
+  });
+
+  describe('#forward', () => {
+    it('sends the serialized bytes base64-encoded when the topic uses cdr encoding', () => {
+      const r = rig({ 'topic_options.chatter.encoding': 'cdr' }, teardown);
+      const pub = r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
+      r.bridge.start();
+      const message = { data: 'raw' };
+      pub.publish(message);
+      const env = r.sent()[0];
+      assert.equal(env.msg, undefined);
+      assert.deepEqual(Buffer.from(env.cdr as string, 'base64'), r.graph.serialize(message));
+    });
+
+    it('skips messages faster than max_rate_hz', () => {
+      const r = rig({ 'topic_options.fast.max_rate_hz': 10.0 }, teardown);
+      const pub = r.talker.createPublisher('std_msgs/msg/Float64', '/fast', RELIABLE);
+      r.bridge.start();
+      for (let i = 0; i < 10; i++) {
+        pub.publish({ data: i });
+        r.clock.mono += 40e6;
+      }
+      // At 40 ms apart and 100 ms minimum spacing: messages 0, 3, 6, 9.
+      assert.deepEqual(r.sent().map((e) => [e.seq, e.msg?.data]), [[0, 0], [1, 3], [2, 6], [3, 9]]);
+      assert.equal(r.bridge.topics()[0].counters.skipped_rate, 6);
+    });
+
+    it('publishes the round-trip time in ms on ~/rtt when a message is acknowledged', async () => {
+      const r = rig({ topics: ['/chatter'] }, teardown);
+      const pub = r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
+      r.bridge.start();
+      r.link.rttNs = 3_500_000;
+      pub.publish({ data: 'x' });
+      await settle();
+      assert.deepEqual(r.graph.messagesOn('/fastsocket_bridge/rtt'), [{ data: 3.5 }]);
+    });
+
+    it('counts and logs a message the client drops, and keeps forwarding', async () => {
+      const r = rig({ topics: ['/chatter'] }, teardown);
+      const pub = r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
+      r.bridge.start();
+      r.link.hold = true;
+      pub.publish({ data: 'dropped' });
+      r.link.dropHeld();
+      r.link.hold = false;
+      pub.publish({ data: 'kept' });
+      await settle();
+      const c = r.bridge.topics()[0].counters;
+      assert.deepEqual([c.forwarded, c.delivered, c.dropped], [2, 1, 1]);
+      assert.equal(r.node.logged('warn', /\/chatter dropped/).length, 1);
+    });
+
+    it('drops a message that does not fit its type with a log naming topic, type and field', () => {
+      const r = rig({ topics: ['/chatter'] }, teardown);
+      r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
+      r.bridge.start();
+      // Delivered straight to the subscription, as a broken middleware might: the port is a stand-in, the bridge is not.
+      r.graph.subscriptions[0].onMessage({ data: 42 });
+      assert.equal(r.sent().length, 0);
+      assert.equal(r.node.logged('warn', /\/chatter \(std_msgs\/msg\/String\).*msg\.data/).length, 1);
+    });
+  });
+
+  describe('#publishDiagnostics', () => {
+    it('publishes the link status with connection, outbox, drops and reconnects', async () => {
+      const r = rig({ topics: ['/chatter'] }, teardown);
+      r.bridge.start();
+      await settle();
+      r.node.fireTimers(1000);
+      const [array] = r.graph.messagesOn('/diagnostics') as Array<{ status: DiagnosticStatusMsg[] }>;
+      const link = array.status.find((s) => s.name === BRIDGE_STATUS_NAME)!;
+      const values = Object.fromEntries(link.values.map((v) => [v.key, v.value]));
+      assert.equal(link.level, 0);
+      assert.equal(values.connected, 'true');
+      for (const key of ['outbox_messages', 'outbox_bytes', 'dropped_messages', 'reconnects', 'last_rtt_ms']) assert.ok(key in values, key);
+      assert.equal(array.status.find((s) => s.name === 'fastsocket_bridge: /chatter')?.message, 'waiting');
+    });
+  });
+
+  describe('#close', () => {
+    it('stops forwarding and closes the link, twice without harm', async () => {
+      const r = rig({ topics: ['/chatter'] }, teardown);
+      const pub = r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
+      r.bridge.start();
+      await r.bridge.close();
+      await r.bridge.close();
+      pub.publish({ data: 'after close' });
+      assert.equal(r.sent().length, 0);
+      assert.ok(r.link.closed);
+      assert.ok(r.node.timers.every((t) => t.canceled));
+    });
+  });
+});

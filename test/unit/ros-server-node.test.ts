@@ -1,0 +1,214 @@
+import { strict as assert } from 'node:assert';
+import type { LatencyRecord, MessageEvent } from '../../src/fastsocket';
+import { Bridge } from '../../src/ros/bridge';
+import { readBridgeConfig } from '../../src/ros/bridge-config';
+import type { ParamValue } from '../../src/ros/port';
+import { qos } from '../../src/ros/qos';
+import type { DiagnosticStatusMsg } from '../../src/ros/ros-messages';
+import { readServerConfig } from '../../src/ros/server-config';
+import { SERVER_STATUS_NAME, ServerNode } from '../../src/ros/server-node';
+import { MemoryLink, MemoryRosGraph, MemoryRosNode } from '../support/memory-ros-port';
+
+const WALL0 = 1_700_000_000_000_000_000;
+
+function server(overrides: Record<string, ParamValue | null> = {}): { graph: MemoryRosGraph; node: MemoryRosNode; srv: ServerNode; clock: { wall: number } } {
+  const graph = new MemoryRosGraph();
+  const node = graph.createNode('fastsocket_server', overrides);
+  const clock = { wall: WALL0 };
+  const srv = new ServerNode(node, readServerConfig(node), { wallNs: () => clock.wall });
+  srv.start();
+  return { graph, node, srv, clock };
+}
+
+let nextId = 0;
+function message(payload: unknown, extra: Partial<MessageEvent> = {}): MessageEvent {
+  return { id: `id${nextId++}`, payload, peer: '127.0.0.1:5000', client_id: 'veh-17', resent: false, possible_duplicate: false, queued_ns: null, ...extra };
+}
+
+function envelope(seq: number, msg: unknown = { data: `m${seq}` }, extra: object = {}): object {
+  return { topic: '/chatter', type: 'std_msgs/msg/String', seq, stamp_ns: WALL0, qos: { reliability: 'reliable', durability: 'volatile', depth: 10 }, msg, ...extra };
+}
+
+function latency(id: string, correctedNs: number, resent = false): LatencyRecord {
+  return {
+    id, peer: '127.0.0.1:5000', client_id: 'veh-17', resent, t1_ns: 2 * correctedNs, t2_ns: 2 * correctedNs, latency_ns: correctedNs,
+    ps_ns: 0, pc_ns: 0, latency_corrected_ns: correctedNs, queued_ns: null, t2_start: 'ack2_written',
+  };
+}
+
+function values(status: DiagnosticStatusMsg | undefined): Record<string, string> {
+  assert.ok(status, 'status present');
+  return Object.fromEntries(status.values.map((v) => [v.key, v.value]));
+}
+
+describe('ServerNode', () => {
+  describe('#handleMessage', () => {
+    it('republishes a JSON message on its topic with its type and the sender QoS', () => {
+      const { graph, srv } = server();
+      srv.handleMessage(message(envelope(0, { data: 'hi' }, { qos: { reliability: 'best_effort', durability: 'transient_local', depth: 3 } })));
+      assert.deepEqual(graph.messagesOn('/chatter'), [{ data: 'hi' }]);
+      const pub = graph.publishers.find((p) => p.topic === '/chatter')!;
+      assert.equal(pub.type, 'std_msgs/msg/String');
+      assert.deepEqual(pub.qos, qos('best_effort', 'transient_local', 3));
+    });
+
+    it('uses the configured default QoS when the envelope carries none', () => {
+      const { graph, srv } = server({ qos_reliability: 'best_effort', qos_depth: 7n });
+      srv.handleMessage(message(envelope(0, { data: 'x' }, { qos: undefined })));
+      assert.deepEqual(graph.publishers.find((p) => p.topic === '/chatter')!.qos, qos('best_effort', 'volatile', 7));
+    });
+
+    it('republishes CDR bytes untouched', () => {
+      const { graph, srv } = server();
+      const bytes = graph.serialize({ data: 'raw' });
+      srv.handleMessage(message({ topic: '/chatter', type: 'std_msgs/msg/String', seq: 0, cdr: bytes.toString('base64') }));
+      assert.deepEqual(graph.messagesOn('/chatter'), [bytes]);
+    });
+
+    it('puts the sender id into the topic when topic_prefix has {client_id}, so vehicles do not merge', () => {
+      const { graph, srv } = server({ topic_prefix: '/{client_id}' });
+      srv.handleMessage(message(envelope(0), { client_id: 'veh-17' }));
+      srv.handleMessage(message(envelope(0), { client_id: '9lives' }));
+      assert.equal(graph.messagesOn('/veh_17/chatter').length, 1);
+      assert.equal(graph.messagesOn('/_9lives/chatter').length, 1);
+    });
+
+    it('publishes int64, uint8[] and float64[] values exactly', () => {
+      const { graph, srv } = server();
+      srv.handleMessage(message({ topic: '/i', type: 'std_msgs/msg/Int64MultiArray', seq: 0, msg: { data: ['1152921504606846977', -3] } }));
+      srv.handleMessage(message({ topic: '/u', type: 'std_msgs/msg/UInt8MultiArray', seq: 0, msg: { data: 'AP8=' } }));
+      srv.handleMessage(message({ topic: '/f', type: 'std_msgs/msg/Float64MultiArray', seq: 0, msg: { data: [0.1, 'NaN', '-Infinity'] } }));
+      assert.deepEqual((graph.messagesOn('/i')[0] as { data: bigint[] }).data, [1152921504606846977n, -3n]);
+      assert.deepEqual((graph.messagesOn('/u')[0] as { data: Uint8Array }).data, Uint8Array.from([0, 255]));
+      assert.deepEqual((graph.messagesOn('/f')[0] as { data: number[] }).data, [0.1, NaN, -Infinity]);
+    });
+
+    const bad: Array<[string, unknown, string, RegExp]> = [
+      ['the payload is not an envelope', 'hello', 'bad_envelope', /envelope payload/],
+      ['the type is unknown here', envelope(0, {}, { type: 'nav2_msgs/msg/Secret' }), 'unknown_type', /\/chatter \(nav2_msgs\/msg\/Secret\)/],
+      ['the JSON does not fit the type', envelope(0, { data: 5 }), 'bad_message', /\/chatter \(std_msgs\/msg\/String\), field msg\.data/],
+    ];
+    for (const [what, payload, reason, logLine] of bad) {
+      it(`drops, counts and logs the message when ${what}, and keeps serving other topics`, () => {
+        const { graph, node, srv } = server();
+        srv.handleMessage(message(payload));
+        srv.handleMessage(message({ topic: '/other', type: 'std_msgs/msg/Float64', seq: 0, msg: { data: 1.5 } }));
+        assert.equal(srv.dropCounts()[reason as 'bad_message'], 1);
+        assert.equal(node.logged('warn', logLine).length, 1);
+        assert.deepEqual(graph.messagesOn('/other'), [{ data: 1.5 }]);
+        assert.equal(graph.messagesOn('/chatter').length, 0);
+      });
+    }
+
+    it('drops a message whose type differs from the one its topic already carries', () => {
+      const { graph, srv } = server();
+      srv.handleMessage(message(envelope(0)));
+      srv.handleMessage(message({ topic: '/chatter', type: 'std_msgs/msg/Float64', seq: 1, msg: { data: 1 } }));
+      assert.equal(srv.dropCounts().type_conflict, 1);
+      assert.equal(graph.messagesOn('/chatter').length, 1);
+    });
+
+    it('counts loss, duplicates and reordering per topic and per sender', () => {
+      const { srv } = server();
+      for (const seq of [0, 1, 3, 2, 2, 6]) srv.handleMessage(message(envelope(seq)));
+      srv.handleMessage(message(envelope(5), { client_id: 'veh-18' }));
+      const counts = srv.topicCounts('/chatter')!;
+      assert.deepEqual(counts.get('veh-17'), { received: 6, lost: 2, duplicates: 1, reordered: 1, late: 0, restarts: 0 });
+      assert.deepEqual(counts.get('veh-18'), { received: 1, lost: 0, duplicates: 0, reordered: 0, late: 0, restarts: 0 });
+    });
+  });
+
+  describe('#handleLatency', () => {
+    it('publishes the corrected latency in ms on ~/latency and ~/latency/<topic>', () => {
+      const { graph, srv } = server({ topic_prefix: '/remote' });
+      const m = message(envelope(0));
+      srv.handleMessage(m);
+      srv.handleLatency(latency(m.id, 1_250_000));
+      assert.deepEqual(graph.messagesOn('/fastsocket_server/latency'), [{ data: 1.25 }]);
+      assert.deepEqual(graph.messagesOn('/fastsocket_server/latency/chatter'), [{ data: 1.25 }]);
+      assert.equal(graph.messagesOn('/remote/chatter').length, 1);
+    });
+
+    it('publishes a window of statistics on ~/latency_stats and leaves resends out of it', () => {
+      const { graph, srv, clock } = server();
+      for (const [ns, resent] of [[1e6, false], [3e6, false], [50e6, true]] as const) {
+        const m = message(envelope(nextId), { resent });
+        srv.handleMessage(m);
+        srv.handleLatency(latency(m.id, ns, resent));
+      }
+      clock.wall += 1e9;
+      srv.closeWindow();
+      const [metrics] = graph.messagesOn('/fastsocket_server/latency_stats') as Array<{ unit: string; window_start: object; window_stop: object; statistics: Array<{ data_type: number; data: number }> }>;
+      assert.equal(metrics.unit, 'ms');
+      assert.deepEqual(metrics.window_start, { sec: 1_700_000_000, nanosec: 0 });
+      assert.deepEqual(metrics.window_stop, { sec: 1_700_000_001, nanosec: 0 });
+      const byType = new Map(metrics.statistics.map((s) => [s.data_type, s.data]));
+      assert.equal(byType.get(1), 2);
+      assert.equal(byType.get(2), 1);
+      assert.equal(byType.get(3), 3);
+      assert.equal(byType.get(4), 1);
+      assert.equal(byType.get(5), 2);
+    });
+
+    it('still publishes ~/latency for a message that was not a ROS envelope', () => {
+      const { graph, srv } = server();
+      srv.handleLatency(latency('unknown-id', 2e6));
+      assert.deepEqual(graph.messagesOn('/fastsocket_server/latency'), [{ data: 2 }]);
+    });
+  });
+
+  describe('#publishDiagnostics', () => {
+    it('publishes the link status and one status per topic with percentiles, loss and drops, keys carrying units', () => {
+      const { graph, srv } = server();
+      for (const seq of [0, 2]) {
+        const m = message(envelope(seq));
+        srv.handleMessage(m);
+        srv.handleLatency(latency(m.id, 4e6));
+      }
+      srv.handleMessage(message('not an envelope'));
+      srv.closeWindow();
+      srv.publishDiagnostics();
+      const [array] = graph.messagesOn('/diagnostics') as Array<{ status: DiagnosticStatusMsg[] }>;
+      const link = values(array.status.find((s) => s.name === SERVER_STATUS_NAME));
+      assert.equal(link.dropped_messages, '1');
+      assert.equal(link.latency_p95_ms, '4');
+      const topic = values(array.status.find((s) => s.name === 'fastsocket_server: /chatter'));
+      assert.deepEqual([topic.messages, topic.lost_messages, topic.latency_p50_ms, topic.latency_window_samples], ['2', '1', '4', '2']);
+      for (const key of ['latency_p99_ms', 'latency_jitter_ms', 'resent_messages', 'duplicate_messages', 'reordered_messages', 'dropped_messages']) assert.ok(key in topic, key);
+    });
+  });
+});
+
+describe('Bridge and ServerNode', () => {
+  describe('#forwarding between two ROS domains', () => {
+    it('delivers every message with exact values and publishes its latency', async () => {
+      const vehicle = new MemoryRosGraph();
+      const bridgeNode = vehicle.createNode('fastsocket_bridge', { topics: ['/chatter', '/ints'], 'topic_options.bytes.encoding': 'cdr' });
+      const { graph: infra, srv } = server({ topic_prefix: '/remote' });
+      const link = new MemoryLink();
+      link.rttNs = 1e6;
+      link.sink = (payload, id) => {
+        srv.handleMessage(message(payload, { id }));
+        srv.handleLatency(latency(id, 0.5e6));
+      };
+      const bridge = new Bridge(bridgeNode, readBridgeConfig(bridgeNode, 'veh-17'), link);
+      const talker = vehicle.createNode('talker');
+      const chatter = talker.createPublisher('std_msgs/msg/String', '/chatter', qos('best_effort', 'volatile', 5));
+      const ints = talker.createPublisher('std_msgs/msg/Int64MultiArray', '/ints', qos('reliable', 'volatile', 10));
+      bridge.start();
+      try {
+        chatter.publish({ data: 'one' });
+        ints.publish({ layout: { dim: [], data_offset: 0 }, data: [9007199254740993n, -1n] });
+        chatter.publish({ data: 'two' });
+        await new Promise((r) => setImmediate(r));
+        assert.deepEqual(infra.messagesOn('/remote/chatter'), [{ data: 'one' }, { data: 'two' }]);
+        assert.deepEqual((infra.messagesOn('/remote/ints')[0] as { data: bigint[] }).data, [9007199254740993n, -1n]);
+        assert.equal(infra.publishers.find((p) => p.topic === '/remote/chatter')!.qos.reliability, 'best_effort');
+        assert.equal(infra.messagesOn('/fastsocket_server/latency').length, 3);
+        assert.equal(vehicle.messagesOn('/fastsocket_bridge/rtt').length, 3);
+      } finally {
+        await bridge.close();
+      }
+    });
+  });
+});
