@@ -20,7 +20,8 @@ import { PeerEvent, PythonPeer } from './python-peer';
 const COUNT = 3000;
 const LARGE_STRING_CHARS = 200 * 1024; // above asyncio's default 64 KiB readline limit
 const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-const EVENT_DEADLINE_MS = 20_000;
+/** Generous: a loaded CI box runs the 3000 one-at-a-time exchanges several times slower than an idle one. */
+const EVENT_DEADLINE_MS = 45_000;
 
 /**
  * Payloads written the way Python writes them (bare NaN/Infinity, -0.0), with the value our side must decode.
@@ -35,11 +36,11 @@ const PYTHON_ONLY: ReadonlyArray<[text: string, expected: unknown]> = [
   ['[1.0, 2.50, 1E3, 1e-3]', [1, 2.5, 1000, 0.001]],
 ];
 
-/** Resources created by a test, released after it whatever happened. */
+/** Resources created by a test, released after it whatever happened (hooked into each describe below). */
 const teardown: Array<() => Promise<unknown> | unknown> = [];
-afterEach(async () => {
+async function releaseAll(): Promise<void> {
   while (teardown.length > 0) await teardown.pop()!();
-});
+}
 
 function startPeer(args: string[]): PythonPeer {
   const peer = new PythonPeer(args, parseJson);
@@ -116,11 +117,13 @@ function assertLatencies(ids: readonly string[], records: readonly LatencyRecord
 }
 
 describe('FastSocketServer', () => {
+  afterEach(releaseAll);
+
   describe('#listen (tcp) with the Python reference peer as client', () => {
     async function exchange(mode: string[]): Promise<void> {
       const { server, port, messages, latencies, latenciesReached } = await startServer();
       const { file, expected } = writePayloadFile(COUNT);
-      const py = startPeer(['send', '--port', String(port), '--payloads', file, '--count', String(COUNT), '--events', ...mode]);
+      const py = startPeer(['send', '--port', String(port), '--payloads', file, '--count', String(COUNT), '--events', '--timeout', String(EVENT_DEADLINE_MS / 1000), ...mode]);
 
       const summary = await py.waitFor((e) => e.event === 'summary', EVENT_DEADLINE_MS, 'the send summary');
       assert.equal(await py.waitForExit(EVENT_DEADLINE_MS), 0, `peer.py send failed: ${JSON.stringify(summary)} ${py.stderrTail}`);
@@ -158,6 +161,8 @@ describe('FastSocketServer', () => {
 });
 
 describe('FastSocketClient', () => {
+  afterEach(releaseAll);
+
   describe('#send (tcp) to the Python reference peer as server', () => {
     async function startPythonServer(port = 0): Promise<{ py: PythonPeer; url: string }> {
       const py = startPeer(['serve', '--port', String(port)]);
