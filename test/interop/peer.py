@@ -21,7 +21,7 @@ What it does NOT copy, so that it keeps serving and every message is accounted f
 
 CLI (every line on stdout is one JSON object; diagnostics go to stderr):
 
-  peer.py serve [--host 127.0.0.1] [--port 8888] [--quiet] [--read-limit BYTES]
+  peer.py serve [--host 127.0.0.1] [--port 8888] [--quiet] [--read-limit BYTES] [--exit-on-eof]
       First line: {"event":"listening","port":N}. Then, unless --quiet:
         {"event":"message","id":..,"peer":"host:port","duplicate":false,"payload":..}   (after ack 3, as the original)
         {"event":"latency","id":..,"peer":..,"t1_ns":..,"t2_ns":..,"latency_ns":..,"t2_start":"message_arrived"}
@@ -45,6 +45,8 @@ CLI (every line on stdout is one JSON object; diagnostics go to stderr):
       Exit 0 if everything was delivered, 1 if not, 2 on a usage error.
 
   --read-limit BYTES (both modes): the readline() limit, default 64 MiB; 65536 reproduces the original exactly.
+  --exit-on-eof (serve): stop, as on SIGTERM, when stdin reaches end of file, so a server spawned with a stdin
+      pipe does not outlive a parent that died without cleaning up.
 """
 
 import argparse
@@ -52,6 +54,7 @@ import asyncio
 import collections
 import json
 import math
+import os
 import resource
 import signal
 import sys
@@ -206,6 +209,15 @@ async def serve(args):
     stop = loop.create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+    if args.exit_on_eof:
+        fd = sys.stdin.fileno()
+
+        def on_stdin():
+            if not os.read(fd, 65536):
+                loop.remove_reader(fd)
+                stop.done() or stop.set_result(None)
+
+        loop.add_reader(fd, on_stdin)
     await stop
     srv.close()
     out.emit({"event": "summary", **server.stats, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
@@ -393,6 +405,7 @@ def main(argv):
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8888)
     s.add_argument("--quiet", action="store_true", help="no per-message lines, only listening and summary")
+    s.add_argument("--exit-on-eof", action="store_true", help="stop when stdin reaches end of file")
     c = sub.add_parser("send")
     c.add_argument("--host", default="127.0.0.1")
     c.add_argument("--port", type=int, required=True)

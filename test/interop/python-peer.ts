@@ -33,7 +33,9 @@ export class PythonPeer {
   private readonly exited: Promise<number | null>;
 
   constructor(args: string[], private readonly parse: (line: string) => unknown) {
-    this.child = spawn(PYTHON, [PEER_PY, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // A server watches its stdin pipe, so it goes when we do even if teardown never runs (mocha killed).
+    const watch = args[0] === 'serve' ? ['--exit-on-eof'] : [];
+    this.child = spawn(PYTHON, [PEER_PY, ...args, ...watch], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr.setEncoding('utf8');
     this.child.stderr.on('data', (s: string) => {
       this.stderr = (this.stderr + s).slice(-4000);
