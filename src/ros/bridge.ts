@@ -179,8 +179,7 @@ export class Bridge {
     this.state = 'running';
     this.rttPublisher = this.node.createPublisher(FLOAT64, '~/rtt', { reliability: 'reliable', durability: 'volatile', history: 'keep_last', depth: 10 });
     this.diagnosticsPublisher = this.node.createPublisher(DIAGNOSTIC_ARRAY, '/diagnostics', { reliability: 'reliable', durability: 'volatile', history: 'keep_last', depth: 10 });
-    this.link.on('connect', ({ url }) => this.node.logger.info(`connected to ${url}`));
-    this.link.on('disconnect', ({ error }) => this.node.logger.warn(`disconnected from ${this.config.url}${error ? `: ${error.message}` : ''}; reconnecting`));
+    // The client logs connects and disconnects itself; errors are events that must have a listener.
     this.link.on('error', (error) => this.node.logger.error(`link error: ${error.message}`));
     if (this.forwarders.length === 0) this.node.logger.warn('no topics configured: set the topics parameter or topic_options');
     this.discover();

@@ -1,0 +1,304 @@
+/**
+ * RosPort over rclnodejs 2.2.0. rclnodejs is an optional dependency without shipped message typings, so it is
+ * loaded lazily with `require` and described by the few structural types below; nothing here is imported at
+ * compile time. See ../shared/design/RCLNODEJS.md for the traps this file works around.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../fastsocket';
+import { RosError, UnknownTypeError } from './errors';
+import type { FieldDefinition, MessageDefinition } from './message-definition';
+import type {
+  EndpointInfo, ParamDeclaration, ParamState, ParamType, ParamValue, RosNode, RosPort, RosPublisher, RosSubscription, RosTimer, SubscriptionMode,
+} from './port';
+import type { Durability, History, QosProfile, Reliability } from './qos';
+
+interface RclParameter {
+  name: string;
+  type: number;
+  value: unknown;
+}
+
+interface RclLogger {
+  debug(m: string): boolean;
+  info(m: string): boolean;
+  warn(m: string): boolean;
+  error(m: string): boolean;
+}
+
+interface RclNode {
+  name(): string;
+  getFullyQualifiedName(): string;
+  spin(timeout?: number): void;
+  destroy(): void;
+  getLogger(): RclLogger;
+  declareParameter(p: RclParameter, d?: unknown, ignoreOverride?: boolean): RclParameter;
+  hasParameter(name: string): boolean;
+  getParameter(name: string): RclParameter;
+  getParameterOverrides(): RclParameter[];
+  createPublisher(type: string, topic: string, options?: object): { topic: string; publish(m: unknown): void };
+  destroyPublisher(p: unknown): void;
+  createSubscription(type: string, topic: string, options: object, cb: (m: unknown) => void): { topic: string };
+  destroySubscription(s: unknown): void;
+  getTopicNamesAndTypes(noDemangle?: boolean): Array<{ name: string; types: string[] }>;
+  getPublishersInfoByTopic(topic: string, noDemangle: boolean): Array<{ node_name: string; node_namespace: string; topic_type: string; qos_profile: RclQosInfo }>;
+  createTimer(periodNs: bigint, cb: () => void): { cancel(): void };
+  resolveTopicName(topic: string, onlyExpand?: boolean): string;
+}
+
+interface RclQosInfo {
+  depth: number;
+  history: number;
+  reliability: number;
+  durability: number;
+}
+
+interface RclFieldType {
+  isArray: boolean;
+  arraySize: number | null;
+  isUpperBound: boolean;
+  isFixedSizeArray: boolean | null;
+  pkgName: string | null;
+  type: string;
+  stringUpperBound: number | null;
+  isPrimitiveType: boolean;
+}
+
+/** The part of the rclnodejs module we use. */
+interface Rclnodejs {
+  init(context?: unknown, argv?: string[]): Promise<void>;
+  shutdown(): void;
+  isShutdown(): boolean;
+  removeSignalHandlers(): void;
+  require(name: string): { ROSMessageDef?: { fields: Array<{ name: string; type: RclFieldType }> } };
+  Context: { defaultContext(): unknown };
+  Node: new (name: string, namespace?: string) => RclNode;
+  Parameter: new (name: string, type: number, value?: unknown) => RclParameter;
+  ParameterDescriptor: new (name: string, type: number, description?: string, readOnly?: boolean) => unknown;
+  QoS: new (history: number, depth: number, reliability: number, durability: number) => unknown;
+}
+
+const PARAM_TYPES: readonly (ParamType | 'not_set')[] = [
+  'not_set', 'bool', 'integer', 'double', 'string', 'byte_array', 'bool_array', 'integer_array', 'double_array', 'string_array',
+];
+const RELIABILITY: Readonly<Record<Reliability, number>> = { system_default: 0, reliable: 1, best_effort: 2 };
+const DURABILITY: Readonly<Record<Durability, number>> = { system_default: 0, transient_local: 1, volatile: 2 };
+const HISTORY: Readonly<Record<History, number>> = { system_default: 0, keep_last: 1, keep_all: 2 };
+
+export const ROS_NOT_SOURCED =
+  'ROS 2 must be sourced before starting this node (e.g. `source /opt/ros/jazzy/setup.bash`), and rclnodejs installed with ROS sourced (`npm ci`)';
+
+/**
+ * Says why ROS 2 cannot be used from this process, or null when it can. Loading rclnodejs without ROS sourced is
+ * not harmless: its fallback rebuild deletes the compiled addon, so we look before we load.
+ */
+export function rosUnavailableReason(env: NodeJS.ProcessEnv = process.env): string | null {
+  if (!env.ROS_DISTRO) return 'ROS_DISTRO is not set';
+  const dirs = (env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
+  if (!dirs.some((d) => existsSync(join(d, 'librcl.so')))) return 'librcl.so is not on LD_LIBRARY_PATH';
+  try {
+    require.resolve('rclnodejs');
+  } catch {
+    return 'rclnodejs is not installed (run npm ci with ROS 2 sourced)';
+  }
+  return null;
+}
+
+/**
+ * Loads rclnodejs, or throws one clear sentence saying ROS 2 must be sourced.
+ * @throws RosError FS_ROS_ERR_UNAVAILABLE
+ */
+export function loadRclnodejs(env: NodeJS.ProcessEnv = process.env): Rclnodejs {
+  const reason = rosUnavailableReason(env);
+  if (reason !== null) throw new RosError('FS_ROS_ERR_UNAVAILABLE', `${ROS_NOT_SOURCED}: ${reason}.`);
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('rclnodejs') as Rclnodejs;
+  } catch (err) {
+    throw new RosError('FS_ROS_ERR_UNAVAILABLE', `${ROS_NOT_SOURCED}: rclnodejs did not load (${(err as Error).message}).`, { cause: err });
+  }
+}
+
+/**
+ * Initialises ROS with `argv` (so `--ros-args` remaps, params files and log levels apply) and returns the port.
+ * rclnodejs' own SIGINT handler is removed: the entry point handles SIGINT and SIGTERM itself.
+ * @throws RosError FS_ROS_ERR_UNAVAILABLE
+ */
+export async function openRclnodejsPort(argv: string[] = process.argv): Promise<RosPort> {
+  const rcl = loadRclnodejs();
+  rcl.removeSignalHandlers();
+  await rcl.init(rcl.Context.defaultContext(), argv);
+  return new RclnodejsPort(rcl);
+}
+
+class RclnodejsPort implements RosPort {
+  private readonly nodes: RclnodejsNode[] = [];
+
+  constructor(private readonly rcl: Rclnodejs) {}
+
+  createNode(name: string): RosNode {
+    const node = new RclnodejsNode(this.rcl, new this.rcl.Node(name));
+    this.nodes.push(node);
+    return node;
+  }
+
+  shutdown(): void {
+    for (const n of this.nodes.splice(0)) n.destroy();
+    if (!this.rcl.isShutdown()) this.rcl.shutdown();
+  }
+}
+
+class RclnodejsNode implements RosNode {
+  readonly logger: Logger;
+  private readonly definitions = new Map<string, MessageDefinition>();
+  private destroyed = false;
+
+  constructor(
+    private readonly rcl: Rclnodejs,
+    private readonly node: RclNode,
+  ) {
+    const l = node.getLogger();
+    this.logger = {
+      debug: (m) => void l.debug(m),
+      info: (m) => void l.info(m),
+      warn: (m) => void l.warn(m),
+      error: (m) => void l.error(m),
+    };
+    node.spin();
+  }
+
+  get name(): string {
+    return this.node.name();
+  }
+
+  get fullyQualifiedName(): string {
+    return this.node.getFullyQualifiedName();
+  }
+
+  declareParameter(d: ParamDeclaration): ParamState {
+    if (this.node.hasParameter(d.name)) return toState(this.node.getParameter(d.name));
+    const override = this.node.getParameterOverrides().find((p) => p.name === d.name);
+    // Declared with the override's own type: rclnodejs would otherwise fail with a misleading message, and the
+    // caller reports a wrong type by parameter name. An empty YAML list arrives untyped and means "the default".
+    const useOverride = override !== undefined && override.type !== 0;
+    const type = useOverride ? override.type : PARAM_TYPES.indexOf(d.type);
+    const value = useOverride ? override.value : d.defaultValue;
+    const descriptor = new this.rcl.ParameterDescriptor(d.name, type, d.description, d.readOnly ?? false);
+    return toState(this.node.declareParameter(new this.rcl.Parameter(d.name, type, value), descriptor, true));
+  }
+
+  parameterOverrides(): ParamState[] {
+    return this.node.getParameterOverrides().map(toState);
+  }
+
+  createPublisher(type: string, topic: string, qos: QosProfile): RosPublisher {
+    this.messageDefinition(type);
+    const pub = this.node.createPublisher(type, topic, { qos: this.toRclQos(qos) });
+    return {
+      topic: pub.topic,
+      publish: (m) => pub.publish(m),
+      destroy: () => {
+        if (!this.destroyed) this.node.destroyPublisher(pub);
+      },
+    };
+  }
+
+  createSubscription(type: string, topic: string, qos: QosProfile, mode: SubscriptionMode, onMessage: (m: unknown) => void): RosSubscription {
+    this.messageDefinition(type);
+    // A callback that throws aborts the whole process inside rclnodejs (uncaughtException does not see it).
+    const guarded = (m: unknown): void => {
+      try {
+        onMessage(m);
+      } catch (err) {
+        this.logger.error(`message callback on ${topic} failed: ${(err as Error).stack ?? String(err)}`);
+      }
+    };
+    const sub = this.node.createSubscription(type, topic, { qos: this.toRclQos(qos), isRaw: mode === 'raw', enableTypedArray: true }, guarded);
+    return {
+      topic: sub.topic,
+      destroy: () => {
+        if (!this.destroyed) this.node.destroySubscription(sub);
+      },
+    };
+  }
+
+  messageDefinition(type: string): MessageDefinition {
+    const cached = this.definitions.get(type);
+    if (cached) return cached;
+    let cls: ReturnType<Rclnodejs['require']>;
+    try {
+      cls = this.rcl.require(type);
+    } catch (err) {
+      throw new UnknownTypeError(type, { cause: err });
+    }
+    if (!cls?.ROSMessageDef) throw new UnknownTypeError(type);
+    const def: MessageDefinition = { type, fields: cls.ROSMessageDef.fields.map((f) => toField(f.name, f.type)) };
+    this.definitions.set(type, def);
+    return def;
+  }
+
+  topicNamesAndTypes(): Array<{ name: string; types: string[] }> {
+    return this.node.getTopicNamesAndTypes();
+  }
+
+  publishersInfo(topic: string): EndpointInfo[] {
+    return this.node.getPublishersInfoByTopic(this.resolveTopicName(topic), false).map((p) => ({
+      nodeName: p.node_name,
+      nodeNamespace: p.node_namespace,
+      type: p.topic_type,
+      qos: fromRclQos(p.qos_profile),
+    }));
+  }
+
+  createTimer(periodMs: number, callback: () => void): RosTimer {
+    const timer = this.node.createTimer(BigInt(Math.max(1, Math.round(periodMs * 1e6))), () => {
+      try {
+        callback();
+      } catch (err) {
+        this.logger.error(`timer callback failed: ${(err as Error).stack ?? String(err)}`);
+      }
+    });
+    return { cancel: () => timer.cancel() };
+  }
+
+  resolveTopicName(topic: string): string {
+    return this.node.resolveTopicName(topic);
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.node.destroy();
+  }
+
+  private toRclQos(q: QosProfile): unknown {
+    return new this.rcl.QoS(HISTORY[q.history], q.depth, RELIABILITY[q.reliability], DURABILITY[q.durability]);
+  }
+}
+
+function toState(p: RclParameter): ParamState {
+  return { name: p.name, type: PARAM_TYPES[p.type] ?? 'not_set', value: p.value as ParamValue | undefined };
+}
+
+function toField(name: string, t: RclFieldType): FieldDefinition {
+  const array: FieldDefinition['array'] = !t.isArray ? 'none' : t.isFixedSizeArray ? 'fixed' : t.isUpperBound ? 'bounded' : 'dynamic';
+  return {
+    name,
+    type: t.isPrimitiveType ? t.type : `${t.pkgName}/msg/${t.type}`,
+    primitive: t.isPrimitiveType,
+    array,
+    ...(t.isArray && t.arraySize !== null ? { size: t.arraySize } : {}),
+    ...(t.stringUpperBound !== null ? { stringBound: t.stringUpperBound } : {}),
+  };
+}
+
+function fromRclQos(q: RclQosInfo): QosProfile {
+  const key = <T extends string>(table: Readonly<Record<T, number>>, n: number, fallback: T): T =>
+    (Object.keys(table) as T[]).find((k) => table[k] === n) ?? fallback;
+  return {
+    reliability: key(RELIABILITY, q.reliability, 'system_default'),
+    durability: key(DURABILITY, q.durability, 'system_default'),
+    history: key(HISTORY, q.history, 'system_default'),
+    depth: q.depth,
+  };
+}
