@@ -1,0 +1,32 @@
+"""Shared by bridge.launch.py and server.launch.py: one node, arguments left empty are not passed."""
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+
+def node_launch_description(executable, node_name, what):
+    def _node(context):
+        params_file = LaunchConfiguration('params_file').perform(context)
+        url = LaunchConfiguration('url').perform(context)
+        log_level = LaunchConfiguration('log_level').perform(context)
+        parameters = [params_file] if params_file else []
+        if url:
+            parameters.append({'url': url})
+        # No namespace=: launch_ros would then key the url dict by the full node name, which rclnodejs ignores.
+        return [Node(
+            package='fastsocket', executable=executable, name=node_name, output='screen',
+            parameters=parameters, ros_arguments=['--log-level', log_level] if log_level else [],
+        )]
+
+    share = get_package_share_directory('fastsocket')
+    return LaunchDescription([
+        DeclareLaunchArgument('params_file', default_value=os.path.join(share, 'config', f'{executable}.yaml'),
+                              description=f'{what} parameters (YAML keyed /** or {node_name}); empty: none'),
+        DeclareLaunchArgument('url', default_value='', description=f'{what} URL; empty: from the params file'),
+        DeclareLaunchArgument('log_level', default_value='', description='debug, info, warn or error; empty: info'),
+        OpaqueFunction(function=_node),
+    ])
