@@ -1,0 +1,155 @@
+import { strict as assert } from 'node:assert';
+import { FastSocketClient } from '../../src/fastsocket/client';
+import { FastSocketError } from '../../src/fastsocket/errors';
+import { DEFAULT_CLIENT_LIMITS, DEFAULT_SERVER_LIMITS } from '../../src/fastsocket/options';
+import { FastSocketServer } from '../../src/fastsocket/server';
+
+/** Asserts that `make` throws a TypeError whose message names `option` (the contract: "a bad option names it"). */
+function throwsNaming(make: () => unknown, option: string, what: string): void {
+  assert.throws(make, (err: unknown) => {
+    assert.ok(err instanceof TypeError, `${what}: expected a TypeError, got ${String(err)}`);
+    assert.match(err.message, new RegExp(`\\b${option.replace('.', '\\.')}\\b`), `${what}: the message names ${option}`);
+    return true;
+  }, `${what}: no TypeError`);
+}
+
+const notIntegers = [0.5, NaN, Infinity, -Infinity, '10', null, true, {}, [1], 10n];
+
+/** Bad values per option: each must be refused with a TypeError naming the option. */
+const SERVER_BAD: Record<string, unknown[]> = {
+  maxFrameBytes: [...notIntegers, 0, -1, 63, 2 ** 31 + 1],
+  maxBadFrames: [...notIntegers, 0, -1],
+  frameTimeoutMs: [...notIntegers, 0, -5],
+  idleTimeoutMs: [...notIntegers, 0, -5],
+  maxConnections: [...notIntegers, 0, -1],
+  ack3TimeoutMs: [...notIntegers, 0],
+  maxPendingAck3: [...notIntegers, 0],
+  dedupCapacity: [...notIntegers.filter((v) => v !== null), 0],
+  writeHighWaterBytes: [...notIntegers.filter((v) => v !== null), 0],
+  token: ['', 5, {}, null],
+  stateDir: ['', 5, {}, null],
+  logger: [null, 5, {}, { debug() {}, info() {}, warn() {} }, console.log],
+  clock: [5, 'now', {}],
+};
+
+const CLIENT_BAD: Record<string, unknown[]> = {
+  outboxMaxMessages: [...notIntegers, 0, -1],
+  outboxMaxBytes: [...notIntegers, 0],
+  outboxPolicy: ['drop-random', 'DROP-OLDEST', '', 0, null],
+  reconnectMinMs: [...notIntegers, 0],
+  reconnectMaxMs: [...notIntegers, 0, 50],
+  reconnectJitter: [-0.1, 1.5, NaN, '0.2', null],
+  maxFrameBytes: [...notIntegers, 0, 63],
+  connectTimeoutMs: [...notIntegers.filter((v) => v !== null), 0],
+  writeHighWaterBytes: [...notIntegers.filter((v) => v !== null), 0],
+  clockSync: ['yes', 1],
+  clientId: ['', 5, {}, 'c'.repeat(257)],
+  token: ['', 5, {}, null],
+  logger: [null, 5, {}, { debug() {}, info() {}, warn() {} }],
+  clock: [5, 'now'],
+  random: [5, 'x'],
+};
+
+describe('options', () => {
+  describe('FastSocketServer#constructor', () => {
+    it('applies the defaults of PROTOCOL.md §6', () => {
+      assert.deepEqual(
+        { ...DEFAULT_SERVER_LIMITS },
+        {
+          maxFrameBytes: 16 * 1024 * 1024,
+          maxBadFrames: 10,
+          frameTimeoutMs: 10_000,
+          idleTimeoutMs: 120_000,
+          maxConnections: 1024,
+          ack3TimeoutMs: 10_000,
+          maxPendingAck3: 10_000,
+        },
+      );
+      assert.ok(new FastSocketServer({ url: 'tcp://127.0.0.1:0' }));
+    });
+
+    it('accepts every option at its smallest valid value, and undefined as "use the default"', () => {
+      const server = new FastSocketServer({
+        url: 'tcp://127.0.0.1:0', maxFrameBytes: 64, maxBadFrames: 1, frameTimeoutMs: 1, idleTimeoutMs: 1, maxConnections: 1,
+        ack3TimeoutMs: 1, maxPendingAck3: 1, dedupCapacity: 1, writeHighWaterBytes: 1, token: 't',
+      } as never);
+      assert.equal(server.url, null, 'not listening before listen()');
+      assert.ok(new FastSocketServer({ url: 'tcp://127.0.0.1:0', maxFrameBytes: undefined, logger: undefined }));
+    });
+
+    for (const [option, values] of Object.entries(SERVER_BAD)) {
+      it(`throws a TypeError naming ${option} when it is invalid`, () => {
+        for (const value of values) {
+          throwsNaming(() => new FastSocketServer({ url: 'tcp://127.0.0.1:0', [option]: value }), option, `${option}=${String(value)}`);
+        }
+      });
+    }
+
+    it('throws a TypeError naming an unknown (misspelt) option', () => {
+      throwsNaming(() => new FastSocketServer({ url: 'tcp://127.0.0.1:0', maxFrameByte: 100 } as never), 'maxFrameByte', 'typo');
+      throwsNaming(() => new FastSocketServer({ state_dir: '/tmp/x' } as never), 'state_dir', 'snake case');
+    });
+
+    it('throws a TypeError naming tls when a secure scheme has no certificate or key', () => {
+      for (const url of ['tls://127.0.0.1:0', 'wss://127.0.0.1:0']) {
+        throwsNaming(() => new FastSocketServer({ url }), 'tls', url);
+        throwsNaming(() => new FastSocketServer({ url, tls: { cert: 'x' } }), 'tls', `${url} without key`);
+      }
+    });
+
+    it('throws FS_ERR_INVALID_URL for a bad url', () => {
+      assert.throws(() => new FastSocketServer({ url: 'http://127.0.0.1:1' }), (e: unknown) => e instanceof FastSocketError && e.code === 'FS_ERR_INVALID_URL');
+    });
+
+    it('throws a TypeError when the options are not an object', () => {
+      assert.throws(() => new FastSocketServer(null as never), TypeError);
+      assert.throws(() => new FastSocketServer('tcp://127.0.0.1:1' as never), TypeError);
+    });
+  });
+
+  describe('FastSocketClient#constructor', () => {
+    it('applies the defaults of PROTOCOL.md §6', () => {
+      assert.equal(DEFAULT_CLIENT_LIMITS.outboxMaxMessages, 10_000);
+      assert.equal(DEFAULT_CLIENT_LIMITS.outboxMaxBytes, 64 * 1024 * 1024);
+      assert.equal(DEFAULT_CLIENT_LIMITS.outboxPolicy, 'drop-oldest');
+      assert.equal(DEFAULT_CLIENT_LIMITS.reconnectMinMs, 100);
+      assert.equal(DEFAULT_CLIENT_LIMITS.reconnectMaxMs, 5_000);
+      assert.equal(DEFAULT_CLIENT_LIMITS.reconnectJitter, 0.2);
+      const c = new FastSocketClient();
+      assert.equal(c.url, 'tcp://127.0.0.1:8888');
+      assert.equal(c.connected, false);
+    });
+
+    it('accepts every outbox policy', () => {
+      for (const outboxPolicy of ['drop-oldest', 'drop-newest', 'reject'] as const) assert.ok(new FastSocketClient({ outboxPolicy }));
+    });
+
+    for (const [option, values] of Object.entries(CLIENT_BAD)) {
+      it(`throws a TypeError naming ${option} when it is invalid`, () => {
+        for (const value of values) {
+          const extra = option === 'reconnectMaxMs' ? { reconnectMinMs: 100 } : {};
+          throwsNaming(() => new FastSocketClient({ url: 'tcp://127.0.0.1:1', ...extra, [option]: value }), option, `${option}=${String(value)}`);
+        }
+      });
+    }
+
+    it('throws a TypeError for null as for the limits, not silently taking the default', () => {
+      // maxFrameBytes: null is refused; the options below took null as "use the default" when this was written.
+      for (const option of ['connectTimeoutMs', 'writeHighWaterBytes', 'clockSync', 'clock', 'random']) {
+        throwsNaming(() => new FastSocketClient({ url: 'tcp://127.0.0.1:1', [option]: null }), option, `client ${option}=null`);
+      }
+      for (const option of ['dedupCapacity', 'writeHighWaterBytes', 'clock']) {
+        throwsNaming(() => new FastSocketServer({ url: 'tcp://127.0.0.1:0', [option]: null }), option, `server ${option}=null`);
+      }
+    });
+
+    it('throws a TypeError naming an unknown (misspelt) option', () => {
+      throwsNaming(() => new FastSocketClient({ outboxPolicyy: 'reject' } as never), 'outboxPolicyy', 'typo');
+      throwsNaming(() => new FastSocketClient({ client_id: 'a' } as never), 'client_id', 'snake case');
+    });
+
+    it('throws FS_ERR_INVALID_URL for a bad url', () => {
+      assert.throws(() => new FastSocketClient({ url: 'tcp://h:1/path' }), (e: unknown) => e instanceof FastSocketError && e.code === 'FS_ERR_INVALID_URL');
+    });
+  });
+});

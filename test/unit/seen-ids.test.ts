@@ -1,0 +1,155 @@
+import { strict as assert } from 'node:assert';
+import fc from 'fast-check';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { JOURNAL_FILE, SeenIds } from '../../src/fastsocket/seen-ids';
+
+describe('SeenIds', () => {
+  let dir: string;
+  const open: SeenIds[] = [];
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastsocket-seen-'));
+  });
+
+  afterEach(() => {
+    for (const s of open.splice(0)) s.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function make(capacity: number, stateDir?: string): SeenIds {
+    const s = new SeenIds(capacity, stateDir);
+    open.push(s);
+    return s;
+  }
+
+  const journal = (): string => path.join(dir, JOURNAL_FILE);
+
+  describe('#has', () => {
+    it('knows an id once it has been added, and no other', () => {
+      const s = make(10);
+      assert.equal(s.has('a'), false);
+      s.add('a');
+      assert.equal(s.has('a'), true);
+      assert.equal(s.has('b'), false);
+    });
+  });
+
+  describe('#add', () => {
+    it('forgets the oldest ids first once past its capacity, so memory stays bounded', () => {
+      const s = make(3);
+      for (const id of ['a', 'b', 'c', 'd', 'e']) s.add(id);
+      assert.equal(s.size, 3);
+      assert.deepEqual(['a', 'b', 'c', 'd', 'e'].map((id) => s.has(id)), [false, false, true, true, true]);
+    });
+
+    it('keeps its size at the capacity however many ids arrive', () => {
+      const s = make(100);
+      for (let i = 0; i < 10_000; i++) s.add(`id-${i}`);
+      assert.equal(s.size, 100);
+      assert.ok(s.has('id-9999') && s.has('id-9900') && !s.has('id-9899'));
+    });
+
+    it('writes each id to the journal before returning, so a crash right after still knows it', () => {
+      const s = make(10, dir);
+      s.add('first');
+      s.add('second');
+      // No close(): a SIGKILLed process never closes its journal.
+      const again = make(10, dir);
+      assert.ok(again.has('first') && again.has('second'));
+    });
+  });
+
+  describe('journal', () => {
+    it('creates a missing state folder', () => {
+      const nested = path.join(dir, 'a', 'b');
+      make(10, nested).add('x');
+      assert.ok(fs.existsSync(path.join(nested, JOURNAL_FILE)));
+    });
+
+    it('survives a reopen with every id it held', () => {
+      const s = make(100, dir);
+      const ids = Array.from({ length: 50 }, (_, i) => `6f1c1f2e-8a43-4d7e-9a57-${String(i).padStart(12, '0')}`);
+      for (const id of ids) s.add(id);
+      s.close();
+      const again = make(100, dir);
+      assert.equal(again.size, 50);
+      assert.ok(ids.every((id) => again.has(id)));
+    });
+
+    it('skips a torn last record (no newline) and never reads it as an id', () => {
+      fs.writeFileSync(journal(), 'alpha\nbeta\nalph');
+      const s = make(10, dir);
+      assert.ok(s.has('alpha') && s.has('beta'));
+      assert.equal(s.has('alph'), false);
+      assert.equal(s.size, 2);
+    });
+
+    it('drops the torn record from the file, so an id appended after reopening is not glued to it', () => {
+      fs.writeFileSync(journal(), 'alpha\nbe');
+      const s = make(10, dir);
+      s.add('gamma');
+      s.close();
+      const again = make(10, dir);
+      assert.ok(again.has('alpha') && again.has('gamma'));
+      assert.equal(again.has('begamma'), false);
+      assert.equal(again.has('be'), false);
+    });
+
+    it('skips a record of zero bytes left by a crash (a file extended but not yet written)', () => {
+      fs.writeFileSync(journal(), 'alpha\n\u0000\u0000\u0000\u0000\n');
+      const s = make(10, dir);
+      assert.equal(s.size, 1);
+      assert.ok(s.has('alpha'));
+    });
+
+    it('keeps the newest ids when the journal holds more than the capacity', () => {
+      fs.writeFileSync(journal(), Array.from({ length: 20 }, (_, i) => `id-${i}\n`).join(''));
+      const s = make(5, dir);
+      assert.equal(s.size, 5);
+      assert.ok(s.has('id-19') && s.has('id-15') && !s.has('id-14'));
+    });
+
+    it('compacts the journal so that the file stays bounded', () => {
+      const s = make(10, dir);
+      for (let i = 0; i < 1_000; i++) s.add(`id-${i}`);
+      const lines = fs.readFileSync(journal(), 'utf8').split('\n').filter(Boolean);
+      assert.ok(lines.length <= 2 * 10 + 1, `journal has ${lines.length} lines with a capacity of 10`);
+    });
+
+    it('keeps the newest ids across a reopen, the one whose add triggered a compaction included', () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 40 }), (capacity, n) => {
+          fs.rmSync(journal(), { force: true });
+          const s = new SeenIds(capacity, dir);
+          for (let i = 0; i < n; i++) s.add(`id-${i}`);
+          s.close();
+          const again = new SeenIds(capacity, dir);
+          again.close();
+          const kept = Array.from({ length: n }, (_, i) => `id-${i}`).filter((id) => again.has(id));
+          const newest = Array.from({ length: Math.min(n, capacity) }, (_, i) => `id-${n - Math.min(n, capacity) + i}`);
+          assert.deepEqual(kept, newest);
+        }),
+        { numRuns: 200 },
+      );
+    });
+
+    it('remembers an id holding a newline as that id after a reopen, and not as its pieces', () => {
+      // Any string of up to 128 characters is a valid id (PROTOCOL.md §2), "\n" included once JSON-decoded.
+      const s = make(10, dir);
+      s.add('evil\nvictim');
+      s.close();
+      const again = make(10, dir);
+      assert.equal(again.has('victim'), false, 'an innocent id "victim" would be swallowed as a duplicate');
+      assert.equal(again.has('evil\nvictim'), true, 'the resend of "evil\\nvictim" would be handed over twice');
+    });
+
+    it('remembers an id holding a NUL character after a reopen', () => {
+      const s = make(10, dir);
+      s.add('a\u0000b');
+      s.close();
+      assert.equal(make(10, dir).has('a\u0000b'), true);
+    });
+  });
+});
