@@ -4,7 +4,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { seededRandom } from '../interop/payloads';
 import { DelayProxy, type DelayProxyOptions } from '../support/delay-proxy';
 import { useTeardown } from '../support/teardown';
-import { waitForEvent, withDeadline } from '../support/wait';
+import { waitForEvent, waitUntil, withDeadline } from '../support/wait';
 
 const MS = 1_000_000;
 /** Timing bounds are generous on purpose: precision belongs in the benchmark, a loaded CI box is slow. */
@@ -208,6 +208,28 @@ describe('DelayProxy', () => {
         const held = proxy.chunks(direction).at(-1)!;
         assert.ok(held.leaveNs >= restoredNs, `${direction} chunk left before restore`);
       }
+    });
+
+    it('stops reading from a sender past maxQueuedBytes during a hold and delivers every byte after restore', async () => {
+      const total = 16 * 1024 * 1024;
+      let received = 0;
+      let done: () => void = () => {};
+      const finished = new Promise<void>((resolve) => (done = resolve));
+      const port = await startTarget((socket) => socket.on('data', (d: Buffer) => {
+        received += d.length;
+        if (received === total) done();
+      }));
+      const proxy = await startProxy({ target: { port }, maxQueuedBytes: 256 * 1024 });
+      const client = await connect(proxy.port);
+      proxy.cut({ mode: 'hold' });
+      client.write(Buffer.alloc(total, 7));
+      await waitUntil(() => proxy.stats().paused_senders === 1, 'the proxy pauses the sender');
+      // One read (at most 64 KiB on a net socket) may cross the limit before the pause takes effect.
+      assert.ok(proxy.stats().queued_up <= 256 * 1024 + 64 * 1024, `queued ${proxy.stats().queued_up}`);
+      assert.equal(received, 0);
+      proxy.restore();
+      await withDeadline(finished, `${total} bytes at the sink`);
+      assert.equal(proxy.stats().paused_senders, 0);
     });
 
     it('resets open connections and refuses new ones in reset mode until restore', async () => {

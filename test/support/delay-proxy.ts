@@ -82,6 +82,8 @@ export interface DelayProxyStats {
   bytes_down: number;
   queued_up: number;
   queued_down: number;
+  /** Senders the proxy stopped reading from because `maxQueuedBytes` were waiting. */
+  paused_senders: number;
   /** Chunk records dropped from the history because of `historyLimit`. */
   records_evicted: number;
 }
@@ -225,7 +227,7 @@ class Pipe {
   private head = 0;
   private entered = 0;
   private lastDueNs = 0n;
-  private pausedSource = false;
+  pausedSource = false;
   private waitingForDrain = false;
   queuedBytes = 0;
   destReady = false;
@@ -279,20 +281,14 @@ class Pipe {
     this.queuedBytes = 0;
   }
 
-  /** Releases every due item; returns without releasing while the link is held or the destination is not writable. */
+  /** Releases every due item; releases nothing while the link is held or the destination is not writable. */
   pump(): void {
     if (this.proxy.holding || !this.destReady || this.waitingForDrain) return;
-    while (this.head < this.queue.length) {
-      if (this.dest.destroyed) {
-        this.clear();
-        return;
-      }
+    while (this.head < this.queue.length && !this.dest.destroyed) {
       const item = this.queue[this.head]!;
-      const now = process.hrtime.bigint();
-      if (item.dueNs > now) {
-        this.compact();
+      if (item.dueNs > process.hrtime.bigint()) {
         this.proxy.wakeAt(this, item.dueNs);
-        return;
+        break;
       }
       if (this.dest.writableNeedDrain) {
         this.waitingForDrain = true;
@@ -300,7 +296,7 @@ class Pipe {
           this.waitingForDrain = false;
           this.pump();
         });
-        return;
+        break;
       }
       this.head++;
       if (item.data === null) {
@@ -313,8 +309,8 @@ class Pipe {
       this.dest.write(item.data);
       this.proxy.recordChunk(this, item, item.data, leaveNs);
     }
-    this.queue = [];
-    this.head = 0;
+    if (this.dest.destroyed) this.clear();
+    this.compact();
     if (this.pausedSource && this.queuedBytes <= this.proxy.maxQueuedBytes) {
       this.pausedSource = false;
       this.source.resume();
@@ -322,7 +318,10 @@ class Pipe {
   }
 
   private compact(): void {
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
@@ -492,8 +491,9 @@ export class DelayProxy extends EventEmitter<DelayProxyEvents> {
   }
 
   stats(): DelayProxyStats {
+    const pipes = [...this.connections.values()].flatMap((c) => [c.pipes.up, c.pipes.down]);
     const queued = (d: Direction): number =>
-      [...this.connections.values()].reduce((sum, c) => sum + c.pipes[d].queuedBytes, 0);
+      pipes.reduce((sum, p) => sum + (p.direction === d ? p.queuedBytes : 0), 0);
     return {
       connections: this.connections.size,
       connections_total: this.lastConnection,
@@ -502,6 +502,7 @@ export class DelayProxy extends EventEmitter<DelayProxyEvents> {
       bytes_down: this.directions.down.bytes,
       queued_up: queued('up'),
       queued_down: queued('down'),
+      paused_senders: pipes.filter((p) => p.pausedSource).length,
       records_evicted: this.directions.up.history.evicted + this.directions.down.history.evicted,
     };
   }
