@@ -34,6 +34,12 @@ export interface FastSocketClientOptions extends Partial<ClientLimits> {
    * (marked resent) as soon as the client is constructed. Messages still unacknowledged at close() stay in it.
    */
   outboxPath?: string;
+  /**
+   * A message written on this many connections that each closed before acknowledging it is dropped
+   * (FS_ERR_DROPPED): a message the server keeps refusing (e.g. larger than its max_frame_bytes) must not block
+   * the ones behind it forever. @default 10
+   */
+  maxAttempts?: number;
   /** Add wall-clock timestamps to message 1 and ack 3 (the clock-synced extension). @default false */
   clockSync?: boolean;
   logger?: Logger;
@@ -44,7 +50,7 @@ export interface FastSocketClientOptions extends Partial<ClientLimits> {
 }
 
 const KNOWN_OPTIONS = [
-  'url', 'clientId', 'token', 'tls', 'connectTimeoutMs', 'writeHighWaterBytes', 'clockSync', 'outboxPath', 'logger', 'clock', 'random',
+  'url', 'clientId', 'token', 'tls', 'connectTimeoutMs', 'writeHighWaterBytes', 'clockSync', 'outboxPath', 'maxAttempts', 'logger', 'clock', 'random',
   'outboxMaxMessages', 'outboxMaxBytes', 'outboxPolicy', 'reconnectMinMs', 'reconnectMaxMs', 'reconnectJitter', 'maxFrameBytes',
 ];
 
@@ -95,6 +101,8 @@ interface Entry {
   writtenGen: number;
   /** Written again after a reconnect. */
   resent: boolean;
+  /** Connections that closed while this was the oldest message they had not acknowledged. */
+  failures: number;
   resolve: (r: SendResult) => void;
   reject: (e: FastSocketError) => void;
 }
@@ -111,6 +119,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private readonly connectTimeoutMs: number;
   private readonly writeHighWater: number;
   private readonly clockSync: boolean;
+  private readonly maxAttempts: number;
+  /** Learnt from the server's hello, when it sends one. */
+  private serverMaxFrameBytes = Infinity;
   private readonly outbox = new Map<string, Entry>();
   private readonly store: OutboxStore | null = null;
   private outboxBytes = 0;
@@ -147,6 +158,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.connectTimeoutMs = checkInteger('connectTimeoutMs', options.connectTimeoutMs ?? 10_000, 1);
     this.writeHighWater = checkInteger('writeHighWaterBytes', options.writeHighWaterBytes ?? 1024 * 1024, 1);
     this.clockSync = checkBoolean('clockSync', options.clockSync ?? false);
+    this.maxAttempts = checkInteger('maxAttempts', options.maxAttempts ?? 10, 1);
     if (options.outboxPath !== undefined) {
       checkString('outboxPath', options.outboxPath);
       this.store = new OutboxStore(options.outboxPath);
@@ -156,7 +168,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       for (const m of this.store.messages()) {
         const entry: Entry = {
           id: m.id, json: m.json, bytes: Buffer.byteLength(m.json), queuedAtNs: nowMono - Math.max(0, nowWall - m.queuedWallNs),
-          writtenAtNs: 0, writtenGen: -1, resent: true, resolve: noop, reject: noop,
+          writtenAtNs: 0, writtenGen: -1, resent: true, failures: 0, resolve: noop, reject: noop,
         };
         this.outbox.set(entry.id, entry);
         this.outboxBytes += entry.bytes;
@@ -210,7 +222,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       }
     }
     return new Promise<SendResult>((resolve, reject) => {
-      const entry: Entry = { id: uuidv4(), json, bytes, queuedAtNs: this.clock(), writtenAtNs: 0, writtenGen: -1, resent: false, resolve, reject };
+      const entry: Entry = { id: uuidv4(), json, bytes, queuedAtNs: this.clock(), writtenAtNs: 0, writtenGen: -1, resent: false, failures: 0, resolve, reject };
       // Registered before it is written, so an ack 2 that overtakes our bookkeeping is never ignored.
       this.store?.add({ id: entry.id, json, queuedWallNs: wallNs() });
       this.outbox.set(entry.id, entry);
@@ -370,9 +382,29 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     if (this.conn !== conn) return;
     this.conn = null;
     if (this.state === 'closing' || this.state === 'closed') return;
+    this.dropRefused(conn.peerCloseCode === 1009);
     this.logger.info(`disconnected from ${this.url}; ${this.outbox.size} messages unacknowledged`);
     this.emit('disconnect', { error: null });
     this.scheduleReconnect();
+  }
+
+  /**
+   * After a connection closed with messages unacknowledged. A ws close 1009 names the culprit: our largest frame on
+   * it. Otherwise the server reads in order, so the oldest unacknowledged message is where it stopped; one that is
+   * there when maxAttempts connections die is dropped, and the messages behind it go on.
+   */
+  private dropRefused(tooLarge: boolean): void {
+    const unacked = [...this.outbox.values()].filter((e) => e.writtenGen === this.gen);
+    if (unacked.length === 0) return;
+    if (tooLarge) {
+      const largest = unacked.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+      this.drop(largest, new FastSocketError('FS_ERR_PAYLOAD', `server closed the connection (1009): message of ${largest.bytes} bytes is too large for it`));
+      return;
+    }
+    const head = unacked.reduce((a, b) => (b.writtenAtNs < a.writtenAtNs ? b : a));
+    if (++head.failures >= this.maxAttempts) {
+      this.drop(head, new FastSocketError('FS_ERR_DROPPED', `message dropped: ${head.failures} connections closed while it was the oldest unacknowledged`));
+    }
   }
 
   private scheduleReconnect(): void {
@@ -394,6 +426,10 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     while (this.queueHead < this.queue.length && !conn.congested(this.writeHighWater)) {
       const e = this.queue[this.queueHead++];
       if (!this.outbox.has(e.id) || e.writtenGen === this.gen) continue;
+      if (Buffer.byteLength(e.json) + 200 > this.serverMaxFrameBytes) {
+        this.drop(e, new FastSocketError('FS_ERR_PAYLOAD', `message of ${e.bytes} bytes exceeds the server's max_frame_bytes (${this.serverMaxFrameBytes})`));
+        continue;
+      }
       const resent = e.writtenGen !== -1 || e.resent;
       const now = this.clock();
       e.writtenAtNs = now;
@@ -432,7 +468,10 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       return;
     }
     this.attempt = 0;
-    if (frame.type === 'hello') return;
+    if (frame.type === 'hello') {
+      if (frame.max_frame_bytes !== undefined) this.serverMaxFrameBytes = frame.max_frame_bytes;
+      return;
+    }
     const e = this.outbox.get(frame.id);
     if (!e || e.writtenGen !== gen) {
       this.counters.unknown_acks++;

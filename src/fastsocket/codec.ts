@@ -102,6 +102,9 @@ function validateHello(o: Record<string, unknown>): HelloFrame {
     }
     frame.client_id = o.client_id;
   }
+  if (typeof o.max_frame_bytes === 'number' && Number.isSafeInteger(o.max_frame_bytes) && o.max_frame_bytes > 0) {
+    frame.max_frame_bytes = o.max_frame_bytes;
+  }
   if (o.token !== undefined) {
     if (typeof o.token !== 'string') throw new ProtocolError('invalid_field', 'hello "token" must be a string');
     frame.token = o.token;
@@ -141,10 +144,11 @@ export function encodeAck3(id: string, t1Ns: number, extra?: { pcNs?: number; cl
   return s + '}';
 }
 
-export function encodeHello(clientId?: string | null, token?: string): string {
+export function encodeHello(clientId?: string | null, token?: string, maxFrameBytes?: number): string {
   const hello: HelloFrame = { type: 'hello', protocol: PROTOCOL_VERSION };
   if (clientId !== undefined && clientId !== null) hello.client_id = clientId;
   if (token !== undefined) hello.token = token;
+  if (maxFrameBytes !== undefined) hello.max_frame_bytes = maxFrameBytes;
   return JSON.stringify(hello);
 }
 

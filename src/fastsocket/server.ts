@@ -303,7 +303,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
         p.authenticated = true;
       }
       p.clientId = frame.client_id ?? null;
-      p.conn.write(encodeHello());
+      p.conn.write(encodeHello(undefined, undefined, this.limits.maxFrameBytes));
       this.emit('hello', { peer: p.conn.peer, client_id: p.clientId });
       return;
     }

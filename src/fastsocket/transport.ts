@@ -42,6 +42,8 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
   /** Monotonic ms at which the unfinished frame being received started, or null. */
   partialSinceMs: number | null = null;
   protected closed = false;
+  /** WebSocket close code received from the peer (1009: our frame was too large for it), else null. */
+  peerCloseCode: number | null = null;
   private pending: string[] = [];
   private pendingBytes = 0;
   private flushScheduled = false;
@@ -214,7 +216,8 @@ class WsConnection extends FrameConnection {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.emit('oversize', new FrameTooLargeError(-1));
       else this.emit('error', err);
     });
-    ws.on('close', () => {
+    ws.on('close', (code: number) => {
+      this.peerCloseCode = code;
       this.closed = true;
       this.emit('close');
     });

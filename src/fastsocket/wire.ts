@@ -39,6 +39,8 @@ export interface HelloFrame {
   protocol: number;
   client_id?: string | null;
   token?: string;
+  /** Server's answer only: the largest frame it accepts, so a client can refuse bigger messages up front. */
+  max_frame_bytes?: number;
 }
 
 /** Frames a server can receive. */
