@@ -142,6 +142,24 @@ describe('DelayProxy', () => {
     });
   });
 
+  describe('connection teardown', () => {
+    it('delivers the bytes a client sent before its connection was reset, then resets the target side', async () => {
+      let onAccept: (socket: net.Socket) => void = () => {};
+      const accepted = new Promise<net.Socket>((resolve) => (onAccept = resolve));
+      const proxy = await startProxy({ target: { port: await startTarget((socket) => onAccept(socket)) }, up: { delayMs: 20 } });
+      const client = await connect(proxy.port);
+      const serverSide = await withDeadline(accepted, 'the target accepting');
+      const lastWords = receive(serverSide, 10);
+      const serverClosed = closed(serverSide);
+      const entered = waitForEvent(proxy, 'enter');
+      client.write('last words');
+      await entered;
+      client.resetAndDestroy();
+      assert.equal((await lastWords).data.toString(), 'last words');
+      await serverClosed;
+    });
+  });
+
   describe('#url', () => {
     it('keeps the scheme and path of a target URL and swaps in the proxy address', async () => {
       const proxy = await startProxy({ target: 'ws://localhost:1/fast' });

@@ -206,8 +206,8 @@ class History {
 }
 
 interface QueuedItem {
-  /** null marks the sender's end of stream (FIN), forwarded in order after the bytes before it. */
-  data: Buffer | null;
+  /** 'end' (FIN) and 'reset' (RST) from the sender travel in order after the bytes it sent before them. */
+  data: Buffer | 'end' | 'reset';
   offset: number;
   enterNs: bigint;
   dueNs: bigint;
@@ -260,9 +260,9 @@ class Pipe {
     this.pump();
   }
 
-  pushEnd(): void {
+  pushControl(signal: 'end' | 'reset'): void {
     const enterNs = process.hrtime.bigint();
-    this.queue.push({ data: null, offset: this.entered, enterNs, dueNs: this.schedule(enterNs, 0) });
+    this.queue.push({ data: signal, offset: this.entered, enterNs, dueNs: this.schedule(enterNs, 0) });
     this.pump();
   }
 
@@ -271,7 +271,7 @@ class Pipe {
     this.lastDueNs = 0n;
     for (let i = this.head; i < this.queue.length; i++) {
       const item = this.queue[i]!;
-      item.dueNs = this.schedule(fromNs, item.data?.length ?? 0);
+      item.dueNs = this.schedule(fromNs, typeof item.data === 'string' ? 0 : item.data.length);
     }
   }
 
@@ -299,9 +299,13 @@ class Pipe {
         break;
       }
       this.head++;
-      if (item.data === null) {
+      if (item.data === 'end') {
         this.dest.end();
         continue;
+      }
+      if (item.data === 'reset') {
+        this.proxy.resetConnection(this.connection);
+        return;
       }
       this.queuedBytes -= item.data.length;
       // Taken before the write: the peer can read the bytes as soon as write() copies them to the kernel.
@@ -635,19 +639,30 @@ export class DelayProxy extends EventEmitter<DelayProxyEvents> {
       c.pipes.up.destReady = true;
       c.pipes.up.pump();
     });
-    const join = (socket: net.Socket, pipe: Pipe): void => {
-      socket.on('data', (data: Buffer) => pipe.push(data));
-      socket.on('end', () => pipe.pushEnd());
-      // Errors arrive again as 'close' with hadError, where the connection is torn down.
+    const join = (socket: net.Socket, from: Pipe, to: Pipe): void => {
+      socket.on('data', (data: Buffer) => from.push(data));
+      socket.on('end', () => from.pushControl('end'));
+      // Errors arrive again as 'close' with hadError, handled there.
       socket.on('error', () => {});
       socket.on('close', (hadError) => {
-        if (hadError) this.destroyConnection(c, true);
-        else if (client.destroyed && server.destroyed) this.connections.delete(id);
+        if (hadError) {
+          // As on a real link, what the failed side sent before failing still arrives, then the peer is reset.
+          to.clear();
+          from.pushControl('reset');
+        } else if (client.destroyed && server.destroyed) {
+          this.connections.delete(id);
+        }
       });
     };
-    join(client, c.pipes.up);
-    join(server, c.pipes.down);
+    join(client, c.pipes.up, c.pipes.down);
+    join(server, c.pipes.down, c.pipes.up);
     this.emit('connection', id);
+  }
+
+  /** @internal */
+  resetConnection(id: number): void {
+    const c = this.connections.get(id);
+    if (c) this.destroyConnection(c, true);
   }
 
   private destroyConnection(c: ProxiedConnection, reset: boolean): void {
