@@ -10,7 +10,10 @@ export const DIRECTIONS: readonly Direction[] = ['up', 'down'];
 export interface LinkConfig {
   /** One-way propagation delay. @default 0 */
   delayMs?: number;
-  /** Spread of the random extra delay; see `jitterDistribution`. @default 0 */
+  /**
+   * Spread of the random extra delay; see `jitterDistribution`. Bytes never overtake earlier bytes, so a
+   * chunk drawn faster than the one before it waits for it (as TCP delivers in order). @default 0
+   */
   jitterMs?: number;
   /** 'uniform': delay + U(-jitter, +jitter); 'normal': delay + N(0, jitter) as standard deviation. @default 'uniform' */
   jitterDistribution?: 'uniform' | 'normal';
