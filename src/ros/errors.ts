@@ -10,7 +10,9 @@ export type RosErrorCode =
   /** A JSON message does not fit its ROS type; `field` names the offending field. */
   | 'FS_ROS_ERR_MESSAGE'
   /** A received payload is not a ROS envelope of PROTOCOL.md §4. */
-  | 'FS_ROS_ERR_ENVELOPE';
+  | 'FS_ROS_ERR_ENVELOPE'
+  /** An encoding this ROS cannot use, e.g. CDR bytes (ROS 2 only) on ROS 1. */
+  | 'FS_ROS_ERR_ENCODING';
 
 export class RosError extends Error {
   readonly code: RosErrorCode;
