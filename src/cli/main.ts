@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+/**
+ * The `fastsocket` command: serve, send, demo. The only CLI code that touches process: argv, signals, exit.
+ * Exit codes: 0 success, 1 failure (e.g. not everything delivered), 2 usage error.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parseFlags, UsageError } from './args';
+import { commandHelp, type Command, type CommandContext } from './command';
+import { demoCommand } from './demo';
+import { sendCommand } from './send';
+import { serveCommand } from './serve';
+
+export const COMMANDS: readonly Command[] = [serveCommand, sendCommand, demoCommand];
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+function overview(): string {
+  return [
+    'fastsocket: JSON messages over tcp/tls/ws/wss with a three-way ack that measures one-way latency without synchronised clocks.',
+    '',
+    'usage: fastsocket <command> [flags]',
+    '',
+    'commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(7)}${c.summary}`),
+    '  help   fastsocket help [command]: this text, or one command\'s flags',
+    '',
+    'fastsocket --version prints the version. Exit codes: 0 success, 1 failure, 2 usage error.',
+    'Flags follow PROTOCOL.md §6 in kebab-case; a token comes from --token-file or $FASTSOCKET_TOKEN.',
+  ].join('\n');
+}
+
+/** `fastsocket --help`: the overview, then every command's flags, so one page answers every question. */
+function fullHelp(): string {
+  return [overview(), ...COMMANDS.map((c) => `\n${commandHelp(c)}`)].join('\n');
+}
+
+function version(): string {
+  // dist/cli/main.js and build/src/cli/main.js sit at different depths below package.json.
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'fastsocket' && pkg.version) return pkg.version;
+    } catch {
+      // not here: keep walking up
+    }
+  }
+  return 'unknown';
+}
+
+/** Runs one command line; resolves with the exit code. Usage errors become one line on stderr and exit 2. */
+export async function main(argv: string[], ctx: CommandContext): Promise<number> {
+  const [name, ...rest] = argv;
+  try {
+    if (name === undefined) {
+      ctx.stderr.write(`${overview()}\n`);
+      return EXIT_USAGE;
+    }
+    if (name === '--help' || name === '-h') {
+      ctx.stdout.write(`${fullHelp()}\n`);
+      return EXIT_OK;
+    }
+    if (name === 'help') {
+      const topic = rest[0] === undefined ? undefined : COMMANDS.find((c) => c.name === rest[0]);
+      if (rest[0] !== undefined && !topic) throw new UsageError(`help: unknown command ${JSON.stringify(rest[0])}`);
+      ctx.stdout.write(`${topic ? commandHelp(topic) : fullHelp()}\n`);
+      return EXIT_OK;
+    }
+    if (name === '--version' || name === '-V') {
+      ctx.stdout.write(`${version()}\n`);
+      return EXIT_OK;
+    }
+    const command = COMMANDS.find((c) => c.name === name);
+    if (!command) throw new UsageError(name.startsWith('-') ? `expected a command before ${name}` : `unknown command ${JSON.stringify(name)}`);
+    const values = parseFlags(rest, command.flags);
+    if (values.help) {
+      ctx.stdout.write(`${commandHelp(command)}\n`);
+      return EXIT_OK;
+    }
+    return await command.run(values, ctx);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    const where = name && COMMANDS.some((c) => c.name === name) ? ` ${name}` : '';
+    ctx.stderr.write(`fastsocket${where}: ${err.message} (see fastsocket --help)\n`);
+    return EXIT_USAGE;
+  }
+}
+
+function runFromProcess(): void {
+  const controller = new AbortController();
+  const stop = () => {
+    // A second Ctrl-C means: stop waiting for acks, now.
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  // A reader that went away (`fastsocket serve --json | head`) ends the command like a signal, without a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    controller.abort();
+  });
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, signal: controller.signal }).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`fastsocket: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+      process.exit(EXIT_FAILURE);
+    },
+  );
+}
+
+if (require.main === module) runFromProcess();
