@@ -1,0 +1,196 @@
+/** `fastsocket send`: send N payloads (or stdin's lines), wait for their acks, and report what arrived. */
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { DEFAULT_URL, FastSocketClient, parseJson, stringifyJson, type ClientStats } from '../fastsocket';
+import {
+  asUsageError, CLIENT_LIMIT_OPTIONS, CLIENT_TLS_SPEC, clientTls, intFlag, jsonFlag, limitFlagSpecs, limitOptions, numberFlag,
+  OUTBOX_POLICY_SPEC, outboxPolicy, stringFlag, token, TOKEN_SPEC, UsageError, type FlagValues,
+} from './args';
+import { COMMON_FLAGS, logLevel, type Command, type CommandContext } from './command';
+import { connectWithin, repeat, sendAll, Tally, type LoopEnd, type Outgoing } from './send-loop';
+import { formatTable, ms, round, Terminal } from './terminal';
+
+const PROGRESS_INTERVAL_MS = 200;
+
+export const sendCommand: Command = {
+  name: 'send',
+  summary: 'Send messages to a fastsocket server and report delivery and round-trip times. Exit 0 if all were delivered, 1 if not.',
+  usage: 'fastsocket send [--url tcp://127.0.0.1:8888] [--count N] [--payload-bytes B | --payload JSON | --stdin] [--rate HZ] [--json]',
+  flags: {
+    url: { type: 'string', value: 'URL', help: `server to send to (default ${DEFAULT_URL})` },
+    count: { type: 'string', value: 'N', help: 'messages to send (default 1000; with --stdin: at most N lines)' },
+    'payload-bytes': { type: 'string', value: 'B', help: "payload: a JSON string of B 'x' characters (default 100)" },
+    payload: { type: 'string', value: 'JSON', help: 'payload: this JSON value (NaN and Infinity allowed)' },
+    stdin: { type: 'boolean', help: 'payloads: one JSON value per stdin line until end of input (bad lines are skipped and count as failed)' },
+    rate: { type: 'string', value: 'HZ', help: 'messages per second (default: as fast as the outbox allows)' },
+    'client-id': { type: 'string', value: 'ID', help: 'name this client to the server (sent in a hello)' },
+    timeout: { type: 'string', value: 'S', help: 'seconds to wait for the first connection, and for acks after the last message (default 30)' },
+    'clock-sync': { type: 'boolean', help: 'add wall-clock timestamps for the clock-synced latency extension' },
+    ...limitFlagSpecs(CLIENT_LIMIT_OPTIONS),
+    ...OUTBOX_POLICY_SPEC,
+    ...TOKEN_SPEC,
+    ...CLIENT_TLS_SPEC,
+    ...COMMON_FLAGS,
+  },
+  run: send,
+};
+
+async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
+  const sources = ['payload-bytes', 'payload', 'stdin'].filter((f) => v[f] !== undefined);
+  if (sources.length > 1) throw new UsageError(`${sources.map((s) => `--${s}`).join(' and ')} exclude each other: pick one payload source`);
+  const fromStdin = v.stdin === true;
+  const count = intFlag(v, 'count', 0, 1000);
+  const rate = numberFlag(v, 'rate', 0);
+  const timeoutMs = Math.round(numberFlag(v, 'timeout', 0, 30)! * 1000);
+  const json = v.json === true;
+  const term = new Terminal(ctx.stdout, ctx.stderr, 'send');
+  const logger = term.logger(logLevel(v));
+
+  let source: Iterable<Outgoing> | AsyncIterable<Outgoing>;
+  if (fromStdin) source = stdinPayloads(ctx.stdin, v.count !== undefined ? count : Infinity);
+  else {
+    const payload = jsonFlag(v, 'payload')?.value ?? 'x'.repeat(intFlag(v, 'payload-bytes', 0, 100));
+    let bytes: number;
+    try {
+      bytes = Buffer.byteLength(stringifyJson(payload));
+    } catch (err) {
+      throw new UsageError(`--payload cannot be sent as JSON: ${(err as Error).message}`);
+    }
+    source = repeat(payload, bytes, count);
+  }
+
+  const policy = outboxPolicy(v);
+  const limits = limitOptions(v, CLIENT_LIMIT_OPTIONS);
+  let client: FastSocketClient;
+  try {
+    client = new FastSocketClient({
+      url: stringFlag(v, 'url') ?? DEFAULT_URL,
+      clientId: stringFlag(v, 'client-id'),
+      token: token(v, ctx.env),
+      tls: clientTls(v),
+      clockSync: v['clock-sync'] === true,
+      connectTimeoutMs: Math.max(1, Math.min(10_000, timeoutMs)),
+      outboxPolicy: policy,
+      logger,
+      ...limits,
+    });
+  } catch (err) {
+    asUsageError(err);
+  }
+  client.on('error', (err) => logger.error(err.message));
+  if (json) {
+    client.on('connect', ({ url }) => term.json({ event: 'connected', url }));
+    client.on('disconnect', ({ error }) => term.json({ event: 'disconnected', error: error?.message ?? null }));
+  }
+
+  const tally = new Tally();
+  const planned = () => (fromStdin ? tally.inputs : count);
+  const progress = setInterval(() => {
+    const total = fromStdin ? '' : `/${count}`;
+    term.live(`${client.connected ? 'connected' : 'connecting'}  queued ${tally.queued}${total}  delivered ${tally.delivered}  in flight ${tally.inFlight}  rtt p50 ${ms(tally.rtt.total().p50)} ms`);
+  }, PROGRESS_INTERVAL_MS);
+
+  // The client retries the first connect by itself; --timeout bounds how long we let it.
+  const connected = await connectWithin(client, timeoutMs, ctx.signal);
+  let end: LoopEnd | 'unreachable' = 'unreachable';
+  if (connected) {
+    end = await sendAll(
+      client,
+      source,
+      {
+        rate,
+        maxInFlight: limits.outboxMaxMessages ?? 10_000,
+        maxInFlightBytes: limits.outboxMaxBytes ?? 64 * 1024 * 1024,
+        stallTimeoutMs: timeoutMs,
+        signal: ctx.signal,
+        onReject: (why) => logger.warn(why),
+      },
+      tally,
+    );
+    if (end === 'stalled') logger.error(`no ack for ${timeoutMs / 1000} s with the outbox window full; not sending the rest`);
+  } else if (!ctx.signal.aborted) {
+    logger.error(`could not connect to ${client.url} within ${timeoutMs / 1000} s`);
+  }
+  // After an interrupt, only briefly wait for acks already on their way.
+  const stats = await client.close({ timeoutMs: ctx.signal.aborted ? Math.min(timeoutMs, 1000) : timeoutMs });
+  clearInterval(progress);
+  const failed = planned() - tally.delivered;
+  const result = summary(stats, tally, failed);
+  if (json) term.json(result);
+  else {
+    term.endLive();
+    term.line(humanSummary(client.url, result, tally));
+  }
+  await term.drain();
+  return end === 'done' && failed === 0 ? 0 : 1;
+}
+
+/** One payload per non-blank stdin line; a line that is not JSON becomes an error entry naming its number. */
+async function* stdinPayloads(input: Readable, limit: number): AsyncIterable<Outgoing> {
+  if (limit <= 0) return;
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let lineNo = 0;
+  let taken = 0;
+  for await (const line of lines) {
+    lineNo++;
+    if (line.trim() === '') continue;
+    try {
+      yield { payload: parseJson(line), bytes: Buffer.byteLength(line) };
+    } catch (err) {
+      yield { error: `stdin line ${lineNo} skipped: not JSON (${(err as Error).message})` };
+    }
+    if (++taken >= limit) break;
+  }
+  lines.close();
+}
+
+interface SendSummary {
+  event: 'summary';
+  sent: number;
+  delivered: number;
+  failed: number;
+  dropped: number;
+  resent: number;
+  reconnects: number;
+  rtt_p50_us: number;
+  rtt_p99_us: number;
+  msgs_per_s: number;
+}
+
+function summary(stats: ClientStats, tally: Tally, failed: number): SendSummary {
+  const rtt = tally.rttMicros();
+  return {
+    event: 'summary',
+    sent: stats.sent,
+    delivered: tally.delivered,
+    failed,
+    dropped: tally.dropped,
+    resent: stats.resent,
+    reconnects: stats.reconnects,
+    rtt_p50_us: rtt.p50,
+    rtt_p99_us: rtt.p99,
+    msgs_per_s: round(tally.msgsPerSecond),
+  };
+}
+
+function humanSummary(url: string, s: SendSummary, tally: Tally): string {
+  const r = tally.rtt.total();
+  const counts = formatTable(
+    [`sent to ${url}`, 'count'],
+    [
+      ['sent', s.sent],
+      ['delivered', s.delivered],
+      ['failed', s.failed],
+      ['dropped by the outbox policy', s.dropped],
+      ['resent after a reconnect', s.resent],
+      ['reconnects', s.reconnects],
+      ['delivered per second', s.msgs_per_s],
+    ].map(([k, n]) => [String(k), String(n)]),
+  );
+  const rtt = formatTable(
+    ['round trip (ms)', 'count', 'p50', 'p90', 'p99', 'mean', 'max'],
+    [['T1: message written -> ack read', String(r.count), ms(r.p50), ms(r.p90), ms(r.p99), ms(r.mean), ms(r.max)]],
+  );
+  const bad = tally.badInputs > 0 ? `\n${tally.badInputs} input lines were not JSON and were skipped` : '';
+  return `${counts}\n\n${rtt}${bad}`;
+}
