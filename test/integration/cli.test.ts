@@ -1,0 +1,357 @@
+import { strict as assert } from 'node:assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseJson } from '../../src/fastsocket';
+import { testCerts } from '../support/tls-certs';
+import { useTeardown, type Teardown } from '../support/teardown';
+import { waitUntil, withDeadline } from '../support/wait';
+
+/** The command as installed: `npm run build` compiles it to dist/ (package.json bin). */
+const MAIN = path.resolve(__dirname, '../../../dist/cli/main.js');
+const DEADLINE_MS = 15_000;
+
+type Json = Record<string, unknown>;
+
+/** A `fastsocket` process whose stdout and stderr are split into lines as they arrive. */
+class Cli extends EventEmitter {
+  readonly child: ChildProcess;
+  readonly stdout: string[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(args: string[], { env, stdin }: { env?: NodeJS.ProcessEnv; stdin?: string } = {}) {
+    super();
+    this.child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.split('stdout', this.stdout);
+    this.split('stderr', this.stderr);
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+    if (stdin !== undefined) this.child.stdin!.end(stdin);
+  }
+
+  /** stdout lines parsed as JSON (Python-style NaN accepted), keeping those of one event. */
+  events(event: string): Json[] {
+    return this.stdout.filter((l) => l.startsWith('{')).map((l) => parseJson(l) as Json).filter((o) => o.event === event);
+  }
+
+  /** Resolves with the first JSON line of `event` on stdout that satisfies `filter`, past or future. */
+  waitForEvent(event: string, filter: (o: Json) => boolean = () => true, ms = DEADLINE_MS): Promise<Json> {
+    return withDeadline(
+      new Promise<Json>((resolve) => {
+        const check = () => {
+          const found = this.events(event).find(filter);
+          if (!found) return;
+          this.off('line', check);
+          resolve(found);
+        };
+        this.on('line', check);
+        check();
+      }),
+      `a "${event}" line from fastsocket ${this.describe()}`,
+      ms,
+    );
+  }
+
+  /** Resolves with the exit code; fails the test if the process is still running after `ms`. */
+  exitCode(ms = DEADLINE_MS): Promise<number | null> {
+    return withDeadline(this.exited, `fastsocket ${this.describe()} to exit (stderr: ${this.stderr.join(' | ')})`, ms);
+  }
+
+  private describe(): string {
+    return this.child.spawnargs.slice(2).join(' ');
+  }
+
+  private split(name: 'stdout' | 'stderr', into: string[]): void {
+    let rest = '';
+    this.child[name]!.setEncoding('utf8');
+    this.child[name]!.on('data', (chunk: string) => {
+      const parts = (rest + chunk).split('\n');
+      rest = parts.pop()!;
+      into.push(...parts);
+      if (parts.length > 0) this.emit('line');
+    });
+  }
+}
+
+function startCli(teardown: Teardown, args: string[], opts?: { env?: NodeJS.ProcessEnv; stdin?: string }): Cli {
+  const cli = new Cli(args, opts);
+  teardown.add(() => {
+    if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+  });
+  return cli;
+}
+
+/** Starts `serve --json` on port 0 and resolves with the process and the URL of its listening line. */
+async function startServe(teardown: Teardown, url: string, extra: string[] = [], env?: NodeJS.ProcessEnv): Promise<{ serve: Cli; url: string }> {
+  const serve = startCli(teardown, ['serve', '--url', url, '--json', ...extra], { env });
+  const listening = await serve.waitForEvent('listening');
+  return { serve, url: listening.url as string };
+}
+
+function tmpDir(teardown: Teardown): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastsocket-cli-'));
+  teardown.add(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A port nothing listens on right now (bound on 127.0.0.1, then released). */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('fastsocket CLI', function () {
+  this.timeout(60_000);
+  const teardown = useTeardown();
+
+  before(function () {
+    assert.ok(fs.existsSync(MAIN), `${MAIN} is missing: run npm run build first`);
+  });
+
+  describe('serve and send', () => {
+    for (const scheme of ['tcp', 'ws']) {
+      it(`delivers every message over ${scheme} and prints a message and a latency line for each`, async () => {
+        const { serve, url } = await startServe(teardown, `${scheme}://127.0.0.1:0`);
+        assert.match(url, scheme === 'ws' ? /^ws:\/\/127\.0\.0\.1:\d+\/$/ : /^tcp:\/\/127\.0\.0\.1:\d+$/);
+        const send = startCli(teardown, ['send', '--url', url, '--count', '200', '--payload-bytes', '20', '--client-id', 'veh-17', '--json']);
+
+        assert.equal(await send.exitCode(), 0);
+        const summary = send.events('summary');
+        assert.equal(summary.length, 1);
+        assert.equal(send.stdout.at(-1), JSON.stringify(summary[0]), 'the summary is the last line');
+        assert.deepEqual(
+          { sent: summary[0].sent, delivered: summary[0].delivered, failed: summary[0].failed, dropped: summary[0].dropped, resent: summary[0].resent },
+          { sent: 200, delivered: 200, failed: 0, dropped: 0, resent: 0 },
+        );
+        assert.ok((summary[0].rtt_p50_us as number) > 0 && (summary[0].rtt_p99_us as number) >= (summary[0].rtt_p50_us as number));
+        assert.ok((summary[0].msgs_per_s as number) > 0);
+
+        await waitUntil(() => serve.events('latency').length >= 200, '200 latency lines', DEADLINE_MS);
+        const messages = serve.events('message');
+        assert.equal(messages.length, 200);
+        assert.ok(messages.every((m) => m.payload === 'x'.repeat(20) && m.client_id === 'veh-17' && m.resent === false));
+        const latencies = serve.events('latency');
+        assert.deepEqual(new Set(latencies.map((l) => l.id)), new Set(messages.map((m) => m.id)));
+        for (const l of latencies) {
+          assert.ok(Number.isInteger(l.t1_ns) && Number.isInteger(l.t2_ns) && Number.isInteger(l.latency_ns), JSON.stringify(l));
+          assert.ok((l.latency_corrected_ns as number) > 0 && l.client_id === 'veh-17', JSON.stringify(l));
+        }
+      });
+    }
+
+    it('prints a payload as it was received, Python-style NaN included', async () => {
+      const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0');
+      const send = startCli(teardown, ['send', '--url', url, '--count', '1', '--payload', '{"v": NaN, "s": "\u00fc\u20ac"}', '--json']);
+      assert.equal(await send.exitCode(), 0);
+      await serve.waitForEvent('message');
+      const line = serve.stdout.find((l) => l.includes('"event":"message"'))!;
+      assert.ok(line.endsWith('"payload":{"v":NaN,"s":"\u00fc\u20ac"}}'), line);
+    });
+
+    it('prints human-readable tables without --json', async () => {
+      const { url } = await startServe(teardown, 'tcp://127.0.0.1:0');
+      const send = startCli(teardown, ['send', '--url', url, '--count', '10']);
+      assert.equal(await send.exitCode(), 0);
+      assert.ok(send.stdout.some((l) => /^delivered\s+10$/.test(l)) && send.stdout.some((l) => /^failed\s+0$/.test(l)), send.stdout.join('\n'));
+      assert.ok(send.stdout.some((l) => /^T1: message written -> ack read\s+10\s/.test(l)), send.stdout.join('\n'));
+    });
+  });
+
+  describe('send --stdin', () => {
+    it('sends one payload per line, skips a line that is not JSON, counts it as failed and exits 1', async () => {
+      const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0');
+      const send = startCli(teardown, ['send', '--url', url, '--stdin', '--json'], { stdin: '{"a": 1}\nnot json\n\n[1, 2]\n"three"\n' });
+
+      assert.equal(await send.exitCode(), 1);
+      const [summary] = send.events('summary');
+      assert.deepEqual({ sent: summary.sent, delivered: summary.delivered, failed: summary.failed }, { sent: 3, delivered: 3, failed: 1 });
+      assert.ok(send.stderr.some((l) => l.includes('line 2')), `stderr names the bad line: ${send.stderr.join(' | ')}`);
+      await waitUntil(() => serve.events('message').length >= 3, 'three message lines', DEADLINE_MS);
+      assert.deepEqual(serve.events('message').map((m) => m.payload), [{ a: 1 }, [1, 2], 'three']);
+    });
+  });
+
+  describe('usage errors', () => {
+    const cases: [string[], string][] = [
+      [['send', '--bogus'], '--bogus'],
+      [['send', '--count', 'many'], '--count'],
+      [['send', '--count'], '--count'],
+      [['send', '--rate', '0'], '--rate'],
+      [['send', '--payload', '{nope'], '--payload'],
+      [['send', '--stdin', '--payload-bytes', '5'], '--stdin'],
+      [['send', '--outbox-policy', 'keep-all'], '--outbox-policy'],
+      [['serve', '--max-frame-bytes', '1'], '--max-frame-bytes'],
+      [['serve', '--idle-timeout-ms=0'], '--idle-timeout-ms'],
+      [['serve', '--url', 'http://127.0.0.1:0'], '--url'],
+      [['serve', '--url', 'tls://127.0.0.1:0'], '--cert'],
+      [['serve', '--record-format', 'xml', '--record', 'x'], '--record-format'],
+      [['frobnicate'], 'frobnicate'],
+    ];
+    for (const [args, flag] of cases) {
+      it(`exits 2 with one line naming ${flag} when given: ${args.join(' ')}`, async () => {
+        const cli = startCli(teardown, args);
+        assert.equal(await cli.exitCode(), 2);
+        assert.equal(cli.stderr.length, 1, cli.stderr.join('\n'));
+        assert.ok(cli.stderr[0].includes(flag) && cli.stderr[0].includes('fastsocket --help'), cli.stderr[0]);
+        assert.deepEqual(cli.stdout, []);
+      });
+    }
+
+    it('exits 0 and prints every command for --help', async () => {
+      const cli = startCli(teardown, ['--help']);
+      assert.equal(await cli.exitCode(), 0);
+      for (const flag of ['serve', 'send', 'demo', '--max-pending-ack3', '--outbox-policy', '--record-format', '--token-file']) {
+        assert.ok(cli.stdout.some((l) => l.includes(flag)), `help mentions ${flag}`);
+      }
+    });
+  });
+
+  describe('send: first connection', () => {
+    it('delivers everything to a server that starts after send, retrying the first connect', async () => {
+      const port = await freePort();
+      const url = `tcp://127.0.0.1:${port}`;
+      const send = startCli(teardown, ['send', '--url', url, '--count', '50', '--timeout', '20', '--json']);
+      const failure = await send.waitForEvent('disconnected');
+      assert.equal(typeof failure.error, 'string', 'the first connect failed');
+
+      const { serve } = await startServe(teardown, url);
+      assert.equal(await send.exitCode(), 0);
+      const [summary] = send.events('summary');
+      assert.equal(summary.delivered, 50);
+      await waitUntil(() => serve.events('message').length >= 50, 'fifty message lines', DEADLINE_MS);
+    });
+
+    it('exits 1 and counts every message as failed when no server appears within --timeout', async () => {
+      const send = startCli(teardown, ['send', '--url', `tcp://127.0.0.1:${await freePort()}`, '--count', '7', '--timeout', '0.5', '--json']);
+      assert.equal(await send.exitCode(), 1);
+      const [summary] = send.events('summary');
+      assert.deepEqual({ sent: summary.sent, delivered: summary.delivered, failed: summary.failed }, { sent: 0, delivered: 0, failed: 7 });
+    });
+  });
+
+  describe('serve: shutdown', () => {
+    it('prints the summary and exits 0 on SIGTERM', async () => {
+      const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0');
+      const send = startCli(teardown, ['send', '--url', url, '--count', '20', '--json']);
+      assert.equal(await send.exitCode(), 0);
+      await waitUntil(() => serve.events('latency').length >= 20, 'twenty latency lines', DEADLINE_MS);
+
+      serve.child.kill('SIGTERM');
+      assert.equal(await serve.exitCode(), 0);
+      const summary = serve.events('summary');
+      assert.equal(summary.length, 1);
+      assert.equal(serve.stdout.at(-1), JSON.stringify(summary[0]), 'the summary is the last line');
+      assert.deepEqual(
+        Object.fromEntries(['connections', 'messages', 'duplicates', 'latencies', 'ack3_unknown', 'ack3_expired', 'bad_frames', 'closed_bad', 'closed_oversize', 'closed_idle'].map((k) => [k, summary[0][k]])),
+        { connections: 1, messages: 20, duplicates: 0, latencies: 20, ack3_unknown: 0, ack3_expired: 0, bad_frames: 0, closed_bad: 0, closed_oversize: 0, closed_idle: 0 },
+      );
+    });
+
+    it('prints the counters and the latency table on SIGINT without --json', async () => {
+      const serve = startCli(teardown, ['serve', '--url', 'tcp://127.0.0.1:0']);
+      await withDeadline(new Promise((resolve) => serve.once('line', resolve)), 'the listening line');
+      const url = /(tcp:\/\/127\.0\.0\.1:\d+)/.exec(serve.stdout[0])![1];
+      const send = startCli(teardown, ['send', '--url', url, '--count', '30']);
+      assert.equal(await send.exitCode(), 0);
+
+      serve.child.kill('SIGINT');
+      assert.equal(await serve.exitCode(), 0);
+      assert.ok(serve.stdout.some((l) => /^messages\s+30$/.test(l)), serve.stdout.join('\n'));
+      for (const row of ['latency (T1 - T2/2)', 'latency corrected', 'round trip (T1)']) {
+        assert.ok(serve.stdout.some((l) => l.startsWith(row) && /\s30\s/.test(l)), `row ${row} with 30 samples:\n${serve.stdout.join('\n')}`);
+      }
+    });
+  });
+
+  describe('serve --record', () => {
+    async function recordRun(file: string, extra: string[] = []): Promise<void> {
+      const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0', ['--record', file, ...extra]);
+      const send = startCli(teardown, ['send', '--url', url, '--count', '25', '--client-id', 'rsu,"1"', '--json']);
+      assert.equal(await send.exitCode(), 0);
+      await waitUntil(() => serve.events('latency').length >= 25, 'twenty-five latency lines', DEADLINE_MS);
+      serve.child.kill('SIGTERM');
+      assert.equal(await serve.exitCode(), 0);
+    }
+
+    it('writes one JSON line per latency record with the server wall time', async () => {
+      const file = path.join(tmpDir(teardown), 'latency.jsonl');
+      const before = Date.now() * 1e6;
+      await recordRun(file);
+      const rows = fs.readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Json);
+      assert.equal(rows.length, 25);
+      for (const r of rows) {
+        assert.ok((r.server_wall_ns as number) >= before && (r.server_wall_ns as number) <= Date.now() * 1e6, JSON.stringify(r));
+        assert.ok(Number.isInteger(r.t1_ns) && Number.isInteger(r.latency_corrected_ns) && r.client_id === 'rsu,"1"', JSON.stringify(r));
+      }
+    });
+
+    it('writes CSV with a header row when --record-format csv', async () => {
+      const file = path.join(tmpDir(teardown), 'latency.txt');
+      await recordRun(file, ['--record-format', 'csv']);
+      const [header, ...rows] = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
+      const columns = header.split(',');
+      for (const c of ['server_wall_ns', 'id', 'peer', 'client_id', 't1_ns', 't2_ns', 'latency_ns', 'ps_ns', 'pc_ns', 'latency_corrected_ns', 'queued_ns']) {
+        assert.ok(columns.includes(c), `column ${c} in ${header}`);
+      }
+      assert.equal(rows.length, 25);
+      const clientId = columns.indexOf('client_id');
+      const t1 = columns.indexOf('t1_ns');
+      for (const row of rows) {
+        // The client id holds a comma and quotes, so it is quoted and shifts nothing: split outside quotes.
+        const cells = row.match(/("([^"]|"")*"|[^,]*)(,|$)/g)!.map((c) => c.replace(/,$/, ''));
+        assert.equal(cells[clientId], '"rsu,""1"""', row);
+        assert.match(cells[t1], /^\d+$/, row);
+      }
+    });
+  });
+
+  describe('security flags', () => {
+    it('sends over tls:// with --cert/--key on serve, --ca on send, and a token from --token-file and FASTSOCKET_TOKEN', async () => {
+      const certs = await testCerts();
+      const tokenFile = path.join(tmpDir(teardown), 'token');
+      fs.writeFileSync(tokenFile, 's3cret\n');
+      const f = (name: string) => path.join(certs.dir, name);
+      const { serve, url } = await startServe(teardown, 'tls://127.0.0.1:0', ['--cert', f('server.pem'), '--key', f('server.key'), '--token-file', tokenFile]);
+      const send = startCli(teardown, ['send', '--url', url, '--count', '5', '--ca', f('ca.pem'), '--json'], { env: { FASTSOCKET_TOKEN: 's3cret' } });
+      assert.equal(await send.exitCode(), 0);
+      assert.equal(send.events('summary')[0].delivered, 5);
+      await waitUntil(() => serve.events('message').length >= 5, 'five message lines', DEADLINE_MS);
+    });
+
+    it('delivers nothing and exits 1 when the token is wrong', async () => {
+      const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0', [], { FASTSOCKET_TOKEN: 'right' });
+      const send = startCli(teardown, ['send', '--url', url, '--count', '3', '--timeout', '1', '--json'], { env: { FASTSOCKET_TOKEN: 'wrong' } });
+      assert.equal(await send.exitCode(), 1);
+      assert.equal(send.events('summary')[0].delivered, 0);
+      assert.deepEqual(serve.events('message'), []);
+    });
+  });
+
+  describe('demo', () => {
+    it('runs a server and a client in one process and prints the latency table', async () => {
+      const demo = startCli(teardown, ['demo', '--count', '40', '--rate', '400']);
+      assert.equal(await demo.exitCode(), 0);
+      for (const row of ['latency (T1 - T2/2)', 'latency corrected', 'round trip (T1)']) {
+        assert.ok(demo.stdout.some((l) => l.startsWith(row) && /\s40\s/.test(l)), `row ${row} with 40 samples:\n${demo.stdout.join('\n')}`);
+      }
+    });
+
+    it('reports every CPM message delivered and recorded over ws with --json', async () => {
+      const demo = startCli(teardown, ['demo', '--url', 'ws://127.0.0.1:0', '--count', '30', '--rate', '1000', '--json']);
+      assert.equal(await demo.exitCode(), 0);
+      const [summary] = demo.events('summary');
+      assert.deepEqual(
+        { delivered: summary.delivered, received: summary.received, records: summary.latency_records, failed: summary.failed },
+        { delivered: 30, received: 30, records: 30, failed: 0 },
+      );
+      assert.ok((summary.payload_bytes as number) > 1300 && (summary.payload_bytes as number) < 1600, `CPM payload of ~1.4 KB: ${summary.payload_bytes}`);
+      assert.equal((summary.latency_corrected as Json).count, 30);
+    });
+  });
+});
