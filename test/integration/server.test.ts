@@ -1,0 +1,291 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { FastSocketError, FastSocketServer, type LatencyRecord, type Logger, type MessageEvent, type PeerInfo } from '../../src/fastsocket';
+import { startServer } from '../support/fixtures';
+import { ack3, isAck2, message1, RawPeer } from '../support/raw-peer';
+import { useTeardown } from '../support/teardown';
+import { collect, waitForEvent, waitUntil, withDeadline } from '../support/wait';
+
+/** A clock the test moves by hand, so latency records are exact. */
+function manualClock(): { now: number; clock: () => number } {
+  const c = { now: 1_000_000, clock: () => c.now };
+  return c;
+}
+
+function recordingLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const log = (level: string) => (msg: string) => void lines.push(`${level}: ${msg}`);
+  return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+}
+
+describe('FastSocketServer', () => {
+  const teardown = useTeardown();
+
+  async function rawPeer(url: string): Promise<RawPeer> {
+    const peer = await RawPeer.connect(url);
+    teardown.add(() => peer.destroy());
+    return peer;
+  }
+
+  describe('#listen', () => {
+    it('resolves with the same URL when called again', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      assert.equal(await server.listen(), url);
+      assert.equal(server.url, url);
+    });
+
+    it('rejects with FS_ERR_CONNECT when the port is taken', async () => {
+      const { url } = await startServer(teardown, 'tcp');
+      const second = new FastSocketServer({ url });
+      teardown.add(() => second.close());
+      await assert.rejects(second.listen(), (e: unknown) => e instanceof FastSocketError && e.code === 'FS_ERR_CONNECT');
+    });
+
+    it('rejects with FS_ERR_CLOSED after close()', async () => {
+      const server = new FastSocketServer({ url: 'tcp://127.0.0.1:0' });
+      await server.close();
+      await assert.rejects(server.listen(), (e: unknown) => e instanceof FastSocketError && e.code === 'FS_ERR_CLOSED');
+    });
+  });
+
+  describe('message 1', () => {
+    it('acks at once and hands the payload over on arrival, before any ack 3', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const peer = await rawPeer(url);
+      const handed = waitForEvent<[MessageEvent]>(server, 'message');
+      peer.sendFrame(message1('m-1', { v: 1 }));
+      const [m] = await handed;
+      assert.deepEqual({ id: m.id, payload: m.payload, resent: m.resent, client_id: m.client_id }, { id: 'm-1', payload: { v: 1 }, resent: false, client_id: null });
+      assert.deepEqual(await peer.waitForFrame(isAck2('m-1'), 'ack 2'), { id: 'm-1', type: 'ack' });
+      assert.equal(server.stats().latencies, 0);
+    });
+
+    it('hands over falsy payloads (0, "", {}, [], false, null), which the original drops', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const messages = collect<MessageEvent>(server, 'message');
+      const peer = await rawPeer(url);
+      const payloads = [0, '', {}, [], false, null];
+      payloads.forEach((p, i) => peer.sendFrame(message1(`f-${i}`, p)));
+      await peer.waitForFrame(isAck2(`f-${payloads.length - 1}`), 'the last ack 2');
+      assert.deepEqual(messages.map((m) => m.payload), payloads);
+    });
+
+    it('acks a repeated id again but hands it over once, and counts the duplicate', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const messages = collect<MessageEvent>(server, 'message');
+      const peer = await rawPeer(url);
+      peer.sendFrame(message1('dup', 'first'));
+      peer.sendFrame(message1('dup', 'second', { resent: true }));
+      peer.sendFrame(message1('after', 'x'));
+      await peer.waitForFrame(isAck2('after'));
+      assert.equal(peer.frames.filter((f) => (f as { id?: string }).id === 'dup').length, 2, 'both copies acked');
+      assert.deepEqual(messages.map((m) => m.payload), ['first', 'x']);
+      assert.equal(server.stats().duplicates, 1);
+    });
+
+    it('recognises a resend on another connection as a duplicate', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const messages = collect<MessageEvent>(server, 'message');
+      const a = await rawPeer(url);
+      a.sendFrame(message1('same', 1));
+      await a.waitForFrame(isAck2('same'));
+      a.destroy();
+      const b = await rawPeer(url);
+      b.sendFrame(message1('same', 1, { resent: true }));
+      await b.waitForFrame(isAck2('same'));
+      assert.equal(messages.length, 1);
+      assert.equal(server.stats().duplicates, 1);
+    });
+
+    it('hands a resend it has never seen over marked resent and possible_duplicate', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const peer = await rawPeer(url);
+      const handed = waitForEvent<[MessageEvent]>(server, 'message');
+      peer.sendFrame(message1('r-1', 'p', { resent: true }));
+      const [m] = await handed;
+      assert.equal(m.resent, true);
+      assert.equal(m.possible_duplicate, true);
+      assert.equal(server.stats().resent, 1);
+    });
+
+    it('keeps serving a connection whose message listener throws', async () => {
+      const { server, url } = await startServer(teardown, 'tcp', { logger: recordingLogger() });
+      server.on('message', () => {
+        throw new Error('application bug');
+      });
+      const peer = await rawPeer(url);
+      peer.sendFrame(message1('t-1', 1));
+      peer.sendFrame(message1('t-2', 2));
+      await peer.waitForFrame(isAck2('t-2'));
+      assert.equal(peer.isClosed, false);
+    });
+  });
+
+  describe('ack 3', () => {
+    it('emits a latency record computed from its monotonic clock and the T1 it was sent', async () => {
+      const mc = manualClock();
+      const { server, url } = await startServer(teardown, 'tcp', { clock: mc.clock });
+      const peer = await rawPeer(url);
+      mc.now = 5_000_000;
+      peer.sendFrame(message1('l-1', 'x'));
+      await peer.waitForFrame(isAck2('l-1'));
+      mc.now = 5_000_000 + 3_000; // T2 = 3000 ns after ack 2 was written
+      const recorded = waitForEvent<[LatencyRecord]>(server, 'latency');
+      peer.sendFrame(ack3('l-1', 4_000, { pc_ns: 100 }));
+      const [r] = await recorded;
+      assert.deepEqual(
+        { id: r.id, t1: r.t1_ns, t2: r.t2_ns, latency: r.latency_ns, ps: r.ps_ns, pc: r.pc_ns, corrected: r.latency_corrected_ns, resent: r.resent, client_id: r.client_id },
+        { id: 'l-1', t1: 4_000, t2: 3_000, latency: 2_500, ps: 0, pc: 100, corrected: 2_000, resent: false, client_id: null },
+      );
+      assert.equal(r.peer, `127.0.0.1:${peer.stream.localPort}`);
+    });
+
+    it('ignores and counts an ack 3 for an unknown id, and for an id already completed', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const latencies = collect<LatencyRecord>(server, 'latency');
+      const peer = await rawPeer(url);
+      peer.sendFrame(ack3('never-sent', 10));
+      peer.sendFrame(message1('k', 1));
+      await peer.waitForFrame(isAck2('k'));
+      peer.sendFrame(ack3('k', 10));
+      peer.sendFrame(ack3('k', 10));
+      peer.sendFrame(message1('k2', 1));
+      await peer.waitForFrame(isAck2('k2'));
+      assert.equal(latencies.length, 1);
+      assert.equal(server.stats().ack3_unknown, 2);
+      assert.equal(server.stats().bad_frames, 0);
+      assert.equal(peer.isClosed, false);
+    });
+
+    it('drops a pending record after ack3_timeout_ms and counts it as expired', async () => {
+      const { server, url } = await startServer(teardown, 'tcp', { ack3TimeoutMs: 50 });
+      const peer = await rawPeer(url);
+      peer.sendFrame(message1('e-1', 1));
+      await peer.waitForFrame(isAck2('e-1'));
+      await waitUntil(() => server.stats().ack3_expired === 1, 'the pending record to expire');
+      peer.sendFrame(ack3('e-1', 10));
+      await waitUntil(() => server.stats().ack3_unknown === 1, 'the late ack 3 to count as unknown');
+      assert.equal(server.stats().latencies, 0);
+    });
+
+    it('keeps at most max_pending_ack3 records per connection, dropping the oldest', async () => {
+      const { server, url } = await startServer(teardown, 'tcp', { maxPendingAck3: 2 });
+      const peer = await rawPeer(url);
+      for (const id of ['p1', 'p2', 'p3']) peer.sendFrame(message1(id, 1));
+      await peer.waitForFrame(isAck2('p3'));
+      const latencies = collect<LatencyRecord>(server, 'latency');
+      for (const id of ['p1', 'p2', 'p3']) peer.sendFrame(ack3(id, 10));
+      peer.sendFrame(message1('p4', 1));
+      await peer.waitForFrame(isAck2('p4'));
+      assert.deepEqual(latencies.map((r) => r.id), ['p2', 'p3']);
+      assert.equal(server.stats().ack3_unknown, 1);
+    });
+  });
+
+  describe('hello', () => {
+    it('answers a hello and tags messages and latency records with its client_id', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const peer = await rawPeer(url);
+      const hello = waitForEvent<[PeerInfo]>(server, 'hello');
+      peer.sendFrame({ type: 'hello', protocol: 1, client_id: 'veh-17' });
+      assert.equal((await peer.waitForFrame((f) => f.type === 'hello', 'the hello answer')).protocol, 1);
+      assert.equal((await hello)[0].client_id, 'veh-17');
+      const handed = waitForEvent<[MessageEvent]>(server, 'message');
+      peer.sendFrame(message1('h-1', 1));
+      assert.equal((await handed)[0].client_id, 'veh-17');
+      const recorded = waitForEvent<[LatencyRecord]>(server, 'latency');
+      peer.sendFrame(ack3('h-1', 1000));
+      assert.equal((await recorded)[0].client_id, 'veh-17');
+    });
+
+    it('serves a peer that never sends hello, as the original client does not', async () => {
+      const { url } = await startServer(teardown, 'tcp');
+      const peer = await rawPeer(url);
+      peer.sendFrame(message1('n-1', 1));
+      await peer.waitForFrame(isAck2('n-1'));
+    });
+  });
+
+  describe('events', () => {
+    it('emits connection and disconnect with the peer address and client_id', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const connected = waitForEvent<[PeerInfo]>(server, 'connection');
+      const peer = await rawPeer(url);
+      const peerAddr = `127.0.0.1:${peer.stream.localPort}`;
+      assert.equal((await connected)[0].peer, peerAddr);
+      peer.sendFrame({ type: 'hello', protocol: 1, client_id: 'c-9' });
+      await peer.waitForFrame((f) => f.type === 'hello');
+      const gone = waitForEvent<[PeerInfo]>(server, 'disconnect');
+      peer.destroy();
+      assert.deepEqual((await gone)[0], { peer: peerAddr, client_id: 'c-9' });
+      await waitUntil(() => server.stats().connections === 0, 'the connection count to drop');
+    });
+  });
+
+  describe('#close', () => {
+    it('closes every connection, stops listening and resolves again when called twice', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const peer = await rawPeer(url);
+      peer.sendFrame(message1('c-1', 1));
+      await peer.waitForFrame(isAck2('c-1'));
+      await server.close();
+      await server.close();
+      await peer.waitClosed();
+      await assert.rejects(RawPeer.connect(url), 'nothing listens any more');
+    });
+
+    it('closes even when a peer keeps its side open and never reads', async () => {
+      const { server, url } = await startServer(teardown, 'ws');
+      const peer = await RawPeer.connect(url, { noRead: true });
+      teardown.add(() => peer.destroy());
+      await waitUntil(() => server.stats().connections === 1, 'the server to see the connection');
+      await withDeadline(server.close(), 'close() to resolve', 3_000);
+      // The paused peer would not notice the close; the server's own count says its side is gone.
+      await waitUntil(() => server.stats().connections === 0, 'the server to drop the connection');
+    });
+  });
+
+  describe('stateDir', () => {
+    it('does not hand over again an id handed over before a restart', async () => {
+      const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastsocket-state-'));
+      teardown.add(() => fs.rmSync(stateDir, { recursive: true, force: true }));
+      const first = await startServer(teardown, 'tcp', { stateDir });
+      const peer = await rawPeer(first.url);
+      peer.sendFrame(message1('s-1', 'once'));
+      await peer.waitForFrame(isAck2('s-1'));
+      await first.server.close();
+
+      const second = await startServer(teardown, 'tcp', { stateDir });
+      const messages = collect<MessageEvent>(second.server, 'message');
+      const again = await rawPeer(second.url);
+      again.sendFrame(message1('s-1', 'once', { resent: true }));
+      again.sendFrame(message1('s-2', 'new'));
+      await again.waitForFrame(isAck2('s-2'));
+      assert.ok(again.frames.some((f) => isAck2('s-1')(f as Record<string, unknown>)), 'the resend is acked');
+      assert.deepEqual(messages.map((m) => m.id), ['s-2']);
+      assert.equal(second.server.stats().duplicates, 1);
+    });
+  });
+
+  describe('logger', () => {
+    it('logs a rejected frame with the peer address and never writes to the console', async () => {
+      const logger = recordingLogger();
+      const { url } = await startServer(teardown, 'tcp', { logger });
+      const written: string[] = [];
+      const originals = { log: console.log, warn: console.warn, error: console.error, info: console.info, debug: console.debug };
+      for (const k of Object.keys(originals) as Array<keyof typeof originals>) console[k] = (...a: unknown[]) => void written.push(a.join(' '));
+      try {
+        const peer = await rawPeer(url);
+        peer.sendFrame('not json');
+        peer.sendFrame(message1('g-1', 1));
+        await peer.waitForFrame(isAck2('g-1'));
+        assert.ok(logger.lines.some((l) => l.startsWith('warn') && l.includes(`127.0.0.1:${peer.stream.localPort}`)), logger.lines.join('\n'));
+      } finally {
+        Object.assign(console, originals);
+      }
+      assert.deepEqual(written, []);
+    });
+  });
+});
