@@ -1,15 +1,17 @@
 /**
  * One benchmark client in its own process. Usage:
- *   node build/bench/protocol-client.js --impl IMPL --url URL --mode rtt|pipeline --payload-bytes B
- *        --warmup N --count N [--window W] [--timeout-ms MS]
- * Sends `warmup` messages in the same mode first (not measured: JIT, buffers and the server warm up), then
- * `count` measured ones, and prints one ClientResultLine. Exit 1 on failure or timeout, 2 on a usage error.
+ *   node build/bench/protocol-client.js --impl IMPL --url URL --payload-bytes B
+ *        [--rtt-warmup N --rtt-count N] [--pipeline-warmup N --pipeline-count N --window W] [--timeout-ms MS]
+ * Runs the one-in-flight phase, then the pipelined one, over one connection; each phase first sends its warm-up
+ * messages in the same mode (not measured: JIT, buffers and the server warm up), then the measured ones, and
+ * prints one ClientResultLine. Exit 1 on failure or timeout, 2 on a usage error.
  */
+import { randomUUID } from 'node:crypto';
 import * as net from 'node:net';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { FastSocketClient, LatencyStats } from '../src/fastsocket';
-import { ClientMode, ClientResultLine, isNodeImpl, NodeImpl, nowNs, NS_PER_US, payloadOf, rawFrame } from './protocol-common';
+import { ClientResultLine, isNodeImpl, NodeImpl, nowNs, NS_PER_US, onLines, payloadOf, rawFrame } from './protocol-common';
 
 interface Span {
   firstNs: number;
@@ -26,15 +28,22 @@ interface Driver {
 }
 
 /**
- * Replies are counted, never parsed: a raw echo's client does the least any client must. Refills are written
- * in one go per batch of replies, as the raw servers do.
+ * The raw rows' clients. 'json' is what an application writes by hand (a fresh uuid and JSON.stringify per
+ * message, one write per message, each reply parsed); 'bytes' only counts newlines and writes refills in one go
+ * per batch of replies, the least any client can do.
  */
+type RawStyle = 'json' | 'bytes';
+
 abstract class RawDriver implements Driver {
   private seq = 0;
   private onReplies: ((n: number) => void) | null = null;
+  private readonly payloadJson: string;
 
-  constructor(private readonly payloadJson: string) {}
+  constructor(protected readonly style: RawStyle, private readonly payload: string) {
+    this.payloadJson = JSON.stringify(payload);
+  }
 
+  /** Writes the frames: one write each ('json') or all in one write ('bytes'). */
   protected abstract writeFrames(frames: string[]): void;
 
   protected replied(n: number): void {
@@ -43,7 +52,9 @@ abstract class RawDriver implements Driver {
 
   private frames(k: number): string[] {
     const out: string[] = [];
-    for (let i = 0; i < k; i++) out.push(rawFrame(this.seq++, this.payloadJson));
+    for (let i = 0; i < k; i++) {
+      out.push(this.style === 'json' ? JSON.stringify({ id: randomUUID(), type: 'message', payload: this.payload }) : rawFrame(this.seq++, this.payloadJson));
+    }
     return out;
   }
 
@@ -81,6 +92,10 @@ abstract class RawDriver implements Driver {
           resolve({ firstNs, lastNs: nowNs() });
           return;
         }
+        if (this.style === 'json') {
+          if (sent < count) send(Math.min(n, count - sent));
+          return;
+        }
         refill += n;
         if (!refillScheduled) {
           refillScheduled = true;
@@ -95,8 +110,15 @@ abstract class RawDriver implements Driver {
 }
 
 class RawTcpDriver extends RawDriver {
-  private constructor(private readonly socket: net.Socket, payloadJson: string) {
-    super(payloadJson);
+  private constructor(private readonly socket: net.Socket, style: RawStyle, payload: string) {
+    super(style, payload);
+    if (style === 'json') {
+      onLines(socket, (line) => {
+        JSON.parse(line.toString('utf8'));
+        this.replied(1);
+      });
+      return;
+    }
     socket.on('data', (chunk: Buffer) => {
       let n = 0;
       for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) n++;
@@ -104,20 +126,21 @@ class RawTcpDriver extends RawDriver {
     });
   }
 
-  static open(url: string, payloadJson: string): Promise<RawTcpDriver> {
+  static open(url: string, style: RawStyle, payload: string): Promise<RawTcpDriver> {
     const { hostname, port } = new URL(url);
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host: hostname, port: Number(port) }, () => {
         socket.off('error', reject);
         socket.setNoDelay(true);
-        resolve(new RawTcpDriver(socket, payloadJson));
+        resolve(new RawTcpDriver(socket, style, payload));
       });
       socket.once('error', reject);
     });
   }
 
   protected writeFrames(frames: string[]): void {
-    this.socket.write(frames.join('\n') + '\n');
+    if (this.style === 'bytes') this.socket.write(frames.join('\n') + '\n');
+    else for (const f of frames) this.socket.write(f + '\n');
   }
 
   close(): Promise<void> {
@@ -126,27 +149,27 @@ class RawTcpDriver extends RawDriver {
 }
 
 class RawWsDriver extends RawDriver {
-  private constructor(private readonly ws: WebSocket, payloadJson: string) {
-    super(payloadJson);
-    ws.on('message', () => this.replied(1));
+  private constructor(private readonly ws: WebSocket, payload: string) {
+    super('json', payload);
+    ws.on('message', (data: Buffer) => {
+      JSON.parse(data.toString('utf8'));
+      this.replied(1);
+    });
   }
 
-  static open(url: string, payloadJson: string): Promise<RawWsDriver> {
+  static open(url: string, payload: string): Promise<RawWsDriver> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, { perMessageDeflate: false });
       ws.once('error', reject);
       ws.once('open', () => {
         ws.off('error', reject);
-        resolve(new RawWsDriver(ws, payloadJson));
+        resolve(new RawWsDriver(ws, payload));
       });
     });
   }
 
   protected writeFrames(frames: string[]): void {
-    const socket = (this.ws as unknown as { _socket: net.Socket })._socket;
-    socket.cork();
     for (const f of frames) this.ws.send(f);
-    socket.uncork();
   }
 
   close(): Promise<void> {
@@ -197,9 +220,11 @@ function open(impl: NodeImpl, url: string, payloadBytes: number): Promise<Driver
   const payload = payloadOf(payloadBytes);
   switch (impl) {
     case 'raw-tcp':
-      return RawTcpDriver.open(url, JSON.stringify(payload));
+      return RawTcpDriver.open(url, 'json', payload);
+    case 'raw-tcp-bytes':
+      return RawTcpDriver.open(url, 'bytes', payload);
     case 'raw-ws':
-      return RawWsDriver.open(url, JSON.stringify(payload));
+      return RawWsDriver.open(url, payload);
     case 'fastsocket-tcp':
     case 'fastsocket-ws':
       return FastSocketDriver.open(url, payload);
@@ -227,12 +252,13 @@ async function measurePipeline(driver: Driver, warmup: number, count: number, wi
 
 function usage(problem: string): never {
   process.stderr.write(
-    `protocol-client: ${problem}\nusage: protocol-client.js --impl raw-tcp|raw-ws|fastsocket-tcp|fastsocket-ws --url URL --mode rtt|pipeline --payload-bytes B --warmup N --count N [--window W] [--timeout-ms MS]\n`,
+    `protocol-client: ${problem}\nusage: protocol-client.js --impl raw-tcp|raw-ws|raw-tcp-bytes|fastsocket-tcp|fastsocket-ws --url URL --payload-bytes B\n` +
+      `  [--rtt-warmup N --rtt-count N] [--pipeline-warmup N --pipeline-count N --window W] [--timeout-ms MS]\n`,
   );
   process.exit(2);
 }
 
-function positiveInt(name: string, value: string | undefined, min: number): number {
+function integer(name: string, value: string | undefined, min: number): number {
   const n = Number(value);
   if (value === undefined || !Number.isSafeInteger(n) || n < min) usage(`--${name} must be an integer >= ${min} (got ${value})`);
   return n;
@@ -245,10 +271,11 @@ async function main(): Promise<void> {
       options: {
         impl: { type: 'string' },
         url: { type: 'string' },
-        mode: { type: 'string' },
         'payload-bytes': { type: 'string' },
-        warmup: { type: 'string' },
-        count: { type: 'string' },
+        'rtt-warmup': { type: 'string', default: '0' },
+        'rtt-count': { type: 'string', default: '0' },
+        'pipeline-warmup': { type: 'string', default: '0' },
+        'pipeline-count': { type: 'string', default: '0' },
         window: { type: 'string', default: '1' },
         'timeout-ms': { type: 'string', default: '120000' },
       },
@@ -257,26 +284,28 @@ async function main(): Promise<void> {
     usage((err as Error).message);
   }
   const impl = values.impl ?? '';
-  if (!isNodeImpl(impl)) usage(`--impl must be one of raw-tcp, raw-ws, fastsocket-tcp, fastsocket-ws (got ${values.impl})`);
+  if (!isNodeImpl(impl)) usage(`--impl must be one of raw-tcp, raw-ws, raw-tcp-bytes, fastsocket-tcp, fastsocket-ws (got ${values.impl})`);
   if (!values.url) usage('--url is required');
-  const mode = values.mode as ClientMode;
-  if (mode !== 'rtt' && mode !== 'pipeline') usage(`--mode must be rtt or pipeline (got ${values.mode})`);
-  const payloadBytes = positiveInt('payload-bytes', values['payload-bytes'], 0);
-  const warmup = positiveInt('warmup', values.warmup, 0);
-  const count = positiveInt('count', values.count, 1);
-  const window = positiveInt('window', values.window, 1);
-  const timeoutMs = positiveInt('timeout-ms', values['timeout-ms'], 1);
+  const payloadBytes = integer('payload-bytes', values['payload-bytes'], 0);
+  const rttWarmup = integer('rtt-warmup', values['rtt-warmup'], 0);
+  const rttCount = integer('rtt-count', values['rtt-count'], 0);
+  const pipelineWarmup = integer('pipeline-warmup', values['pipeline-warmup'], 0);
+  const pipelineCount = integer('pipeline-count', values['pipeline-count'], 0);
+  const window = integer('window', values.window, 1);
+  const timeoutMs = integer('timeout-ms', values['timeout-ms'], 1);
+  if (rttCount === 0 && pipelineCount === 0) usage('nothing to measure: give --rtt-count or --pipeline-count');
 
   // A stuck run must not hang the whole benchmark; the orchestrator reports the exit code and stderr.
   setTimeout(() => {
-    process.stderr.write(`protocol-client: ${impl} ${mode} not finished after ${timeoutMs} ms\n`);
+    process.stderr.write(`protocol-client: ${impl} not finished after ${timeoutMs} ms\n`);
     process.exit(1);
   }, timeoutMs).unref();
 
   const driver = await open(impl, values.url, payloadBytes);
-  const result = mode === 'rtt' ? await measureRtt(driver, warmup, count) : await measurePipeline(driver, warmup, count, window);
+  const print = (r: ClientResultLine) => process.stdout.write(JSON.stringify(r) + '\n');
+  if (rttCount > 0) print(await measureRtt(driver, rttWarmup, rttCount));
+  if (pipelineCount > 0) print(await measurePipeline(driver, pipelineWarmup, pipelineCount, window));
   await driver.close();
-  process.stdout.write(JSON.stringify(result) + '\n');
 }
 
 main().catch((err: unknown) => {

@@ -2,6 +2,7 @@
  * What the protocol benchmark's orchestrator and its child processes (server, client) agree on: the
  * implementations compared, how payloads and raw frames look, and the JSON lines they exchange on stdout.
  */
+import type * as net from 'node:net';
 import * as path from 'node:path';
 
 /** Compiled to build/bench/, so the source tree is two levels up. */
@@ -12,7 +13,7 @@ export const PEER_PY = path.join(REPO_ROOT, 'test/interop/peer.py');
 export const SERVER_JS = path.join(__dirname, 'protocol-server.js');
 export const CLIENT_JS = path.join(__dirname, 'protocol-client.js');
 
-export const IMPLS = ['python-peer', 'raw-tcp', 'raw-ws', 'fastsocket-tcp', 'fastsocket-ws'] as const;
+export const IMPLS = ['python-peer', 'raw-tcp', 'raw-ws', 'raw-tcp-bytes', 'fastsocket-tcp', 'fastsocket-ws'] as const;
 export type Impl = (typeof IMPLS)[number];
 /** Implementations whose server and client are the Node child processes of this folder. */
 export type NodeImpl = Exclude<Impl, 'python-peer'>;
@@ -20,12 +21,16 @@ export type NodeImpl = Exclude<Impl, 'python-peer'>;
 export const IMPL_LABELS: Record<Impl, string> = {
   'python-peer': 'Python peer (original style)',
   'raw-tcp': 'raw Node TCP NDJSON echo',
-  'raw-ws': 'raw ws echo',
+  'raw-ws': 'raw ws JSON echo',
+  'raw-tcp-bytes': 'raw TCP byte echo (ceiling)',
   'fastsocket-tcp': 'fastsocket tcp://',
   'fastsocket-ws': 'fastsocket ws://',
 };
 
-/** The floor each fastsocket row is compared with: the raw echo over the same transport. */
+/**
+ * The floor each fastsocket row is compared with: the hand-written JSON echo over the same transport (parse
+ * each message, write each reply), which is what an application gets without a protocol library.
+ */
 export const RAW_FLOOR: Partial<Record<Impl, Impl>> = { 'fastsocket-tcp': 'raw-tcp', 'fastsocket-ws': 'raw-ws' };
 
 export function isNodeImpl(value: string): value is NodeImpl {
@@ -82,3 +87,21 @@ const ORIGIN = process.hrtime.bigint();
 export function nowNs(): number {
   return Number(process.hrtime.bigint() - ORIGIN);
 }
+
+const NEWLINE = 0x0a;
+
+/** Splits a byte stream into lines (without the newline), as a hand-written NDJSON reader does. */
+export function onLines(socket: net.Socket, onLine: (line: Buffer) => void): void {
+  let partial: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => {
+    let start = 0;
+    for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
+      const piece = chunk.subarray(start, nl);
+      onLine(partial.length === 0 ? piece : Buffer.concat([...partial, piece]));
+      partial = [];
+      start = nl + 1;
+    }
+    if (start < chunk.length) partial.push(chunk.subarray(start));
+  });
+}
+

@@ -1,13 +1,13 @@
 /**
  * One benchmark server in its own process, so its RSS can be read from /proc and it competes for the CPU like
  * the Python peer's server does. Usage: node build/bench/protocol-server.js IMPL (IMPL: raw-tcp, raw-ws,
- * fastsocket-tcp, fastsocket-ws). Prints a ListeningLine, then a ServerSummaryLine on SIGTERM and exits 0.
+ * raw-tcp-bytes, fastsocket-tcp, fastsocket-ws). Prints a ListeningLine, then a ServerSummaryLine on SIGTERM and exits 0.
  */
 import * as http from 'node:http';
 import * as net from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { FastSocketServer } from '../src/fastsocket';
-import { isNodeImpl, ListeningLine, NodeImpl, ServerSummaryLine } from './protocol-common';
+import { isNodeImpl, ListeningLine, NodeImpl, onLines, ServerSummaryLine } from './protocol-common';
 
 const NEWLINE = 0x0a;
 
@@ -17,10 +17,10 @@ interface RunningServer {
 }
 
 /**
- * The TCP floor: frames newline-delimited input and echoes every complete line, one write per arriving chunk
- * (the coalescing a careful hand-written server gets for free), no JSON parsing.
+ * The TCP ceiling: frames newline-delimited input and echoes every complete line, one write per arriving chunk,
+ * without parsing anything. No JSON protocol can beat it; it shows how much the transport itself costs.
  */
-function rawTcp(): Promise<RunningServer> {
+function rawTcpBytes(): Promise<RunningServer> {
   let lines = 0;
   const server = net.createServer((socket) => {
     socket.setNoDelay(true);
@@ -41,24 +41,29 @@ function rawTcp(): Promise<RunningServer> {
   return listenOn(server, 'tcp', () => lines);
 }
 
-/** The WebSocket floor: echoes every message as text; replies to messages that arrived together go out in one write. */
+/** The TCP floor: what an application writes by hand: parse each JSON line, write each reply as it comes. */
+function rawTcp(): Promise<RunningServer> {
+  let messages = 0;
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined);
+    onLines(socket, (line) => {
+      messages++;
+      socket.write(JSON.stringify(JSON.parse(line.toString('utf8'))) + '\n');
+    });
+  });
+  return listenOn(server, 'tcp', () => messages);
+}
+
+/** The WebSocket floor, the same by hand with `ws`: parse each message, send each reply. */
 function rawWs(): Promise<RunningServer> {
   let messages = 0;
   const httpServer = http.createServer();
   const wss = new WebSocketServer({ server: httpServer, perMessageDeflate: false });
-  wss.on('connection', (ws: WebSocket, req: http.IncomingMessage) => {
-    const socket = req.socket;
-    let queue: Buffer[] = [];
-    const flush = () => {
-      const batch = queue;
-      queue = [];
-      socket.cork();
-      for (const data of batch) ws.send(data, { binary: false });
-      socket.uncork();
-    };
+  wss.on('connection', (ws: WebSocket) => {
     ws.on('message', (data: Buffer) => {
       messages++;
-      if (queue.push(data) === 1) queueMicrotask(flush);
+      ws.send(JSON.stringify(JSON.parse(data.toString('utf8'))));
     });
     ws.on('error', () => undefined);
   });
@@ -90,6 +95,8 @@ function start(impl: NodeImpl): Promise<RunningServer> {
       return rawTcp();
     case 'raw-ws':
       return rawWs();
+    case 'raw-tcp-bytes':
+      return rawTcpBytes();
     case 'fastsocket-tcp':
       return fastsocket('tcp');
     case 'fastsocket-ws':
@@ -104,7 +111,7 @@ function writeLine(line: ListeningLine | ServerSummaryLine): void {
 async function main(): Promise<void> {
   const impl = process.argv[2];
   if (process.argv.length !== 3 || !isNodeImpl(impl)) {
-    process.stderr.write(`usage: protocol-server.js raw-tcp|raw-ws|fastsocket-tcp|fastsocket-ws (got ${process.argv.slice(2).join(' ')})\n`);
+    process.stderr.write(`usage: protocol-server.js raw-tcp|raw-ws|raw-tcp-bytes|fastsocket-tcp|fastsocket-ws (got ${process.argv.slice(2).join(' ')})\n`);
     process.exit(2);
   }
   const server = await start(impl);

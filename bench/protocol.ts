@@ -17,7 +17,6 @@ import { parseArgs } from 'node:util';
 import { LatencyStats } from '../src/fastsocket';
 import {
   CLIENT_JS,
-  ClientMode,
   ClientResultLine,
   Impl,
   IMPL_LABELS,
@@ -49,8 +48,9 @@ const FULL: { rounds: number; small: Counts; large: Counts } = {
 };
 const QUICK: typeof FULL = {
   rounds: 1,
-  small: { rttWarmup: 50, rtt: 300, pipelineWarmup: 200, pipeline: 2000, window: 100 },
-  large: { rttWarmup: 10, rtt: 50, pipelineWarmup: 20, pipeline: 100, window: 16 },
+  // No warm-up: for peer.py a warm-up is one more process to start, and quick numbers are not for quoting anyway.
+  small: { rttWarmup: 0, rtt: 300, pipelineWarmup: 0, pipeline: 2000, window: 100 },
+  large: { rttWarmup: 0, rtt: 50, pipelineWarmup: 0, pipeline: 100, window: 16 },
 };
 const CHILD_TIMEOUT_MS = 180_000;
 
@@ -61,6 +61,8 @@ interface Sample {
   msgs_per_s: number;
   server_rss_idle_kb: number;
   server_rss_peak_kb: number;
+  /** Server CPU time (user + system) over both phases, warm-ups included, per message sent. */
+  server_cpu_us_per_msg: number;
 }
 
 export interface ProtocolRow extends Sample {
@@ -200,35 +202,46 @@ function startServer(impl: Impl): Promise<RunningServer> {
   });
 }
 
-/** VmRSS (resident now) and VmHWM (peak resident) of a process, in kB. */
-function readRss(pid: number): { rss_kb: number; hwm_kb: number } {
+/** VmRSS (resident now) and VmHWM (peak resident) of a process, in kB, and the CPU time it has used, in us. */
+function readProc(pid: number): { rss_kb: number; hwm_kb: number; cpu_us: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (name: string) => {
     const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
     if (!m) throw new Error(`/proc/${pid}/status has no ${name}`);
     return Number(m[1]);
   };
-  return { rss_kb: field('VmRSS'), hwm_kb: field('VmHWM') };
+  // Fields 14 and 15 of /proc/PID/stat (utime, stime, in clock ticks) follow the command name in parentheses.
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(rest[11]) + Number(rest[12]);
+  return { rss_kb: field('VmRSS'), hwm_kb: field('VmHWM'), cpu_us: (ticks * 1e6) / clockTicksPerSecond() };
 }
 
-interface Phase {
-  mode: ClientMode;
-  payloadBytes: number;
-  warmup: number;
-  count: number;
-  window: number;
+let clkTck: number | undefined;
+function clockTicksPerSecond(): number {
+  clkTck ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  return clkTck;
 }
 
-/** A Node client child: warm-up and measurement in one process, so the measured messages run JIT-compiled code. */
-async function nodeClient(impl: Impl, url: string, p: Phase): Promise<ClientResultLine> {
+interface Measured {
+  rtt: ClientResultLine;
+  pipeline: ClientResultLine;
+}
+
+/** A Node client child: both phases over one connection, so the measured messages run JIT-compiled code. */
+async function nodeClient(impl: Impl, url: string, payloadBytes: number, c: Counts): Promise<Measured> {
   const args = [
-    CLIENT_JS, '--impl', impl, '--url', url, '--mode', p.mode, '--payload-bytes', String(p.payloadBytes),
-    '--warmup', String(p.warmup), '--count', String(p.count), '--window', String(p.window), '--timeout-ms', String(CHILD_TIMEOUT_MS - 5000),
+    CLIENT_JS, '--impl', impl, '--url', url, '--payload-bytes', String(payloadBytes),
+    '--rtt-warmup', String(c.rttWarmup), '--rtt-count', String(c.rtt),
+    '--pipeline-warmup', String(c.pipelineWarmup), '--pipeline-count', String(c.pipeline), '--window', String(c.window),
+    '--timeout-ms', String(CHILD_TIMEOUT_MS - 5000),
   ];
   const f = await runChild(process.execPath, args);
-  const result = lastEvent<ClientResultLine>(f, 'result');
-  if (f.code !== 0 || !result) throw new Error(`${impl} ${p.mode} client failed: ${describe(process.execPath, args, f)}`);
-  return result;
+  const results = f.lines.map((l) => JSON.parse(l) as ClientResultLine).filter((r) => r.event === 'result');
+  const rtt = results.find((r) => r.mode === 'rtt');
+  const pipeline = results.find((r) => r.mode === 'pipeline');
+  if (f.code !== 0 || !rtt || !pipeline) throw new Error(`${impl} client failed: ${describe(process.execPath, args, f)}`);
+  return { rtt, pipeline };
 }
 
 interface PeerSummary {
@@ -239,38 +252,41 @@ interface PeerSummary {
 }
 
 /**
- * The Python client: peer.py as is. Its warm-up is a separate run against the same server (CPython has no JIT to
- * warm, but the server does); the measured run's RTTs go through the same HdrHistogram as the Node clients'.
+ * The Python client: peer.py as is, one process per phase. Its warm-up is a separate run against the same server
+ * (CPython has no JIT to warm, but the server does); the measured RTTs go through the same HdrHistogram as the
+ * Node clients'.
  */
-async function pythonClient(url: string, p: Phase): Promise<ClientResultLine> {
+async function pythonClient(url: string, payloadBytes: number, c: Counts): Promise<Measured> {
   const port = new URL(url).port;
-  const run = async (count: number, rtts: boolean): Promise<PeerSummary> => {
-    const args = [PEER_PY, 'send', '--port', port, '--count', String(count), '--payload-bytes', String(p.payloadBytes), '--timeout', String(CHILD_TIMEOUT_MS / 1000 - 5)];
-    if (p.mode === 'pipeline') args.push('--pipeline', '--window', String(p.window));
+  const run = async (count: number, pipelineWindow: number | null, rtts: boolean): Promise<PeerSummary> => {
+    const args = [PEER_PY, 'send', '--port', port, '--count', String(count), '--payload-bytes', String(payloadBytes), '--timeout', String(CHILD_TIMEOUT_MS / 1000 - 5)];
+    if (pipelineWindow !== null) args.push('--pipeline', '--window', String(pipelineWindow));
     if (rtts) args.push('--rtts');
     const f = await runChild(PYTHON, args);
     const summary = lastEvent<PeerSummary>(f, 'summary');
-    if (f.code !== 0 || !summary || summary.failed !== 0) throw new Error(`python-peer ${p.mode} client failed: ${describe(PYTHON, args, f)}`);
+    if (f.code !== 0 || !summary || summary.failed !== 0) throw new Error(`python-peer client failed: ${describe(PYTHON, args, f)}`);
     return summary;
   };
-  if (p.warmup > 0) await run(p.warmup, false);
-  const s = await run(p.count, p.mode === 'rtt');
-  if (p.mode === 'pipeline') return { event: 'result', mode: 'pipeline', count: p.count, msgs_per_s: s.msgs_per_s ?? 0 };
+  if (c.rttWarmup > 0) await run(c.rttWarmup, null, false);
+  const r = await run(c.rtt, null, true);
   const stats = new LatencyStats();
-  for (const ns of s.rtt_ns ?? []) stats.record(ns);
+  for (const ns of r.rtt_ns ?? []) stats.record(ns);
   const t = stats.total();
-  return { event: 'result', mode: 'rtt', count: t.count, rtt_p50_us: t.p50 / NS_PER_US, rtt_p99_us: t.p99 / NS_PER_US, rtt_mean_us: t.mean / NS_PER_US };
+  if (c.pipelineWarmup > 0) await run(c.pipelineWarmup, c.window, false);
+  const p = await run(c.pipeline, c.window, false);
+  return {
+    rtt: { event: 'result', mode: 'rtt', count: t.count, rtt_p50_us: t.p50 / NS_PER_US, rtt_p99_us: t.p99 / NS_PER_US, rtt_mean_us: t.mean / NS_PER_US },
+    pipeline: { event: 'result', mode: 'pipeline', count: c.pipeline, msgs_per_s: p.msgs_per_s ?? 0 },
+  };
 }
 
 /** One implementation at one payload size: a fresh server, the one-in-flight phase, then the pipelined phase. */
 async function measure(impl: Impl, payloadBytes: number, c: Counts): Promise<Sample> {
   const server = await startServer(impl);
   try {
-    const idle = readRss(server.child.pid!);
-    const client = impl === 'python-peer' ? pythonClient : (url: string, p: Phase) => nodeClient(impl, url, p);
-    const rtt = await client(server.url, { mode: 'rtt', payloadBytes, warmup: c.rttWarmup, count: c.rtt, window: 1 });
-    const pipe = await client(server.url, { mode: 'pipeline', payloadBytes, warmup: c.pipelineWarmup, count: c.pipeline, window: c.window });
-    const peak = readRss(server.child.pid!);
+    const idle = readProc(server.child.pid!);
+    const { rtt, pipeline } = impl === 'python-peer' ? await pythonClient(server.url, payloadBytes, c) : await nodeClient(impl, server.url, payloadBytes, c);
+    const peak = readProc(server.child.pid!);
     const { messages } = await server.stop();
     // peer.py counts a message only once its ack 3 is read, which may still be in flight; its client checked delivery.
     const expected = c.rttWarmup + c.rtt + c.pipelineWarmup + c.pipeline;
@@ -278,9 +294,10 @@ async function measure(impl: Impl, payloadBytes: number, c: Counts): Promise<Sam
     return {
       rtt_p50_us: rtt.rtt_p50_us ?? 0,
       rtt_p99_us: rtt.rtt_p99_us ?? 0,
-      msgs_per_s: pipe.msgs_per_s ?? 0,
+      msgs_per_s: pipeline.msgs_per_s ?? 0,
       server_rss_idle_kb: idle.rss_kb,
       server_rss_peak_kb: peak.hwm_kb,
+      server_cpu_us_per_msg: (peak.cpu_us - idle.cpu_us) / expected,
     };
   } finally {
     if (server.child.exitCode === null) server.child.kill('SIGKILL');
@@ -308,6 +325,7 @@ function aggregate(impl: Impl, payloadBytes: number, rounds: Sample[]): Protocol
     mb_per_s: (msgs * payloadBytes) / 1e6,
     server_rss_idle_kb: m('server_rss_idle_kb'),
     server_rss_peak_kb: m('server_rss_peak_kb'),
+    server_cpu_us_per_msg: m('server_cpu_us_per_msg'),
     rounds,
   };
 }
@@ -363,10 +381,10 @@ function render(report: ProtocolReport): string {
   out.push('');
   out.push(
     table(
-      ['implementation', 'payload', 'RTT p50 us', 'RTT p99 us', 'pipelined msgs/s', 'MB/s', 'server RSS idle MB', 'server RSS peak MB'],
+      ['implementation', 'payload', 'RTT p50 us', 'RTT p99 us', 'pipelined msgs/s', 'MB/s', 'srv RSS idle MB', 'srv RSS peak MB', 'srv CPU us/msg'],
       report.rows.map((r) => [
         r.label, size(r.payload_bytes), fmt(r.rtt_p50_us), fmt(r.rtt_p99_us), fmt(r.msgs_per_s, 0), fmt(r.mb_per_s, 2),
-        fmt(r.server_rss_idle_kb / 1024), fmt(r.server_rss_peak_kb / 1024),
+        fmt(r.server_rss_idle_kb / 1024), fmt(r.server_rss_peak_kb / 1024), fmt(r.server_cpu_us_per_msg),
       ]),
     ),
   );
