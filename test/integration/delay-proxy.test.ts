@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as net from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { seededRandom } from '../interop/payloads';
+import { seededRandom } from '../support/seeded-random';
 import { DelayProxy, type DelayProxyOptions } from '../support/delay-proxy';
 import { useTeardown } from '../support/teardown';
 import { waitForEvent, waitUntil, withDeadline } from '../support/wait';

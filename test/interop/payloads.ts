@@ -3,17 +3,9 @@
  * JSON codec are most likely to disagree (escapes, astral-plane characters, float formatting, huge strings).
  */
 
-/** mulberry32: a tiny seeded PRNG, so a failing payload can be regenerated from the seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../support/seeded-random';
+
+export { seededRandom };
 
 const STRING_PIECES = [
   'plain ascii', 'é', 'ñandú', 'Ελληνικά', 'кириллица', '漢字かな', '한국어', 'עברית', 'العربية',
