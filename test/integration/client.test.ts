@@ -1,0 +1,277 @@
+import { strict as assert } from 'node:assert';
+import { FastSocketError, FastSocketServer, type FastSocketErrorCode, type MessageEvent, type SendResult } from '../../src/fastsocket';
+import { startClient, startServer, unreachableUrl } from '../support/fixtures';
+import { isMessage, RawServer } from '../support/raw-server';
+import { useTeardown } from '../support/teardown';
+import { collect, waitForEvent, waitUntil } from '../support/wait';
+
+/** Settles every promise and reports, in order, either the result or the error code. */
+async function outcomes(sends: Promise<SendResult>[]): Promise<Array<SendResult | FastSocketErrorCode>> {
+  const settled = await Promise.allSettled(sends);
+  return settled.map((s) => {
+    if (s.status === 'fulfilled') return s.value;
+    assert.ok(s.reason instanceof FastSocketError, `rejected with ${String(s.reason)}`);
+    return s.reason.code;
+  });
+}
+
+const codes = (xs: Array<SendResult | FastSocketErrorCode>): Array<string> => xs.map((x) => (typeof x === 'string' ? x : 'ok'));
+
+describe('FastSocketClient', () => {
+  const teardown = useTeardown();
+
+  describe('#send with the server not reachable (outbox policies)', () => {
+    it('drop-oldest: rejects the oldest messages with FS_ERR_DROPPED, keeps the newest and counts every drop', async () => {
+      const url = await unreachableUrl('tcp');
+      const client = await startClient(teardown, url, { outboxMaxMessages: 3, outboxPolicy: 'drop-oldest' });
+      const drops = collect<{ id: string; reason: string }>(client, 'drop');
+      const sends = [0, 1, 2, 3, 4].map((i) => client.send({ i }));
+      const first = await outcomes(sends.slice(0, 2));
+      assert.deepEqual(first, ['FS_ERR_DROPPED', 'FS_ERR_DROPPED']);
+      assert.equal(drops.length, 2);
+      assert.ok(drops.every((d) => d.reason === 'FS_ERR_DROPPED'));
+      assert.deepEqual(
+        { dropped: client.stats().dropped, outbox: client.stats().outbox_messages, connected: client.stats().connected },
+        { dropped: 2, outbox: 3, connected: false },
+      );
+
+      // The kept messages are delivered, oldest first, once a server appears at the address.
+      const server = new FastSocketServer({ url });
+      teardown.add(() => server.close());
+      const messages = collect<MessageEvent>(server, 'message');
+      await server.listen();
+      const rest = await outcomes(sends.slice(2));
+      assert.deepEqual(codes(rest), ['ok', 'ok', 'ok']);
+      assert.deepEqual(messages.map((m) => m.payload), [{ i: 2 }, { i: 3 }, { i: 4 }]);
+    });
+
+    it('drop-newest: rejects the new message with FS_ERR_DROPPED and keeps the queued ones', async () => {
+      const url = await unreachableUrl('tcp');
+      const client = await startClient(teardown, url, { outboxMaxMessages: 3, outboxPolicy: 'drop-newest' });
+      const drops = collect<{ id: string; reason: string }>(client, 'drop');
+      const sends = [0, 1, 2, 3, 4].map((i) => client.send({ i }));
+      assert.deepEqual(await outcomes(sends.slice(3)), ['FS_ERR_DROPPED', 'FS_ERR_DROPPED']);
+      assert.equal(drops.length, 2);
+      assert.deepEqual({ dropped: client.stats().dropped, outbox: client.stats().outbox_messages }, { dropped: 2, outbox: 3 });
+
+      const server = new FastSocketServer({ url });
+      teardown.add(() => server.close());
+      const messages = collect<MessageEvent>(server, 'message');
+      await server.listen();
+      assert.deepEqual(codes(await outcomes(sends.slice(0, 3))), ['ok', 'ok', 'ok']);
+      assert.deepEqual(messages.map((m) => m.payload), [{ i: 0 }, { i: 1 }, { i: 2 }]);
+    });
+
+    it('reject: refuses the new message with FS_ERR_OUTBOX_FULL, counts it as rejected, drops nothing', async () => {
+      const url = await unreachableUrl('tcp');
+      const client = await startClient(teardown, url, { outboxMaxMessages: 3, outboxPolicy: 'reject' });
+      const drops = collect<unknown>(client, 'drop');
+      const sends = [0, 1, 2, 3, 4].map((i) => client.send({ i }));
+      assert.deepEqual(await outcomes(sends.slice(3)), ['FS_ERR_OUTBOX_FULL', 'FS_ERR_OUTBOX_FULL']);
+      assert.deepEqual(
+        { rejected: client.stats().rejected, dropped: client.stats().dropped, outbox: client.stats().outbox_messages },
+        { rejected: 2, dropped: 0, outbox: 3 },
+      );
+      assert.equal(drops.length, 0);
+    });
+
+    it('bounds the outbox by bytes as well as by messages', async () => {
+      const url = await unreachableUrl('tcp');
+      const client = await startClient(teardown, url, { outboxMaxBytes: 350, outboxPolicy: 'reject' });
+      const payload = 'x'.repeat(98); // 100 bytes as JSON
+      const sends = [0, 1, 2, 3].map(() => client.send(payload));
+      assert.deepEqual(await outcomes(sends.slice(3)), ['FS_ERR_OUTBOX_FULL']);
+      assert.deepEqual({ messages: client.stats().outbox_messages, bytes: client.stats().outbox_bytes }, { messages: 3, bytes: 300 });
+    });
+
+    it('drop-oldest frees enough bytes for a large new message by dropping several old ones', async () => {
+      const url = await unreachableUrl('tcp');
+      const client = await startClient(teardown, url, { outboxMaxBytes: 350, outboxPolicy: 'drop-oldest' });
+      const small = [0, 1, 2].map(() => client.send('x'.repeat(98)));
+      const big = client.send('y'.repeat(248)); // 250 bytes: two of the small ones must go
+      assert.deepEqual(await outcomes(small.slice(0, 2)), ['FS_ERR_DROPPED', 'FS_ERR_DROPPED']);
+      assert.deepEqual({ messages: client.stats().outbox_messages, bytes: client.stats().outbox_bytes }, { messages: 2, bytes: 350 });
+      void big.catch(() => undefined);
+      void small[2]!.catch(() => undefined);
+    });
+
+    it('rejects a payload larger than the whole outbox, or not JSON-serialisable, with FS_ERR_PAYLOAD', async () => {
+      const url = await unreachableUrl('tcp');
+      const client = await startClient(teardown, url, { outboxMaxBytes: 100 });
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      assert.deepEqual(await outcomes([client.send('z'.repeat(200)), client.send(cyclic), client.send(() => 1)]), [
+        'FS_ERR_PAYLOAD',
+        'FS_ERR_PAYLOAD',
+        'FS_ERR_PAYLOAD',
+      ]);
+      assert.equal(client.stats().outbox_messages, 0);
+    });
+
+    it('keeps retrying the connection with backoff, counting the failures', async () => {
+      const url = await unreachableUrl('tcp');
+      const client = await startClient(teardown, url);
+      client.send(1).catch(() => undefined);
+      await waitUntil(() => client.stats().connect_failures >= 3, 'three failed connection attempts');
+      assert.equal(client.connected, false);
+    });
+  });
+
+  describe('#send across a reconnect', () => {
+    it('writes unacknowledged messages again on the new connection, marked resent, and resolves them as resent', async () => {
+      const raw = await RawServer.start(teardown);
+      const client = await startClient(teardown, raw.url);
+      const sends = [0, 1, 2].map((i) => client.send({ i }));
+
+      const first = await raw.connection(1);
+      const written = await first.waitForCount(isMessage, 3, 'the first writes');
+      assert.ok(written.every((f) => f.resent === undefined), 'a first write is not marked resent');
+      first.destroy(); // the link dies before any ack 2
+
+      const second = await raw.connection(2);
+      const again = await second.waitForCount(isMessage, 3, 'the resends');
+      assert.deepEqual(again.map((f) => f.id), written.map((f) => f.id), 'same ids, same order');
+      assert.deepEqual(again.map((f) => f.payload), [{ i: 0 }, { i: 1 }, { i: 2 }]);
+      assert.ok(again.every((f) => f.resent === true), 'every resend is marked resent');
+      for (const f of again) second.send({ id: f.id, type: 'ack' });
+
+      const results = await Promise.all(sends);
+      assert.ok(results.every((r) => r.resent));
+      const acks3 = await second.waitForCount((f) => f.type === 'ack', 3, 'the acks 3');
+      for (const a of acks3) assert.ok(Number.isSafeInteger(a.send_and_ack_time_ns) && (a.send_and_ack_time_ns as number) >= 0, 'T1 is a JSON integer');
+      assert.deepEqual({ resent: client.stats().resent, reconnects: client.stats().reconnects, delivered: client.stats().delivered }, { resent: 3, reconnects: 1, delivered: 3 });
+    });
+
+    it('does not resend what was acknowledged before the link died', async () => {
+      const raw = await RawServer.start(teardown);
+      const client = await startClient(teardown, raw.url);
+      const a = client.send('acked');
+      const first = await raw.connection(1);
+      const m = await first.waitForFrame(isMessage);
+      first.send({ id: m.id, type: 'ack' });
+      await a;
+      await first.waitForFrame((f) => f.type === 'ack' && f.id === m.id, 'ack 3');
+      const b = client.send('not acked');
+      await first.waitForFrame((f) => isMessage(f) && f.payload === 'not acked');
+      first.destroy();
+      const second = await raw.connection(2);
+      const resent = await second.waitForFrame(isMessage);
+      assert.equal(resent.payload, 'not acked');
+      second.send({ id: resent.id, type: 'ack' });
+      await b;
+      assert.equal(second.frames.filter(isMessage).length, 1);
+    });
+
+    it('delivers to a real server restarted on the same port, with queued_ns for the time spent offline', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const client = await startClient(teardown, url);
+      await client.send('before');
+      const down = waitForEvent(client, 'disconnect');
+      await server.close();
+      await down;
+      const during = [0, 1, 2].map((i) => client.send({ during: i }));
+
+      const restarted = new FastSocketServer({ url });
+      teardown.add(() => restarted.close());
+      const messages = collect<MessageEvent>(restarted, 'message');
+      await restarted.listen();
+      const results = await Promise.all(during);
+      assert.deepEqual(messages.map((m) => m.payload), [{ during: 0 }, { during: 1 }, { during: 2 }]);
+      assert.ok(results.every((r) => r.resent === false), 'never written before, so not a resend');
+      assert.ok(messages.every((m) => m.queued_ns !== null && m.queued_ns > 0), 'queued_ns reports the wait');
+    });
+  });
+
+  describe('#send after the server closed an idle connection', () => {
+    it('reconnects on demand and delivers, without counting a failure', async () => {
+      const { server, url } = await startServer(teardown, 'tcp', { idleTimeoutMs: 60 });
+      const client = await startClient(teardown, url);
+      await client.send(1);
+      const [info] = await waitForEvent<[{ error: Error | null }]>(client, 'disconnect');
+      assert.equal(info.error, null);
+      assert.equal(server.stats().closed_idle, 1);
+      const r = await client.send(2);
+      assert.equal(r.resent, false);
+      assert.equal(client.stats().dropped, 0);
+    });
+  });
+
+  describe('frames from the server', () => {
+    it('counts an ack 2 for an unknown id and a bad frame, and keeps the connection', async () => {
+      const raw = await RawServer.start(teardown);
+      const client = await startClient(teardown, raw.url);
+      const sent = client.send('p');
+      const conn = await raw.connection(1);
+      const m = await conn.waitForFrame(isMessage);
+      conn.send({ id: 'nobody', type: 'ack' });
+      conn.send('{ this is not json');
+      conn.send({ id: m.id, type: 'ack' });
+      await sent;
+      assert.deepEqual({ unknown: client.stats().unknown_acks, bad: client.stats().bad_frames }, { unknown: 1, bad: 1 });
+      assert.equal(conn.isClosed, false);
+    });
+
+    it('sends a hello with its client_id first, before any message', async () => {
+      const raw = await RawServer.start(teardown);
+      const client = await startClient(teardown, raw.url, { clientId: 'veh-17' });
+      client.send('after hello').catch(() => undefined);
+      const conn = await raw.connection(1);
+      await conn.waitForFrame(isMessage);
+      assert.deepEqual(conn.frames[0], { type: 'hello', protocol: 1, client_id: 'veh-17' });
+    });
+
+    it('sends no hello when it has neither client_id nor token (as the original client)', async () => {
+      const raw = await RawServer.start(teardown);
+      const client = await startClient(teardown, raw.url);
+      client.send('plain').catch(() => undefined);
+      const conn = await raw.connection(1);
+      await conn.waitForFrame(isMessage);
+      assert.equal(conn.frames[0]!.type, 'message');
+    });
+  });
+
+  describe('#close', () => {
+    it('waits for every queued message to be acknowledged, then closes', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const messages = collect<MessageEvent>(server, 'message');
+      const client = await startClient(teardown, url);
+      const sends = Array.from({ length: 200 }, (_, i) => client.send(i));
+      const stats = await client.close({ timeoutMs: 5_000 });
+      assert.equal(stats.delivered, 200);
+      assert.deepEqual(codes(await outcomes(sends)), Array(200).fill('ok'));
+      assert.equal(messages.length, 200);
+      await waitUntil(() => server.stats().latencies === 200, 'the last acks 3 to reach the server');
+    });
+
+    it('rejects what is still unacknowledged at the deadline with FS_ERR_CLOSED and counts it as abandoned, not dropped', async () => {
+      const url = await unreachableUrl('tcp');
+      const client = await startClient(teardown, url);
+      const sends = [client.send(1), client.send(2)];
+      const stats = await client.close({ timeoutMs: 50 });
+      assert.deepEqual(await outcomes(sends), ['FS_ERR_CLOSED', 'FS_ERR_CLOSED']);
+      assert.deepEqual({ abandoned: stats.abandoned, dropped: stats.dropped }, { abandoned: 2, dropped: 0 });
+    });
+
+    it('rejects sends after close with FS_ERR_CLOSED and resolves again when called twice', async () => {
+      const url = await unreachableUrl('tcp');
+      const client = await startClient(teardown, url);
+      await client.close({ timeoutMs: 10 });
+      await client.close();
+      assert.deepEqual(await outcomes([client.send(1)]), ['FS_ERR_CLOSED']);
+    });
+  });
+
+  describe('#destroy', () => {
+    it('rejects every unacknowledged message at once with FS_ERR_DESTROYED', async () => {
+      const raw = await RawServer.start(teardown);
+      const client = await startClient(teardown, raw.url);
+      const sends = [1, 2, 3].map((i) => client.send(i));
+      const conn = await raw.connection(1);
+      await conn.waitForCount(isMessage, 3, 'the writes');
+      client.destroy();
+      client.destroy();
+      assert.deepEqual(await outcomes(sends), ['FS_ERR_DESTROYED', 'FS_ERR_DESTROYED', 'FS_ERR_DESTROYED']);
+      await waitUntil(() => conn.isClosed, 'the connection to close');
+    });
+  });
+});
