@@ -4,7 +4,7 @@
  * shutdown with exit code 0 (`ros2 launch` sends SIGINT, then SIGTERM; rclnodejs handles neither for us).
  */
 import { RosError } from '../ros/errors';
-import type { RosNode } from '../ros/port';
+import type { RosNode, RosPort } from '../ros/port';
 import { openRclnodejsPort } from '../ros/rclnodejs-port';
 
 export interface RunningNode {
@@ -14,37 +14,42 @@ export interface RunningNode {
 const CLOSE_TIMEOUT_MS = 4000;
 
 export async function runNode(defaultName: string, start: (node: RosNode) => Promise<RunningNode> | RunningNode): Promise<void> {
-  let port;
+  let port: RosPort | null = null;
+  let node: RosNode | null = null;
+  let running: RunningNode | null = null;
+  let stopping = false;
+  // Installed first, so a signal that arrives while the node is still starting also ends it cleanly.
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) process.exit(0);
+    stopping = true;
+    node?.logger.info(`${signal}: shutting down`);
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref());
+    Promise.race([running?.close() ?? Promise.resolve(), deadline])
+      .catch((err: Error) => node?.logger.error(`error while closing: ${err.message}`))
+      .finally(() => {
+        port?.shutdown();
+        process.exit(0);
+      });
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+
   try {
     port = await openRclnodejsPort(process.argv);
   } catch (err) {
     process.stderr.write(`${err instanceof RosError ? err.message : `ROS 2 could not be initialised: ${(err as Error).message}`}\n`);
     process.exit(1);
   }
-  const node = port.createNode(defaultName);
-  let running: RunningNode;
   try {
-    running = await start(node);
+    node = port.createNode(defaultName);
+    const started = await start(node);
+    if (stopping) await started.close();
+    else running = started;
   } catch (err) {
-    node.logger.error(err instanceof RosError ? err.message : `failed to start: ${(err as Error).stack ?? String(err)}`);
+    const message = err instanceof RosError ? err.message : `failed to start: ${(err as Error).stack ?? String(err)}`;
+    if (node) node.logger.error(message);
+    else process.stderr.write(`${message}\n`);
     port.shutdown();
     process.exit(1);
   }
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      process.exit(0);
-    }
-    stopping = true;
-    node.logger.info(`${signal}: shutting down`);
-    const deadline = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref());
-    Promise.race([running.close(), deadline])
-      .catch((err: Error) => node.logger.error(`error while closing: ${err.message}`))
-      .finally(() => {
-        port.shutdown();
-        process.exit(0);
-      });
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 }

@@ -132,9 +132,12 @@ function decodeField(lookup: DefinitionLookup, field: FieldDefinition, value: un
   if (field.array === 'bounded' && elements.length > (field.size ?? 0)) {
     throw new MessageMappingError(path, `expected at most ${field.size} elements, got ${elements.length}`);
   }
-  if (bytes) return bytes;
-  const decoded = elements.map((e, i) => decodeElement(lookup, field, e, `${path}[${i}]`));
-  return field.primitive && BYTE_ARRAY_TYPES.has(field.type) ? Uint8Array.from(decoded as number[], (n) => n & 0xff) : decoded;
+  if (!bytes && field.primitive && BYTE_ARRAY_TYPES.has(field.type)) {
+    bytes = Uint8Array.from(elements.map((e, i) => decodeElement(lookup, field, e, `${path}[${i}]`)) as number[], (n) => n & 0xff);
+  }
+  // rclnodejs stores char[] as int8 and rejects bytes above 127 given as Uint8Array: hand it the same bytes as Int8Array.
+  if (bytes) return field.type === 'char' ? new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
+  return elements.map((e, i) => decodeElement(lookup, field, e, `${path}[${i}]`));
 }
 
 function decodeElement(lookup: DefinitionLookup, field: FieldDefinition, value: unknown, path: string): unknown {
@@ -164,9 +167,11 @@ function decodeElement(lookup: DefinitionLookup, field: FieldDefinition, value: 
 }
 
 function defaultField(lookup: DefinitionLookup, field: FieldDefinition, path: string): unknown {
-  if (field.array === 'dynamic' || field.array === 'bounded') return field.primitive && BYTE_ARRAY_TYPES.has(field.type) ? new Uint8Array(0) : [];
+  const byteArray = field.primitive && BYTE_ARRAY_TYPES.has(field.type);
+  const bytes = (n: number): Uint8Array | Int8Array => (field.type === 'char' ? new Int8Array(n) : new Uint8Array(n));
+  if (field.array === 'dynamic' || field.array === 'bounded') return byteArray ? bytes(0) : [];
   if (field.array === 'fixed') {
-    if (field.primitive && BYTE_ARRAY_TYPES.has(field.type)) return new Uint8Array(field.size ?? 0);
+    if (byteArray) return bytes(field.size ?? 0);
     return Array.from({ length: field.size ?? 0 }, (_, i) => defaultElement(lookup, field, `${path}[${i}]`));
   }
   return defaultElement(lookup, field, path);

@@ -136,8 +136,21 @@ class RclnodejsPort implements RosPort {
 
   constructor(private readonly rcl: Rclnodejs) {}
 
+  /** @throws RosError FS_ROS_ERR_PARAM when the params files hold a value rclnodejs cannot read */
   createNode(name: string): RosNode {
-    const node = new RclnodejsNode(this.rcl, new this.rcl.Node(name));
+    let rclNode: RclNode;
+    try {
+      rclNode = new this.rcl.Node(name);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'PARAMETER_TYPE_MISMATCH') throw err;
+      throw new RosError(
+        'FS_ROS_ERR_PARAM',
+        `the node's parameters cannot be read (${(err as Error).message}): rclnodejs rejects an integer list anywhere in a params ` +
+          'file, even under another node\'s key; write such lists as doubles or strings',
+        { cause: err },
+      );
+    }
+    const node = new RclnodejsNode(this.rcl, rclNode);
     this.nodes.push(node);
     return node;
   }

@@ -67,7 +67,7 @@ describe('msg-json', () => {
       assert.deepEqual(back.i64s, [1152921504606846977n, -3n, 0n]);
       assert.deepEqual(back.u64_fixed, [0n, 18446744073709551615n, 7n]);
       assert.deepEqual(back.u8s, Uint8Array.from([0, 1, 254, 255]));
-      assert.deepEqual(back.cs, Uint8Array.from([200, 65]));
+      assert.deepEqual(back.cs, Int8Array.from([-56, 65]));
       assert.ok(Number.isNaN(back.f64 as number));
       assert.deepEqual(back.f64s, [1.25, Infinity, -Infinity, NaN]);
       assert.deepEqual(back.t, { sec: 1_700_000_000, nanosec: 999_999_999 });
