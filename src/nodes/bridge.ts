@@ -4,13 +4,17 @@ import { hostname } from 'node:os';
 import { FastSocketClient } from '../fastsocket';
 import { Bridge } from '../ros/bridge';
 import { readBridgeConfig } from '../ros/bridge-config';
-import { runNode } from './run-node';
+import type { RosNode } from '../ros/port';
+import { runNode, RunningNode } from './run-node';
 
-void runNode('fastsocket_bridge', (node) => {
+/** Reads the bridge's parameters and starts forwarding; bridge1 (ROS 1) runs the same function on its own port. */
+export function startBridge(node: RosNode): RunningNode {
   const config = readBridgeConfig(node, hostname());
   const client = new FastSocketClient({ url: config.url, clientId: config.clientId, token: config.token ?? undefined, logger: node.logger });
   const bridge = new Bridge(node, config, client);
   bridge.start();
   node.logger.info(`bridge ${config.clientId} forwarding ${config.topics.length} topic(s) to ${config.url}`);
   return { close: () => bridge.close() };
-});
+}
+
+if (require.main === module) void runNode('fastsocket_bridge', startBridge);

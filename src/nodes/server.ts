@@ -3,9 +3,11 @@
 import { FastSocketServer } from '../fastsocket';
 import { readServerConfig } from '../ros/server-config';
 import { ServerNode } from '../ros/server-node';
-import { runNode } from './run-node';
+import type { RosNode } from '../ros/port';
+import { runNode, RunningNode } from './run-node';
 
-void runNode('fastsocket_server', async (node) => {
+/** Reads the server's parameters, listens and starts republishing; server1 (ROS 1) runs the same function on its own port. */
+export async function startServer(node: RosNode): Promise<RunningNode> {
   const config = readServerConfig(node);
   const server = new FastSocketServer({
     url: config.url, stateDir: config.stateDir ?? undefined, token: config.token ?? undefined, logger: node.logger,
@@ -20,4 +22,6 @@ void runNode('fastsocket_server', async (node) => {
       await server.close();
     },
   };
-});
+}
+
+if (require.main === module) void runNode('fastsocket_server', startServer);
