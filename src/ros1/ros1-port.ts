@@ -1,0 +1,517 @@
+/**
+ * RosPort over ROS 1, with @foxglove/ros1 speaking the master's XML-RPC and TCPROS. The bridge and server run on
+ * it unchanged: above this file names and messages are ROS 2-shaped (type-map.ts), and the synchronous graph
+ * and parameter queries the port promises are served from state fetched ahead (parameters when the port opens,
+ * the graph refreshed whenever it is read and older than `graphMaxAgeMs`).
+ * @foxglove/ros1 is an optional dependency: it is loaded lazily and described by the few structural types below.
+ */
+import { hostname as osHostname } from 'node:os';
+import { isIP } from 'node:net';
+import type { Logger } from '../fastsocket';
+import { RosError } from '../ros/errors';
+import { LogThrottle } from '../ros/log-throttle';
+import type { MessageDefinition } from '../ros/message-definition';
+import type { EndpointInfo, ParamDeclaration, ParamState, RosNode, RosPort, RosPublisher, RosSubscription, RosTimer, SubscriptionMode } from '../ros/port';
+import { qos, QosProfile } from '../ros/qos';
+import { isRos1TypeName } from './msg-spec';
+import { Ros1MessageCatalog, ros1MsgSearchPath } from './msg-catalog';
+import { normalizeNamespace, parseRos1Args, Ros1Args, Ros1Names } from './names';
+import { flattenParams, Ros1ParamTree, toParamState, withParam } from './params';
+import { toRos1TypeName, toRos2TypeName, Ros1TypeMapper } from './type-map';
+
+type XmlRpcResponse = [number, string, unknown];
+
+interface FgSubscription {
+  on(event: 'header', listener: (header: Map<string, string>) => void): unknown;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+interface FgRosNode {
+  start(port?: number): Promise<void>;
+  shutdown(): void;
+  subscribe(options: { topic: string; dataType: string }): FgSubscription;
+  advertise(options: { topic: string; dataType: string; latching?: boolean; messageDefinitionText?: string; md5sum?: string }): Promise<unknown>;
+  publish(topic: string, message: unknown): Promise<void>;
+  unsubscribe(topic: string): boolean;
+  unadvertise(topic: string): boolean;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  rosFollower: { url(): string | undefined };
+  rosMasterClient: {
+    unregisterPublisher(callerId: string, topic: string, callerApi: string): Promise<XmlRpcResponse>;
+    unregisterSubscriber(callerId: string, topic: string, callerApi: string): Promise<XmlRpcResponse>;
+  };
+}
+
+interface FgLog {
+  debug(m: string): void;
+  info(m: string): void;
+  warn(m: string): void;
+  error(m: string): void;
+}
+
+/** The parts of @foxglove/ros1, @foxglove/ros1/nodejs and @foxglove/xmlrpc we use. */
+export interface Foxglove {
+  RosNode: new (options: {
+    name: string; hostname: string; pid: number; rosMasterUri: string; httpServer: unknown;
+    tcpSocketCreate: unknown; tcpServer?: unknown; log?: FgLog;
+  }) => FgRosNode;
+  TcpSocketNode: { Create: unknown };
+  TcpServerNode: { Listen(options: { host?: string; port?: number }): Promise<unknown> };
+  HttpServerNodejs: new () => unknown;
+  XmlRpcClient: new (url: string) => { methodCall(method: string, params?: unknown[]): Promise<unknown> };
+}
+
+export const ROS1_UNAVAILABLE =
+  'ROS 1 support needs the optional packages @foxglove/ros1, @foxglove/xmlrpc and @foxglove/rosmsg (npm ci installs them)';
+
+/** @throws RosError FS_ROS_ERR_UNAVAILABLE when the optional packages are missing */
+export function loadFoxglove(): Foxglove {
+  try {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const ros1 = require('@foxglove/ros1') as Pick<Foxglove, 'RosNode'>;
+    const nodejs = require('@foxglove/ros1/nodejs') as Pick<Foxglove, 'TcpSocketNode' | 'TcpServerNode'>;
+    const xmlrpc = require('@foxglove/xmlrpc') as Pick<Foxglove, 'XmlRpcClient'>;
+    const http = require('@foxglove/xmlrpc/nodejs') as Pick<Foxglove, 'HttpServerNodejs'>;
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    return { ...ros1, ...nodejs, ...xmlrpc, ...http };
+  } catch (err) {
+    throw new RosError('FS_ROS_ERR_UNAVAILABLE', `${ROS1_UNAVAILABLE}: ${(err as Error).message}.`, { cause: err });
+  }
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+/** rosgraph_msgs/Log levels. */
+const ROSOUT_LEVEL: Readonly<Record<LogLevel, number>> = { debug: 1, info: 2, warn: 4, error: 8 };
+
+export interface Ros1PortOptions {
+  /** ROS 1 arguments (`__name:=`, `_param:=`, remaps); normally process.argv.slice(2). */
+  args?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  /** Where formatted log lines go (the entry point writes them to the console). @default nowhere */
+  logSink?: (level: LogLevel, line: string) => void;
+  /** Overrides the node's `~log_level` parameter. @default the parameter, else 'info' */
+  logLevel?: LogLevel;
+  /** How long to wait for the master before giving up; roscpp waits forever. @default Infinity */
+  masterWaitMs?: number;
+  /** Called once while waiting for the master, so the user knows why nothing happens. */
+  onWaitingForMaster?: (uri: string) => void;
+  /** @default 200 */
+  graphMaxAgeMs?: number;
+  /** Also send log lines to /rosout, as every ROS 1 node does. @default true */
+  rosout?: boolean;
+  foxglove?: Foxglove;
+}
+
+/** Every ROS 1 publisher looks like this to the bridge: TCPROS is reliable and has no durability to match. */
+export const ROS1_PUBLISHER_QOS: QosProfile = qos('reliable', 'volatile', 10);
+
+/**
+ * Connects to the ROS 1 master (waiting for it like roscpp) and reads the parameter tree, so nodes created from
+ * the port can answer parameter queries synchronously.
+ * @throws RosError FS_ROS_ERR_UNAVAILABLE when the packages are missing or the master does not answer in time
+ */
+export async function openRos1Port(options: Ros1PortOptions = {}): Promise<Ros1Port> {
+  const fg = options.foxglove ?? loadFoxglove();
+  const env = options.env ?? process.env;
+  const args = parseRos1Args(options.args ?? []);
+  const masterUri = args.masterUri ?? env.ROS_MASTER_URI ?? 'http://localhost:11311/';
+  const master = new fg.XmlRpcClient(masterUri);
+  const waitMs = options.masterWaitMs ?? Infinity;
+  const deadline = performance.now() + waitMs;
+  let tree: unknown;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const [code, message, value] = (await master.methodCall('getParam', ['/fastsocket', '/'])) as XmlRpcResponse;
+      if (code !== 1) throw new Error(message);
+      tree = value;
+      break;
+    } catch (err) {
+      if (performance.now() >= deadline) {
+        throw new RosError('FS_ROS_ERR_UNAVAILABLE', `the ROS 1 master at ${masterUri} did not answer (${(err as Error).message}); is roscore running and ROS_MASTER_URI right?`, { cause: err });
+      }
+      if (attempt === 0) options.onWaitingForMaster?.(masterUri);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(500, Math.max(0, deadline - performance.now()))));
+    }
+  }
+  return new Ros1Port(fg, args, env, masterUri, (tree ?? {}) as Ros1ParamTree, options);
+}
+
+export class Ros1Port implements RosPort {
+  readonly catalog: Ros1MessageCatalog;
+  private readonly nodes: Ros1Node[] = [];
+
+  /** @internal use openRos1Port */
+  constructor(
+    readonly fg: Foxglove,
+    readonly args: Ros1Args,
+    readonly env: NodeJS.ProcessEnv,
+    readonly masterUri: string,
+    private readonly paramTree: Ros1ParamTree,
+    readonly options: Ros1PortOptions,
+  ) {
+    this.catalog = new Ros1MessageCatalog(ros1MsgSearchPath(env));
+  }
+
+  createNode(name: string): Ros1Node {
+    const names = new Ros1Names(normalizeNamespace(this.args.namespace ?? this.env.ROS_NAMESPACE), this.args.name ?? name, this.args.remaps);
+    let params = subtree(this.paramTree, names.fullyQualifiedName);
+    for (const [k, v] of Object.entries(this.args.params)) params = withParam(params, k, v);
+    const node = new Ros1Node(this, names, params);
+    this.nodes.push(node);
+    return node;
+  }
+
+  /** Destroys every node without waiting for the master to hear of it; prefer close(). */
+  shutdown(): void {
+    for (const n of this.nodes.splice(0)) n.destroy();
+  }
+
+  /** Unregisters every node's topics from the master, then shuts them down. Idempotent. */
+  async close(): Promise<void> {
+    await Promise.all(this.nodes.splice(0).map((n) => n.close()));
+  }
+}
+
+function subtree(tree: Ros1ParamTree, path: string): Ros1ParamTree {
+  let t: unknown = tree;
+  for (const part of path.split('/').filter((p) => p !== '')) {
+    t = typeof t === 'object' && t !== null && !Array.isArray(t) ? (t as Record<string, unknown>)[part] : undefined;
+  }
+  return typeof t === 'object' && t !== null && !Array.isArray(t) ? (t as Ros1ParamTree) : {};
+}
+
+interface TopicSubscription {
+  readonly ros1Type: string;
+  readonly handlers: Set<(message: unknown) => void>;
+}
+
+interface TopicPublication {
+  readonly ready: Promise<unknown>;
+  refs: number;
+  seq: number;
+}
+
+export class Ros1Node implements RosNode {
+  readonly logger: Logger;
+  private fgNode: FgRosNode | null = null;
+  private readonly mapper: Ros1TypeMapper;
+  private readonly params: Map<string, unknown>;
+  private readonly declared = new Map<string, ParamState>();
+  private readonly subscriptions = new Map<string, TopicSubscription>();
+  private readonly publications = new Map<string, TopicPublication>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly throttle: LogThrottle;
+  private readonly ready: Promise<void>;
+  private readyError: Error | null = null;
+  private graph: { atMs: number; publishers: Map<string, string[]>; types: Map<string, string> } = { atMs: -Infinity, publishers: new Map(), types: new Map() };
+  private graphInFlight = false;
+  private rosout: { publish(message: unknown): void } | null = null;
+  private state: 'running' | 'closing' | 'closed' = 'running';
+
+  constructor(
+    private readonly port: Ros1Port,
+    private readonly names: Ros1Names,
+    params: Ros1ParamTree,
+  ) {
+    this.mapper = new Ros1TypeMapper(port.catalog);
+    this.params = flattenParams(params);
+    const wanted = this.params.get('log_level');
+    const level = port.options.logLevel ?? (LEVELS.includes(wanted as LogLevel) ? (wanted as LogLevel) : 'info');
+    this.logger = this.makeLogger(level);
+    if (wanted !== undefined && wanted !== level) this.logger.warn(`parameter log_level: expected one of ${LEVELS.join(', ')}, got ${JSON.stringify(wanted)}; using ${level}`);
+    this.throttle = new LogThrottle(this.logger);
+    const fgLog = {
+      debug: (m: string) => this.logger.debug(m),
+      // The library's info lines are registration chatter; its warnings are worth seeing.
+      info: (m: string) => this.logger.debug(m),
+      warn: (m: string) => this.logger.warn(m),
+      error: (m: string) => this.logger.error(m),
+    };
+    const host = this.port.args.hostname ?? port.env.ROS_HOSTNAME ?? port.env.ROS_IP ?? osHostname();
+    const ready = (async () => {
+      // Like roscpp: listen where ROS_IP/ROS_HOSTNAME say when that is an address, on every interface otherwise.
+      const tcpServer = await port.fg.TcpServerNode.Listen({ host: isIP(host) ? host : undefined, port: 0 });
+      return new port.fg.RosNode({
+        name: names.fullyQualifiedName, hostname: host, pid: process.pid, rosMasterUri: port.masterUri,
+        httpServer: new port.fg.HttpServerNodejs(), tcpSocketCreate: port.fg.TcpSocketNode.Create, tcpServer, log: fgLog,
+      });
+    })();
+    // The RosNode exists only once its TCP server listens; until then every call on it waits for `ready`.
+    this.ready = ready
+      .then(async (fg) => {
+        this.fgNode = fg;
+        fg.on('error', (err) => this.logger.debug(`ros1: ${err.message}`));
+        await fg.start();
+        if (port.options.rosout ?? true) this.rosout = this.createPublisher('rosgraph_msgs/msg/Log', '/rosout', qos('reliable', 'volatile', 100));
+      })
+      .catch((err: Error) => {
+        this.readyError = err;
+        this.logger.error(`could not start the ROS 1 node ${names.fullyQualifiedName}: ${err.message}`);
+      });
+    for (const [k, v] of Object.entries(port.args.params)) {
+      new port.fg.XmlRpcClient(port.masterUri).methodCall('setParam', [names.fullyQualifiedName, `${names.fullyQualifiedName}/${k}`, v]).catch(() => undefined);
+    }
+  }
+
+  private get fg(): FgRosNode {
+    if (this.fgNode === null) throw new Error(`the ROS 1 node ${this.fullyQualifiedName} did not start`);
+    return this.fgNode;
+  }
+
+  get name(): string {
+    return this.names.nodeName;
+  }
+
+  get fullyQualifiedName(): string {
+    return this.names.fullyQualifiedName;
+  }
+
+  /** Resolves once the node listens and is known to the master. @throws the reason it could not start */
+  async whenReady(): Promise<void> {
+    await this.ready;
+    if (this.readyError) throw this.readyError;
+  }
+
+  declareParameter(d: ParamDeclaration): ParamState {
+    const known = this.declared.get(d.name);
+    if (known) return known;
+    let state: ParamState;
+    if (this.params.has(d.name)) state = toParamState(d.name, this.params.get(d.name));
+    else {
+      const nested = [...this.params.keys()].find((k) => k.startsWith(`${d.name}.`));
+      if (nested !== undefined) state = toParamState(d.name, {});
+      else state = { name: d.name, type: d.type, value: d.defaultValue };
+    }
+    this.declared.set(d.name, state);
+    return state;
+  }
+
+  parameterOverrides(): ParamState[] {
+    return [...this.params].map(([name, value]) => toParamState(name, value));
+  }
+
+  createPublisher(type: string, topic: string, q: QosProfile): RosPublisher {
+    const ros1Type = toRos1TypeName(type);
+    // Checks now, synchronously, that the type can be published here (UnknownTypeError otherwise).
+    const fullText = this.port.catalog.fullText(ros1Type);
+    const md5sum = this.port.catalog.md5(ros1Type);
+    this.mapper.definition(type);
+    const name = this.resolveTopicName(topic);
+    let pub = this.publications.get(name);
+    if (pub === undefined) {
+      const latching = q.durability === 'transient_local';
+      const ready = this.ready.then(() => this.fg.advertise({ topic: name, dataType: ros1Type, latching, messageDefinitionText: fullText, md5sum }));
+      ready.catch((err: Error) => this.logger.error(`cannot advertise ${name} (${ros1Type}): ${err.message}`));
+      pub = { ready, refs: 0, seq: 0 };
+      this.publications.set(name, pub);
+    }
+    pub.refs++;
+    const p = pub;
+    let destroyed = false;
+    return {
+      topic: name,
+      publish: (message: unknown) => {
+        if (Buffer.isBuffer(message) || message instanceof Uint8Array) throw new CdrOnRos1Error(name);
+        const ros1 = this.mapper.toRos1(ros1Type, message as Record<string, unknown>, p.seq++);
+        void p.ready
+          .then(() => (this.state === 'running' ? this.fg.publish(name, ros1) : undefined))
+          .catch((err: Error) => this.throttle.warn(`publish:${name}`, `could not publish on ${name} (${ros1Type}): ${err.message}`));
+      },
+      destroy: () => {
+        if (destroyed) return;
+        destroyed = true;
+        if (--p.refs === 0 && this.publications.get(name) === p) {
+          this.publications.delete(name);
+          void p.ready.then(() => this.fg.unadvertise(name)).catch(() => undefined);
+        }
+      },
+    };
+  }
+
+  createSubscription(type: string, topic: string, _qos: QosProfile, mode: SubscriptionMode, onMessage: (message: unknown) => void): RosSubscription {
+    const name = this.resolveTopicName(topic);
+    if (mode === 'raw') throw new CdrOnRos1Error(name);
+    const ros1Type = toRos1TypeName(type);
+    const guarded = (m: unknown): void => {
+      try {
+        onMessage(m);
+      } catch (err) {
+        this.logger.error(`message callback on ${name} failed: ${(err as Error).stack ?? String(err)}`);
+      }
+    };
+    let sub = this.subscriptions.get(name);
+    if (sub === undefined) {
+      const s: TopicSubscription = { ros1Type, handlers: new Set() };
+      sub = s;
+      this.subscriptions.set(name, s);
+      void this.ready.then(() => {
+        if (this.subscriptions.get(name) !== s || this.state !== 'running') return;
+        const fgSub = this.fg.subscribe({ topic: name, dataType: ros1Type });
+        fgSub.on('header', (header) => this.learnDefinition(name, header));
+        fgSub.on('message', (raw) => {
+          if (this.subscriptions.get(name) !== s) return;
+          let message: Record<string, unknown>;
+          try {
+            message = this.mapper.toRos2(s.ros1Type, raw);
+          } catch (err) {
+            this.throttle.warn(`map:${name}`, `dropped a message on ${name} (${s.ros1Type}) that does not fit its definition: ${(err as Error).message}`);
+            return;
+          }
+          for (const h of s.handlers) h(message);
+        });
+        fgSub.on('error', (err) => this.throttle.warn(`sub:${name}`, `subscription to ${name}: ${err.message}`));
+      });
+    }
+    const s = sub;
+    s.handlers.add(guarded);
+    return {
+      topic: name,
+      destroy: () => {
+        s.handlers.delete(guarded);
+        if (s.handlers.size === 0 && this.subscriptions.get(name) === s) {
+          this.subscriptions.delete(name);
+          void this.ready.then(() => this.fg.unsubscribe(name)).catch(() => undefined);
+        }
+      },
+    };
+  }
+
+  messageDefinition(type: string): MessageDefinition {
+    return this.mapper.definition(type);
+  }
+
+  topicNamesAndTypes(): Array<{ name: string; types: string[] }> {
+    this.refreshGraphIfStale();
+    return [...this.graph.types].map(([name, t]) => ({ name, types: [toRos2TypeName(t)] }));
+  }
+
+  publishersInfo(topic: string): EndpointInfo[] {
+    this.refreshGraphIfStale();
+    const name = this.resolveTopicName(topic);
+    const type = this.graph.types.get(name);
+    if (type === undefined) return [];
+    return (this.graph.publishers.get(name) ?? []).map((node) => {
+      const i = node.lastIndexOf('/');
+      return { nodeName: node.slice(i + 1), nodeNamespace: i <= 0 ? '/' : node.slice(0, i), type: toRos2TypeName(type), qos: ROS1_PUBLISHER_QOS };
+    });
+  }
+
+  /** Asks the master now; the synchronous queries then see its answer. */
+  async refreshGraph(): Promise<void> {
+    const master = new this.port.fg.XmlRpcClient(this.port.masterUri);
+    const caller = this.fullyQualifiedName;
+    const [[c1, m1, state], [c2, m2, types]] = (await Promise.all([
+      master.methodCall('getSystemState', [caller]),
+      master.methodCall('getTopicTypes', [caller]),
+    ])) as [XmlRpcResponse, XmlRpcResponse];
+    if (c1 !== 1 || c2 !== 1) throw new Error(`the master refused a graph query: ${c1 !== 1 ? m1 : m2}`);
+    const publishers = new Map<string, string[]>((state as [Array<[string, string[]]>])[0]);
+    // Types the master heard from tools like `rostopic pub` are always pkg/Name; anything else cannot be mapped.
+    const typeMap = new Map((types as Array<[string, string]>).filter(([, t]) => isRos1TypeName(t)));
+    this.graph = { atMs: performance.now(), publishers, types: typeMap };
+  }
+
+  createTimer(periodMs: number, callback: () => void): RosTimer {
+    const t = setInterval(() => {
+      try {
+        callback();
+      } catch (err) {
+        this.logger.error(`timer callback failed: ${(err as Error).stack ?? String(err)}`);
+      }
+    }, Math.max(1, periodMs));
+    this.timers.add(t);
+    return {
+      cancel: () => {
+        clearInterval(t);
+        this.timers.delete(t);
+      },
+    };
+  }
+
+  resolveTopicName(topic: string): string {
+    return this.names.resolve(topic);
+  }
+
+  /** Stops at once; the master learns of it only if the process lives a little longer. Prefer close(). */
+  destroy(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    for (const t of this.timers) clearInterval(t);
+    this.timers.clear();
+    void this.ready.then(() => this.readyError === null && this.fg.shutdown());
+  }
+
+  /** Unregisters every topic from the master and waits for its answers, then shuts the node down. Idempotent. */
+  async close(): Promise<void> {
+    if (this.state !== 'running') return;
+    this.state = 'closing';
+    for (const t of this.timers) clearInterval(t);
+    this.timers.clear();
+    await this.ready;
+    if (this.readyError === null) {
+      const api = this.fg.rosFollower.url();
+      const mc = this.fg.rosMasterClient;
+      const calls = api === undefined ? [] : [
+        ...[...this.publications.keys()].map((t) => mc.unregisterPublisher(this.fullyQualifiedName, t, api)),
+        ...[...this.subscriptions.keys()].map((t) => mc.unregisterSubscriber(this.fullyQualifiedName, t, api)),
+      ];
+      await Promise.allSettled(calls);
+      this.fg.shutdown();
+    }
+    this.state = 'closed';
+  }
+
+  private refreshGraphIfStale(): void {
+    if (this.graphInFlight || this.state !== 'running' || performance.now() - this.graph.atMs < (this.port.options.graphMaxAgeMs ?? 200)) return;
+    this.graphInFlight = true;
+    this.refreshGraph()
+      .catch((err: Error) => this.throttle.warn('graph', `could not read the ROS 1 graph from the master: ${err.message}`))
+      .finally(() => {
+        this.graphInFlight = false;
+      });
+  }
+
+  private learnDefinition(topic: string, header: Map<string, string>): void {
+    const type = header.get('type');
+    const text = header.get('message_definition');
+    if (type === undefined || text === undefined || !isRos1TypeName(type)) return;
+    try {
+      this.port.catalog.learn(type, text);
+    } catch (err) {
+      this.throttle.warn(`def:${topic}`, `the publisher of ${topic} sent a definition of ${type} we cannot read: ${(err as Error).message}`);
+    }
+  }
+
+  private makeLogger(level: LogLevel): Logger {
+    const min = LEVELS.indexOf(level);
+    const sink = this.port.options.logSink;
+    let inRosout = false;
+    const log = (l: LogLevel) => (message: string) => {
+      if (LEVELS.indexOf(l) < min) return;
+      const now = Date.now();
+      sink?.(l, `[${l.toUpperCase().padStart(5)}] [${(now / 1000).toFixed(3)}] [${this.fullyQualifiedName}]: ${message}`);
+      // A failure while publishing to /rosout logs too: do not let it feed itself.
+      if (this.rosout === null || inRosout) return;
+      inRosout = true;
+      try {
+        this.rosout.publish({
+          header: { stamp: { sec: Math.floor(now / 1000), nanosec: (now % 1000) * 1e6 }, frame_id: '' },
+          level: ROSOUT_LEVEL[l], name: this.fullyQualifiedName, msg: message, file: '', function: '', line: 0,
+          topics: [...this.publications.keys()],
+        });
+      } finally {
+        inRosout = false;
+      }
+    };
+    return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+  }
+}
+
+/** CDR is the ROS 2 wire format; ROS 1 serializes differently, so CDR bytes are meaningless here. */
+export class CdrOnRos1Error extends RosError {
+  constructor(readonly topic: string) {
+    super('FS_ROS_ERR_ENCODING', `${topic}: encoding cdr carries ROS 2 bytes, which ROS 1 cannot use; set encoding json on the bridge`);
+  }
+}
