@@ -1,0 +1,135 @@
+import { strict as assert } from 'node:assert';
+import { FastSocketServer, type OutboxPolicy, type Scheme } from '../../src/fastsocket';
+import { DelayProxy, type CutMode } from '../support/delay-proxy';
+import { startClient, startServer } from '../support/fixtures';
+import { crashRestartScenario, linkCutScenario, offlineFullOutboxScenario } from '../support/fault-scenarios';
+import { audit, describeAudit } from '../support/fault-stream';
+import { useTeardown } from '../support/teardown';
+import { waitForEvent, waitUntil } from '../support/wait';
+
+describe('FastSocketClient and FastSocketServer under faults', function () {
+  this.timeout(60_000);
+  const teardown = useTeardown();
+
+  describe('#send across server crashes (SIGKILL, then restart on the same port)', () => {
+    it('loses nothing and hands nothing over twice when the server keeps a stateDir journal (3 crashes in a 50 Hz stream)', async () => {
+      const { outcome, handovers, client } = await crashRestartScenario(teardown, { restarts: 3, stateDir: true });
+      const a = audit(outcome, handovers);
+      const summary = describeAudit(a, outcome);
+      assert.equal(outcome.failed.size + outcome.dropped.size, 0, summary);
+      assert.deepEqual(a.lost, [], summary);
+      assert.deepEqual(a.ackedNotDelivered, [], summary);
+      assert.deepEqual(a.duplicated, [], summary);
+      assert.equal(a.unknown, 0, summary);
+      assert.equal(outcome.acked.size, outcome.sent, summary);
+      assert.ok(client.stats().resent > 0, 'no message was resent, so the journal was never put to the test');
+    });
+
+    it('loses nothing without a journal, and marks every repeated hand-over resent and possible_duplicate', async () => {
+      const { outcome, handovers } = await crashRestartScenario(teardown, { restarts: 3, stateDir: false });
+      const a = audit(outcome, handovers);
+      const summary = describeAudit(a, outcome);
+      assert.equal(outcome.failed.size + outcome.dropped.size, 0, summary);
+      assert.deepEqual(a.lost, [], summary);
+      assert.deepEqual(a.unmarkedRepeats, [], summary);
+      const repeats = new Set<number>();
+      const seen = new Set<number>();
+      for (const h of handovers as Array<{ payload: { seq: number }; resent: boolean; possible_duplicate: boolean }>) {
+        if (seen.has(h.payload.seq)) {
+          repeats.add(h.payload.seq);
+          assert.ok(h.possible_duplicate, `repeat of seq ${h.payload.seq} not flagged possible_duplicate`);
+        }
+        seen.add(h.payload.seq);
+      }
+      assert.deepEqual([...repeats], a.duplicated, summary);
+      // Each crash discards acks in flight, so without a journal some messages must reach the application twice;
+      // if none did, the scenario did not exercise what the journal is for.
+      assert.ok(a.duplicated.length > 0, `no repeated hand-over: ${summary}`);
+    });
+  });
+
+  describe('#send across a link cut (delay proxy)', () => {
+    const cases: Array<[Scheme, CutMode]> = [['tcp', 'hold'], ['tcp', 'reset'], ['ws', 'hold'], ['ws', 'reset']];
+    for (const [scheme, mode] of cases) {
+      it(`loses and duplicates nothing over ${scheme} when the link is cut for 1 s in '${mode}' mode`, async () => {
+        const { outcome, handovers, client } = await linkCutScenario(teardown, { scheme, mode, cutMs: 1_000 });
+        const a = audit(outcome, handovers);
+        const summary = describeAudit(a, outcome);
+        assert.equal(outcome.failed.size + outcome.dropped.size, 0, summary);
+        assert.deepEqual(a.lost, [], summary);
+        assert.deepEqual(a.duplicated, [], summary);
+        assert.equal(outcome.acked.size, outcome.sent, summary);
+        // 'hold' keeps the TCP connection (bytes are late, not lost); 'reset' forces a reconnect and resends.
+        if (mode === 'reset') assert.ok(client.stats().reconnects >= 1, `no reconnect after a reset: ${JSON.stringify(client.stats())}`);
+        else assert.equal(client.stats().reconnects, 0);
+      });
+    }
+  });
+
+  describe('#send while the server is down and the outbox overflows', () => {
+    const policies: OutboxPolicy[] = ['drop-oldest', 'drop-newest', 'reject'];
+    for (const policy of policies) {
+      it(`loses only what '${policy}' reported, counts each, and duplicates nothing after the server restarts`, async () => {
+        const r = await offlineFullOutboxScenario(teardown, { policy, outboxMax: 20, overflow: 10 });
+        const { outcome, handovers, client } = r;
+        const a = audit(outcome, handovers);
+        const summary = describeAudit(a, outcome);
+        const stats = client.stats();
+        assert.equal(outcome.failed.size, 0, summary);
+        assert.ok(outcome.dropped.size >= 10, summary);
+        assert.deepEqual(a.lost, [], summary);
+        assert.deepEqual(a.duplicated, [], summary);
+        const delivered = new Set(handovers.map((h) => (h.payload as { seq: number }).seq));
+        const droppedDelivered = [...outcome.dropped.keys()].filter((seq) => delivered.has(seq));
+        if (policy === 'reject') {
+          assert.equal(stats.rejected, outcome.dropped.size, JSON.stringify(stats));
+          assert.equal(stats.dropped, 0);
+          assert.ok([...outcome.dropped.values()].every((code) => code === 'FS_ERR_OUTBOX_FULL'));
+        } else {
+          assert.equal(stats.dropped, outcome.dropped.size, JSON.stringify(stats));
+          assert.equal(r.dropEvents, outcome.dropped.size);
+          assert.ok([...outcome.dropped.values()].every((code) => code === 'FS_ERR_DROPPED'));
+        }
+        if (policy === 'drop-oldest') {
+          // A dropped message may still have arrived: drop-oldest also evicts messages already written and
+          // awaiting ack 2 (before the crash, or right after the reconnect while the outbox is still full), so
+          // "dropped" means "no longer retried", not "never delivered".
+          const kept = [...Array(outcome.sent).keys()].filter((seq) => !outcome.dropped.has(seq) && seq >= r.sentBeforeKill);
+          const oldestKept = Math.min(...kept);
+          assert.ok([...outcome.dropped.keys()].every((seq) => seq < oldestKept), 'drop-oldest dropped a newer message than one it kept');
+        } else {
+          assert.deepEqual(droppedDelivered, [], 'a refused message reached the application');
+          const firstRefused = Math.min(...outcome.dropped.keys());
+          assert.ok(firstRefused >= r.sentBeforeKill, 'a send was refused before the server went down');
+        }
+      });
+    }
+  });
+
+  describe('#send while a proxy in front of a stopped server keeps closing connections', () => {
+    // Bug FS-6-ATTEMPTS: the client counts every connection that closes with a message unacknowledged as a refusal
+    // of its oldest message and drops it after maxAttempts (10). A TCP proxy, tunnel or load balancer in front of a
+    // server that is down accepts and closes at once, so a plain outage drops messages although the outbox has
+    // room and the server never saw them. Unskip when fixed.
+    it.skip('keeps a message the server never saw, however many proxied connections closed before it came back', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const proxy = await DelayProxy.start({ target: url });
+      teardown.add(() => proxy.close());
+      const client = await startClient(teardown, proxy.url);
+      await client.connect();
+      await server.close();
+      let disconnects = 0;
+      client.on('disconnect', () => disconnects++);
+      const sent = client.send({ seq: 0 });
+      sent.catch(() => undefined);
+      await waitUntil(() => disconnects >= 15, '15 proxied connections to close', 10_000);
+      assert.equal(client.stats().dropped, 0, 'the message was dropped while the server was merely down');
+      const back = new FastSocketServer({ url });
+      teardown.add(() => back.close());
+      const arrived = waitForEvent<[{ payload: unknown }]>(back, 'message', { ms: 10_000 });
+      await back.listen();
+      assert.deepEqual((await arrived)[0].payload, { seq: 0 });
+      await sent;
+    });
+  });
+});

@@ -1,0 +1,68 @@
+/**
+ * Child-process entry of fault-process.ts: a FastSocketServer that a test can SIGKILL. Its application appends
+ * every hand-over to a file with a synchronous write inside the 'message' handler, i.e. before ack 2 is flushed
+ * (acks are written on the next microtask), so the file is the application's truth even across a SIGKILL.
+ * Configured by the FASTSOCKET_FAULT_SERVER environment variable (JSON); talks to its parent over IPC.
+ */
+import * as fs from 'node:fs';
+import { FastSocketServer, type FastSocketServerOptions } from '../../src/fastsocket';
+
+export interface ServerChildConfig {
+  options: FastSocketServerOptions;
+  /** Where each hand-over is appended as one JSON line (a DeliveredRecord). */
+  deliveredFile: string;
+  /** Which run of the server this is (0 for the first start), written into each record. */
+  run: number;
+}
+
+export interface DeliveredRecord {
+  run: number;
+  id: string;
+  payload: unknown;
+  resent: boolean;
+  possible_duplicate: boolean;
+  client_id: string | null;
+}
+
+export type ToServerChild = { type: 'stats' } | { type: 'close' };
+export type FromServerChild =
+  | { type: 'listening'; url: string }
+  | { type: 'stats'; stats: ReturnType<FastSocketServer['stats']>; peakRssBytes: number; rssBytes: number }
+  | { type: 'failed'; error: string };
+
+function send(msg: FromServerChild): void {
+  process.send?.(msg);
+}
+
+/** VmHWM (peak resident set) and VmRSS from /proc, in bytes: the kernel's view, immune to GC timing. */
+export function memoryOf(pid: number | 'self'): { peakRssBytes: number; rssBytes: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { peakRssBytes: kb('VmHWM'), rssBytes: kb('VmRSS') };
+}
+
+async function main(): Promise<void> {
+  const config = JSON.parse(process.env.FASTSOCKET_FAULT_SERVER ?? '') as ServerChildConfig;
+  const out = fs.openSync(config.deliveredFile, 'a');
+  const server = new FastSocketServer(config.options);
+  server.on('message', (m) => {
+    const rec: DeliveredRecord = {
+      run: config.run, id: m.id, payload: m.payload, resent: m.resent, possible_duplicate: m.possible_duplicate, client_id: m.client_id,
+    };
+    fs.writeSync(out, JSON.stringify(rec) + '\n');
+  });
+  server.on('error', (err) => send({ type: 'failed', error: err.stack ?? String(err) }));
+  process.on('message', (msg: ToServerChild) => {
+    if (msg.type === 'stats') send({ type: 'stats', stats: server.stats(), ...memoryOf('self') });
+    else if (msg.type === 'close') void server.close().then(() => process.exit(0));
+  });
+  process.on('disconnect', () => process.exit(0));
+  send({ type: 'listening', url: await server.listen() });
+}
+
+if (require.main === module) {
+  main().catch((err: Error) => {
+    send({ type: 'failed', error: err.stack ?? String(err) });
+    process.exit(1);
+  });
+}
