@@ -1,0 +1,212 @@
+import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import * as net from 'node:net';
+import type { Scheme } from '../../src/fastsocket';
+import { ALL_SCHEMES, caFor, startServer } from '../support/fixtures';
+import { isAck2, message1, RawPeer } from '../support/raw-peer';
+import { useTeardown } from '../support/teardown';
+import { waitUntil, withDeadline } from '../support/wait';
+
+const IDLE_MS = 300;
+const FRAME_MS = 500;
+/** The server sweeps at a quarter of its smallest timeout; a close may come that much, plus scheduling, late. */
+const LATE_MS = 1_000;
+
+/** A raw TCP connection, and a promise of the moment (performance.now()) the server closes it. */
+async function rawTcp(url: string): Promise<{ socket: net.Socket; closedAt: Promise<number> }> {
+  const u = new URL(url);
+  const socket = net.connect({ host: u.hostname, port: Number(u.port) });
+  socket.on('error', () => undefined);
+  const closedAt = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())));
+  await withDeadline(new Promise<void>((resolve) => socket.once('connect', () => resolve())), `a TCP connection to ${url}`);
+  return { socket, closedAt };
+}
+
+/** Completes a WebSocket upgrade by hand, so the test can then write a WebSocket frame byte by byte. */
+async function rawWebSocket(url: string): Promise<{ socket: net.Socket; closedAt: Promise<number> }> {
+  const raw = await rawTcp(url);
+  const u = new URL(url);
+  raw.socket.write(
+    `GET / HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  await withDeadline(
+    new Promise<void>((resolve, reject) => {
+      let head = '';
+      const onData = (d: Buffer): void => {
+        head += d.toString('latin1');
+        if (!head.includes('\r\n\r\n')) return;
+        raw.socket.off('data', onData);
+        if (head.startsWith('HTTP/1.1 101')) resolve();
+        else reject(new Error(`upgrade refused: ${head.split('\r\n')[0]}`));
+      };
+      raw.socket.on('data', onData);
+    }),
+    'the WebSocket upgrade',
+  );
+  return raw;
+}
+
+/** Calls `fn(i)` for i in [0, n), one call per `everyMs`; resolves after the last. The pacing is the load, not a wait. */
+function paced(n: number, everyMs: number, fn: (i: number) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let i = 0;
+    const timer = setInterval(() => {
+      fn(i++);
+      if (i < n) return;
+      clearInterval(timer);
+      resolve();
+    }, everyMs);
+  });
+}
+
+/** Writes `bytes` one byte per `everyMs` until they run out or the connection closes. */
+function dribble(socket: net.Socket, bytes: Buffer, everyMs: number): void {
+  void paced(bytes.length, everyMs, (i) => {
+    if (!socket.destroyed) socket.write(bytes.subarray(i, i + 1));
+  });
+}
+
+describe('FastSocketServer against slow and idle peers (slowloris)', function () {
+  this.timeout(20_000);
+  const teardown = useTeardown();
+
+  async function server(scheme: Scheme, limits: { idleTimeoutMs?: number; frameTimeoutMs?: number; maxConnections?: number } = {}) {
+    return startServer(teardown, scheme, { idleTimeoutMs: IDLE_MS, frameTimeoutMs: 10_000, ...limits });
+  }
+
+  describe('idle_timeout_ms', () => {
+    for (const scheme of ALL_SCHEMES) {
+      it(`closes a ${scheme} connection that sends nothing once idle_timeout_ms has passed, not before`, async () => {
+        const { server: s, url } = await server(scheme);
+        const opened = performance.now();
+        const peer = await RawPeer.connect(url, { ca: await caFor(url) });
+        teardown.add(() => peer.destroy());
+        const closed = await peer.waitClosed('the idle connection to be closed', IDLE_MS + LATE_MS + 1_000);
+        const after = performance.now() - opened;
+        assert.ok(after >= IDLE_MS * 0.9, `closed after ${after.toFixed(0)} ms, before idle_timeout_ms (${IDLE_MS})`);
+        assert.equal(s.stats().closed_idle, 1);
+        if (scheme === 'ws' || scheme === 'wss') assert.equal(closed.code, 1000);
+      });
+    }
+
+    for (const scheme of ['tls', 'ws', 'wss'] as const) {
+      // Bug FS-6-HANDSHAKE: a connection enters the server's bookkeeping (idle timeout, max_connections) only once
+      // its TLS handshake or HTTP upgrade is done; before that only Node's own timeouts apply (TLS handshakeTimeout
+      // 120 s, HTTP headersTimeout 60 s), so a peer that opens TCP connections and sends nothing holds each for a
+      // minute or more and is not counted against max_connections. Unskip when fixed.
+      it.skip(`closes a raw TCP connection to a ${scheme} server that never starts the handshake within idle_timeout_ms`, async () => {
+        const { url } = await server(scheme);
+        const opened = performance.now();
+        const { socket, closedAt } = await rawTcp(url);
+        teardown.add(() => socket.destroy());
+        const at = await withDeadline(closedAt, 'the server to close a connection that never sent a byte', IDLE_MS + LATE_MS + 2_000);
+        assert.ok(at - opened >= IDLE_MS * 0.9, `closed after ${(at - opened).toFixed(0)} ms`);
+      });
+    }
+
+    it('keeps a tcp connection open while it sends a frame within every idle_timeout_ms', async () => {
+      const { server: s, url } = await server('tcp');
+      const peer = await RawPeer.connect(url);
+      teardown.add(() => peer.destroy());
+      // Ack 3 for an unknown id is a valid frame that asks for nothing; 9 of them span three idle timeouts.
+      await paced(9, IDLE_MS / 3, (i) => peer.sendFrame(`{"id":"keepalive-${i}","type":"ack","send_and_ack_time_ns":1}`));
+      peer.sendFrame(message1('after-keepalive', 1));
+      await peer.waitForFrame(isAck2('after-keepalive'), 'the ack of a message after three idle timeouts');
+      assert.equal(s.stats().closed_idle, 0);
+      assert.equal(s.stats().ack3_unknown, 9);
+    });
+  });
+
+  describe('frame_timeout_ms', () => {
+    for (const scheme of ['tcp', 'tls'] as const) {
+      it(`closes a ${scheme} connection whose frame trickles in one byte per interval once frame_timeout_ms has passed`, async () => {
+        const { server: s, url } = await server(scheme, { frameTimeoutMs: FRAME_MS });
+        const peer = await RawPeer.connect(url, { ca: await caFor(url) });
+        teardown.add(() => peer.destroy());
+        const started = performance.now();
+        // One byte every IDLE_MS/3 keeps the idle timeout from firing; only the frame timeout can end this.
+        const frame = Buffer.from(message1('slow', 'x'.repeat(200)));
+        dribble(peer.stream, frame, IDLE_MS / 3);
+        await peer.waitClosed('the slow frame to be cut off', FRAME_MS + LATE_MS + 1_000);
+        const after = performance.now() - started;
+        assert.ok(after >= FRAME_MS * 0.9, `closed after ${after.toFixed(0)} ms, before frame_timeout_ms (${FRAME_MS})`);
+        assert.equal(s.stats().closed_frame_timeout, 1);
+        assert.equal(s.stats().closed_idle, 0);
+      });
+    }
+
+    // Bug FS-6-WS-FRAME-TIMEOUT: the ws transport never sets partialSinceMs and refreshes lastActivityMs only on whole
+    // messages, so a WebSocket message that trickles in is not cut off at frame_timeout_ms (only, later, by the idle
+    // timeout). Unskip when fixed.
+    it.skip('closes a ws connection whose WebSocket message trickles in one byte per interval once frame_timeout_ms has passed', async () => {
+      const { server: s, url } = await server('ws', { idleTimeoutMs: 4_000, frameTimeoutMs: FRAME_MS });
+      const { socket, closedAt } = await rawWebSocket(url);
+      teardown.add(() => socket.destroy());
+      await waitUntil(() => s.stats().connections === 1, 'the upgraded connection to be accepted');
+      const started = performance.now();
+      const payload = Buffer.from(message1('slow-ws', 'x'.repeat(200)));
+      const mask = randomBytes(4);
+      const header = Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff, ...mask]);
+      const masked = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]));
+      socket.write(header);
+      dribble(socket, masked, 100);
+      const at = await withDeadline(closedAt, 'the slow WebSocket message to be cut off', FRAME_MS + LATE_MS + 1_000);
+      assert.ok(at - started >= FRAME_MS * 0.9, `closed after ${(at - started).toFixed(0)} ms`);
+      assert.equal(s.stats().closed_frame_timeout, 1);
+    });
+  });
+
+  describe('max_connections', () => {
+    for (const scheme of ALL_SCHEMES) {
+      it(`closes a ${scheme} connection past max_connections at once and keeps serving the others`, async () => {
+        const { server: s, url } = await server(scheme, { idleTimeoutMs: 10_000, maxConnections: 3 });
+        const ca = await caFor(url);
+        const peers: RawPeer[] = [];
+        for (let i = 0; i < 3; i++) {
+          const p = await RawPeer.connect(url, { ca });
+          teardown.add(() => p.destroy());
+          peers.push(p);
+        }
+        await waitUntil(() => s.stats().connections === 3, '3 connections to be accepted');
+        const extra = await RawPeer.connect(url, { ca }).catch((err: Error) => err);
+        if (extra instanceof RawPeer) {
+          teardown.add(() => extra.destroy());
+          // "At once": well before any timeout of this server could have fired.
+          const closed = await extra.waitClosed('the connection past max_connections to be closed', 1_000);
+          if (scheme === 'ws' || scheme === 'wss') assert.equal(closed.code, 1013);
+        }
+        assert.equal(s.stats().connections_refused, 1);
+        await servesEach(peers, 'kept');
+        peers[0].destroy();
+        await waitUntil(() => s.stats().connections === 2, 'the freed slot to be released');
+        const next = await RawPeer.connect(url, { ca });
+        teardown.add(() => next.destroy());
+        await servesEach([next], 'next');
+      });
+    }
+
+    // Bug FS-6-HANDSHAKE (see idle_timeout_ms above): connections still in their TLS handshake or HTTP upgrade are
+    // not counted, so any number of them can be held open. Unskip when fixed.
+    it.skip('counts ws connections still waiting for their upgrade against max_connections', async () => {
+      const { server: s, url } = await server('ws', { idleTimeoutMs: 10_000, maxConnections: 3 });
+      const raws = [];
+      for (let i = 0; i < 4; i++) {
+        const raw = await rawTcp(url);
+        teardown.add(() => raw.socket.destroy());
+        raws.push(raw);
+      }
+      await withDeadline(raws[3].closedAt, 'the 4th connection to be closed at once', 1_000);
+      assert.equal(s.stats().connections_refused, 1);
+    });
+  });
+});
+
+async function servesEach(peers: RawPeer[], tag: string): Promise<void> {
+  await Promise.all(
+    peers.map((p, i) => {
+      p.sendFrame(message1(`${tag}-${i}`, { i }));
+      return p.waitForFrame(isAck2(`${tag}-${i}`), `ack 2 on connection ${tag}-${i}`);
+    }),
+  );
+}
