@@ -48,14 +48,14 @@ function failOn(error: () => Error | null): Promise<never> {
 
 describe('RclnodejsPort', function () {
   this.timeout(60_000);
-  const [domain] = uniqueDomains();
+  const [, , domain] = uniqueDomains();
   let port: RosPort | null = null;
   let dir = '';
   const savedDomain = process.env.ROS_DOMAIN_ID;
 
   before(function () {
     requireRos(this);
-    process.env.ROS_DOMAIN_ID = String(domain + 50 > 100 ? domain : domain + 50);
+    process.env.ROS_DOMAIN_ID = String(domain);
     dir = mkdtempSync(join(tmpdir(), 'fastsocket-rclnodejs-'));
   });
 

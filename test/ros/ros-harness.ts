@@ -37,10 +37,10 @@ export function requireRos(ctx: Mocha.Context): void {
   ctx.skip();
 }
 
-/** Two ROS_DOMAIN_IDs (1..100) no other run on this machine is likely to use at the same time. */
-export function uniqueDomains(): [number, number] {
-  const base = 1 + 2 * ((process.pid + Math.floor(Date.now() / 1000)) % 50);
-  return [base, base + 1];
+/** Three ROS_DOMAIN_IDs (1..99) that no other run on this machine is likely to use at the same time. */
+export function uniqueDomains(): [number, number, number] {
+  const base = 1 + 3 * ((process.pid + Math.floor(Date.now() / 1000)) % 33);
+  return [base, base + 1, base + 2];
 }
 
 export interface Proc {
