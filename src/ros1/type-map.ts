@@ -12,13 +12,17 @@ export const TIME_TYPE = 'builtin_interfaces/msg/Time';
 export const DURATION_TYPE = 'builtin_interfaces/msg/Duration';
 const HEADER_TYPE = 'std_msgs/Header';
 
+/**
+ * builtin_interfaces/Time and Duration as the ROS 1 port sees them: the JSON has the ROS 2 field names, with the
+ * ranges of ROS 1's time (uint32 secs) and duration (int32 secs), so no ROS 1 value is refused on the way.
+ */
 const BUILTIN_DEFINITIONS: ReadonlyMap<string, MessageDefinition> = new Map(
-  [TIME_TYPE, DURATION_TYPE].map((type) => [
+  ([[TIME_TYPE, 'uint32'], [DURATION_TYPE, 'int32']] as const).map(([type, secType]) => [
     type,
     {
       type,
       fields: [
-        { name: 'sec', type: 'int32', primitive: true, array: 'none' },
+        { name: 'sec', type: secType, primitive: true, array: 'none' },
         { name: 'nanosec', type: 'uint32', primitive: true, array: 'none' },
       ],
     },
@@ -116,19 +120,15 @@ export class Ros1TypeMapper {
         continue;
       }
       const v = msg[f.name];
-      const one = (x: unknown): unknown => this.valueToRos1(f, x);
-      if (f.array === 'none') out[f.name] = one(v);
+      if (f.array === 'none') out[f.name] = this.valueToRos1(f, v, f.type === HEADER_TYPE ? headerSeq : 0);
       else if (f.primitive && f.type !== 'time' && f.type !== 'duration') out[f.name] = v;
-      else out[f.name] = Array.from(v as ArrayLike<unknown>, one);
+      else out[f.name] = Array.from(v as ArrayLike<unknown>, (x) => this.valueToRos1(f, x, 0));
     }
     return out;
   }
 
-  private valueToRos1(f: Ros1Field, v: unknown): unknown {
-    if (!f.primitive) {
-      const child = this.catalog.spec(f.type);
-      return this.messageToRos1(child, v as Record<string, unknown>, 0);
-    }
+  private valueToRos1(f: Ros1Field, v: unknown, headerSeq: number): unknown {
+    if (!f.primitive) return this.messageToRos1(this.catalog.spec(f.type), v as Record<string, unknown>, headerSeq);
     if (f.type === 'time' || f.type === 'duration') {
       const t = v as { sec: number; nanosec: number };
       return { sec: t.sec, nsec: t.nanosec };
