@@ -83,6 +83,55 @@ export class RawPeer {
     return peer;
   }
 
+  /**
+   * Opens a ws:// connection by hand (HTTP upgrade written byte by byte), so the test can then write partial
+   * WebSocket frames with sendBytes(); use wsFrameBytes() to build them.
+   */
+  static async connectRawWebSocket(url: string): Promise<RawPeer> {
+    const u = new URL(url);
+    const socket = net.connect({ host: u.hostname, port: Number(u.port) });
+    socket.on('error', () => undefined);
+    await withDeadline(
+      new Promise<void>((resolve, reject) => {
+        let head = '';
+        const onData = (chunk: Buffer): void => {
+          head += chunk.toString('latin1');
+          if (!head.includes('\r\n\r\n')) return;
+          socket.off('data', onData);
+          socket.pause();
+          if (head.startsWith('HTTP/1.1 101')) resolve();
+          else reject(new Error(`upgrade refused: ${head.split('\r\n')[0]}`));
+        };
+        socket.on('data', onData);
+        socket.once('close', () => reject(new Error('closed during the upgrade')));
+        socket.once('connect', () =>
+          socket.write(
+            `GET ${u.pathname || '/'} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+              'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+          ),
+        );
+      }),
+      `a hand-made WebSocket upgrade to ${url}`,
+    );
+    const peer = new RawPeer('ws', socket, null);
+    socket.resume();
+    return peer;
+  }
+
+  /** Opens a plain TCP connection to any URL's host and port and writes nothing (a slowloris or a port scanner). */
+  static async connectBare(url: string): Promise<RawPeer> {
+    const u = new URL(url);
+    const socket = net.connect({ host: u.hostname, port: Number(u.port) });
+    await withDeadline(
+      new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('error', reject);
+      }),
+      `a bare TCP connection to ${url}`,
+    );
+    return new RawPeer('bare', socket, null);
+  }
+
   get isClosed(): boolean {
     return this.isClosedFlag;
   }
@@ -165,6 +214,15 @@ export class RawPeer {
     this.waiters = [];
     for (const fn of w) fn();
   }
+}
+
+/** One masked client-to-server WebSocket frame (text unless `opcode` says otherwise), payload under 126 bytes. */
+export function wsFrameBytes(payload: string | Buffer, opcode = 0x1): Buffer {
+  const data = Buffer.from(payload);
+  if (data.length >= 126) throw new Error('wsFrameBytes builds short frames only');
+  const mask = Buffer.from([1, 2, 3, 4]);
+  const masked = Buffer.from(data.map((b, i) => b ^ mask[i % 4]!));
+  return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | data.length]), mask, masked]);
 }
 
 /** Message 1 as the original Python peer writes it. */

@@ -39,9 +39,9 @@ export function waitForEvent<A extends unknown[] = unknown[]>(
 
 /**
  * Resolves once `predicate()` is true, checking after every turn of the event loop (for state that has no event,
- * e.g. a counter in stats()); rejects after `ms` with `what`.
+ * e.g. a counter in stats()); rejects after `ms` with `what` (a function is called then, to report current state).
  */
-export function waitUntil(predicate: () => boolean, what: string, ms = DEFAULT_DEADLINE_MS): Promise<void> {
+export function waitUntil(predicate: () => boolean, what: string | (() => string), ms = DEFAULT_DEADLINE_MS): Promise<void> {
   const deadline = performance.now() + ms;
   return new Promise<void>((resolve, reject) => {
     const check = (): void => {
@@ -53,7 +53,7 @@ export function waitUntil(predicate: () => boolean, what: string, ms = DEFAULT_D
         return;
       }
       if (ok) resolve();
-      else if (performance.now() > deadline) reject(new Error(`deadline of ${ms} ms passed waiting until ${what}`));
+      else if (performance.now() > deadline) reject(new Error(`deadline of ${ms} ms passed waiting until ${typeof what === 'string' ? what : what()}`));
       // A short timer rather than setImmediate, so a busy-looping check does not starve socket I/O.
       else setTimeout(check, 2);
     };

@@ -1,0 +1,97 @@
+/**
+ * The server SIGKILLed and restarted on the same port while a client streams numbered messages: with a stateDir
+ * journal every message reaches the application exactly once; without one none is lost and every repeat is marked.
+ */
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { SendResult } from '../../src/fastsocket';
+import { startClient } from '../support/fixtures';
+import { ServerProcess, type ChildMessage } from '../support/server-process';
+import { useTeardown } from '../support/teardown';
+import { waitUntil } from '../support/wait';
+
+const MESSAGES = 600;
+const RESTARTS = 3;
+
+interface Run {
+  handed: ChildMessage[];
+  results: SendResult[];
+  resentByClient: number;
+}
+
+describe('FastSocketServer restart', () => {
+  const teardown = useTeardown();
+
+  /**
+   * Streams MESSAGES numbered payloads (5 every 5 ms) and SIGKILLs the server each time another quarter of them
+   * has been handed over, starting it again on the same port with the same options.
+   */
+  async function streamThroughRestarts(stateDir: string | undefined): Promise<Run> {
+    const handed: ChildMessage[] = [];
+    let proc = await ServerProcess.start(teardown, { url: 'tcp://127.0.0.1:0', ...(stateDir ? { stateDir } : {}) });
+    const url = proc.url;
+    proc.on('message', (m) => handed.push(m));
+    const client = await startClient(teardown, url, { reconnectMinMs: 10, reconnectMaxMs: 50 });
+
+    const sends: Array<Promise<SendResult>> = [];
+    const producer = setInterval(() => {
+      for (let k = 0; k < 5 && sends.length < MESSAGES; k++) sends.push(client.send({ seq: sends.length, pad: 'p'.repeat(200) }));
+      if (sends.length >= MESSAGES) clearInterval(producer);
+    }, 5);
+    teardown.add(() => clearInterval(producer));
+
+    for (let r = 1; r <= RESTARTS; r++) {
+      const target = Math.floor((r * MESSAGES) / (RESTARTS + 1));
+      await waitUntil(() => handed.length >= target, `${target} messages handed over before restart ${r}`, 10_000);
+      await proc.kill();
+      proc = await ServerProcess.start(teardown, { url, ...(stateDir ? { stateDir } : {}) });
+      proc.on('message', (m) => handed.push(m));
+    }
+    const results = await Promise.all(sends);
+    assert.equal(sends.length, MESSAGES, 'the producer finished');
+    // An ack 2 can reach the client before the child's stdout line reaches us; once the child is gone, every line is read.
+    await proc.kill();
+    return { handed, results, resentByClient: client.stats().resent };
+  }
+
+  const seqOf = (m: ChildMessage): number => (m.payload as { seq: number }).seq;
+
+  function assertNoneLost(run: Run): void {
+    const seen = new Set(run.handed.map(seqOf));
+    const missing = Array.from({ length: MESSAGES }, (_, i) => i).filter((i) => !seen.has(i));
+    assert.deepEqual(missing, [], 'every message reached the application');
+    assert.equal(run.results.length, MESSAGES);
+  }
+
+  it('hands every message to the application exactly once across SIGKILLs when it has a stateDir', async () => {
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastsocket-restart-'));
+    teardown.add(() => fs.rmSync(stateDir, { recursive: true, force: true }));
+    const run = await streamThroughRestarts(stateDir);
+    assertNoneLost(run);
+    const counts = new Map<number, number>();
+    for (const m of run.handed) counts.set(seqOf(m), (counts.get(seqOf(m)) ?? 0) + 1);
+    const repeated = [...counts].filter(([, n]) => n > 1).map(([seq]) => seq);
+    assert.deepEqual(repeated, [], 'no message handed over twice');
+    assert.ok(run.resentByClient > 0, 'the restarts really did interrupt the stream (the client resent something)');
+  });
+
+  it('loses no message across SIGKILLs without a stateDir, and marks every repeat resent', async () => {
+    const run = await streamThroughRestarts(undefined);
+    assertNoneLost(run);
+    const firstSeen = new Set<number>();
+    let repeats = 0;
+    for (const m of run.handed) {
+      const seq = seqOf(m);
+      if (firstSeen.has(seq)) {
+        repeats++;
+        assert.equal(m.resent, true, `repeat of message ${seq} is marked resent`);
+        assert.equal(m.possible_duplicate, true, `repeat of message ${seq} is marked as a possible duplicate`);
+      }
+      firstSeen.add(seq);
+    }
+    assert.ok(run.resentByClient > 0, 'the restarts really did interrupt the stream (the client resent something)');
+    assert.ok(repeats <= run.resentByClient, 'a repeat can only come from a resend');
+  });
+});
