@@ -1,51 +1,15 @@
 import { strict as assert } from 'node:assert';
-import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import type { Scheme } from '../../src/fastsocket';
 import { ALL_SCHEMES, caFor, startServer } from '../support/fixtures';
-import { isAck2, message1, RawPeer } from '../support/raw-peer';
+import { isAck2, message1, RawPeer, wsFrameBytes } from '../support/raw-peer';
 import { useTeardown } from '../support/teardown';
-import { waitUntil, withDeadline } from '../support/wait';
+import { waitUntil } from '../support/wait';
 
 const IDLE_MS = 300;
 const FRAME_MS = 500;
 /** The server sweeps at a quarter of its smallest timeout; a close may come that much, plus scheduling, late. */
 const LATE_MS = 1_000;
-
-/** A raw TCP connection, and a promise of the moment (performance.now()) the server closes it. */
-async function rawTcp(url: string): Promise<{ socket: net.Socket; closedAt: Promise<number> }> {
-  const u = new URL(url);
-  const socket = net.connect({ host: u.hostname, port: Number(u.port) });
-  socket.on('error', () => undefined);
-  const closedAt = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())));
-  await withDeadline(new Promise<void>((resolve) => socket.once('connect', () => resolve())), `a TCP connection to ${url}`);
-  return { socket, closedAt };
-}
-
-/** Completes a WebSocket upgrade by hand, so the test can then write a WebSocket frame byte by byte. */
-async function rawWebSocket(url: string): Promise<{ socket: net.Socket; closedAt: Promise<number> }> {
-  const raw = await rawTcp(url);
-  const u = new URL(url);
-  raw.socket.write(
-    `GET / HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-  );
-  await withDeadline(
-    new Promise<void>((resolve, reject) => {
-      let head = '';
-      const onData = (d: Buffer): void => {
-        head += d.toString('latin1');
-        if (!head.includes('\r\n\r\n')) return;
-        raw.socket.off('data', onData);
-        if (head.startsWith('HTTP/1.1 101')) resolve();
-        else reject(new Error(`upgrade refused: ${head.split('\r\n')[0]}`));
-      };
-      raw.socket.on('data', onData);
-    }),
-    'the WebSocket upgrade',
-  );
-  return raw;
-}
 
 /** Calls `fn(i)` for i in [0, n), one call per `everyMs`; resolves after the last. The pacing is the load, not a wait. */
 function paced(n: number, everyMs: number, fn: (i: number) => void): Promise<void> {
@@ -98,10 +62,11 @@ describe('FastSocketServer against slow and idle peers (slowloris)', function ()
       it.skip(`closes a raw TCP connection to a ${scheme} server that never starts the handshake within idle_timeout_ms`, async () => {
         const { url } = await server(scheme);
         const opened = performance.now();
-        const { socket, closedAt } = await rawTcp(url);
-        teardown.add(() => socket.destroy());
-        const at = await withDeadline(closedAt, 'the server to close a connection that never sent a byte', IDLE_MS + LATE_MS + 2_000);
-        assert.ok(at - opened >= IDLE_MS * 0.9, `closed after ${(at - opened).toFixed(0)} ms`);
+        const peer = await RawPeer.connectBare(url);
+        teardown.add(() => peer.destroy());
+        await peer.waitClosed('the server to close a connection that never sent a byte', IDLE_MS + LATE_MS + 2_000);
+        const after = performance.now() - opened;
+        assert.ok(after >= IDLE_MS * 0.9, `closed after ${after.toFixed(0)} ms`);
       });
     }
 
@@ -141,18 +106,14 @@ describe('FastSocketServer against slow and idle peers (slowloris)', function ()
     // timeout). Unskip when fixed.
     it.skip('closes a ws connection whose WebSocket message trickles in one byte per interval once frame_timeout_ms has passed', async () => {
       const { server: s, url } = await server('ws', { idleTimeoutMs: 4_000, frameTimeoutMs: FRAME_MS });
-      const { socket, closedAt } = await rawWebSocket(url);
-      teardown.add(() => socket.destroy());
+      const peer = await RawPeer.connectRawWebSocket(url);
+      teardown.add(() => peer.destroy());
       await waitUntil(() => s.stats().connections === 1, 'the upgraded connection to be accepted');
       const started = performance.now();
-      const payload = Buffer.from(message1('slow-ws', 'x'.repeat(200)));
-      const mask = randomBytes(4);
-      const header = Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff, ...mask]);
-      const masked = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]));
-      socket.write(header);
-      dribble(socket, masked, 100);
-      const at = await withDeadline(closedAt, 'the slow WebSocket message to be cut off', FRAME_MS + LATE_MS + 1_000);
-      assert.ok(at - started >= FRAME_MS * 0.9, `closed after ${(at - started).toFixed(0)} ms`);
+      dribble(peer.stream, wsFrameBytes(message1('slow-ws', 'x'.repeat(60))), 100);
+      await peer.waitClosed('the slow WebSocket message to be cut off', FRAME_MS + LATE_MS + 1_000);
+      const after = performance.now() - started;
+      assert.ok(after >= FRAME_MS * 0.9, `closed after ${after.toFixed(0)} ms`);
       assert.equal(s.stats().closed_frame_timeout, 1);
     });
   });
@@ -190,13 +151,13 @@ describe('FastSocketServer against slow and idle peers (slowloris)', function ()
     // not counted, so any number of them can be held open. Unskip when fixed.
     it.skip('counts ws connections still waiting for their upgrade against max_connections', async () => {
       const { server: s, url } = await server('ws', { idleTimeoutMs: 10_000, maxConnections: 3 });
-      const raws = [];
+      const raws: RawPeer[] = [];
       for (let i = 0; i < 4; i++) {
-        const raw = await rawTcp(url);
-        teardown.add(() => raw.socket.destroy());
+        const raw = await RawPeer.connectBare(url);
+        teardown.add(() => raw.destroy());
         raws.push(raw);
       }
-      await withDeadline(raws[3].closedAt, 'the 4th connection to be closed at once', 1_000);
+      await raws[3].waitClosed('the 4th connection to be closed at once', 1_000);
       assert.equal(s.stats().connections_refused, 1);
     });
   });
