@@ -2,7 +2,7 @@
  * `fastsocket demo`: the main job without ROS, on one machine. A server and a client in this process exchange the
  * original project's V2X workload (ETSI CPM records at 200 Hz) over loopback, and the latency table is printed.
  */
-import { FastSocketClient, FastSocketServer, monotonicNs, parseUrl, stringifyJson } from '../fastsocket';
+import { DEFAULT_CLIENT_LIMITS, FastSocketClient, FastSocketServer, monotonicNs, parseUrl, stringifyJson } from '../fastsocket';
 import { asUsageError, intFlag, numberFlag, stringFlag, UsageError, type FlagValues } from './args';
 import { COMMON_FLAGS, logLevel, type Command, type CommandContext } from './command';
 import { cpmMessage, CPM_RATE_HZ } from './cpm';
@@ -54,7 +54,7 @@ async function demo(v: FlagValues, ctx: CommandContext): Promise<number> {
   try {
     bound = await server.listen();
   } catch (err) {
-    logger.error(`cannot listen on ${url}: ${(err as Error).message}`);
+    logger.error((err as Error).message);
     await term.drain();
     return 1;
   }
@@ -73,7 +73,7 @@ async function demo(v: FlagValues, ctx: CommandContext): Promise<number> {
   const startNs = monotonicNs();
   const connected = await connectWithin(client, PHASE_TIMEOUT_MS, ctx.signal);
   const end = connected
-    ? await sendAll(client, cpmSource(count, rate), { rate, maxInFlight: 10_000, maxInFlightBytes: 64 * 1024 * 1024, stallTimeoutMs: PHASE_TIMEOUT_MS, signal: ctx.signal }, tally)
+    ? await sendAll(client, cpmSource(count, rate), { rate, maxInFlight: DEFAULT_CLIENT_LIMITS.outboxMaxMessages, maxInFlightBytes: DEFAULT_CLIENT_LIMITS.outboxMaxBytes, stallTimeoutMs: PHASE_TIMEOUT_MS, signal: ctx.signal }, tally)
     : 'unreachable';
   await client.close({ timeoutMs: ctx.signal.aborted ? 1000 : PHASE_TIMEOUT_MS });
   await lastRecords(server, tally.delivered);

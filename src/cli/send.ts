@@ -1,7 +1,7 @@
 /** `fastsocket send`: send N payloads (or stdin's lines), wait for their acks, and report what arrived. */
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { DEFAULT_URL, FastSocketClient, parseJson, stringifyJson, type ClientStats } from '../fastsocket';
+import { DEFAULT_CLIENT_LIMITS, DEFAULT_URL, FastSocketClient, parseJson, stringifyJson, type ClientStats } from '../fastsocket';
 import {
   asUsageError, CLIENT_LIMIT_OPTIONS, CLIENT_TLS_SPEC, clientTls, intFlag, jsonFlag, limitFlagSpecs, limitOptions, numberFlag,
   OUTBOX_POLICY_SPEC, outboxPolicy, stringFlag, token, TOKEN_SPEC, UsageError, type FlagValues,
@@ -46,6 +46,10 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
   const term = new Terminal(ctx.stdout, ctx.stderr, 'send');
   const logger = term.logger(logLevel(v));
 
+  const policy = outboxPolicy(v);
+  const limits = limitOptions(v, CLIENT_LIMIT_OPTIONS);
+  const maxInFlight = limits.outboxMaxMessages ?? DEFAULT_CLIENT_LIMITS.outboxMaxMessages;
+  const maxInFlightBytes = limits.outboxMaxBytes ?? DEFAULT_CLIENT_LIMITS.outboxMaxBytes;
   let source: Iterable<Outgoing> | AsyncIterable<Outgoing>;
   if (fromStdin) source = stdinPayloads(ctx.stdin, v.count !== undefined ? count : Infinity);
   else {
@@ -56,11 +60,15 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
     } catch (err) {
       throw new UsageError(`--payload cannot be sent as JSON: ${(err as Error).message}`);
     }
+    // Caught here once, rather than as the same refusal for each of --count messages.
+    const maxFrame = limits.maxFrameBytes ?? DEFAULT_CLIENT_LIMITS.maxFrameBytes;
+    if (bytes > Math.min(maxFrame, maxInFlightBytes)) {
+      const flag = bytes > maxFrame ? '--max-frame-bytes' : '--outbox-max-bytes';
+      throw new UsageError(`the payload is ${bytes} bytes, more than ${flag} (${Math.min(maxFrame, maxInFlightBytes)})`);
+    }
     source = repeat(payload, bytes, count);
   }
 
-  const policy = outboxPolicy(v);
-  const limits = limitOptions(v, CLIENT_LIMIT_OPTIONS);
   let client: FastSocketClient;
   try {
     client = new FastSocketClient({
@@ -99,8 +107,8 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
       source,
       {
         rate,
-        maxInFlight: limits.outboxMaxMessages ?? 10_000,
-        maxInFlightBytes: limits.outboxMaxBytes ?? 64 * 1024 * 1024,
+        maxInFlight,
+        maxInFlightBytes,
         stallTimeoutMs: timeoutMs,
         signal: ctx.signal,
         onReject: (why) => logger.warn(why),

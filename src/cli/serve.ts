@@ -48,6 +48,11 @@ async function serve(v: FlagValues, ctx: CommandContext): Promise<number> {
       ...limitOptions(v, SERVER_LIMIT_OPTIONS),
     });
   } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // The seen-ids journal is opened in the constructor: a folder we cannot use is a bad --state-dir.
+    if (typeof code === 'string' && code.startsWith('E') && v['state-dir'] !== undefined) {
+      throw new UsageError(`--state-dir: cannot use ${JSON.stringify(v['state-dir'])}: ${code}`);
+    }
     asUsageError(err);
   }
   let recorder: LatencyRecorder | null = null;
@@ -75,7 +80,7 @@ async function serve(v: FlagValues, ctx: CommandContext): Promise<number> {
   try {
     url = await server.listen();
   } catch (err) {
-    logger.error(`cannot listen on ${stringFlag(v, 'url') ?? DEFAULT_URL}: ${(err as Error).message}`);
+    logger.error((err as Error).message);
     recorder?.close();
     await server.close();
     await term.drain();

@@ -186,11 +186,13 @@ describe('fastsocket CLI', function () {
       [['send', '--payload', '{nope'], '--payload'],
       [['send', '--stdin', '--payload-bytes', '5'], '--stdin'],
       [['send', '--outbox-policy', 'keep-all'], '--outbox-policy'],
+      [['send', '--payload-bytes', '2000', '--max-frame-bytes', '1000'], '--max-frame-bytes'],
       [['serve', '--max-frame-bytes', '1'], '--max-frame-bytes'],
       [['serve', '--idle-timeout-ms=0'], '--idle-timeout-ms'],
       [['serve', '--url', 'http://127.0.0.1:0'], '--url'],
       [['serve', '--url', 'tls://127.0.0.1:0'], '--cert'],
       [['serve', '--record-format', 'xml', '--record', 'x'], '--record-format'],
+      [['serve', '--url', 'tcp://127.0.0.1:0', '--state-dir', path.join(__filename, 'not-a-folder')], '--state-dir'],
       [['frobnicate'], 'frobnicate'],
     ];
     for (const [args, flag] of cases) {
