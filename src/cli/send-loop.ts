@@ -42,10 +42,6 @@ export class Tally {
     return this.queued - this.delivered - this.dropped - this.undelivered;
   }
 
-  get failed(): number {
-    return this.inputs - this.delivered;
-  }
-
   /** Delivered messages per second from the first write to the last ack 2. */
   get msgsPerSecond(): number {
     if (this.firstQueuedNs === null || this.lastAckNs === null || this.lastAckNs <= this.firstQueuedNs) return 0;

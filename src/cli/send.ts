@@ -51,7 +51,7 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
   const maxInFlight = limits.outboxMaxMessages ?? DEFAULT_CLIENT_LIMITS.outboxMaxMessages;
   const maxInFlightBytes = limits.outboxMaxBytes ?? DEFAULT_CLIENT_LIMITS.outboxMaxBytes;
   let source: Iterable<Outgoing> | AsyncIterable<Outgoing>;
-  if (fromStdin) source = stdinPayloads(ctx.stdin, v.count !== undefined ? count : Infinity);
+  if (fromStdin) source = stdinPayloads(ctx.stdin, v.count !== undefined ? count : Infinity, ctx.signal);
   else {
     const payload = jsonFlag(v, 'payload')?.value ?? 'x'.repeat(intFlag(v, 'payload-bytes', 0, 100));
     let bytes: number;
@@ -134,9 +134,10 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
 }
 
 /** One payload per non-blank stdin line; a line that is not JSON becomes an error entry naming its number. */
-async function* stdinPayloads(input: Readable, limit: number): AsyncIterable<Outgoing> {
+async function* stdinPayloads(input: Readable, limit: number, signal: AbortSignal): AsyncIterable<Outgoing> {
   if (limit <= 0) return;
-  const lines = createInterface({ input, crlfDelay: Infinity });
+  // The signal ends the iteration, so Ctrl-C does not wait for a line that a terminal may never send.
+  const lines = createInterface({ input, crlfDelay: Infinity, signal });
   let lineNo = 0;
   let taken = 0;
   for await (const line of lines) {
