@@ -5,7 +5,7 @@
 import type { LatencyRecord, LatencySummary, MessageEvent, PeerInfo, ServerEvents, ServerStats } from '../fastsocket';
 import { LatencyStats, wallNs } from '../fastsocket';
 import { parseEnvelope, ParsedEnvelope } from './envelope';
-import { MessageMappingError, UnknownTypeError } from './errors';
+import { MessageMappingError, RosError, UnknownTypeError } from './errors';
 import { LogThrottle } from './log-throttle';
 import { jsonToRos } from './msg-json';
 import type { RosNode, RosPublisher, RosTimer } from './port';
@@ -63,6 +63,8 @@ export class ServerNode {
   private windowStartNs: number;
   private readonly drops: Record<DropReason, number> = { bad_envelope: 0, unknown_type: 0, bad_message: 0, type_conflict: 0, publish_failed: 0 };
   private readonly peers = new Map<string, string | null>();
+  /** `reason:topic` of refusals already logged. */
+  private readonly refused = new Set<string>();
   private latencies = 0;
   private resentLatencies = 0;
   private possibleDuplicates = 0;
@@ -126,8 +128,9 @@ export class ServerNode {
       try {
         state = this.openTopic(topic, env);
       } catch (err) {
-        const reason: DropReason = err instanceof UnknownTypeError ? 'unknown_type' : 'publish_failed';
-        this.drop(reason, null, `dropped a message for ${topic} (${env.type}): ${(err as Error).message}`);
+        const text = `dropped a message for ${topic} (${env.type}): ${(err as Error).message}`;
+        if (err instanceof UnknownTypeError) this.refuse('unknown_type', null, topic, text);
+        else this.drop('publish_failed', null, text, topic);
         return;
       }
     } else if (state.type !== env.type) {
@@ -160,7 +163,10 @@ export class ServerNode {
       state.publisher.publish(message);
       state.published++;
     } catch (err) {
-      this.drop('publish_failed', state, `could not publish on ${topic} (${env.type}): ${(err as Error).message}`);
+      const text = `could not publish on ${topic} (${env.type}): ${(err as Error).message}`;
+      // An encoding this ROS cannot publish (CDR on ROS 1) fails the same way for every message of the topic.
+      if (err instanceof RosError && err.code === 'FS_ROS_ERR_ENCODING') this.refuse('publish_failed', state, topic, text);
+      else this.drop('publish_failed', state, text);
     }
   }
 
@@ -292,10 +298,20 @@ export class ServerNode {
     this.pendingIds.set(id, topic);
   }
 
-  private drop(reason: DropReason, state: TopicState | null, message: string): void {
+  private drop(reason: DropReason, state: TopicState | null, message: string, topic = state?.topic ?? ''): void {
     this.drops[reason]++;
     if (state) state.dropped++;
-    this.throttle.warn(`${reason}:${state?.topic ?? ''}`, message);
+    this.throttle.warn(`${reason}:${topic}`, message);
+  }
+
+  /** Like drop, for a failure that will repeat for every message of the topic: counted each time, logged once. */
+  private refuse(reason: DropReason, state: TopicState | null, topic: string, message: string): void {
+    this.drops[reason]++;
+    if (state) state.dropped++;
+    const key = `${reason}:${topic}`;
+    if (this.refused.has(key)) return;
+    this.refused.add(key);
+    this.node.logger.warn(`${message}; further messages for ${topic} are dropped without a log line (counted in /diagnostics)`);
   }
 
   private onConnection(p: PeerInfo): void {
