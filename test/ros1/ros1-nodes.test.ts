@@ -1,0 +1,109 @@
+import { strict as assert } from 'node:assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Proc } from '../ros/ros-harness';
+import { countLines, requireOrSkip, Ros1Master, ros1SkipReason, startRoscore } from './ros1-harness';
+
+/** Floats of every `data:` line in rostopic echo output. */
+function dataValues(out: string): number[] {
+  return [...out.matchAll(/^data: (\S+)$/gm)].map((m) => Number(m[1]));
+}
+
+describe('fastsocket on ROS 1 (bridge1 -> server1 on a real roscore)', function () {
+  this.timeout(60_000);
+  let master: Ros1Master | null = null;
+  let server: Proc;
+  let bridge: Proc;
+
+  before(async function () {
+    requireOrSkip(this, 'ROS 1 tests', ros1SkipReason());
+    this.timeout(120_000);
+    const m = await startRoscore();
+    master = m;
+    const serverParams = join(m.home, 'server.yaml');
+    // The url argument overrides the file: port 0 here, and the port actually bound is read from the log.
+    writeFileSync(serverParams, 'url: "tcp://127.0.0.1:9"\ntopic_prefix: "/remote"\nstats_window_s: 0.5\n');
+    const bridgeParams = join(m.home, 'bridge.yaml');
+    writeFileSync(bridgeParams, [
+      'client_id: "ros1_vehicle"',
+      'topics: ["/chatter", "/ints", "/image"]',
+      'topic_options:',
+      '  raw:',
+      '    encoding: "cdr"',
+      '',
+    ].join('\n'));
+    server = m.start(`roslaunch fastsocket server.launch params_file:=${serverParams} url:=tcp://127.0.0.1:0`);
+    const [, url] = await server.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);
+    m.start('rostopic pub -r 10 /chatter std_msgs/String "data: hello ros1"');
+    m.start('rostopic pub -r 10 /ints std_msgs/Int64 "data: 9007199254740993"');
+    m.start(`rostopic pub -r 10 /image sensor_msgs/CompressedImage "{header: {stamp: {secs: 1700000000, nsecs: 123456789}, frame_id: cam}, format: png, data: [0, 1, 254, 255]}"`);
+    m.start('rostopic pub -r 10 /raw std_msgs/String "data: not cdr"');
+    bridge = m.start(`roslaunch fastsocket bridge.launch params_file:=${bridgeParams} url:=${url}`);
+    await bridge.waitFor(/forwarding \/chatter/, 60_000);
+  });
+
+  after(async () => {
+    await master?.stop();
+  });
+
+  describe('#republish', () => {
+    it('delivers rostopic pub /chatter to rostopic echo /remote/chatter', async () => {
+      const out = await master!.run('rostopic echo -n 1 /remote/chatter', 30_000);
+      assert.match(out, /^data: "hello ros1"$/m);
+    });
+
+    it('delivers an int64 beyond 2^53 exactly', async () => {
+      const out = await master!.run('rostopic echo -n 1 /remote/ints', 30_000);
+      assert.match(out, /^data: 9007199254740993$/m);
+    });
+
+    it('delivers uint8[] bytes and the Header stamp exactly', async () => {
+      const out = await master!.run('rostopic echo -n 1 /remote/image', 30_000);
+      assert.match(out, /^data: \[0, 1, 254, 255\]$/m);
+      assert.match(out, /^ {4}secs: 1700000000$/m);
+      assert.match(out, /^ {4}nsecs: +123456789$/m);
+      assert.match(out, /^ {2}frame_id: "cam"$/m);
+      assert.match(out, /^format: "png"$/m);
+    });
+
+    it('refuses a topic configured with cdr encoding with one error line when ROS 1 has no CDR', async () => {
+      await bridge.waitFor(/cannot subscribe to \/raw .*encoding cdr/, 30_000);
+      // Another message through the bridge after the refusal: the error is not repeated for it.
+      await master!.run('rostopic echo -n 1 /remote/chatter', 30_000);
+      assert.equal(countLines(bridge.output(), /\/raw.*encoding cdr/), 1);
+      const topics = await master!.run('rostopic list', 30_000);
+      assert.doesNotMatch(topics, /^\/remote\/raw$/m);
+    });
+  });
+
+  describe('#latency', () => {
+    it('publishes one latency per message in ms for rostopic echo /fastsocket_server/latency', async () => {
+      const values = dataValues(await master!.run('rostopic echo -n 3 /fastsocket_server/latency', 30_000));
+      assert.equal(values.length, 3);
+      for (const v of values) assert.ok(v > 0 && v < 1000, `latency ${v} ms`);
+    });
+
+    it('publishes the latency of each topic on ~latency/<topic>', async () => {
+      const values = dataValues(await master!.run('rostopic echo -n 1 /fastsocket_server/latency/chatter', 30_000));
+      assert.equal(values.length, 1);
+      assert.ok(values[0] > 0 && values[0] < 1000, `latency ${values[0]} ms`);
+    });
+
+    it('publishes /diagnostics as diagnostic_msgs/DiagnosticArray with the link and per-topic status', async () => {
+      const out = await master!.run(`rostopic echo -n 1 /diagnostics --filter "any(s.name == 'fastsocket_server: /remote/chatter' for s in m.status)"`, 30_000);
+      assert.match(out, /name: "fastsocket_server: link"/);
+      assert.match(out, /key: "latency_p95_ms"/);
+      assert.match(out, /value: "ros1_vehicle@127\.0\.0\.1:\d+"/);
+    });
+  });
+
+  describe('#shutdown', () => {
+    it('exits 0 and unregisters its topics from the master when roslaunch gets SIGINT', async () => {
+      assert.match(await master!.run('rostopic list', 30_000), /^\/fastsocket_bridge\/rtt$/m);
+      assert.equal(await bridge.stop(15_000), 0);
+      assert.match(bridge.output(), /SIGINT: shutting down/);
+      // The master forgets a topic once its last publisher and subscriber unregister.
+      assert.doesNotMatch(await master!.run('rostopic list', 30_000), /^\/fastsocket_bridge\/rtt$/m);
+    });
+  });
+});
