@@ -257,7 +257,7 @@ describe('fastsocket CLI', function () {
 
     it('prints the counters and the latency table on SIGINT without --json', async () => {
       const serve = startCli(teardown, ['serve', '--url', 'tcp://127.0.0.1:0']);
-      await withDeadline(new Promise((resolve) => serve.once('line', resolve)), 'the listening line');
+      await waitUntil(() => serve.stdout.length > 0, 'the listening line', DEADLINE_MS);
       const url = /(tcp:\/\/127\.0\.0\.1:\d+)/.exec(serve.stdout[0])![1];
       const send = startCli(teardown, ['send', '--url', url, '--count', '30']);
       assert.equal(await send.exitCode(), 0);
