@@ -28,6 +28,8 @@ describe('fastsocket on ROS 1 (bridge1 -> server1 on a real roscore)', function 
       'client_id: "ros1_vehicle"',
       'topics: ["/chatter", "/ints", "/image"]',
       'topic_options:',
+      '  map:',
+      '    qos_durability: "transient_local"',
       '  raw:',
       '    encoding: "cdr"',
       '',
@@ -38,6 +40,8 @@ describe('fastsocket on ROS 1 (bridge1 -> server1 on a real roscore)', function 
     m.start('rostopic pub -r 10 /ints std_msgs/Int64 "data: 9007199254740993"');
     m.start(`rostopic pub -r 10 /image sensor_msgs/CompressedImage "{header: {stamp: {secs: 1700000000, nsecs: 123456789}, frame_id: cam}, format: png, data: [0, 1, 254, 255]}"`);
     m.start('rostopic pub -r 10 /raw std_msgs/String "data: not cdr"');
+    // Published once, latched: only a latched republication can hand it to a subscriber that comes later.
+    m.start('rostopic pub -l /map std_msgs/String "data: latched map"');
     bridge = m.start(`roslaunch fastsocket bridge.launch params_file:=${bridgeParams} url:=${url}`);
     await bridge.waitFor(/forwarding \/chatter/, 60_000);
   });
@@ -64,6 +68,12 @@ describe('fastsocket on ROS 1 (bridge1 -> server1 on a real roscore)', function 
       assert.match(out, /^ {4}nsecs: +123456789$/m);
       assert.match(out, /^ {2}frame_id: "cam"$/m);
       assert.match(out, /^format: "png"$/m);
+    });
+
+    it('republishes a topic marked transient_local latched, so a later subscriber still gets its one message', async () => {
+      await server.waitFor(/republishing \/remote\/map \(std_msgs\/msg\/String, reliable\/transient_local/, 30_000);
+      const out = await master!.run('rostopic echo -n 1 /remote/map', 30_000);
+      assert.match(out, /^data: "latched map"$/m);
     });
 
     it('refuses a topic configured with cdr encoding with one error line when ROS 1 has no CDR', async () => {
