@@ -115,10 +115,12 @@ export function kebab(camel: string): string {
   return camel.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-/** Server limits of PROTOCOL.md §6; each is a flag `--${kebab(name)}` taking an integer. */
-export const SERVER_LIMIT_OPTIONS = ['maxFrameBytes', 'maxBadFrames', 'frameTimeoutMs', 'idleTimeoutMs', 'maxConnections', 'ack3TimeoutMs', 'maxPendingAck3'] as const;
+/** Server limits of PROTOCOL.md §6 and thresholds; each is a flag `--${kebab(name)}` taking an integer. */
+export const SERVER_LIMIT_OPTIONS = [
+  'maxFrameBytes', 'maxBadFrames', 'frameTimeoutMs', 'idleTimeoutMs', 'maxConnections', 'ack3TimeoutMs', 'maxPendingAck3', 'syncMaxUncertaintyNs',
+] as const;
 /** Client limits of PROTOCOL.md §6 with integer values (`--outbox-policy` is handled apart). */
-export const CLIENT_LIMIT_OPTIONS = ['outboxMaxMessages', 'outboxMaxBytes', 'reconnectMinMs', 'reconnectMaxMs', 'maxFrameBytes'] as const;
+export const CLIENT_LIMIT_OPTIONS = ['outboxMaxMessages', 'outboxMaxBytes', 'reconnectMinMs', 'reconnectMaxMs', 'maxFrameBytes', 'maxAttempts'] as const;
 
 const LIMIT_HELP: Record<string, string> = {
   maxFrameBytes: 'largest frame accepted (default 16777216)',
@@ -132,11 +134,13 @@ const LIMIT_HELP: Record<string, string> = {
   outboxMaxBytes: 'bytes of unacknowledged messages kept (default 67108864)',
   reconnectMinMs: 'first reconnect delay (default 100)',
   reconnectMaxMs: 'reconnect delay cap (default 5000)',
+  syncMaxUncertaintyNs: 'clock-synced records get sync_ok when the clock offset is known to within this (default 1000000)',
+  maxAttempts: 'drop a message once this many connections closed with it oldest unacknowledged (default 0: never)',
 };
 
 export function limitFlagSpecs(names: readonly string[]): FlagSpecs {
   const specs: FlagSpecs = {};
-  for (const n of names) specs[kebab(n)] = { type: 'string', value: n.endsWith('Bytes') ? 'BYTES' : n.endsWith('Ms') ? 'MS' : 'N', help: LIMIT_HELP[n] };
+  for (const n of names) specs[kebab(n)] = { type: 'string', value: n.endsWith('Bytes') ? 'BYTES' : n.endsWith('Ms') ? 'MS' : n.endsWith('Ns') ? 'NS' : 'N', help: LIMIT_HELP[n] };
   return specs;
 }
 

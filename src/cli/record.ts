@@ -8,14 +8,19 @@ import { stringifyJson, wallNs, type LatencyRecord } from '../fastsocket';
 export type RecordFormat = 'jsonl' | 'csv';
 export const RECORD_FORMATS: readonly RecordFormat[] = ['jsonl', 'csv'];
 
-/**
- * CSV columns: the latency record of PROTOCOL.md §3 (clock-synced fields included, empty until reported), after the
- * server wall time. A fixed list, so files from different runs line up column for column.
- */
-export const CSV_COLUMNS = [
-  'server_wall_ns', 'id', 'peer', 'client_id', 'resent', 't1_ns', 't2_ns', 'latency_ns', 'ps_ns', 'pc_ns',
-  'latency_corrected_ns', 'queued_ns', 'uplink_wall_ns', 'offset_ns', 'sync_ok', 't2_start',
-] as const;
+/** The latency record's fields in CSV order; clock-synced ones stay empty unless the client reports them. */
+const RECORD_COLUMNS = [
+  'id', 'peer', 'client_id', 'resent', 't1_ns', 't2_ns', 'latency_ns', 'ps_ns', 'pc_ns', 'latency_corrected_ns', 'queued_ns',
+  'uplink_wall_ns', 'offset_ns', 'sync_uncertainty_ns', 'sync_ok', 't2_start',
+] as const satisfies readonly (keyof LatencyRecord)[];
+
+// Fails to compile, naming the field, when the record gains one that the CSV would silently leave out.
+type MissingColumn = Exclude<keyof LatencyRecord, (typeof RECORD_COLUMNS)[number]>;
+const everyFieldHasAColumn: [MissingColumn] extends [never] ? true : MissingColumn = true;
+void everyFieldHasAColumn;
+
+/** CSV columns: the server wall time, then the latency record of PROTOCOL.md §3. A fixed list, so runs line up. */
+export const CSV_COLUMNS: readonly string[] = ['server_wall_ns', ...RECORD_COLUMNS];
 
 const FLUSH_BYTES = 256 * 1024;
 const FLUSH_INTERVAL_MS = 200;

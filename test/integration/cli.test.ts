@@ -272,9 +272,9 @@ describe('fastsocket CLI', function () {
   });
 
   describe('serve --record', () => {
-    async function recordRun(file: string, extra: string[] = []): Promise<void> {
-      const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0', ['--record', file, ...extra]);
-      const send = startCli(teardown, ['send', '--url', url, '--count', '25', '--client-id', 'rsu,"1"', '--json']);
+    async function recordRun(file: string, serveFlags: string[] = [], sendFlags: string[] = []): Promise<void> {
+      const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0', ['--record', file, ...serveFlags]);
+      const send = startCli(teardown, ['send', '--url', url, '--count', '25', '--client-id', 'rsu,"1"', '--json', ...sendFlags]);
       assert.equal(await send.exitCode(), 0);
       await waitUntil(() => serve.events('latency').length >= 25, 'twenty-five latency lines', DEADLINE_MS);
       serve.child.kill('SIGTERM');
@@ -293,12 +293,12 @@ describe('fastsocket CLI', function () {
       }
     });
 
-    it('writes CSV with a header row when --record-format csv', async () => {
+    it('writes CSV with a header row when --record-format csv, clock-synced columns filled for a --clock-sync client', async () => {
       const file = path.join(tmpDir(teardown), 'latency.txt');
-      await recordRun(file, ['--record-format', 'csv']);
+      await recordRun(file, ['--record-format', 'csv'], ['--clock-sync']);
       const [header, ...rows] = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
       const columns = header.split(',');
-      for (const c of ['server_wall_ns', 'id', 'peer', 'client_id', 't1_ns', 't2_ns', 'latency_ns', 'ps_ns', 'pc_ns', 'latency_corrected_ns', 'queued_ns']) {
+      for (const c of ['server_wall_ns', 'id', 'peer', 'client_id', 't1_ns', 't2_ns', 'latency_ns', 'ps_ns', 'pc_ns', 'latency_corrected_ns', 'queued_ns', 'uplink_wall_ns', 'offset_ns', 'sync_ok']) {
         assert.ok(columns.includes(c), `column ${c} in ${header}`);
       }
       assert.equal(rows.length, 25);
@@ -309,6 +309,8 @@ describe('fastsocket CLI', function () {
         const cells = row.match(/("([^"]|"")*"|[^,]*)(,|$)/g)!.map((c) => c.replace(/,$/, ''));
         assert.equal(cells[clientId], '"rsu,""1"""', row);
         assert.match(cells[t1], /^\d+$/, row);
+        assert.match(cells[columns.indexOf('uplink_wall_ns')], /^-?\d+$/, row);
+        assert.match(cells[columns.indexOf('sync_ok')], /^(true|false)$/, row);
       }
     });
   });
