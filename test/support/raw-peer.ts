@@ -148,6 +148,17 @@ export class RawPeer {
     return this.ws;
   }
 
+  /** Starts reading again after `noRead`. */
+  resumeReading(): void {
+    this.socket?.resume();
+    this.ws?.resume();
+  }
+
+  /** Bytes this side has queued but the kernel has not yet taken: it grows once the other side stops reading. */
+  get queuedBytes(): number {
+    return this.socket ? this.socket.writableLength : this.ws!.bufferedAmount;
+  }
+
   /** Sends one frame: tcp/tls append the newline; ws/wss send one message (text unless `binary`). */
   sendFrame(frame: string | Buffer | object, { binary = false }: { binary?: boolean } = {}): void {
     const data = typeof frame === 'string' || Buffer.isBuffer(frame) ? frame : JSON.stringify(frame);
