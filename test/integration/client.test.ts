@@ -1,4 +1,7 @@
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { FastSocketError, FastSocketServer, type FastSocketErrorCode, type MessageEvent, type SendResult } from '../../src/fastsocket';
 import { startClient, startServer, unreachableUrl } from '../support/fixtures';
 import { isMessage, RawServer } from '../support/raw-server';
@@ -179,6 +182,33 @@ describe('FastSocketClient', () => {
       assert.deepEqual(messages.map((m) => m.payload), [{ during: 0 }, { during: 1 }, { during: 2 }]);
       assert.ok(results.every((r) => r.resent === false), 'never written before, so not a resend');
       assert.ok(messages.every((m) => m.queued_ns !== null && m.queued_ns > 0), 'queued_ns reports the wait');
+    });
+  });
+
+  describe('outboxPath', () => {
+    it('resends, marked resent, what an earlier client left unacknowledged, once a server is reachable', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastsocket-client-outbox-'));
+      teardown.add(() => fs.rmSync(dir, { recursive: true, force: true }));
+      const outboxPath = path.join(dir, 'outbox.log');
+      const url = await unreachableUrl('tcp');
+      const first = await startClient(teardown, url, { outboxPath });
+      const sends = [0, 1, 2].map((i) => first.send({ i }));
+      await first.close({ timeoutMs: 10 });
+      assert.deepEqual(await outcomes(sends), ['FS_ERR_CLOSED', 'FS_ERR_CLOSED', 'FS_ERR_CLOSED']);
+
+      const server = new FastSocketServer({ url });
+      teardown.add(() => server.close());
+      const messages = collect<MessageEvent>(server, 'message');
+      await server.listen();
+      const second = await startClient(teardown, url, { outboxPath });
+      await waitUntil(() => messages.length === 3, 'the stored messages to be handed over');
+      assert.deepEqual(messages.map((m) => m.payload), [{ i: 0 }, { i: 1 }, { i: 2 }]);
+      assert.ok(messages.every((m) => m.resent), 'a message from an earlier run may have been delivered: marked resent');
+      await waitUntil(() => second.stats().outbox_messages === 0, 'the outbox to empty');
+      await second.close();
+
+      const third = await startClient(teardown, url, { outboxPath });
+      assert.equal(third.stats().outbox_messages, 0, 'acknowledged messages are not resent by a later run');
     });
   });
 
