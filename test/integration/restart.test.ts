@@ -77,6 +77,29 @@ describe('FastSocketServer restart', () => {
     assert.ok(run.resentByClient > 0, 'the restarts really did interrupt the stream (the client resent something)');
   });
 
+  for (const withState of [true, false]) {
+    it(`hands over again a message whose hand-over a crash interrupted (${withState ? 'with' : 'without'} a stateDir)`, async () => {
+      const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastsocket-crash-'));
+      teardown.add(() => fs.rmSync(stateDir, { recursive: true, force: true }));
+      const options = { url: 'tcp://127.0.0.1:0', ...(withState ? { stateDir } : {}) };
+      const handed: ChildMessage[] = [];
+      const first = await ServerProcess.start(teardown, options, { crashOnMessage: 5 });
+      first.on('message', (m) => handed.push(m));
+      const client = await startClient(teardown, first.url, { reconnectMinMs: 10, reconnectMaxMs: 50 });
+      const sends = Array.from({ length: 10 }, (_, seq) => client.send({ seq }));
+      await first.died();
+      assert.equal(handed.length, 4, 'the fifth hand-over was interrupted');
+
+      const second = await ServerProcess.start(teardown, { ...options, url: first.url });
+      second.on('message', (m) => handed.push(m));
+      await Promise.all(sends);
+      await second.kill();
+      const seqs = handed.map(seqOf).sort((a, b) => a - b);
+      assert.deepEqual([...new Set(seqs)], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'every message reached the application, the interrupted one included');
+      if (withState) assert.deepEqual(seqs, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'and only once');
+    });
+  }
+
   it('loses no message across SIGKILLs without a stateDir, and marks every repeat resent', async () => {
     const run = await streamThroughRestarts(undefined);
     assertNoneLost(run);

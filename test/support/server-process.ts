@@ -27,8 +27,13 @@ export class ServerProcess extends EventEmitter<{ message: [ChildMessage] }> {
   }
 
   /** Starts the child and resolves once it listens; SIGKILLed at teardown if still running. */
-  static async start(teardown: Teardown, options: Pick<FastSocketServerOptions, 'url' | 'stateDir'> & Record<string, unknown>): Promise<ServerProcess> {
-    const child = spawn(process.execPath, [path.join(__dirname, 'server-child.js'), JSON.stringify(options)], {
+  static async start(
+    teardown: Teardown,
+    options: Pick<FastSocketServerOptions, 'url' | 'stateDir'> & Record<string, unknown>,
+    { crashOnMessage }: { crashOnMessage?: number } = {},
+  ): Promise<ServerProcess> {
+    const args = JSON.stringify({ server: options, crashOnMessage });
+    const child = spawn(process.execPath, [path.join(__dirname, 'server-child.js'), args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     teardown.add(() => child.kill('SIGKILL'));
@@ -50,6 +55,11 @@ export class ServerProcess extends EventEmitter<{ message: [ChildMessage] }> {
       10_000,
     );
     return new ServerProcess(child, url, lines);
+  }
+
+  /** Resolves once the child has exited on its own (e.g. crashOnMessage) and every line it printed has been read. */
+  died(ms = 5_000): Promise<void> {
+    return withDeadline(this.exited, 'the server child to die', ms);
   }
 
   /** SIGKILLs the child and resolves once it is gone and every line it printed has been read. */
