@@ -2,7 +2,14 @@ import { strict as assert } from 'node:assert';
 import { FastSocketServer, type OutboxPolicy, type Scheme } from '../../src/fastsocket';
 import { DelayProxy, type CutMode } from '../support/delay-proxy';
 import { startClient, startServer } from '../support/fixtures';
-import { crashRestartScenario, linkCutScenario, offlineFullOutboxScenario } from '../support/fault-scenarios';
+import {
+  assertCrashWithJournal,
+  assertCrashWithoutJournal,
+  assertLinkCut,
+  crashRestartScenario,
+  linkCutScenario,
+  offlineFullOutboxScenario,
+} from '../support/fault-scenarios';
 import { audit, describeAudit } from '../support/fault-stream';
 import { useTeardown } from '../support/teardown';
 import { waitForEvent, waitUntil } from '../support/wait';
@@ -13,38 +20,11 @@ describe('FastSocketClient and FastSocketServer under faults', function () {
 
   describe('#send across server crashes (SIGKILL, then restart on the same port)', () => {
     it('loses nothing and hands nothing over twice when the server keeps a stateDir journal (3 crashes in a 50 Hz stream)', async () => {
-      const { outcome, handovers, client } = await crashRestartScenario(teardown, { restarts: 3, stateDir: true });
-      const a = audit(outcome, handovers);
-      const summary = describeAudit(a, outcome);
-      assert.equal(outcome.failed.size + outcome.dropped.size, 0, summary);
-      assert.deepEqual(a.lost, [], summary);
-      assert.deepEqual(a.ackedNotDelivered, [], summary);
-      assert.deepEqual(a.duplicated, [], summary);
-      assert.equal(a.unknown, 0, summary);
-      assert.equal(outcome.acked.size, outcome.sent, summary);
-      assert.ok(client.stats().resent > 0, 'no message was resent, so the journal was never put to the test');
+      assertCrashWithJournal(await crashRestartScenario(teardown, { restarts: 3, stateDir: true }));
     });
 
     it('loses nothing without a journal, and marks every repeated hand-over resent and possible_duplicate', async () => {
-      const { outcome, handovers } = await crashRestartScenario(teardown, { restarts: 3, stateDir: false });
-      const a = audit(outcome, handovers);
-      const summary = describeAudit(a, outcome);
-      assert.equal(outcome.failed.size + outcome.dropped.size, 0, summary);
-      assert.deepEqual(a.lost, [], summary);
-      assert.deepEqual(a.unmarkedRepeats, [], summary);
-      const repeats = new Set<number>();
-      const seen = new Set<number>();
-      for (const h of handovers as Array<{ payload: { seq: number }; resent: boolean; possible_duplicate: boolean }>) {
-        if (seen.has(h.payload.seq)) {
-          repeats.add(h.payload.seq);
-          assert.ok(h.possible_duplicate, `repeat of seq ${h.payload.seq} not flagged possible_duplicate`);
-        }
-        seen.add(h.payload.seq);
-      }
-      assert.deepEqual([...repeats], a.duplicated, summary);
-      // Each crash discards acks in flight, so without a journal some messages must reach the application twice;
-      // if none did, the scenario did not exercise what the journal is for.
-      assert.ok(a.duplicated.length > 0, `no repeated hand-over: ${summary}`);
+      assertCrashWithoutJournal(await crashRestartScenario(teardown, { restarts: 3, stateDir: false }));
     });
   });
 
@@ -52,16 +32,7 @@ describe('FastSocketClient and FastSocketServer under faults', function () {
     const cases: Array<[Scheme, CutMode]> = [['tcp', 'hold'], ['tcp', 'reset'], ['ws', 'hold'], ['ws', 'reset']];
     for (const [scheme, mode] of cases) {
       it(`loses and duplicates nothing over ${scheme} when the link is cut for 1 s in '${mode}' mode`, async () => {
-        const { outcome, handovers, client } = await linkCutScenario(teardown, { scheme, mode, cutMs: 1_000 });
-        const a = audit(outcome, handovers);
-        const summary = describeAudit(a, outcome);
-        assert.equal(outcome.failed.size + outcome.dropped.size, 0, summary);
-        assert.deepEqual(a.lost, [], summary);
-        assert.deepEqual(a.duplicated, [], summary);
-        assert.equal(outcome.acked.size, outcome.sent, summary);
-        // 'hold' keeps the TCP connection (bytes are late, not lost); 'reset' forces a reconnect and resends.
-        if (mode === 'reset') assert.ok(client.stats().reconnects >= 1, `no reconnect after a reset: ${JSON.stringify(client.stats())}`);
-        else assert.equal(client.stats().reconnects, 0);
+        assertLinkCut(await linkCutScenario(teardown, { scheme, mode, cutMs: 1_000 }), mode);
       });
     }
   });

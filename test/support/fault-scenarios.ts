@@ -4,6 +4,7 @@
  * an offline period with a full outbox. Each returns what was sent and what the application received; the tests
  * assert on the audit.
  */
+import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,7 +12,7 @@ import type { FastSocketClient, OutboxPolicy, Scheme } from '../../src/fastsocke
 import { DelayProxy, type CutMode } from './delay-proxy';
 import { startClient, startServer } from './fixtures';
 import { readDelivered, ServerProcess } from './fault-process';
-import { SequencedStream, type Handover, type StreamOutcome } from './fault-stream';
+import { audit, describeAudit, SequencedStream, type Handover, type StreamOutcome } from './fault-stream';
 import { Teardown } from './teardown';
 import { waitForEvent, waitUntil } from './wait';
 
@@ -136,4 +137,48 @@ async function finish(stream: SequencedStream): Promise<void> {
   await stream.untilSent(stream.outcome.sent + BETWEEN_FAULTS);
   stream.stop();
   await stream.settled(15_000);
+}
+
+/** A crash run with a stateDir journal: nothing lost, nothing handed over twice, and resends really happened. */
+export function assertCrashWithJournal({ outcome, handovers, client }: ScenarioResult): void {
+  const a = audit(outcome, handovers);
+  const summary = describeAudit(a, outcome);
+  assert.equal(outcome.failed.size + outcome.dropped.size, 0, summary);
+  assert.deepEqual(a.lost, [], summary);
+  assert.deepEqual(a.ackedNotDelivered, [], summary);
+  assert.deepEqual(a.duplicated, [], summary);
+  assert.equal(a.unknown, 0, summary);
+  assert.equal(outcome.acked.size, outcome.sent, summary);
+  assert.ok(client.stats().resent > 0, 'no message was resent, so the journal was never put to the test');
+}
+
+/** A crash run without a journal: nothing lost, and every repeated hand-over flagged resent and possible_duplicate. */
+export function assertCrashWithoutJournal({ outcome, handovers }: ScenarioResult): void {
+  const a = audit(outcome, handovers);
+  const summary = describeAudit(a, outcome);
+  assert.equal(outcome.failed.size + outcome.dropped.size, 0, summary);
+  assert.deepEqual(a.lost, [], summary);
+  assert.deepEqual(a.unmarkedRepeats, [], summary);
+  const seen = new Set<number>();
+  for (const h of handovers) {
+    const seq = (h.payload as { seq: number }).seq;
+    if (seen.has(seq)) assert.equal(h.possible_duplicate, true, `repeat of seq ${seq} not flagged possible_duplicate`);
+    seen.add(seq);
+  }
+  // Each crash discards acks in flight, so without a journal some messages must reach the application twice;
+  // if none did, the run did not exercise what the journal is for.
+  assert.ok(a.duplicated.length > 0, `no repeated hand-over: ${summary}`);
+}
+
+/** A link-cut run: nothing lost or duplicated; 'hold' keeps the connection, 'reset' forces a reconnect. */
+export function assertLinkCut({ outcome, handovers, client }: ScenarioResult, mode: CutMode): void {
+  const a = audit(outcome, handovers);
+  const summary = describeAudit(a, outcome);
+  assert.equal(outcome.failed.size + outcome.dropped.size, 0, summary);
+  assert.deepEqual(a.lost, [], summary);
+  assert.deepEqual(a.duplicated, [], summary);
+  assert.equal(outcome.acked.size, outcome.sent, summary);
+  // 'hold' keeps the TCP connection (bytes are late, not lost); 'reset' forces a reconnect and resends.
+  if (mode === 'reset') assert.ok(client.stats().reconnects >= 1, `no reconnect after a reset: ${JSON.stringify(client.stats())}`);
+  else assert.equal(client.stats().reconnects, 0);
 }

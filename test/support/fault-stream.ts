@@ -89,6 +89,7 @@ export class SequencedStream extends EventEmitter<{ sent: [seq: number]; settled
 export interface Handover {
   payload: unknown;
   resent: boolean;
+  possible_duplicate?: boolean;
 }
 
 export interface Audit {
