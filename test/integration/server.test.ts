@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FastSocketError, FastSocketServer, type LatencyRecord, type Logger, type MessageEvent, type PeerInfo } from '../../src/fastsocket';
-import { startServer } from '../support/fixtures';
+import WebSocket from 'ws';
+import { caFor, startClient, startServer } from '../support/fixtures';
 import { ack3, isAck2, message1, RawPeer } from '../support/raw-peer';
 import { useTeardown } from '../support/teardown';
 import { collect, waitForEvent, waitUntil, withDeadline } from '../support/wait';
@@ -205,6 +206,81 @@ describe('FastSocketServer', () => {
       const peer = await rawPeer(url);
       peer.sendFrame(message1('n-1', 1));
       await peer.waitForFrame(isAck2('n-1'));
+    });
+  });
+
+  describe('token', () => {
+    const TOKEN = 's3cret-token-value';
+
+    async function attacker(url: string): Promise<RawPeer> {
+      const peer = await RawPeer.connect(url, { ca: await caFor(url) });
+      teardown.add(() => peer.destroy());
+      return peer;
+    }
+
+    for (const scheme of ['tcp', 'ws'] as const) {
+      describe(`${scheme}://`, () => {
+        it('serves a client that presents the token', async () => {
+          const { server, url } = await startServer(teardown, scheme, { token: TOKEN });
+          const messages = collect<MessageEvent>(server, 'message');
+          const client = await startClient(teardown, url, { token: TOKEN, clientId: 'veh-1' });
+          await client.send('authorised');
+          assert.deepEqual(messages.map((m) => [m.payload, m.client_id]), [['authorised', 'veh-1']]);
+          assert.equal(server.stats().auth_failures, 0);
+        });
+
+        it('closes a peer whose first frame is not a hello, before any of its messages reaches the application', async () => {
+          const { server, url } = await startServer(teardown, scheme, { token: TOKEN });
+          const messages = collect<MessageEvent>(server, 'message');
+          const peer = await attacker(url);
+          peer.sendFrame(message1('sneak-1', 'no hello'));
+          peer.sendFrame(message1('sneak-2', 'no hello'));
+          const closed = await peer.waitClosed();
+          if (scheme === 'ws') assert.equal(closed.code, 1008);
+          assert.deepEqual(messages, []);
+          assert.equal(peer.frames.length, 0, 'not even an ack');
+          assert.equal(server.stats().auth_failures, 1);
+        });
+
+        it('closes a peer with a wrong token, and never logs either token', async () => {
+          const logger = recordingLogger();
+          const { server, url } = await startServer(teardown, scheme, { token: TOKEN, logger });
+          const messages = collect<MessageEvent>(server, 'message');
+          const peer = await attacker(url);
+          peer.sendFrame({ type: 'hello', protocol: 1, token: 'wrong-guess-123' });
+          peer.sendFrame(message1('sneak', 1));
+          await peer.waitClosed();
+          assert.deepEqual(messages, []);
+          assert.equal(server.stats().auth_failures, 1);
+          const logged = logger.lines.join('\n');
+          assert.ok(!logged.includes(TOKEN) && !logged.includes('wrong-guess-123'), logged);
+        });
+      });
+    }
+
+    it('accepts a ws client that authenticates with an Authorization: Bearer header and sends no hello', async () => {
+      const { server, url } = await startServer(teardown, 'ws', { token: TOKEN });
+      const messages = collect<MessageEvent>(server, 'message');
+      const ws = new WebSocket(url, { headers: { authorization: `Bearer ${TOKEN}` } });
+      teardown.add(() => ws.terminate());
+      await waitForEvent(ws, 'open');
+      ws.send(message1('bearer-1', 'via header'));
+      await waitUntil(() => messages.length === 1, 'the message to be handed over');
+      assert.equal(messages[0]!.payload, 'via header');
+    });
+
+    it('refuses every connection from an address after repeated authentication failures', async () => {
+      const { server, url } = await startServer(teardown, 'tcp', { token: TOKEN });
+      for (let i = 0; i < 5; i++) {
+        const peer = await attacker(url);
+        peer.sendFrame({ type: 'hello', protocol: 1, token: `guess-${i}` });
+        await peer.waitClosed();
+      }
+      const next = await attacker(url);
+      next.sendFrame({ type: 'hello', protocol: 1, token: TOKEN });
+      await next.waitClosed('the blocked address to be refused');
+      assert.equal(next.frames.length, 0, 'no hello answer for a blocked address, even with the right token');
+      assert.ok(server.stats().connections_refused >= 1);
     });
   });
 
