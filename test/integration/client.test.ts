@@ -6,7 +6,7 @@ import { FastSocketError, FastSocketServer, type FastSocketErrorCode, type Messa
 import { startClient, startServer, unreachableUrl } from '../support/fixtures';
 import { isMessage, RawServer } from '../support/raw-server';
 import { useTeardown } from '../support/teardown';
-import { collect, waitForEvent, waitUntil } from '../support/wait';
+import { collect, waitForEvent, waitUntil, withDeadline } from '../support/wait';
 
 /** Settles every promise and reports, in order, either the result or the error code. */
 async function outcomes(sends: Promise<SendResult>[]): Promise<Array<SendResult | FastSocketErrorCode>> {
@@ -257,6 +257,52 @@ describe('FastSocketClient', () => {
       const conn = await raw.connection(1);
       await conn.waitForFrame(isMessage);
       assert.equal(conn.frames[0]!.type, 'message');
+    });
+  });
+
+  describe('#send of a message larger than the server accepts', () => {
+    for (const scheme of ['tcp', 'ws'] as const) {
+      it(`rejects it with FS_ERR_PAYLOAD and delivers the messages behind it (${scheme}, server limit learnt from its hello)`, async () => {
+        const { server, url } = await startServer(teardown, scheme, { maxFrameBytes: 1024 });
+        const messages = collect<MessageEvent>(server, 'message');
+        const client = await startClient(teardown, url, { clientId: 'veh-1' });
+        await client.send('first');
+        const results = await outcomes([client.send('b'.repeat(2000)), client.send('after')]);
+        assert.deepEqual(codes(results), ['FS_ERR_PAYLOAD', 'ok']);
+        assert.deepEqual(messages.map((m) => m.payload), ['first', 'after']);
+      });
+    }
+
+    it('rejects it with FS_ERR_PAYLOAD and delivers the messages behind it (ws, told by close code 1009, no hello)', async () => {
+      const { server, url } = await startServer(teardown, 'ws', { maxFrameBytes: 1024 });
+      const messages = collect<MessageEvent>(server, 'message');
+      const client = await startClient(teardown, url);
+      await client.send('first');
+      const results = await outcomes([client.send('b'.repeat(2000)), client.send('after')]);
+      assert.deepEqual(codes(results), ['FS_ERR_PAYLOAD', 'ok']);
+      assert.deepEqual(messages.map((m) => m.payload), ['first', 'after']);
+    });
+  });
+
+  describe('#connect', () => {
+    it('resolves once connected, and again at once when already connected', async () => {
+      const { url } = await startServer(teardown, 'tcp');
+      const client = await startClient(teardown, url);
+      await client.connect();
+      assert.equal(client.connected, true);
+      await client.connect();
+    });
+
+    it('rejects with FS_ERR_CLOSED when the client is closed before it could connect', async () => {
+      const client = await startClient(teardown, await unreachableUrl('tcp'));
+      const connecting = client.connect();
+      await waitUntil(() => client.stats().connect_failures >= 1, 'a failed attempt');
+      client.destroy();
+      await assert.rejects(withDeadline(connecting, 'connect() to settle after destroy()', 2_000), (e: unknown) => {
+        assert.ok(e instanceof FastSocketError, String(e));
+        assert.equal(e.code, 'FS_ERR_CLOSED');
+        return true;
+      });
     });
   });
 
