@@ -104,6 +104,29 @@ describe('FastSocketServer bad input', () => {
         await finish(a);
       });
 
+      it('acks a flood of message 1 with one id every time but hands it over once', async () => {
+        const a = await arena(scheme);
+        const peer = await attacker(a.url);
+        for (let i = 0; i < 500; i++) peer.sendFrame(message1('same-id', { copy: i }));
+        await stillServes(peer, 'after-flood');
+        assert.equal(peer.frames.filter((f) => (f as { id?: string }).id === 'same-id').length, 500, 'every copy acked');
+        assert.deepEqual(a.messages.filter((m) => m.id === 'same-id').map((m) => m.payload), [{ copy: 0 }]);
+        assert.equal(a.server.stats().duplicates, 499);
+        await finish(a);
+      });
+
+      it('survives deeply nested JSON, with and without Python NaN in it, and keeps serving', async () => {
+        const a = await arena(scheme, { maxFrameBytes: 1024 * 1024 });
+        const peer = await attacker(a.url);
+        const depth = 200_000;
+        peer.sendFrame(`{"id":"deep-1","type":"message","payload":${'['.repeat(depth)}${']'.repeat(depth)}}`);
+        peer.sendFrame(`{"id":"deep-2","type":"message","payload":${'['.repeat(depth)}NaN${']'.repeat(depth)}}`);
+        await stillServes(peer, 'after-deep');
+        assert.ok(!a.messages.some((m) => m.id === 'deep-2'), 'nesting beyond the NaN-tolerant parser limit is a bad frame');
+        assert.equal(reasonCount(a.server, 'invalid_json'), 1);
+        await finish(a);
+      });
+
       it('closes after max_bad_frames consecutive bad frames and counts it', async () => {
         const a = await arena(scheme);
         const peer = await attacker(a.url);
