@@ -111,10 +111,12 @@ describe('FastSocketServer against slow and idle peers (slowloris)', function ()
       await waitUntil(() => s.stats().connections === 1, 'the upgraded connection to be accepted');
       const started = performance.now();
       dribble(peer.stream, wsFrameBytes(message1('slow-ws', 'x'.repeat(60))), 100);
-      await peer.waitClosed('the slow WebSocket message to be cut off', FRAME_MS + LATE_MS + 1_000);
+      await waitUntil(() => s.stats().closed_frame_timeout === 1, 'the slow WebSocket message to be cut off', FRAME_MS + LATE_MS + 1_000);
       const after = performance.now() - started;
-      assert.ok(after >= FRAME_MS * 0.9, `closed after ${after.toFixed(0)} ms`);
-      assert.equal(s.stats().closed_frame_timeout, 1);
+      assert.ok(after >= FRAME_MS * 0.9, `cut off after ${after.toFixed(0)} ms`);
+      // The close handshake gives the peer a moment to answer; this one never does, so the socket goes a little later.
+      await peer.waitClosed('the connection of the slow WebSocket message to be closed', 5_000);
+      assert.equal(s.stats().closed_idle, 0);
     });
   });
 
