@@ -8,7 +8,7 @@ import { MonotonicClock, monotonicNs, wallNs } from './clock';
 import { decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodePayload } from './codec';
 import { FastSocketError, FastSocketErrorCode, ProtocolError } from './errors';
 import { checkLogger, Logger } from './logger';
-import { checkBoolean, checkInteger, checkKnownKeys, checkString, ClientLimits, validateClientLimits } from './options';
+import { checkBoolean, checkInteger, orDefault, checkKnownKeys, checkString, ClientLimits, validateClientLimits } from './options';
 import { connect, FrameConnection, TlsOptions } from './transport';
 import { DEFAULT_URL, Endpoint, formatUrl, parseUrl } from './url';
 import { OutboxStore } from './outbox-store';
@@ -35,9 +35,10 @@ export interface FastSocketClientOptions extends Partial<ClientLimits> {
    */
   outboxPath?: string;
   /**
-   * A message written on this many connections that each closed before acknowledging it is dropped
-   * (FS_ERR_DROPPED): a message the server keeps refusing (e.g. larger than its max_frame_bytes) must not block
-   * the ones behind it forever. @default 10
+   * Drop (FS_ERR_DROPPED) a message once this many connections closed while it was the oldest unacknowledged one:
+   * a message the server keeps refusing (e.g. larger than its max_frame_bytes) then stops blocking the ones behind
+   * it. 0 never drops, because a proxy in front of a server that is down looks the same and an outage must not
+   * lose data; a warning is logged every 10 such closes instead. @default 0
    */
   maxAttempts?: number;
   /** Add wall-clock timestamps to message 1 and ack 3 (the clock-synced extension). @default false */
@@ -145,8 +146,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.endpoint = parseUrl(options.url ?? DEFAULT_URL);
     this.limits = validateClientLimits(options);
     this.logger = checkLogger(options.logger);
-    this.clock = options.clock ?? monotonicNs;
-    this.random = options.random ?? Math.random;
+    this.clock = orDefault(options.clock, monotonicNs);
+    this.random = orDefault(options.random, Math.random);
     if (typeof this.clock !== 'function') throw new TypeError('option clock must be a function returning ns');
     if (typeof this.random !== 'function') throw new TypeError('option random must be a function');
     this.clientId = options.clientId ?? null;
@@ -155,10 +156,10 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       if (this.clientId.length > MAX_CLIENT_ID_LENGTH) throw new TypeError(`option clientId must be at most ${MAX_CLIENT_ID_LENGTH} characters`);
     }
     if (options.token !== undefined) checkString('token', options.token);
-    this.connectTimeoutMs = checkInteger('connectTimeoutMs', options.connectTimeoutMs ?? 10_000, 1);
-    this.writeHighWater = checkInteger('writeHighWaterBytes', options.writeHighWaterBytes ?? 1024 * 1024, 1);
-    this.clockSync = checkBoolean('clockSync', options.clockSync ?? false);
-    this.maxAttempts = checkInteger('maxAttempts', options.maxAttempts ?? 10, 1);
+    this.connectTimeoutMs = checkInteger('connectTimeoutMs', orDefault(options.connectTimeoutMs, 10_000), 1);
+    this.writeHighWater = checkInteger('writeHighWaterBytes', orDefault(options.writeHighWaterBytes, 1024 * 1024), 1);
+    this.clockSync = checkBoolean('clockSync', orDefault(options.clockSync, false));
+    this.maxAttempts = checkInteger('maxAttempts', orDefault(options.maxAttempts, 0), 0);
     if (options.outboxPath !== undefined) {
       checkString('outboxPath', options.outboxPath);
       this.store = new OutboxStore(options.outboxPath);
@@ -402,8 +403,13 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       return;
     }
     const head = unacked.reduce((a, b) => (b.writtenAtNs < a.writtenAtNs ? b : a));
-    if (++head.failures >= this.maxAttempts) {
+    head.failures++;
+    if (this.maxAttempts > 0 && head.failures >= this.maxAttempts) {
       this.drop(head, new FastSocketError('FS_ERR_DROPPED', `message dropped: ${head.failures} connections closed while it was the oldest unacknowledged`));
+    } else if (head.failures % 10 === 0) {
+      this.logger.warn(
+        `message ${head.id} (${head.bytes} bytes) was the oldest unacknowledged on ${head.failures} connections that closed; if the server refuses it (e.g. max_frame_bytes below its size) set maxAttempts to drop it`,
+      );
     }
   }
 

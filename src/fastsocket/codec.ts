@@ -28,7 +28,9 @@ export function decodeFrame(data: Buffer | string): Frame {
   try {
     value = parseJson(text);
   } catch (err) {
-    throw new ProtocolError('invalid_json', `frame is not valid JSON: ${(err as Error).message}`, { cause: err });
+    // V8's message quotes the input, which may hold a secret (a malformed hello's token): report only where it broke.
+    const at = /position (\d+)/.exec((err as Error).message)?.[1];
+    throw new ProtocolError('invalid_json', `frame of ${text.length} characters is not valid JSON${at ? ` (at position ${at})` : ''}`);
   }
   return validateFrame(value);
 }

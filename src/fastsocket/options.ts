@@ -132,8 +132,14 @@ export function validateClientLimits(input: Partial<ClientLimits>): ClientLimits
   return l;
 }
 
+/** Drops keys whose value is undefined (meaning "use the default"); null is kept, so validation rejects it. */
 export function stripUndefined<T extends object>(o: T): Partial<T> {
   const out: Partial<T> = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
   return out;
+}
+
+/** The default only for undefined: null is a value, and validation names it as a bad one. */
+export function orDefault<T>(value: T | undefined, fallback: T): T {
+  return value === undefined ? fallback : value;
 }

@@ -42,11 +42,9 @@ export class SeenIds {
 
   /** Records an id (journal first, so a crash right after this still knows it). */
   add(id: string): void {
-    if (this.fd !== null) {
-      fs.writeSync(this.fd, id + '\n');
-      if (++this.journalLines > 2 * this.capacity) this.rewrite();
-    }
+    if (this.fd !== null) fs.writeSync(this.fd, encodeLine(id));
     this.remember(id);
+    if (this.fd !== null && ++this.journalLines > 2 * this.capacity) this.rewrite();
   }
 
   close(): void {
@@ -69,7 +67,7 @@ export class SeenIds {
     const file = this.journalPath!;
     if (this.fd !== null) fs.closeSync(this.fd);
     const tmp = file + '.tmp';
-    const body = [...this.ids].map((id) => id + '\n').join('');
+    const body = [...this.ids].map(encodeLine).join('');
     fs.writeFileSync(tmp, body);
     fs.renameSync(tmp, file);
     this.fd = fs.openSync(file, 'a');
@@ -88,5 +86,27 @@ function readJournal(file: string): string[] {
   const lines = text.split('\n');
   // The last element is '' when the file ends with a newline; otherwise it is a torn record: drop it.
   lines.pop();
-  return lines.filter((l) => l.length > 0 && !l.includes('\u0000'));
+  const ids: string[] = [];
+  for (const line of lines) {
+    const id = decodeLine(line);
+    if (id !== null) ids.push(id);
+  }
+  return ids;
+}
+
+/** One id per line as a JSON string, so ids holding newlines or NULs survive and a damaged line is detectable. */
+function encodeLine(id: string): string {
+  return JSON.stringify(id) + '\n';
+}
+
+function decodeLine(line: string): string | null {
+  if (line.length === 0 || line.includes('\u0000')) return null;
+  // A line that is not a JSON string is a bare id, as journals were first written.
+  if (line[0] !== '"') return line;
+  try {
+    const id: unknown = JSON.parse(line);
+    return typeof id === 'string' && id.length > 0 ? id : null;
+  } catch {
+    return null;
+  }
 }

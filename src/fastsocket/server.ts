@@ -7,7 +7,7 @@ import { decodeClientFrame, encodeAck2, encodeHello } from './codec';
 import { FastSocketError, ProtocolError, ProtocolErrorReason } from './errors';
 import { latencyRecord } from './latency';
 import { checkLogger, Logger } from './logger';
-import { checkInteger, checkKnownKeys, checkString, ServerLimits, validateServerLimits } from './options';
+import { checkInteger, checkKnownKeys, orDefault, checkString, ServerLimits, validateServerLimits } from './options';
 import { SeenIds } from './seen-ids';
 import { CloseReason, FrameConnection, listen, Listener, TlsOptions } from './transport';
 import { DEFAULT_URL, Endpoint, isLoopback, parseUrl } from './url';
@@ -150,16 +150,16 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     this.endpoint = parseUrl(options.url ?? DEFAULT_URL);
     this.limits = validateServerLimits(options);
     this.logger = checkLogger(options.logger);
-    this.clock = options.clock ?? monotonicNs;
+    this.clock = orDefault(options.clock, monotonicNs);
     if (typeof this.clock !== 'function') throw new TypeError('option clock must be a function returning ns');
-    this.wallClock = options.wallClock ?? wallNs;
+    this.wallClock = orDefault(options.wallClock, wallNs);
     if (typeof this.wallClock !== 'function') throw new TypeError('option wallClock must be a function returning ns');
-    this.syncMaxUncertaintyNs = checkInteger('syncMaxUncertaintyNs', options.syncMaxUncertaintyNs ?? 1_000_000, 0);
+    this.syncMaxUncertaintyNs = checkInteger('syncMaxUncertaintyNs', orDefault(options.syncMaxUncertaintyNs, 1_000_000), 0);
     if (options.token !== undefined) checkString('token', options.token);
     this.tokenDigest = options.token !== undefined ? digest(options.token) : null;
     if (options.stateDir !== undefined) checkString('stateDir', options.stateDir);
-    const capacity = checkInteger('dedupCapacity', options.dedupCapacity ?? 100_000, 1);
-    this.writeHighWater = checkInteger('writeHighWaterBytes', options.writeHighWaterBytes ?? 1024 * 1024, 1);
+    const capacity = checkInteger('dedupCapacity', orDefault(options.dedupCapacity, 100_000), 1);
+    this.writeHighWater = checkInteger('writeHighWaterBytes', orDefault(options.writeHighWaterBytes, 1024 * 1024), 1);
     const secure = this.endpoint.scheme === 'tls' || this.endpoint.scheme === 'wss';
     if (secure && (!options.tls?.cert || !options.tls?.key)) {
       throw new TypeError(`option tls.cert and tls.key are required for ${this.endpoint.scheme}://`);
@@ -177,6 +177,21 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       onConnection: (conn) => this.accept(conn),
       onUpgradeHeaders: (conn, headers) => this.checkBearer(conn, headers),
       onError: (err) => this.logger.error(`listener error: ${err.message}`),
+      handshakeTimeoutMs: this.limits.idleTimeoutMs,
+      onHandshakeTimeout: (peer) => {
+        this.counters.closed_idle++;
+        this.logger.info(`closing ${peer}: no TLS handshake or WebSocket upgrade within ${this.limits.idleTimeoutMs} ms`);
+      },
+      admitHandshake: (handshaking, peer) => {
+        // Handshakes count against max_connections; when none is pending the connection may finish its upgrade,
+        // so a WebSocket client past the limit gets a proper close 1013 rather than a bare reset.
+        const full = handshaking > 0 && handshaking + this.peers.size >= this.limits.maxConnections;
+        const blocked = this.isBlocked(peer.replace(/:\d+$/, ''));
+        if (!full && !blocked) return true;
+        this.counters.connections_refused++;
+        this.logger.warn(`refused connection from ${peer}: ${blocked ? 'too many failed authentications' : `max_connections (${this.limits.maxConnections}) reached`}`);
+        return false;
+      },
     });
     if ((this.state as State) === 'closed') {
       await listener.close();
@@ -340,21 +355,27 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       this.counters.duplicates++;
       return;
     }
-    this.seen.add(frame.id);
     this.counters.messages++;
     if (resent) {
       this.counters.resent++;
       this.counters.possible_duplicates++;
     }
-    this.emit('message', {
-      id: frame.id,
-      payload: frame.payload,
-      peer: p.conn.peer,
-      client_id: p.clientId,
-      resent,
-      possible_duplicate: resent,
-      queued_ns: frame.queued_ns ?? null,
-    });
+    try {
+      this.emit('message', {
+        id: frame.id,
+        payload: frame.payload,
+        peer: p.conn.peer,
+        client_id: p.clientId,
+        resent,
+        possible_duplicate: resent,
+        queued_ns: frame.queued_ns ?? null,
+      });
+    } finally {
+      // Journalled once the application's handler has returned, and before ack 2 leaves (writes are flushed after
+      // this tick): a crash inside the handler leaves the id unjournalled and unacked, so the resend is handed over
+      // again; a crash after it finds the id journalled, so the resend is not.
+      this.seen.add(frame.id);
+    }
   }
 
   private onAck3(p: PeerState, frame: Ack3Frame, readAt: number): void {
@@ -437,6 +458,8 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     const nowNs = this.clock();
     const ack3TimeoutNs = this.limits.ack3TimeoutMs * 1e6;
     for (const p of this.peers) {
+      // Closing already (e.g. waiting for a close handshake the peer never answers): counted once, when closed.
+      if (p.conn.isClosed) continue;
       if (nowMs - p.conn.lastActivityMs > this.limits.idleTimeoutMs) {
         this.counters.closed_idle++;
         this.logger.info(`closing ${p.conn.peer}: idle for ${this.limits.idleTimeoutMs} ms`);

@@ -223,6 +223,14 @@ class WsConnection extends FrameConnection {
     });
     const raw = (ws as unknown as { _socket?: net.Socket })._socket;
     raw?.on('drain', () => this.emitDrain());
+    // ws only reports whole messages; its receiver's buffer tells whether one has started and not ended, which the
+    // frame timeout needs. This listener runs after ws's own, so the receiver has already consumed the chunk.
+    const receiver = (ws as unknown as { _receiver?: { _bufferedBytes?: number; _fragments?: unknown[] } })._receiver;
+    raw?.on('data', () => {
+      this.lastActivityMs = performanceNow();
+      const partial = (receiver?._bufferedBytes ?? 0) > 0 || (receiver?._fragments?.length ?? 0) > 0;
+      this.partialSinceMs = partial ? (this.partialSinceMs ?? this.lastActivityMs) : null;
+    });
   }
 
   pauseReading(): void {
@@ -273,6 +281,17 @@ export interface ListenOptions {
   /** ws/wss: headers of the upgrade request, checked before the upgrade (e.g. Authorization). */
   onUpgradeHeaders?: (conn: FrameConnection, headers: http.IncomingHttpHeaders) => void;
   onError?: (err: Error) => void;
+  /**
+   * tls/ws/wss: a TCP connection that has not finished its TLS handshake or WebSocket upgrade within this is
+   * closed (the server's idle timeout, applied before there is a FrameConnection to watch). @default 120000
+   */
+  handshakeTimeoutMs?: number;
+  onHandshakeTimeout?: (peer: string) => void;
+  /**
+   * tls/ws/wss: asked for each new TCP connection, with how many are still in their handshake; false closes it at
+   * once (so half-open handshakes count against max_connections).
+   */
+  admitHandshake?: (handshaking: number, peer: string) => boolean;
 }
 
 export interface Listener {
@@ -289,13 +308,30 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
   if (secure && (!opts.tls?.cert || !opts.tls?.key)) {
     return Promise.reject(new TypeError(`option tls.cert and tls.key are required to listen on ${ep.scheme}://`));
   }
+  const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? 120_000;
   const tlsServerOptions: tls.TlsOptions | undefined = secure
-    ? { cert: opts.tls!.cert, key: opts.tls!.key, ca: opts.tls!.ca, requestCert: !!opts.tls!.ca, rejectUnauthorized: !!opts.tls!.ca }
+    ? {
+        cert: opts.tls!.cert,
+        key: opts.tls!.key,
+        ca: opts.tls!.ca,
+        requestCert: !!opts.tls!.ca,
+        rejectUnauthorized: !!opts.tls!.ca,
+        handshakeTimeout: handshakeTimeoutMs,
+      }
     : undefined;
+  // TCP connections still in their TLS handshake or HTTP upgrade, by remote host:port.
+  const handshaking = new Map<string, net.Socket>();
+  const handshakeDone = (key: string) => {
+    const raw = handshaking.get(key);
+    if (!raw) return;
+    handshaking.delete(key);
+    raw.setTimeout(0);
+  };
   let server: net.Server;
   if (ep.scheme === 'tcp' || ep.scheme === 'tls') {
     const onSocket = (socket: net.Socket) => {
       socket.on('error', () => undefined);
+      handshakeDone(formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0));
       opts.onConnection(new StreamConnection(socket, opts.maxFrameBytes));
     };
     server = ep.scheme === 'tcp' ? net.createServer(onSocket) : tls.createServer(tlsServerOptions!, onSocket);
@@ -304,7 +340,8 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
     httpServer.on('request', (_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('fastsocket: WebSocket upgrade required\n');
     });
-    const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false });
+    // skipUTF8Validation: invalid UTF-8 is our decoder's to count as one bad frame (§5), not a reason for ws to close.
+    const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false, skipUTF8Validation: true });
     httpServer.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
       socket.on('error', () => undefined);
       const path = (req.url ?? '/').split('?')[0];
@@ -314,12 +351,31 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
         return;
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
+        handshakeDone(formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0));
         const conn = new WsConnection(ws, formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0));
         opts.onUpgradeHeaders?.(conn, req.headers);
         opts.onConnection(conn);
       });
     });
     server = httpServer;
+  }
+  if (ep.scheme !== 'tcp') {
+    server.on('connection', (raw: net.Socket) => {
+      const key = formatHostPort(raw.remoteAddress ?? '?', raw.remotePort ?? 0);
+      raw.on('error', () => undefined);
+      if (opts.admitHandshake && !opts.admitHandshake(handshaking.size, key)) {
+        raw.destroy();
+        return;
+      }
+      handshaking.set(key, raw);
+      raw.once('close', () => handshaking.delete(key));
+      raw.setTimeout(handshakeTimeoutMs, () => {
+        if (handshaking.get(key) !== raw) return;
+        handshaking.delete(key);
+        opts.onHandshakeTimeout?.(key);
+        raw.destroy();
+      });
+    });
   }
   if (secure) server.on('tlsClientError', () => undefined);
   server.on('clientError', (_err: Error, socket: net.Socket) => socket.destroy());

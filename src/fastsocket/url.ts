@@ -32,9 +32,10 @@ export function parseUrl(url: string): Endpoint {
   if (!host) throw new FastSocketError('FS_ERR_INVALID_URL', `url ${JSON.stringify(url)} has no host`);
   let port: number;
   if (u.port !== '') port = Number(u.port);
-  else if (scheme === 'ws') port = url.includes(':80') ? 80 : DEFAULT_PORT;
-  else if (scheme === 'wss') port = url.includes(':443') ? 443 : DEFAULT_PORT;
-  else port = DEFAULT_PORT;
+  else if (/^[a-z]+:\/\/(?:[^/?#@]*@)?(?:\[[^\]]*\]|[^/?#:]*):\d+(?:[/?#]|$)/i.test(url)) {
+    // WHATWG URL drops a port equal to the scheme's default (ws 80, wss 443): it was written, so honour it.
+    port = scheme === 'ws' ? 80 : 443;
+  } else port = DEFAULT_PORT;
   const isWs = scheme === 'ws' || scheme === 'wss';
   const path = isWs && u.pathname !== '/' ? u.pathname + u.search : '';
   if (!isWs && u.pathname !== '' && u.pathname !== '/') {
