@@ -65,15 +65,21 @@ describe('FastSocketServer restart', () => {
     assert.equal(run.results.length, MESSAGES);
   }
 
-  it('hands every message to the application exactly once across SIGKILLs when it has a stateDir', async () => {
+  it('hands every message over across SIGKILLs with a stateDir, repeating at most one per crash and only marked', async () => {
     const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastsocket-restart-'));
     teardown.add(() => fs.rmSync(stateDir, { recursive: true, force: true }));
     const run = await streamThroughRestarts(stateDir);
     assertNoneLost(run);
-    const counts = new Map<number, number>();
-    for (const m of run.handed) counts.set(seqOf(m), (counts.get(seqOf(m)) ?? 0) + 1);
-    const repeated = [...counts].filter(([, n]) => n > 1).map(([seq]) => seq);
-    assert.deepEqual(repeated, [], 'no message handed over twice');
+    // Exactly once is out of reach when the kill can land between the application's handling and the journal
+    // write (no shared transaction); what is promised is no loss, and a repeat only from that window, marked.
+    const seen = new Set<number>();
+    const repeats: ChildMessage[] = [];
+    for (const m of run.handed) {
+      if (seen.has(seqOf(m))) repeats.push(m);
+      seen.add(seqOf(m));
+    }
+    assert.ok(repeats.length <= RESTARTS, `${repeats.length} messages handed over twice in ${RESTARTS} crashes`);
+    assert.ok(repeats.every((m) => m.possible_duplicate), 'a repeat is marked as a possible duplicate');
     assert.ok(run.resentByClient > 0, 'the restarts really did interrupt the stream (the client resent something)');
   });
 
