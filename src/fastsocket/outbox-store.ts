@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
+import { ensureDir } from './fs-util';
 
 export interface StoredMessage {
   id: string;
@@ -36,7 +37,7 @@ export class OutboxStore {
 
   /** Opens (creating if needed) the store at `file`; its live messages are in `messages()`. */
   constructor(private readonly file: string) {
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    ensureDir(path.dirname(path.resolve(file)));
     let skipped = 0;
     let text = '';
     try {

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ensureDir } from './fs-util';
 
 export const JOURNAL_FILE = 'seen-ids.log';
 
@@ -25,7 +26,7 @@ export class SeenIds {
       this.journalPath = null;
       return;
     }
-    fs.mkdirSync(stateDir, { recursive: true });
+    ensureDir(stateDir);
     this.journalPath = path.join(stateDir, JOURNAL_FILE);
     const lines = readJournal(this.journalPath);
     for (const id of lines.slice(-capacity)) this.remember(id);
