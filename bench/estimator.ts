@@ -31,8 +31,13 @@ export interface Condition {
 
 const sym = (ms: number): Pick<Condition, 'up' | 'down'> => ({ up: { delayMs: ms }, down: { delayMs: ms } });
 
-/** The link conditions; jitter and the bandwidth cap sit on a 20/20 ms link, in both directions. */
+/**
+ * The issue's link conditions, after a calibration row: with no added delay the error is what this host adds
+ * between a socket write and the peer's read (four such hops per exchange, outside the proxy's records), the
+ * floor under every other row. Jitter and the bandwidth cap sit on a 20/20 ms link, in both directions.
+ */
 export const CONDITIONS: readonly Condition[] = [
+  { key: 'sym-0', label: '0/0 ms (floor)', ...sym(0) },
   { key: 'sym-1', label: '1/1 ms', ...sym(1) },
   { key: 'sym-10', label: '10/10 ms', ...sym(10) },
   { key: 'sym-50', label: '50/50 ms', ...sym(50) },

@@ -15,8 +15,8 @@ const DEADLINE_MS = 150_000;
 const PARTS: Record<string, { rows: number; metrics: string[]; file: string }> = {
   // --quick runs the protocol benchmark at one payload size: six implementations.
   protocol: { rows: 6, metrics: ['rtt_p50_us', 'rtt_p99_us', 'msgs_s', 'server_rss_peak_mb'], file: 'protocol-quick.json' },
-  // Eight link conditions, tcp and ws.
-  estimator: { rows: 16, metrics: ['truth_p50_ms', 'corrected_median_err_us', 'corrected_p95_err_us', 'seed_median_err_us', 'clock_synced_median_err_us'], file: 'estimator-quick.json' },
+  // The calibration row and eight link conditions, tcp and ws.
+  estimator: { rows: 18, metrics: ['truth_p50_ms', 'corrected_median_err_us', 'corrected_p95_err_us', 'seed_median_err_us', 'clock_synced_median_err_us'], file: 'estimator-quick.json' },
   v2x: { rows: 2, metrics: ['latency_p50_ms', 'latency_p99_ms', 'delivered', 'msgs_s', 'server_rss_peak_mb'], file: 'v2x-quick.json' },
   'fan-in': { rows: 2, metrics: ['latency_p50_ms', 'latency_p99_ms', 'delivered', 'msgs_s', 'server_rss_peak_mb'], file: 'fan-in-quick.json' },
   // The band can be 0 on a short run, so only the levels are checked.
