@@ -245,9 +245,11 @@ async function measureRtt(driver: Driver, warmup: number, count: number): Promis
 
 async function measurePipeline(driver: Driver, warmup: number, count: number, window: number): Promise<ClientResultLine> {
   if (warmup > 0) await driver.pipeline(warmup, window);
+  const cpu = process.cpuUsage();
   const { firstNs, lastNs } = await driver.pipeline(count, window);
+  const { user, system } = process.cpuUsage(cpu);
   const elapsed_s = (lastNs - firstNs) / 1e9;
-  return { event: 'result', mode: 'pipeline', count, msgs_per_s: count / elapsed_s, elapsed_s };
+  return { event: 'result', mode: 'pipeline', count, msgs_per_s: count / elapsed_s, elapsed_s, client_cpu_us_per_msg: (user + system) / count };
 }
 
 function usage(problem: string): never {

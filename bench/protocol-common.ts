@@ -77,6 +77,8 @@ export interface ClientResultLine {
   /** pipeline mode: measured messages / (last reply read - first write). */
   msgs_per_s?: number;
   elapsed_s?: number;
+  /** pipeline mode: this process's CPU time (user + system) during the measured messages, per message. */
+  client_cpu_us_per_msg?: number;
 }
 
 export const NS_PER_US = 1000;
