@@ -455,6 +455,8 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
 
   private sweep(): void {
     const nowMs = performance.now();
+    // Forget old authentication failures, so many attacking addresses cannot grow the table without bound.
+    for (const [address, f] of this.authFailures) if (nowMs - f.sinceMs > AUTH_FAILURE_WINDOW_MS) this.authFailures.delete(address);
     const nowNs = this.clock();
     const ack3TimeoutNs = this.limits.ack3TimeoutMs * 1e6;
     for (const p of this.peers) {

@@ -78,11 +78,11 @@ describe('FastSocketClient and FastSocketServer under faults', function () {
   });
 
   describe('#send while a proxy in front of a stopped server keeps closing connections', () => {
-    // Bug FS-6-ATTEMPTS: the client counts every connection that closes with a message unacknowledged as a refusal
+    // Regression test for FS-6-ATTEMPTS: the client counts every connection that closes with a message unacknowledged as a refusal
     // of its oldest message and drops it after maxAttempts (10). A TCP proxy, tunnel or load balancer in front of a
     // server that is down accepts and closes at once, so a plain outage drops messages although the outbox has
-    // room and the server never saw them. Unskip when fixed.
-    it.skip('keeps a message the server never saw, however many proxied connections closed before it came back', async () => {
+    // room and the server never saw them.
+    it('keeps a message the server never saw, however many proxied connections closed before it came back', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
       const proxy = await DelayProxy.start({ target: url });
       teardown.add(() => proxy.close());

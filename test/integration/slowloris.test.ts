@@ -55,11 +55,11 @@ describe('FastSocketServer against slow and idle peers (slowloris)', function ()
     }
 
     for (const scheme of ['tls', 'ws', 'wss'] as const) {
-      // Bug FS-6-HANDSHAKE: a connection enters the server's bookkeeping (idle timeout, max_connections) only once
+      // Regression test for FS-6-HANDSHAKE: a connection enters the server's bookkeeping (idle timeout, max_connections) only once
       // its TLS handshake or HTTP upgrade is done; before that only Node's own timeouts apply (TLS handshakeTimeout
       // 120 s, HTTP headersTimeout 60 s), so a peer that opens TCP connections and sends nothing holds each for a
-      // minute or more and is not counted against max_connections. Unskip when fixed.
-      it.skip(`closes a raw TCP connection to a ${scheme} server that never starts the handshake within idle_timeout_ms`, async () => {
+      // minute or more and is not counted against max_connections.
+      it(`closes a raw TCP connection to a ${scheme} server that never starts the handshake within idle_timeout_ms`, async () => {
         const { url } = await server(scheme);
         const opened = performance.now();
         const peer = await RawPeer.connectBare(url);
@@ -101,10 +101,10 @@ describe('FastSocketServer against slow and idle peers (slowloris)', function ()
       });
     }
 
-    // Bug FS-6-WS-FRAME-TIMEOUT: the ws transport never sets partialSinceMs and refreshes lastActivityMs only on whole
+    // Regression test for FS-6-WS-FRAME-TIMEOUT: the ws transport never sets partialSinceMs and refreshes lastActivityMs only on whole
     // messages, so a WebSocket message that trickles in is not cut off at frame_timeout_ms (only, later, by the idle
-    // timeout). Unskip when fixed.
-    it.skip('closes a ws connection whose WebSocket message trickles in one byte per interval once frame_timeout_ms has passed', async () => {
+    // timeout).
+    it('closes a ws connection whose WebSocket message trickles in one byte per interval once frame_timeout_ms has passed', async () => {
       const { server: s, url } = await server('ws', { idleTimeoutMs: 4_000, frameTimeoutMs: FRAME_MS });
       const peer = await RawPeer.connectRawWebSocket(url);
       teardown.add(() => peer.destroy());
@@ -149,9 +149,9 @@ describe('FastSocketServer against slow and idle peers (slowloris)', function ()
       });
     }
 
-    // Bug FS-6-HANDSHAKE (see idle_timeout_ms above): connections still in their TLS handshake or HTTP upgrade are
-    // not counted, so any number of them can be held open. Unskip when fixed.
-    it.skip('counts ws connections still waiting for their upgrade against max_connections', async () => {
+    // Regression test for FS-6-HANDSHAKE (see idle_timeout_ms above): connections still in their TLS handshake or HTTP upgrade are
+    // not counted, so any number of them can be held open.
+    it('counts ws connections still waiting for their upgrade against max_connections', async () => {
       const { server: s, url } = await server('ws', { idleTimeoutMs: 10_000, maxConnections: 3 });
       const raws: RawPeer[] = [];
       for (let i = 0; i < 4; i++) {
