@@ -131,7 +131,7 @@ describe('SeenIds', () => {
           const newest = Array.from({ length: Math.min(n, capacity) }, (_, i) => `id-${n - Math.min(n, capacity) + i}`);
           assert.deepEqual(kept, newest);
         }),
-        { numRuns: 200 },
+        { numRuns: 100 },
       );
     });
 
