@@ -89,6 +89,8 @@ export interface ClientEvents {
   disconnect: [info: { error: Error | null }];
   ack: [info: SendResult];
   drop: [info: { id: string; reason: FastSocketErrorCode }];
+  /** close() or destroy() was called: nothing more will be sent. */
+  closing: [];
   error: [error: Error];
 }
 
@@ -241,18 +243,15 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     if (this.state === 'idle') this.dial();
     return new Promise<void>((resolve, reject) => {
       const onConnect = () => {
-        this.off('disconnect', onDisconnect);
+        this.off('closing', onClosing);
         resolve();
       };
-      const onDisconnect = () => {
-        if (this.state === 'closing' || this.state === 'closed') {
-          this.off('connect', onConnect);
-          this.off('disconnect', onDisconnect);
-          reject(new FastSocketError('FS_ERR_CLOSED', 'client closed before it connected'));
-        }
+      const onClosing = () => {
+        this.off('connect', onConnect);
+        reject(new FastSocketError('FS_ERR_CLOSED', 'client closed before it connected'));
       };
       this.once('connect', onConnect);
-      this.on('disconnect', onDisconnect);
+      this.once('closing', onClosing);
     });
   }
 
@@ -268,6 +267,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     if (this.closing) return this.closing;
     checkInteger('timeoutMs', timeoutMs, 0);
     const wasIdle = this.state === 'idle';
+    this.emit('closing');
     this.closing = (async () => {
       if (!wasIdle && this.outbox.size > 0) await this.drained(timeoutMs);
       this.state = 'closing';
@@ -291,7 +291,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   /** Closes at once: every unacknowledged message is rejected with FS_ERR_DESTROYED. Idempotent. */
   destroy(): void {
     if (this.state === 'closed') return;
+    const wasClosing = this.closing !== null;
     this.state = 'closed';
+    if (!wasClosing) this.emit('closing');
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     for (const e of [...this.outbox.values()]) this.drop(e, new FastSocketError('FS_ERR_DESTROYED', 'client destroyed'));
     this.conn?.destroy();
