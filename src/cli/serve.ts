@@ -1,12 +1,13 @@
 /** `fastsocket serve`: a server that prints every message and latency record until SIGINT/SIGTERM. */
-import { DEFAULT_URL, FastSocketServer, type LatencyRecord, type MessageEvent, type ServerStats } from '../fastsocket';
+import {
+  DEFAULT_URL, FastSocketServer, LatencyRecorder, RECORD_FORMATS, recordFormatFor, type LatencyRecord, type MessageEvent, type ServerStats,
+} from '../fastsocket';
 import {
   asUsageError, limitFlagSpecs, limitOptions, oneOfFlag, SERVER_LIMIT_OPTIONS, SERVER_TLS_SPEC, serverTls,
   stringFlag, token, TOKEN_SPEC, UsageError, type FlagValues,
 } from './args';
 import { COMMON_FLAGS, logLevel, type Command, type CommandContext } from './command';
 import { LatencySeries } from './latency-series';
-import { LatencyRecorder, RECORD_FORMATS } from './record';
 import { formatTable, Terminal } from './terminal';
 
 const STATUS_INTERVAL_TTY_MS = 500;
@@ -35,7 +36,7 @@ async function serve(v: FlagValues, ctx: CommandContext): Promise<number> {
   const logger = term.logger(logLevel(v));
   const recordPath = stringFlag(v, 'record');
   if (v['record-format'] !== undefined && recordPath === undefined) throw new UsageError('--record-format needs --record FILE');
-  const recordFormat = oneOfFlag(v, 'record-format', RECORD_FORMATS, recordPath?.toLowerCase().endsWith('.csv') ? 'csv' : 'jsonl');
+  const recordFormat = oneOfFlag(v, 'record-format', RECORD_FORMATS, recordFormatFor(recordPath ?? ''));
 
   let server: FastSocketServer;
   try {

@@ -6,6 +6,8 @@ export type { ClientEvents, ClientStats, FastSocketClientOptions, SendResult } f
 export { EMPTY_LATENCY_SUMMARY, LatencyStats } from './latency-stats';
 export type { LatencyStatsOptions, LatencySummary } from './latency-stats';
 export { latencyRecord } from './latency';
+export { CSV_COLUMNS, csvCell, LatencyRecorder, RECORD_FORMATS, recordFormatFor } from './recorder';
+export type { LatencyRecorderOptions, RecordFormat } from './recorder';
 export type { ExchangeTimes } from './latency';
 export { FastSocketError, FrameTooLargeError, ProtocolError } from './errors';
 export type { FastSocketErrorCode, ProtocolErrorReason } from './errors';

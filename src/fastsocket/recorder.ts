@@ -1,9 +1,12 @@
 /**
- * `serve --record FILE`: one line per latency record (JSON lines or CSV) with the server's wall time, so that
- * samples can be lined up afterwards with GNSS or modem logs.
+ * Latency recording: one line per latency record (JSON lines or CSV) with the server's wall time, so samples can
+ * be lined up afterwards with GNSS or modem logs. Shared by `fastsocket serve --record` and the ROS server node's
+ * `record_path`, which adds the topic.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { stringifyJson, wallNs, type LatencyRecord } from '../fastsocket';
+import { wallNs } from './clock';
+import { stringifyJson } from './json';
+import type { LatencyRecord } from './wire';
 
 export type RecordFormat = 'jsonl' | 'csv';
 export const RECORD_FORMATS: readonly RecordFormat[] = ['jsonl', 'csv'];
@@ -19,32 +22,55 @@ type MissingColumn = Exclude<keyof LatencyRecord, (typeof RECORD_COLUMNS)[number
 const everyFieldHasAColumn: [MissingColumn] extends [never] ? true : MissingColumn = true;
 void everyFieldHasAColumn;
 
-/** CSV columns: the server wall time, then the latency record of PROTOCOL.md §3. A fixed list, so runs line up. */
+/** CSV columns without extra ones: the server wall time, then the latency record of PROTOCOL.md §3. */
 export const CSV_COLUMNS: readonly string[] = ['server_wall_ns', ...RECORD_COLUMNS];
+
+/** The format a path asks for when none is named: csv for `*.csv`, else JSON lines. */
+export function recordFormatFor(path: string): RecordFormat {
+  return path.toLowerCase().endsWith('.csv') ? 'csv' : 'jsonl';
+}
+
+export interface LatencyRecorderOptions {
+  /**
+   * Columns between server_wall_ns and the record's own (e.g. the ROS topic), filled from `write()`'s `extra`.
+   * A fixed list, so every row of a CSV file has the same cells.
+   */
+  extraColumns?: readonly string[];
+  /** Wall clock, ns since the epoch. @default wallNs */
+  clock?: () => number;
+}
 
 const FLUSH_BYTES = 256 * 1024;
 const FLUSH_INTERVAL_MS = 200;
 
 export class LatencyRecorder {
+  readonly columns: readonly string[];
   private readonly fd: number;
+  private readonly clock: () => number;
+  private readonly extraColumns: readonly string[];
   private buffer: string[] = [];
   private bufferedBytes = 0;
   private readonly timer: NodeJS.Timeout;
   private closed = false;
   records = 0;
 
-  /** Creates (or truncates) `path`; throws the fs error if it cannot. */
-  constructor(readonly path: string, private readonly format: RecordFormat, private readonly clock: () => number = wallNs) {
+  /** Creates (or truncates) `path`. @throws the fs error (with its `code`) when it cannot */
+  constructor(readonly path: string, private readonly format: RecordFormat, options: LatencyRecorderOptions = {}) {
+    this.extraColumns = [...(options.extraColumns ?? [])];
+    this.clock = options.clock ?? wallNs;
+    this.columns = ['server_wall_ns', ...this.extraColumns, ...RECORD_COLUMNS];
     this.fd = openSync(path, 'w');
-    if (format === 'csv') this.push(CSV_COLUMNS.join(','));
+    if (format === 'csv') this.push(this.columns.join(','));
     this.timer = setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
     this.timer.unref();
   }
 
-  write(record: LatencyRecord): void {
+  /** @param extra values of the extra columns; a missing one is written as null (an empty CSV cell) */
+  write(record: LatencyRecord, extra: Readonly<Record<string, unknown>> = {}): void {
     if (this.closed) return;
     const row: Record<string, unknown> = { ...record, server_wall_ns: this.clock() };
-    this.push(this.format === 'csv' ? CSV_COLUMNS.map((c) => csvCell(row[c])).join(',') : stringifyJson(row));
+    for (const c of this.extraColumns) row[c] = extra[c] ?? null;
+    this.push(this.format === 'csv' ? this.columns.map((c) => csvCell(row[c])).join(',') : stringifyJson(row));
     this.records++;
   }
 
