@@ -3,14 +3,15 @@
 import { hostname } from 'node:os';
 import { FastSocketClient } from '../fastsocket';
 import { Bridge } from '../ros/bridge';
-import { readBridgeConfig } from '../ros/bridge-config';
+import { clientOptions, readBridgeConfig } from '../ros/bridge-config';
+import { openParamPath } from '../ros/params';
 import type { RosNode } from '../ros/port';
 import { runNode, RunningNode } from './run-node';
 
 /** Reads the bridge's parameters and starts forwarding; bridge1 (ROS 1) runs the same function on its own port. */
 export function startBridge(node: RosNode): RunningNode {
   const config = readBridgeConfig(node, hostname());
-  const client = new FastSocketClient({ url: config.url, clientId: config.clientId, token: config.token ?? undefined, logger: node.logger });
+  const client = openParamPath('outbox_path', config.outboxPath, () => new FastSocketClient(clientOptions(config, node.logger)));
   const bridge = new Bridge(node, config, client);
   bridge.start();
   node.logger.info(`bridge ${config.clientId} forwarding ${config.topics.length} topic(s) to ${config.url}`);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /** Entry point of the `server` executable: republishes what bridges send and publishes its latency. */
 import { FastSocketServer } from '../fastsocket';
-import { readServerConfig } from '../ros/server-config';
+import { openParamPath } from '../ros/params';
+import { readServerConfig, serverOptions } from '../ros/server-config';
 import { ServerNode } from '../ros/server-node';
 import type { RosNode } from '../ros/port';
 import { runNode, RunningNode } from './run-node';
@@ -9,9 +10,7 @@ import { runNode, RunningNode } from './run-node';
 /** Reads the server's parameters, listens and starts republishing; server1 (ROS 1) runs the same function on its own port. */
 export async function startServer(node: RosNode): Promise<RunningNode> {
   const config = readServerConfig(node);
-  const server = new FastSocketServer({
-    url: config.url, stateDir: config.stateDir ?? undefined, token: config.token ?? undefined, logger: node.logger,
-  });
+  const server = openParamPath('state_dir', config.stateDir, () => new FastSocketServer(serverOptions(config, node.logger)));
   const serverNode = new ServerNode(node, config);
   serverNode.attach(server);
   serverNode.start();

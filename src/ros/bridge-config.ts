@@ -1,9 +1,12 @@
 /** The bridge's parameters, read once into a frozen config; a bad value throws ParameterError naming it. */
+import type { FastSocketClientOptions, Logger, TlsOptions } from '../fastsocket';
 import { ParameterError } from './errors';
+import { OutboxLimits, readOutboxLimits } from './limit-params';
 import { normalizeTypeName } from './message-definition';
 import { isValidTopicName, nonNegative, ParamReader, positive } from './params';
 import { RosNode } from './port';
 import { DURABILITIES, Durability, QOS_PRESETS, QosRequest, Reliability, RELIABILITIES } from './qos';
+import { CLIENT_TLS_PARAMS, readTls, readToken } from './secret-params';
 
 export type Encoding = 'json' | 'cdr';
 
@@ -17,19 +20,31 @@ export interface BridgeTopicConfig {
   readonly encoding: Encoding;
   /** Forward at most this many messages per second (later ones inside the interval are skipped); null: all. */
   readonly maxRateHz: number | null;
+  /**
+   * Messages that waited in the bridge longer than this (receive -> hand-over to the client) are dropped as stale;
+   * null: never. See Bridge for exactly what it bounds.
+   */
+  readonly maxAgeMs: number | null;
 }
 
 export interface BridgeConfig {
   readonly url: string;
   readonly clientId: string;
-  /** null: no token in the hello. */
+  /** null: no token in the hello. Never logged. */
   readonly token: string | null;
+  /** CA and client certificate and key read from their files; null: none (system CAs for tls:// and wss://). */
+  readonly tls: TlsOptions | null;
+  readonly outbox: OutboxLimits;
+  /** File keeping unacknowledged messages across bridge restarts; null: memory only. */
+  readonly outboxPath: string | null;
+  /** Wall-clock timestamps in message 1 and ack 3 (the clock-synced extension). */
+  readonly clockSync: boolean;
   readonly topics: readonly BridgeTopicConfig[];
   readonly diagnosticsPeriodS: number;
 }
 
 export const DEFAULT_URL = 'tcp://127.0.0.1:8888';
-const TOPIC_OPTION_KEYS = ['name', 'type', 'qos_preset', 'qos_depth', 'qos_reliability', 'qos_durability', 'encoding', 'max_rate_hz'] as const;
+const TOPIC_OPTION_KEYS = ['name', 'type', 'qos_preset', 'qos_depth', 'qos_reliability', 'qos_durability', 'encoding', 'max_rate_hz', 'max_age_ms'] as const;
 
 /**
  * Declares and reads every bridge parameter. `topic_options.<alias>.*` keys are found through the node's overrides,
@@ -39,23 +54,44 @@ const TOPIC_OPTION_KEYS = ['name', 'type', 'qos_preset', 'qos_depth', 'qos_relia
  */
 export function readBridgeConfig(node: RosNode, hostname: string): BridgeConfig {
   const r = new ParamReader(node);
-  const url = r.string('url', DEFAULT_URL, 'Server to forward to: tcp://, tls://, ws:// or wss://host:port.');
+  const url = r.url('url', DEFAULT_URL, 'Server to forward to: tcp://, tls://, ws:// or wss://host:port.');
   const clientId = r.string('client_id', hostname, 'Sent in the hello so the server can tell vehicles apart. Default: the host name.');
   if (clientId.length === 0 || clientId.length > 256) throw new ParameterError('client_id', 'must be 1 to 256 characters');
-  const token = r.string('token', '', 'Shared secret the server requires; empty: none.');
+  const token = readToken(r, 'the server requires');
+  const tls = readTls(r, url, CLIENT_TLS_PARAMS, 'client');
+  const outbox = readOutboxLimits(r);
+  const outboxPath = r.string('outbox_path', '', 'File that keeps unacknowledged messages across bridge restarts; empty: memory only.');
+  const clockSync = r.boolean('clock_sync', false, 'Add wall-clock timestamps so the server can report the uplink alone; meaningful only with synchronised clocks.');
   const diagnosticsPeriodS = r.double('diagnostics_period_s', 1.0, 'Period of /diagnostics, seconds.', positive);
   const listed = r.stringArray('topics', [], 'Topics to forward, e.g. ["/chatter", "/fix"]; type and QoS are discovered.');
 
   const byName = new Map<string, BridgeTopicConfig>();
   listed.forEach((name, i) => {
     if (!isValidTopicName(name)) throw new ParameterError('topics', `entry ${i} ${JSON.stringify(name)} is not a valid topic name`);
-    byName.set(name, freezeTopic({ name, type: null, qos: {}, encoding: 'json', maxRateHz: null }));
+    byName.set(name, freezeTopic({ name, type: null, qos: {}, encoding: 'json', maxRateHz: null, maxAgeMs: null }));
   });
   for (const alias of topicOptionAliases(node)) {
     const t = readTopicOptions(r, alias);
     byName.set(t.name, t);
   }
-  return Object.freeze({ url, clientId, token: token === '' ? null : token, topics: Object.freeze([...byName.values()]), diagnosticsPeriodS });
+  return Object.freeze({
+    url, clientId, token, tls: tls && Object.freeze(tls), outbox: Object.freeze(outbox), outboxPath: outboxPath === '' ? null : outboxPath, clockSync,
+    topics: Object.freeze([...byName.values()]), diagnosticsPeriodS,
+  });
+}
+
+/** The core client's options for this config. */
+export function clientOptions(config: BridgeConfig, logger: Logger): FastSocketClientOptions {
+  return {
+    url: config.url,
+    clientId: config.clientId,
+    token: config.token ?? undefined,
+    tls: config.tls ?? undefined,
+    outboxPath: config.outboxPath ?? undefined,
+    clockSync: config.clockSync,
+    ...config.outbox,
+    logger,
+  };
 }
 
 function topicOptionAliases(node: RosNode): string[] {
@@ -87,13 +123,14 @@ function readTopicOptions(r: ParamReader, alias: string): BridgeTopicConfig {
   const durability = r.choice<Durability | ''>(key('qos_durability'), '', ['', ...DURABILITIES], 'Empty: from the preset or the publishers.');
   const encoding = r.choice<Encoding>(key('encoding'), 'json', ['json', 'cdr'], 'json: portable; cdr: the serialized bytes, ROS 2 to ROS 2 only.');
   const maxRateHz = r.double(key('max_rate_hz'), 0, 'Forward at most this many messages per second; 0: all.', nonNegative);
+  const maxAgeMs = r.double(key('max_age_ms'), 0, 'Drop messages that waited longer than this in the bridge (e.g. while offline), ms; 0: never.', nonNegative);
   const base: QosRequest = preset === '' ? {} : QOS_PRESETS[preset];
   const qos: QosRequest = Object.freeze({
     reliability: reliability === '' ? base.reliability : reliability,
     durability: durability === '' ? base.durability : durability,
     depth: depth === 0 ? base.depth : depth,
   });
-  return freezeTopic({ name, type, qos, encoding, maxRateHz: maxRateHz === 0 ? null : maxRateHz });
+  return freezeTopic({ name, type, qos, encoding, maxRateHz: maxRateHz === 0 ? null : maxRateHz, maxAgeMs: maxAgeMs === 0 ? null : maxAgeMs });
 }
 
 function freezeTopic(t: BridgeTopicConfig): BridgeTopicConfig {

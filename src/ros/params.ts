@@ -3,6 +3,7 @@
  * name instead of surfacing later as a confusing failure. Numbers are lenient on purpose: YAML `rate: 10` arrives
  * as an integer even where a double is meant.
  */
+import { parseUrl } from '../fastsocket';
 import { ParameterError } from './errors';
 import { ParamState, ParamType, ParamValue, RosNode } from './port';
 
@@ -48,6 +49,23 @@ export class ParamReader {
     return n;
   }
 
+  boolean(name: string, defaultValue: boolean, description: string): boolean {
+    const p = this.declare(name, 'bool', defaultValue, description);
+    if (p.type !== 'bool') throw mismatch(p, 'true or false');
+    return p.value as boolean;
+  }
+
+  /** A url the core can use (tcp://, tls://, ws://, wss://), checked now so a bad one is named before any socket. */
+  url(name: string, defaultValue: string, description: string): string {
+    const url = this.string(name, defaultValue, description);
+    try {
+      parseUrl(url);
+    } catch (err) {
+      throw new ParameterError(name, (err as Error).message);
+    }
+    return url;
+  }
+
   stringArray(name: string, defaultValue: string[], description: string): string[] {
     const p = this.declare(name, 'string_array', defaultValue, description);
     // An empty YAML list arrives with no type at all (rclnodejs): it means the default, which is empty too.
@@ -83,4 +101,22 @@ export function positive(n: number): string | null {
 
 export function nonNegative(n: number): string | null {
   return n >= 0 && Number.isFinite(n) ? null : 'must be 0 or more';
+}
+
+/**
+ * Runs `open` (which creates or opens `path`), reporting a file-system failure (an error with an errno code) as a
+ * ParameterError naming `param`; other errors pass through.
+ */
+export function openParamPath<T>(param: string, path: string | null, open: () => T): T {
+  try {
+    return open();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (path === null || typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) throw err;
+    throw new ParameterError(param, `cannot use ${JSON.stringify(path)}: ${code}`);
+  }
+}
+
+export function between(min: number, max: number): (n: number) => string | null {
+  return (n) => (n >= min && n <= max ? null : `must be from ${min} to ${max}`);
 }

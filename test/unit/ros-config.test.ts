@@ -1,9 +1,18 @@
 import { strict as assert } from 'node:assert';
-import { readBridgeConfig } from '../../src/ros/bridge-config';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DEFAULT_CLIENT_LIMITS, DEFAULT_SERVER_LIMITS, FastSocketClient, FastSocketServer, silentLogger } from '../../src/fastsocket';
+import { clientOptions, readBridgeConfig } from '../../src/ros/bridge-config';
 import { ParameterError } from '../../src/ros/errors';
+import { SERVER_LIMIT_PARAMS } from '../../src/ros/limit-params';
 import type { ParamValue } from '../../src/ros/port';
-import { readServerConfig } from '../../src/ros/server-config';
-import { MemoryRosGraph } from '../support/memory-ros-port';
+import { readServerConfig, serverOptions } from '../../src/ros/server-config';
+import { MemoryRosGraph, MemoryRosNode } from '../support/memory-ros-port';
+import { useTeardown } from '../support/teardown';
+
+/** The repository, from build/test/unit. */
+const REPO = resolve(__dirname, '../../..');
 
 function bridgeWith(overrides: Record<string, ParamValue | null>) {
   return readBridgeConfig(new MemoryRosGraph().createNode('fastsocket_bridge', overrides), 'veh-17');
@@ -13,11 +22,42 @@ function serverWith(overrides: Record<string, ParamValue | null>) {
   return readServerConfig(new MemoryRosGraph().createNode('fastsocket_server', overrides));
 }
 
-function assertParamError(fn: () => unknown, parameter: string): void {
-  assert.throws(fn, (e: unknown) => e instanceof ParameterError && e.code === 'FS_ROS_ERR_PARAM' && e.parameter === parameter && e.message.includes(parameter));
+function assertParamError(fn: () => unknown, parameter: string, secret?: string): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof ParameterError && e.code === 'FS_ROS_ERR_PARAM', `a ParameterError, got ${String(e)}`);
+    assert.equal(e.parameter, parameter);
+    assert.ok(e.message.includes(parameter));
+    if (secret !== undefined) assert.ok(!e.message.includes(secret), 'the secret stays out of the error');
+    return true;
+  });
+}
+
+/** A scratch folder with the given files, removed after the test. */
+function files(teardown: ReturnType<typeof useTeardown>, contents: Record<string, string>): Record<string, string> {
+  const dir = mkdtempSync(join(tmpdir(), 'fastsocket-params-'));
+  teardown.add(() => rmSync(dir, { recursive: true, force: true }));
+  const paths: Record<string, string> = { dir, missing: join(dir, 'missing.pem') };
+  for (const [name, text] of Object.entries(contents)) {
+    paths[name] = join(dir, name);
+    writeFileSync(paths[name], text);
+  }
+  return paths;
+}
+
+/** Top-level parameter names of a params YAML, commented-out ones included (`# client_id: ...`). */
+function documentedKeys(file: string): Set<string> {
+  const keys = new Set<string>();
+  for (const m of readFileSync(join(REPO, file), 'utf8').matchAll(/^ {4}#? ?([a-z0-9_]+):/gm)) keys.add(m[1]);
+  return keys;
+}
+
+function declaredNames(node: MemoryRosNode): string[] {
+  return node.declarations.map((d) => d.name);
 }
 
 describe('readBridgeConfig', () => {
+  const teardown = useTeardown();
+
   describe('#defaults', () => {
     it('uses tcp://127.0.0.1:8888, the host name and no topics when nothing is set', () => {
       const c = bridgeWith({});
@@ -26,6 +66,25 @@ describe('readBridgeConfig', () => {
       assert.equal(c.token, null);
       assert.deepEqual(c.topics, []);
       assert.ok(Object.isFrozen(c) && Object.isFrozen(c.topics));
+    });
+
+    it('uses the core client defaults for the outbox and no TLS, outbox file or clock sync when nothing is set', () => {
+      const c = bridgeWith({});
+      const { outboxMaxMessages, outboxMaxBytes, outboxPolicy } = DEFAULT_CLIENT_LIMITS;
+      assert.deepEqual(c.outbox, { outboxMaxMessages, outboxMaxBytes, outboxPolicy });
+      assert.deepEqual([c.tls, c.outboxPath, c.clockSync], [null, null, false]);
+    });
+
+    it('documents every parameter it declares in config/bridge.yaml', () => {
+      const node = new MemoryRosGraph().createNode('b', { 'topic_options.fix.type': 'sensor_msgs/msg/NavSatFix' });
+      readBridgeConfig(node, 'h');
+      const yaml = readFileSync(join(REPO, 'config/bridge.yaml'), 'utf8');
+      const keys = documentedKeys('config/bridge.yaml');
+      for (const name of declaredNames(node)) {
+        const nested = /^topic_options\.fix\.(.+)$/.exec(name);
+        if (nested) assert.match(yaml, new RegExp(`^ *#   ${nested[1]}: `, 'm'), `topic_options key ${nested[1]}`);
+        else assert.ok(keys.has(name), name);
+      }
     });
 
     it('declares every parameter with a description before reading it', () => {
@@ -37,12 +96,51 @@ describe('readBridgeConfig', () => {
     });
   });
 
+  describe('#limits and security', () => {
+    it('reads the outbox limits, outbox_path, clock_sync and a per-topic max_age_ms', () => {
+      const c = bridgeWith({
+        outbox_max_messages: 50n, outbox_max_bytes: 4096n, outbox_policy: 'reject', outbox_path: '/var/lib/fs/outbox', clock_sync: true,
+        'topic_options.cam.max_age_ms': 250n, 'topic_options.fix.max_age_ms': 0.5,
+      });
+      assert.deepEqual(c.outbox, { outboxMaxMessages: 50, outboxMaxBytes: 4096, outboxPolicy: 'reject' });
+      assert.equal(c.outboxPath, '/var/lib/fs/outbox');
+      assert.equal(c.clockSync, true);
+      assert.deepEqual(c.topics.map((t) => [t.name, t.maxAgeMs]), [['/cam', 250], ['/fix', 0.5]]);
+    });
+
+    it('reads the token from the first line of token_file', () => {
+      const f = files(teardown, { token: 's3cret-token\nsecond line\n' });
+      assert.equal(bridgeWith({ token_file: f.token }).token, 's3cret-token');
+      assert.equal(bridgeWith({ token: 'inline' }).token, 'inline');
+    });
+
+    it('reads the CA and client certificate files for a tls:// url', () => {
+      const f = files(teardown, { 'ca.pem': 'CA PEM', 'client.pem': 'CERT PEM', 'client.key': 'KEY PEM' });
+      const c = bridgeWith({ url: 'tls://10.0.0.1:8888', tls_ca: f['ca.pem'], tls_client_cert: f['client.pem'], tls_client_key: f['client.key'] });
+      assert.deepEqual(c.tls, { ca: Buffer.from('CA PEM'), cert: Buffer.from('CERT PEM'), key: Buffer.from('KEY PEM') });
+      assert.equal(bridgeWith({ url: 'wss://example.org/fs' }).tls, null, 'the system CAs when no file is named');
+    });
+
+    it('gives the core client options it accepts, limits and security included', () => {
+      const f = files(teardown, { token: 'tok\n' });
+      const c = bridgeWith({ outbox_max_messages: 7n, outbox_policy: 'drop-newest', clock_sync: true, token_file: f.token, outbox_path: join(f.dir, 'outbox') });
+      const options = clientOptions(c, silentLogger);
+      assert.deepEqual(
+        [options.outboxMaxMessages, options.outboxMaxBytes, options.outboxPolicy, options.clockSync, options.token, options.outboxPath, options.clientId],
+        [7, DEFAULT_CLIENT_LIMITS.outboxMaxBytes, 'drop-newest', true, 'tok', join(f.dir, 'outbox'), 'veh-17'],
+      );
+      const client = new FastSocketClient(options);
+      teardown.add(() => client.destroy());
+      assert.equal(client.url, 'tcp://127.0.0.1:8888');
+    });
+  });
+
   describe('#topics', () => {
     it('forwards the simple list with discovered type and QoS and json encoding', () => {
       const c = bridgeWith({ topics: ['/chatter', '/fix'] });
-      assert.deepEqual(c.topics.map((t) => [t.name, t.type, t.encoding, t.maxRateHz, t.qos]), [
-        ['/chatter', null, 'json', null, {}],
-        ['/fix', null, 'json', null, {}],
+      assert.deepEqual(c.topics.map((t) => [t.name, t.type, t.encoding, t.maxRateHz, t.maxAgeMs, t.qos]), [
+        ['/chatter', null, 'json', null, null, {}],
+        ['/fix', null, 'json', null, null, {}],
       ]);
     });
 
@@ -97,22 +195,51 @@ describe('readBridgeConfig', () => {
       ['a rate is negative', { 'topic_options.fix.max_rate_hz': -2.0 }, 'topic_options.fix.max_rate_hz'],
       ['a name is invalid', { 'topic_options.fix.name': '/a//b' }, 'topic_options.fix.name'],
       ['diagnostics_period_s is 0', { diagnostics_period_s: 0.0 }, 'diagnostics_period_s'],
+      ['url has an unknown scheme', { url: 'http://example.org' }, 'url'],
+      ['outbox_max_messages is 0', { outbox_max_messages: 0n }, 'outbox_max_messages'],
+      ['outbox_max_bytes is a string', { outbox_max_bytes: '64MiB' }, 'outbox_max_bytes'],
+      ['outbox_policy is unknown', { outbox_policy: 'drop-all' }, 'outbox_policy'],
+      ['clock_sync is a string', { clock_sync: 'yes' }, 'clock_sync'],
+      ['outbox_path is a number', { outbox_path: 1n }, 'outbox_path'],
+      ['a max_age_ms is negative', { 'topic_options.fix.max_age_ms': -5n }, 'topic_options.fix.max_age_ms'],
+      ['tls_ca is set for a tcp:// url', { tls_ca: '/etc/ca.pem' }, 'tls_ca'],
+      ['tls_client_cert comes without tls_client_key', { url: 'tls://h:1', tls_client_cert: '/c.pem' }, 'tls_client_key'],
+      ['tls_client_key comes without tls_client_cert', { url: 'wss://h:1/', tls_client_key: '/c.key' }, 'tls_client_cert'],
     ];
     for (const [what, overrides, parameter] of cases) {
       it(`throws ParameterError naming ${parameter} when ${what}`, () => assertParamError(() => bridgeWith(overrides), parameter));
     }
+
+    it('throws ParameterError naming the file parameter, not its content, when a file is missing or the token is doubly set', () => {
+      const f = files(teardown, { token: 'top-secret\n', empty: '\nsecond\n' });
+      assertParamError(() => bridgeWith({ url: 'tls://h:1', tls_ca: f.missing }), 'tls_ca');
+      assertParamError(() => bridgeWith({ token_file: f.missing }), 'token_file');
+      assertParamError(() => bridgeWith({ token_file: f.empty }), 'token_file');
+      assertParamError(() => bridgeWith({ token_file: f.token, token: 'other-secret' }), 'token_file', 'other-secret');
+    });
   });
 });
 
 describe('readServerConfig', () => {
+  const teardown = useTeardown();
+
   describe('#defaults', () => {
     it('uses the documented defaults when nothing is set', () => {
       const c = serverWith({});
       assert.deepEqual(c, {
         url: 'tcp://127.0.0.1:8888', topicPrefix: '', statsWindowS: 1, diagnosticsPeriodS: 1, stateDir: null, token: null,
         defaultQos: { reliability: 'reliable', durability: 'volatile', history: 'keep_last', depth: 10 },
+        tls: null, limits: { ...DEFAULT_SERVER_LIMITS }, syncMaxUncertaintyNs: 1_000_000, record: null,
       });
-      assert.ok(Object.isFrozen(c));
+      assert.ok(Object.isFrozen(c) && Object.isFrozen(c.limits));
+    });
+
+    it('documents every parameter it declares in config/server.yaml, each with a description', () => {
+      const node = new MemoryRosGraph().createNode('s');
+      readServerConfig(node);
+      const keys = documentedKeys('config/server.yaml');
+      for (const name of declaredNames(node)) assert.ok(keys.has(name), name);
+      assert.ok(node.declarations.every((d) => d.description.length > 10));
     });
 
     it('accepts an integer where a double is meant, as YAML writes stats_window_s: 2', () => {
@@ -125,8 +252,56 @@ describe('readServerConfig', () => {
     });
   });
 
+  describe('#limits and security', () => {
+    it('reads every limit of PROTOCOL.md §6 under its snake_case name', () => {
+      const overrides = Object.fromEntries(SERVER_LIMIT_PARAMS.map((l, i) => [l.param, BigInt(1000 + i)]));
+      const c = serverWith(overrides);
+      assert.deepEqual(SERVER_LIMIT_PARAMS.map((l) => l.param), [
+        'max_frame_bytes', 'max_bad_frames', 'frame_timeout_ms', 'idle_timeout_ms', 'max_connections', 'ack3_timeout_ms', 'max_pending_ack3',
+      ]);
+      SERVER_LIMIT_PARAMS.forEach((l, i) => assert.equal(c.limits[l.option], 1000 + i, l.param));
+    });
+
+    it('reads token_file, the certificate files and the record settings', () => {
+      const f = files(teardown, { token: 'tok\n', 'server.pem': 'CERT', 'server.key': 'KEY', 'ca.pem': 'CA' });
+      const c = serverWith({
+        url: 'wss://0.0.0.0:8443/', token_file: f.token, tls_cert: f['server.pem'], tls_key: f['server.key'], tls_ca: f['ca.pem'],
+        record_path: '/tmp/run1.csv', sync_max_uncertainty_ns: 250000n,
+      });
+      assert.equal(c.token, 'tok');
+      assert.deepEqual(c.tls, { cert: Buffer.from('CERT'), key: Buffer.from('KEY'), ca: Buffer.from('CA') });
+      assert.deepEqual(c.record, { path: '/tmp/run1.csv', format: 'csv' });
+      assert.equal(c.syncMaxUncertaintyNs, 250000);
+      assert.deepEqual(serverWith({ record_path: '/tmp/run1.log' }).record, { path: '/tmp/run1.log', format: 'jsonl' });
+      assert.deepEqual(serverWith({ record_path: '/tmp/run1.log', record_format: 'csv' }).record, { path: '/tmp/run1.log', format: 'csv' });
+    });
+
+    it('gives the core server options it accepts, limits and security included', async () => {
+      const f = files(teardown, { token: 'tok\n' });
+      const c = serverWith({ url: 'tcp://127.0.0.1:0', max_connections: 3n, frame_timeout_ms: 500n, token_file: f.token, state_dir: join(f.dir, 'state') });
+      const options = serverOptions(c, silentLogger);
+      assert.deepEqual([options.maxConnections, options.frameTimeoutMs, options.maxFrameBytes, options.token, options.stateDir], [3, 500, DEFAULT_SERVER_LIMITS.maxFrameBytes, 'tok', join(f.dir, 'state')]);
+      const server = new FastSocketServer(options);
+      teardown.add(() => server.close());
+    });
+  });
+
   describe('#errors', () => {
     const cases: Array<[string, Record<string, ParamValue | null>, string]> = [
+      ['max_frame_bytes is below 64', { max_frame_bytes: 10n }, 'max_frame_bytes'],
+      ['max_bad_frames is 0', { max_bad_frames: 0n }, 'max_bad_frames'],
+      ['frame_timeout_ms is a double', { frame_timeout_ms: 1.5 }, 'frame_timeout_ms'],
+      ['idle_timeout_ms is a string', { idle_timeout_ms: '2m' }, 'idle_timeout_ms'],
+      ['max_connections is negative', { max_connections: -1n }, 'max_connections'],
+      ['ack3_timeout_ms is 0', { ack3_timeout_ms: 0n }, 'ack3_timeout_ms'],
+      ['max_pending_ack3 is 0', { max_pending_ack3: 0n }, 'max_pending_ack3'],
+      ['sync_max_uncertainty_ns is negative', { sync_max_uncertainty_ns: -1n }, 'sync_max_uncertainty_ns'],
+      ['url is not a url', { url: 'localhost:8888' }, 'url'],
+      ['record_format is unknown', { record_path: '/tmp/x', record_format: 'xml' }, 'record_format'],
+      ['record_format comes without record_path', { record_format: 'csv' }, 'record_format'],
+      ['a tls:// url has no tls_cert', { url: 'tls://0.0.0.0:8443' }, 'tls_cert'],
+      ['tls_cert comes without tls_key', { url: 'tls://0.0.0.0:8443', tls_cert: '/c.pem' }, 'tls_key'],
+      ['tls_cert is set for a ws:// url', { url: 'ws://0.0.0.0:8080/', tls_cert: '/c.pem', tls_key: '/c.key' }, 'tls_cert'],
       ['qos_depth is 0', { qos_depth: 0n }, 'qos_depth'],
       ['qos_reliability is unknown', { qos_reliability: 'sometimes' }, 'qos_reliability'],
       ['qos_durability is unknown', { qos_durability: 'forever' }, 'qos_durability'],
@@ -137,5 +312,12 @@ describe('readServerConfig', () => {
     for (const [what, overrides, parameter] of cases) {
       it(`throws ParameterError naming ${parameter} when ${what}`, () => assertParamError(() => serverWith(overrides), parameter));
     }
+
+    it('throws ParameterError naming the file parameter, not the secret, when a file is missing or the token is doubly set', () => {
+      const f = files(teardown, { token: 'top-secret\n', 'server.pem': 'CERT' });
+      assertParamError(() => serverWith({ url: 'tls://h:1', tls_cert: f['server.pem'], tls_key: f.missing }), 'tls_key');
+      assertParamError(() => serverWith({ token_file: f.missing }), 'token_file');
+      assertParamError(() => serverWith({ token: 'inline-secret', token_file: f.token }), 'token_file', 'inline-secret');
+    });
   });
 });
