@@ -1,6 +1,13 @@
 /**
  * The vehicle side: subscribes to the configured topics, wraps each message in the ROS envelope of PROTOCOL.md §4
  * and sends it with the core client (which queues while offline and resends after a reconnect).
+ *
+ * A topic with `max_age_ms` is not handed to the client while the link is down: the client has no per-message
+ * expiry, so the bridge holds those messages itself (in memory, oldest first) and, when the link comes back, drops
+ * the ones older than max_age_ms (counted as stale, apart from drops by the outbox) and hands over the rest. So
+ * max_age_ms bounds the time from the bridge's receipt to the hand-over; while connected the hand-over is at once
+ * and the client writes without delay unless the server stops reading. A message already handed over when the link
+ * breaks is resent by the client whatever its age: the server's ~/age shows it.
  */
 import type { ClientEvents, ClientStats, SendResult } from '../fastsocket';
 import { monotonicNs, wallNs } from '../fastsocket';
@@ -37,7 +44,10 @@ export interface TopicCounters {
   received: number;
   forwarded: number;
   delivered: number;
+  /** Dropped by the client (outbox policy), or by the bridge's hold queue when it overflows. */
   dropped: number;
+  /** Held past max_age_ms while the link was down, and dropped before sending. */
+  dropped_stale: number;
   skipped_rate: number;
   mapping_errors: number;
   resubscriptions: number;
@@ -47,7 +57,10 @@ export const BRIDGE_STATUS_NAME = 'fastsocket_bridge: link';
 
 /** One forwarded topic: waits for its type and publishers, then keeps a subscription whose QoS matches them. */
 class TopicForwarder {
-  readonly counters: TopicCounters = { received: 0, forwarded: 0, delivered: 0, dropped: 0, skipped_rate: 0, mapping_errors: 0, resubscriptions: 0 };
+  readonly counters: TopicCounters = { received: 0, forwarded: 0, delivered: 0, dropped: 0, dropped_stale: 0, skipped_rate: 0, mapping_errors: 0, resubscriptions: 0 };
+  /** max_age_ms topics only: messages received while the link was down, oldest first. */
+  readonly held: Array<{ envelope: RosEnvelope; receivedNs: number }> = [];
+  readonly maxAgeNs: number | null;
   type: string | null;
   qos: QosProfile | null = null;
   private subscription: RosSubscription | null = null;
@@ -62,6 +75,7 @@ class TopicForwarder {
     private readonly bridge: Bridge,
   ) {
     this.type = config.type;
+    this.maxAgeNs = config.maxAgeMs === null ? null : config.maxAgeMs * 1e6;
   }
 
   get state(): 'waiting' | 'forwarding' | 'failed' {
@@ -125,7 +139,9 @@ class TopicForwarder {
       this.counters.skipped_rate++;
       return;
     }
-    const envelope: RosEnvelope = { topic: this.name, type, seq: this.seq, stamp_ns: this.bridge.wallNs(), qos: toEnvelopeQos(qos) };
+    // seq is given at the hand-over, so what the bridge drops itself (stale, hold overflow) leaves no gap that the
+    // server would count as network loss.
+    const envelope: RosEnvelope = { topic: this.name, type, seq: -1, stamp_ns: this.bridge.wallNs(), qos: toEnvelopeQos(qos) };
     if (Buffer.isBuffer(message)) {
       envelope.cdr = message.toString('base64');
     } else {
@@ -137,9 +153,40 @@ class TopicForwarder {
         return;
       }
     }
-    this.seq++;
     this.lastForwardNs = now;
     this.counters.forwarded++;
+    if (this.maxAgeNs === null || (this.bridge.linkConnected && this.held.length === 0)) {
+      this.handOver(envelope);
+      return;
+    }
+    this.held.push({ envelope, receivedNs: now });
+    this.dropStale(now);
+    // Stale ones go first; past the outbox's size the oldest goes, as the client's default policy would do.
+    while (this.held.length > this.bridge.config.outbox.outboxMaxMessages) {
+      this.held.shift();
+      this.counters.dropped++;
+    }
+  }
+
+  /** Drops held messages older than max_age_ms at `now`. */
+  dropStale(now: number): void {
+    if (this.maxAgeNs === null) return;
+    let stale = 0;
+    while (stale < this.held.length && now - this.held[stale].receivedNs > this.maxAgeNs) stale++;
+    if (stale === 0) return;
+    this.held.splice(0, stale);
+    this.counters.dropped_stale += stale;
+    this.bridge.throttle.warn(`stale:${this.name}`, `dropped ${stale} message(s) on ${this.name} older than max_age_ms ${this.config.maxAgeMs} while the link was down`);
+  }
+
+  /** Link is up: what is still fresh goes to the client, oldest first. */
+  releaseHeld(): void {
+    this.dropStale(this.bridge.monotonicNs());
+    for (const h of this.held.splice(0)) this.handOver(h.envelope);
+  }
+
+  private handOver(envelope: RosEnvelope): void {
+    envelope.seq = this.seq++;
     this.bridge.forward(envelope, this.counters);
   }
 
@@ -160,6 +207,8 @@ export class Bridge {
   private diagnosticsPublisher: RosPublisher | null = null;
   private lastRttMs: number | null = null;
   private state: 'idle' | 'running' | 'closed' = 'idle';
+  /** From the link's connect/disconnect events; decides whether max_age_ms topics hand over or hold. */
+  linkConnected = false;
 
   constructor(
     readonly node: RosNode,
@@ -181,6 +230,13 @@ export class Bridge {
     this.diagnosticsPublisher = this.node.createPublisher(DIAGNOSTIC_ARRAY, '/diagnostics', { reliability: 'reliable', durability: 'volatile', history: 'keep_last', depth: 10 });
     // The client logs connects and disconnects itself; errors are events that must have a listener.
     this.link.on('error', (error) => this.node.logger.error(`link error: ${error.message}`));
+    this.link.on('connect', () => {
+      this.linkConnected = true;
+      if (this.state === 'running') for (const f of this.forwarders) f.releaseHeld();
+    });
+    this.link.on('disconnect', () => {
+      this.linkConnected = false;
+    });
     if (this.forwarders.length === 0) this.node.logger.warn('no topics configured: set the topics parameter or topic_options');
     this.discover();
     this.timers.push(this.node.createTimer(this.options.discoveryPeriodMs ?? 500, () => this.discover()));
@@ -215,6 +271,9 @@ export class Bridge {
 
   publishDiagnostics(): void {
     if (this.state !== 'running') return;
+    // Held messages expire even when nothing new arrives, so the stale count is current while the link is down.
+    const now = this.monotonicNs();
+    for (const f of this.forwarders) f.dropStale(now);
     this.diagnosticsPublisher?.publish(diagnosticArray(this.wallNs(), this.diagnostics()));
   }
 
@@ -237,6 +296,12 @@ export class Bridge {
         resent_messages: s.resent,
         reconnects: s.reconnects,
         last_rtt_ms: this.lastRttMs,
+        held_messages: this.forwarders.reduce((n, f) => n + f.held.length, 0),
+        dropped_stale_messages: this.forwarders.reduce((n, f) => n + f.counters.dropped_stale, 0),
+        clock_sync: this.config.clockSync,
+        tls: /^(tls|wss):/.test(this.config.url),
+        token_set: this.config.token !== null,
+        outbox_path: this.config.outboxPath ?? '',
       },
     );
     const topics = this.forwarders.map((f) =>
@@ -247,6 +312,7 @@ export class Bridge {
         forwarded_messages: f.counters.forwarded,
         delivered_messages: f.counters.delivered,
         dropped_messages: f.counters.dropped,
+        ...(f.maxAgeNs === null ? {} : { max_age_ms: f.maxAgeNs / 1e6, held_messages: f.held.length, dropped_stale_messages: f.counters.dropped_stale }),
         skipped_rate_messages: f.counters.skipped_rate,
         mapping_errors: f.counters.mapping_errors,
       }),

@@ -415,6 +415,12 @@ export class MemoryLink extends EventEmitter<ClientEvents> {
     return Promise.resolve();
   }
 
+  /** The connection is lost, as the client reports it; `connect()` brings it back. */
+  disconnect(): void {
+    this.isConnected = false;
+    this.emit('disconnect', { error: null });
+  }
+
   stats(): BridgeLinkStats {
     return { ...this.counters, resent: 0, reconnects: 0, outbox_messages: this.pending.length, outbox_bytes: 0, connected: this.isConnected };
   }

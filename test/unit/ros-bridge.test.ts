@@ -181,6 +181,71 @@ describe('Bridge', () => {
     });
   });
 
+  describe('#forward (max_age_ms)', () => {
+    const MS = 1e6;
+
+    it('hands a max_age_ms topic over at once while the link is up', () => {
+      const r = rig({ 'topic_options.cam.max_age_ms': 100n }, teardown);
+      const pub = r.talker.createPublisher('std_msgs/msg/Float64', '/cam', RELIABLE);
+      r.bridge.start();
+      pub.publish({ data: 1 });
+      assert.deepEqual(r.sent().map((e) => [e.seq, e.msg?.data]), [[0, 1]]);
+    });
+
+    it('holds it while the link is down, drops what is older than max_age_ms when the link is back, and sends the rest in order', () => {
+      const r = rig({ 'topic_options.cam.max_age_ms': 100n, topics: ['/chatter'] }, teardown);
+      const cam = r.talker.createPublisher('std_msgs/msg/Float64', '/cam', RELIABLE);
+      const chatter = r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
+      r.bridge.start();
+      r.link.disconnect();
+      cam.publish({ data: 0 });
+      chatter.publish({ data: 'no max_age_ms: to the client at once' });
+      r.clock.mono += 80 * MS;
+      cam.publish({ data: 1 });
+      r.clock.mono += 30 * MS;
+      cam.publish({ data: 2 });
+      assert.deepEqual(r.sent().map((e) => e.topic), ['/chatter'], 'nothing of /cam reaches the client while the link is down');
+      r.clock.mono += 40 * MS;
+      // Now 150, 70 and 40 ms old.
+      r.link.connect();
+      const cams = r.sent().filter((e) => e.topic === '/cam');
+      assert.deepEqual(cams.map((e) => [e.seq, e.msg?.data]), [[0, 1], [1, 2]], 'the stale message takes no seq, so the server sees no loss');
+      const c = r.bridge.topics().find((t) => t.name === '/cam')!.counters;
+      assert.deepEqual([c.forwarded, c.dropped_stale, c.dropped], [3, 1, 0]);
+      assert.equal(r.node.logged('warn', /dropped 1 message\(s\) on \/cam older than max_age_ms 100/).length, 1);
+    });
+
+    it('counts held messages as stale on the diagnostics tick while the link stays down', () => {
+      const r = rig({ 'topic_options.cam.max_age_ms': 50n }, teardown);
+      const pub = r.talker.createPublisher('std_msgs/msg/Float64', '/cam', RELIABLE);
+      r.bridge.start();
+      r.link.disconnect();
+      pub.publish({ data: 0 });
+      pub.publish({ data: 1 });
+      r.clock.mono += 51 * MS;
+      r.node.fireTimers(1000);
+      const [array] = r.graph.messagesOn('/diagnostics') as Array<{ status: DiagnosticStatusMsg[] }>;
+      const link = Object.fromEntries(array.status.find((s) => s.name === BRIDGE_STATUS_NAME)!.values.map((v) => [v.key, v.value]));
+      const topic = Object.fromEntries(array.status.find((s) => s.name === 'fastsocket_bridge: /cam')!.values.map((v) => [v.key, v.value]));
+      assert.deepEqual([link.dropped_stale_messages, link.held_messages], ['2', '0']);
+      assert.deepEqual([topic.dropped_stale_messages, topic.held_messages, topic.max_age_ms, topic.dropped_messages], ['2', '0', '50', '0']);
+      r.link.connect();
+      assert.equal(r.sent().length, 0);
+    });
+
+    it('keeps at most outbox_max_messages held per topic, dropping the oldest as the outbox would', () => {
+      const r = rig({ 'topic_options.cam.max_age_ms': 10000n, outbox_max_messages: 2n }, teardown);
+      const pub = r.talker.createPublisher('std_msgs/msg/Float64', '/cam', RELIABLE);
+      r.bridge.start();
+      r.link.disconnect();
+      for (let i = 0; i < 5; i++) pub.publish({ data: i });
+      r.link.connect();
+      assert.deepEqual(r.sent().map((e) => [e.seq, e.msg?.data]), [[0, 3], [1, 4]]);
+      const c = r.bridge.topics()[0].counters;
+      assert.deepEqual([c.dropped, c.dropped_stale], [3, 0]);
+    });
+  });
+
   describe('#publishDiagnostics', () => {
     it('publishes the link status with connection, outbox, drops and reconnects', async () => {
       const r = rig({ topics: ['/chatter'] }, teardown);
@@ -192,7 +257,8 @@ describe('Bridge', () => {
       const values = Object.fromEntries(link.values.map((v) => [v.key, v.value]));
       assert.equal(link.level, 0);
       assert.equal(values.connected, 'true');
-      for (const key of ['outbox_messages', 'outbox_bytes', 'dropped_messages', 'reconnects', 'last_rtt_ms']) assert.ok(key in values, key);
+      for (const key of ['outbox_messages', 'outbox_bytes', 'dropped_messages', 'reconnects', 'last_rtt_ms', 'dropped_stale_messages', 'held_messages']) assert.ok(key in values, key);
+      assert.deepEqual([values.clock_sync, values.tls, values.token_set, values.outbox_path], ['false', 'false', 'false', '']);
       assert.equal(array.status.find((s) => s.name === 'fastsocket_bridge: /chatter')?.message, 'waiting');
     });
   });
