@@ -3,9 +3,10 @@
  * duplicates and reordering from `seq`, and publishes the latency of every message as standard ROS messages.
  */
 import type { LatencyRecord, LatencySummary, MessageEvent, PeerInfo, ServerEvents, ServerStats } from '../fastsocket';
-import { LatencyStats, wallNs } from '../fastsocket';
+import { LatencyRecorder, LatencyStats, wallNs } from '../fastsocket';
 import { parseEnvelope, ParsedEnvelope } from './envelope';
 import { MessageMappingError, RosError, UnknownTypeError } from './errors';
+import { openParamPath } from './params';
 import { LogThrottle } from './log-throttle';
 import { jsonToRos } from './msg-json';
 import type { RosNode, RosPublisher, RosTimer } from './port';
@@ -15,6 +16,13 @@ import { SeqCounts, SeqTracker } from './seq-tracker';
 import {
   DIAGNOSTIC_ARRAY, diagnosticArray, DiagnosticLevel, diagnosticStatus, DiagnosticStatusMsg, FLOAT64, latencyMetrics, METRICS_MESSAGE,
 } from './ros-messages';
+
+/** The clock-synced side of one sender's latest record. */
+interface ClockSyncState {
+  records: number;
+  syncOk: number;
+  last: Required<Pick<LatencyRecord, 'uplink_wall_ns' | 'offset_ns' | 'sync_uncertainty_ns' | 'sync_ok'>> & { latency_corrected_ns: number };
+}
 
 /** What the server node needs from FastSocketServer. */
 export interface ServerLink {
@@ -30,6 +38,7 @@ export interface ServerNodeOptions {
 
 export const SERVER_STATUS_NAME = 'fastsocket_server: link';
 const OUTPUT_QOS: QosProfile = qos('reliable', 'volatile', 10);
+const MAX_CLOCK_SYNC_SENDERS = 64;
 
 export type DropReason = 'bad_envelope' | 'unknown_type' | 'bad_message' | 'type_conflict' | 'publish_failed';
 
@@ -41,6 +50,12 @@ interface TopicState {
   readonly latencyPublisher: RosPublisher;
   readonly stats: LatencyStats;
   lastWindow: LatencySummary;
+  /** Age of information (queued + corrected latency) of every message, resends included. */
+  readonly ageStats: LatencyStats;
+  lastAgeWindow: LatencySummary;
+  /** Clock-synced uplink (uplink_wall_ns) of the records whose sync_ok is true. */
+  readonly uplinkStats: LatencyStats;
+  lastUplinkWindow: LatencySummary;
   messages: number;
   published: number;
   resends: number;
@@ -60,6 +75,12 @@ export class ServerNode {
   private readonly maxPendingIds: number;
   private readonly stats = new LatencyStats();
   private lastWindow: LatencySummary;
+  private readonly ageStats = new LatencyStats();
+  private lastAgeWindow: LatencySummary;
+  /** Per sender (client id, else peer address) that sends clock-synced records. */
+  private readonly clockSync = new Map<string, ClockSyncState>();
+  private recorder: LatencyRecorder | null = null;
+  private ageRecords = 0;
   private windowStartNs: number;
   private readonly drops: Record<DropReason, number> = { bad_envelope: 0, unknown_type: 0, bad_message: 0, type_conflict: 0, publish_failed: 0 };
   private readonly peers = new Map<string, string | null>();
@@ -70,6 +91,7 @@ export class ServerNode {
   private possibleDuplicates = 0;
   private link: ServerLink | null = null;
   private latencyPublisher: RosPublisher | null = null;
+  private agePublisher: RosPublisher | null = null;
   private metricsPublisher: RosPublisher | null = null;
   private diagnosticsPublisher: RosPublisher | null = null;
   private readonly timers: RosTimer[] = [];
@@ -84,14 +106,21 @@ export class ServerNode {
     this.maxPendingIds = options.maxPendingIds ?? 100_000;
     this.throttle = new LogThrottle(node.logger);
     this.lastWindow = this.stats.window();
+    this.lastAgeWindow = this.ageStats.window();
     this.windowStartNs = this.wallNs();
   }
 
-  /** Creates the outputs and timers. */
+  /** Creates the outputs and timers, and the record file. @throws ParameterError naming record_path when it cannot be written */
   start(): void {
     if (this.state !== 'idle') return;
+    const record = this.config.record;
+    if (record) {
+      this.recorder = openParamPath('record_path', record.path, () => new LatencyRecorder(record.path, record.format, { extraColumns: ['topic'], clock: this.wallNs }));
+      this.node.logger.info(`recording every latency record to ${record.path} (${record.format})`);
+    }
     this.state = 'running';
     this.latencyPublisher = this.node.createPublisher(FLOAT64, '~/latency', OUTPUT_QOS);
+    this.agePublisher = this.node.createPublisher(FLOAT64, '~/age', OUTPUT_QOS);
     this.metricsPublisher = this.node.createPublisher(METRICS_MESSAGE, '~/latency_stats', OUTPUT_QOS);
     this.diagnosticsPublisher = this.node.createPublisher(DIAGNOSTIC_ARRAY, '/diagnostics', OUTPUT_QOS);
     this.windowStartNs = this.wallNs();
@@ -170,7 +199,10 @@ export class ServerNode {
     }
   }
 
-  /** Publishes the latency of one message (ms); resends are published but kept out of the statistics. */
+  /**
+   * Publishes the latency of one message (ms) and its age, records it; resends are published but kept out of the
+   * latency statistics (not out of the age statistics: how old resent messages get is what age is for).
+   */
   handleLatency(r: LatencyRecord): void {
     if (this.state !== 'running') return;
     this.latencies++;
@@ -180,6 +212,16 @@ export class ServerNode {
     this.pendingIds.delete(r.id);
     const state = topic === undefined ? undefined : this.topics.get(topic);
     state?.latencyPublisher.publish({ data: ms });
+    this.recorder?.write(r, { topic: topic ?? null });
+    // A client that does not report queued_ns (the original peer) gets no age: its latency alone would understate it.
+    if (r.queued_ns !== null) {
+      const ageNs = r.queued_ns + r.latency_corrected_ns;
+      this.ageRecords++;
+      this.agePublisher?.publish({ data: ageNs / 1e6 });
+      this.ageStats.record(ageNs);
+      state?.ageStats.record(ageNs);
+    }
+    if (r.offset_ns !== undefined) this.noteClockSync(r, state);
     if (r.resent) {
       this.resentLatencies++;
       return;
@@ -194,9 +236,15 @@ export class ServerNode {
     const now = this.wallNs();
     this.lastWindow = this.stats.window();
     this.stats.resetWindow();
+    this.lastAgeWindow = this.ageStats.window();
+    this.ageStats.resetWindow();
     for (const t of this.topics.values()) {
       t.lastWindow = t.stats.window();
       t.stats.resetWindow();
+      t.lastAgeWindow = t.ageStats.window();
+      t.ageStats.resetWindow();
+      t.lastUplinkWindow = t.uplinkStats.window();
+      t.uplinkStats.resetWindow();
     }
     this.metricsPublisher?.publish(latencyMetrics(this.node.fullyQualifiedName, this.windowStartNs, now, this.lastWindow));
     this.windowStartNs = now;
@@ -226,6 +274,11 @@ export class ServerNode {
       dropped_messages: dropped,
       ...Object.fromEntries(Object.entries(this.drops).map(([k, v]) => [`dropped_${k}_messages`, v])),
       ...latencyValues(this.lastWindow),
+      age_records: this.ageRecords,
+      ...ageValues(this.lastAgeWindow),
+      clock_synced_senders: this.clockSync.size,
+      record_path: this.recorder?.path ?? '',
+      recorded_records: this.recorder?.records ?? 0,
     });
     const topics = [...this.topics.values()].map((t) => {
       const seq = sumCounts([...t.senders.values()].map((x) => x.snapshot()));
@@ -243,9 +296,23 @@ export class ServerNode {
         dropped_messages: t.dropped,
         senders: t.senders.size,
         ...latencyValues(t.lastWindow),
+        ...ageValues(t.lastAgeWindow),
+        // Side by side with the clock-free latency: only a synced uplink can show an asymmetric link.
+        ...(t.uplinkStats.total().count > 0 ? uplinkValues(t.lastUplinkWindow) : {}),
       });
     });
-    return [link, ...topics];
+    const clocks = [...this.clockSync].map(([sender, c]) =>
+      diagnosticStatus(`fastsocket_server: clock sync ${sender}`, c.last.sync_ok ? DiagnosticLevel.OK : DiagnosticLevel.WARN,
+        c.last.sync_ok ? 'clocks agree within sync_max_uncertainty_ns' : 'offset uncertain: uplink_wall_ms is not trustworthy', sender, {
+          clock_synced_records: c.records,
+          sync_ok_records: c.syncOk,
+          sync_ok: c.last.sync_ok,
+          offset_ms: c.last.offset_ns / 1e6,
+          sync_uncertainty_ms: c.last.sync_uncertainty_ns / 1e6,
+          uplink_wall_ms: c.last.uplink_wall_ns / 1e6,
+          latency_corrected_ms: c.last.latency_corrected_ns / 1e6,
+        }));
+    return [link, ...topics, ...clocks];
   }
 
   /** Per republished topic, per sender seq counts (for tests and tools). */
@@ -263,6 +330,27 @@ export class ServerNode {
     if (this.state === 'closed') return;
     this.state = 'closed';
     for (const t of this.timers) t.cancel();
+    this.recorder?.close();
+  }
+
+  private noteClockSync(r: LatencyRecord, state: TopicState | undefined): void {
+    // Without a client id the port changes with every reconnect: the host alone names the sender.
+    const sender = r.client_id ?? r.peer.replace(/:\d+$/, '');
+    const last = {
+      uplink_wall_ns: r.uplink_wall_ns ?? 0, offset_ns: r.offset_ns ?? 0, sync_uncertainty_ns: r.sync_uncertainty_ns ?? 0,
+      sync_ok: r.sync_ok === true, latency_corrected_ns: r.latency_corrected_ns,
+    };
+    const c = this.clockSync.get(sender) ?? { records: 0, syncOk: 0, last };
+    c.records++;
+    c.last = last;
+    if (last.sync_ok) {
+      c.syncOk++;
+      state?.uplinkStats.record(last.uplink_wall_ns);
+    }
+    this.clockSync.delete(sender);
+    this.clockSync.set(sender, c);
+    // Most recently heard last; one status per sender must not grow /diagnostics without bound.
+    if (this.clockSync.size > MAX_CLOCK_SYNC_SENDERS) this.clockSync.delete(this.clockSync.keys().next().value as string);
   }
 
   private republishedName(topic: string, clientId: string | null): string {
@@ -284,8 +372,11 @@ export class ServerNode {
       this.latencyPublishers.set(latencyName, latencyPublisher);
     }
     const stats = new LatencyStats();
+    const ageStats = new LatencyStats();
+    const uplinkStats = new LatencyStats();
     const state: TopicState = {
       topic, type: env.type, publisher, latencyPublisher, stats, lastWindow: stats.window(),
+      ageStats, lastAgeWindow: ageStats.window(), uplinkStats, lastUplinkWindow: uplinkStats.window(),
       messages: 0, published: 0, resends: 0, dropped: 0, senders: new Map(),
     };
     this.topics.set(topic, state);
@@ -337,6 +428,15 @@ function latencyValues(s: LatencySummary): Record<string, number> {
     latency_p99_ms: ms(s.p99),
     latency_jitter_ms: ms(s.jitter),
   };
+}
+
+function ageValues(s: LatencySummary): Record<string, number> {
+  return { age_window_samples: s.count, age_p50_ms: s.p50 / 1e6, age_p95_ms: s.p95 / 1e6, age_max_ms: s.max / 1e6 };
+}
+
+/** Negative uplinks (offset error larger than the uplink) count as 0 in the percentiles. */
+function uplinkValues(s: LatencySummary): Record<string, number> {
+  return { uplink_wall_window_samples: s.count, uplink_wall_p50_ms: s.p50 / 1e6, uplink_wall_p95_ms: s.p95 / 1e6, uplink_wall_max_ms: s.max / 1e6 };
 }
 
 function sumCounts(all: SeqCounts[]): SeqCounts {

@@ -1,5 +1,9 @@
 import { strict as assert } from 'node:assert';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { LatencyRecord, MessageEvent } from '../../src/fastsocket';
+import { ParameterError } from '../../src/ros/errors';
 import { Bridge } from '../../src/ros/bridge';
 import { readBridgeConfig } from '../../src/ros/bridge-config';
 import type { ParamValue } from '../../src/ros/port';
@@ -8,6 +12,7 @@ import type { DiagnosticStatusMsg } from '../../src/ros/ros-messages';
 import { readServerConfig } from '../../src/ros/server-config';
 import { SERVER_STATUS_NAME, ServerNode } from '../../src/ros/server-node';
 import { MemoryLink, MemoryRosGraph, MemoryRosNode } from '../support/memory-ros-port';
+import { useTeardown } from '../support/teardown';
 
 const WALL0 = 1_700_000_000_000_000_000;
 
@@ -29,11 +34,26 @@ function envelope(seq: number, msg: unknown = { data: `m${seq}` }, extra: object
   return { topic: '/chatter', type: 'std_msgs/msg/String', seq, stamp_ns: WALL0, qos: { reliability: 'reliable', durability: 'volatile', depth: 10 }, msg, ...extra };
 }
 
-function latency(id: string, correctedNs: number, resent = false): LatencyRecord {
+function latency(id: string, correctedNs: number, resent = false, extra: Partial<LatencyRecord> = {}): LatencyRecord {
   return {
     id, peer: '127.0.0.1:5000', client_id: 'veh-17', resent, t1_ns: 2 * correctedNs, t2_ns: 2 * correctedNs, latency_ns: correctedNs,
-    ps_ns: 0, pc_ns: 0, latency_corrected_ns: correctedNs, queued_ns: null, t2_start: 'ack2_written',
+    ps_ns: 0, pc_ns: 0, latency_corrected_ns: correctedNs, queued_ns: null, t2_start: 'ack2_written', ...extra,
   };
+}
+
+/** A message on /chatter and its latency record, as the core server would emit them. */
+function exchange(srv: ServerNode, seq: number, record: Partial<LatencyRecord> & { correctedNs?: number } = {}): string {
+  const m = message(envelope(seq));
+  srv.handleMessage(m);
+  const { correctedNs = 1e6, ...extra } = record;
+  srv.handleLatency(latency(m.id, correctedNs, false, extra));
+  return m.id;
+}
+
+function scratchDir(teardown: ReturnType<typeof useTeardown>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fastsocket-record-'));
+  teardown.add(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 function values(status: DiagnosticStatusMsg | undefined): Record<string, string> {
@@ -154,6 +174,97 @@ describe('ServerNode', () => {
       const { graph, srv } = server();
       srv.handleLatency(latency('unknown-id', 2e6));
       assert.deepEqual(graph.messagesOn('/fastsocket_server/latency'), [{ data: 2 }]);
+    });
+  });
+
+  describe('#handleLatency (age)', () => {
+    it('publishes the age of each message on ~/age: time queued in the client plus the corrected latency, in ms', () => {
+      const { graph, srv } = server();
+      exchange(srv, 0, { correctedNs: 1_250_000, queued_ns: 30_000_000 });
+      exchange(srv, 1, { correctedNs: 2_000_000, queued_ns: 0 });
+      assert.deepEqual(graph.messagesOn('/fastsocket_server/age'), [{ data: 31.25 }, { data: 2 }]);
+    });
+
+    it('publishes no age for a client that does not report queued_ns, since its latency alone would understate it', () => {
+      const { graph, srv } = server();
+      exchange(srv, 0, { queued_ns: null });
+      assert.equal(graph.messagesOn('/fastsocket_server/age').length, 0);
+      assert.equal(graph.messagesOn('/fastsocket_server/latency').length, 1);
+    });
+
+    it('reports age percentiles per topic and for the link in /diagnostics, resends included', () => {
+      const { graph, srv } = server();
+      exchange(srv, 0, { queued_ns: 9_000_000 });
+      const m = message(envelope(1), { resent: true });
+      srv.handleMessage(m);
+      srv.handleLatency(latency(m.id, 1e6, true, { queued_ns: 1_999_000_000 }));
+      srv.closeWindow();
+      srv.publishDiagnostics();
+      const [array] = graph.messagesOn('/diagnostics') as Array<{ status: DiagnosticStatusMsg[] }>;
+      const topic = values(array.status.find((s) => s.name === 'fastsocket_server: /chatter'));
+      assert.deepEqual([topic.age_window_samples, topic.age_max_ms, topic.latency_window_samples], ['2', '2000', '1']);
+      assert.equal(values(array.status.find((s) => s.name === SERVER_STATUS_NAME)).age_records, '2');
+    });
+  });
+
+  describe('#handleLatency (record_path)', () => {
+    const teardown = useTeardown();
+
+    it('writes one JSON line per latency record with the full record, the republished topic and the server wall time', () => {
+      const dir = scratchDir(teardown);
+      const { srv } = server({ record_path: join(dir, 'run.jsonl'), topic_prefix: '/remote' });
+      const id = exchange(srv, 0, { correctedNs: 1_500_000, queued_ns: 20_000 });
+      srv.handleLatency(latency('not-an-envelope', 3e6));
+      srv.close();
+      const rows = readFileSync(join(dir, 'run.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(rows[0], { ...latency(id, 1_500_000, false, { queued_ns: 20_000 }), server_wall_ns: WALL0, topic: '/remote/chatter' });
+      assert.deepEqual([rows.length, rows[1].id, rows[1].topic], [2, 'not-an-envelope', null]);
+    });
+
+    it('writes CSV with a header naming topic and every record field when record_format is csv', () => {
+      const dir = scratchDir(teardown);
+      const { srv } = server({ record_path: join(dir, 'run.txt'), record_format: 'csv' });
+      exchange(srv, 0, { correctedNs: 1e6, uplink_wall_ns: 400_000, offset_ns: -12, sync_uncertainty_ns: 50_000, sync_ok: true });
+      srv.close();
+      const [header, row, ...rest] = readFileSync(join(dir, 'run.txt'), 'utf8').trimEnd().split('\n');
+      const cells = Object.fromEntries(header.split(',').map((c, i) => [c, row.split(',')[i]]));
+      assert.equal(rest.length, 0);
+      assert.deepEqual(header.split(',').slice(0, 3), ['server_wall_ns', 'topic', 'id']);
+      assert.deepEqual([cells.topic, cells.latency_corrected_ns, cells.uplink_wall_ns, cells.sync_ok, cells.queued_ns], ['/chatter', '1000000', '400000', 'true', '']);
+    });
+
+    it('throws ParameterError naming record_path at start when the file cannot be created', () => {
+      const dir = scratchDir(teardown);
+      const node = new MemoryRosGraph().createNode('fastsocket_server', { record_path: join(dir, 'no', 'such', 'dir.jsonl') });
+      const srv = new ServerNode(node, readServerConfig(node));
+      assert.throws(() => srv.start(), (e: unknown) => e instanceof ParameterError && e.parameter === 'record_path');
+    });
+  });
+
+  describe('#handleLatency (clock sync)', () => {
+    it('shows each clock-synced sender in /diagnostics and the synced uplink beside the latency of its topic, sync_ok records only', () => {
+      const { graph, srv } = server();
+      exchange(srv, 0, { correctedNs: 20e6, uplink_wall_ns: 5_000_000, offset_ns: 1_500_000, sync_uncertainty_ns: 200_000, sync_ok: true });
+      exchange(srv, 1, { correctedNs: 20e6, uplink_wall_ns: 90_000_000, offset_ns: 1_400_000, sync_uncertainty_ns: 3_000_000, sync_ok: false });
+      srv.closeWindow();
+      srv.publishDiagnostics();
+      const [array] = graph.messagesOn('/diagnostics') as Array<{ status: DiagnosticStatusMsg[] }>;
+      const clock = array.status.find((s) => s.name === 'fastsocket_server: clock sync veh-17');
+      const c = values(clock);
+      assert.equal(clock!.level, 1, 'WARN: the latest record is not sync_ok');
+      assert.deepEqual([c.clock_synced_records, c.sync_ok_records, c.sync_ok, c.offset_ms, c.sync_uncertainty_ms, c.uplink_wall_ms], ['2', '1', 'false', '1.4', '3', '90']);
+      const topic = values(array.status.find((s) => s.name === 'fastsocket_server: /chatter'));
+      assert.deepEqual([topic.uplink_wall_window_samples, topic.uplink_wall_p50_ms, topic.latency_p50_ms], ['1', '5', '20']);
+    });
+
+    it('adds no clock status or uplink values when no record is clock-synced', () => {
+      const { graph, srv } = server();
+      exchange(srv, 0);
+      srv.closeWindow();
+      srv.publishDiagnostics();
+      const [array] = graph.messagesOn('/diagnostics') as Array<{ status: DiagnosticStatusMsg[] }>;
+      assert.equal(array.status.filter((s) => s.name.includes('clock sync')).length, 0);
+      assert.ok(!('uplink_wall_p50_ms' in values(array.status.find((s) => s.name === 'fastsocket_server: /chatter'))));
     });
   });
 
