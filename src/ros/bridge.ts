@@ -179,10 +179,15 @@ class TopicForwarder {
     this.bridge.throttle.warn(`stale:${this.name}`, `dropped ${stale} message(s) on ${this.name} older than max_age_ms ${this.config.maxAgeMs} while the link was down`);
   }
 
-  /** Link is up: what is still fresh goes to the client, oldest first. */
+  /** Link is up: what is still fresh goes to the client, oldest first, carrying how long it was held. */
   releaseHeld(): void {
-    this.dropStale(this.bridge.monotonicNs());
-    for (const h of this.held.splice(0)) this.handOver(h.envelope);
+    const now = this.bridge.monotonicNs();
+    this.dropStale(now);
+    for (const h of this.held.splice(0)) {
+      const heldNs = Math.round(now - h.receivedNs);
+      if (heldNs > 0) h.envelope.held_ns = heldNs;
+      this.handOver(h.envelope);
+    }
   }
 
   private handOver(envelope: RosEnvelope): void {

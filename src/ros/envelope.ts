@@ -12,6 +12,11 @@ export interface RosEnvelope {
   seq: number;
   /** Bridge receive wall time, ns since the epoch. */
   stamp_ns?: number;
+  /**
+   * Extension: ns the bridge held the message before handing it to its client (a max_age_ms topic while the link
+   * was down), so the server's age counts that wait too; absent when it was handed over at once.
+   */
+  held_ns?: number;
   qos?: EnvelopeQos;
   /** JSON mode. */
   msg?: { [key: string]: JsonValue };
@@ -25,6 +30,8 @@ export interface ParsedEnvelope {
   type: string;
   seq: number;
   stampNs: number | null;
+  /** 0 when absent: an optional extension, so a value that is not a whole number of ns is ignored, not refused. */
+  heldNs: number;
   qos: EnvelopeQos | null;
   body: { kind: 'json'; msg: unknown } | { kind: 'cdr'; bytes: Buffer };
 }
@@ -45,6 +52,7 @@ export function parseEnvelope(payload: unknown): ParsedEnvelope {
   if (type === null) throw new EnvelopeError('type', `expected a type name like pkg/msg/Name, got ${JSON.stringify(p.type)}`);
   if (typeof p.seq !== 'number' || !Number.isSafeInteger(p.seq) || p.seq < 0) throw new EnvelopeError('seq', `expected an integer >= 0, got ${JSON.stringify(p.seq)}`);
   const stampNs = typeof p.stamp_ns === 'number' && Number.isFinite(p.stamp_ns) ? p.stamp_ns : null;
+  const heldNs = typeof p.held_ns === 'number' && Number.isSafeInteger(p.held_ns) && p.held_ns > 0 ? p.held_ns : 0;
   const qos = p.qos === undefined || p.qos === null ? null : parseQos(p.qos);
   let body: ParsedEnvelope['body'];
   if (p.cdr !== undefined) {
@@ -55,7 +63,7 @@ export function parseEnvelope(payload: unknown): ParsedEnvelope {
   } else {
     throw new EnvelopeError('msg', 'missing: an envelope carries msg (JSON) or cdr (raw)');
   }
-  return { topic: p.topic, type, seq: p.seq, stampNs, qos, body };
+  return { topic: p.topic, type, seq: p.seq, stampNs, heldNs, qos, body };
 }
 
 function parseQos(value: unknown): EnvelopeQos {

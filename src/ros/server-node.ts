@@ -70,8 +70,8 @@ export class ServerNode {
   private readonly topics = new Map<string, TopicState>();
   /** ~/latency/<topic> publishers, shared by senders whose topics differ only in the prefix. */
   private readonly latencyPublishers = new Map<string, RosPublisher>();
-  /** Message id -> republished topic, until its latency record arrives. */
-  private readonly pendingIds = new Map<string, string>();
+  /** Message id -> republished topic and the bridge's hold time, until its latency record arrives. */
+  private readonly pendingIds = new Map<string, { topic: string; heldNs: number }>();
   private readonly maxPendingIds: number;
   private readonly stats = new LatencyStats();
   private lastWindow: LatencySummary;
@@ -115,7 +115,7 @@ export class ServerNode {
     if (this.state !== 'idle') return;
     const record = this.config.record;
     if (record) {
-      this.recorder = openParamPath('record_path', record.path, () => new LatencyRecorder(record.path, record.format, { extraColumns: ['topic'], clock: this.wallNs }));
+      this.recorder = openParamPath('record_path', record.path, () => new LatencyRecorder(record.path, record.format, { extraColumns: ['topic', 'held_ns'], clock: this.wallNs }));
       this.node.logger.info(`recording every latency record to ${record.path} (${record.format})`);
     }
     this.state = 'running';
@@ -174,7 +174,7 @@ export class ServerNode {
       state.senders.set(sender, tracker);
     }
     tracker.observe(env.seq);
-    this.rememberId(m.id, topic);
+    this.rememberId(m.id, topic, env.heldNs);
     let message: unknown;
     if (env.body.kind === 'cdr') {
       message = env.body.bytes;
@@ -200,22 +200,24 @@ export class ServerNode {
   }
 
   /**
-   * Publishes the latency of one message (ms) and its age, records it; resends are published but kept out of the
-   * latency statistics (not out of the age statistics: how old resent messages get is what age is for).
+   * Publishes the latency of one message (ms) and its age (bridge hold + client queue + corrected latency), records
+   * it; resends are published but kept out of the latency statistics (not out of the age statistics: how old
+   * resent messages get is what age is for).
    */
   handleLatency(r: LatencyRecord): void {
     if (this.state !== 'running') return;
     this.latencies++;
     const ms = r.latency_corrected_ns / 1e6;
     this.latencyPublisher?.publish({ data: ms });
-    const topic = this.pendingIds.get(r.id);
+    const pending = this.pendingIds.get(r.id);
     this.pendingIds.delete(r.id);
-    const state = topic === undefined ? undefined : this.topics.get(topic);
+    const state = pending === undefined ? undefined : this.topics.get(pending.topic);
     state?.latencyPublisher.publish({ data: ms });
-    this.recorder?.write(r, { topic: topic ?? null });
+    const heldNs = pending?.heldNs ?? 0;
+    this.recorder?.write(r, { topic: pending?.topic ?? null, held_ns: heldNs > 0 ? heldNs : null });
     // A client that does not report queued_ns (the original peer) gets no age: its latency alone would understate it.
     if (r.queued_ns !== null) {
-      const ageNs = r.queued_ns + r.latency_corrected_ns;
+      const ageNs = heldNs + r.queued_ns + r.latency_corrected_ns;
       this.ageRecords++;
       this.agePublisher?.publish({ data: ageNs / 1e6 });
       this.ageStats.record(ageNs);
@@ -384,9 +386,9 @@ export class ServerNode {
     return state;
   }
 
-  private rememberId(id: string, topic: string): void {
+  private rememberId(id: string, topic: string, heldNs: number): void {
     if (this.pendingIds.size >= this.maxPendingIds) this.pendingIds.delete(this.pendingIds.keys().next().value as string);
-    this.pendingIds.set(id, topic);
+    this.pendingIds.set(id, { topic, heldNs });
   }
 
   private drop(reason: DropReason, state: TopicState | null, message: string, topic = state?.topic ?? ''): void {

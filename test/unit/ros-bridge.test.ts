@@ -184,12 +184,12 @@ describe('Bridge', () => {
   describe('#forward (max_age_ms)', () => {
     const MS = 1e6;
 
-    it('hands a max_age_ms topic over at once while the link is up', () => {
+    it('hands a max_age_ms topic over at once while the link is up, with no held_ns', () => {
       const r = rig({ 'topic_options.cam.max_age_ms': 100n }, teardown);
       const pub = r.talker.createPublisher('std_msgs/msg/Float64', '/cam', RELIABLE);
       r.bridge.start();
       pub.publish({ data: 1 });
-      assert.deepEqual(r.sent().map((e) => [e.seq, e.msg?.data]), [[0, 1]]);
+      assert.deepEqual(r.sent().map((e) => [e.seq, e.msg?.data, e.held_ns]), [[0, 1, undefined]]);
     });
 
     it('holds it while the link is down, drops what is older than max_age_ms when the link is back, and sends the rest in order', () => {
@@ -210,6 +210,7 @@ describe('Bridge', () => {
       r.link.connect();
       const cams = r.sent().filter((e) => e.topic === '/cam');
       assert.deepEqual(cams.map((e) => [e.seq, e.msg?.data]), [[0, 1], [1, 2]], 'the stale message takes no seq, so the server sees no loss');
+      assert.deepEqual(cams.map((e) => e.held_ns), [70 * MS, 40 * MS], 'how long each was held, for the server\'s age');
       const c = r.bridge.topics().find((t) => t.name === '/cam')!.counters;
       assert.deepEqual([c.forwarded, c.dropped_stale, c.dropped], [3, 1, 0]);
       assert.equal(r.node.logged('warn', /dropped 1 message\(s\) on \/cam older than max_age_ms 100/).length, 1);

@@ -185,6 +185,14 @@ describe('ServerNode', () => {
       assert.deepEqual(graph.messagesOn('/fastsocket_server/age'), [{ data: 31.25 }, { data: 2 }]);
     });
 
+    it('adds the time the bridge held the message (held_ns) to its age', () => {
+      const { graph, srv } = server();
+      const m = message(envelope(0, { data: 'held' }, { held_ns: 250_000_000 }));
+      srv.handleMessage(m);
+      srv.handleLatency(latency(m.id, 1e6, false, { queued_ns: 4_000_000 }));
+      assert.deepEqual(graph.messagesOn('/fastsocket_server/age'), [{ data: 255 }]);
+    });
+
     it('publishes no age for a client that does not report queued_ns, since its latency alone would understate it', () => {
       const { graph, srv } = server();
       exchange(srv, 0, { queued_ns: null });
@@ -217,7 +225,7 @@ describe('ServerNode', () => {
       srv.handleLatency(latency('not-an-envelope', 3e6));
       srv.close();
       const rows = readFileSync(join(dir, 'run.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-      assert.deepEqual(rows[0], { ...latency(id, 1_500_000, false, { queued_ns: 20_000 }), server_wall_ns: WALL0, topic: '/remote/chatter' });
+      assert.deepEqual(rows[0], { ...latency(id, 1_500_000, false, { queued_ns: 20_000 }), server_wall_ns: WALL0, topic: '/remote/chatter', held_ns: null });
       assert.deepEqual([rows.length, rows[1].id, rows[1].topic], [2, 'not-an-envelope', null]);
     });
 
@@ -229,7 +237,7 @@ describe('ServerNode', () => {
       const [header, row, ...rest] = readFileSync(join(dir, 'run.txt'), 'utf8').trimEnd().split('\n');
       const cells = Object.fromEntries(header.split(',').map((c, i) => [c, row.split(',')[i]]));
       assert.equal(rest.length, 0);
-      assert.deepEqual(header.split(',').slice(0, 3), ['server_wall_ns', 'topic', 'id']);
+      assert.deepEqual(header.split(',').slice(0, 4), ['server_wall_ns', 'topic', 'held_ns', 'id']);
       assert.deepEqual([cells.topic, cells.latency_corrected_ns, cells.uplink_wall_ns, cells.sync_ok, cells.queued_ns], ['/chatter', '1000000', '400000', 'true', '']);
     });
 
