@@ -1,0 +1,202 @@
+import { strict as assert } from 'node:assert';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { waitUntil } from '../support/wait';
+import { Proc, REPO, requireRos, rosEnv, startBash, uniqueDomains } from './ros-harness';
+
+/** `node dist/nodes/<name>.js --ros-args ...`: the nodes as ros2 run starts them, without a colcon build. */
+function nodeScript(name: string, rosArgs: string): string {
+  return `node ${join(REPO, 'dist/nodes', `${name}.js`)} --ros-args ${rosArgs}`;
+}
+
+function paramsFile(path: string, params: Record<string, string | number | boolean | string[]>): string {
+  const lines = Object.entries(params).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`);
+  writeFileSync(path, ['/**:', '  ros__parameters:', ...lines, ''].join('\n'));
+  return path;
+}
+
+/** The JSON lines written so far (the recorder flushes every 200 ms). */
+function jsonLines(path: string): Array<Record<string, unknown>> {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8').split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** CSV rows as objects by header; no cell of these runs holds a comma. */
+function csvRows(path: string): Array<Record<string, string>> {
+  if (!existsSync(path)) return [];
+  const [header, ...rows] = readFileSync(path, 'utf8').split('\n').filter((l) => l !== '');
+  const columns = header?.split(',') ?? [];
+  return rows.map((r) => Object.fromEntries(r.split(',').map((c, i) => [columns[i], c])));
+}
+
+/** A TCP port that was free a moment ago, for a server that must come back on the same address. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The value of `key` in the DiagnosticStatus named `name`, from `ros2 topic echo /diagnostics` YAML output. */
+function diagnosticValue(output: string, name: string, key: string): string | null {
+  const statuses = output.split(/\n\s*- level: /);
+  for (const s of statuses.reverse()) {
+    if (!s.includes(`name: '${name}'`) && !s.includes(`name: ${name}\n`)) continue;
+    const m = new RegExp(`key: ${key}\\n\\s+value: '?([^'\\n]*)'?`).exec(s);
+    if (m) return m[1];
+  }
+  return null;
+}
+
+describe('fastsocket ROS 2 nodes', function () {
+  this.timeout(180_000);
+  const [vehicleDomain, infraDomain] = uniqueDomains();
+  const procs: Proc[] = [];
+  let dir = '';
+  const start = (script: string, domain: number): Proc => {
+    const p = startBash(script, rosEnv(domain));
+    procs.push(p);
+    return p;
+  };
+
+  before(function () {
+    requireRos(this);
+    assert.ok(existsSync(join(REPO, 'dist/nodes/server.js')), 'dist/ is built (npm run build) before the ROS tests');
+    dir = mkdtempSync(join(tmpdir(), 'fastsocket-nodes-'));
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    await Promise.all(procs.map((p) => p.stop()));
+    if (dir) {
+      for (const d of [vehicleDomain, infraDomain]) await startBash('ros2 daemon stop', rosEnv(d)).exited(20_000).catch(() => null);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  describe('#parameters', () => {
+    it('loads the shipped config/server.yaml and config/bridge.yaml, limits and all, in rclnodejs', async () => {
+      const server = start(nodeScript('server', `--params-file ${join(REPO, 'config/server.yaml')} -p url:=tcp://127.0.0.1:0`), infraDomain);
+      const [, url] = await server.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);
+      const bridge = start(nodeScript('bridge', `--params-file ${join(REPO, 'config/bridge.yaml')} -p url:=${url}`), vehicleDomain);
+      await bridge.waitFor(/forwarding 1 topic\(s\) to tcp:/, 60_000);
+      assert.equal(await bridge.stop(), 0);
+      assert.equal(await server.stop(), 0);
+    });
+
+    for (const [what, args, parameter] of [
+      ['a limit is out of range', '-p max_frame_bytes:=10', 'max_frame_bytes'],
+      ['token_file names no file', `-p token_file:=${join(tmpdir(), 'no-such-fastsocket-token')}`, 'token_file'],
+      ['a tls:// url has no certificate', '-p url:=tls://127.0.0.1:0', 'tls_cert'],
+    ] as const) {
+      it(`exits 1 naming ${parameter} when ${what}`, async () => {
+        const server = start(nodeScript('server', args), infraDomain);
+        assert.equal(await server.exited(60_000), 1);
+        assert.match(server.output(), new RegExp(`parameter ${parameter}: `));
+      });
+    }
+  });
+
+  describe('#age, record_path, clock_sync and token_file (bridge and server in two ROS domains)', () => {
+    const TOKEN = 'ros-test-token-6f1d';
+    let server: Proc;
+    let bridge: Proc;
+    let recordPath = '';
+
+    before(async function () {
+      this.timeout(120_000);
+      writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
+      recordPath = join(dir, 'latency.csv');
+      const serverParams = paramsFile(join(dir, 'server.yaml'), {
+        url: 'tcp://127.0.0.1:0', token_file: join(dir, 'token'), record_path: recordPath,
+        max_connections: 2, frame_timeout_ms: 5000, max_pending_ack3: 500, diagnostics_period_s: 0.5, stats_window_s: 0.5,
+      });
+      server = start(nodeScript('server', `--params-file ${serverParams}`), infraDomain);
+      const [, url] = await server.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);
+      const bridgeParams = paramsFile(join(dir, 'bridge.yaml'), {
+        url, client_id: 'vehicle_1', token_file: join(dir, 'token'), clock_sync: true, outbox_path: join(dir, 'outbox'),
+        outbox_max_messages: 1000, topics: ['/chatter'],
+      });
+      start(nodeScript('talker', '-p rate_hz:=20.0'), vehicleDomain);
+      bridge = start(nodeScript('bridge', `--params-file ${bridgeParams}`), vehicleDomain);
+      await bridge.waitFor(/forwarding \/chatter/, 60_000);
+    });
+
+    it('publishes the age of each message on ~/age for ros2 topic echo', async () => {
+      const echo = start('ros2 topic echo /fastsocket_server/age --once', infraDomain);
+      await echo.waitFor(/data: \d+\.\d+/, 30_000);
+    });
+
+    it('writes every latency record with topic, server wall time and the clock-synced fields to record_path (csv)', async () => {
+      await waitUntil(() => csvRows(recordPath).length >= 5, 'five recorded rows', 30_000);
+      const rows = csvRows(recordPath);
+      const now = Date.now() * 1e6;
+      for (const r of rows) {
+        assert.equal(r.topic, '/chatter', JSON.stringify(r));
+        assert.equal(r.client_id, 'vehicle_1');
+        assert.ok(Number(r.server_wall_ns) > now - 120e9 && Number(r.server_wall_ns) <= now, `server_wall_ns ${r.server_wall_ns}`);
+        for (const k of ['t1_ns', 'latency_corrected_ns', 'queued_ns', 'uplink_wall_ns', 'offset_ns']) assert.match(r[k], /^-?\d+$/, `${k} in ${JSON.stringify(r)}`);
+        assert.match(r.sync_ok, /^(true|false)$/);
+        assert.equal(r.held_ns, '');
+      }
+    });
+
+    it('shows the clock-synced bridge in the server /diagnostics', async () => {
+      const echo = start('ros2 topic echo /diagnostics', infraDomain);
+      await echo.waitFor(/name: 'fastsocket_server: clock sync vehicle_1'[\s\S]*?key: offset_ms/, 30_000);
+      assert.match(String(diagnosticValue(echo.output(), 'fastsocket_server: clock sync vehicle_1', 'clock_synced_records')), /^[1-9]\d*$/);
+    });
+
+    it('closes a bridge without the token before any of its messages is published, and never logs the token', async () => {
+      const intruder = start(nodeScript('bridge', '-r __node:=intruder -p topics:=[/chatter] -p client_id:=intruder -p url:=' + /listening on (\S+)/.exec(server.output())![1]), vehicleDomain);
+      await server.waitFor(/closing 127\.0\.0\.1:\d+: authentication failed/, 30_000);
+      assert.equal(await intruder.stop(), 0);
+      assert.ok(!csvRows(recordPath).some((r) => r.client_id === 'intruder'));
+      for (const p of [server, bridge]) assert.ok(!p.output().includes(TOKEN), 'the token stays out of the log');
+    });
+  });
+
+  describe('#max_age_ms (the link cut by stopping the server)', () => {
+    it('drops what waited longer than max_age_ms while the server was down, counts it as stale, and sends the rest with its hold time', async () => {
+      const port = await freePort();
+      const url = `tcp://127.0.0.1:${port}`;
+      const first = join(dir, 'before.jsonl');
+      const second = join(dir, 'after.jsonl');
+      const serverArgs = (record: string) => `-p url:=${url} -p record_path:=${record} -p diagnostics_period_s:=0.5`;
+      const serverA = start(nodeScript('server', serverArgs(first)), infraDomain);
+      await serverA.waitFor(/listening on/, 60_000);
+      const bridgeParams = join(dir, 'age-bridge.yaml');
+      writeFileSync(bridgeParams, [
+        '/**:', '  ros__parameters:', `    url: "${url}"`, '    client_id: "vehicle_2"', '    diagnostics_period_s: 0.2',
+        '    topic_options:', '      age_chatter:', '        name: "/age_chatter"', '        max_age_ms: 300', '',
+      ].join('\n'));
+      start(nodeScript('talker', '-r __node:=age_talker -r chatter:=/age_chatter -p rate_hz:=20.0'), vehicleDomain);
+      const bridge = start(nodeScript('bridge', `-r __node:=age_bridge --params-file ${bridgeParams}`), vehicleDomain);
+      await waitUntil(() => jsonLines(first).length >= 3, 'records before the cut', 60_000);
+
+      assert.equal(await serverA.stop(), 0);
+      const diag = start('ros2 topic echo /diagnostics', vehicleDomain);
+      await waitUntil(() => Number(diagnosticValue(diag.output(), 'fastsocket_bridge: /age_chatter', 'dropped_stale_messages')) > 0, 'stale drops in the bridge diagnostics', 30_000);
+      await diag.stop();
+
+      const serverB = start(nodeScript('server', serverArgs(second)), infraDomain);
+      await serverB.waitFor(/listening on/, 60_000);
+      await waitUntil(() => jsonLines(second).length >= 10, 'records after the cut', 60_000);
+      const held = jsonLines(second).filter((r) => r.held_ns !== null);
+      assert.ok(held.length > 0, 'the messages of the last 300 ms before the reconnect were held and then sent');
+      for (const r of held) assert.ok((r.held_ns as number) <= 300e6, `held_ns ${String(r.held_ns)} within max_age_ms`);
+      assert.ok(jsonLines(second).every((r) => r.topic === '/age_chatter'));
+      // The stale messages took no seq, so the new server sees no loss on the topic.
+      const serverDiag = start('ros2 topic echo /diagnostics', infraDomain);
+      await waitUntil(() => diagnosticValue(serverDiag.output(), 'fastsocket_server: /age_chatter', 'lost_messages') !== null, 'server topic diagnostics', 30_000);
+      assert.equal(diagnosticValue(serverDiag.output(), 'fastsocket_server: /age_chatter', 'lost_messages'), '0');
+      assert.equal(await bridge.stop(), 0);
+    });
+  });
+});
