@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { testCerts } from '../support/tls-certs';
 import { waitUntil } from '../support/wait';
 import { Proc, REPO, requireRos, rosEnv, startBash, uniqueDomains } from './ros-harness';
 
@@ -159,6 +160,28 @@ describe('fastsocket ROS 2 nodes', function () {
       assert.equal(await intruder.stop(), 0);
       assert.ok(!csvRows(recordPath).some((r) => r.client_id === 'intruder'));
       for (const p of [server, bridge]) assert.ok(!p.output().includes(TOKEN), 'the token stays out of the log');
+    });
+  });
+
+  describe('#tls parameters', () => {
+    it('forwards over mutual TLS with the certificates named by tls_cert, tls_key, tls_ca and tls_client_cert, tls_client_key', async () => {
+      const certs = await testCerts();
+      const pem = (name: string) => join(certs.dir, name);
+      const record = join(dir, 'tls.jsonl');
+      const server = start(nodeScript('server', [
+        '-r __node:=tls_server -p url:=tls://127.0.0.1:0', `-p record_path:=${record}`,
+        `-p tls_cert:=${pem('server.pem')} -p tls_key:=${pem('server.key')} -p tls_ca:=${pem('ca.pem')}`,
+      ].join(' ')), infraDomain);
+      const [, url] = await server.waitFor(/listening on (tls:\/\/127\.0\.0\.1:\d+)/, 60_000);
+      start(nodeScript('talker', '-r __node:=tls_talker -r chatter:=/tls_chatter -p rate_hz:=20.0'), vehicleDomain);
+      const bridge = start(nodeScript('bridge', [
+        `-r __node:=tls_bridge -p url:=${url} -p client_id:=tls_vehicle -p topics:=[/tls_chatter]`,
+        `-p tls_ca:=${pem('ca.pem')} -p tls_client_cert:=${pem('client.pem')} -p tls_client_key:=${pem('client.key')}`,
+      ].join(' ')), vehicleDomain);
+      await waitUntil(() => jsonLines(record).length >= 3, 'records over tls', 60_000);
+      assert.ok(jsonLines(record).every((r) => r.topic === '/tls_chatter' && r.client_id === 'tls_vehicle'));
+      assert.equal(await bridge.stop(), 0);
+      assert.equal(await server.stop(), 0);
     });
   });
 
