@@ -143,6 +143,24 @@ export function cpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
+/** The answer of a workload child to a "heap" line on its stdin. */
+export interface HeapLine {
+  event: 'heap';
+  /** V8 heap in use, after a full collection when the process runs with --expose-gc. */
+  heap_used_kb: number;
+  collected: boolean;
+}
+
+/**
+ * Measures the JS heap for a "heap" request. With --expose-gc a full collection runs first, so what is left is what
+ * the program still holds: the number a leak makes grow, without the collector's sawtooth that RSS shows.
+ */
+export function heapLine(): HeapLine {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  return { event: 'heap', heap_used_kb: Math.round(process.memoryUsage().heapUsed / 1024), collected: gc !== undefined };
+}
+
 /** A Node child process that prints one JSON object per stdout line, each with an `event`. */
 export class JsonChild {
   private readonly waiters: Array<{ event: string; resolve: (v: Record<string, unknown>) => void }> = [];
@@ -152,8 +170,8 @@ export class JsonChild {
   private readonly exited: Promise<number | null>;
   readonly child: ChildProcessWithoutNullStreams;
 
-  constructor(script: string, args: readonly string[], readonly name: string) {
-    this.child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(script: string, args: readonly string[], readonly name: string, nodeArgs: readonly string[] = []) {
+    this.child = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr.setEncoding('utf8');
     this.child.stderr.on('data', (s: string) => (this.stderrTail = (this.stderrTail + s).slice(-4000)));
     // A child that dies before reading its stdin must not crash us with EPIPE.

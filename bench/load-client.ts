@@ -4,7 +4,8 @@
  * monotonic clock: a late tick sends what fell due, it does not shift the rest.
  *
  * stdout, one JSON object a line: {"event":"connected"} once every client is connected; {"event":"warm"} when the
- * warm-up ends; {"event":"progress",...} every second; {"event":"result",...} at the end. The end of stdin stops it early.
+ * warm-up ends; {"event":"progress",...} every second; {"event":"result",...} at the end; {"event":"heap",...} for each
+ * "heap" line on stdin. The end of stdin stops it early.
  *
  * usage: load-client.js --url URL [--clients 1] [--rate 200] [--duration 10] [--warmup 1]
  */
@@ -12,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { FastSocketClient, LatencyStats, monotonicNs, type LatencySummary } from '../src/fastsocket';
 import { cpmMessage } from '../src/cli/cpm';
-import { cpuSeconds } from './bench-kit';
+import { cpuSeconds, heapLine } from './bench-kit';
 
 export interface LoadClientResult {
   event: 'result';
@@ -61,7 +62,9 @@ async function main(): Promise<void> {
 
   const clients = Array.from({ length: clientsN }, (_, i) => new FastSocketClient({ url: values.url, clientId: `vehicle-${i}`, connectTimeoutMs: 10_000 }));
   let stopped = false;
-  createInterface({ input: process.stdin }).on('close', () => (stopped = true));
+  createInterface({ input: process.stdin, crlfDelay: Infinity })
+    .on('line', (line) => line.trim() === 'heap' && print(heapLine()))
+    .on('close', () => (stopped = true));
   const connectTimer = setTimeout(() => {
     process.stderr.write(`load-client: not every client connected within ${CONNECT_TIMEOUT_MS} ms\n`);
     process.exit(1);
@@ -111,8 +114,9 @@ async function main(): Promise<void> {
         lastProgressNs = now;
         print({ event: 'progress', elapsed_s: (now - startNs) / 1e9, sent, delivered, failed });
       }
+      // Sleep until the next slot (at least the timer's 1 ms): a slow rate must not cost a wake-up every millisecond.
       if (now >= endNs || stopped) resolve();
-      else setTimeout(tick, 1);
+      else setTimeout(tick, Math.max(1, Math.floor((startNs + next * slotNs - monotonicNs()) / 1e6)));
     };
     tick();
   });

@@ -3,8 +3,8 @@
  * the orchestrator reads from /proc is the server's own. It keeps only bounded state (counters, histograms).
  *
  * stdout, one JSON object a line: {"event":"listening","url"} first; {"event":"report",...} for each "report" line
- * on stdin; "reset" on stdin starts the measured window (drops the warm-up's latencies); at the end of stdin (or
- * SIGTERM) it closes and prints {"event":"final",...}.
+ * on stdin and {"event":"heap",...} for each "heap" line; "reset" on stdin starts the measured window (drops the
+ * warm-up's latencies); at the end of stdin (or SIGTERM) it closes and prints {"event":"final",...}.
  *
  * usage: load-server.js --url tcp://127.0.0.1:0
  */
@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { FastSocketServer } from '../src/fastsocket';
 import { LatencySeries } from '../src/cli/latency-series';
-import { cpuSeconds } from './bench-kit';
+import { cpuSeconds, heapLine } from './bench-kit';
 
 export interface LoadServerReport {
   event: 'report' | 'final';
@@ -63,6 +63,7 @@ async function main(): Promise<void> {
       const command = line.trim();
       if (command === 'reset') series = new LatencySeries();
       else if (command === 'report') print(report('report'));
+      else if (command === 'heap') print(heapLine());
     })
     .on('close', () => void finish());
   process.on('SIGTERM', () => void finish());

@@ -137,10 +137,14 @@ function soakRows(r: SoakReport): SummaryRow[] {
   return r.verdicts.map((v) => ({
     benchmark: 'soak',
     case: `${v.process} RSS, ${r.duration_s} s at ${r.rate_hz} Hz`,
-    metrics: { rss_warmup_end_mb: v.reference_kb / 1024, rss_max_mb: v.max_kb / 1024, growth_mb: v.growth_kb / 1024, band_mb: v.band_kb / 1024, drift_mb: v.drift_kb / 1024 },
+    metrics: {
+      rss_warmup_end_mb: v.reference_kb / 1024, rss_max_mb: v.max_kb / 1024, growth_mb: v.growth_kb / 1024, drift_mb: v.drift_kb / 1024,
+      ...(v.heap_growth_kb === null ? {} : { heap_growth_mb: v.heap_growth_kb / 1024 }),
+    },
     result:
       `RSS ${fmt(v.reference_kb / 1024)} MB after ${fmt(r.warmup_s, 0)} s warm-up, then ${fmt(v.min_kb / 1024)}-${fmt(v.max_kb / 1024)} MB: ` +
-      `growth ${fmt(v.growth_kb / 1024)} MB, drift ${fmt(v.drift_kb / 1024)} MB; ${fmt(r.run.delivered, 0)}/${fmt(r.run.sent, 0)} delivered`,
+      `growth ${fmt(v.growth_kb / 1024)} MB, drift ${fmt(v.drift_kb / 1024)} MB` +
+      `${v.heap_growth_kb === null ? '' : `, heap after GC ${fmt(v.heap_growth_kb / 1024, 2)} MB`}; ${fmt(r.run.delivered, 0)}/${fmt(r.run.sent, 0)} delivered`,
     status: soakStatusText(v.status, r.limit_kb),
   }));
 }

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import type { LatencySummary } from '../src/fastsocket';
-import { JsonChild, readRss, type Progress } from './bench-kit';
+import { JsonChild, readRss, type HeapLine, type Progress } from './bench-kit';
 import type { LoadClientResult } from './load-client';
 import type { LoadServerReport } from './load-server';
 
@@ -20,7 +20,15 @@ export interface WorkloadOptions {
   rateHz: number;
   durationS: number;
   warmupS: number;
+  /** Ask both children for their heap (after a forced full collection) this often; off when absent. */
+  heapEveryS?: number;
   progress?: Progress;
+}
+
+/** Heap in use after a full collection, kB, at a second since the client started sending. */
+export interface HeapSample {
+  t_s: number;
+  kb: number;
 }
 
 /** RSS of both children in kB, one sample a second, with the second (since the client started sending) it was taken. */
@@ -55,10 +63,15 @@ export interface WorkloadResult {
   server_rss_end_kb: number;
   client_rss_peak_kb: number;
   rss: RssSample[];
+  /** Only with heapEveryS. */
+  heap: { server: HeapSample[]; client: HeapSample[] };
 }
 
 export async function runWorkload(o: WorkloadOptions): Promise<WorkloadResult> {
-  const server = new JsonChild(SERVER_JS, ['--url', `${o.scheme}://127.0.0.1:0`], `${o.name} server`);
+  const nodeArgs = o.heapEveryS ? ['--expose-gc'] : [];
+  const server = new JsonChild(SERVER_JS, ['--url', `${o.scheme}://127.0.0.1:0`], `${o.name} server`, nodeArgs);
+  const heap: WorkloadResult['heap'] = { server: [], client: [] };
+  let heapTimer: NodeJS.Timeout | undefined;
   let client: JsonChild | undefined;
   let sampler: NodeJS.Timeout | undefined;
   try {
@@ -67,18 +80,28 @@ export async function runWorkload(o: WorkloadOptions): Promise<WorkloadResult> {
       CLIENT_JS,
       ['--url', url, '--clients', String(o.clients), '--rate', String(o.rateHz), '--duration', String(o.durationS), '--warmup', String(o.warmupS)],
       `${o.name} client`,
+      nodeArgs,
     );
     const c = client;
     await c.next('connected', 40_000);
     const startMs = performance.now();
+    const seconds = (): number => (performance.now() - startMs) / 1000;
+    server.onLine((v) => v.event === 'heap' && heap.server.push({ t_s: seconds(), kb: (v as unknown as HeapLine).heap_used_kb }));
+    c.onLine((v) => v.event === 'heap' && heap.client.push({ t_s: seconds(), kb: (v as unknown as HeapLine).heap_used_kb }));
+    if (o.heapEveryS) {
+      heapTimer = setInterval(() => {
+        server.send('heap');
+        c.send('heap');
+      }, o.heapEveryS * 1000);
+    }
     const rss: RssSample[] = [];
     const sample = (): void => {
       try {
-        rss.push({ t_s: (performance.now() - startMs) / 1000, server_kb: readRss(server.pid).rss_kb, client_kb: readRss(c.pid).rss_kb });
+        rss.push({ t_s: seconds(), server_kb: readRss(server.pid).rss_kb, client_kb: readRss(c.pid).rss_kb });
       } catch {
         // A child that has just exited has no /proc entry; its last samples are already taken.
       }
-      o.progress?.(Math.min(1, (performance.now() - startMs) / 1000 / o.durationS), o.name);
+      o.progress?.(Math.min(1, seconds() / o.durationS), o.name);
     };
     sample();
     sampler = setInterval(sample, 1000);
@@ -88,6 +111,7 @@ export async function runWorkload(o: WorkloadOptions): Promise<WorkloadResult> {
     const result = await c.next<LoadClientResult>('result', (o.durationS + 60) * 1000);
     await warm;
     clearInterval(sampler);
+    clearInterval(heapTimer);
     sample();
     const serverPeak = readRss(server.pid).hwm_kb;
     const clientPeak = rss.reduce((m, s) => Math.max(m, s.client_kb), 0);
@@ -98,10 +122,11 @@ export async function runWorkload(o: WorkloadOptions): Promise<WorkloadResult> {
       server_messages: final.messages, achieved_hz: result.achieved_hz,
       latency: final.window.latency, latency_corrected: final.window.latency_corrected, rtt: result.rtt,
       server_cpu_us_per_msg: (final.cpu_s * 1e6) / Math.max(1, result.sent), client_cpu_us_per_msg: (result.cpu_s * 1e6) / Math.max(1, result.sent),
-      server_rss_peak_kb: serverPeak, server_rss_end_kb: rss.at(-1)?.server_kb ?? 0, client_rss_peak_kb: clientPeak, rss,
+      server_rss_peak_kb: serverPeak, server_rss_end_kb: rss.at(-1)?.server_kb ?? 0, client_rss_peak_kb: clientPeak, rss, heap,
     };
   } finally {
-    if (sampler) clearInterval(sampler);
+    clearInterval(sampler);
+    clearInterval(heapTimer);
     client?.kill();
     server.kill();
   }
