@@ -143,7 +143,7 @@ function runChild(cmd: string, args: string[], timeoutMs = CHILD_TIMEOUT_MS): Pr
   });
 }
 
-function describe(cmd: string, args: string[], f: Finished): string {
+function describeExit(cmd: string, args: string[], f: Finished): string {
   return `${path.basename(cmd)} ${args.map((a) => path.basename(a)).join(' ')} exited ${f.code}; stderr: ${f.stderr.trim() || '(empty)'}`;
 }
 
@@ -247,7 +247,7 @@ async function nodeClient(impl: Impl, url: string, payloadBytes: number, c: Coun
   const results = f.lines.map((l) => JSON.parse(l) as ClientResultLine).filter((r) => r.event === 'result');
   const rtt = results.find((r) => r.mode === 'rtt');
   const pipeline = results.find((r) => r.mode === 'pipeline');
-  if (f.code !== 0 || !rtt || !pipeline) throw new Error(`${impl} client failed: ${describe(process.execPath, args, f)}`);
+  if (f.code !== 0 || !rtt || !pipeline) throw new Error(`${impl} client failed: ${describeExit(process.execPath, args, f)}`);
   return { rtt, pipeline };
 }
 
@@ -271,7 +271,7 @@ async function pythonClient(url: string, payloadBytes: number, c: Counts): Promi
     if (rtts) args.push('--rtts');
     const f = await runChild(PYTHON, args);
     const summary = lastEvent<PeerSummary>(f, 'summary');
-    if (f.code !== 0 || !summary || summary.failed !== 0) throw new Error(`python-peer client failed: ${describe(PYTHON, args, f)}`);
+    if (f.code !== 0 || !summary || summary.failed !== 0) throw new Error(`python-peer client failed: ${describeExit(PYTHON, args, f)}`);
     return summary;
   };
   if (c.rttWarmup > 0) await run(c.rttWarmup, null, false);
