@@ -434,26 +434,22 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     while (this.queueHead < this.queue.length && !conn.congested(this.writeHighWater)) {
       const e = this.queue[this.queueHead++];
       if (!this.outbox.has(e.id) || e.writtenGen === this.gen) continue;
-      if (Buffer.byteLength(e.json) + 200 > this.serverMaxFrameBytes) {
+      if (e.bytes + 200 > this.serverMaxFrameBytes) {
         this.drop(e, new FastSocketError('FS_ERR_PAYLOAD', `message of ${e.bytes} bytes exceeds the server's max_frame_bytes (${this.serverMaxFrameBytes})`));
         continue;
       }
       const resent = e.writtenGen !== -1 || e.resent;
-      const now = this.clock();
-      e.writtenAtNs = now;
       e.writtenGen = this.gen;
       if (resent) {
         e.resent = true;
         this.counters.resent++;
-      }
-      else this.counters.sent++;
-      conn.write(
-        encodeMessage(e.id, e.json, {
-          resent,
-          queuedNs: now - e.queuedAtNs,
-          clientSendWallNs: this.clockSync ? wallNs() : undefined,
-        }),
-      );
+      } else this.counters.sent++;
+      // Built when written, so T1 starts when message 1 really leaves (the end of this event-loop turn).
+      conn.writeLazy(() => {
+        const at = this.clock();
+        e.writtenAtNs = at;
+        return encodeMessage(e.id, e.json, { resent, queuedNs: at - e.queuedAtNs, clientSendWallNs: this.clockSync ? wallNs() : undefined });
+      }, e.bytes + 120);
     }
     if (this.queueHead === this.queue.length) {
       this.queue = [];
@@ -487,7 +483,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     }
     const t1 = readAt - e.writtenAtNs;
     const recvWall = this.clockSync ? wallNs() : undefined;
-    conn.write(encodeAck3(e.id, t1, { pcNs: this.clock() - readAt, clientRecvWallNs: recvWall }));
+    conn.writeLazy(() => encodeAck3(e.id, t1, { pcNs: this.clock() - readAt, clientRecvWallNs: recvWall }), 160);
     this.outbox.delete(e.id);
     this.store?.done(e.id);
     this.outboxBytes -= e.bytes;

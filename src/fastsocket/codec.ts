@@ -126,9 +126,16 @@ function optionalWallTime(o: Record<string, unknown>, key: string): number | und
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
 }
 
+const PLAIN_ID = /^[A-Za-z0-9_.:-]*$/;
+
+/** uuids and most ids need no escaping, and JSON.stringify would cost more than the rest of an ack. */
+function jsonId(id: string): string {
+  return PLAIN_ID.test(id) ? `"${id}"` : JSON.stringify(id);
+}
+
 /** Encodes message 1. `payloadJson` is the already-serialised payload (serialised once, at send time). */
 export function encodeMessage(id: string, payloadJson: string, extra?: { resent?: boolean; queuedNs?: number; clientSendWallNs?: number }): string {
-  let s = `{"id":${JSON.stringify(id)},"type":"message","payload":${payloadJson}`;
+  let s = `{"id":${jsonId(id)},"type":"message","payload":${payloadJson}`;
   if (extra?.resent) s += ',"resent":true';
   if (extra?.queuedNs !== undefined) s += `,"queued_ns":${Math.round(extra.queuedNs)}`;
   if (extra?.clientSendWallNs !== undefined) s += `,"client_send_wall_ns":${Math.round(extra.clientSendWallNs)}`;
@@ -136,11 +143,11 @@ export function encodeMessage(id: string, payloadJson: string, extra?: { resent?
 }
 
 export function encodeAck2(id: string): string {
-  return `{"id":${JSON.stringify(id)},"type":"ack"}`;
+  return `{"id":${jsonId(id)},"type":"ack"}`;
 }
 
 export function encodeAck3(id: string, t1Ns: number, extra?: { pcNs?: number; clientRecvWallNs?: number }): string {
-  let s = `{"id":${JSON.stringify(id)},"type":"ack","send_and_ack_time_ns":${Math.round(t1Ns)}`;
+  let s = `{"id":${jsonId(id)},"type":"ack","send_and_ack_time_ns":${Math.round(t1Ns)}`;
   if (extra?.pcNs !== undefined) s += `,"pc_ns":${Math.round(extra.pcNs)}`;
   if (extra?.clientRecvWallNs !== undefined) s += `,"client_recv_wall_ns":${Math.round(extra.clientRecvWallNs)}`;
   return s + '}';

@@ -21,6 +21,8 @@ export function parseJson(text: string): unknown {
  * at top level) and RangeError for nesting deeper than the engine's stack.
  */
 export function stringifyJson(value: unknown): string {
+  // A string cannot hold a non-finite number: skip the scan of what may be a large output.
+  if (typeof value === 'string') return JSON.stringify(value);
   // Fast path: without a replacer. A non-finite number would have become null and a bigint would have thrown, so
   // output without "null" needs nothing more.
   try {

@@ -11,6 +11,12 @@ export const JOURNAL_FILE = 'seen-ids.log';
 
 export class SeenIds {
   private readonly ids = new Set<string>();
+  /**
+   * The same ids in insertion order. Evicting through the Set's iterator would step over every id deleted before
+   * it (V8 leaves their slots until a rehash): ~70 us per message once a server is past its capacity.
+   */
+  private order: string[] = [];
+  private orderHead = 0;
   private fd: number | null = null;
   private journalLines = 0;
   private readonly journalPath: string | null;
@@ -56,10 +62,13 @@ export class SeenIds {
   }
 
   private remember(id: string): void {
+    if (this.ids.has(id)) return;
     this.ids.add(id);
-    if (this.ids.size > this.capacity) {
-      const oldest = this.ids.values().next().value as string;
-      this.ids.delete(oldest);
+    this.order.push(id);
+    if (this.ids.size > this.capacity) this.ids.delete(this.order[this.orderHead++]);
+    if (this.orderHead > 4096 && this.orderHead * 2 > this.order.length) {
+      this.order = this.order.slice(this.orderHead);
+      this.orderHead = 0;
     }
   }
 

@@ -354,12 +354,18 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       }
     }
     const wallRecv = frame.client_send_wall_ns !== undefined ? this.wallClock() - (this.clock() - readAt) : 0;
-    const ack2At = this.clock();
-    const pending: Pending = { seq: ++this.pendingSeq, readAtNs: readAt, ack2AtNs: ack2At, resent, queuedNs: frame.queued_ns };
-    if (frame.client_send_wall_ns !== undefined) pending.wall = [frame.client_send_wall_ns, wallRecv, wallRecv + (ack2At - readAt)];
+    const pending: Pending = { seq: ++this.pendingSeq, readAtNs: readAt, ack2AtNs: readAt, resent, queuedNs: frame.queued_ns };
+    if (frame.client_send_wall_ns !== undefined) pending.wall = [frame.client_send_wall_ns, wallRecv, wallRecv];
     p.pending.set(frame.id, pending);
     p.order.push({ id: frame.id, seq: pending.seq });
-    p.conn.write(encodeAck2(frame.id));
+    const ack2 = encodeAck2(frame.id);
+    // T2 and ps hinge on when ack 2 really leaves, which is at the end of this event-loop turn.
+    p.conn.writeLazy(() => {
+      const at = this.clock();
+      pending.ack2AtNs = at;
+      if (pending.wall) pending.wall[2] = pending.wall[1] + (at - readAt);
+      return ack2;
+    }, ack2.length);
     if (!p.paused && p.conn.congested(this.writeHighWater)) {
       // A peer that does not read its acks must not make us buffer without bound.
       p.paused = true;

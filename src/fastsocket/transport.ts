@@ -44,7 +44,7 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
   protected closed = false;
   /** WebSocket close code received from the peer (1009: our frame was too large for it), else null. */
   peerCloseCode: number | null = null;
-  private pending: string[] = [];
+  private pending: Array<string | (() => string)> = [];
   private pendingBytes = 0;
   private flushScheduled = false;
   private drainWanted = false;
@@ -69,16 +69,29 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
   }
 
   /**
-   * Queues one frame (JSON text without newline). Frames queued in the same tick go out in one write, which
-   * matters for pipelined throughput. Writing to a closed connection is a no-op.
+   * Queues one frame (JSON text without newline). Frames queued in the same event-loop turn go out in one write at
+   * its end: every ack produced by what one poll read, and an ack 3 together with the next message 1 that the
+   * application queues when its send() resolves. Writing to a closed connection is a no-op.
    */
   write(text: string): void {
+    this.enqueue(text, text.length);
+  }
+
+  /**
+   * Queues a frame built when it is actually written, so timestamps inside it (T1 starts, turnarounds) are taken
+   * at the write and not when it was queued. `sizeHint` counts towards bufferedBytes until then.
+   */
+  writeLazy(build: () => string, sizeHint: number): void {
+    this.enqueue(build, sizeHint);
+  }
+
+  private enqueue(frame: string | (() => string), size: number): void {
     if (this.closed) return;
-    this.pending.push(text);
-    this.pendingBytes += text.length;
+    this.pending.push(frame);
+    this.pendingBytes += size;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(() => this.flush());
+      setImmediate(() => this.flush());
     }
   }
 
@@ -86,10 +99,11 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
   flush(): void {
     this.flushScheduled = false;
     if (this.pending.length === 0 || this.closed) return;
-    const frames = this.pending;
+    const queued = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
     try {
+      const frames = queued.map((f) => (typeof f === 'string' ? f : f()));
       const accepted = this.writeFrames(frames);
       if (accepted && this.drainWanted) {
         this.drainWanted = false;
@@ -184,7 +198,22 @@ class StreamConnection extends FrameConnection {
   }
 
   protected writeFrames(frames: string[]): boolean {
-    return this.socket.write(frames.join('\n') + '\n');
+    if (frames.length === 1 || this.pendingLarge(frames)) {
+      // Large frames go out one by one: joining them would flatten and copy megabytes into one string first.
+      this.socket.cork();
+      let ok = true;
+      for (const f of frames) ok = this.socket.write(f + '\n');
+      this.socket.uncork();
+      return ok;
+    }
+    frames.push('');
+    return this.socket.write(frames.join('\n'));
+  }
+
+  private pendingLarge(frames: string[]): boolean {
+    let total = 0;
+    for (const f of frames) if ((total += f.length) > 256 * 1024) return true;
+    return false;
   }
 
   protected closeTransport(): void {
