@@ -1,0 +1,149 @@
+import { strict as assert } from 'node:assert';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { waitUntil } from '../support/wait';
+import { Proc, REPO, requireRos, rosEnv, startBash, uniqueDomains } from './ros-harness';
+
+/**
+ * The publisher is rclpy rather than the demo talker because the test must know exactly what was published
+ * (it prints the count when interrupted) and must offer transient_local: the restarted server creates a new
+ * ROS publisher and republishes the bridge's resends at once, before the subscriber in domain B has matched
+ * it; only a transient_local history lets that subscriber still receive them. Volatile would lose them in
+ * DDS discovery, which is not what this test is about.
+ */
+const PUBLISHER = `
+import sys, time, rclpy
+from rclpy.qos import QoSProfile, ReliabilityPolicy, DurabilityPolicy
+from rclpy.signals import SignalHandlerOptions
+from std_msgs.msg import String
+rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+node = rclpy.create_node('faults_publisher')
+pub = node.create_publisher(String, sys.argv[1], QoSProfile(depth=5000, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+print('publisher ready', flush=True)
+n = 0
+try:
+    while True:
+        pub.publish(String(data=str(n)))
+        n += 1
+        time.sleep(0.02)
+except KeyboardInterrupt:
+    pass
+print(f'published {n}', flush=True)
+`;
+
+const RATE_HZ = 50;
+const RESTARTS = 2;
+const TOPIC = '/faults_chatter';
+
+function nodeScript(name: string, rosArgs: string): string {
+  return `node ${join(REPO, 'dist/nodes', `${name}.js`)} --ros-args ${rosArgs}`;
+}
+
+/**
+ * A port that was free a moment ago. The server must come back on the same address after SIGKILL (the bridge
+ * reconnects to its configured url), so port 0 cannot be used: bind 127.0.0.1:0 here, close, pass the number.
+ */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Sequence numbers in `ros2 topic echo` output, in arrival order. */
+function received(output: string): number[] {
+  return [...output.matchAll(/^data: '(\d+)'$/gm)].map((m) => Number(m[1]));
+}
+
+/** The integer `key` in the last DiagnosticStatus named `name` of `ros2 topic echo /diagnostics` output, or null. */
+function lastDiagnostic(output: string, name: string, key: string): number | null {
+  const statuses = output.split(/\n\s*- level: /).filter((s) => s.includes(`name: '${name}'`) || s.includes(`name: ${name}\n`));
+  const m = new RegExp(`key: ${key}\\n\\s+value: '?(\\d+)'?`).exec(statuses[statuses.length - 1] ?? '');
+  return m ? Number(m[1]) : null;
+}
+
+describe('fastsocket ROS 2 faults', function () {
+  this.timeout(120_000);
+  const [vehicleDomain, infraDomain] = uniqueDomains();
+  const procs: Proc[] = [];
+  let dir = '';
+  const start = (script: string, domain: number): Proc => {
+    const p = startBash(script, rosEnv(domain));
+    procs.push(p);
+    return p;
+  };
+
+  before(function () {
+    requireRos(this);
+    assert.ok(existsSync(join(REPO, 'dist/nodes/server.js')), 'dist/ is built (npm run build) before the ROS tests');
+    dir = mkdtempSync(join(tmpdir(), 'fastsocket-faults-'));
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    await Promise.all(procs.map((p) => p.stop()));
+    if (dir) {
+      for (const d of [vehicleDomain, infraDomain]) await startBash('ros2 daemon stop', rosEnv(d)).exited(20_000).catch(() => null);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  describe('#server SIGKILL and restart (state_dir)', () => {
+    it(`delivers every message of a ${RATE_HZ} Hz stream to the ROS subscriber exactly once when the server is SIGKILLed and restarted ${RESTARTS} times`, async () => {
+      const url = `tcp://127.0.0.1:${await freePort()}`;
+      const serverScript = nodeScript('server', `-r __node:=faults_server -p url:=${url} -p state_dir:=${join(dir, 'state')}`);
+      let server = start(serverScript, infraDomain);
+      await server.waitFor(/listening on/, 60_000);
+
+      const echoQos = '--qos-reliability reliable --qos-durability transient_local --qos-depth 5000';
+      const subscriber = start(`ros2 topic echo ${TOPIC} std_msgs/msg/String ${echoQos}`, infraDomain);
+      const bridge = start(nodeScript('bridge', `-r __node:=faults_bridge -p url:=${url} -p client_id:=faults_vehicle -p topics:=[${TOPIC}] -p diagnostics_period_s:=0.2`), vehicleDomain);
+      await bridge.waitFor(/forwarding 1 topic\(s\)/, 60_000);
+      writeFileSync(join(dir, 'publisher.py'), PUBLISHER);
+      const publisher = start(`python3 ${join(dir, 'publisher.py')} ${TOPIC}`, vehicleDomain);
+      await publisher.waitFor(/publisher ready/, 30_000);
+
+      const count = (): number => received(subscriber.output()).length;
+      await waitUntil(() => count() >= RATE_HZ, 'the first messages at the ROS subscriber', 30_000);
+      for (let i = 0; i < RESTARTS; i++) {
+        process.kill(-(server.child.pid as number), 'SIGKILL');
+        assert.equal(await server.exited(10_000), null, 'the server died of SIGKILL');
+        server = start(serverScript, infraDomain);
+        await server.waitFor(/listening on/, 60_000);
+        // A second of stream through the new server before the next kill, so each kill cuts a live stream.
+        const before = count();
+        await waitUntil(() => count() >= before + RATE_HZ, `messages through restarted server ${i + 1}`, 30_000);
+      }
+      await publisher.stop();
+      const [, total] = await publisher.waitFor(/published (\d+)/, 5_000);
+      const published = Number(total);
+      assert.ok(published >= RATE_HZ * (RESTARTS + 1), `published ${published}: a second of stream through each server`);
+
+      // A miss is reported below by the assertions, which name what was lost, rather than by the deadline.
+      await waitUntil(() => new Set(received(subscriber.output())).size >= published, `all ${published} messages at the ROS subscriber`, 20_000).catch(() => null);
+      const seen = received(subscriber.output());
+      const times = new Map<number, number>();
+      for (const n of seen) times.set(n, (times.get(n) ?? 0) + 1);
+      const missing = Array.from({ length: published }, (_, n) => n).filter((n) => !times.has(n));
+      const twice = [...times].filter(([, c]) => c > 1).map(([n]) => n);
+      assert.deepEqual(missing, [], `${missing.length} of ${published} lost`);
+      assert.deepEqual(twice, [], 'the state_dir journal republishes nothing twice');
+      assert.ok(seen.every((n) => n < published), 'nothing the publisher did not send');
+
+      const diag = start('ros2 topic echo /diagnostics', vehicleDomain);
+      await waitUntil(() => lastDiagnostic(diag.output(), `fastsocket_bridge: ${TOPIC}`, 'delivered_messages') === published,
+        `bridge diagnostics showing ${published} delivered`, 20_000);
+      assert.equal(lastDiagnostic(diag.output(), `fastsocket_bridge: ${TOPIC}`, 'dropped_messages'), 0);
+      assert.equal(lastDiagnostic(diag.output(), `fastsocket_bridge: ${TOPIC}`, 'received_messages'), published);
+      await diag.stop();
+      assert.equal(await bridge.stop(), 0);
+      assert.equal(await server.stop(), 0);
+    });
+  });
+});
