@@ -44,7 +44,11 @@ export interface RssVerdict {
   growth_kb: number;
   /** Median of the last tenth of the samples minus median of the first tenth after the warm-up. */
   drift_kb: number;
-  /** Heap after a forced full collection: last samples minus the first ones after the warm-up (null if not sampled). */
+  /**
+   * Heap after a forced full collection: the highest sample in the second half after the warm-up minus the highest
+   * in the first half. Peaks, because a bounded structure that grows and compacts (the dedup ring) saws; a leak
+   * raises every peak. Null if not sampled.
+   */
   heap_growth_kb: number | null;
   status: SoakStatus;
 }
@@ -95,7 +99,7 @@ export function rssVerdict(
   const smoothed = rollingMedians(after, SMOOTH_S);
   const growth = smoothed.length ? Math.max(...smoothed) - reference : 0;
   const heapAfter = heap.filter((h) => h.t_s >= warmupS).map((h) => h.kb);
-  const k = Math.min(3, Math.floor(heapAfter.length / 2));
+  const half = Math.floor(heapAfter.length / 2);
   return {
     process: which,
     reference_kb: reference,
@@ -103,7 +107,7 @@ export function rssVerdict(
     max_kb: after.length ? Math.max(...after) : 0,
     growth_kb: growth,
     drift_kb: median(after.slice(-tenth)) - median(after.slice(0, tenth)),
-    heap_growth_kb: k > 0 ? median(heapAfter.slice(-k)) - median(heapAfter.slice(0, k)) : null,
+    heap_growth_kb: half > 0 ? Math.max(...heapAfter.slice(half)) - Math.max(...heapAfter.slice(0, half)) : null,
     status: !keptUp ? 'overloaded' : after.length > 0 && growth <= SOAK_LIMIT_KB ? 'pass' : 'FAIL',
   };
 }
@@ -151,7 +155,7 @@ export function renderSoak(r: SoakReport): string {
     ),
     `growth: highest ${SMOOTH_S} s median of RSS after the warm-up minus the median of the warm-up's last ${REFERENCE_S} s; ` +
       'drift: last tenth vs first tenth after the warm-up (medians); heap growth: heap after a forced full collection, ' +
-      `every ${HEAP_EVERY_S} s, last vs first samples after the warm-up.`,
+      `every ${HEAP_EVERY_S} s, highest in the second half after the warm-up vs highest in the first half.`,
   ].join('\n');
 }
 

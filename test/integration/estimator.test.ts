@@ -13,6 +13,9 @@ const SLACK_MS = 15;
 const OUTLIER_SLACK_MS = 150;
 const COUNT = 40;
 const RATE_HZ = 50;
+/** Application work simulated around a message: far more than TOLERANCE_MS, so its half in an estimate shows. */
+const WORK_MS = 20;
+const ONE_BY_ONE = 9;
 
 const medianOf = (samples: EstimatorSample[], pick: (s: EstimatorSample) => number | undefined): number =>
   median(samples.map((s) => {
@@ -41,6 +44,20 @@ describe('LatencyRecord', function () {
     return link.whenSamples(COUNT, 5_000);
   }
 
+  /**
+   * ONE_BY_ONE messages, each sent after the previous one's ack 2, with `afterSend` run in the same turn as send();
+   * resolves with every sample.
+   */
+  async function exchangeOneByOne(link: EstimatorLink, afterSend: () => void): Promise<EstimatorSample[]> {
+    await withDeadline(link.client.connect(), 'the client connecting');
+    for (let seq = 0; seq < ONE_BY_ONE; seq++) {
+      const delivered = link.client.send(cpmMessage(seq));
+      afterSend();
+      await withDeadline(delivered, `ack 2 of message ${seq}`);
+    }
+    return link.whenSamples(ONE_BY_ONE, 5_000);
+  }
+
   for (const scheme of ['tcp', 'ws'] as const) {
     describe(`over ${scheme}:// through the delay proxy`, () => {
       describe('#latency_corrected_ns', () => {
@@ -63,6 +80,20 @@ describe('LatencyRecord', function () {
         });
       });
 
+      describe('#ps_ns', () => {
+        it('includes the time a slow message listener took, which the corrected estimate then leaves out', async () => {
+          const link = await startLink({ scheme, up: { delayMs: 10 }, down: { delayMs: 10 } });
+          // Ack 2 leaves only after the listeners ran: stamped earlier, their time would land in T1 and not in ps.
+          link.server.on('message', () => busy(WORK_MS));
+          const samples = await exchangeOneByOne(link, () => undefined);
+          const ps = medianOf(samples, (s) => s.record.ps_ns);
+          const truth = medianOf(samples, (s) => s.truthNs);
+          const corrected = medianOf(samples, (s) => s.record.latency_corrected_ns);
+          assert.ok(ps >= WORK_MS * MS, `ps_ns ${msText(ps)} with a ${WORK_MS} ms listener`);
+          assert.ok(Math.abs(corrected - truth) <= TOLERANCE_MS * MS, `corrected ${msText(corrected)} vs truth ${msText(truth)}`);
+        });
+      });
+
       describe('#uplink_wall_ns', () => {
         it('reports the 5 ms uplink of a 5/35 ms link when both clocks are this host\'s', async () => {
           const link = await startLink({ scheme, up: { delayMs: 5 }, down: { delayMs: 35 } });
@@ -79,6 +110,18 @@ describe('LatencyRecord', function () {
       });
 
       describe('#queued_ns', () => {
+        it('holds the time the application kept the process busy after send(), which the latency leaves out', async () => {
+          const link = await startLink({ scheme, up: { delayMs: 10 }, down: { delayMs: 10 } });
+          // The message is written when this turn of the event loop ends; until then it waits inside the client.
+          const samples = await exchangeOneByOne(link, () => busy(WORK_MS));
+          const queued = medianOf(samples, (s) => s.record.queued_ns ?? undefined);
+          const truth = medianOf(samples, (s) => s.truthNs);
+          const corrected = medianOf(samples, (s) => s.record.latency_corrected_ns);
+          assert.ok(queued >= WORK_MS * MS, `queued_ns ${msText(queued)} after ${WORK_MS} ms of work`);
+          assert.ok(Math.abs(corrected - truth) <= TOLERANCE_MS * MS, `corrected ${msText(corrected)} vs truth ${msText(truth)}`);
+        });
+
+
         it('holds the 1 s a message waited in the outbox during a cut while its latency stays the link\'s', async () => {
           const link = await startLink({
             scheme,
@@ -113,6 +156,12 @@ describe('LatencyRecord', function () {
     });
   }
 });
+
+/** Keeps this process busy, as an application's own work would: the event loop runs nothing else meanwhile. */
+function busy(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
 
 /** The length of the cut is the scenario itself, not a wait for something to happen. */
 function outage(ms: number): Promise<void> {
