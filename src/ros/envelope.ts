@@ -1,4 +1,5 @@
 /** The ROS envelope of PROTOCOL.md §4: what the bridge sends as `payload` and the server unpacks. */
+import { decodeStrictBase64 } from './base64';
 import { EnvelopeError } from './errors';
 import { normalizeTypeName } from './message-definition';
 import type { JsonValue } from './msg-json';
@@ -36,8 +37,6 @@ export interface ParsedEnvelope {
   body: { kind: 'json'; msg: unknown } | { kind: 'cdr'; bytes: Buffer };
 }
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
 /**
  * Checks a received payload against §4.
  * @throws EnvelopeError naming the envelope field that is wrong
@@ -56,8 +55,9 @@ export function parseEnvelope(payload: unknown): ParsedEnvelope {
   const qos = p.qos === undefined || p.qos === null ? null : parseQos(p.qos);
   let body: ParsedEnvelope['body'];
   if (p.cdr !== undefined) {
-    if (typeof p.cdr !== 'string' || p.cdr.length % 4 !== 0 || !BASE64.test(p.cdr)) throw new EnvelopeError('cdr', 'expected a base64 string');
-    body = { kind: 'cdr', bytes: Buffer.from(p.cdr, 'base64') };
+    const bytes = typeof p.cdr === 'string' ? decodeStrictBase64(p.cdr) : null;
+    if (bytes === null) throw new EnvelopeError('cdr', 'expected a base64 string');
+    body = { kind: 'cdr', bytes };
   } else if (p.msg !== undefined) {
     body = { kind: 'json', msg: p.msg };
   } else {

@@ -5,6 +5,7 @@
  * rclnodejs happened to deliver it (int64 scalars arrive as bigint, int64[] elements as numbers or strings,
  * float64[] as Float64Array, char[] as Int8Array).
  */
+import { decodeStrictBase64 } from './base64';
 import { MessageMappingError } from './errors';
 import { DefinitionLookup, FieldDefinition, MessageDefinition, PrimitiveType } from './message-definition';
 
@@ -116,23 +117,25 @@ function decodeMessage(lookup: DefinitionLookup, def: MessageDefinition, json: u
 
 function decodeField(lookup: DefinitionLookup, field: FieldDefinition, value: unknown, path: string): unknown {
   if (field.array === 'none') return decodeElement(lookup, field, value, path);
-  let elements: unknown[];
+  const byteArray = field.primitive && BYTE_ARRAY_TYPES.has(field.type);
   let bytes: Uint8Array | null = null;
-  if (field.primitive && BYTE_ARRAY_TYPES.has(field.type) && typeof value === 'string') {
+  let elements: unknown[] = [];
+  if (byteArray && typeof value === 'string') {
+    // Checked and handed over as bytes: a megabyte image must never become a million-element JS array.
     bytes = decodeBase64(value, path);
-    elements = Array.from(bytes);
   } else if (Array.isArray(value)) {
     elements = value;
   } else {
-    throw new MessageMappingError(path, `expected an array${field.primitive && BYTE_ARRAY_TYPES.has(field.type) ? ' or a base64 string' : ''}, got ${describe(value)}`);
+    throw new MessageMappingError(path, `expected an array${byteArray ? ' or a base64 string' : ''}, got ${describe(value)}`);
   }
-  if (field.array === 'fixed' && elements.length !== field.size) {
-    throw new MessageMappingError(path, `expected exactly ${field.size} elements, got ${elements.length}`);
+  const length = bytes ? bytes.length : elements.length;
+  if (field.array === 'fixed' && length !== field.size) {
+    throw new MessageMappingError(path, `expected exactly ${field.size} elements, got ${length}`);
   }
-  if (field.array === 'bounded' && elements.length > (field.size ?? 0)) {
-    throw new MessageMappingError(path, `expected at most ${field.size} elements, got ${elements.length}`);
+  if (field.array === 'bounded' && length > (field.size ?? 0)) {
+    throw new MessageMappingError(path, `expected at most ${field.size} elements, got ${length}`);
   }
-  if (!bytes && field.primitive && BYTE_ARRAY_TYPES.has(field.type)) {
+  if (!bytes && byteArray) {
     bytes = Uint8Array.from(elements.map((e, i) => decodeElement(lookup, field, e, `${path}[${i}]`)) as number[], (n) => n & 0xff);
   }
   // rclnodejs stores char[] as int8 and rejects bytes above 127 given as Uint8Array: hand it the same bytes as Int8Array.
@@ -213,11 +216,14 @@ function bytesOf(value: unknown, path: string): Buffer {
   throw new MessageMappingError(path, 'expected a byte array');
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
 function decodeBase64(s: string, path: string): Uint8Array {
-  if (!BASE64.test(s)) throw new MessageMappingError(path, 'expected base64 (a byte array is sent as a base64 string)');
-  return Uint8Array.from(Buffer.from(s, 'base64'));
+  const bytes = decodeStrictBase64(s);
+  if (bytes === null) throw new MessageMappingError(path, 'expected base64 (a byte array is sent as a base64 string)');
+  // A plain Uint8Array of its own memory: small Buffers are views into Node's shared pool, which must not leak out.
+  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length) return new Uint8Array(bytes.buffer, 0, bytes.length);
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  return copy;
 }
 
 function describe(value: unknown): string {

@@ -114,6 +114,20 @@ describe('msg-json', () => {
       assert.deepEqual(jsonToRos(lookup, 'std_msgs/msg/Header', { stamp: { secs: 3, nsecs: 4 }, frame_id: 'map' }), { stamp: { sec: 3, nanosec: 4 }, frame_id: 'map' });
     });
 
+    it('returns a megabyte uint8[] as one Uint8Array equal to what was sent when given it as base64', () => {
+      const pixels = Uint8Array.from({ length: 1 << 20 }, (_, i) => (i * 31) & 0xff);
+      const back = jsonToRos(lookup, 'std_msgs/msg/UInt8MultiArray', overTheWire(rosToJson(lookup, 'std_msgs/msg/UInt8MultiArray', { layout: { dim: [], data_offset: 0 }, data: pixels })));
+      assert.ok(back.data instanceof Uint8Array);
+      assert.ok(Buffer.from(back.data).equals(Buffer.from(pixels)));
+    });
+
+    it('returns byte arrays that own their memory when they are small enough for Node to pool', () => {
+      const back = jsonToRos(lookup, 'std_msgs/msg/UInt8MultiArray', { data: 'AQID' });
+      const data = back.data as Uint8Array;
+      assert.deepEqual(data, Uint8Array.from([1, 2, 3]));
+      assert.equal(data.buffer.byteLength, 3);
+    });
+
     it('accepts byte arrays as JSON arrays of numbers too', () => {
       assert.deepEqual(jsonToRos(lookup, 'std_msgs/msg/UInt8MultiArray', { data: [1, 255] }).data, Uint8Array.from([1, 255]));
     });
