@@ -8,7 +8,9 @@
  * Measured per path: latency at 1 kHz of 100 B std_msgs/String, the highest rate of the tried ones with zero loss,
  * and 30 Hz of 1 MB sensor_msgs/msg/Image (latency and loss).
  *
- * Options: --quick (shorter phases, fewer rates), --json (print the JSON document instead of the table).
+ * Options: --quick (shorter phases, fewer rates), --json (print the JSON document instead of the table),
+ * --paths direct,json,cdr (which paths to run; all by default). BENCH_ROS_NODE_ARGS adds node flags to the bridge
+ * and server processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  * Needs ROS 2 sourced; without it prints one line and exits 0.
  */
 import { ChildProcess, spawn } from 'node:child_process';
@@ -224,8 +226,11 @@ class Child {
 
 const children: Child[] = [];
 
+/** Extra node flags for the bridge and server processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile them. */
+const NODE_ARGS = (process.env.BENCH_ROS_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+
 function start(label: string, args: string[], domain: number): Child {
-  const proc = spawn(process.execPath, args, {
+  const proc = spawn(process.execPath, label === 'bridge' || label === 'server' ? [...NODE_ARGS, ...args] : args, {
     cwd: REPO_ROOT,
     detached: true,
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -234,6 +239,21 @@ function start(label: string, args: string[], domain: number): Child {
   const c = new Child(label, proc);
   children.push(c);
   return c;
+}
+
+/** Clock ticks per second of /proc/PID/stat's utime and stime: 100 on every Linux we run on. */
+const TICK_US = 1e6 / 100;
+
+/** CPU time (user + system, all threads) a child has used so far, in clock ticks; 0 where /proc is missing. */
+function cpuTicks(c: Child): number {
+  try {
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    const stat = fs.readFileSync(`/proc/${c.proc.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
 }
 
 async function stopAll(): Promise<void> {
@@ -256,6 +276,8 @@ interface PathResult {
   latency_1khz: LatencySummary | null;
   latency_1khz_received: number;
   latency_1khz_sent: number;
+  /** CPU time (user + system) per message during the 1 kHz phase, in us, per process. */
+  cpu_us_per_msg_1khz: Record<string, number>;
   rates: RateResult[];
   max_lossless_hz: number | null;
   image: { rate_hz: number; sent: number; received: number; loss: number; latency: LatencySummary | null };
@@ -298,6 +320,7 @@ async function runPath(kind: PathKind, domains: number[], s: Settings, log: (m: 
   const [a, b] = kind === 'direct' ? [domains[0], domains[0]] : [domains[0], domains[1]];
   const sub = start('subscriber', [script, '--role', 'sub'], b);
   const pub = start('publisher', [script, '--role', 'pub'], a);
+  const procs: Child[] = [pub, sub];
   await sub.waitFor(/@@ \{"ready"/, 60_000);
   await pub.waitFor(/@@ \{"ready"/, 60_000);
   if (kind !== 'direct') {
@@ -306,6 +329,7 @@ async function runPath(kind: PathKind, domains: number[], s: Settings, log: (m: 
     const args = ['--ros-args', '-p', `url:=${url}`, '-p', 'client_id:=bench', '-p', `topics:=[${STRING_TOPIC},${IMAGE_TOPIC}]`];
     if (kind === 'cdr') args.push('-p', 'topic_options.bench.encoding:=cdr', '-p', 'topic_options.bench_img.encoding:=cdr');
     const bridge = start('bridge', [path.join(REPO_ROOT, 'dist/nodes/bridge.js'), ...args], a);
+    procs.push(bridge, server);
     await bridge.waitFor(/forwarding \/bench_img/, 60_000);
     await bridge.waitFor(/forwarding \/bench[^_]/, 60_000);
   }
@@ -320,7 +344,9 @@ async function runPath(kind: PathKind, domains: number[], s: Settings, log: (m: 
     }
   }
   log(`${kind}: 1 kHz latency`);
+  const cpuBefore = procs.map((c) => cpuTicks(c));
   const lat = await phase(pub, sub, 'string', 1000, s.latencySeconds);
+  const cpu = Object.fromEntries(procs.map((c, i) => [c.label, ((cpuTicks(c) - cpuBefore[i]) * TICK_US) / Math.max(1, lat.sent)]));
   const rates: RateResult[] = [];
   for (const rate of s.rates) {
     log(`${kind}: ${rate} Hz`);
@@ -335,6 +361,7 @@ async function runPath(kind: PathKind, domains: number[], s: Settings, log: (m: 
   return {
     path: kind, label: LABELS[kind], domains: kind === 'direct' ? [a] : [a, b],
     latency_1khz: lat.summary, latency_1khz_received: lat.received, latency_1khz_sent: lat.sent,
+    cpu_us_per_msg_1khz: cpu,
     rates, max_lossless_hz: lossless.length > 0 ? Math.max(...lossless) : null,
     image: { rate_hz: 30, sent: img.sent, received: img.received, loss: img.sent - img.received, latency: img.summary },
   };
@@ -344,19 +371,22 @@ function table(results: PathResult[]): string {
   const us = (ns: number | undefined): string => (ns === undefined ? '-' : fmt(ns / 1e3, 0));
   const ms = (ns: number | undefined): string => (ns === undefined ? '-' : fmt(ns / 1e6, 2));
   const direct = results.find((r) => r.path === 'direct');
+  const cpuCell = (us: number | undefined): string => (us === undefined ? '-' : fmt(us, 0));
   const rows = results.map((r) => [
     r.label,
     us(r.latency_1khz?.p50),
     us(r.latency_1khz?.p99),
     r.path === 'direct' || !direct?.latency_1khz || !r.latency_1khz ? '-' : us(r.latency_1khz.p50 - direct.latency_1khz.p50),
     `${r.latency_1khz_sent - r.latency_1khz_received}`,
+    cpuCell(r.cpu_us_per_msg_1khz.bridge),
+    cpuCell(r.cpu_us_per_msg_1khz.server),
     r.max_lossless_hz === null ? 'none' : `${r.max_lossless_hz}`,
     ms(r.image.latency?.p50),
     ms(r.image.latency?.p99),
     `${r.image.loss}/${r.image.sent}`,
   ]);
   return renderTable(
-    ['path', '1kHz p50 us', 'p99 us', '+p50 us', 'lost', 'lossless Hz', '1MB p50 ms', 'p99 ms', 'lost/sent'],
+    ['path', '1kHz p50 us', 'p99 us', '+p50 us', 'lost', 'bridge cpu us/msg', 'server cpu us/msg', 'lossless Hz', '1MB p50 ms', 'p99 ms', 'lost/sent'],
     rows,
   );
 }
@@ -384,7 +414,11 @@ async function main(): Promise<void> {
   const base = 60 + Math.floor(Math.random() * 36);
   const domainsFor: Record<PathKind, number[]> = { direct: [base], json: [base + 1, base + 2], cdr: [base + 3, base + 4] };
   const results: PathResult[] = [];
-  for (const kind of ['direct', 'json', 'cdr'] as const) results.push(await runPath(kind, domainsFor[kind], settings, log));
+  const pathsArg = argv.indexOf('--paths') >= 0 ? argv[argv.indexOf('--paths') + 1] : 'direct,json,cdr';
+  const kinds = pathsArg.split(',') as PathKind[];
+  const unknown = kinds.filter((k) => !(k in domainsFor));
+  if (unknown.length > 0) throw new Error(`--paths: unknown path ${unknown.join(', ')}; expected direct, json and/or cdr`);
+  for (const kind of kinds) results.push(await runPath(kind, domainsFor[kind], settings, log));
   m.loadavg_end = os.loadavg();
   const doc = { bench: 'ros', quick, settings, machine: m, string_bytes: STRING_BYTES, image_bytes: IMAGE_SIDE * IMAGE_SIDE, results };
   writeJson(path.join(RESULTS_DIR, 'ros.json'), doc);
