@@ -40,7 +40,22 @@ export interface RosPublisher {
   readonly topic: string;
   /** Publishes a plain message object (see msg-json.ts for its field representation) or serialized CDR bytes. */
   publish(message: unknown): void;
+  /**
+   * Whether a subscription is matched now. A port that cannot tell leaves it out, and callers publish anyway: see
+   * `isHeard`.
+   */
+  hasSubscribers?(): boolean;
   destroy(): void;
+}
+
+/**
+ * False when nobody can receive what `publisher` would send now, so a side output (~/latency, ~/age, ~/rtt,
+ * /diagnostics: volatile, never latched) can skip building and serializing it. Each costs tens of microseconds
+ * in rclnodejs, several times per forwarded message; DDS matches a new subscriber before it can receive anything,
+ * so skipping while none is matched loses nothing a subscriber would have got.
+ */
+export function isHeard(publisher: RosPublisher | null): publisher is RosPublisher {
+  return publisher !== null && (publisher.hasSubscribers?.() ?? true);
 }
 
 export interface RosSubscription {

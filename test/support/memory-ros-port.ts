@@ -110,6 +110,11 @@ export class MemoryRosGraph implements RosPort {
   readonly nodes: MemoryRosNode[] = [];
   /** Every message published, by topic, in order (plain objects or Buffers as given). */
   readonly published = new Map<string, unknown[]>();
+  /**
+   * When true, publishers tell whether a matching subscription exists (hasSubscribers), as DDS matching does; by
+   * default they claim a listener, so tests read every side output from `published` without subscribing to it.
+   */
+  matchSubscribers = false;
   private shut = false;
   private readonly serialized = new Map<string, unknown>();
 
@@ -138,6 +143,11 @@ export class MemoryRosGraph implements RosPort {
     const d = this.definitions.get(type);
     if (!d) throw new UnknownTypeError(type);
     return d;
+  }
+
+  /** @internal */
+  hasSubscribers(pub: PubEndpoint): boolean {
+    return !this.matchSubscribers || this.subscriptions.some((s) => s.topic === pub.topic && s.type === pub.type && compatible(pub.qos, s.qos));
   }
 
   /** @internal */
@@ -245,6 +255,7 @@ export class MemoryRosNode implements RosNode {
         if (!Buffer.isBuffer(message)) checkPublishable(this.graph, type, message, 'message');
         this.graph.deliver(ep, message);
       },
+      hasSubscribers: () => this.graph.hasSubscribers(ep),
       destroy: () => remove(this.graph.publishers, ep),
     };
   }

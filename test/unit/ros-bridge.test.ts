@@ -155,6 +155,23 @@ describe('Bridge', () => {
       assert.deepEqual(r.graph.messagesOn('/fastsocket_bridge/rtt'), [{ data: 3.5 }]);
     });
 
+    it('publishes ~/rtt only while a subscription matches it, and still counts every delivery', async () => {
+      const r = rig({ topics: ['/chatter'] }, teardown);
+      r.graph.matchSubscribers = true;
+      const pub = r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
+      r.bridge.start();
+      r.link.rttNs = 3_500_000;
+      pub.publish({ data: 'unheard' });
+      await settle();
+      assert.equal(r.graph.messagesOn('/fastsocket_bridge/rtt').length, 0);
+      const heard: unknown[] = [];
+      r.talker.createSubscription('std_msgs/msg/Float64', '/fastsocket_bridge/rtt', RELIABLE, 'object', (m) => heard.push(m));
+      pub.publish({ data: 'heard' });
+      await settle();
+      assert.deepEqual(heard, [{ data: 3.5 }]);
+      assert.equal(r.bridge.topics()[0].counters.delivered, 2);
+    });
+
     it('counts and logs a message the client drops, and keeps forwarding', async () => {
       const r = rig({ topics: ['/chatter'] }, teardown);
       const pub = r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
@@ -214,6 +231,22 @@ describe('Bridge', () => {
       const c = r.bridge.topics().find((t) => t.name === '/cam')!.counters;
       assert.deepEqual([c.forwarded, c.dropped_stale, c.dropped], [3, 1, 0]);
       assert.equal(r.node.logged('warn', /dropped 1 message\(s\) on \/cam older than max_age_ms 100/).length, 1);
+    });
+
+    it('publishes /diagnostics only while a subscription matches it, and drops stale held messages either way', () => {
+      const r = rig({ 'topic_options.cam.max_age_ms': 50n }, teardown);
+      r.graph.matchSubscribers = true;
+      const pub = r.talker.createPublisher('std_msgs/msg/Float64', '/cam', RELIABLE);
+      r.bridge.start();
+      r.link.disconnect();
+      pub.publish({ data: 0 });
+      r.clock.mono += 51 * MS;
+      r.bridge.publishDiagnostics();
+      assert.equal(r.graph.messagesOn('/diagnostics').length, 0);
+      assert.equal(r.bridge.topics()[0].counters.dropped_stale, 1);
+      r.talker.createSubscription('diagnostic_msgs/msg/DiagnosticArray', '/diagnostics', RELIABLE, 'object', () => undefined);
+      r.bridge.publishDiagnostics();
+      assert.equal(r.graph.messagesOn('/diagnostics').length, 1);
     });
 
     it('counts held messages as stale on the diagnostics tick while the link stays down', () => {

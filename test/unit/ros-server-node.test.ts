@@ -170,6 +170,31 @@ describe('ServerNode', () => {
       assert.equal(byType.get(5), 2);
     });
 
+    it('publishes ~/latency, ~/latency/<topic> and ~/age only while a subscription matches each, and keeps the statistics either way', () => {
+      const { graph, srv, clock } = server();
+      graph.matchSubscribers = true;
+      const listener = graph.createNode('listener');
+      const heard: Record<string, unknown[]> = {};
+      const listen = (topic: string): void => {
+        heard[topic] = [];
+        listener.createSubscription('std_msgs/msg/Float64', topic, qos('reliable', 'volatile', 10), 'object', (m) => heard[topic].push(m));
+      };
+      exchange(srv, 0, { correctedNs: 1e6, queued_ns: 0 });
+      assert.equal(graph.messagesOn('/fastsocket_server/latency').length, 0);
+      assert.equal(graph.messagesOn('/fastsocket_server/latency/chatter').length, 0);
+      assert.equal(graph.messagesOn('/fastsocket_server/age').length, 0);
+      listen('/fastsocket_server/latency');
+      listen('/fastsocket_server/age');
+      exchange(srv, 1, { correctedNs: 3e6, queued_ns: 0 });
+      assert.deepEqual(heard['/fastsocket_server/latency'], [{ data: 3 }]);
+      assert.deepEqual(heard['/fastsocket_server/age'], [{ data: 3 }]);
+      assert.equal(graph.messagesOn('/fastsocket_server/latency/chatter').length, 0);
+      clock.wall += 1e9;
+      srv.closeWindow();
+      const [metrics] = graph.messagesOn('/fastsocket_server/latency_stats') as Array<{ statistics: Array<{ data_type: number; data: number }> }>;
+      assert.equal(new Map(metrics.statistics.map((x) => [x.data_type, x.data])).get(5), 2, 'both records counted');
+    });
+
     it('still publishes ~/latency for a message that was not a ROS envelope', () => {
       const { graph, srv } = server();
       srv.handleLatency(latency('unknown-id', 2e6));
@@ -198,6 +223,16 @@ describe('ServerNode', () => {
       exchange(srv, 0, { queued_ns: null });
       assert.equal(graph.messagesOn('/fastsocket_server/age').length, 0);
       assert.equal(graph.messagesOn('/fastsocket_server/latency').length, 1);
+    });
+
+    it('publishes /diagnostics only while a subscription matches it', () => {
+      const { graph, srv } = server();
+      graph.matchSubscribers = true;
+      srv.publishDiagnostics();
+      assert.equal(graph.messagesOn('/diagnostics').length, 0);
+      graph.createNode('listener').createSubscription('diagnostic_msgs/msg/DiagnosticArray', '/diagnostics', qos('reliable', 'volatile', 10), 'object', () => undefined);
+      srv.publishDiagnostics();
+      assert.equal(graph.messagesOn('/diagnostics').length, 1);
     });
 
     it('reports age percentiles per topic and for the link in /diagnostics, resends included', () => {
