@@ -77,6 +77,12 @@ export interface RosNode {
   readonly fullyQualifiedName: string;
   readonly logger: Logger;
   /**
+   * True when `raw` subscriptions deliver, and `publish(Buffer)` takes, real CDR (XCDR1 with its encapsulation
+   * header), so the bridge and server can convert JSON themselves (cdr-json.ts); ports that cannot promise it leave
+   * it out.
+   */
+  readonly rawIsCdr?: boolean;
+  /**
    * Declares a parameter. When a params file or command line sets it, the parameter takes that value and type
    * (callers validate the type, so a wrong type is reported by parameter name); otherwise it takes the default.
    */

@@ -163,6 +163,7 @@ class RclnodejsPort implements RosPort {
 
 class RclnodejsNode implements RosNode {
   readonly logger: Logger;
+  readonly rawIsCdr = true;
   private readonly definitions = new Map<string, MessageDefinition>();
   private destroyed = false;
 

@@ -4,7 +4,9 @@
  */
 import type { LatencyRecord, LatencySummary, MessageEvent, PeerInfo, ServerEvents, ServerStats } from '../fastsocket';
 import { LatencyRecorder, LatencyStats, wallNs } from '../fastsocket';
+import { cdrJsonSupports, rosToCdr } from './cdr-json';
 import { parseEnvelope, ParsedEnvelope } from './envelope';
+import type { MessageDefinition } from './message-definition';
 import { MessageMappingError, RosError, UnknownTypeError } from './errors';
 import { openParamPath } from './params';
 import { LogThrottle } from './log-throttle';
@@ -47,6 +49,8 @@ interface TopicState {
   readonly topic: string;
   readonly type: string;
   readonly publisher: RosPublisher;
+  /** JSON messages are serialized here (cdr-json.ts) and published raw, rather than through rclnodejs objects. */
+  readonly encodeCdr: boolean;
   readonly latencyPublisher: RosPublisher;
   readonly stats: LatencyStats;
   lastWindow: LatencySummary;
@@ -180,7 +184,9 @@ export class ServerNode {
       message = env.body.bytes;
     } else {
       try {
-        message = jsonToRos((t) => this.node.messageDefinition(t), env.type, env.body.msg);
+        const lookup = (t: string): MessageDefinition => this.node.messageDefinition(t);
+        const plain = jsonToRos(lookup, env.type, env.body.msg);
+        message = state.encodeCdr ? rosToCdr(lookup, env.type, plain) : plain;
       } catch (err) {
         const field = err instanceof MessageMappingError ? err.field : '?';
         const reason: DropReason = err instanceof UnknownTypeError ? 'unknown_type' : 'bad_message';
@@ -375,11 +381,12 @@ export class ServerNode {
       latencyPublisher = this.node.createPublisher(FLOAT64, latencyName, OUTPUT_QOS);
       this.latencyPublishers.set(latencyName, latencyPublisher);
     }
+    const encodeCdr = this.node.rawIsCdr === true && cdrJsonSupports((t) => this.node.messageDefinition(t), env.type);
     const stats = new LatencyStats();
     const ageStats = new LatencyStats();
     const uplinkStats = new LatencyStats();
     const state: TopicState = {
-      topic, type: env.type, publisher, latencyPublisher, stats, lastWindow: stats.window(),
+      topic, type: env.type, publisher, encodeCdr, latencyPublisher, stats, lastWindow: stats.window(),
       ageStats, lastAgeWindow: ageStats.window(), uplinkStats, lastUplinkWindow: uplinkStats.window(),
       messages: 0, published: 0, resends: 0, dropped: 0, senders: new Map(),
     };

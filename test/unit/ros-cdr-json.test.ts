@@ -1,0 +1,77 @@
+import { strict as assert } from 'node:assert';
+import fc from 'fast-check';
+import { cdrJsonSupports, cdrToJson, rosToCdr } from '../../src/ros/cdr-json';
+import { jsonToRos, rosToJson } from '../../src/ros/msg-json';
+import { MessageMappingError } from '../../src/ros/errors';
+import { MemoryRosGraph, MSG_SOURCES } from '../support/memory-ros-port';
+
+const graph = new MemoryRosGraph({ ...MSG_SOURCES, 'fastsocket_test/msg/HeaderThenDouble': 'std_msgs/Header header\nfloat64 x', 'fastsocket_test/msg/Nothing': '' });
+const lookup = (t: string) => graph.lookup(t);
+
+/** Header (sec, nanosec, frame_id "ab") then a float64, which ends up 8-aligned counting from after the 4-byte header. */
+function headerThenDouble(le: boolean): Buffer {
+  const b = Buffer.alloc(28);
+  b.set([0, le ? 1 : 0, 0, 0]);
+  const w32 = (v: number, at: number): void => void (le ? b.writeInt32LE(v, at) : b.writeInt32BE(v, at));
+  w32(-2, 4);
+  w32(7, 8);
+  w32(3, 12);
+  b.write('ab\0', 16);
+  // The string ends at byte 19, 15 after the header: one byte of padding, and the double starts at byte 20.
+  b[19] = 0xee;
+  if (le) b.writeDoubleLE(0.5, 20);
+  else b.writeDoubleBE(0.5, 20);
+  return b;
+}
+
+describe('cdr-json', () => {
+  describe('#cdrToJson', () => {
+    it('aligns each primitive to its size counted from the end of the header, in either byte order', () => {
+      for (const le of [true, false]) {
+        const bytes = headerThenDouble(le);
+        const json = cdrToJson(lookup, 'std_msgs/msg/Header', bytes);
+        assert.deepEqual(json, { stamp: { sec: -2, nanosec: 7 }, frame_id: 'ab' });
+        const withX = cdrToJson(lookup, 'fastsocket_test/msg/HeaderThenDouble', bytes);
+        assert.deepEqual(withX, { header: { stamp: { sec: -2, nanosec: 7 }, frame_id: 'ab' }, x: 0.5 });
+      }
+    });
+
+    it('throws MessageMappingError naming msg when the bytes end before the message does', () => {
+      const bytes = headerThenDouble(true).subarray(0, 20);
+      assert.throws(() => cdrToJson(lookup, 'fastsocket_test/msg/HeaderThenDouble', bytes), (e: unknown) => e instanceof MessageMappingError && e.field === 'msg');
+    });
+
+    it('throws MessageMappingError naming msg when the encapsulation header is not CDR', () => {
+      assert.throws(() => cdrToJson(lookup, 'std_msgs/msg/Float64', Buffer.from([0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])), (e: unknown) => e instanceof MessageMappingError && e.field === 'msg');
+      assert.throws(() => cdrToJson(lookup, 'std_msgs/msg/Float64', Buffer.from([0, 1])), (e: unknown) => e instanceof MessageMappingError && e.field === 'msg');
+    });
+  });
+
+  describe('#rosToCdr', () => {
+    it('writes bytes that cdrToJson reads back as rosToJson of the same message, for any int64, float64 and byte values', () => {
+      fc.assert(
+        fc.property(
+          fc.array(fc.bigInt(-(2n ** 63n), 2n ** 63n - 1n), { maxLength: 5 }), fc.array(fc.double(), { maxLength: 5 }), fc.uint8Array({ maxLength: 9 }), fc.string(),
+          (ints, doubles, bytes, label) => {
+            const dims = [{ label, size: bytes.length, stride: 1 }];
+            for (const [type, data] of [['std_msgs/msg/Int64MultiArray', ints], ['std_msgs/msg/Float64MultiArray', doubles], ['std_msgs/msg/UInt8MultiArray', bytes]] as const) {
+              const plain = jsonToRos(lookup, type, rosToJson(lookup, type, { layout: { dim: dims, data_offset: 3 }, data }));
+              assert.deepEqual(cdrToJson(lookup, type, rosToCdr(lookup, type, plain)), rosToJson(lookup, type, plain));
+            }
+          },
+        ),
+      );
+    });
+
+    it('writes an empty message as one byte after the header, as rosidl sizes it', () => {
+      assert.deepEqual(rosToCdr(lookup, 'fastsocket_test/msg/Nothing', {}), Buffer.from([0, 1, 0, 0, 0]));
+    });
+  });
+
+  describe('#cdrJsonSupports', () => {
+    it('returns false when a wstring is anywhere in the type, whose width differs between middlewares', () => {
+      assert.equal(cdrJsonSupports(lookup, 'fastsocket_test/msg/AllTypes'), false);
+      assert.equal(cdrJsonSupports(lookup, 'sensor_msgs/msg/Imu'), true);
+    });
+  });
+});
