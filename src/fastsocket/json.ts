@@ -4,6 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 
+const NULL_TOKEN = /[[:,]null[,\]}]/;
+
 /** Parses JSON text, also accepting Python's bare NaN/Infinity/-Infinity. Throws SyntaxError on anything else. */
 export function parseJson(text: string): unknown {
   try {
@@ -23,11 +25,12 @@ export function parseJson(text: string): unknown {
 export function stringifyJson(value: unknown): string {
   // A string cannot hold a non-finite number: skip the scan of what may be a large output.
   if (typeof value === 'string') return JSON.stringify(value);
-  // Fast path: without a replacer. A non-finite number would have become null and a bigint would have thrown, so
-  // output without "null" needs nothing more.
+  // Fast path: without a replacer. A non-finite number would have become a null token and a bigint would have
+  // thrown, so output without one needs nothing more. JSON.stringify writes no whitespace, so a null value always
+  // sits between [ : , and , ] }; "null" inside a string (common in base64) no longer sends us down the slow path.
   try {
     const plain = JSON.stringify(value);
-    if (plain !== undefined && !plain.includes('null')) return plain;
+    if (plain !== undefined && plain !== 'null' && !NULL_TOKEN.test(plain)) return plain;
   } catch (err) {
     if (!(err instanceof TypeError) || !/BigInt/i.test(err.message)) throw err;
   }

@@ -116,6 +116,14 @@ describe('json', () => {
       assert.equal(stringifyJson(NaN), 'NaN');
     });
 
+    it('finds a non-finite number beside strings that spell null, and leaves those strings alone', () => {
+      const text = 'bnullA,null]{:null}';
+      assert.equal(stringifyJson({ s: text, n: NaN }), `{"s":${JSON.stringify(text)},"n":NaN}`);
+      assert.equal(stringifyJson([text, -Infinity, null]), `[${JSON.stringify(text)},-Infinity,null]`);
+      assert.equal(stringifyJson({ s: text }), JSON.stringify({ s: text }));
+      assert.equal(stringifyJson(null), 'null');
+    });
+
     it('writes a bigint as a decimal integer', () => {
       assert.equal(stringifyJson({ big: 12345678901234567890n }), '{"big":12345678901234567890}');
     });
