@@ -1,10 +1,8 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitUntil } from '../support/wait';
-import { Proc, REPO, requireRos, rosEnv, startBash, uniqueDomains } from './ros-harness';
+import { freePort, nodeScript, useRosGraph } from './ros-harness';
 
 /**
  * The publisher is rclpy rather than the demo talker because the test must know exactly what was published
@@ -37,25 +35,6 @@ const RATE_HZ = 50;
 const RESTARTS = 2;
 const TOPIC = '/faults_chatter';
 
-function nodeScript(name: string, rosArgs: string): string {
-  return `node ${join(REPO, 'dist/nodes', `${name}.js`)} --ros-args ${rosArgs}`;
-}
-
-/**
- * A port that was free a moment ago. The server must come back on the same address after SIGKILL (the bridge
- * reconnects to its configured url), so port 0 cannot be used: bind 127.0.0.1:0 here, close, pass the number.
- */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** Sequence numbers in `ros2 topic echo` output, in arrival order. */
 function received(output: string): number[] {
   return [...output.matchAll(/^data: '(\d+)'$/gm)].map((m) => Number(m[1]));
@@ -70,34 +49,13 @@ function lastDiagnostic(output: string, name: string, key: string): number | nul
 
 describe('fastsocket ROS 2 faults', function () {
   this.timeout(120_000);
-  const [vehicleDomain, infraDomain] = uniqueDomains();
-  const procs: Proc[] = [];
-  let dir = '';
-  const start = (script: string, domain: number): Proc => {
-    const p = startBash(script, rosEnv(domain));
-    procs.push(p);
-    return p;
-  };
-
-  before(function () {
-    requireRos(this);
-    assert.ok(existsSync(join(REPO, 'dist/nodes/server.js')), 'dist/ is built (npm run build) before the ROS tests');
-    dir = mkdtempSync(join(tmpdir(), 'fastsocket-faults-'));
-  });
-
-  after(async function () {
-    this.timeout(60_000);
-    await Promise.all(procs.map((p) => p.stop()));
-    if (dir) {
-      for (const d of [vehicleDomain, infraDomain]) await startBash('ros2 daemon stop', rosEnv(d)).exited(20_000).catch(() => null);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  const graph = useRosGraph('fastsocket-faults-');
+  const { vehicleDomain, infraDomain, start } = graph;
 
   describe('#server SIGKILL and restart (state_dir)', () => {
     it(`delivers every message of a ${RATE_HZ} Hz stream to the ROS subscriber once (at most one repeat per kill) when the server is SIGKILLed and restarted ${RESTARTS} times`, async () => {
       const url = `tcp://127.0.0.1:${await freePort()}`;
-      const serverScript = nodeScript('server', `-r __node:=faults_server -p url:=${url} -p state_dir:=${join(dir, 'state')}`);
+      const serverScript = nodeScript('server', `-r __node:=faults_server -p url:=${url} -p state_dir:=${join(graph.dir(), 'state')}`);
       let server = start(serverScript, infraDomain);
       await server.waitFor(/listening on/, 60_000);
 
@@ -105,8 +63,8 @@ describe('fastsocket ROS 2 faults', function () {
       const subscriber = start(`ros2 topic echo ${TOPIC} std_msgs/msg/String ${echoQos}`, infraDomain);
       const bridge = start(nodeScript('bridge', `-r __node:=faults_bridge -p url:=${url} -p client_id:=faults_vehicle -p topics:=[${TOPIC}] -p diagnostics_period_s:=0.2`), vehicleDomain);
       await bridge.waitFor(/forwarding 1 topic\(s\)/, 60_000);
-      writeFileSync(join(dir, 'publisher.py'), PUBLISHER);
-      const publisher = start(`python3 ${join(dir, 'publisher.py')} ${TOPIC}`, vehicleDomain);
+      writeFileSync(join(graph.dir(), 'publisher.py'), PUBLISHER);
+      const publisher = start(`python3 ${join(graph.dir(), 'publisher.py')} ${TOPIC}`, vehicleDomain);
       await publisher.waitFor(/publisher ready/, 30_000);
 
       // Distinct numbers: a repeat after a kill must not count as stream progress.

@@ -4,7 +4,10 @@
  * `ros2 launch` receives SIGINT and nothing outlives the test.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { strict as assert } from 'node:assert';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { rosUnavailableReason } from '../../src/ros/rclnodejs-port';
 
@@ -132,4 +135,68 @@ export function rosEnv(domain: number, extra: NodeJS.ProcessEnv = {}): NodeJS.Pr
   // ROS's Python tools need Debian's python3 first on PATH.
   const path = `/usr/bin:${process.env.PATH ?? ''}`;
   return { ...process.env, PATH: path, ROS_DOMAIN_ID: String(domain), ROS_AUTOMATIC_DISCOVERY_RANGE: 'LOCALHOST', PYTHONUNBUFFERED: '1', ...extra };
+}
+
+/** `node dist/nodes/<name>.js --ros-args ...`: the nodes as ros2 run starts them, without a colcon build. */
+export function nodeScript(name: string, rosArgs: string): string {
+  return `node ${join(REPO, 'dist/nodes', `${name}.js`)} --ros-args ${rosArgs}`;
+}
+
+/**
+ * A TCP port that was free a moment ago, for a server that must come back on the same address after a restart
+ * (the bridge reconnects to its configured url), where port 0 cannot be used: bind 127.0.0.1:0, close, pass it on.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Two ROS domains (vehicle, infrastructure) and a scratch directory for one describe block. */
+export interface RosGraph {
+  readonly vehicleDomain: number;
+  readonly infraDomain: number;
+  /** The scratch directory, made in `before`. */
+  dir(): string;
+  /** Starts a bash script in `domain`; it is stopped in `after`. */
+  start(script: string, domain: number): Proc;
+}
+
+/**
+ * Registers the before/after hooks every real-graph suite needs: skip (or fail under FASTSOCKET_REQUIRE_ROS) without
+ * ROS, a built dist/, a scratch directory, and in teardown every started process stopped, both domains' ros2
+ * daemons stopped and the directory removed. Call it inside the suite's describe.
+ */
+export function useRosGraph(tmpPrefix: string): RosGraph {
+  const [vehicleDomain, infraDomain] = uniqueDomains();
+  const procs: Proc[] = [];
+  let dir = '';
+  before(function () {
+    requireRos(this);
+    assert.ok(existsSync(join(REPO, 'dist/nodes/server.js')), 'dist/ is built (npm run build) before the ROS tests');
+    dir = mkdtempSync(join(tmpdir(), tmpPrefix));
+  });
+  after(async function () {
+    this.timeout(60_000);
+    await Promise.all(procs.map((p) => p.stop()));
+    if (dir) {
+      for (const d of [vehicleDomain, infraDomain]) await startBash('ros2 daemon stop', rosEnv(d)).exited(20_000).catch(() => null);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  return {
+    vehicleDomain,
+    infraDomain,
+    dir: () => dir,
+    start: (script, domain) => {
+      const p = startBash(script, rosEnv(domain));
+      procs.push(p);
+      return p;
+    },
+  };
 }

@@ -1,16 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testCerts } from '../support/tls-certs';
 import { waitUntil } from '../support/wait';
-import { Proc, REPO, requireRos, rosEnv, startBash, uniqueDomains } from './ros-harness';
-
-/** `node dist/nodes/<name>.js --ros-args ...`: the nodes as ros2 run starts them, without a colcon build. */
-function nodeScript(name: string, rosArgs: string): string {
-  return `node ${join(REPO, 'dist/nodes', `${name}.js`)} --ros-args ${rosArgs}`;
-}
+import { freePort, nodeScript, Proc, REPO, useRosGraph } from './ros-harness';
 
 function paramsFile(path: string, params: Record<string, string | number | boolean | string[]>): string {
   const lines = Object.entries(params).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`);
@@ -32,18 +26,6 @@ function csvRows(path: string): Array<Record<string, string>> {
   return rows.map((r) => Object.fromEntries(r.split(',').map((c, i) => [columns[i], c])));
 }
 
-/** A TCP port that was free a moment ago, for a server that must come back on the same address. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** The value of `key` in the DiagnosticStatus named `name`, from `ros2 topic echo /diagnostics` YAML output. */
 function diagnosticValue(output: string, name: string, key: string): string | null {
   const statuses = output.split(/\n\s*- level: /);
@@ -57,29 +39,8 @@ function diagnosticValue(output: string, name: string, key: string): string | nu
 
 describe('fastsocket ROS 2 nodes', function () {
   this.timeout(180_000);
-  const [vehicleDomain, infraDomain] = uniqueDomains();
-  const procs: Proc[] = [];
-  let dir = '';
-  const start = (script: string, domain: number): Proc => {
-    const p = startBash(script, rosEnv(domain));
-    procs.push(p);
-    return p;
-  };
-
-  before(function () {
-    requireRos(this);
-    assert.ok(existsSync(join(REPO, 'dist/nodes/server.js')), 'dist/ is built (npm run build) before the ROS tests');
-    dir = mkdtempSync(join(tmpdir(), 'fastsocket-nodes-'));
-  });
-
-  after(async function () {
-    this.timeout(60_000);
-    await Promise.all(procs.map((p) => p.stop()));
-    if (dir) {
-      for (const d of [vehicleDomain, infraDomain]) await startBash('ros2 daemon stop', rosEnv(d)).exited(20_000).catch(() => null);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  const graph = useRosGraph('fastsocket-nodes-');
+  const { vehicleDomain, infraDomain, start } = graph;
 
   describe('#parameters', () => {
     it('loads the shipped config/server.yaml and config/bridge.yaml, limits and all, in rclnodejs', async () => {
@@ -112,16 +73,16 @@ describe('fastsocket ROS 2 nodes', function () {
 
     before(async function () {
       this.timeout(120_000);
-      writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
-      recordPath = join(dir, 'latency.csv');
-      const serverParams = paramsFile(join(dir, 'server.yaml'), {
-        url: 'tcp://127.0.0.1:0', token_file: join(dir, 'token'), record_path: recordPath,
+      writeFileSync(join(graph.dir(), 'token'), `${TOKEN}\n`);
+      recordPath = join(graph.dir(), 'latency.csv');
+      const serverParams = paramsFile(join(graph.dir(), 'server.yaml'), {
+        url: 'tcp://127.0.0.1:0', token_file: join(graph.dir(), 'token'), record_path: recordPath,
         max_connections: 2, frame_timeout_ms: 5000, max_pending_ack3: 500, diagnostics_period_s: 0.5, stats_window_s: 0.5,
       });
       server = start(nodeScript('server', `--params-file ${serverParams}`), infraDomain);
       const [, url] = await server.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);
-      const bridgeParams = paramsFile(join(dir, 'bridge.yaml'), {
-        url, client_id: 'vehicle_1', token_file: join(dir, 'token'), clock_sync: true, outbox_path: join(dir, 'outbox'),
+      const bridgeParams = paramsFile(join(graph.dir(), 'bridge.yaml'), {
+        url, client_id: 'vehicle_1', token_file: join(graph.dir(), 'token'), clock_sync: true, outbox_path: join(graph.dir(), 'outbox'),
         outbox_max_messages: 1000, topics: ['/chatter'],
       });
       start(nodeScript('talker', '-p rate_hz:=20.0'), vehicleDomain);
@@ -167,7 +128,7 @@ describe('fastsocket ROS 2 nodes', function () {
     it('forwards over mutual TLS with the certificates named by tls_cert, tls_key, tls_ca and tls_client_cert, tls_client_key', async () => {
       const certs = await testCerts();
       const pem = (name: string) => join(certs.dir, name);
-      const record = join(dir, 'tls.jsonl');
+      const record = join(graph.dir(), 'tls.jsonl');
       const server = start(nodeScript('server', [
         '-r __node:=tls_server -p url:=tls://127.0.0.1:0', `-p record_path:=${record}`,
         `-p tls_cert:=${pem('server.pem')} -p tls_key:=${pem('server.key')} -p tls_ca:=${pem('ca.pem')}`,
@@ -189,12 +150,12 @@ describe('fastsocket ROS 2 nodes', function () {
     it('drops what waited longer than max_age_ms while the server was down, counts it as stale, and sends the rest with its hold time', async () => {
       const port = await freePort();
       const url = `tcp://127.0.0.1:${port}`;
-      const first = join(dir, 'before.jsonl');
-      const second = join(dir, 'after.jsonl');
+      const first = join(graph.dir(), 'before.jsonl');
+      const second = join(graph.dir(), 'after.jsonl');
       const serverArgs = (record: string) => `-p url:=${url} -p record_path:=${record} -p diagnostics_period_s:=0.5`;
       const serverA = start(nodeScript('server', serverArgs(first)), infraDomain);
       await serverA.waitFor(/listening on/, 60_000);
-      const bridgeParams = join(dir, 'age-bridge.yaml');
+      const bridgeParams = join(graph.dir(), 'age-bridge.yaml');
       writeFileSync(bridgeParams, [
         '/**:', '  ros__parameters:', `    url: "${url}"`, '    client_id: "vehicle_2"', '    diagnostics_period_s: 0.2',
         '    topic_options:', '      age_chatter:', '        name: "/age_chatter"', '        max_age_ms: 300', '',
