@@ -15,7 +15,7 @@ import type { BridgeConfig, BridgeTopicConfig } from './bridge-config';
 import type { RosEnvelope } from './envelope';
 import { cdrJsonSupports, cdrToJson } from './cdr-json';
 import { LogThrottle } from './log-throttle';
-import type { MessageDefinition } from './message-definition';
+import type { DefinitionLookup } from './message-definition';
 import { rosToJson } from './msg-json';
 import { isHeard, type RosNode, type RosPublisher, type RosSubscription, type RosTimer } from './port';
 import { chooseSubscriptionQos, needsDiscovery, QosProfile, toEnvelopeQos } from './qos';
@@ -124,11 +124,10 @@ class TopicForwarder {
       this.subscription.destroy();
       this.subscription = null;
     }
-    const lookup = (t: string): MessageDefinition => node.messageDefinition(t);
     let raw = this.config.encoding === 'cdr';
     try {
       // JSON from the serialized bytes where the port hands over real CDR: rclnodejs' object take costs ~100 us.
-      this.decodeCdr = !raw && node.rawIsCdr === true && cdrJsonSupports(lookup, type);
+      this.decodeCdr = !raw && node.rawIsCdr === true && cdrJsonSupports(this.bridge.lookup, type);
       raw ||= this.decodeCdr;
       this.subscription = node.createSubscription(type, this.name, qos, raw ? 'raw' : 'object', (m) => this.onMessage(m, type, qos));
     } catch (err) {
@@ -154,7 +153,7 @@ class TopicForwarder {
       envelope.cdr = message.toString('base64');
     } else {
       try {
-        const lookup = (t: string): MessageDefinition => this.bridge.node.messageDefinition(t);
+        const lookup = this.bridge.lookup;
         envelope.msg = Buffer.isBuffer(message) ? cdrToJson(lookup, type, message) : rosToJson(lookup, type, message);
       } catch (err) {
         this.counters.mapping_errors++;
@@ -223,6 +222,8 @@ export class Bridge {
   private state: 'idle' | 'running' | 'closed' = 'idle';
   /** From the link's connect/disconnect events; decides whether max_age_ms topics hand over or hold. */
   linkConnected = false;
+  /** Message definitions from the node, made once rather than per forwarded message. */
+  readonly lookup: DefinitionLookup;
 
   constructor(
     readonly node: RosNode,
@@ -232,6 +233,7 @@ export class Bridge {
   ) {
     this.wallNs = options.wallNs ?? wallNs;
     this.monotonicNs = options.monotonicNs ?? monotonicNs;
+    this.lookup = (t) => node.messageDefinition(t);
     this.throttle = new LogThrottle(node.logger, 5000, () => this.monotonicNs() / 1e6);
     this.forwarders = config.topics.map((t) => new TopicForwarder(node.resolveTopicName(t.name), t, this));
   }

@@ -6,7 +6,7 @@ import type { LatencyRecord, LatencySummary, MessageEvent, PeerInfo, ServerEvent
 import { LatencyRecorder, LatencyStats, wallNs } from '../fastsocket';
 import { cdrJsonSupports, rosToCdr } from './cdr-json';
 import { parseEnvelope, ParsedEnvelope } from './envelope';
-import type { MessageDefinition } from './message-definition';
+import type { DefinitionLookup } from './message-definition';
 import { MessageMappingError, RosError, UnknownTypeError } from './errors';
 import { openParamPath } from './params';
 import { LogThrottle } from './log-throttle';
@@ -100,6 +100,8 @@ export class ServerNode {
   private diagnosticsPublisher: RosPublisher | null = null;
   private readonly timers: RosTimer[] = [];
   private state: 'idle' | 'running' | 'closed' = 'idle';
+  /** Message definitions from the node, made once rather than per received message. */
+  private readonly lookup: DefinitionLookup;
 
   constructor(
     readonly node: RosNode,
@@ -107,6 +109,7 @@ export class ServerNode {
     options: ServerNodeOptions = {},
   ) {
     this.wallNs = options.wallNs ?? wallNs;
+    this.lookup = (t) => node.messageDefinition(t);
     this.maxPendingIds = options.maxPendingIds ?? 100_000;
     this.throttle = new LogThrottle(node.logger);
     this.lastWindow = this.stats.window();
@@ -184,9 +187,8 @@ export class ServerNode {
       message = env.body.bytes;
     } else {
       try {
-        const lookup = (t: string): MessageDefinition => this.node.messageDefinition(t);
-        const plain = jsonToRos(lookup, env.type, env.body.msg);
-        message = state.encodeCdr ? rosToCdr(lookup, env.type, plain) : plain;
+        const plain = jsonToRos(this.lookup, env.type, env.body.msg);
+        message = state.encodeCdr ? rosToCdr(this.lookup, env.type, plain) : plain;
       } catch (err) {
         const field = err instanceof MessageMappingError ? err.field : '?';
         const reason: DropReason = err instanceof UnknownTypeError ? 'unknown_type' : 'bad_message';
@@ -381,7 +383,7 @@ export class ServerNode {
       latencyPublisher = this.node.createPublisher(FLOAT64, latencyName, OUTPUT_QOS);
       this.latencyPublishers.set(latencyName, latencyPublisher);
     }
-    const encodeCdr = this.node.rawIsCdr === true && cdrJsonSupports((t) => this.node.messageDefinition(t), env.type);
+    const encodeCdr = this.node.rawIsCdr === true && cdrJsonSupports(this.lookup, env.type);
     const stats = new LatencyStats();
     const ageStats = new LatencyStats();
     const uplinkStats = new LatencyStats();
