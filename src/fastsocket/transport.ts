@@ -48,6 +48,17 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
   private pendingBytes = 0;
   private flushScheduled = false;
   private drainWanted = false;
+  /** Set while frames from one read are being handled and flushAfterRead is on: their replies wait for its end. */
+  private inRead = false;
+
+  /**
+   * @param flushAfterRead  the server side: what the frames of one read queue (their acks 2) goes out in one write
+   *   as soon as that read has been handled, instead of a loop turn later. The client side leaves it off, so that an
+   *   ack 3 waits for the message 1 the application sends when its send() resolves, and both share a write.
+   */
+  constructor(private readonly flushAfterRead = false) {
+    super();
+  }
 
   get isClosed(): boolean {
     return this.closed;
@@ -89,7 +100,7 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
     if (this.closed) return;
     this.pending.push(frame);
     this.pendingBytes += size;
-    if (!this.flushScheduled) {
+    if (!this.flushScheduled && !this.inRead) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
@@ -131,6 +142,18 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
     this.destroyTransport();
   }
 
+  /** Transports call this before handing over the frames of one read... */
+  protected beginRead(): void {
+    this.inRead = this.flushAfterRead;
+  }
+
+  /** ...and this after it, whatever happened in between. */
+  protected endRead(): void {
+    if (!this.inRead) return;
+    this.inRead = false;
+    this.flush();
+  }
+
   protected emitDrain(): void {
     this.drainWanted = false;
     this.emit('drain');
@@ -154,8 +177,8 @@ class StreamConnection extends FrameConnection {
   readonly peer: string;
   private readonly framer: LineFramer;
 
-  constructor(private readonly socket: net.Socket, maxFrameBytes: number) {
-    super();
+  constructor(private readonly socket: net.Socket, maxFrameBytes: number, flushAfterRead: boolean) {
+    super(flushAfterRead);
     this.peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     this.framer = new LineFramer(maxFrameBytes);
     socket.setNoDelay(true);
@@ -170,6 +193,7 @@ class StreamConnection extends FrameConnection {
 
   private onData(chunk: Buffer): void {
     this.lastActivityMs = performanceNow();
+    this.beginRead();
     try {
       this.framer.push(chunk, (frame) => this.emit('frame', frame));
     } catch (err) {
@@ -181,6 +205,8 @@ class StreamConnection extends FrameConnection {
       this.emit('error', err as Error);
       this.destroy();
       return;
+    } finally {
+      this.endRead();
     }
     this.partialSinceMs = this.framer.pendingBytes > 0 ? (this.partialSinceMs ?? this.lastActivityMs) : null;
   }
@@ -229,8 +255,8 @@ class StreamConnection extends FrameConnection {
 
 /** ws:// and wss://: one JSON object per WebSocket message. */
 class WsConnection extends FrameConnection {
-  constructor(private readonly ws: WebSocket, readonly peer: string) {
-    super();
+  constructor(private readonly ws: WebSocket, readonly peer: string, flushAfterRead: boolean) {
+    super(flushAfterRead);
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data: Buffer) => {
       this.lastActivityMs = performanceNow();
@@ -255,7 +281,11 @@ class WsConnection extends FrameConnection {
     // ws only reports whole messages; its receiver's buffer tells whether one has started and not ended, which the
     // frame timeout needs. This listener runs after ws's own, so the receiver has already consumed the chunk.
     const receiver = (ws as unknown as { _receiver?: { _bufferedBytes?: number; _fragments?: unknown[] } })._receiver;
+    // ws hands over every message of a chunk synchronously (allowSynchronousEvents, its default) from its own 'data'
+    // listener, which was added before these two.
+    raw?.prependListener('data', () => this.beginRead());
     raw?.on('data', () => {
+      this.endRead();
       this.lastActivityMs = performanceNow();
       const partial = (receiver?._bufferedBytes ?? 0) > 0 || (receiver?._fragments?.length ?? 0) > 0;
       this.partialSinceMs = partial ? (this.partialSinceMs ?? this.lastActivityMs) : null;
@@ -361,7 +391,7 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
     const onSocket = (socket: net.Socket) => {
       socket.on('error', () => undefined);
       handshakeDone(formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0));
-      opts.onConnection(new StreamConnection(socket, opts.maxFrameBytes));
+      opts.onConnection(new StreamConnection(socket, opts.maxFrameBytes, true));
     };
     server = ep.scheme === 'tcp' ? net.createServer(onSocket) : tls.createServer(tlsServerOptions!, onSocket);
   } else {
@@ -381,7 +411,7 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
         handshakeDone(formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0));
-        const conn = new WsConnection(ws, formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0));
+        const conn = new WsConnection(ws, formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0), true);
         opts.onUpgradeHeaders?.(conn, req.headers);
         opts.onConnection(conn);
       });
@@ -474,7 +504,7 @@ export function connect(ep: Endpoint, opts: ConnectOptions): Promise<FrameConnec
         settled = true;
         clearTimeout(timer);
         socket.off('error', fail);
-        resolve(new StreamConnection(socket, opts.maxFrameBytes));
+        resolve(new StreamConnection(socket, opts.maxFrameBytes, false));
       });
     } else {
       const ws = new WebSocket(`${ep.scheme}://${formatHostPort(ep.host, ep.port)}${ep.path || '/'}`, {
@@ -500,7 +530,7 @@ export function connect(ep: Endpoint, opts: ConnectOptions): Promise<FrameConnec
         ws.off('error', fail);
         const raw = (ws as unknown as { _socket: net.Socket })._socket;
         raw.setNoDelay(true);
-        resolve(new WsConnection(ws, formatHostPort(ep.host, ep.port)));
+        resolve(new WsConnection(ws, formatHostPort(ep.host, ep.port), false));
       });
     }
   });

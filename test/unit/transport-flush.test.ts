@@ -1,0 +1,112 @@
+import { strict as assert } from 'node:assert';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { FrameConnection } from '../../src/fastsocket/transport';
+
+/**
+ * FrameConnection's write scheduling, driven through a transport that records each write it is handed instead of
+ * sending it. `read` stands for one chunk arriving: the frames it carries are handed over, and whatever their
+ * handlers queue is what the server writes back.
+ */
+class RecordingConnection extends FrameConnection {
+  readonly peer = '127.0.0.1:1';
+  readonly writes: string[][] = [];
+
+  read(handle: () => void): void {
+    this.beginRead();
+    try {
+      handle();
+    } finally {
+      this.endRead();
+    }
+  }
+
+  pauseReading(): void {}
+  resumeReading(): void {}
+  protected transportBuffered(): number {
+    return 0;
+  }
+  protected writeFrames(frames: string[]): boolean {
+    this.writes.push(frames);
+    return true;
+  }
+  protected closeTransport(): void {}
+  protected destroyTransport(): void {}
+}
+
+describe('FrameConnection write scheduling', () => {
+  it('server side: replies queued while one read is handled go out in one write when that read ends, not a loop turn later', () => {
+    const conn = new RecordingConnection(true);
+    conn.read(() => {
+      conn.write('{"a":1}');
+      conn.write('{"a":2}');
+      conn.write('{"a":3}');
+      assert.equal(conn.writes.length, 0, 'nothing written while the read is still being handled');
+    });
+    assert.deepEqual(conn.writes, [['{"a":1}', '{"a":2}', '{"a":3}']]);
+  });
+
+  it('server side: a lazy frame is built at the write, after everything the read handed over', () => {
+    const conn = new RecordingConnection(true);
+    const order: string[] = [];
+    conn.read(() => {
+      conn.writeLazy(() => {
+        order.push('built');
+        return '{"ack":1}';
+      }, 9);
+      order.push('handler done');
+    });
+    assert.deepEqual(order, ['handler done', 'built']);
+    assert.deepEqual(conn.writes, [['{"ack":1}']]);
+  });
+
+  it('server side: what is queued outside a read still goes out, at the end of the turn', async () => {
+    const conn = new RecordingConnection(true);
+    conn.write('{"hello":1}');
+    conn.write('{"hello":2}');
+    assert.equal(conn.writes.length, 0);
+    await nextTurn();
+    assert.deepEqual(conn.writes, [['{"hello":1}', '{"hello":2}']]);
+  });
+
+  it('server side: a write queued before a read shares the write at its end, and is not written twice', async () => {
+    const conn = new RecordingConnection(true);
+    conn.write('{"early":1}');
+    conn.read(() => conn.write('{"ack":1}'));
+    assert.deepEqual(conn.writes, [['{"early":1}', '{"ack":1}']]);
+    await nextTurn();
+    assert.equal(conn.writes.length, 1);
+  });
+
+  it('server side: a handler that throws does not leave later writes stuck', async () => {
+    const conn = new RecordingConnection(true);
+    assert.throws(() =>
+      conn.read(() => {
+        conn.write('{"ack":1}');
+        throw new Error('handler failed');
+      }),
+    );
+    assert.deepEqual(conn.writes, [['{"ack":1}']]);
+    conn.write('{"later":1}');
+    await nextTurn();
+    assert.deepEqual(conn.writes, [['{"ack":1}'], ['{"later":1}']]);
+  });
+
+  it('client side: what a read queues (an ack 3) waits for the end of the turn, so the next message 1 shares its write', async () => {
+    const conn = new RecordingConnection(false);
+    conn.read(() => conn.write('{"ack3":1}'));
+    assert.equal(conn.writes.length, 0, 'not written at the end of the read');
+    // The application's send() runs when its promise resolves, in a microtask after the read.
+    await Promise.resolve();
+    conn.write('{"message":2}');
+    await nextTurn();
+    assert.deepEqual(conn.writes, [['{"ack3":1}', '{"message":2}']]);
+  });
+
+  it('writes nothing once closed', async () => {
+    const conn = new RecordingConnection(true);
+    conn.destroy();
+    conn.read(() => conn.write('{"ack":1}'));
+    await nextTurn();
+    assert.deepEqual(conn.writes, []);
+  });
+});
