@@ -233,7 +233,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     return { ...this.counters, bad_frames_by_reason: { ...this.counters.bad_frames_by_reason }, connections: this.peers.size };
   }
 
-  /** Stops listening and closes every connection. Idempotent. */
+  /** Stops listening and closes every connection; resolves once each has emitted 'disconnect'. Idempotent. */
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.state = 'closed';
@@ -245,9 +245,23 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       await Promise.race([stopped, new Promise<void>((r) => setTimeout(r, 500).unref())]);
       for (const p of this.peers) p.conn.destroy();
       await stopped;
+      // A destroyed socket reports its close a tick or two later; 'disconnect' comes from there.
+      await Promise.race([this.noPeersLeft(), new Promise<void>((r) => setTimeout(r, 2000).unref())]);
       this.seen.close();
     })();
     return this.closing;
+  }
+
+  private noPeersLeft(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const check = () => {
+        if (this.peers.size > 0) return;
+        this.off('disconnect', check);
+        resolve();
+      };
+      this.on('disconnect', check);
+      check();
+    });
   }
 
   private accept(conn: FrameConnection): void {

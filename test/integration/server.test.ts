@@ -312,6 +312,20 @@ describe('FastSocketServer', () => {
       await assert.rejects(RawPeer.connect(url), 'nothing listens any more');
     });
 
+    for (const scheme of ['tcp', 'ws'] as const) {
+      it(`${scheme}://: resolves only after every connection has emitted disconnect`, async () => {
+        const { server, url } = await startServer(teardown, scheme);
+        const gone: PeerInfo[] = [];
+        server.on('disconnect', (info) => gone.push(info));
+        const peers = [await RawPeer.connect(url), await RawPeer.connect(url, { noRead: true })];
+        for (const p of peers) teardown.add(() => p.destroy());
+        await waitUntil(() => server.stats().connections === 2, 'the server to see both connections');
+        await server.close();
+        assert.equal(gone.length, 2, 'both disconnects emitted before close() resolved');
+        assert.equal(server.stats().connections, 0);
+      });
+    }
+
     it('closes even when a peer keeps its side open and never reads', async () => {
       const { server, url } = await startServer(teardown, 'ws');
       const peer = await RawPeer.connect(url, { noRead: true });
