@@ -1,20 +1,51 @@
 /**
- * What every node entry point shares: load ROS (or say in one sentence that it must be sourced), create the node
- * under its default name (remaps and params files from argv apply), and turn SIGINT and SIGTERM into a clean
- * shutdown with exit code 0 (`ros2 launch` sends SIGINT, then SIGTERM; rclnodejs handles neither for us).
+ * What every node entry point shares, for ROS 2 and ROS 1 alike: load ROS (or say in one sentence that it must be
+ * sourced), create the node under its default name (remaps and params from argv apply), and turn SIGINT and SIGTERM
+ * into a clean shutdown with exit code 0 (`ros2 launch` and roslaunch send SIGINT, then SIGTERM; neither rclnodejs
+ * nor our ROS 1 port handles them for us).
  */
 import { RosError } from '../ros/errors';
-import type { RosNode, RosPort } from '../ros/port';
+import type { RosNode } from '../ros/port';
 import { openRclnodejsPort } from '../ros/rclnodejs-port';
 
 export interface RunningNode {
   close(): Promise<void>;
 }
 
+/** One ROS version as an entry point sees it. */
+export interface RosRuntime {
+  /** 'ROS 2' or 'ROS 1', for messages. */
+  readonly name: string;
+  /** Loads the client library and reads argv; rejects with a RosError that says what is missing. */
+  open(): Promise<OpenRuntime>;
+}
+
+export interface OpenRuntime {
+  /** Creates the node and resolves once it can be used (ROS 1: registered with the master). */
+  createNode(name: string): Promise<RosNode>;
+  /** Takes every node down (ROS 1: unregisters from the master first). */
+  close(): Promise<void>;
+}
+
+export const ROS2_RUNTIME: RosRuntime = {
+  name: 'ROS 2',
+  async open() {
+    const port = await openRclnodejsPort(process.argv);
+    return {
+      createNode: async (name) => port.createNode(name),
+      close: async () => port.shutdown(),
+    };
+  },
+};
+
 const CLOSE_TIMEOUT_MS = 4000;
 
-export async function runNode(defaultName: string, start: (node: RosNode) => Promise<RunningNode> | RunningNode): Promise<void> {
-  let port: RosPort | null = null;
+export async function runNode(
+  defaultName: string,
+  start: (node: RosNode) => Promise<RunningNode> | RunningNode,
+  runtime: RosRuntime = ROS2_RUNTIME,
+): Promise<void> {
+  let opened: OpenRuntime | null = null;
   let node: RosNode | null = null;
   let running: RunningNode | null = null;
   let stopping = false;
@@ -24,10 +55,13 @@ export async function runNode(defaultName: string, start: (node: RosNode) => Pro
     stopping = true;
     node?.logger.info(`${signal}: shutting down`);
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref());
-    Promise.race([running?.close() ?? Promise.resolve(), deadline])
+    let portClosed: Promise<void> | undefined;
+    // Also called when the deadline wins: ROS 2's shutdown is synchronous and still runs before the exit.
+    const closePort = () => (portClosed ??= opened?.close() ?? Promise.resolve());
+    Promise.race([(running?.close() ?? Promise.resolve()).finally(closePort), deadline])
       .catch((err: Error) => node?.logger.error(`error while closing: ${err.message}`))
       .finally(() => {
-        port?.shutdown();
+        void closePort().catch(() => undefined);
         process.exit(0);
       });
   };
@@ -35,13 +69,13 @@ export async function runNode(defaultName: string, start: (node: RosNode) => Pro
   process.on('SIGTERM', stop);
 
   try {
-    port = await openRclnodejsPort(process.argv);
+    opened = await runtime.open();
   } catch (err) {
-    process.stderr.write(`${err instanceof RosError ? err.message : `ROS 2 could not be initialised: ${(err as Error).message}`}\n`);
+    process.stderr.write(`${err instanceof RosError ? err.message : `${runtime.name} could not be initialised: ${(err as Error).message}`}\n`);
     process.exit(1);
   }
   try {
-    node = port.createNode(defaultName);
+    node = await opened.createNode(defaultName);
     const started = await start(node);
     if (stopping) await started.close();
     else running = started;
@@ -49,7 +83,7 @@ export async function runNode(defaultName: string, start: (node: RosNode) => Pro
     const message = err instanceof RosError ? err.message : `failed to start: ${(err as Error).stack ?? String(err)}`;
     if (node) node.logger.error(message);
     else process.stderr.write(`${message}\n`);
-    port.shutdown();
+    await opened.close().catch(() => undefined);
     process.exit(1);
   }
 }
