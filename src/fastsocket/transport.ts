@@ -12,6 +12,16 @@ import { FastSocketError, FrameTooLargeError } from './errors';
 import { LineFramer } from './framing';
 import { Endpoint, formatHostPort, formatUrl } from './url';
 
+/**
+ * When a connection writes what the frames of one read made its handlers queue. Frames queued outside a read go out
+ * at the end of the event-loop turn either way, so that everything queued in one turn shares one write.
+ * - 'read': as soon as the read has been handled: the server, whose acks 2 should leave at once, one write per read.
+ * - 'settled': once the promise callbacks that the read set off have all run: the client, whose ack 3 then shares a
+ *   write with the message 1 the application sends when its send() resolves (a loop turn earlier than waiting for
+ *   the end of the turn, and the same write).
+ */
+export type ReplyFlush = 'read' | 'settled';
+
 /** Why we close a connection; mapped to a WebSocket close code, ignored by tcp/tls. */
 export type CloseReason = 'normal' | 'going_away' | 'invalid_data' | 'policy' | 'too_large' | 'overload';
 const WS_CLOSE_CODES: Record<CloseReason, number> = {
@@ -48,15 +58,11 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
   private pendingBytes = 0;
   private flushScheduled = false;
   private drainWanted = false;
-  /** Set while frames from one read are being handled and flushAfterRead is on: their replies wait for its end. */
+  /** Set while the frames of one read are being handed over: what their handlers queue waits for its end. */
   private inRead = false;
 
-  /**
-   * @param flushAfterRead  the server side: what the frames of one read queue (their acks 2) goes out in one write
-   *   as soon as that read has been handled, instead of a loop turn later. The client side leaves it off, so that an
-   *   ack 3 waits for the message 1 the application sends when its send() resolves, and both share a write.
-   */
-  constructor(private readonly flushAfterRead = false) {
+  /** @param replyFlush when what the frames of one read queue is written (see ReplyFlush). */
+  constructor(private readonly replyFlush: ReplyFlush = 'settled') {
     super();
   }
 
@@ -80,9 +86,9 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
   }
 
   /**
-   * Queues one frame (JSON text without newline). Frames queued in the same event-loop turn go out in one write at
-   * its end: every ack produced by what one poll read, and an ack 3 together with the next message 1 that the
-   * application queues when its send() resolves. Writing to a closed connection is a no-op.
+   * Queues one frame (JSON text without newline). Frames queued together go out in one write: those queued in one
+   * event-loop turn at its end, and those queued while a read is handled as ReplyFlush says (the acks one read
+   * produces; an ack 3 together with the next message 1). Writing to a closed connection is a no-op.
    */
   write(text: string): void {
     this.enqueue(text, text.length);
@@ -144,14 +150,22 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
 
   /** Transports call this before handing over the frames of one read... */
   protected beginRead(): void {
-    this.inRead = this.flushAfterRead;
+    this.inRead = true;
   }
 
   /** ...and this after it, whatever happened in between. */
   protected endRead(): void {
     if (!this.inRead) return;
     this.inRead = false;
-    this.flush();
+    if (this.pending.length === 0) return;
+    if (this.replyFlush === 'read') {
+      this.flush();
+      return;
+    }
+    // A nextTick queued from a microtask runs only once the microtask queue is empty, i.e. after every promise
+    // callback the read set off (send() resolutions, however many awaits deep) has run and queued what it sends.
+    this.flushScheduled = true;
+    queueMicrotask(() => process.nextTick(() => this.flush()));
   }
 
   protected emitDrain(): void {
@@ -177,8 +191,8 @@ class StreamConnection extends FrameConnection {
   readonly peer: string;
   private readonly framer: LineFramer;
 
-  constructor(private readonly socket: net.Socket, maxFrameBytes: number, flushAfterRead: boolean) {
-    super(flushAfterRead);
+  constructor(private readonly socket: net.Socket, maxFrameBytes: number, replyFlush: ReplyFlush) {
+    super(replyFlush);
     this.peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     this.framer = new LineFramer(maxFrameBytes);
     socket.setNoDelay(true);
@@ -255,8 +269,8 @@ class StreamConnection extends FrameConnection {
 
 /** ws:// and wss://: one JSON object per WebSocket message. */
 class WsConnection extends FrameConnection {
-  constructor(private readonly ws: WebSocket, readonly peer: string, flushAfterRead: boolean) {
-    super(flushAfterRead);
+  constructor(private readonly ws: WebSocket, readonly peer: string, replyFlush: ReplyFlush) {
+    super(replyFlush);
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data: Buffer) => {
       this.lastActivityMs = performanceNow();
@@ -391,7 +405,7 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
     const onSocket = (socket: net.Socket) => {
       socket.on('error', () => undefined);
       handshakeDone(formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0));
-      opts.onConnection(new StreamConnection(socket, opts.maxFrameBytes, true));
+      opts.onConnection(new StreamConnection(socket, opts.maxFrameBytes, 'read'));
     };
     server = ep.scheme === 'tcp' ? net.createServer(onSocket) : tls.createServer(tlsServerOptions!, onSocket);
   } else {
@@ -411,7 +425,7 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
         handshakeDone(formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0));
-        const conn = new WsConnection(ws, formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0), true);
+        const conn = new WsConnection(ws, formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0), 'read');
         opts.onUpgradeHeaders?.(conn, req.headers);
         opts.onConnection(conn);
       });
@@ -504,7 +518,7 @@ export function connect(ep: Endpoint, opts: ConnectOptions): Promise<FrameConnec
         settled = true;
         clearTimeout(timer);
         socket.off('error', fail);
-        resolve(new StreamConnection(socket, opts.maxFrameBytes, false));
+        resolve(new StreamConnection(socket, opts.maxFrameBytes, 'settled'));
       });
     } else {
       const ws = new WebSocket(`${ep.scheme}://${formatHostPort(ep.host, ep.port)}${ep.path || '/'}`, {
@@ -530,7 +544,7 @@ export function connect(ep: Endpoint, opts: ConnectOptions): Promise<FrameConnec
         ws.off('error', fail);
         const raw = (ws as unknown as { _socket: net.Socket })._socket;
         raw.setNoDelay(true);
-        resolve(new WsConnection(ws, formatHostPort(ep.host, ep.port), false));
+        resolve(new WsConnection(ws, formatHostPort(ep.host, ep.port), 'settled'));
       });
     }
   });

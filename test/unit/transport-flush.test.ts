@@ -35,7 +35,7 @@ class RecordingConnection extends FrameConnection {
 
 describe('FrameConnection write scheduling', () => {
   it('server side: replies queued while one read is handled go out in one write when that read ends, not a loop turn later', () => {
-    const conn = new RecordingConnection(true);
+    const conn = new RecordingConnection('read');
     conn.read(() => {
       conn.write('{"a":1}');
       conn.write('{"a":2}');
@@ -46,7 +46,7 @@ describe('FrameConnection write scheduling', () => {
   });
 
   it('server side: a lazy frame is built at the write, after everything the read handed over', () => {
-    const conn = new RecordingConnection(true);
+    const conn = new RecordingConnection('read');
     const order: string[] = [];
     conn.read(() => {
       conn.writeLazy(() => {
@@ -60,7 +60,7 @@ describe('FrameConnection write scheduling', () => {
   });
 
   it('server side: what is queued outside a read still goes out, at the end of the turn', async () => {
-    const conn = new RecordingConnection(true);
+    const conn = new RecordingConnection('read');
     conn.write('{"hello":1}');
     conn.write('{"hello":2}');
     assert.equal(conn.writes.length, 0);
@@ -69,7 +69,7 @@ describe('FrameConnection write scheduling', () => {
   });
 
   it('server side: a write queued before a read shares the write at its end, and is not written twice', async () => {
-    const conn = new RecordingConnection(true);
+    const conn = new RecordingConnection('read');
     conn.write('{"early":1}');
     conn.read(() => conn.write('{"ack":1}'));
     assert.deepEqual(conn.writes, [['{"early":1}', '{"ack":1}']]);
@@ -78,7 +78,7 @@ describe('FrameConnection write scheduling', () => {
   });
 
   it('server side: a handler that throws does not leave later writes stuck', async () => {
-    const conn = new RecordingConnection(true);
+    const conn = new RecordingConnection('read');
     assert.throws(() =>
       conn.read(() => {
         conn.write('{"ack":1}');
@@ -91,19 +91,42 @@ describe('FrameConnection write scheduling', () => {
     assert.deepEqual(conn.writes, [['{"ack":1}'], ['{"later":1}']]);
   });
 
-  it('client side: what a read queues (an ack 3) waits for the end of the turn, so the next message 1 shares its write', async () => {
-    const conn = new RecordingConnection(false);
-    conn.read(() => conn.write('{"ack3":1}'));
+  it('client side: an ack 3 queued by a read waits for the promise callbacks the read set off, however deep, and shares their write', async () => {
+    const conn = new RecordingConnection('settled');
+    let resolveSend!: () => void;
+    const sent = new Promise<void>((resolve) => (resolveSend = resolve));
+    // The application awaits its send() through two async layers and one more await, then sends the next message.
+    const layer = async () => {
+      await sent;
+    };
+    void (async () => {
+      await layer();
+      await null;
+      conn.write('{"message":2}');
+    })();
+    // Scheduled before the read: it runs at the end of this turn, when the old end-of-turn flush would happen.
+    const writesAtTurnEnd = new Promise<number>((resolve) => setImmediate(() => resolve(conn.writes.length)));
+    conn.read(() => {
+      conn.write('{"ack3":1}');
+      resolveSend();
+    });
     assert.equal(conn.writes.length, 0, 'not written at the end of the read');
-    // The application's send() runs when its promise resolves, in a microtask after the read.
-    await Promise.resolve();
-    conn.write('{"message":2}');
-    await nextTurn();
+    assert.equal(await writesAtTurnEnd, 1, 'written before the end of the turn');
     assert.deepEqual(conn.writes, [['{"ack3":1}', '{"message":2}']]);
   });
 
+  it('client side: what is queued outside a read goes out at the end of the turn, in one write', async () => {
+    const conn = new RecordingConnection('settled');
+    conn.write('{"message":1}');
+    await Promise.resolve();
+    conn.write('{"message":2}');
+    assert.equal(conn.writes.length, 0);
+    await nextTurn();
+    assert.deepEqual(conn.writes, [['{"message":1}', '{"message":2}']]);
+  });
+
   it('writes nothing once closed', async () => {
-    const conn = new RecordingConnection(true);
+    const conn = new RecordingConnection('read');
     conn.destroy();
     conn.read(() => conn.write('{"ack":1}'));
     await nextTurn();
