@@ -16,3 +16,13 @@ export function ensureDir(dir: string): void {
     if (!fs.statSync(abs).isDirectory()) throw new Error(`${abs} exists and is not a directory`);
   }
 }
+
+/** A file's text, or null when it does not exist (any other error is thrown). */
+export function readTextIfExists(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ensureDir } from './fs-util';
+import { ensureDir, readTextIfExists } from './fs-util';
 
 export const JOURNAL_FILE = 'seen-ids.log';
 
@@ -86,13 +86,8 @@ export class SeenIds {
 }
 
 function readJournal(file: string): string[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
+  const text = readTextIfExists(file);
+  if (text === null) return [];
   const lines = text.split('\n');
   // The last element is '' when the file ends with a newline; otherwise it is a torn record: drop it.
   lines.pop();

@@ -6,6 +6,7 @@ import { ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FastSocketClientOptions, FastSocketServerOptions, ServerStats } from '../../src/fastsocket';
+import { readTextIfExists } from '../../src/fastsocket/fs-util';
 import type { ClientChildConfig, FromClientChild, ToClientChild } from './fault-client-child';
 import type { DeliveredRecord, FromServerChild, ServerChildConfig, ToServerChild } from './fault-server-child';
 import { Teardown } from './teardown';
@@ -148,13 +149,8 @@ export class ServerProcess {
 
 /** Every hand-over recorded by the server processes, in order. A torn line would be a bug and throws. */
 export function readDelivered(file: string): DeliveredRecord[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
+  const text = readTextIfExists(file);
+  if (text === null) return [];
   return text
     .split('\n')
     .filter((l) => l.length > 0)
