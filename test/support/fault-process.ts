@@ -3,7 +3,6 @@
  * the same port, with the same state folder or outbox file) as a crash and a supervisor restart would.
  */
 import { ChildProcess, fork } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FastSocketClientOptions, FastSocketServerOptions, ServerStats } from '../../src/fastsocket';
 import { readTextIfExists } from '../../src/fastsocket/fs-util';
