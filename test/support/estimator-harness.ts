@@ -106,19 +106,37 @@ export class FrameTap {
   private readonly splitters = new Map<string, FrameSplitter>();
   private readonly truths = new Map<string, Truth>();
   private current: ChunkRecord | null = null;
+  /** Chunks that left the proxy and are not parsed yet. */
+  private unparsed: Array<[ChunkRecord, Buffer]> = [];
+  private parseScheduled = false;
   /** Frames that were not JSON objects with an id (a bug in the parser or a broken stream). */
   unreadable = 0;
 
   constructor(proxy: DelayProxy, private readonly ws: boolean) {
-    proxy.on('leave', (record, data) => this.onLeave(record, data));
+    // Parsed later, not inside the proxy's write: the endpoints share this process, and a reader cannot take the
+    // bytes until the write's caller returns, so parsing here would add to every transit the tap is measuring.
+    proxy.on('leave', (record, data) => {
+      this.unparsed.push([record, data]);
+      if (this.parseScheduled) return;
+      this.parseScheduled = true;
+      setImmediate(() => this.parsePending());
+    });
   }
 
   /** Removes and returns the truth of `id` once both of its transits are known. */
   take(id: string): Required<Truth> | undefined {
+    this.parsePending();
     const t = this.truths.get(id);
     if (t?.downNs === undefined) return undefined;
     this.truths.delete(id);
     return { upNs: t.upNs, downNs: t.downNs };
+  }
+
+  private parsePending(): void {
+    this.parseScheduled = false;
+    const chunks = this.unparsed;
+    this.unparsed = [];
+    for (const [record, data] of chunks) this.onLeave(record, data);
   }
 
   private onLeave(record: ChunkRecord, data: Buffer): void {
