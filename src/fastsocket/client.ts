@@ -359,6 +359,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       return;
     }
     this.conn = conn;
+    conn.readClock = this.clock;
     const gen = ++this.gen;
     if (gen > 1) this.counters.reconnects++;
     this.state = 'connected';
@@ -461,7 +462,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   }
 
   private onFrame(conn: FrameConnection, gen: number, data: Buffer): void {
-    const readAt = this.clock();
+    const readAt = conn.frameReadAtNs();
     let frame;
     try {
       frame = decodeServerFrame(data);

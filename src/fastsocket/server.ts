@@ -284,6 +284,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       orderHead: 0,
       paused: false,
     };
+    conn.readClock = this.clock;
     this.peers.add(p);
     this.counters.connections_total++;
     conn.on('frame', (data) => this.onFrame(p, data));
@@ -324,7 +325,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
 
   private handleFrame(p: PeerState, data: Buffer): void {
     if (p.conn.isClosed) return;
-    const readAt = this.clock();
+    const readAt = p.conn.frameReadAtNs();
     let frame;
     try {
       frame = decodeClientFrame(data);

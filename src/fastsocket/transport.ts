@@ -8,6 +8,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import WebSocket, { WebSocketServer } from 'ws';
+import { MonotonicClock, monotonicNs } from './clock';
 import { FastSocketError, FrameTooLargeError } from './errors';
 import { LineFramer } from './framing';
 import { Endpoint, formatHostPort, formatUrl } from './url';
@@ -60,6 +61,10 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
   private drainWanted = false;
   /** Set while the frames of one read are being handed over: what their handlers queue waits for its end. */
   private inRead = false;
+  /** readClock() when the current read began. */
+  private readStartNs = 0;
+  /** The clock frameReadAtNs() reads; the server and the client give theirs (tests inject one). */
+  readClock: MonotonicClock = monotonicNs;
 
   /** @param replyFlush when what the frames of one read queue is written (see ReplyFlush). */
   constructor(private readonly replyFlush: ReplyFlush = 'settled') {
@@ -148,9 +153,18 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
     this.destroyTransport();
   }
 
+  /**
+   * When the bytes of the frame being handed over were read: the start of the read that carries it, so decoding
+   * that frame, and the frames before it in the same chunk, does not count as time in transit. Outside a read, now.
+   */
+  frameReadAtNs(): number {
+    return this.inRead ? this.readStartNs : this.readClock();
+  }
+
   /** Transports call this before handing over the frames of one read... */
   protected beginRead(): void {
     this.inRead = true;
+    this.readStartNs = this.readClock();
   }
 
   /** ...and this after it, whatever happened in between. */

@@ -125,6 +125,22 @@ describe('FrameConnection write scheduling', () => {
     assert.deepEqual(conn.writes, [['{"message":1}', '{"message":2}']]);
   });
 
+  it('stamps every frame of a read with the time the read began, before any of them was handled', () => {
+    const conn = new RecordingConnection('read');
+    let now = 1_000;
+    conn.readClock = () => now;
+    const seen: number[] = [];
+    conn.read(() => {
+      now += 70; // decoding the first frame
+      seen.push(conn.frameReadAtNs());
+      now += 70; // and the second
+      seen.push(conn.frameReadAtNs());
+    });
+    assert.deepEqual(seen, [1_000, 1_000]);
+    now = 5_000;
+    assert.equal(conn.frameReadAtNs(), 5_000, 'outside a read: now');
+  });
+
   it('writes nothing once closed', async () => {
     const conn = new RecordingConnection('read');
     conn.destroy();
