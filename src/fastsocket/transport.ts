@@ -163,6 +163,8 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
 
   /** Transports call this before handing over the frames of one read... */
   protected beginRead(): void {
+    // A read whose end was never reported (a transport's listener threw) must not hold what it queued.
+    if (this.inRead) this.endRead();
     this.inRead = true;
     this.readStartNs = this.readClock();
   }

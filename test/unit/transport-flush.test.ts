@@ -20,6 +20,11 @@ class RecordingConnection extends FrameConnection {
     }
   }
 
+  /** A read whose end the transport never reports. */
+  readWithoutEnd(): void {
+    this.beginRead();
+  }
+
   pauseReading(): void {}
   resumeReading(): void {}
   protected transportBuffered(): number {
@@ -139,6 +144,14 @@ describe('FrameConnection write scheduling', () => {
     assert.deepEqual(seen, [1_000, 1_000]);
     now = 5_000;
     assert.equal(conn.frameReadAtNs(), 5_000, 'outside a read: now');
+  });
+
+  it('a read whose end is never reported does not hold its replies past the next read', () => {
+    const conn = new RecordingConnection('read');
+    conn.readWithoutEnd();
+    conn.write('{"ack":1}');
+    conn.read(() => conn.write('{"ack":2}'));
+    assert.deepEqual(conn.writes, [['{"ack":1}'], ['{"ack":2}']]);
   });
 
   it('writes nothing once closed', async () => {
