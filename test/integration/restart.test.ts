@@ -7,8 +7,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { SendResult } from '../../src/fastsocket';
+import type { DeliveredRecord } from '../support/fault-server-child';
+import { readDelivered, ServerProcess } from '../support/fault-process';
 import { startClient } from '../support/fixtures';
-import { ServerProcess, type ChildMessage } from '../support/server-process';
 import { useTeardown } from '../support/teardown';
 import { waitUntil } from '../support/wait';
 
@@ -16,7 +17,7 @@ const MESSAGES = 600;
 const RESTARTS = 3;
 
 interface Run {
-  handed: ChildMessage[];
+  handed: DeliveredRecord[];
   results: SendResult[];
   resentByClient: number;
 }
@@ -24,16 +25,23 @@ interface Run {
 describe('FastSocketServer restart', () => {
   const teardown = useTeardown();
 
+  /** A scratch folder for one test: the hand-over record (the application's truth) and the stateDir. */
+  function scratch(): { deliveredFile: string; stateDir: string } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastsocket-restart-'));
+    teardown.add(() => fs.rmSync(dir, { recursive: true, force: true }));
+    return { deliveredFile: path.join(dir, 'delivered.jsonl'), stateDir: path.join(dir, 'state') };
+  }
+
   /**
    * Streams MESSAGES numbered payloads (5 every 5 ms) and SIGKILLs the server each time another quarter of them
-   * has been handed over, starting it again on the same port with the same options.
+   * has been handed over, starting it again on the same port with the same options. The child records each
+   * hand-over with a synchronous file write inside its 'message' handler, before ack 2 can leave, so the record
+   * survives the SIGKILL (a line on a stdout pipe would not: Node writes pipes asynchronously on POSIX).
    */
-  async function streamThroughRestarts(stateDir: string | undefined): Promise<Run> {
-    const handed: ChildMessage[] = [];
-    let proc = await ServerProcess.start(teardown, { url: 'tcp://127.0.0.1:0', ...(stateDir ? { stateDir } : {}) });
-    const url = proc.url;
-    proc.on('message', (m) => handed.push(m));
-    const client = await startClient(teardown, url, { reconnectMinMs: 10, reconnectMaxMs: 50 });
+  async function streamThroughRestarts(withState: boolean): Promise<Run> {
+    const { deliveredFile, stateDir } = scratch();
+    const server = await ServerProcess.start(teardown, { options: withState ? { stateDir } : {}, deliveredFile });
+    const client = await startClient(teardown, server.url, { reconnectMinMs: 10, reconnectMaxMs: 50 });
 
     const sends: Array<Promise<SendResult>> = [];
     const producer = setInterval(() => {
@@ -44,19 +52,17 @@ describe('FastSocketServer restart', () => {
 
     for (let r = 1; r <= RESTARTS; r++) {
       const target = Math.floor((r * MESSAGES) / (RESTARTS + 1));
-      await waitUntil(() => handed.length >= target, `${target} messages handed over before restart ${r}`, 10_000);
-      await proc.kill();
-      proc = await ServerProcess.start(teardown, { url, ...(stateDir ? { stateDir } : {}) });
-      proc.on('message', (m) => handed.push(m));
+      await waitUntil(() => readDelivered(deliveredFile).length >= target, `${target} messages handed over before restart ${r}`, 10_000);
+      await server.kill();
+      await server.restart();
     }
     const results = await Promise.all(sends);
     assert.equal(sends.length, MESSAGES, 'the producer finished');
-    // An ack 2 can reach the client before the child's stdout line reaches us; once the child is gone, every line is read.
-    await proc.kill();
-    return { handed, results, resentByClient: client.stats().resent };
+    await server.kill();
+    return { handed: readDelivered(deliveredFile), results, resentByClient: client.stats().resent };
   }
 
-  const seqOf = (m: ChildMessage): number => (m.payload as { seq: number }).seq;
+  const seqOf = (m: DeliveredRecord): number => (m.payload as { seq: number }).seq;
 
   function assertNoneLost(run: Run): void {
     const seen = new Set(run.handed.map(seqOf));
@@ -66,14 +72,12 @@ describe('FastSocketServer restart', () => {
   }
 
   it('hands every message over across SIGKILLs with a stateDir, repeating at most one per crash and only marked', async () => {
-    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastsocket-restart-'));
-    teardown.add(() => fs.rmSync(stateDir, { recursive: true, force: true }));
-    const run = await streamThroughRestarts(stateDir);
+    const run = await streamThroughRestarts(true);
     assertNoneLost(run);
     // Exactly once is out of reach when the kill can land between the application's handling and the journal
     // write (no shared transaction); what is promised is no loss, and a repeat only from that window, marked.
     const seen = new Set<number>();
-    const repeats: ChildMessage[] = [];
+    const repeats: DeliveredRecord[] = [];
     for (const m of run.handed) {
       if (seen.has(seqOf(m))) repeats.push(m);
       seen.add(seqOf(m));
@@ -85,21 +89,17 @@ describe('FastSocketServer restart', () => {
 
   for (const withState of [true, false]) {
     it(`hands over again a message whose hand-over a crash interrupted (${withState ? 'with' : 'without'} a stateDir)`, async () => {
-      const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastsocket-crash-'));
-      teardown.add(() => fs.rmSync(stateDir, { recursive: true, force: true }));
-      const options = { url: 'tcp://127.0.0.1:0', ...(withState ? { stateDir } : {}) };
-      const handed: ChildMessage[] = [];
-      const first = await ServerProcess.start(teardown, options, { crashOnMessage: 5 });
-      first.on('message', (m) => handed.push(m));
-      const client = await startClient(teardown, first.url, { reconnectMinMs: 10, reconnectMaxMs: 50 });
+      const { deliveredFile, stateDir } = scratch();
+      const server = await ServerProcess.start(teardown, { options: withState ? { stateDir } : {}, deliveredFile, crashOnMessage: 5 });
+      const client = await startClient(teardown, server.url, { reconnectMinMs: 10, reconnectMaxMs: 50 });
       const sends = Array.from({ length: 10 }, (_, seq) => client.send({ seq }));
-      await first.died();
-      assert.equal(handed.length, 4, 'the fifth hand-over was interrupted');
+      await server.died();
+      assert.equal(readDelivered(deliveredFile).length, 4, 'the fifth hand-over was interrupted');
 
-      const second = await ServerProcess.start(teardown, { ...options, url: first.url });
-      second.on('message', (m) => handed.push(m));
+      await server.restart();
       await Promise.all(sends);
-      await second.kill();
+      await server.kill();
+      const handed = readDelivered(deliveredFile);
       const seqs = handed.map(seqOf).sort((a, b) => a - b);
       assert.deepEqual([...new Set(seqs)], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'every message reached the application, the interrupted one included');
       if (withState) assert.deepEqual(seqs, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'and only once');
@@ -107,7 +107,7 @@ describe('FastSocketServer restart', () => {
   }
 
   it('loses no message across SIGKILLs without a stateDir, and marks every repeat resent', async () => {
-    const run = await streamThroughRestarts(undefined);
+    const run = await streamThroughRestarts(false);
     assertNoneLost(run);
     const firstSeen = new Set<number>();
     let repeats = 0;

@@ -88,6 +88,8 @@ export interface ServerProcessOptions {
   options?: FastSocketServerOptions;
   /** Where hand-overs are recorded; see readDelivered(). */
   deliveredFile: string;
+  /** The first run SIGKILLs itself while handing over its Nth message, before recording it. */
+  crashOnMessage?: number;
 }
 
 /** A FastSocketServer in a child process; restart() brings it back on the same URL. */
@@ -124,7 +126,13 @@ export class ServerProcess {
   async restart(): Promise<void> {
     if (this.child?.alive) throw new Error('server process is still running');
     const url = this.boundUrl ?? this.opts.options?.url ?? 'tcp://127.0.0.1:0';
-    const config: ServerChildConfig = { options: { ...this.opts.options, url }, deliveredFile: this.opts.deliveredFile, run: this.runs++ };
+    const config: ServerChildConfig = {
+      options: { ...this.opts.options, url },
+      deliveredFile: this.opts.deliveredFile,
+      run: this.runs,
+      ...(this.runs === 0 && this.opts.crashOnMessage !== undefined ? { crashOnMessage: this.opts.crashOnMessage } : {}),
+    };
+    this.runs++;
     const child = new Child<ToServerChild, FromServerChild>(`server process (run ${config.run})`, forkChild('fault-server-child.js', {
       FASTSOCKET_FAULT_SERVER: JSON.stringify(config),
     }));
@@ -137,6 +145,11 @@ export class ServerProcess {
     await this.child?.kill();
   }
 
+  /** Resolves once the process has exited on its own (crashOnMessage). */
+  async died(ms = DEFAULT_DEADLINE_MS): Promise<void> {
+    if (this.child) await withDeadline(this.child.exited, `${this.child.what} to die`, ms);
+  }
+
   /** The server's stats() and the process's resident memory. */
   async stats(): Promise<{ stats: ServerStats; peakRssBytes: number; rssBytes: number }> {
     const child = this.child!;
@@ -146,14 +159,16 @@ export class ServerProcess {
   }
 }
 
-/** Every hand-over recorded by the server processes, in order. A torn line would be a bug and throws. */
+/**
+ * Every hand-over recorded by the server processes, in order. A line still being written by a running server (no
+ * newline yet) is left for the next read; a torn line anywhere else would be a bug and throws.
+ */
 export function readDelivered(file: string): DeliveredRecord[] {
   const text = readTextIfExists(file);
   if (text === null) return [];
-  return text
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as DeliveredRecord);
+  const lines = text.split('\n');
+  lines.pop();
+  return lines.filter((l) => l.length > 0).map((l) => JSON.parse(l) as DeliveredRecord);
 }
 
 /** A FastSocketClient in a child process, to be SIGKILLed with messages in its persistent outbox. */

@@ -13,6 +13,8 @@ export interface ServerChildConfig {
   deliveredFile: string;
   /** Which run of the server this is (0 for the first start), written into each record. */
   run: number;
+  /** SIGKILL the process while it hands over its Nth message, before recording it: a crash inside the application. */
+  crashOnMessage?: number;
 }
 
 export interface DeliveredRecord {
@@ -45,7 +47,9 @@ async function main(): Promise<void> {
   const config = JSON.parse(process.env.FASTSOCKET_FAULT_SERVER ?? '') as ServerChildConfig;
   const out = fs.openSync(config.deliveredFile, 'a');
   const server = new FastSocketServer(config.options);
+  let handed = 0;
   server.on('message', (m) => {
+    if (++handed === config.crashOnMessage) process.kill(process.pid, 'SIGKILL');
     const rec: DeliveredRecord = {
       run: config.run, id: m.id, payload: m.payload, resent: m.resent, possible_duplicate: m.possible_duplicate, client_id: m.client_id,
     };
