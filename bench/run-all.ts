@@ -145,7 +145,7 @@ function soakRows(r: SoakReport): SummaryRow[] {
       `RSS ${fmt(v.reference_kb / 1024)} MB after ${fmt(r.warmup_s, 0)} s warm-up, then ${fmt(v.min_kb / 1024)}-${fmt(v.max_kb / 1024)} MB: ` +
       `growth ${fmt(v.growth_kb / 1024)} MB, drift ${fmt(v.drift_kb / 1024)} MB` +
       `${v.heap_growth_kb === null ? '' : `, heap after GC ${fmt(v.heap_growth_kb / 1024, 2)} MB`}; ${fmt(r.run.delivered, 0)}/${fmt(r.run.sent, 0)} delivered`,
-    status: soakStatusText(v.status, r.limit_kb),
+    status: soakStatusText(v.status, r.limit_kb, r.warmup_s, r.rate_hz),
   }));
 }
 

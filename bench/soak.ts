@@ -20,6 +20,13 @@ const DEFAULT_DURATION_S = 600;
 const QUICK_DURATION_S = 10;
 /** 1000 msgs/s fills the server's default dedup set (100 000 ids) after 100 s, inside the default warm-up. */
 const DEFAULT_RATE_HZ = 1000;
+/** The server's default dedup set: RSS climbs until it is full. */
+const DEDUP_IDS = 100_000;
+/**
+ * Seconds after the dedup set is full before both processes hold their working size: 300 s soaks with a 100 s
+ * warm-up grew 11-15 MB (the climb), 600 s soaks with a 200 s warm-up stayed within 2 MB (docs/accuracy.md).
+ */
+const SETTLE_S = 100;
 /** Seconds at the end of the warm-up whose median RSS is the reference. */
 const REFERENCE_S = 10;
 /** Seconds over which RSS is smoothed (median) before its growth is judged. */
@@ -28,7 +35,8 @@ const SMOOTH_S = 10;
 const HEAP_EVERY_S = 10;
 const SCHEMES = ['tcp', 'ws'] as const;
 
-export type SoakStatus = 'pass' | 'FAIL' | 'overloaded';
+/** 'overloaded' and 'too short' are runs that cannot be judged: a backlog, or a warm-up that ends before the climb. */
+export type SoakStatus = 'pass' | 'FAIL' | 'overloaded' | 'too short';
 
 export interface RssVerdict {
   process: 'server' | 'client';
@@ -77,6 +85,11 @@ export function defaultWarmupS(durationS: number): number {
   return Math.min(200, durationS / 3);
 }
 
+/** The shortest warm-up after which growth means a leak rather than the climb to the working size. */
+export function minWarmupS(rateHz: number): number {
+  return DEDUP_IDS / rateHz + SETTLE_S;
+}
+
 function rollingMedians(values: readonly number[], width: number): number[] {
   if (values.length <= width) return values.length ? [median(values)] : [];
   const out: number[] = [];
@@ -89,7 +102,7 @@ export function rssVerdict(
   heap: readonly HeapSample[],
   warmupS: number,
   which: 'server' | 'client',
-  keptUp: boolean,
+  unjudged: 'overloaded' | 'too short' | null,
 ): RssVerdict {
   const kb = (s: RssSample): number => (which === 'server' ? s.server_kb : s.client_kb);
   const warming = samples.filter((s) => s.t_s < warmupS && s.t_s >= warmupS - REFERENCE_S).map(kb);
@@ -108,7 +121,7 @@ export function rssVerdict(
     growth_kb: growth,
     drift_kb: median(after.slice(-tenth)) - median(after.slice(0, tenth)),
     heap_growth_kb: half > 0 ? Math.max(...heapAfter.slice(half)) - Math.max(...heapAfter.slice(0, half)) : null,
-    status: !keptUp ? 'overloaded' : after.length > 0 && growth <= SOAK_LIMIT_KB ? 'pass' : 'FAIL',
+    status: unjudged ?? (after.length > 0 && growth <= SOAK_LIMIT_KB ? 'pass' : 'FAIL'),
   };
 }
 
@@ -122,8 +135,9 @@ export async function runSoak(
   const startedAt = new Date().toISOString();
   const run = await runWorkload({ name: `memory soak ${durationS} s at ${rateHz} Hz`, scheme: o.scheme ?? 'tcp', clients: 1, rateHz, durationS, warmupS, heapEveryS: HEAP_EVERY_S, progress: o.progress });
   const keptUp = run.delivered === run.sent;
-  const verdicts = [rssVerdict(run.rss, run.heap.server, warmupS, 'server', keptUp), rssVerdict(run.rss, run.heap.client, warmupS, 'client', keptUp)];
-  const status: SoakStatus = !keptUp ? 'overloaded' : verdicts.every((v) => v.status === 'pass') ? 'pass' : 'FAIL';
+  const unjudged = !keptUp ? 'overloaded' : warmupS < minWarmupS(rateHz) ? 'too short' : null;
+  const verdicts = [rssVerdict(run.rss, run.heap.server, warmupS, 'server', unjudged), rssVerdict(run.rss, run.heap.client, warmupS, 'client', unjudged)];
+  const status: SoakStatus = unjudged ?? (verdicts.every((v) => v.status === 'pass') ? 'pass' : 'FAIL');
   m.loadavg_end = os.loadavg();
   return {
     benchmark: 'soak', started_at: startedAt, machine: m, quick: o.quick ?? false, duration_s: durationS, warmup_s: warmupS, rate_hz: rateHz,
@@ -134,8 +148,11 @@ export async function runSoak(
 const mb = (kb: number): string => fmt(kb / 1024);
 
 /** What a status means in the table. */
-export function soakStatusText(status: SoakStatus, limitKb: number): string {
+export function soakStatusText(status: SoakStatus, limitKb: number, warmupS: number, rateHz: number): string {
   if (status === 'overloaded') return 'OVERLOADED: messages dropped, RSS not judged';
+  if (status === 'too short') {
+    return `TOO SHORT to judge: warm-up ${fmt(warmupS, 0)} s < ${fmt(minWarmupS(rateHz), 0)} s (dedup set full + ${SETTLE_S} s); run >= ${fmt(3 * minWarmupS(rateHz), 0)} s`;
+  }
   return `growth <= ${mb(limitKb)} MB: ${status}`;
 }
 
@@ -150,7 +167,7 @@ export function renderSoak(r: SoakReport): string {
       ['process', 'RSS at warm-up end MB', 'min MB', 'max MB', 'growth MB', 'drift MB', 'heap growth MB', 'verdict'],
       r.verdicts.map((v) => [
         v.process, mb(v.reference_kb), mb(v.min_kb), mb(v.max_kb), mb(v.growth_kb), mb(v.drift_kb),
-        v.heap_growth_kb === null ? '-' : mb(v.heap_growth_kb), soakStatusText(v.status, r.limit_kb),
+        v.heap_growth_kb === null ? '-' : mb(v.heap_growth_kb), soakStatusText(v.status, r.limit_kb, r.warmup_s, r.rate_hz),
       ]),
     ),
     `growth: highest ${SMOOTH_S} s median of RSS after the warm-up minus the median of the warm-up's last ${REFERENCE_S} s; ` +
