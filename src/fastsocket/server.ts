@@ -453,12 +453,14 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     );
   }
 
-  /** The oldest pending record, after skipping queue entries whose record is gone or was replaced. */
-  private oldestPending(p: PeerState): { id: string; pending: Pending } | null {
+  /**
+   * The oldest pending record (p.pending.get(id) of the entry returned), after skipping queue entries whose record
+   * is gone or was replaced. Runs on every ack 3, so it returns the queue entry rather than allocating.
+   */
+  private oldestPending(p: PeerState): { id: string; seq: number } | null {
     while (p.orderHead < p.order.length) {
-      const { id, seq } = p.order[p.orderHead];
-      const pending = p.pending.get(id);
-      if (pending && pending.seq === seq) return { id, pending };
+      const entry = p.order[p.orderHead];
+      if (p.pending.get(entry.id)?.seq === entry.seq) return entry;
       p.orderHead++;
     }
     return null;
@@ -532,7 +534,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
         continue;
       }
       for (let oldest = this.oldestPending(p); oldest; oldest = this.oldestPending(p)) {
-        if (nowNs - oldest.pending.ack2AtNs <= ack3TimeoutNs) break;
+        if (nowNs - p.pending.get(oldest.id)!.ack2AtNs <= ack3TimeoutNs) break;
         p.pending.delete(oldest.id);
         p.orderHead++;
         this.counters.ack3_expired++;
