@@ -1,5 +1,10 @@
-/** Monotonic nanoseconds as a JS number, relative to process start so they stay exact (below 2^53) for ~104 days. */
-const origin = process.hrtime.bigint();
+/**
+ * Monotonic nanoseconds as a JS number, counted from 2^32 ns (~4.3 s) before this module loaded, so they stay exact
+ * (below 2^53) for ~104 days. Not from zero: V8 compiles arithmetic on values that have so far fitted a small
+ * integer (below 2^31) for small integers only, and throws that code away when one outgrows it; a clock starting
+ * at zero did so ~2.1 s after start, deoptimising every hot function that handles a timestamp at once.
+ */
+const origin = process.hrtime.bigint() - 2n ** 32n;
 
 export type MonotonicClock = () => number;
 
