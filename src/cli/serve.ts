@@ -122,11 +122,11 @@ async function serve(v: FlagValues, ctx: CommandContext): Promise<number> {
 
 function printMessage(term: Terminal, m: MessageEvent, onError: (msg: string) => void): void {
   try {
-    term.json({ event: 'message', id: m.id, peer: m.peer, client_id: m.client_id, resent: m.resent, payload: m.payload });
+    term.jsonNow({ event: 'message', id: m.id, peer: m.peer, client_id: m.client_id, resent: m.resent, payload: m.payload });
   } catch (err) {
     // A payload JSON.parse accepted can still be too deeply nested for JSON.stringify.
     onError(`cannot print the payload of message ${m.id}: ${(err as Error).message}`);
-    term.json({ event: 'message', id: m.id, peer: m.peer, client_id: m.client_id, resent: m.resent, payload: null, payload_error: (err as Error).message });
+    term.jsonNow({ event: 'message', id: m.id, peer: m.peer, client_id: m.client_id, resent: m.resent, payload: null, payload_error: (err as Error).message });
   }
 }
 

@@ -46,6 +46,16 @@ export class Terminal {
     this.line(stringifyJson(value));
   }
 
+  /**
+   * Writes a JSON line now, after whatever was queued before it. For a hand-over: `serve` prints a message before
+   * its handler returns, so the line is out before the message's ack 2 (stdout is made blocking by main.ts; a
+   * line queued in this process when it crashes would be lost for good, since its sender holds an ack).
+   */
+  jsonNow(value: object): void {
+    this.pending.push(stringifyJson(value));
+    this.flush();
+  }
+
   flush(): void {
     this.flushScheduled = false;
     if (this.pending.length === 0) return;

@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseJson } from '../../src/fastsocket';
+import { parseJson, type FastSocketClient } from '../../src/fastsocket';
+import { startClient } from '../support/fixtures';
 import { testCerts } from '../support/tls-certs';
 import { useTeardown, type Teardown } from '../support/teardown';
 import { waitUntil, withDeadline } from '../support/wait';
@@ -268,6 +269,68 @@ describe('fastsocket CLI', function () {
       for (const row of ['latency (T1 - T2/2)', 'latency corrected', 'round trip (T1)']) {
         assert.ok(serve.stdout.some((l) => l.startsWith(row) && /\s30\s/.test(l)), `row ${row} with 30 samples:\n${serve.stdout.join('\n')}`);
       }
+    });
+  });
+
+  describe('serve --json: a crash with a reader that lags', () => {
+    /** The write(2) system call number, for reading /proc/PID/syscall. */
+    const WRITE_SYSCALL: Record<string, string> = { x64: '1', arm64: '64' };
+
+    /**
+     * True while the process's main thread sleeps in write(1, ...): its stdout (a socketpair or pipe) is full.
+     * /proc/PID/syscall names the call a blocked thread is in and its arguments.
+     */
+    function blockedOnStdout(pid: number): boolean {
+      try {
+        const [nr, fd] = fs.readFileSync(`/proc/${pid}/syscall`, 'utf8').split(' ');
+        return nr === WRITE_SYSCALL[process.arch] && fd === '0x1';
+      } catch {
+        return false;
+      }
+    }
+
+    it('has printed every message a client holds ack 2 for when it is SIGKILLed', async function () {
+      if (!fs.existsSync('/proc/self/syscall') || !WRITE_SYSCALL[process.arch]) {
+        console.log('      skipped: needs /proc/PID/syscall (Linux, x64 or arm64) to see the server block on its stdout');
+        this.skip();
+      }
+      const child = spawn(process.execPath, [MAIN, 'serve', '--url', 'tcp://127.0.0.1:0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      teardown.add(() => child.kill('SIGKILL'));
+      const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+      const chunks: Buffer[] = [];
+      // The reader takes the listening line and then stops reading, as a consumer that has fallen behind would.
+      const firstLine = await withDeadline(
+        new Promise<string>((resolve) => {
+          const onData = (d: Buffer): void => {
+            chunks.push(d);
+            const text = Buffer.concat(chunks).toString();
+            if (!text.includes('\n')) return;
+            child.stdout!.off('data', onData);
+            child.stdout!.pause();
+            resolve(text.slice(0, text.indexOf('\n')));
+          };
+          child.stdout!.on('data', onData);
+        }),
+        'the listening line',
+        DEADLINE_MS,
+      );
+      const url = (JSON.parse(firstLine) as Json).url as string;
+      const client: FastSocketClient = await startClient(teardown, url);
+      const COUNT = 1000;
+      const acked = new Set<string>();
+      for (let i = 0; i < COUNT; i++) client.send({ i, pad: 'p'.repeat(1000) }).then((r) => acked.add(r.id), () => undefined);
+      // Either everything is acked (the lines wait somewhere) or the server waits for its reader, whose pipe is full.
+      await waitUntil(() => acked.size === COUNT || blockedOnStdout(child.pid!), `all ${COUNT} acks, or the server blocked writing its stdout (${acked.size} acked)`, DEADLINE_MS);
+      const ackedAtKill = new Set(acked);
+      child.kill('SIGKILL');
+      child.stdout!.on('data', (d: Buffer) => chunks.push(d));
+      await withDeadline(closed, 'the killed server to close its pipes', DEADLINE_MS);
+
+      // Whole lines only: the kill can cut the last one short.
+      const lines = Buffer.concat(chunks).toString().split('\n').slice(0, -1);
+      const printed = new Set(lines.filter((l) => l.includes('"event":"message"')).map((l) => (JSON.parse(l) as Json).id as string));
+      const lost = [...ackedAtKill].filter((id) => !printed.has(id));
+      assert.equal(lost.length, 0, `${lost.length} of ${ackedAtKill.size} acked messages were never printed`);
     });
   });
 
