@@ -10,6 +10,11 @@ export interface CommandContext {
   env: NodeJS.ProcessEnv;
   /** Aborted on SIGINT/SIGTERM: the command finishes cleanly, prints its summary and returns. */
   signal: AbortSignal;
+  /**
+   * Makes writes to stdout return only once the operating system has the bytes, when stdout is a pipe or socket
+   * (Node writes those asynchronously on POSIX). For output a crash must not lose: `serve --json` message lines.
+   */
+  blockingStdout?: () => void;
 }
 
 export interface Command {

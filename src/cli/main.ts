@@ -92,8 +92,8 @@ export async function main(argv: string[], ctx: CommandContext): Promise<number>
  * Node writes to a pipe asynchronously on POSIX: once the reader lags and the pipe is full, lines wait in this
  * process, and a crash loses them. `serve --json` prints each message before its ack 2 leaves, so what its sender
  * holds an ack for must already be in the pipe: with a blocking pipe a write returns only then, and a reader that
- * falls behind slows the acks (the senders' outboxes hold the rest) instead of growing our memory.
- * Files and terminals are written synchronously already.
+ * falls behind slows the acks (the senders' outboxes hold the rest) instead of growing our memory. Only that
+ * command asks for it: a log nobody reads should not stop a server. Files and terminals are synchronous already.
  */
 function blockingStdout(): void {
   const handle = (process.stdout as unknown as { _handle?: { setBlocking?: (on: boolean) => number } })._handle;
@@ -109,13 +109,12 @@ function runFromProcess(): void {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  blockingStdout();
   // A reader that went away (`fastsocket serve --json | head`) ends the command like a signal, without a stack trace.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err;
     controller.abort();
   });
-  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, signal: controller.signal }).then(
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, signal: controller.signal, blockingStdout }).then(
     (code) => process.exit(code),
     (err: unknown) => {
       process.stderr.write(`fastsocket: internal error: ${(err as Error)?.stack ?? String(err)}\n`);

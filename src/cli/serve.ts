@@ -32,6 +32,8 @@ export const serveCommand: Command = {
 
 async function serve(v: FlagValues, ctx: CommandContext): Promise<number> {
   const json = v.json === true;
+  // Message lines are hand-overs: one its sender holds an ack for must survive our crash (Terminal.jsonNow).
+  if (json) ctx.blockingStdout?.();
   const term = new Terminal(ctx.stdout, ctx.stderr, 'serve');
   const logger = term.logger(logLevel(v));
   const recordPath = stringFlag(v, 'record');

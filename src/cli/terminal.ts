@@ -48,7 +48,7 @@ export class Terminal {
 
   /**
    * Writes a JSON line now, after whatever was queued before it. For a hand-over: `serve` prints a message before
-   * its handler returns, so the line is out before the message's ack 2 (stdout is made blocking by main.ts; a
+   * its handler returns, so the line is out before the message's ack 2 (serve --json makes stdout blocking; a
    * line queued in this process when it crashes would be lost for good, since its sender holds an ack).
    */
   jsonNow(value: object): void {
