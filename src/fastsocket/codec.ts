@@ -46,10 +46,36 @@ export function decodeClientFrame(data: Buffer | string): ClientFrame {
 
 /** Decodes a frame a client may receive: ack 2 or hello. */
 export function decodeServerFrame(data: Buffer | string): ServerFrame {
+  if (typeof data !== 'string') {
+    const id = plainAck2Id(data);
+    if (id !== null) return { type: 'ack', id };
+  }
   const frame = decodeFrame(data);
   if (frame.type === 'message') throw new ProtocolError('unknown_type', 'a server does not send type "message"');
   if (frame.type === 'ack') return { type: 'ack', id: frame.id };
   return frame;
+}
+
+const ACK2_HEAD = Buffer.from('{"id":"');
+const ACK2_TAIL = Buffer.from('","type":"ack"}');
+
+/** The bytes PLAIN_ID allows: A-Z a-z 0-9 _ . : - (none needs escaping in JSON, all are one byte in UTF-8). */
+const PLAIN_ID_BYTE = new Uint8Array(256);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-') PLAIN_ID_BYTE[c.charCodeAt(0)] = 1;
+
+/**
+ * The id of an ack 2 written exactly as encodeAck2 writes it for a plain id (`{"id":"<id>","type":"ack"}`), read
+ * from the bytes; null for anything else (another peer's spacing, escapes, other fields), which then takes the
+ * general path to the same result. A one-in-flight client decodes one per round trip, and in a real process, with
+ * caches cold after each wait, isUtf8 + toString + JSON.parse of it cost it ~15 us (CPU profile, 100 B RTT run).
+ */
+function plainAck2Id(data: Buffer): string | null {
+  const idEnd = data.length - ACK2_TAIL.length;
+  if (idEnd <= ACK2_HEAD.length || idEnd - ACK2_HEAD.length > MAX_ID_LENGTH) return null;
+  if (data.compare(ACK2_HEAD, 0, ACK2_HEAD.length, 0, ACK2_HEAD.length) !== 0) return null;
+  if (data.compare(ACK2_TAIL, 0, ACK2_TAIL.length, idEnd, data.length) !== 0) return null;
+  for (let i = ACK2_HEAD.length; i < idEnd; i++) if (PLAIN_ID_BYTE[data[i]] === 0) return null;
+  return data.toString('latin1', ACK2_HEAD.length, idEnd);
 }
 
 function validateFrame(value: unknown): Frame {

@@ -252,6 +252,40 @@ describe('codec', () => {
     it('rejects message 1 (a server never sends it) with reason unknown_type', () => {
       rejects(`{"id":"${ID}","type":"message","payload":1}`, 'unknown_type', decodeServerFrame);
     });
+
+    it('reads from bytes exactly what the general path reads from the same ack 2, for any id and any spelling', () => {
+      // An ack 2 as encodeAck2 writes it (read from the bytes for plain ids), and as other peers may write it.
+      const spellings = (id: string): string[] => [
+        encodeAck2(id),
+        `{"id": ${JSON.stringify(id)}, "type": "ack"}`,
+        `{"type":"ack","id":${JSON.stringify(id)}}`,
+        `{"id":${JSON.stringify(id)},"type":"ack","extra":1}`,
+      ];
+      fc.assert(
+        fc.property(fc.oneof(fc.stringMatching(/^[A-Za-z0-9_.:-]{1,128}$/), fc.string({ minLength: 1, maxLength: 128 })), (id) => {
+          for (const text of spellings(id)) {
+            assert.deepEqual(decodeServerFrame(Buffer.from(text, 'utf8')), { type: 'ack', id }, text);
+            assert.deepEqual(decodeServerFrame(text), { type: 'ack', id }, text);
+          }
+        }),
+        { numRuns: 500 },
+      );
+    });
+
+    it('rejects an ack 2 of the plain shape whose id is empty or longer than 128 characters with reason invalid_id', () => {
+      rejects(Buffer.from('{"id":"","type":"ack"}'), 'invalid_id', decodeServerFrame);
+      rejects(Buffer.from(`{"id":"${'a'.repeat(129)}","type":"ack"}`), 'invalid_id', decodeServerFrame);
+      assert.deepEqual(decodeServerFrame(Buffer.from(`{"id":"${'a'.repeat(128)}","type":"ack"}`)), { type: 'ack', id: 'a'.repeat(128) });
+    });
+
+    it('does not take bytes that only look like a plain ack 2 for one', () => {
+      // A quote or a backslash inside, a truncated tail, trailing bytes after the object: the general path decides.
+      rejects(Buffer.from('{"id":"a"b","type":"ack"}'), 'invalid_json', decodeServerFrame);
+      assert.deepEqual(decodeServerFrame(Buffer.from('{"id":"a\\u0041","type":"ack"}')), { type: 'ack', id: 'aA' });
+      rejects(Buffer.from('{"id":"abc","type":"ack"'), 'invalid_json', decodeServerFrame);
+      rejects(Buffer.from('{"id":"abc","type":"ack"}}'), 'invalid_json', decodeServerFrame);
+      rejects(Buffer.from([...Buffer.from('{"id":"a'), 0xff, ...Buffer.from('","type":"ack"}')]), 'invalid_utf8', decodeServerFrame);
+    });
   });
 
   describe('#encodeMessage', () => {
