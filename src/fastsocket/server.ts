@@ -121,6 +121,11 @@ interface PeerState {
   order: Array<{ id: string; seq: number }>;
   orderHead: number;
   paused: boolean;
+  /**
+   * Acks 3 of the current read, completed once its acks 2 have been written: in one-in-flight use an ack 3 shares a
+   * read with the next message 1, and building its record first would delay that message's ack 2.
+   */
+  deferredAck3: Array<{ frame: Ack3Frame; readAt: number }>;
 }
 
 type State = 'idle' | 'listening' | 'closed';
@@ -282,6 +287,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       pending: new Map(),
       order: [],
       orderHead: 0,
+      deferredAck3: [],
       paused: false,
     };
     conn.readClock = this.clock;
@@ -355,11 +361,34 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     }
     p.badStreak = 0;
     if (frame.type === 'message') this.onMessage(p, frame, readAt);
-    else this.onAck3(p, frame, readAt);
+    else this.deferAck3(p, frame, readAt);
+  }
+
+  private deferAck3(p: PeerState, frame: Ack3Frame, readAt: number): void {
+    if (p.deferredAck3.push({ frame, readAt }) === 1) p.conn.afterRead(() => this.completeDeferredAck3(p));
+  }
+
+  /** Completes the deferred acks 3 of a peer, in arrival order. */
+  private completeDeferredAck3(p: PeerState): void {
+    const deferred = p.deferredAck3;
+    if (deferred.length === 0) return;
+    p.deferredAck3 = [];
+    for (const { frame, readAt } of deferred) {
+      try {
+        this.onAck3(p, frame, readAt);
+      } catch (err) {
+        this.logger.error(`error handling an ack 3 from ${p.conn.peer}: ${(err as Error).stack ?? err}`);
+      }
+    }
   }
 
   private onMessage(p: PeerState, frame: MessageFrame, readAt: number): void {
     const resent = frame.resent === true;
+    // An ack 3 read before this message must be seen first when it touches the same table: its record, or the room
+    // an eviction would make.
+    if (p.deferredAck3.length > 0 && (p.pending.size >= this.limits.maxPendingAck3 || p.pending.has(frame.id))) {
+      this.completeDeferredAck3(p);
+    }
     if (p.pending.size >= this.limits.maxPendingAck3 && !p.pending.has(frame.id)) {
       const oldest = this.oldestPending(p);
       if (oldest) {

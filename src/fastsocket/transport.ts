@@ -61,6 +61,8 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
   private drainWanted = false;
   /** Set while the frames of one read are being handed over: what their handlers queue waits for its end. */
   private inRead = false;
+  /** What afterRead() deferred until the current read's replies are written. */
+  private afterReadQueue: Array<() => void> = [];
   /** readClock() when the current read began. */
   private readStartNs = 0;
   /** The clock frameReadAtNs() reads; the server and the client give theirs (tests inject one). */
@@ -161,6 +163,15 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
     return this.inRead ? this.readStartNs : this.readClock();
   }
 
+  /**
+   * Runs `fn` once what the frames of the current read queued has been written (at once outside a read): work that
+   * must not delay the replies, such as completing ack 3 records.
+   */
+  afterRead(fn: () => void): void {
+    if (this.inRead) this.afterReadQueue.push(fn);
+    else fn();
+  }
+
   /** Transports call this before handing over the frames of one read... */
   protected beginRead(): void {
     // A read whose end was never reported (a transport's listener threw) must not hold what it queued.
@@ -173,11 +184,24 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
   protected endRead(): void {
     if (!this.inRead) return;
     this.inRead = false;
-    if (this.pending.length === 0) return;
-    if (this.replyFlush === 'read') {
-      this.flush();
-      return;
+    if (this.pending.length > 0) {
+      if (this.replyFlush === 'read') this.flush();
+      else this.scheduleSettledFlush();
     }
+    if (this.afterReadQueue.length > 0) {
+      const queued = this.afterReadQueue;
+      this.afterReadQueue = [];
+      for (const fn of queued) {
+        try {
+          fn();
+        } catch (err) {
+          this.emit('error', err as Error);
+        }
+      }
+    }
+  }
+
+  private scheduleSettledFlush(): void {
     // A nextTick queued from a microtask runs only once the microtask queue is empty, i.e. after every promise
     // callback the read set off (send() resolutions, however many awaits deep) has run and queued what it sends.
     this.flushScheduled = true;

@@ -143,6 +143,41 @@ describe('FastSocketServer', () => {
       assert.equal(r.peer, `127.0.0.1:${peer.stream.localPort}`);
     });
 
+    it('completes an ack 3 after the message 1 that shares its read has been handed over and acked', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const peer = await rawPeer(url);
+      peer.sendFrame(message1('d-1', 1));
+      await peer.waitForFrame(isAck2('d-1'));
+      const order: string[] = [];
+      server.on('message', (m) => order.push(`message ${m.id}`));
+      server.on('latency', (r) => order.push(`latency ${r.id}`));
+      const recorded = waitForEvent<[LatencyRecord]>(server, 'latency');
+      // One chunk, as a one-in-flight client writes it: the ack 3 of the last exchange, then the next message 1.
+      peer.sendBytes(`${ack3('d-1', 4_000)}\n${message1('d-2', 2)}\n`);
+      await peer.waitForFrame(isAck2('d-2'));
+      const [r] = await recorded;
+      assert.equal(r.id, 'd-1');
+      assert.deepEqual(order, ['message d-2', 'latency d-1']);
+    });
+
+    it('completes an ack 3 before a resend of the same id that shares its read', async () => {
+      const mc = manualClock();
+      const { server, url } = await startServer(teardown, 'tcp', { clock: mc.clock });
+      const latencies = collect<LatencyRecord>(server, 'latency');
+      const peer = await rawPeer(url);
+      peer.sendFrame(message1('r-1', 1));
+      await peer.waitForFrame(isAck2('r-1'));
+      mc.now += 3_000;
+      peer.sendBytes(`${ack3('r-1', 4_000)}\n${message1('r-1', 1, { resent: true })}\n`);
+      await waitUntil(() => latencies.length === 1 && peer.frames.filter((f) => isAck2('r-1')(f as Record<string, unknown>)).length === 2, 'the record and the second ack 2');
+      mc.now += 5_000;
+      peer.sendFrame(ack3('r-1', 8_000));
+      await waitUntil(() => latencies.length === 2, 'the resend\'s record');
+      assert.deepEqual(latencies.map((l) => [l.t2_ns, l.resent]), [[3_000, false], [5_000, true]]);
+      assert.equal(server.stats().duplicates, 1);
+      assert.equal(server.stats().ack3_unknown, 0);
+    });
+
     it('ignores and counts an ack 3 for an unknown id, and for an id already completed', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
       const latencies = collect<LatencyRecord>(server, 'latency');

@@ -130,6 +130,34 @@ describe('FrameConnection write scheduling', () => {
     assert.deepEqual(conn.writes, [['{"message":1}', '{"message":2}']]);
   });
 
+  it('server side: work deferred with afterRead runs once the replies of the read have been written', () => {
+    const conn = new RecordingConnection('read');
+    const seen: number[] = [];
+    conn.read(() => {
+      conn.afterRead(() => seen.push(conn.writes.length));
+      conn.write('{"ack2":1}');
+      conn.afterRead(() => seen.push(conn.writes.length));
+    });
+    assert.deepEqual(seen, [1, 1], 'both ran, after the one write');
+    conn.afterRead(() => seen.push(-1));
+    assert.deepEqual(seen, [1, 1, -1], 'outside a read: at once');
+  });
+
+  it('afterRead: a callback that throws is reported as an error and does not stop the others', () => {
+    const conn = new RecordingConnection('read');
+    const errors: Error[] = [];
+    conn.on('error', (err) => errors.push(err));
+    let ran = false;
+    conn.read(() => {
+      conn.afterRead(() => {
+        throw new Error('record failed');
+      });
+      conn.afterRead(() => (ran = true));
+    });
+    assert.equal(ran, true);
+    assert.deepEqual(errors.map((e) => e.message), ['record failed']);
+  });
+
   it('stamps every frame of a read with the time the read began, before any of them was handled', () => {
     const conn = new RecordingConnection('read');
     let now = 1_000;
