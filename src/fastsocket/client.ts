@@ -3,10 +3,10 @@
  * is re-established with backoff; after a reconnect every unacknowledged message is written again, marked resent.
  */
 import { EventEmitter } from 'node:events';
-import { v4 as uuidv4 } from 'uuid';
 import { MonotonicClock, monotonicNs, wallNs } from './clock';
 import { decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodePayload } from './codec';
 import { FastSocketError, FastSocketErrorCode, ProtocolError } from './errors';
+import { newMessageId } from './ids';
 import { checkLogger, Logger } from './logger';
 import { checkBoolean, checkInteger, orDefault, checkKnownKeys, checkString, ClientLimits, validateClientLimits } from './options';
 import { connect, FrameConnection, TlsOptions } from './transport';
@@ -214,7 +214,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         return Promise.reject(new FastSocketError('FS_ERR_OUTBOX_FULL', `outbox full (${this.outbox.size} messages, ${this.outboxBytes} bytes)`));
       }
       if (this.limits.outboxPolicy === 'drop-newest') {
-        const id = uuidv4();
+        const id = newMessageId();
         this.counters.dropped++;
         this.emit('drop', { id, reason: 'FS_ERR_OUTBOX_FULL' });
         return Promise.reject(new FastSocketError('FS_ERR_DROPPED', 'message dropped: outbox full (policy drop-newest)'));
@@ -225,7 +225,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       }
     }
     return new Promise<SendResult>((resolve, reject) => {
-      const entry: Entry = { id: uuidv4(), json, bytes, queuedAtNs: this.clock(), writtenAtNs: 0, writtenGen: -1, resent: false, failures: 0, resolve, reject };
+      const entry: Entry = { id: newMessageId(), json, bytes, queuedAtNs: this.clock(), writtenAtNs: 0, writtenGen: -1, resent: false, failures: 0, resolve, reject };
       // Registered before it is written, so an ack 2 that overtakes our bookkeeping is never ignored.
       this.store?.add({ id: entry.id, json, queuedWallNs: wallNs() });
       this.outbox.set(entry.id, entry);
