@@ -23,8 +23,10 @@ export class LineFramer {
   /**
    * Feeds bytes; calls `onFrame` for each complete, non-empty frame (without its newline or a trailing CR).
    * Throws FrameTooLargeError as soon as a frame is known to exceed the limit; the framer is then unusable.
+   * @param transient the caller reuses `chunk`'s memory once this returns (a socket's `onread` buffer): what is
+   *   kept of an unfinished frame is then copied, and a frame handed to `onFrame` is valid only during that call.
    */
-  push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+  push(chunk: Buffer, onFrame: (frame: Buffer) => void, transient = false): void {
     let start = 0;
     let nl = chunk.indexOf(NEWLINE, start);
     while (nl !== -1) {
@@ -48,7 +50,8 @@ export class LineFramer {
       const rest = chunk.length - start;
       // +1 leaves room for a CR that may precede the newline still to come.
       if (this.buffered + rest > this.maxFrameBytes + 1) throw new FrameTooLargeError(this.maxFrameBytes);
-      this.chunks.push(start === 0 ? chunk : chunk.subarray(start));
+      const piece = start === 0 ? chunk : chunk.subarray(start);
+      this.chunks.push(transient ? Buffer.from(piece) : piece);
       this.buffered += rest;
     }
   }

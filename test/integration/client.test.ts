@@ -241,6 +241,22 @@ describe('FastSocketClient', () => {
       assert.equal(conn.isClosed, false);
     });
 
+    it('reads acks that straddle its reads: 300 KiB of acks in one write, frames cut at every read boundary', async () => {
+      const raw = await RawServer.start(teardown);
+      const client = await startClient(teardown, raw.url);
+      const count = 3000;
+      const sent = Array.from({ length: count }, (_, i) => client.send(i));
+      const conn = await raw.connection(1);
+      await waitUntil(() => conn.frames.filter(isMessage).length === count, 'every message at the raw server');
+      // Padded acks (an unknown field, which the client ignores) so that the acks far outrun one read of the client.
+      const pad = 'p'.repeat(50);
+      const acks = conn.frames.filter(isMessage).map((m) => `{"id":${JSON.stringify(m.id)},"type":"ack","pad":"${pad}"}\n`);
+      conn.socket.write(acks.join(''));
+      const results = await withDeadline(Promise.all(sent), 'every send to resolve on its ack 2');
+      assert.equal(results.length, count);
+      assert.deepEqual({ unknown: client.stats().unknown_acks, bad: client.stats().bad_frames }, { unknown: 0, bad: 0 });
+    });
+
     it('sends a hello with its client_id first, before any message', async () => {
       const raw = await RawServer.start(teardown);
       const client = await startClient(teardown, raw.url, { clientId: 'veh-17' });

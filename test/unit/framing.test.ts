@@ -48,6 +48,30 @@ describe('LineFramer', () => {
       );
     });
 
+    it('transient chunks: yields the same frames when every chunk is read into one buffer that the next read overwrites', () => {
+      fc.assert(
+        fc.property(
+          fc.array(frameText.filter((s) => s.length > 0), { maxLength: 20 }),
+          fc.array(fc.nat(), { maxLength: 40 }),
+          (texts, cuts) => {
+            const stream = Buffer.from(texts.map((t) => t + '\n').join(''), 'utf8');
+            const framer = new LineFramer(1024);
+            const reused = Buffer.alloc(stream.length + 1);
+            const frames: string[] = [];
+            for (const chunk of split(stream, cuts)) {
+              // As a socket opened with onread does: each read lands at the start of the same buffer...
+              chunk.copy(reused);
+              framer.push(reused.subarray(0, chunk.length), (f) => frames.push(f.toString('utf8')), true);
+              // ...whose bytes are gone by the next read.
+              reused.fill(0x7e);
+            }
+            assert.deepEqual(frames, texts);
+          },
+        ),
+        { numRuns: 3000 },
+      );
+    });
+
     it('yields every frame when each byte arrives in its own chunk', () => {
       const texts = ['{"id":"a","type":"ack"}', 'é✓😀', 'x'];
       const stream = Buffer.from(texts.join('\n') + '\n');
