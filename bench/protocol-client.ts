@@ -11,7 +11,7 @@ import * as net from 'node:net';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { FastSocketClient, LatencyStats } from '../src/fastsocket';
-import { ClientResultLine, isNodeImpl, NodeImpl, nowNs, NS_PER_US, onLines, payloadOf, rawFrame } from './protocol-common';
+import { ClientResultLine, isNodeImpl, lineSplitter, NodeImpl, nowNs, NS_PER_US, payloadOf, rawFrame } from './protocol-common';
 
 interface Span {
   firstNs: number;
@@ -109,31 +109,48 @@ abstract class RawDriver implements Driver {
   abstract close(): Promise<void>;
 }
 
+/** How a raw client reads its socket: 'data' events, or into one reused buffer (`onread`, as fastsocket's does). */
+type RawReads = 'data' | 'onread';
+
 class RawTcpDriver extends RawDriver {
-  private constructor(private readonly socket: net.Socket, style: RawStyle, payload: string) {
+  private readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
+  private onChunk: (chunk: Buffer) => void;
+  private socket!: net.Socket;
+
+  private constructor(style: RawStyle, payload: string, reads: RawReads) {
     super(style, payload);
     if (style === 'json') {
-      onLines(socket, (line) => {
+      this.onChunk = lineSplitter((line) => {
         JSON.parse(line.toString('utf8'));
         this.replied(1);
-      });
+      }, reads === 'onread');
       return;
     }
-    socket.on('data', (chunk: Buffer) => {
+    this.onChunk = (chunk) => {
       let n = 0;
       for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) n++;
       if (n > 0) this.replied(n);
-    });
+    };
   }
 
-  static open(url: string, style: RawStyle, payload: string): Promise<RawTcpDriver> {
+  static open(url: string, style: RawStyle, payload: string, reads: RawReads): Promise<RawTcpDriver> {
     const { hostname, port } = new URL(url);
+    const driver = new RawTcpDriver(style, payload, reads);
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: hostname, port: Number(port) }, () => {
+      const onread = {
+        buffer: driver.readBuffer,
+        callback: (bytes: number) => {
+          driver.onChunk(driver.readBuffer.subarray(0, bytes));
+          return true;
+        },
+      };
+      const socket = net.connect({ host: hostname, port: Number(port), ...(reads === 'onread' ? { onread } : {}) }, () => {
         socket.off('error', reject);
         socket.setNoDelay(true);
-        resolve(new RawTcpDriver(socket, style, payload));
+        if (reads === 'data') socket.on('data', driver.onChunk);
+        resolve(driver);
       });
+      driver.socket = socket;
       socket.once('error', reject);
     });
   }
@@ -220,9 +237,11 @@ function open(impl: NodeImpl, url: string, payloadBytes: number): Promise<Driver
   const payload = payloadOf(payloadBytes);
   switch (impl) {
     case 'raw-tcp':
-      return RawTcpDriver.open(url, 'json', payload);
+      return RawTcpDriver.open(url, 'json', payload, 'data');
+    case 'raw-tcp-onread':
+      return RawTcpDriver.open(url, 'json', payload, 'onread');
     case 'raw-tcp-bytes':
-      return RawTcpDriver.open(url, 'bytes', payload);
+      return RawTcpDriver.open(url, 'bytes', payload, 'onread');
     case 'raw-ws':
       return RawWsDriver.open(url, payload);
     case 'fastsocket-tcp':
@@ -254,7 +273,7 @@ async function measurePipeline(driver: Driver, warmup: number, count: number, wi
 
 function usage(problem: string): never {
   process.stderr.write(
-    `protocol-client: ${problem}\nusage: protocol-client.js --impl raw-tcp|raw-ws|raw-tcp-bytes|fastsocket-tcp|fastsocket-ws --url URL --payload-bytes B\n` +
+    `protocol-client: ${problem}\nusage: protocol-client.js --impl raw-tcp|raw-tcp-onread|raw-ws|raw-tcp-bytes|fastsocket-tcp|fastsocket-ws --url URL --payload-bytes B\n` +
       `  [--rtt-warmup N --rtt-count N] [--pipeline-warmup N --pipeline-count N --window W] [--timeout-ms MS]\n`,
   );
   process.exit(2);
@@ -286,7 +305,7 @@ async function main(): Promise<void> {
     usage((err as Error).message);
   }
   const impl = values.impl ?? '';
-  if (!isNodeImpl(impl)) usage(`--impl must be one of raw-tcp, raw-ws, raw-tcp-bytes, fastsocket-tcp, fastsocket-ws (got ${values.impl})`);
+  if (!isNodeImpl(impl)) usage(`--impl must be one of raw-tcp, raw-tcp-onread, raw-ws, raw-tcp-bytes, fastsocket-tcp, fastsocket-ws (got ${values.impl})`);
   if (!values.url) usage('--url is required');
   const payloadBytes = integer('payload-bytes', values['payload-bytes'], 0);
   const rttWarmup = integer('rtt-warmup', values['rtt-warmup'], 0);

@@ -14,7 +14,7 @@ export const PEER_PY = path.join(REPO_ROOT, 'test/interop/peer.py');
 export const SERVER_JS = path.join(__dirname, 'protocol-server.js');
 export const CLIENT_JS = path.join(__dirname, 'protocol-client.js');
 
-export const IMPLS = ['python-peer', 'raw-tcp', 'raw-ws', 'raw-tcp-bytes', 'fastsocket-tcp', 'fastsocket-ws'] as const;
+export const IMPLS = ['python-peer', 'raw-tcp', 'raw-tcp-onread', 'raw-ws', 'raw-tcp-bytes', 'fastsocket-tcp', 'fastsocket-ws'] as const;
 export type Impl = (typeof IMPLS)[number];
 /** Implementations whose server and client are the Node child processes of this folder. */
 export type NodeImpl = Exclude<Impl, 'python-peer'>;
@@ -22,6 +22,7 @@ export type NodeImpl = Exclude<Impl, 'python-peer'>;
 export const IMPL_LABELS: Record<Impl, string> = {
   'python-peer': 'Python peer (original style)',
   'raw-tcp': 'raw Node TCP NDJSON echo',
+  'raw-tcp-onread': 'same, client reads via onread',
   'raw-ws': 'raw ws JSON echo',
   'raw-tcp-bytes': 'raw TCP byte echo (ceiling)',
   'fastsocket-tcp': 'fastsocket tcp://',
@@ -30,9 +31,15 @@ export const IMPL_LABELS: Record<Impl, string> = {
 
 /**
  * The floor each fastsocket row is compared with: the hand-written JSON echo over the same transport (parse
- * each message, write each reply), which is what an application gets without a protocol library.
+ * each message, write each reply), which is what an application gets without a protocol library. Its client reads
+ * 'data' events, as ordinary Node code does; the fastsocket tcp:// client reads into one reused buffer (`onread`),
+ * so the raw-tcp-onread row (the same echo, its client reading that way) shows how much of the difference is the
+ * read path rather than the protocol.
  */
 export const RAW_FLOOR: Partial<Record<Impl, Impl>> = { 'fastsocket-tcp': 'raw-tcp', 'fastsocket-ws': 'raw-ws' };
+
+/** Rows a fastsocket row is also compared with, for information (no target). */
+export const ALSO_COMPARED: Partial<Record<Impl, Impl>> = { 'fastsocket-tcp': 'raw-tcp-onread' };
 
 export function isNodeImpl(value: string): value is NodeImpl {
   return (IMPLS as readonly string[]).includes(value) && value !== 'python-peer';
@@ -92,10 +99,14 @@ export const nowNs = monotonicNs;
 
 const NEWLINE = 0x0a;
 
-/** Splits a byte stream into lines (without the newline), as a hand-written NDJSON reader does. */
-export function onLines(socket: net.Socket, onLine: (line: Buffer) => void): void {
+/**
+ * Splits a byte stream into lines (without the newline), as a hand-written NDJSON reader does. With `transient`,
+ * each chunk's memory is reused once the returned function returns (a socket opened with `onread`), so the start
+ * of an unfinished line is copied.
+ */
+export function lineSplitter(onLine: (line: Buffer) => void, transient = false): (chunk: Buffer) => void {
   let partial: Buffer[] = [];
-  socket.on('data', (chunk: Buffer) => {
+  return (chunk) => {
     let start = 0;
     for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
       const piece = chunk.subarray(start, nl);
@@ -103,7 +114,12 @@ export function onLines(socket: net.Socket, onLine: (line: Buffer) => void): voi
       partial = [];
       start = nl + 1;
     }
-    if (start < chunk.length) partial.push(chunk.subarray(start));
-  });
+    if (start < chunk.length) partial.push(transient ? Buffer.from(chunk.subarray(start)) : chunk.subarray(start));
+  };
+}
+
+/** Lines of a socket read by 'data' events (a server's accepted socket). */
+export function onLines(socket: net.Socket, onLine: (line: Buffer) => void): void {
+  socket.on('data', lineSplitter(onLine));
 }
 

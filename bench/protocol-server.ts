@@ -1,6 +1,6 @@
 /**
  * One benchmark server in its own process, so its RSS can be read from /proc and it competes for the CPU like
- * the Python peer's server does. Usage: node build/bench/protocol-server.js IMPL (IMPL: raw-tcp, raw-ws,
+ * the Python peer's server does. Usage: node build/bench/protocol-server.js IMPL (IMPL: raw-tcp, raw-tcp-onread, raw-ws,
  * raw-tcp-bytes, fastsocket-tcp, fastsocket-ws). Prints a ListeningLine, then a ServerSummaryLine on SIGTERM and exits 0.
  */
 import * as http from 'node:http';
@@ -92,6 +92,7 @@ async function fastsocket(scheme: 'tcp' | 'ws'): Promise<RunningServer> {
 function start(impl: NodeImpl): Promise<RunningServer> {
   switch (impl) {
     case 'raw-tcp':
+    case 'raw-tcp-onread':
       return rawTcp();
     case 'raw-ws':
       return rawWs();
@@ -111,7 +112,7 @@ function writeLine(line: ListeningLine | ServerSummaryLine): void {
 async function main(): Promise<void> {
   const impl = process.argv[2];
   if (process.argv.length !== 3 || !isNodeImpl(impl)) {
-    process.stderr.write(`usage: protocol-server.js raw-tcp|raw-ws|raw-tcp-bytes|fastsocket-tcp|fastsocket-ws (got ${process.argv.slice(2).join(' ')})\n`);
+    process.stderr.write(`usage: protocol-server.js raw-tcp|raw-tcp-onread|raw-ws|raw-tcp-bytes|fastsocket-tcp|fastsocket-ws (got ${process.argv.slice(2).join(' ')})\n`);
     process.exit(2);
   }
   const server = await start(impl);

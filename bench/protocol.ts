@@ -24,6 +24,7 @@ import {
   NS_PER_US,
   PEER_PY,
   PYTHON,
+  ALSO_COMPARED,
   RAW_FLOOR,
   REPO_ROOT,
   SERVER_JS,
@@ -364,6 +365,7 @@ function targets(ratios: Ratio[]): Target[] {
     out.push({ impl: r.impl, payload_bytes: r.payload_bytes, name, ratio: value, goal: `${op} ${bound}`, met: op === '>=' ? value >= bound : value <= bound });
   for (const r of ratios) {
     if (r.payload_bytes > 1024) continue;
+    if (r.versus !== 'python-peer' && RAW_FLOOR[r.impl] !== r.versus) continue;
     if (r.versus === 'python-peer') {
       add(r, 'pipelined msgs/s vs Python peer', r.msgs_per_s, '>=', 2.5);
       add(r, 'RTT p99 vs Python peer', r.rtt_p99, '<=', 1);
@@ -511,6 +513,9 @@ async function main(): Promise<void> {
     const raw = find(floor, r.payload_bytes);
     if (py) ratios.push(ratio(r, py));
     if (raw) ratios.push(ratio(r, raw));
+    const also = ALSO_COMPARED[r.impl];
+    const other = also && find(also, r.payload_bytes);
+    if (other) ratios.push(ratio(r, other));
   }
   const counts = Object.fromEntries(sizes.map((b) => [String(b), countsFor(b)]));
   const report: ProtocolReport = {

@@ -9,7 +9,7 @@ const PROTOCOL_JS = path.resolve(__dirname, '../../bench/protocol.js');
 const DEADLINE_MS = 150_000;
 
 /** Written out here rather than imported, so that a row silently dropped from the benchmark fails this test. */
-const IMPLS = ['python-peer', 'raw-tcp', 'raw-ws', 'raw-tcp-bytes', 'fastsocket-tcp', 'fastsocket-ws'];
+const IMPLS = ['python-peer', 'raw-tcp', 'raw-tcp-onread', 'raw-ws', 'raw-tcp-bytes', 'fastsocket-tcp', 'fastsocket-ws'];
 const SIZES = [100, 1024, 65536];
 const ROW_NUMBERS = ['rtt_p50_us', 'rtt_p99_us', 'msgs_per_s', 'mb_per_s', 'server_rss_idle_kb', 'server_rss_peak_kb'];
 const RATIO_NUMBERS = ['msgs_per_s', 'rtt_p50', 'rtt_p99', 'server_rss_peak'];
@@ -80,10 +80,11 @@ describe('bench/protocol.js', () => {
       }
     });
 
-    it('compares each fastsocket row with the Python peer and the raw echo of its transport', () => {
+    it('compares each fastsocket row with the Python peer and the raw echo of its transport (tcp: both read paths)', () => {
       const ratios = JSON.parse(run.stdout).ratios as Row[];
       const expected = [
-        ['fastsocket-tcp', 'python-peer'], ['fastsocket-tcp', 'raw-tcp'], ['fastsocket-ws', 'python-peer'], ['fastsocket-ws', 'raw-ws'],
+        ['fastsocket-tcp', 'python-peer'], ['fastsocket-tcp', 'raw-tcp'], ['fastsocket-tcp', 'raw-tcp-onread'],
+        ['fastsocket-ws', 'python-peer'], ['fastsocket-ws', 'raw-ws'],
       ];
       for (const bytes of SIZES) {
         for (const [impl, versus] of expected) {
