@@ -51,7 +51,7 @@ export interface AllReport {
 
 /** Expected seconds of each part, only to weigh the progress bar. */
 function weights(quick: boolean, soakS: number): Record<Part, number> {
-  return quick ? { protocol: 16, estimator: 6, v2x: 6, 'fan-in': 10, soak: soakS + 2 } : { protocol: 420, estimator: 130, v2x: 70, 'fan-in': 80, soak: soakS + 5 };
+  return quick ? { protocol: 16, estimator: 6, v2x: 6, 'fan-in': 10, soak: soakS + 2 } : { protocol: 560, estimator: 130, v2x: 70, 'fan-in': 80, soak: soakS + 5 };
 }
 
 /** The protocol benchmark as its own process: its JSON document on stdout, its "[k/n]" lines on stderr give progress. */
