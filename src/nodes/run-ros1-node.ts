@@ -1,6 +1,7 @@
 /**
  * The ROS 1 runtime for runNode: ROS 1 arguments from argv apply (`__name:=`, `_param:=`, remaps), a node is ready
- * once the master knows it, and closing unregisters it from the master.
+ * once the master knows it, closing unregisters it from the master, and the master's shutdown request ends the
+ * process like SIGTERM.
  */
 import type { RosNode } from '../ros/port';
 import { openRos1Port } from '../ros1/ros1-port';
@@ -13,6 +14,8 @@ export const ROS1_RUNTIME: RosRuntime = {
       args: process.argv.slice(2),
       logSink: (level, line) => (level === 'warn' || level === 'error' ? process.stderr : process.stdout).write(`${line}\n`),
       onWaitingForMaster: (uri) => process.stderr.write(`waiting for the ROS 1 master at ${uri}\n`),
+      // As roscpp and rospy do: a node the master shut down (its name taken, `rosnode kill`) exits.
+      onShutdownRequest: () => void process.emit('SIGTERM', 'SIGTERM'),
     });
     return {
       createNode: async (name) => {

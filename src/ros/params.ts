@@ -18,9 +18,11 @@ export class ParamReader {
 
   /** @param choices the allowed values, listed in the error */
   choice<T extends string>(name: string, defaultValue: T, choices: readonly T[], description: string): T {
-    const value = this.string(name, defaultValue, `${description} One of: ${choices.join(', ')}.`);
+    // Quoted, so that an allowed empty string shows as "" rather than as nothing.
+    const listed = choices.map((c) => JSON.stringify(c)).join(', ');
+    const value = this.string(name, defaultValue, `${description} One of: ${listed}.`);
     if (!(choices as readonly string[]).includes(value)) {
-      throw new ParameterError(name, `expected one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
+      throw new ParameterError(name, `expected one of ${listed}, got ${JSON.stringify(value)}`);
     }
     return value as T;
   }

@@ -29,7 +29,7 @@ interface FgSubscription {
 
 interface FgRosNode {
   start(port?: number): Promise<void>;
-  shutdown(): void;
+  shutdown(reason?: string): void;
   subscribe(options: { topic: string; dataType: string }): FgSubscription;
   advertise(options: { topic: string; dataType: string; latching?: boolean; messageDefinitionText?: string; md5sum?: string }): Promise<unknown>;
   publish(topic: string, message: unknown): Promise<void>;
@@ -101,6 +101,18 @@ export interface Ros1PortOptions {
   graphMaxAgeMs?: number;
   /** Also send log lines to /rosout, as every ROS 1 node does. @default true */
   rosout?: boolean;
+  /**
+   * A new publisher holds its messages until the subscribers the master lists for its topic have connected, for at
+   * most this long: TCPROS connects only after the master tells a subscriber of the publisher, so what is published
+   * before that reaches nobody (the first message of every topic, a burst resent after a restart). 0: no wait.
+   * @default 2000
+   */
+  subscriberWaitMs?: number;
+  /**
+   * Called when the master asks a node to shut down (another node registered under its name, `rosnode kill`);
+   * the node has then stopped publishing, and a ROS 1 process is expected to exit. @default log only
+   */
+  onShutdownRequest?: (node: string, reason: string) => void;
   foxglove?: Foxglove;
 }
 
@@ -243,6 +255,18 @@ export class Ros1Node implements RosNode {
       .then(async (fg) => {
         this.fgNode = fg;
         fg.on('error', (err) => this.logger.debug(`ros1: ${err.message}`));
+        // The master's shutdown request reaches fg.shutdown directly, as close() does; only the first is ours.
+        const shutdown = fg.shutdown.bind(fg);
+        fg.shutdown = (reason?: string) => {
+          if (this.state === 'running') {
+            this.logger.warn(`the master asked this node to shut down: ${reason ?? 'no reason given'}`);
+            this.state = 'closed';
+            for (const t of this.timers) clearInterval(t);
+            this.timers.clear();
+            port.options.onShutdownRequest?.(this.fullyQualifiedName, reason ?? '');
+          }
+          shutdown(reason);
+        };
         await fg.start();
         if (port.options.rosout ?? true) this.rosout = this.createPublisher('rosgraph_msgs/msg/Log', '/rosout', qos('reliable', 'volatile', 100));
       })
@@ -302,7 +326,10 @@ export class Ros1Node implements RosNode {
     let pub = this.publications.get(name);
     if (pub === undefined) {
       const latching = q.durability === 'transient_local';
-      const ready = this.ready.then(() => this.fg.advertise({ topic: name, dataType: ros1Type, latching, messageDefinitionText: fullText, md5sum }));
+      const ready = this.ready.then(async () => {
+        const publication = await this.fg.advertise({ topic: name, dataType: ros1Type, latching, messageDefinitionText: fullText, md5sum });
+        await this.awaitSubscribers(name, publication);
+      });
       ready.catch((err: Error) => this.logger.error(`cannot advertise ${name} (${ros1Type}): ${err.message}`));
       pub = { ready, refs: 0, seq: 0 };
       this.publications.set(name, pub);
@@ -396,6 +423,38 @@ export class Ros1Node implements RosNode {
       const i = node.lastIndexOf('/');
       return { nodeName: node.slice(i + 1), nodeNamespace: i <= 0 ? '/' : node.slice(0, i), type: toRos2TypeName(type), qos: ROS1_PUBLISHER_QOS };
     });
+  }
+
+  /**
+   * Waits, up to `subscriberWaitMs`, until as many subscribers have connected to a new publication as the master
+   * lists for its topic (other than this node). Never rejects: publishing goes on either way.
+   */
+  private async awaitSubscribers(topic: string, publication: unknown): Promise<void> {
+    const waitMs = this.port.options.subscriberWaitMs ?? 2000;
+    const links = (publication as { subscribers?: () => unknown } | null)?.subscribers;
+    const connected = typeof links === 'function' ? links.call(publication) : undefined;
+    if (waitMs <= 0 || !(connected instanceof Map)) {
+      this.logger.debug(`${topic}: cannot see this publisher's subscribers; publishing without waiting for them`);
+      return;
+    }
+    let expected = 0;
+    try {
+      const master = new this.port.fg.XmlRpcClient(this.port.masterUri);
+      const [code, , state] = (await master.methodCall('getSystemState', [this.fullyQualifiedName])) as XmlRpcResponse;
+      if (code !== 1) return;
+      const subscribers = (state as [unknown, Array<[string, string[]]>])[1].find(([t]) => t === topic)?.[1] ?? [];
+      expected = subscribers.filter((n) => n !== this.fullyQualifiedName).length;
+    } catch (err) {
+      this.logger.debug(`could not ask the master for the subscribers of ${topic}: ${(err as Error).message}`);
+      return;
+    }
+    const deadline = performance.now() + waitMs;
+    while (connected.size < expected && this.state === 'running' && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    if (connected.size < expected && this.state === 'running') {
+      this.logger.debug(`${topic}: ${connected.size} of ${expected} subscribers connected within ${waitMs} ms; publishing anyway`);
+    }
   }
 
   /** Asks the master now; the synchronous queries then see its answer. */

@@ -26,7 +26,7 @@ describe('fastsocket on ROS 1 (bridge1 -> server1 on a real roscore)', function 
     const bridgeParams = join(m.home, 'bridge.yaml');
     writeFileSync(bridgeParams, [
       'client_id: "ros1_vehicle"',
-      'topics: ["/chatter", "/ints", "/image"]',
+      'topics: ["/chatter", "/ints", "/image", "/once"]',
       'topic_options:',
       '  map:',
       '    qos_durability: "transient_local"',
@@ -76,6 +76,30 @@ describe('fastsocket on ROS 1 (bridge1 -> server1 on a real roscore)', function 
       assert.match(out, /^data: "latched map"$/m);
     });
 
+    it('hands the first message of a new topic to a subscriber that was already waiting for it', async () => {
+      // The server advertises /remote/once when the message arrives; TCPROS connects a subscriber only after the
+      // master tells it of the new publisher, so the server must hold the message until then.
+      // rospy, not rostopic echo: echo subscribes only once the topic has a publisher, which is the race itself.
+      const script = join(master!.home, 'waiting_sub.py');
+      writeFileSync(script, [
+        'import rospy',
+        'from std_msgs.msg import String',
+        "rospy.init_node('waiting_sub')",
+        "rospy.Subscriber('/remote/once', String, lambda m: (print('data: \"%s\"' % m.data, flush=True), rospy.signal_shutdown('done')))",
+        'rospy.spin()',
+        '',
+      ].join('\n'));
+      const echo = master!.start(`python3 ${script}`);
+      const deadline = Date.now() + 30_000;
+      while (!/^Subscribers:\s*\n \* \/waiting_sub /m.test(await master!.run("sh -c 'rostopic info /remote/once || true'", 30_000))) {
+        assert.ok(Date.now() < deadline, 'the rospy subscriber never registered for /remote/once');
+      }
+      // Published once, latched, so the bridge gets exactly this one message whenever it connects.
+      master!.start('rostopic pub -l /once std_msgs/String "data: first"');
+      await echo.waitFor(/^data: "first"$/m, 30_000);
+      assert.equal(await echo.exited(10_000), 0);
+    });
+
     it('refuses a topic configured with cdr encoding with one error line when ROS 1 has no CDR', async () => {
       await bridge.waitFor(/cannot subscribe to \/raw .*encoding cdr/, 30_000);
       // Another message through the bridge after the refusal: the error is not repeated for it.
@@ -108,6 +132,17 @@ describe('fastsocket on ROS 1 (bridge1 -> server1 on a real roscore)', function 
   });
 
   describe('#shutdown', () => {
+    it('exits 0 when the master asks it to shut down because another node took its name', async () => {
+      const first = master!.start('bin/server1 __name:=twin _url:=tcp://127.0.0.1:0');
+      await first.waitFor(/listening on tcp:\/\//, 60_000);
+      const second = master!.start('bin/server1 __name:=twin _url:=tcp://127.0.0.1:0');
+      await second.waitFor(/listening on tcp:\/\//, 60_000);
+      assert.equal(await first.exited(15_000), 0);
+      assert.match(first.output(), /the master asked this node to shut down/);
+      assert.equal(second.child.exitCode, null, 'the node that took the name keeps running');
+    });
+
+
     it('exits 0 and unregisters its topics from the master when roslaunch gets SIGINT', async () => {
       assert.match(await master!.run('rostopic list', 30_000), /^\/fastsocket_bridge\/rtt$/m);
       assert.equal(await bridge.stop(15_000), 0);

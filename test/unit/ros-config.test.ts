@@ -313,6 +313,14 @@ describe('readServerConfig', () => {
       it(`throws ParameterError naming ${parameter} when ${what}`, () => assertParamError(() => serverWith(overrides), parameter));
     }
 
+    it('lists the allowed values quoted, the empty one as "", when a choice is unknown', () => {
+      assert.throws(() => serverWith({ record_path: '/tmp/x', record_format: 'xml' }), (e: unknown) => {
+        assert.ok(e instanceof ParameterError);
+        assert.match(e.message, /expected one of "", "jsonl", "csv", got "xml"/);
+        return true;
+      });
+    });
+
     it('throws ParameterError naming the file parameter, not the secret, when a file is missing or the token is doubly set', () => {
       const f = files(teardown, { token: 'top-secret\n', 'server.pem': 'CERT' });
       assertParamError(() => serverWith({ url: 'tls://h:1', tls_cert: f['server.pem'], tls_key: f.missing }), 'tls_key');
