@@ -124,6 +124,27 @@ describe('fastsocket ROS 2 nodes', function () {
     });
   });
 
+  describe('#first message of a topic', () => {
+    it('hands it to a volatile subscriber that was waiting before the server created the topic', async () => {
+      const server = start(nodeScript('server', '-r __node:=once_server -p url:=tcp://127.0.0.1:0'), infraDomain);
+      const [, url] = await server.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);
+      const echo = start('ros2 topic echo /once std_msgs/msg/String --once --qos-reliability reliable --qos-durability volatile', infraDomain);
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const info = start('ros2 topic info /once', infraDomain);
+        await info.exited(30_000);
+        if (/^Subscription count: 1$/m.test(info.output())) break;
+        assert.ok(Date.now() < deadline, `the echo never subscribed to /once:\n${info.output()}`);
+      }
+      const bridge = start(nodeScript('bridge', `-r __node:=once_bridge -p url:=${url} -p topics:=[/once]`), vehicleDomain);
+      // -w 1: one message, written once the bridge's subscription has matched, so the bridge surely has it.
+      start('ros2 topic pub -w 1 --once --qos-durability volatile /once std_msgs/msg/String "{data: first}"', vehicleDomain);
+      await echo.waitFor(/^data: first$/m, 60_000);
+      assert.equal(await bridge.stop(), 0);
+      assert.equal(await server.stop(), 0);
+    });
+  });
+
   describe('#tls parameters', () => {
     it('forwards over mutual TLS with the certificates named by tls_cert, tls_key, tls_ca and tls_client_cert, tls_client_key', async () => {
       const certs = await testCerts();
