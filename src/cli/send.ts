@@ -11,6 +11,8 @@ import { connectWithin, repeat, sendAll, Tally, type LoopEnd, type Outgoing } fr
 import { formatTable, ms, round, Terminal } from './terminal';
 
 const PROGRESS_INTERVAL_MS = 200;
+/** After SIGINT or SIGTERM, how long acks already on their way are still waited for. */
+const INTERRUPT_GRACE_MS = 1000;
 
 export const sendCommand: Command = {
   name: 'send',
@@ -121,8 +123,17 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
   } else if (!ctx.signal.aborted) {
     logger.error(`could not connect to ${client.url} within ${timeoutMs / 1000} s`);
   }
-  // After an interrupt, only briefly wait for acks already on their way.
-  const stats = await client.close({ timeoutMs: ctx.signal.aborted ? Math.min(timeoutMs, 1000) : timeoutMs });
+  // After an interrupt, wait at most 1 s more for acks already on their way, also when the interrupt comes while
+  // waiting for the last acks; then what is still unacknowledged is given up.
+  let giveUp: NodeJS.Timeout | undefined;
+  const interrupted = (): void => {
+    giveUp = setTimeout(() => client.destroy(), Math.min(timeoutMs, INTERRUPT_GRACE_MS));
+  };
+  if (ctx.signal.aborted) interrupted();
+  else ctx.signal.addEventListener('abort', interrupted, { once: true });
+  const stats = await client.close({ timeoutMs });
+  ctx.signal.removeEventListener('abort', interrupted);
+  clearTimeout(giveUp);
   clearInterval(progress);
   const failed = planned() - tally.delivered;
   const result = summary(stats, tally, failed);
@@ -132,7 +143,9 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
     term.line(humanSummary(client.url, result, tally));
   }
   await term.drain();
-  return end === 'done' && failed === 0 ? 0 : 1;
+  // Ctrl-C is how a --stdin stream ends (tail -f | fastsocket send --stdin): what was read counts, not what was not.
+  const finished = end === 'done' || (fromStdin && end === 'aborted');
+  return finished && failed === 0 ? 0 : 1;
 }
 
 /** One payload per non-blank stdin line; a line that is not JSON becomes an error entry naming its number. */

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseJson, type FastSocketClient } from '../../src/fastsocket';
 import { startClient } from '../support/fixtures';
+import { isMessage, RawServer } from '../support/raw-server';
 import { testCerts } from '../support/tls-certs';
 import { useTeardown, type Teardown } from '../support/teardown';
 import { waitUntil, withDeadline } from '../support/wait';
@@ -269,6 +270,31 @@ describe('fastsocket CLI', function () {
       for (const row of ['latency (T1 - T2/2)', 'latency corrected', 'round trip (T1)']) {
         assert.ok(serve.stdout.some((l) => l.startsWith(row) && /\s30\s/.test(l)), `row ${row} with 30 samples:\n${serve.stdout.join('\n')}`);
       }
+    });
+  });
+
+  describe('send and SIGINT', () => {
+    it('prints the summary soon after SIGINT while waiting for the last acks, not after --timeout', async () => {
+      // A server that reads and never acks: send queues its 5 messages, then waits up to --timeout for acks.
+      const raw = await RawServer.start(teardown);
+      const send = startCli(teardown, ['send', '--url', raw.url, '--count', '5', '--timeout', '600', '--json']);
+      await (await raw.connection(1)).waitForCount(isMessage, 5, 'the 5 messages');
+      send.child.kill('SIGINT');
+      assert.equal(await send.exitCode(), 1);
+      const [summary] = send.events('summary');
+      assert.deepEqual({ delivered: summary?.delivered, failed: summary?.failed }, { delivered: 0, failed: 5 });
+    });
+
+    it('exits 0 on SIGINT with --stdin when every line read was delivered', async () => {
+      const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0');
+      const send = startCli(teardown, ['send', '--url', url, '--stdin', '--json']);
+      // stdin stays open, as with tail -f: only SIGINT ends the stream.
+      send.child.stdin!.write('{"n":1}\n{"n":2}\n');
+      await serve.waitForEvent('message', (m) => (m.payload as Json).n === 2);
+      send.child.kill('SIGINT');
+      assert.equal(await send.exitCode(), 0, send.stderr.join('\n'));
+      const [summary] = send.events('summary');
+      assert.deepEqual({ sent: summary?.sent, delivered: summary?.delivered, failed: summary?.failed }, { sent: 2, delivered: 2, failed: 0 });
     });
   });
 
