@@ -2,7 +2,9 @@
  * Command-line parsing shared by the subcommands: node:util parseArgs in strict mode, value conversion, and the
  * mapping between the kebab-case flags of PROTOCOL.md §6 and the library's camelCase options.
  */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { FastSocketError, OUTBOX_POLICIES, parseJson, type OutboxPolicy, type TlsOptions } from '../fastsocket';
 
@@ -187,15 +189,53 @@ export const CLIENT_TLS_SPEC: FlagSpecs = {
   'client-key': { type: 'string', value: 'FILE', help: 'client private key (PEM)' },
 };
 
-export function serverTls(values: FlagValues): TlsOptions | undefined {
-  const tls: TlsOptions = { cert: readFileFlag(values, 'cert'), key: readFileFlag(values, 'key'), ca: readFileFlag(values, 'ca') };
+/**
+ * The TLS flags of `serve`, checked: they need a tls:// or wss:// --url (on tcp:// or ws:// they would be silently
+ * unused), and each file must hold what its flag says, so that a swapped --cert and --key is named as such instead
+ * of surfacing later as an OpenSSL error.
+ */
+export function serverTls(values: FlagValues, url: string): TlsOptions | undefined {
+  requireTlsUrl(values, url, ['cert', 'key', 'ca']);
+  const tls: TlsOptions = { cert: pemFlag(values, 'cert', 'certificate'), key: pemFlag(values, 'key', 'key'), ca: pemFlag(values, 'ca', 'certificate') };
+  if (tls.cert && tls.key) secureContextOf(tls.cert, tls.key, '--cert', '--key');
   return tls.cert || tls.key || tls.ca ? tls : undefined;
 }
 
-export function clientTls(values: FlagValues): TlsOptions | undefined {
-  const tls: TlsOptions = { ca: readFileFlag(values, 'ca'), cert: readFileFlag(values, 'client-cert'), key: readFileFlag(values, 'client-key') };
+/** The TLS flags of `send`, checked as serverTls's. */
+export function clientTls(values: FlagValues, url: string): TlsOptions | undefined {
+  requireTlsUrl(values, url, ['ca', 'client-cert', 'client-key']);
+  const tls: TlsOptions = { ca: pemFlag(values, 'ca', 'certificate'), cert: pemFlag(values, 'client-cert', 'certificate'), key: pemFlag(values, 'client-key', 'key') };
   if (!tls.cert !== !tls.key) throw new UsageError('--client-cert and --client-key go together');
+  if (tls.cert && tls.key) secureContextOf(tls.cert, tls.key, '--client-cert', '--client-key');
   return tls.cert || tls.ca ? tls : undefined;
+}
+
+function requireTlsUrl(values: FlagValues, url: string, flags: string[]): void {
+  const given = flags.filter((f) => values[f] !== undefined);
+  if (given.length > 0 && !/^(tls|wss):/i.test(url)) {
+    throw new UsageError(`${given.map((f) => `--${f}`).join(' and ')} need a tls:// or wss:// --url, not ${JSON.stringify(url)}`);
+  }
+}
+
+/** A PEM file flag, checked to hold a certificate or a private key. */
+function pemFlag(values: FlagValues, name: string, kind: 'certificate' | 'key'): Buffer | undefined {
+  const pem = readFileFlag(values, name);
+  if (pem === undefined) return undefined;
+  try {
+    if (kind === 'certificate') new X509Certificate(pem);
+    else createPrivateKey(pem);
+  } catch (err) {
+    throw new UsageError(`--${name}: ${JSON.stringify(raw(values, name))} is not a PEM ${kind === 'key' ? 'private key' : 'certificate'} (${(err as Error).message})`);
+  }
+  return pem;
+}
+
+function secureContextOf(cert: string | Buffer, key: string | Buffer, certFlag: string, keyFlag: string): void {
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    throw new UsageError(`${certFlag} and ${keyFlag} do not belong together (${(err as Error).message})`);
+  }
 }
 
 /** Library options that have a flag of another name than kebab(option). */

@@ -2,6 +2,8 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { DEFAULT_CLIENT_LIMITS, DEFAULT_URL, FastSocketClient, parseJson, stringifyJson, type ClientStats } from '../fastsocket';
+import { encodeMessage } from '../fastsocket/codec';
+import { newMessageId } from '../fastsocket/ids';
 import {
   asUsageError, CLIENT_LIMIT_OPTIONS, CLIENT_TLS_SPEC, clientTls, intFlag, jsonFlag, limitFlagSpecs, limitOptions, numberFlag,
   OUTBOX_POLICY_SPEC, outboxPolicy, stringFlag, token, TOKEN_SPEC, UsageError, type FlagValues,
@@ -57,28 +59,33 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
   if (fromStdin) source = stdinPayloads(ctx.stdin, v.count !== undefined ? count : Infinity, ctx.signal);
   else {
     const payload = jsonFlag(v, 'payload')?.value ?? 'x'.repeat(intFlag(v, 'payload-bytes', 0, 100));
-    let bytes: number;
+    let json: string;
     try {
-      bytes = Buffer.byteLength(stringifyJson(payload));
+      json = stringifyJson(payload);
     } catch (err) {
       throw new UsageError(`--payload cannot be sent as JSON: ${(err as Error).message}`);
     }
-    // Caught here once, rather than as the same refusal for each of --count messages.
+    const bytes = Buffer.byteLength(json);
+    // Caught here once, rather than as the same refusal for each of --count messages. The frame is the payload in
+    // its message 1 envelope, at its largest (a resend with every optional field).
     const maxFrame = limits.maxFrameBytes ?? DEFAULT_CLIENT_LIMITS.maxFrameBytes;
-    if (bytes > Math.min(maxFrame, maxInFlightBytes)) {
-      const flag = bytes > maxFrame ? '--max-frame-bytes' : '--outbox-max-bytes';
-      throw new UsageError(`the payload is ${bytes} bytes, more than ${flag} (${Math.min(maxFrame, maxInFlightBytes)})`);
+    const frameBytes = Buffer.byteLength(encodeMessage(newMessageId(), json, { resent: true, queuedNs: Number.MAX_SAFE_INTEGER, clientSendWallNs: Number.MAX_SAFE_INTEGER }));
+    if (frameBytes > maxFrame) {
+      throw new UsageError(`the payload is ${bytes} bytes, ${frameBytes} as a message frame: more than --max-frame-bytes (${maxFrame})`);
     }
+    if (bytes > maxInFlightBytes) throw new UsageError(`the payload is ${bytes} bytes, more than --outbox-max-bytes (${maxInFlightBytes})`);
     source = repeat(payload, bytes, count);
   }
 
+  const serverUrl = stringFlag(v, 'url') ?? DEFAULT_URL;
+  const tls = clientTls(v, serverUrl);
   let client: FastSocketClient;
   try {
     client = new FastSocketClient({
-      url: stringFlag(v, 'url') ?? DEFAULT_URL,
+      url: serverUrl,
       clientId: stringFlag(v, 'client-id'),
       token: token(v, ctx.env),
-      tls: clientTls(v),
+      tls,
       clockSync: v['clock-sync'] === true,
       outboxPath: stringFlag(v, 'outbox-path'),
       connectTimeoutMs: Math.max(1, Math.min(10_000, timeoutMs)),
@@ -206,7 +213,7 @@ function humanSummary(url: string, s: SendSummary, tally: Tally): string {
       ['sent', s.sent],
       ['delivered', s.delivered],
       ['failed', s.failed],
-      ['dropped by the outbox policy', s.dropped],
+      ['dropped (outbox policy, --max-attempts, too large)', s.dropped],
       ['resent after a reconnect', s.resent],
       ['reconnects', s.reconnects],
       ['delivered per second', s.msgs_per_s],

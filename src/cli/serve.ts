@@ -40,13 +40,15 @@ async function serve(v: FlagValues, ctx: CommandContext): Promise<number> {
   if (v['record-format'] !== undefined && recordPath === undefined) throw new UsageError('--record-format needs --record FILE');
   const recordFormat = oneOfFlag(v, 'record-format', RECORD_FORMATS, recordFormatFor(recordPath ?? ''));
 
+  const listenUrl = stringFlag(v, 'url') ?? DEFAULT_URL;
+  const tls = serverTls(v, listenUrl);
   let server: FastSocketServer;
   try {
     server = new FastSocketServer({
-      url: stringFlag(v, 'url') ?? DEFAULT_URL,
+      url: listenUrl,
       stateDir: stringFlag(v, 'state-dir'),
       token: token(v, ctx.env),
-      tls: serverTls(v),
+      tls,
       logger,
       ...limitOptions(v, SERVER_LIMIT_OPTIONS),
     });

@@ -194,6 +194,11 @@ describe('fastsocket CLI', function () {
       [['serve', '--url', 'http://127.0.0.1:0'], '--url'],
       [['serve', '--url', 'tls://127.0.0.1:0'], '--cert'],
       [['serve', '--record-format', 'xml', '--record', 'x'], '--record-format'],
+      [['serve', '--url', 'tcp://127.0.0.1:0', '--cert', __filename, '--key', __filename], '--cert and --key need a tls:// or wss:// --url'],
+      [['send', '--url', 'ws://127.0.0.1:1/', '--ca', __filename], '--ca need a tls:// or wss:// --url'],
+      [['serve', '--url', 'tls://127.0.0.1:0', '--cert', __filename, '--key', __filename], '--cert: '],
+      // 950 bytes of payload fit under 1000, the message 1 frame around them does not.
+      [['send', '--payload-bytes', '950', '--max-frame-bytes', '1000'], 'as a message frame: more than --max-frame-bytes'],
       [['serve', '--url', 'tcp://127.0.0.1:0', '--state-dir', path.join(__filename, 'not-a-folder')], '--state-dir'],
       [['frobnicate'], 'frobnicate'],
     ];
@@ -206,6 +211,13 @@ describe('fastsocket CLI', function () {
         assert.deepEqual(cli.stdout, []);
       });
     }
+
+    it('exits 2 naming --cert and --key when they are swapped', async () => {
+      const certs = await testCerts();
+      const cli = startCli(teardown, ['serve', '--url', 'tls://127.0.0.1:0', '--cert', path.join(certs.dir, 'server.key'), '--key', path.join(certs.dir, 'server.pem')]);
+      assert.equal(await cli.exitCode(), 2);
+      assert.match(cli.stderr.join('\n'), /--cert: .*server\.key" is not a PEM certificate/);
+    });
 
     it('exits 0 and prints every command for --help', async () => {
       const cli = startCli(teardown, ['--help']);
