@@ -4,6 +4,7 @@
  * into a clean shutdown with exit code 0 (`ros2 launch` and roslaunch send SIGINT, then SIGTERM; neither rclnodejs
  * nor our ROS 1 port handles them for us).
  */
+import { FastSocketError } from '../fastsocket/errors';
 import { RosError } from '../ros/errors';
 import type { RosNode } from '../ros/port';
 import { openRclnodejsPort } from '../ros/rclnodejs-port';
@@ -80,7 +81,9 @@ export async function runNode(
     if (stopping) await started.close();
     else running = started;
   } catch (err) {
-    const message = err instanceof RosError ? err.message : `failed to start: ${(err as Error).stack ?? String(err)}`;
+    // Our own errors say what went wrong in one line (a port in use, a bad parameter); a stack is for the unexpected.
+    const message =
+      err instanceof RosError ? err.message : err instanceof FastSocketError ? `failed to start: ${err.message}` : `failed to start: ${(err as Error).stack ?? String(err)}`;
     if (node) node.logger.error(message);
     else process.stderr.write(`${message}\n`);
     await opened.close().catch(() => undefined);

@@ -7,7 +7,7 @@ import { LatencyRecorder, LatencyStats, wallNs } from '../fastsocket';
 import { cdrJsonSupports, rosToCdr } from './cdr-json';
 import { parseEnvelope, ParsedEnvelope } from './envelope';
 import type { DefinitionLookup } from './message-definition';
-import { MessageMappingError, RosError, UnknownTypeError } from './errors';
+import { EnvelopeError, MessageMappingError, RosError, UnknownTypeError } from './errors';
 import { openParamPath } from './params';
 import { LogThrottle } from './log-throttle';
 import { jsonToRos } from './msg-json';
@@ -154,7 +154,9 @@ export class ServerNode {
     try {
       env = parseEnvelope(m.payload);
     } catch (err) {
-      this.drop('bad_envelope', null, `dropped a payload from ${m.client_id ?? m.peer}: ${(err as Error).message}`);
+      // Throttled per problem, so that one kind of bad envelope does not hide the others from the log.
+      const problem = err instanceof EnvelopeError ? err.field : 'payload';
+      this.drop('bad_envelope', null, `dropped a payload from ${m.client_id ?? m.peer}: ${(err as Error).message}`, problem);
       return;
     }
     const sender = m.client_id ?? m.peer;
@@ -190,9 +192,10 @@ export class ServerNode {
         const plain = jsonToRos(this.lookup, env.type, env.body.msg);
         message = state.encodeCdr ? rosToCdr(this.lookup, env.type, plain) : plain;
       } catch (err) {
-        const field = err instanceof MessageMappingError ? err.field : '?';
         const reason: DropReason = err instanceof UnknownTypeError ? 'unknown_type' : 'bad_message';
-        this.drop(reason, state, `dropped a message for ${topic} (${env.type}), field ${field}: ${(err as Error).message}`);
+        // A MessageMappingError's message already names its field.
+        const where = err instanceof MessageMappingError || err instanceof UnknownTypeError ? '' : 'field ?: ';
+        this.drop(reason, state, `dropped a message for ${topic} (${env.type}), ${where}${(err as Error).message}`);
         return;
       }
     }

@@ -63,6 +63,16 @@ describe('fastsocket ROS 2 nodes', function () {
         assert.match(server.output(), new RegExp(`parameter ${parameter}: `));
       });
     }
+
+    it('exits 1 with one line, no stack trace, when its port is taken', async () => {
+      const first = start(nodeScript('server', '-r __node:=port_owner -p url:=tcp://127.0.0.1:0'), infraDomain);
+      const [, url] = await first.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);
+      const second = start(nodeScript('server', `-r __node:=port_taker -p url:=${url}`), infraDomain);
+      assert.equal(await second.exited(60_000), 1);
+      assert.match(second.output(), /failed to start: cannot listen on tcp:\/\/127\.0\.0\.1:\d+: .*EADDRINUSE/);
+      assert.doesNotMatch(second.output(), /^\s+at /m);
+      assert.equal(await first.stop(), 0);
+    });
   });
 
   describe('#age, record_path, clock_sync and token_file (bridge and server in two ROS domains)', () => {

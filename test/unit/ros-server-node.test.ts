@@ -106,7 +106,7 @@ describe('ServerNode', () => {
     const bad: Array<[string, unknown, string, RegExp]> = [
       ['the payload is not an envelope', 'hello', 'bad_envelope', /envelope payload/],
       ['the type is unknown here', envelope(0, {}, { type: 'nav2_msgs/msg/Secret' }), 'unknown_type', /\/chatter \(nav2_msgs\/msg\/Secret\)/],
-      ['the JSON does not fit the type', envelope(0, { data: 5 }), 'bad_message', /\/chatter \(std_msgs\/msg\/String\), field msg\.data/],
+      ['the JSON does not fit the type', envelope(0, { data: 5 }), 'bad_message', /\/chatter \(std_msgs\/msg\/String\), field msg\.data: expected/],
     ];
     for (const [what, payload, reason, logLine] of bad) {
       it(`drops, counts and logs the message when ${what}, and keeps serving other topics`, () => {
@@ -119,6 +119,21 @@ describe('ServerNode', () => {
         assert.equal(graph.messagesOn('/chatter').length, 0);
       });
     }
+
+    it('names the field of a bad message once', () => {
+      const { node, srv } = server();
+      srv.handleMessage(message(envelope(0, { data: 5 })));
+      assert.equal(node.logged('warn', /field msg\.data: field/).length, 0, node.logs.map((l) => l.message).join('\n'));
+    });
+
+    it('logs each kind of bad envelope, not only the first kind', () => {
+      const { node, srv } = server();
+      srv.handleMessage(message('hello'));
+      srv.handleMessage(message({ topic: 'no-slash', type: 'std_msgs/msg/String', seq: 0, msg: {} }));
+      srv.handleMessage(message({ topic: '/t', type: 'std_msgs/msg/String', seq: -1, msg: {} }));
+      assert.equal(srv.dropCounts().bad_envelope, 3);
+      for (const field of [/envelope payload/, /envelope topic/, /envelope seq/]) assert.equal(node.logged('warn', field).length, 1, `${field}`);
+    });
 
     it('drops a message whose type differs from the one its topic already carries', () => {
       const { graph, srv } = server();
