@@ -6,6 +6,33 @@ import { randomBytes } from 'node:crypto';
 
 const NULL_TOKEN = /[[:,]null[,\]}]/;
 
+/**
+ * Put before the text of a value that stringifyJson writes unquoted; random, so that no string anyone sends can
+ * contain it. JSON.stringify escapes its NUL bytes.
+ */
+const RAW_MARKER = `\u0000fs${randomBytes(6).toString('hex')}\u0000`;
+const QUOTED_RAW_MARKER = `"${JSON.stringify(RAW_MARKER).slice(1, -1)}`;
+/** How many NEGATIVE_ZERO values have been serialised so far: a change during one call means it has some. */
+let negativeZerosWritten = 0;
+
+/**
+ * Stands for -0 in a value handed to stringifyJson, which writes it as `-0.0`, where JSON.stringify would write `0`
+ * and lose the sign (Python's json.dumps keeps it, and JSON.parse reads `-0.0` back as -0). The ROS converters use
+ * it for float fields, which must round-trip exactly; a plain -0 elsewhere is written as 0, since finding it would
+ * cost a walk over every value.
+ */
+export const NEGATIVE_ZERO: { toJSON(): string } = Object.freeze({
+  toJSON(): string {
+    negativeZerosWritten++;
+    return `${RAW_MARKER}-0.0`;
+  },
+});
+
+/** Removes the quotes and the marker around each marked value of JSON.stringify's output. */
+function unmarkRaw(text: string): string {
+  return text.split(QUOTED_RAW_MARKER).map((part, i) => (i === 0 ? part : part.replace('"', ''))).join('');
+}
+
 /** Parses JSON text, also accepting Python's bare NaN/Infinity/-Infinity. Throws SyntaxError on anything else. */
 export function parseJson(text: string): unknown {
   try {
@@ -28,30 +55,28 @@ export function stringifyJson(value: unknown): string {
   // Fast path: without a replacer. A non-finite number would have become a null token and a bigint would have
   // thrown, so output without one needs nothing more. JSON.stringify writes no whitespace, so a null value always
   // sits between [ : , and , ] }; "null" inside a string (common in base64) no longer sends us down the slow path.
+  const zerosBefore = negativeZerosWritten;
   try {
     const plain = JSON.stringify(value);
-    if (plain !== undefined && plain !== 'null' && !NULL_TOKEN.test(plain)) return plain;
+    if (plain !== undefined && plain !== 'null' && !NULL_TOKEN.test(plain)) return negativeZerosWritten === zerosBefore ? plain : unmarkRaw(plain);
   } catch (err) {
     if (!(err instanceof TypeError) || !/BigInt/i.test(err.message)) throw err;
   }
-  let marker: string | undefined;
+  let marked = false;
   const text = JSON.stringify(value, (_key, v: unknown) => {
     if (typeof v === 'number') {
       if (Number.isFinite(v)) return v;
-      marker ??= `\u0000fs${randomBytes(6).toString('hex')}\u0000`;
-      return marker + (Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity');
+      marked = true;
+      return RAW_MARKER + (Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity');
     }
     if (typeof v === 'bigint') {
-      marker ??= `\u0000fs${randomBytes(6).toString('hex')}\u0000`;
-      return marker + v.toString();
+      marked = true;
+      return RAW_MARKER + v.toString();
     }
     return v;
   });
   if (text === undefined) throw new TypeError('value cannot be represented as JSON');
-  if (marker === undefined) return text;
-  // JSON.stringify escaped the NUL bytes of the marker; strip the quotes around each marked value.
-  const escaped = JSON.stringify(marker).slice(1, -1);
-  return text.split(`"${escaped}`).map((part, i) => (i === 0 ? part : part.replace('"', ''))).join('');
+  return marked || negativeZerosWritten !== zerosBefore ? unmarkRaw(text) : text;
 }
 
 const MAX_DEPTH = 10_000;

@@ -12,6 +12,7 @@
  * terminating NUL) and the elements; fixed arrays without a count; a message with no fields as one byte.
  * wstring is left to rclnodejs (its width differs between middlewares): see `cdrJsonSupports`.
  */
+import { NEGATIVE_ZERO } from '../fastsocket/json';
 import { MessageMappingError } from './errors';
 import type { DefinitionLookup, FieldDefinition, MessageDefinition } from './message-definition';
 import type { JsonValue } from './msg-json';
@@ -263,6 +264,7 @@ class CdrWriter {
 }
 
 function finite(n: number): JsonValue {
+  if (n === 0 && Object.is(n, -0)) return NEGATIVE_ZERO;
   if (Number.isFinite(n)) return n;
   return Number.isNaN(n) ? 'NaN' : n > 0 ? 'Infinity' : '-Infinity';
 }

@@ -5,11 +5,13 @@
  * rclnodejs happened to deliver it (int64 scalars arrive as bigint, int64[] elements as numbers or strings,
  * float64[] as Float64Array, char[] as Int8Array).
  */
+import { NEGATIVE_ZERO } from '../fastsocket/json';
 import { decodeStrictBase64 } from './base64';
 import { MessageMappingError } from './errors';
 import { DefinitionLookup, FieldDefinition, MessageDefinition, PrimitiveType } from './message-definition';
 
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+/** NEGATIVE_ZERO stands for a float field's -0, which stringifyJson writes as -0.0 (JSON.stringify: 0). */
+export type JsonValue = null | boolean | number | string | typeof NEGATIVE_ZERO | JsonValue[] | { [key: string]: JsonValue };
 
 const INTEGER_RANGES: Readonly<Record<string, readonly [bigint, bigint]>> = {
   byte: [0n, 255n],
@@ -86,6 +88,7 @@ function encodeElement(lookup: DefinitionLookup, field: FieldDefinition, value: 
   if (FLOATS.has(t)) {
     const n = typeof value === 'string' ? parseNonFinite(value) : value;
     if (typeof n !== 'number') throw new MessageMappingError(path, `expected a ${t}`);
+    if (n === 0 && Object.is(n, -0)) return NEGATIVE_ZERO;
     return Number.isFinite(n) ? n : nonFiniteName(n);
   }
   const big = toBigInt(value);

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { parseJson, stringifyJson } from '../../src/fastsocket/json';
+import { NEGATIVE_ZERO, parseJson, stringifyJson } from '../../src/fastsocket/json';
 
 /** JSON values that also hold Python's non-finite floats (no -0: JSON cannot carry it). */
 const pythonJsonValue = fc.letrec((tie) => ({
@@ -114,6 +114,16 @@ describe('json', () => {
     it('writes non-finite numbers as Python does, not as null', () => {
       assert.equal(stringifyJson({ a: NaN, b: [Infinity, -Infinity] }), '{"a":NaN,"b":[Infinity,-Infinity]}');
       assert.equal(stringifyJson(NaN), 'NaN');
+    });
+
+    it('writes NEGATIVE_ZERO as -0.0, which parses back to -0, alone or beside non-finite numbers and bigints', () => {
+      assert.equal(stringifyJson({ a: NEGATIVE_ZERO, b: [1, NEGATIVE_ZERO] }), '{"a":-0.0,"b":[1,-0.0]}');
+      assert.equal(stringifyJson({ a: NEGATIVE_ZERO, n: NaN, big: 2n ** 64n }), '{"a":-0.0,"n":NaN,"big":18446744073709551616}');
+      assert.equal(stringifyJson([NEGATIVE_ZERO]), '[-0.0]');
+      const back = parseJson(stringifyJson({ x: NEGATIVE_ZERO })) as { x: number };
+      assert.ok(Object.is(back.x, -0));
+      // A call without one is untouched by an earlier call with one.
+      assert.equal(stringifyJson({ s: 'plain', z: 0 }), '{"s":"plain","z":0}');
     });
 
     it('finds a non-finite number beside strings that spell null, and leaves those strings alone', () => {

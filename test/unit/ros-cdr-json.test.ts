@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { cdrJsonSupports, cdrToJson, rosToCdr } from '../../src/ros/cdr-json';
 import { jsonToRos, rosToJson } from '../../src/ros/msg-json';
 import { MessageMappingError } from '../../src/ros/errors';
+import { parseJson, stringifyJson } from '../../src/fastsocket/json';
 import { MemoryRosGraph, MSG_SOURCES } from '../support/memory-ros-port';
 
 const graph = new MemoryRosGraph({ ...MSG_SOURCES, 'fastsocket_test/msg/HeaderThenDouble': 'std_msgs/Header header\nfloat64 x', 'fastsocket_test/msg/Nothing': '' });
@@ -34,6 +35,18 @@ describe('cdr-json', () => {
         const withX = cdrToJson(lookup, 'fastsocket_test/msg/HeaderThenDouble', bytes);
         assert.deepEqual(withX, { header: { stamp: { sec: -2, nanosec: 7 }, frame_id: 'ab' }, x: 0.5 });
       }
+    });
+
+    it('keeps the sign of a -0.0 float through CDR -> JSON text -> ROS, as rosToJson does', () => {
+      const cdr = Buffer.alloc(12);
+      cdr.set([0, 1, 0, 0]);
+      cdr.writeDoubleLE(-0, 4);
+      const text = stringifyJson(cdrToJson(lookup, 'std_msgs/msg/Float64', cdr));
+      assert.equal(text, '{"data":-0.0}');
+      assert.equal(stringifyJson(rosToJson(lookup, 'std_msgs/msg/Float64', { data: -0 })), text);
+      const back = jsonToRos(lookup, 'std_msgs/msg/Float64', parseJson(text)) as { data: number };
+      assert.ok(Object.is(back.data, -0), `got ${back.data}`);
+      assert.deepEqual(rosToCdr(lookup, 'std_msgs/msg/Float64', back), cdr);
     });
 
     it('throws MessageMappingError naming msg when the bytes end before the message does', () => {
