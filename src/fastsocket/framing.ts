@@ -25,10 +25,12 @@ export class LineFramer {
    * Throws FrameTooLargeError as soon as a frame is known to exceed the limit; the framer is then unusable.
    * @param transient the caller reuses `chunk`'s memory once this returns (a socket's `onread` buffer): what is
    *   kept of an unfinished frame is then copied, and a frame handed to `onFrame` is valid only during that call.
+   * @returns true when the chunk ended at least one line, so that what is pending afterwards started in this chunk.
    */
-  push(chunk: Buffer, onFrame: (frame: Buffer) => void, transient = false): void {
+  push(chunk: Buffer, onFrame: (frame: Buffer) => void, transient = false): boolean {
     let start = 0;
     let nl = chunk.indexOf(NEWLINE, start);
+    const endedLine = nl !== -1;
     while (nl !== -1) {
       let frame: Buffer;
       if (this.buffered === 0) {
@@ -54,5 +56,6 @@ export class LineFramer {
       this.chunks.push(transient ? Buffer.from(piece) : piece);
       this.buffered += rest;
     }
+    return endedLine;
   }
 }

@@ -227,6 +227,16 @@ function performanceNow(): number {
 }
 
 /**
+ * The new partialSinceMs after a read at `nowMs`. The clock of an unfinished frame starts with that frame: a read
+ * that ended a frame started the one left pending, so a link that is busy but slow, where reads keep ending
+ * mid-frame, is not timed from its first partial read.
+ */
+function unfinishedSince(pending: boolean, endedFrame: boolean, sinceMs: number | null, nowMs: number): number | null {
+  if (!pending) return null;
+  return endedFrame || sinceMs === null ? nowMs : sinceMs;
+}
+
+/**
  * What a socket opened with `onread` reads, for the StreamConnection made once it has connected: Node then reads
  * into one buffer of ours, reused for every read, instead of allocating a buffer per read and passing it through
  * the stream machinery ('data' events). A one-in-flight client reads once per round trip, and that path cost it
@@ -283,8 +293,9 @@ class StreamConnection extends FrameConnection {
   private onData(chunk: Buffer, transient: boolean): void {
     this.lastActivityMs = performanceNow();
     this.beginRead();
+    let endedFrame: boolean;
     try {
-      this.framer.push(chunk, (frame) => this.emit('frame', frame), transient);
+      endedFrame = this.framer.push(chunk, (frame) => this.emit('frame', frame), transient);
     } catch (err) {
       if (err instanceof FrameTooLargeError) {
         this.emit('oversize', err);
@@ -297,7 +308,7 @@ class StreamConnection extends FrameConnection {
     } finally {
       this.endRead();
     }
-    this.partialSinceMs = this.framer.pendingBytes > 0 ? (this.partialSinceMs ?? this.lastActivityMs) : null;
+    this.partialSinceMs = unfinishedSince(this.framer.pendingBytes > 0, endedFrame, this.partialSinceMs, this.lastActivityMs);
   }
 
   pauseReading(): void {
@@ -344,11 +355,15 @@ class StreamConnection extends FrameConnection {
 
 /** ws:// and wss://: one JSON object per WebSocket message. */
 class WsConnection extends FrameConnection {
+  /** Whether the current read of the socket completed a message. */
+  private messageInRead = false;
+
   constructor(private readonly ws: WebSocket, readonly peer: string, replyFlush: ReplyFlush) {
     super(replyFlush);
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data: Buffer) => {
       this.lastActivityMs = performanceNow();
+      this.messageInRead = true;
       let frame = data;
       let end = frame.length;
       while (end > 0 && (frame[end - 1] === 0x0a || frame[end - 1] === 0x0d)) end--;
@@ -372,12 +387,15 @@ class WsConnection extends FrameConnection {
     const receiver = (ws as unknown as { _receiver?: { _bufferedBytes?: number; _fragments?: unknown[] } })._receiver;
     // ws hands over every message of a chunk synchronously (allowSynchronousEvents, its default) from its own 'data'
     // listener, which was added before these two.
-    raw?.prependListener('data', () => this.beginRead());
+    raw?.prependListener('data', () => {
+      this.messageInRead = false;
+      this.beginRead();
+    });
     raw?.on('data', () => {
       this.endRead();
       this.lastActivityMs = performanceNow();
       const partial = (receiver?._bufferedBytes ?? 0) > 0 || (receiver?._fragments?.length ?? 0) > 0;
-      this.partialSinceMs = partial ? (this.partialSinceMs ?? this.lastActivityMs) : null;
+      this.partialSinceMs = unfinishedSince(partial, this.messageInRead, this.partialSinceMs, this.lastActivityMs);
     });
   }
 

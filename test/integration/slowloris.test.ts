@@ -31,6 +31,47 @@ function dribble(socket: net.Socket, bytes: Buffer, everyMs: number): void {
   });
 }
 
+/**
+ * Writes `frames` back to back, one write per `everyMs`, each frame split across two writes (its second half goes
+ * with the first half of the next), so that no write, and so no read of the server, ends on a frame boundary.
+ */
+function streamMidFrame(socket: net.Socket, frames: Buffer[], everyMs: number): Promise<void> {
+  let carry: Buffer = Buffer.alloc(0);
+  return paced(frames.length + 1, everyMs, (i) => {
+    const next = frames[i] ?? Buffer.alloc(0);
+    const half = next.length >> 1;
+    if (!socket.destroyed) socket.write(Buffer.concat([carry, next.subarray(0, half)]));
+    carry = next.subarray(half);
+  });
+}
+
+/** The ids of the ack 2s a server sends to a hand-made WebSocket connection (unmasked text frames). */
+function rawWebSocketAckIds(socket: net.Socket): string[] {
+  const ids: string[] = [];
+  let buffered: Buffer = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    for (;;) {
+      if (buffered.length < 2) return;
+      let length = buffered[1]! & 0x7f;
+      let at = 2;
+      if (length === 126) {
+        if (buffered.length < 4) return;
+        length = buffered.readUInt16BE(2);
+        at = 4;
+      }
+      if (buffered.length < at + length) return;
+      const opcode = buffered[0]! & 0x0f;
+      const payload = buffered.subarray(at, at + length).toString('utf8');
+      buffered = buffered.subarray(at + length);
+      if (opcode !== 0x1) continue;
+      const frame = JSON.parse(payload) as Record<string, unknown>;
+      if (isAck2(String(frame.id))(frame)) ids.push(String(frame.id));
+    }
+  });
+  return ids;
+}
+
 describe('FastSocketServer against slow and idle peers (slowloris)', function () {
   this.timeout(20_000);
   const teardown = useTeardown();
@@ -117,6 +158,43 @@ describe('FastSocketServer against slow and idle peers (slowloris)', function ()
       // The close handshake gives the peer a moment to answer; this one never does, so the socket goes a little later.
       await peer.waitClosed('the connection of the slow WebSocket message to be closed', 5_000);
       assert.equal(s.stats().closed_idle, 0);
+    });
+  });
+
+  describe('frame_timeout_ms on a busy, slow link', () => {
+    // Regression test for the frame clock running from the first unfinished read and restarting only when a read
+    // ended exactly on a frame boundary: on a saturated slow link reads keep ending mid-frame, so a connection whose
+    // every frame completed in one write interval was cut off at frame_timeout_ms.
+    for (const scheme of ['tcp', 'tls', 'ws'] as const) {
+      it(`keeps a ${scheme} connection whose reads all end mid-frame open and acks every frame, for several frame_timeout_ms`, async () => {
+        const { server: s, url } = await server(scheme, { frameTimeoutMs: FRAME_MS });
+        const peer = scheme === 'ws' ? await RawPeer.connectRawWebSocket(url) : await RawPeer.connect(url, { ca: await caFor(url) });
+        teardown.add(() => peer.destroy());
+        const acked = scheme === 'ws' ? rawWebSocketAckIds(peer.stream) : null;
+        // Each frame completes one write (50 ms) after it starts; 40 of them span four frame timeouts.
+        const ids = Array.from({ length: 40 }, (_, i) => `busy-${i}`);
+        const frames = ids.map((id) => {
+          const text = message1(id, 'x'.repeat(40));
+          return scheme === 'ws' ? wsFrameBytes(text) : Buffer.from(text + '\n');
+        });
+        await streamMidFrame(peer.stream, frames, FRAME_MS / 10);
+        const ackedIds = (): string[] => acked ?? (peer.frames as Array<Record<string, unknown>>).filter((f) => isAck2(String(f.id))(f)).map((f) => String(f.id));
+        await waitUntil(() => ackedIds().length === ids.length || peer.isClosed, 'every frame to be acked');
+        assert.equal(peer.isClosed, false, `closed after ${ackedIds().length} of ${ids.length} acks`);
+        assert.deepEqual(ackedIds(), ids);
+        assert.equal(s.stats().closed_frame_timeout, 0);
+      });
+    }
+
+    it('still closes a tcp connection whose frame, started after complete ones, never completes', async () => {
+      const { server: s, url } = await server('tcp', { frameTimeoutMs: FRAME_MS });
+      const peer = await RawPeer.connect(url);
+      teardown.add(() => peer.destroy());
+      peer.sendBytes(`${message1('whole', 1)}\n{"id":"never-end`);
+      await peer.waitForFrame(isAck2('whole'), 'the ack of the complete frame');
+      dribble(peer.stream, Buffer.from('x'.repeat(100)), IDLE_MS / 3);
+      await peer.waitClosed('the unfinished frame to be cut off', FRAME_MS + LATE_MS + 1_000);
+      assert.equal(s.stats().closed_frame_timeout, 1);
     });
   });
 

@@ -95,6 +95,16 @@ describe('LineFramer', () => {
       assert.equal(framer.pendingBytes, 0);
     });
 
+    it('returns whether the chunk ended a line, i.e. whether what it leaves pending started in it', () => {
+      const framer = new LineFramer(64);
+      const ignore = (): void => undefined;
+      assert.equal(framer.push(Buffer.from('{"a":'), ignore), false, 'a frame started, none ended');
+      assert.equal(framer.push(Buffer.from('1'), ignore), false, 'the same frame goes on');
+      assert.equal(framer.push(Buffer.from('}\n{"b"'), ignore), true, 'one frame ended and the next began');
+      assert.equal(framer.push(Buffer.from(':2}\n'), ignore), true, 'ended on a boundary');
+      assert.equal(framer.push(Buffer.from('\r\n'), ignore), true, 'a blank line ends nothing pending either way');
+    });
+
     it('accepts a frame of exactly max_frame_bytes, also when a CR precedes its newline', () => {
       for (const eol of ['\n', '\r\n']) {
         const frame = 'y'.repeat(100);
