@@ -485,13 +485,13 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
         handshakeTimeout: handshakeTimeoutMs,
       }
     : undefined;
-  // TCP connections still in their TLS handshake or HTTP upgrade, by remote host:port.
-  const handshaking = new Map<string, net.Socket>();
+  // TCP connections still in their TLS handshake or HTTP upgrade, by remote host:port, with their deadline.
+  const handshaking = new Map<string, { raw: net.Socket; deadline: NodeJS.Timeout }>();
   const handshakeDone = (key: string) => {
-    const raw = handshaking.get(key);
-    if (!raw) return;
+    const h = handshaking.get(key);
+    if (!h) return;
     handshaking.delete(key);
-    raw.setTimeout(0);
+    clearTimeout(h.deadline);
   };
   let server: net.Server;
   if (ep.scheme === 'tcp' || ep.scheme === 'tls') {
@@ -533,13 +533,16 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
         raw.destroy();
         return;
       }
-      handshaking.set(key, raw);
-      raw.once('close', () => handshaking.delete(key));
-      raw.setTimeout(handshakeTimeoutMs, () => {
-        if (handshaking.get(key) !== raw) return;
+      // A deadline from accept, not an inactivity timer: a handshake dribbled a byte at a time must end too.
+      const deadline = setTimeout(() => {
+        if (handshaking.get(key)?.raw !== raw) return;
         handshaking.delete(key);
         opts.onHandshakeTimeout?.(key);
         raw.destroy();
+      }, handshakeTimeoutMs);
+      handshaking.set(key, { raw, deadline });
+      raw.once('close', () => {
+        if (handshaking.get(key)?.raw === raw) handshakeDone(key);
       });
     });
   }

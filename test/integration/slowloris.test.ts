@@ -1,10 +1,11 @@
 import { strict as assert } from 'node:assert';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import type { Scheme } from '../../src/fastsocket';
 import { ALL_SCHEMES, caFor, startServer } from '../support/fixtures';
 import { isAck2, message1, RawPeer, wsFrameBytes } from '../support/raw-peer';
 import { useTeardown } from '../support/teardown';
-import { waitUntil } from '../support/wait';
+import { waitForEvent, waitUntil } from '../support/wait';
 
 const IDLE_MS = 300;
 const FRAME_MS = 500;
@@ -108,6 +109,36 @@ describe('FastSocketServer against slow and idle peers (slowloris)', function ()
         await peer.waitClosed('the server to close a connection that never sent a byte', IDLE_MS + LATE_MS + 2_000);
         const after = performance.now() - opened;
         assert.ok(after >= IDLE_MS * 0.9, `closed after ${after.toFixed(0)} ms`);
+      });
+    }
+
+    // Regression test: the handshake timeout was an inactivity timer on the TCP socket, so a handshake dribbled one
+    // byte at a time held its connection, and its max_connections slot, for as long as the peer went on.
+    for (const scheme of ['tls', 'ws', 'wss'] as const) {
+      it(`closes a ${scheme} handshake dribbled one byte at a time at idle_timeout_ms from accept, then serves a good client in its slot`, async () => {
+        const handshakeMs = 1_000;
+        const { server: s, url } = await server(scheme, { idleTimeoutMs: handshakeMs, maxConnections: 1 });
+        const ca = await caFor(url);
+        const opened = performance.now();
+        const peer = await RawPeer.connectBare(url);
+        teardown.add(() => peer.destroy());
+        let stream: net.Socket = peer.stream;
+        if (scheme === 'wss') {
+          stream = tls.connect({ socket: peer.stream, ca, servername: 'localhost' });
+          stream.on('error', () => undefined);
+          await waitForEvent(stream, 'secureConnect');
+        }
+        const upgrade = `GET / HTTP/1.1\r\nHost: ${new URL(url).host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Pad: ${'a'.repeat(200)}`;
+        // A TLS record header announcing a 255-byte ClientHello, whose bytes then never stop coming.
+        const clientHello = Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0xff, 0x01]), Buffer.alloc(250, 0x01)]);
+        dribble(stream, scheme === 'tls' ? clientHello : Buffer.from(upgrade), 100);
+        await peer.waitClosed('the dribbled handshake to be cut off', handshakeMs + LATE_MS + 1_000);
+        const after = performance.now() - opened;
+        assert.ok(after >= handshakeMs * 0.9, `closed after ${after.toFixed(0)} ms, before the handshake deadline (${handshakeMs})`);
+        assert.equal(s.stats().closed_idle, 1);
+        const good = await RawPeer.connect(url, { ca });
+        teardown.add(() => good.destroy());
+        await servesEach([good], 'after-dribble');
       });
     }
 
