@@ -291,6 +291,9 @@ class StreamConnection extends FrameConnection {
 
   /** @param transient `chunk` is a reused read buffer, overwritten by the next read. */
   private onData(chunk: Buffer, transient: boolean): void {
+    // A closing connection (refused, or told why it is closed) is read only to notice the peer's end: what it still
+    // sends is never handled, and buffering it would let refused peers fill the server's memory.
+    if (this.closed) return;
     this.lastActivityMs = performanceNow();
     this.beginRead();
     let endedFrame: boolean;
