@@ -356,12 +356,19 @@ class StreamConnection extends FrameConnection {
   }
 }
 
+/**
+ * What ws's maxPayload allows beyond max_frame_bytes: the "\r\n" a message may end with, which PROTOCOL.md §1
+ * tolerates and which, as on tcp/tls, does not count against the limit.
+ */
+const WS_NEWLINE_ALLOWANCE = 2;
+
 /** ws:// and wss://: one JSON object per WebSocket message. */
 class WsConnection extends FrameConnection {
   /** Whether the current read of the socket completed a message. */
   private messageInRead = false;
 
-  constructor(private readonly ws: WebSocket, readonly peer: string, replyFlush: ReplyFlush) {
+  /** @param maxFrameBytes largest frame accepted, a trailing newline excluded (ws itself must allow WS_NEWLINE_ALLOWANCE more). */
+  constructor(private readonly ws: WebSocket, readonly peer: string, maxFrameBytes: number, replyFlush: ReplyFlush) {
     super(replyFlush);
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data: Buffer) => {
@@ -371,7 +378,13 @@ class WsConnection extends FrameConnection {
       let end = frame.length;
       while (end > 0 && (frame[end - 1] === 0x0a || frame[end - 1] === 0x0d)) end--;
       if (end !== frame.length) frame = frame.subarray(0, end);
-      this.emit('frame', frame);
+      if (frame.length <= maxFrameBytes) {
+        this.emit('frame', frame);
+        return;
+      }
+      // What ws does for a message over maxPayload: the same close code, reported the same way.
+      this.emit('oversize', new FrameTooLargeError(maxFrameBytes));
+      this.close('too_large');
     });
     ws.on('ping', () => (this.lastActivityMs = performanceNow()));
     ws.on('error', (err: Error & { code?: string }) => {
@@ -510,7 +523,7 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('fastsocket: WebSocket upgrade required\n');
     });
     // skipUTF8Validation: invalid UTF-8 is our decoder's to count as one bad frame (§5), not a reason for ws to close.
-    const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false, skipUTF8Validation: true });
+    const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes + WS_NEWLINE_ALLOWANCE, perMessageDeflate: false, skipUTF8Validation: true });
     httpServer.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
       socket.on('error', () => undefined);
       const path = (req.url ?? '/').split('?')[0];
@@ -521,7 +534,7 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
         handshakeDone(formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0));
-        const conn = new WsConnection(ws, formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0), 'read');
+        const conn = new WsConnection(ws, formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0), opts.maxFrameBytes, 'read');
         opts.onUpgradeHeaders?.(conn, req.headers);
         opts.onConnection(conn);
       });
@@ -623,7 +636,7 @@ export function connect(ep: Endpoint, opts: ConnectOptions): Promise<FrameConnec
       });
     } else {
       const ws = new WebSocket(`${ep.scheme}://${formatHostPort(ep.host, ep.port)}${ep.path || '/'}`, {
-        maxPayload: opts.maxFrameBytes,
+        maxPayload: opts.maxFrameBytes + WS_NEWLINE_ALLOWANCE,
         perMessageDeflate: false,
         headers: opts.headers,
         ca: opts.tls?.ca,
@@ -645,7 +658,7 @@ export function connect(ep: Endpoint, opts: ConnectOptions): Promise<FrameConnec
         ws.off('error', fail);
         const raw = (ws as unknown as { _socket: net.Socket })._socket;
         raw.setNoDelay(true);
-        resolve(new WsConnection(ws, formatHostPort(ep.host, ep.port), 'settled'));
+        resolve(new WsConnection(ws, formatHostPort(ep.host, ep.port), opts.maxFrameBytes, 'settled'));
       });
     }
   });

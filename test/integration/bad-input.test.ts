@@ -181,6 +181,26 @@ describe('FastSocketServer bad input', () => {
         await finish(a);
       });
 
+      // Regression test: ws's own limit (maxPayload) was max_frame_bytes, so on ws the line end that PROTOCOL.md §1 tolerates
+      // counted against the limit, and a frame tcp accepts was closed with 1009.
+      it('accepts a frame of exactly max_frame_bytes ending in a line end, and closes one a byte longer', async () => {
+        const a = await arena(scheme);
+        const peer = await attacker(a.url);
+        const ofSize = (id: string, bytes: number): string => message1(id, 'y'.repeat(bytes - Buffer.byteLength(message1(id, ''))));
+        // sendFrame ends a tcp frame with '\n' itself; a ws message carries what it is given.
+        const lineEnd = scheme === 'tcp' ? '' : '\n';
+        peer.sendFrame(`${ofSize('at-limit-crlf', LIMITS.maxFrameBytes)}\r${lineEnd}`);
+        peer.sendFrame(`${ofSize('at-limit', LIMITS.maxFrameBytes)}${lineEnd}`);
+        await peer.waitForFrame(isAck2('at-limit-crlf'));
+        await peer.waitForFrame(isAck2('at-limit'));
+        peer.sendFrame(`${ofSize('over-limit', LIMITS.maxFrameBytes + 1)}${lineEnd}`);
+        const closed = await peer.waitClosed('the frame one byte over the limit to close the connection');
+        if (scheme === 'ws') assert.equal(closed.code, 1009, 'message too big');
+        await waitUntil(() => a.server.stats().closed_oversize === 1, 'closed_oversize to be counted');
+        assert.ok(!a.messages.some((m) => m.id === 'over-limit'), 'the oversize frame was handed over');
+        await finish(a);
+      });
+
       it('closes a connection that sends nothing at idle_timeout_ms and counts it', async () => {
         const a = await arena(scheme);
         const started = performance.now();
