@@ -352,6 +352,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       }
       p.clientId = frame.client_id ?? null;
       p.conn.write(encodeHello(undefined, undefined, this.limits.maxFrameBytes));
+      this.pauseIfCongested(p);
       this.emit('hello', { peer: p.conn.peer, client_id: p.clientId });
       return;
     }
@@ -362,6 +363,17 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     p.badStreak = 0;
     if (frame.type === 'message') this.onMessage(p, frame, readAt);
     else this.deferAck3(p, frame, readAt);
+  }
+
+  /**
+   * Called after every write to a peer (acks 2 and hello replies alike): a peer that does not read what we send must
+   * not make us buffer without bound, whatever it sends us.
+   */
+  private pauseIfCongested(p: PeerState): void {
+    if (p.paused || !p.conn.congested(this.writeHighWater)) return;
+    p.paused = true;
+    this.counters.paused_reading++;
+    p.conn.pauseReading();
   }
 
   private deferAck3(p: PeerState, frame: Ack3Frame, readAt: number): void {
@@ -410,12 +422,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       if (pending.wall) pending.wall[2] = pending.wall[1] + (at - readAt);
       return ack2;
     }, ack2.length);
-    if (!p.paused && p.conn.congested(this.writeHighWater)) {
-      // A peer that does not read its acks must not make us buffer without bound.
-      p.paused = true;
-      this.counters.paused_reading++;
-      p.conn.pauseReading();
-    }
+    this.pauseIfCongested(p);
     if (this.seen.has(frame.id)) {
       this.counters.duplicates++;
       return;

@@ -14,6 +14,12 @@ import { useTeardown } from '../support/teardown';
 import { collect, waitUntil } from '../support/wait';
 
 const HIGH_WATER = 16 * 1024;
+/** Bytes one socket read returns at most: the replies to its frames are written before reading pauses. */
+const READ_CHUNK = 64 * 1024;
+/** The most unsent acks the server may hold for one peer: its high-water mark plus the acks of one read. */
+const BOUND = HIGH_WATER + READ_CHUNK;
+/** A hello reply (with max_frame_bytes) is less than twice the size of a bare hello. */
+const HELLO_BOUND = HIGH_WATER + 2 * READ_CHUNK;
 
 /**
  * Bytes of unsent acks the server holds per connection. stats() does not report them (yet), so they are read
@@ -48,6 +54,43 @@ function kernelSendCapacity(): number {
   }
 }
 
+/** tcp: one write of newline-terminated frames; ws: one message per frame. */
+function writeFrames(attacker: RawPeer, frames: string[]): void {
+  if (attacker.scheme === 'tcp') attacker.sendBytes(frames.join('\n') + '\n');
+  else for (const f of frames) attacker.sendFrame(f);
+}
+
+/**
+ * Writes batches until the kernel refuses more of them, which only a server that has stopped reading from the
+ * attacker brings about; fails at once if the server's write buffer for any peer passes `bound` meanwhile.
+ */
+async function floodUntilPaused(server: FastSocketServer, attacker: RawPeer, bound: number, writeBatch: () => void, progress: () => string): Promise<void> {
+  await waitUntil(
+    () => {
+      const peak = Math.max(0, ...writeBuffers(server));
+      if (peak > bound) throw new Error(`server write buffer reached ${peak} bytes with a high-water mark of ${HIGH_WATER} (${progress()})`);
+      if (attacker.queuedBytes < SATURATED) writeBatch();
+      return attacker.queuedBytes >= SATURATED;
+    },
+    () => `the server to stop reading (${progress()}, paused_reading ${server.stats().paused_reading})`,
+    30_000,
+  );
+}
+
+/**
+ * The attacker goes on writing; the server serves the good client and holds at most `bound` bytes of unsent replies
+ * for any peer, however much the attacker has sent, and none of it counts as a bad frame.
+ */
+async function keepFlooding(server: FastSocketServer, good: SteadyTraffic, bound: number, writeBatch: () => void): Promise<void> {
+  for (let round = 0; round < 5; round++) {
+    writeBatch();
+    await good.more(10);
+    const buffered = writeBuffers(server);
+    assert.ok(Math.max(...buffered) <= bound, `server write buffers ${buffered.join(', ')} bytes with a high-water mark of ${HIGH_WATER}`);
+  }
+  assert.equal(server.stats().bad_frames, 0);
+}
+
 describe('backpressure', () => {
   const teardown = useTeardown();
 
@@ -74,41 +117,37 @@ describe('backpressure', () => {
           }
           return out;
         };
-        const writeBatch = (): void => {
-          if (scheme === 'tcp') attacker.sendBytes(frames().join('\n') + '\n');
-          else for (const f of frames()) attacker.sendFrame(f);
-        };
-        const bound = HIGH_WATER + 64 * 1024;
-        let peak = 0;
-        // Keep writing until the kernel refuses more: only a server that has stopped reading gets us there.
-        await waitUntil(
-          () => {
-            peak = Math.max(peak, ...writeBuffers(server));
-            if (attacker.queuedBytes < SATURATED) writeBatch();
-            return attacker.queuedBytes >= SATURATED;
-          },
-          () => `the server to stop reading (attacker wrote ${written} messages, ${fromAttacker} handed over, paused_reading ${server.stats().paused_reading})`,
-          30_000,
-        );
+        const writeBatch = (): void => writeFrames(attacker, frames());
+        await floodUntilPaused(server, attacker, BOUND, writeBatch, () => `${written} messages written, ${fromAttacker} handed over`);
         assert.ok(server.stats().paused_reading >= 1, 'paused_reading is counted');
         assert.ok(fromAttacker < written, 'the server did not take everything the attacker wrote');
-        assert.ok(peak <= bound, `server write buffer peaked at ${peak} bytes with a high-water mark of ${HIGH_WATER}`);
 
-        // The attacker goes on writing; the server serves the good client and holds at most its high-water mark of
-        // unsent acks (plus those of one read chunk), however much the attacker has sent.
-        for (let round = 0; round < 5; round++) {
-          writeBatch();
-          await good.more(10);
-          const buffered = writeBuffers(server);
-          assert.ok(Math.max(...buffered) <= bound, `server write buffers ${buffered.join(', ')} bytes with a high-water mark of ${HIGH_WATER}`);
-        }
-        assert.equal(server.stats().bad_frames, 0);
+        await keepFlooding(server, good, BOUND, writeBatch);
 
         // Once the attacker reads its acks, the server resumes and serves every message it was sent.
         attacker.resumeReading();
         await waitUntil(() => fromAttacker === written, () => `all ${written} attacker messages to be handed over (${fromAttacker})`, 30_000);
         await waitUntil(() => attacker.frames.length === written, () => `all ${written} acks to reach the attacker (${attacker.frames.length})`, 30_000);
         await good.more(10);
+        await good.stopAndVerify(goodMessages);
+      });
+
+      it('pauses reading from a peer that floods hellos and never reads the replies, and serves another client meanwhile', async () => {
+        const { server, url } = await startServer(teardown, scheme, { writeHighWaterBytes: HIGH_WATER });
+        const goodMessages = collect<MessageEvent>(server, 'message');
+        const good = new SteadyTraffic(await startClient(teardown, url, { clientId: 'good' }), 'good').start();
+        teardown.add(() => good.stopAndVerify([]).catch(() => undefined));
+
+        const attacker = await RawPeer.connect(url, { noRead: true });
+        teardown.add(() => attacker.destroy());
+        let written = 0;
+        const writeBatch = (): void => {
+          writeFrames(attacker, Array.from({ length: 1000 }, () => '{"type":"hello","protocol":1}'));
+          written += 1000;
+        };
+        await floodUntilPaused(server, attacker, HELLO_BOUND, writeBatch, () => `${written} hellos written`);
+        assert.ok(server.stats().paused_reading >= 1, 'paused_reading is counted');
+        await keepFlooding(server, good, HELLO_BOUND, writeBatch);
         await good.stopAndVerify(goodMessages);
       });
     });
