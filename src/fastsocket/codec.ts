@@ -65,7 +65,7 @@ function validateFrame(value: unknown): Frame {
   if (typeof type !== 'string') throw new ProtocolError('invalid_type', 'frame has no string "type"');
   if (type === 'hello') return validateHello(o);
   const id = o.id;
-  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
+  if (typeof id !== 'string' || id.length === 0 || longerThan(id, MAX_ID_LENGTH)) {
     throw new ProtocolError('invalid_id', `frame "id" must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);
   }
   if (type === 'message') {
@@ -94,6 +94,18 @@ function validateFrame(value: unknown): Frame {
     return frame;
   }
   throw new ProtocolError('unknown_type', `unknown frame type ${JSON.stringify(type.slice(0, 40))}`);
+}
+
+/**
+ * Whether `s` has more than `max` characters as PROTOCOL.md §2 and Python's len() count them: code points, so an
+ * emoji (two UTF-16 code units) counts once. Only a string of more than `max` code units needs counting.
+ */
+function longerThan(s: string, max: number): boolean {
+  if (s.length <= max) return false;
+  if (s.length > 2 * max) return true;
+  let n = 0;
+  for (const _ of s) if (++n > max) return true;
+  return false;
 }
 
 function validateHello(o: Record<string, unknown>): HelloFrame {

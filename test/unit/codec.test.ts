@@ -107,6 +107,14 @@ describe('codec', () => {
       assert.equal(decodeFrame(JSON.stringify({ id, type: 'ack' })).type, 'ack');
     });
 
+    it('counts an id in characters (code points), not UTF-16 units: 128 emoji are accepted, 129 refused with invalid_id', () => {
+      const id = '😀'.repeat(128);
+      assert.equal(id.length, 256);
+      assert.deepEqual(decodeFrame(JSON.stringify({ id, type: 'ack' })), { type: 'ack', id });
+      rejects(JSON.stringify({ id: id + '😀', type: 'ack' }), 'invalid_id');
+      rejects(JSON.stringify({ id: id + 'x', type: 'message', payload: 1 }), 'invalid_id');
+    });
+
     for (const [name, text] of [
       ['through JSON.parse', '{"id":"a","type":"message","payload":{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}}}}'],
       ['through the NaN-tolerant parser', '{"id":"a","type":"message","payload":{"n":NaN,"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}}}}'],
