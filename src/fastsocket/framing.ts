@@ -7,6 +7,8 @@ import { FrameTooLargeError } from './errors';
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
+const SPACE = 0x20;
+const TAB = 0x09;
 
 export class LineFramer {
   private chunks: Buffer[] = [];
@@ -21,7 +23,8 @@ export class LineFramer {
   }
 
   /**
-   * Feeds bytes; calls `onFrame` for each complete, non-empty frame (without its newline or a trailing CR).
+   * Feeds bytes; calls `onFrame` for each complete frame (without its newline or a trailing CR) that holds more than
+   * JSON whitespace.
    * Throws FrameTooLargeError as soon as a frame is known to exceed the limit; the framer is then unusable.
    * @param transient the caller reuses `chunk`'s memory once this returns (a socket's `onread` buffer): what is
    *   kept of an unfinished frame is then copied, and a frame handed to `onFrame` is valid only during that call.
@@ -44,7 +47,7 @@ export class LineFramer {
       let end = frame.length;
       if (end > 0 && frame[end - 1] === CR) end--;
       if (end > this.maxFrameBytes) throw new FrameTooLargeError(this.maxFrameBytes);
-      if (end > 0) onFrame(end === frame.length ? frame : frame.subarray(0, end));
+      if (!isBlank(frame, end)) onFrame(end === frame.length ? frame : frame.subarray(0, end));
       start = nl + 1;
       nl = chunk.indexOf(NEWLINE, start);
     }
@@ -58,4 +61,17 @@ export class LineFramer {
     }
     return endedLine;
   }
+}
+
+/**
+ * A line of JSON whitespace only (space, tab, CR; none at all included) carries no frame: it is skipped like an
+ * empty line rather than counted as a bad frame towards max_bad_frames. A frame starts with '{', so this stops at
+ * its first byte.
+ */
+function isBlank(line: Buffer, end: number): boolean {
+  for (let i = 0; i < end; i++) {
+    const b = line[i];
+    if (b !== SPACE && b !== TAB && b !== CR) return false;
+  }
+  return true;
 }

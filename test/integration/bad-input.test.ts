@@ -254,6 +254,17 @@ describe('FastSocketServer bad input', () => {
     });
   });
 
+  describe('tcp:// blank lines', () => {
+    it('skips lines of spaces, tabs and CRs like empty lines: no bad frame, no closing at max_bad_frames', async () => {
+      const a = await arena('tcp');
+      const peer = await attacker(a.url);
+      peer.sendBytes('   \n\t\r\n\n \t\r\r\n'.repeat(LIMITS.maxBadFrames));
+      await stillServes(peer, 'after-blanks');
+      assert.equal(a.server.stats().bad_frames, 0);
+      await finish(a);
+    });
+  });
+
   describe('ws:// slow frames', () => {
     it('closes a WebSocket frame that has started but not ended within frame_timeout_ms and counts it', async () => {
       const a = await arena('ws');

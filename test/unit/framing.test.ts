@@ -35,7 +35,7 @@ describe('LineFramer', () => {
     it('yields exactly the frames written, whatever the chunking of the byte stream', () => {
       fc.assert(
         fc.property(
-          fc.array(frameText.filter((s) => s.length > 0), { maxLength: 20 }),
+          fc.array(frameText.filter((s) => /[^ \t\r]/.test(s)), { maxLength: 20 }),
           fc.array(fc.nat(), { maxLength: 40 }),
           fc.boolean(),
           (texts, cuts, crlf) => {
@@ -51,7 +51,7 @@ describe('LineFramer', () => {
     it('transient chunks: yields the same frames when every chunk is read into one buffer that the next read overwrites', () => {
       fc.assert(
         fc.property(
-          fc.array(frameText.filter((s) => s.length > 0), { maxLength: 20 }),
+          fc.array(frameText.filter((s) => /[^ \t\r]/.test(s)), { maxLength: 20 }),
           fc.array(fc.nat(), { maxLength: 40 }),
           (texts, cuts) => {
             const stream = Buffer.from(texts.map((t) => t + '\n').join(''), 'utf8');
@@ -82,6 +82,13 @@ describe('LineFramer', () => {
     it('skips empty lines and bare CRs between frames', () => {
       const stream = Buffer.from('\n\r\na\n\n\nb\r\n\n');
       assert.deepEqual(feed(new LineFramer(64), [stream]).frames.map(String), ['a', 'b']);
+    });
+
+    it('skips lines of JSON whitespace only (spaces, tabs, CRs) like empty ones, and keeps frames with spaces around them', () => {
+      const stream = Buffer.from('   \n\t\r\na\n \t \r \r\n  b  \n\r\r\n');
+      assert.deepEqual(feed(new LineFramer(64), [stream]).frames.map(String), ['a', '  b  ']);
+      const chunks = [...stream].map((b) => Buffer.from([b]));
+      assert.deepEqual(feed(new LineFramer(64), chunks).frames.map(String), ['a', '  b  ']);
     });
 
     it('holds an unterminated last frame until its newline arrives', () => {
