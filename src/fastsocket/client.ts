@@ -86,6 +86,10 @@ export interface ClientStats {
 
 export interface ClientEvents {
   connect: [info: { url: string }];
+  /**
+   * The connection closed (error null) or could not be made. The client reconnects with backoff while messages are
+   * unacknowledged or after connect(); otherwise it dials again at the next send().
+   */
   disconnect: [info: { error: Error | null }];
   ack: [info: SendResult];
   drop: [info: { id: string; reason: FastSocketErrorCode }];
@@ -135,6 +139,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private attempt = 0;
   private state: State = 'idle';
   private reconnectTimer: NodeJS.Timeout | null = null;
+  /** connect() was called: stay connected, reconnecting after every close, until close(). */
+  private keepConnected = false;
   private closing: Promise<ClientStats> | null = null;
   private readonly counters = {
     sent: 0, delivered: 0, dropped: 0, abandoned: 0, rejected: 0, resent: 0, reconnects: 0, connect_failures: 0, unknown_acks: 0, bad_frames: 0,
@@ -236,10 +242,15 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     });
   }
 
-  /** Connects now (sends connect on their own); resolves once connected. Rejects only if the client is closed first. */
+  /**
+   * Connects now (sends connect on their own) and stays connected from then on: a connection that closes with nothing
+   * unacknowledged (e.g. at the server's idle timeout) is re-established at once rather than at the next send().
+   * Resolves once connected. Rejects only if the client is closed first.
+   */
   connect(): Promise<void> {
-    if (this.state === 'connected') return Promise.resolve();
     if (this.state === 'closing' || this.state === 'closed') return Promise.reject(new FastSocketError('FS_ERR_CLOSED', 'client is closed'));
+    this.keepConnected = true;
+    if (this.state === 'connected') return Promise.resolve();
     if (this.state === 'idle') this.dial();
     return new Promise<void>((resolve, reject) => {
       const onConnect = () => {
@@ -418,6 +429,12 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
 
   private scheduleReconnect(): void {
     if (this.state === 'closed' || this.state === 'closing') return;
+    if (this.outbox.size === 0 && !this.keepConnected) {
+      // Nothing to deliver, as after the server's idle timeout (§5): the next send() dials. Reconnecting now would hold
+      // a slot of the server for a client that sends nothing, only to be closed again one idle timeout later.
+      this.state = 'idle';
+      return;
+    }
     this.state = 'waiting';
     const { reconnectMinMs, reconnectMaxMs, reconnectJitter } = this.limits;
     const base = Math.min(reconnectMaxMs, reconnectMinMs * 2 ** Math.min(this.attempt, 30));

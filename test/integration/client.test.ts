@@ -20,6 +20,9 @@ async function outcomes(sends: Promise<SendResult>[]): Promise<Array<SendResult 
 
 const codes = (xs: Array<SendResult | FastSocketErrorCode>): Array<string> => xs.map((x) => (typeof x === 'string' ? x : 'ok'));
 
+/** Reconnects after 20 ms, without jitter: tests that watch reconnects need not wait for the 100 ms default. */
+const BRISK_RECONNECT = { reconnectMinMs: 20, reconnectMaxMs: 20, reconnectJitter: 0 };
+
 describe('FastSocketClient', () => {
   const teardown = useTeardown();
 
@@ -223,6 +226,35 @@ describe('FastSocketClient', () => {
       const r = await client.send(2);
       assert.equal(r.resent, false);
       assert.equal(client.stats().dropped, 0);
+    });
+
+    it('stays disconnected while it has nothing to send, then makes exactly one connection for the next send', async () => {
+      const { server, url } = await startServer(teardown, 'tcp', { idleTimeoutMs: 100 });
+      const client = await startClient(teardown, url, BRISK_RECONNECT);
+      await client.send(1);
+      await waitForEvent(client, 'disconnect');
+      assert.equal(server.stats().closed_idle, 1);
+      // A client that reconnects after an idle close does so one backoff later; this waits twenty-five.
+      await assert.rejects(
+        waitUntil(() => server.stats().connections_total > 1, 'a reconnect', 25 * BRISK_RECONNECT.reconnectMinMs),
+        /deadline/,
+        'the client reconnected with nothing to send',
+      );
+      assert.equal(server.stats().connections_total, 1);
+      assert.equal(client.connected, false);
+      await client.send(2);
+      assert.equal(server.stats().connections_total, 2);
+      assert.equal(client.stats().connect_failures, 0);
+    });
+
+    it('after connect(), reconnects at once to stay connected', async () => {
+      const { server, url } = await startServer(teardown, 'tcp', { idleTimeoutMs: 100 });
+      const client = await startClient(teardown, url, BRISK_RECONNECT);
+      await client.connect();
+      await waitForEvent(client, 'disconnect');
+      await waitForEvent(client, 'connect');
+      await waitUntil(() => server.stats().connections_total === 2, 'the server to see the new connection');
+      assert.equal(server.stats().closed_idle, 1);
     });
   });
 
