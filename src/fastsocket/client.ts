@@ -4,11 +4,11 @@
  */
 import { EventEmitter } from 'node:events';
 import { MonotonicClock, monotonicNs, wallNs } from './clock';
-import { decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodePayload } from './codec';
+import { badFrameCloseReason, decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodePayload } from './codec';
 import { FastSocketError, FastSocketErrorCode, ProtocolError } from './errors';
 import { newMessageId } from './ids';
 import { checkLogger, Logger } from './logger';
-import { checkBoolean, checkInteger, orDefault, checkKnownKeys, checkString, ClientLimits, validateClientLimits } from './options';
+import { checkBoolean, checkInteger, orDefault, checkKnownKeys, checkString, ClientLimits, DEFAULT_SERVER_LIMITS, validateClientLimits } from './options';
 import { connect, FrameConnection, TlsOptions } from './transport';
 import { DEFAULT_URL, Endpoint, formatUrl, parseUrl } from './url';
 import { OutboxStore } from './outbox-store';
@@ -41,6 +41,8 @@ export interface FastSocketClientOptions extends Partial<ClientLimits> {
    * lose data; a warning is logged every 10 such closes instead. @default 0
    */
   maxAttempts?: number;
+  /** Consecutive bad frames from the server after which the connection is closed (and re-established). @default 10 */
+  maxBadFrames?: number;
   /** Add wall-clock timestamps to message 1 and ack 3 (the clock-synced extension). @default false */
   clockSync?: boolean;
   logger?: Logger;
@@ -51,7 +53,7 @@ export interface FastSocketClientOptions extends Partial<ClientLimits> {
 }
 
 const KNOWN_OPTIONS = [
-  'url', 'clientId', 'token', 'tls', 'connectTimeoutMs', 'writeHighWaterBytes', 'clockSync', 'outboxPath', 'maxAttempts', 'logger', 'clock', 'random',
+  'url', 'clientId', 'token', 'tls', 'connectTimeoutMs', 'writeHighWaterBytes', 'clockSync', 'outboxPath', 'maxAttempts', 'maxBadFrames', 'logger', 'clock', 'random',
   'outboxMaxMessages', 'outboxMaxBytes', 'outboxPolicy', 'reconnectMinMs', 'reconnectMaxMs', 'reconnectJitter', 'maxFrameBytes',
 ];
 
@@ -78,7 +80,12 @@ export interface ClientStats {
   reconnects: number;
   connect_failures: number;
   unknown_acks: number;
+  /** Frames from the server that were dropped as malformed (each is logged). */
   bad_frames: number;
+  /** Connections closed after max_bad_frames consecutive bad frames from the server. */
+  closed_bad: number;
+  /** Connections closed because the server sent a frame larger than max_frame_bytes. */
+  closed_oversize: number;
   outbox_messages: number;
   outbox_bytes: number;
   connected: boolean;
@@ -127,6 +134,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private readonly writeHighWater: number;
   private readonly clockSync: boolean;
   private readonly maxAttempts: number;
+  private readonly maxBadFrames: number;
+  /** Bad frames in a row on the current connection. */
+  private badStreak = 0;
   /** Learnt from the server's hello, when it sends one. */
   private serverMaxFrameBytes = Infinity;
   private readonly outbox = new Map<string, Entry>();
@@ -144,6 +154,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private closing: Promise<ClientStats> | null = null;
   private readonly counters = {
     sent: 0, delivered: 0, dropped: 0, abandoned: 0, rejected: 0, resent: 0, reconnects: 0, connect_failures: 0, unknown_acks: 0, bad_frames: 0,
+    closed_bad: 0, closed_oversize: 0,
   };
 
   /** @throws TypeError naming a bad option; FastSocketError FS_ERR_INVALID_URL for a bad url. */
@@ -168,6 +179,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.writeHighWater = checkInteger('writeHighWaterBytes', orDefault(options.writeHighWaterBytes, 1024 * 1024), 1);
     this.clockSync = checkBoolean('clockSync', orDefault(options.clockSync, false));
     this.maxAttempts = checkInteger('maxAttempts', orDefault(options.maxAttempts, 0), 0);
+    this.maxBadFrames = checkInteger('maxBadFrames', orDefault(options.maxBadFrames, DEFAULT_SERVER_LIMITS.maxBadFrames), 1);
     if (options.outboxPath !== undefined) {
       checkString('outboxPath', options.outboxPath);
       this.store = new OutboxStore(options.outboxPath);
@@ -374,12 +386,18 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     const gen = ++this.gen;
     if (gen > 1) this.counters.reconnects++;
     this.state = 'connected';
+    this.badStreak = 0;
     conn.on('frame', (data) => {
       try {
         this.onFrame(conn, gen, data);
       } catch (err) {
         this.logger.error(`error handling a frame from ${this.url}: ${(err as Error).stack ?? err}`);
       }
+    });
+    conn.on('oversize', () => {
+      this.counters.closed_oversize++;
+      this.logger.warn(`closing the connection to ${this.url}: the server sent a frame larger than max_frame_bytes (${this.limits.maxFrameBytes})`);
+      conn.close('too_large');
     });
     conn.on('drain', () => this.pump());
     conn.on('error', (err) => this.logger.debug(`connection to ${this.url}: ${err.message}`));
@@ -487,8 +505,15 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       if (!(err instanceof ProtocolError)) throw err;
       this.counters.bad_frames++;
       this.logger.warn(`bad frame from ${this.url} (${err.reason}): ${err.message}`);
+      if (++this.badStreak >= this.maxBadFrames && !conn.isClosed) {
+        // As a server does with its peers (§5); the reconnect that follows starts from a clean stream.
+        this.counters.closed_bad++;
+        this.logger.warn(`closing the connection to ${this.url}: ${this.badStreak} consecutive bad frames`);
+        conn.close(badFrameCloseReason(err));
+      }
       return;
     }
+    this.badStreak = 0;
     this.attempt = 0;
     if (frame.type === 'hello') {
       if (frame.max_frame_bytes !== undefined) this.serverMaxFrameBytes = frame.max_frame_bytes;

@@ -35,6 +35,14 @@ export function decodeFrame(data: Buffer | string): Frame {
   return validateFrame(value);
 }
 
+/**
+ * How to close a connection after too many bad frames in a row (§5): WebSocket 1007 for bytes that are not JSON,
+ * 1008 for JSON that breaks the protocol.
+ */
+export function badFrameCloseReason(err: ProtocolError): 'invalid_data' | 'policy' {
+  return err.reason === 'invalid_json' || err.reason === 'invalid_utf8' ? 'invalid_data' : 'policy';
+}
+
 /** Decodes a frame a server may receive: message 1, ack 3 or hello. */
 export function decodeClientFrame(data: Buffer | string): ClientFrame {
   const frame = decodeFrame(data);

@@ -3,13 +3,13 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import { MonotonicClock, monotonicNs, wallNs } from './clock';
-import { decodeClientFrame, encodeAck2, encodeHello } from './codec';
+import { badFrameCloseReason, decodeClientFrame, encodeAck2, encodeHello } from './codec';
 import { FastSocketError, ProtocolError, ProtocolErrorReason } from './errors';
 import { latencyRecord } from './latency';
 import { checkLogger, Logger } from './logger';
 import { checkInteger, checkKnownKeys, orDefault, checkString, ServerLimits, validateServerLimits } from './options';
 import { SeenIds } from './seen-ids';
-import { CloseReason, FrameConnection, listen, Listener, TlsOptions } from './transport';
+import { FrameConnection, listen, Listener, TlsOptions } from './transport';
 import { DEFAULT_URL, Endpoint, isLoopback, parseUrl } from './url';
 import { Ack3Frame, LatencyRecord, MessageFrame, PROTOCOL_VERSION } from './wire';
 
@@ -522,8 +522,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     if (p.badStreak >= this.limits.maxBadFrames) {
       this.counters.closed_bad++;
       this.logger.warn(`closing ${p.conn.peer}: ${p.badStreak} consecutive bad frames`);
-      const reason: CloseReason = err.reason === 'invalid_json' || err.reason === 'invalid_utf8' ? 'invalid_data' : 'policy';
-      p.conn.close(reason);
+      p.conn.close(badFrameCloseReason(err));
     }
   }
 

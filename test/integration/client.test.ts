@@ -259,18 +259,71 @@ describe('FastSocketClient', () => {
   });
 
   describe('frames from the server', () => {
-    it('counts an ack 2 for an unknown id and a bad frame, and keeps the connection', async () => {
+    /** A client (with `options`) that has written one message to a raw server, which has not answered yet. */
+    async function oneInFlight(options: Parameters<typeof startClient>[2] = {}) {
       const raw = await RawServer.start(teardown);
-      const client = await startClient(teardown, raw.url);
+      const client = await startClient(teardown, raw.url, options);
       const sent = client.send('p');
       const conn = await raw.connection(1);
       const m = await conn.waitForFrame(isMessage);
+      return { raw, client, sent, conn, m };
+    }
+
+    /** The client closes its first connection, reconnects and writes the message again; the new connection acks it. */
+    async function deliveredAfterClose({ raw, conn, sent }: Awaited<ReturnType<typeof oneInFlight>>): Promise<SendResult> {
+      await waitForEvent(conn, 'closed');
+      const second = await raw.connection(2);
+      const m = await second.waitForFrame(isMessage);
+      second.send({ id: m.id, type: 'ack' });
+      return sent;
+    }
+
+    it('counts an ack 2 for an unknown id and a bad frame, and keeps the connection', async () => {
+      const { client, sent, conn, m } = await oneInFlight();
       conn.send({ id: 'nobody', type: 'ack' });
       conn.send('{ this is not json');
       conn.send({ id: m.id, type: 'ack' });
       await sent;
       assert.deepEqual({ unknown: client.stats().unknown_acks, bad: client.stats().bad_frames }, { unknown: 1, bad: 1 });
       assert.equal(conn.isClosed, false);
+    });
+
+    it('closes the connection after maxBadFrames consecutive bad frames, counts it, and reconnects to deliver', async () => {
+      const f = await oneInFlight({ ...BRISK_RECONNECT, maxBadFrames: 3 });
+      for (const bad of ['{ this is not json', '[1, 2]', '{"id":"x","type":"message","payload":1}']) f.conn.send(bad);
+      assert.equal((await deliveredAfterClose(f)).resent, true);
+      const stats = f.client.stats();
+      assert.deepEqual({ bad: stats.bad_frames, closedBad: stats.closed_bad, reconnects: stats.reconnects }, { bad: 3, closedBad: 1, reconnects: 1 });
+    });
+
+    it('does not close for maxBadFrames bad frames that are not consecutive', async () => {
+      const { client, sent, conn, m } = await oneInFlight({ maxBadFrames: 2 });
+      for (let i = 0; i < 3; i++) {
+        conn.send('nonsense');
+        conn.send({ id: 'nobody', type: 'ack' });
+      }
+      conn.send({ id: m.id, type: 'ack' });
+      await sent;
+      assert.deepEqual({ bad: client.stats().bad_frames, closedBad: client.stats().closed_bad }, { bad: 3, closedBad: 0 });
+      assert.equal(conn.isClosed, false);
+    });
+
+    it('skips lines of spaces, tabs and CRs between frames without counting them as bad frames', async () => {
+      const { client, sent, conn, m } = await oneInFlight({ maxBadFrames: 1 });
+      conn.socket.write(`   \n\t\r\n \t \r\r\n{"id":${JSON.stringify(m.id)},"type":"ack"}\n  \n`);
+      await sent;
+      assert.equal(client.stats().bad_frames, 0);
+      assert.equal(conn.isClosed, false);
+    });
+
+    it('warns about and counts a frame larger than its maxFrameBytes, closes, and reconnects to deliver', async () => {
+      const warnings: string[] = [];
+      const logger = { debug: () => undefined, info: () => undefined, warn: (m: string) => void warnings.push(m), error: () => undefined };
+      const f = await oneInFlight({ ...BRISK_RECONNECT, maxFrameBytes: 1024, logger });
+      f.conn.socket.write('"' + 'x'.repeat(2000));
+      await deliveredAfterClose(f);
+      assert.equal(f.client.stats().closed_oversize, 1);
+      assert.ok(warnings.some((w) => w.includes('max_frame_bytes')), `a warning names max_frame_bytes: ${JSON.stringify(warnings)}`);
     });
 
     it('reads acks that straddle its reads: 300 KiB of acks in one write, frames cut at every read boundary', async () => {
