@@ -37,7 +37,7 @@ function assertNoPollution(): void {
   }
 }
 
-/** The frames a newline-delimited stream holds: split at \n, one trailing \r dropped, empty lines skipped. */
+/** The frames a newline-delimited stream holds: split at \n, one trailing \r dropped, lines of spaces, tabs and CRs skipped. */
 function streamFrames(bytes: Buffer): Buffer[] {
   const out: Buffer[] = [];
   let start = 0;
@@ -46,7 +46,7 @@ function streamFrames(bytes: Buffer): Buffer[] {
     if (end === -1) end = bytes.length;
     let frame = bytes.subarray(start, end);
     if (frame.length > 0 && frame[frame.length - 1] === 0x0d) frame = frame.subarray(0, frame.length - 1);
-    if (frame.length > 0) out.push(frame);
+    if (frame.some((byte) => byte !== 0x20 && byte !== 0x09 && byte !== 0x0d)) out.push(frame);
     start = end + 1;
   }
   return out;
