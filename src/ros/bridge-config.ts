@@ -65,14 +65,22 @@ export function readBridgeConfig(node: RosNode, hostname: string): BridgeConfig 
   const diagnosticsPeriodS = r.double('diagnostics_period_s', 1.0, 'Period of /diagnostics, seconds.', positive);
   const listed = r.stringArray('topics', [], 'Topics to forward, e.g. ["/chatter", "/fix"]; type and QoS are discovered.');
 
+  // Keyed by the resolved name, so that "chatter" and "/chatter" (in namespace /) are one topic, refined once.
   const byName = new Map<string, BridgeTopicConfig>();
   listed.forEach((name, i) => {
     if (!isValidTopicName(name)) throw new ParameterError('topics', `entry ${i} ${JSON.stringify(name)} is not a valid topic name`);
-    byName.set(name, freezeTopic({ name, type: null, qos: {}, encoding: 'json', maxRateHz: null, maxAgeMs: null }));
+    byName.set(node.resolveTopicName(name), freezeTopic({ name, type: null, qos: {}, encoding: 'json', maxRateHz: null, maxAgeMs: null }));
   });
+  const aliasOf = new Map<string, string>();
   for (const alias of topicOptionAliases(node)) {
     const t = readTopicOptions(r, alias);
-    byName.set(t.name, t);
+    const resolved = node.resolveTopicName(t.name);
+    const other = aliasOf.get(resolved);
+    if (other !== undefined) {
+      throw new ParameterError(`topic_options.${alias}`, `names ${resolved}, as topic_options.${other} does; give each topic one entry`);
+    }
+    aliasOf.set(resolved, alias);
+    byName.set(resolved, t);
   }
   return Object.freeze({
     url, clientId, token, tls: tls && Object.freeze(tls), outbox: Object.freeze(outbox), outboxPath: outboxPath === '' ? null : outboxPath, clockSync,

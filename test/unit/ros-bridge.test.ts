@@ -120,6 +120,17 @@ describe('Bridge', () => {
     });
   });
 
+  describe('#discover (what cannot be heard)', () => {
+    it('subscribes once to a topic listed by a relative name and refined by topic_options, and forwards each message once', () => {
+      const r = rig({ topics: ['chatter'], 'topic_options.chatter.encoding': 'cdr' }, teardown);
+      const pub = r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
+      r.bridge.start();
+      pub.publish({ data: 'once' });
+      assert.equal(r.graph.subscriptions.filter((s) => s.topic === '/chatter').length, 1);
+      assert.deepEqual(r.sent().map((e) => [e.topic, e.seq, e.cdr !== undefined]), [['/chatter', 0, true]]);
+    });
+  });
+
   describe('#forward', () => {
     it('sends the serialized bytes base64-encoded when the topic uses cdr encoding', () => {
       const r = rig({ 'topic_options.chatter.encoding': 'cdr' }, teardown);

@@ -170,6 +170,25 @@ describe('readBridgeConfig', () => {
       assert.deepEqual(scan.qos, { reliability: 'best_effort', durability: undefined, depth: 3 });
     });
 
+    it('merges topic_options into a listed topic spelt differently, relative or private, that resolves to the same name', () => {
+      const c = bridgeWith({
+        topics: ['chatter', '~/status'],
+        'topic_options.chatter.encoding': 'cdr',
+        'topic_options.st.name': '/fastsocket_bridge/status',
+        'topic_options.st.max_rate_hz': 2.0,
+      });
+      assert.deepEqual(c.topics.map((t) => [t.name, t.encoding, t.maxRateHz]), [['/chatter', 'cdr', null], ['/fastsocket_bridge/status', 'json', 2]]);
+    });
+
+    it('throws ParameterError naming both keys when two topic_options entries name the same topic', () => {
+      assert.throws(() => bridgeWith({ 'topic_options.fix.max_rate_hz': 1.0, 'topic_options.gps.name': 'fix' }), (e: unknown) => {
+        assert.ok(e instanceof ParameterError && e.code === 'FS_ROS_ERR_PARAM', String(e));
+        assert.equal(e.parameter, 'topic_options.gps');
+        assert.match(e.message, /topic_options\.fix\b/);
+        return true;
+      });
+    });
+
     it('lets single QoS settings override the preset', () => {
       const c = bridgeWith({ 'topic_options.tf_static.qos_preset': 'default', 'topic_options.tf_static.qos_durability': 'transient_local' });
       assert.deepEqual(c.topics[0].qos, { reliability: 'reliable', durability: 'transient_local', depth: 10 });
