@@ -1,6 +1,6 @@
 /** The bridge's parameters, read once into a frozen config; a bad value throws ParameterError naming it. */
 import type { FastSocketClientOptions, Logger, TlsOptions } from '../fastsocket';
-import { ParameterError } from './errors';
+import { ParameterError, UnknownTypeError } from './errors';
 import { OutboxLimits, readOutboxLimits } from './limit-params';
 import { normalizeTypeName } from './message-definition';
 import { isValidTopicName, nonNegative, ParamReader, positive } from './params';
@@ -73,7 +73,7 @@ export function readBridgeConfig(node: RosNode, hostname: string): BridgeConfig 
   });
   const aliasOf = new Map<string, string>();
   for (const alias of topicOptionAliases(node)) {
-    const t = readTopicOptions(r, alias);
+    const t = readTopicOptions(r, node, alias);
     const resolved = node.resolveTopicName(t.name);
     const other = aliasOf.get(resolved);
     if (other !== undefined) {
@@ -115,13 +115,21 @@ function topicOptionAliases(node: RosNode): string[] {
   return [...aliases].sort();
 }
 
-function readTopicOptions(r: ParamReader, alias: string): BridgeTopicConfig {
+function readTopicOptions(r: ParamReader, node: RosNode, alias: string): BridgeTopicConfig {
   const key = (k: string): string => `topic_options.${alias}.${k}`;
   const name = r.string(key('name'), `/${alias}`, 'Topic name. Default: /<alias>.');
   if (!isValidTopicName(name)) throw new ParameterError(key('name'), `${JSON.stringify(name)} is not a valid topic name`);
   const rawType = r.string(key('type'), '', 'Message type, e.g. sensor_msgs/msg/NavSatFix; empty: discovered.');
   const type = rawType === '' ? null : normalizeTypeName(rawType);
   if (type === null && rawType !== '') throw new ParameterError(key('type'), `${JSON.stringify(rawType)} is not a type name like pkg/msg/Name`);
+  if (type !== null && typesMustBeInstalled(node)) {
+    try {
+      node.messageDefinition(type);
+    } catch (err) {
+      if (err instanceof UnknownTypeError) throw new ParameterError(key('type'), `${type} is not a message type known here`);
+      throw err;
+    }
+  }
   const preset = r.string(key('qos_preset'), '', `QoS preset: ${Object.keys(QOS_PRESETS).join(', ')}; empty: match the publishers.`);
   if (preset !== '' && !(preset in QOS_PRESETS)) {
     throw new ParameterError(key('qos_preset'), `expected one of ${Object.keys(QOS_PRESETS).join(', ')}, got ${JSON.stringify(preset)}`);
@@ -143,4 +151,12 @@ function readTopicOptions(r: ParamReader, alias: string): BridgeTopicConfig {
 
 function freezeTopic(t: BridgeTopicConfig): BridgeTopicConfig {
   return Object.freeze({ ...t, qos: Object.freeze({ ...t.qos }) });
+}
+
+/**
+ * True where a subscription needs the type installed locally, so a configured type unknown now would never forward:
+ * ROS 2, the port that hands over real CDR. ROS 1 learns a type from its publisher's connection header instead.
+ */
+function typesMustBeInstalled(node: RosNode): boolean {
+  return node.rawIsCdr === true;
 }

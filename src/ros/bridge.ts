@@ -69,6 +69,8 @@ class TopicForwarder {
   private seq = 0;
   private lastForwardNs = -Infinity;
   private waitingLogged = false;
+  /** The situation last warned about, by kind (see warnOnce). */
+  private readonly warned = new Map<'type' | 'qos', string>();
   private failed = false;
   /** JSON encoding made from the raw CDR bytes (cdr-json.ts) instead of rclnodejs' message object. */
   private decodeCdr = false;
@@ -99,6 +101,12 @@ class TopicForwarder {
       if (others.size > 0) node.logger.warn(`${this.name} has publishers of several types; forwarding ${found}, ignoring ${[...others].join(', ')}`);
     }
     const matching = publishers.filter((p) => p.type === this.type).map((p) => p.qos);
+    if (matching.length === 0 && publishers.length > 0) {
+      // discover() waits for a publisher of the configured type; without this line it would wait in silence.
+      const seen = [...new Set(publishers.map((p) => p.type))].sort().join(', ');
+      const whose = this.config.type === null ? 'found first' : 'configured';
+      this.warnOnce('type', seen, `${this.name} has publishers of ${seen} only, none of ${this.type} (the type ${whose}); nothing will be received from them`);
+    }
     let desired: QosProfile;
     if (needsDiscovery(this.config.qos)) {
       // With no publisher there is nothing to match yet; keep what we have rather than flapping back to the default.
@@ -201,6 +209,13 @@ class TopicForwarder {
   private handOver(envelope: RosEnvelope): void {
     envelope.seq = this.seq++;
     this.bridge.forward(envelope, this.counters);
+  }
+
+  /** Logs `message` once for each new `situation` of a kind, so a discovery tick every 500 ms does not repeat it. */
+  private warnOnce(kind: 'type' | 'qos', situation: string, message: string): void {
+    if (this.warned.get(kind) === situation) return;
+    this.warned.set(kind, situation);
+    this.bridge.node.logger.warn(message);
   }
 
   private logWaiting(what: string): void {

@@ -129,6 +129,28 @@ describe('Bridge', () => {
       assert.equal(r.graph.subscriptions.filter((s) => s.topic === '/chatter').length, 1);
       assert.deepEqual(r.sent().map((e) => [e.topic, e.seq, e.cdr !== undefined]), [['/chatter', 0, true]]);
     });
+
+    it('warns once, naming topic, configured type and the types seen, when the publishers are all of another type', () => {
+      const r = rig({ 'topic_options.x.type': 'std_msgs/msg/String' }, teardown);
+      r.talker.createPublisher('std_msgs/msg/Float64', '/x', RELIABLE);
+      r.bridge.start();
+      r.bridge.discover();
+      r.bridge.discover();
+      const warnings = r.node.logged('warn', /\/x/);
+      assert.equal(warnings.length, 1, JSON.stringify(r.node.logs));
+      assert.match(warnings[0].message, /std_msgs\/msg\/String/);
+      assert.match(warnings[0].message, /std_msgs\/msg\/Float64/);
+    });
+
+    it('does not warn about the type while no publisher exists or one of the configured type does', () => {
+      const r = rig({ 'topic_options.x.type': 'std_msgs/msg/String' }, teardown);
+      r.bridge.start();
+      r.talker.createPublisher('std_msgs/msg/String', '/x', RELIABLE);
+      r.talker.createPublisher('std_msgs/msg/Float64', '/x', RELIABLE);
+      r.bridge.discover();
+      assert.deepEqual(r.node.logged('warn', /./), []);
+    });
+
   });
 
   describe('#forward', () => {

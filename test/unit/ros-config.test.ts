@@ -229,6 +229,12 @@ describe('readBridgeConfig', () => {
       it(`throws ParameterError naming ${parameter} when ${what}`, () => assertParamError(() => bridgeWith(overrides), parameter));
     }
 
+    it('throws ParameterError naming topic_options.<key>.type when ROS 2 does not know the configured type', () => {
+      const ros2Node = (overrides: Record<string, ParamValue | null>) => Object.assign(new MemoryRosGraph().createNode('b', overrides), { rawIsCdr: true });
+      assertParamError(() => readBridgeConfig(ros2Node({ 'topic_options.x.type': 'foo/msg/Bar' }), 'h'), 'topic_options.x.type');
+      assert.equal(readBridgeConfig(ros2Node({ 'topic_options.x.type': 'std_msgs/String' }), 'h').topics[0].type, 'std_msgs/msg/String');
+    });
+
     it('throws ParameterError naming the file parameter, not its content, when a file is missing or the token is doubly set', () => {
       const f = files(teardown, { token: 'top-secret\n', empty: '\nsecond\n' });
       assertParamError(() => bridgeWith({ url: 'tls://h:1', tls_ca: f.missing }), 'tls_ca');
