@@ -82,6 +82,7 @@ export function readBridgeConfig(node: RosNode, hostname: string): BridgeConfig 
     aliasOf.set(resolved, alias);
     byName.set(resolved, t);
   }
+  r.warnUnknownOverrides();
   return Object.freeze({
     url, clientId, token, tls: tls && Object.freeze(tls), outbox: Object.freeze(outbox), outboxPath: outboxPath === '' ? null : outboxPath, clockSync,
     topics: Object.freeze([...byName.values()]), diagnosticsPeriodS,

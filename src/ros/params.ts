@@ -7,7 +7,16 @@ import { parseUrl } from '../fastsocket';
 import { ParameterError } from './errors';
 import { ParamState, ParamType, ParamValue, RosNode } from './port';
 
+/**
+ * Parameters a node may be given without declaring them: ROS-wide ones (rclcpp's and rclpy's `use_sim_time`,
+ * `start_type_description_service`, `qos_overrides.*`) and `log_level`, which the ROS 1 port reads itself.
+ */
+const NOT_OURS = new Set(['use_sim_time', 'start_type_description_service', 'log_level']);
+const NOT_OURS_PREFIXES = ['qos_overrides.'];
+
 export class ParamReader {
+  private readonly declared = new Set<string>();
+
   constructor(private readonly node: RosNode) {}
 
   string(name: string, defaultValue: string, description: string): string {
@@ -76,7 +85,21 @@ export class ParamReader {
     return [...(p.value as string[])];
   }
 
+  /**
+   * Warns once about each override (params file, `-p`) that no read declared, with the closest known name when it
+   * is a likely typo. Not an error: one params file is often shared by several nodes.
+   */
+  warnUnknownOverrides(): void {
+    // A name set both under `/**` and under the node's own key is listed twice.
+    for (const name of new Set(this.node.parameterOverrides().map((p) => p.name))) {
+      if (this.declared.has(name) || NOT_OURS.has(name) || NOT_OURS_PREFIXES.some((p) => name.startsWith(p))) continue;
+      const guess = closest(name, this.declared);
+      this.node.logger.warn(`parameter ${name} is not a parameter of this node; ignored${guess === null ? '' : ` (did you mean ${guess}?)`}`);
+    }
+  }
+
   private declare(name: string, type: ParamType, defaultValue: ParamValue, description: string): ParamState {
+    this.declared.add(name);
     return this.node.declareParameter({ name, type, defaultValue, description, readOnly: true });
   }
 }
@@ -90,6 +113,28 @@ function formatValue(v: ParamValue | undefined): string {
   if (v instanceof Uint8Array) return `[${Array.from(v).join(', ')}]`;
   if (Array.isArray(v)) return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
   return JSON.stringify(v);
+}
+
+/** The candidate within edit distance 2 of `name` (the nearest, the first on a tie), or null. */
+function closest(name: string, candidates: Iterable<string>): string | null {
+  let best: string | null = null;
+  let bestDistance = 3;
+  for (const c of candidates) {
+    const d = editDistance(name, c);
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions of one character. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = row;
+  }
+  return previous[b.length];
 }
 
 /** A ROS 2 topic name: absolute, relative or private (`~/x`); no empty tokens, tokens not starting with a digit. */

@@ -52,6 +52,7 @@ export function readServerConfig(node: RosNode): ServerConfig {
   const recordPath = r.string('record_path', '', 'File to write one line per latency record to (with topic and server wall time); empty: none.');
   const recordFormat = r.choice<RecordFormat | ''>('record_format', '', ['', ...RECORD_FORMATS], 'Empty: csv if record_path ends in .csv, else jsonl.');
   if (recordFormat !== '' && recordPath === '') throw new ParameterError('record_format', 'is set but record_path is empty');
+  r.warnUnknownOverrides();
   return Object.freeze({
     url,
     topicPrefix,

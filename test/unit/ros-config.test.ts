@@ -243,10 +243,42 @@ describe('readBridgeConfig', () => {
       assertParamError(() => bridgeWith({ token_file: f.token, token: 'other-secret' }), 'token_file', 'other-secret');
     });
   });
+
+  describe('#unknown parameters', () => {
+    it('warns once about each misspelt or unknown parameter, suggesting the close one, and still starts', () => {
+      const node = new MemoryRosGraph().createNode('fastsocket_bridge', { topics: ['/chatter'], toppics: ['/x'], urll: 'tcp://1.2.3.4:5', frobnicate: true });
+      const c = readBridgeConfig(node, 'h');
+      assert.equal(c.url, 'tcp://127.0.0.1:8888');
+      const warnings = node.logged('warn', /./).map((l) => l.message);
+      assert.equal(warnings.length, 3, JSON.stringify(warnings));
+      assert.match(warnings.find((w) => w.includes('toppics')) ?? '', /did you mean topics\?/);
+      assert.match(warnings.find((w) => w.includes('urll')) ?? '', /did you mean url\?/);
+      assert.doesNotMatch(warnings.find((w) => w.includes('frobnicate')) ?? 'missing', /did you mean/);
+    });
+
+    it('does not warn about its own parameters, topic_options included, nor ROS-wide ones', () => {
+      const node = new MemoryRosGraph().createNode('fastsocket_bridge', {
+        topics: ['/chatter'], url: 'tcp://1.2.3.4:5', outbox_max_messages: 5n, 'topic_options.fix.max_rate_hz': 1.0,
+        use_sim_time: true, 'qos_overrides./chatter.subscription.reliability': 'best_effort',
+      });
+      readBridgeConfig(node, 'h');
+      assert.deepEqual(node.logged('warn', /./), []);
+    });
+  });
 });
 
 describe('readServerConfig', () => {
   const teardown = useTeardown();
+
+  describe('#unknown parameters', () => {
+    it('warns about a misspelt parameter, suggesting the close one, and not about its own or ROS-wide ones', () => {
+      const node = new MemoryRosGraph().createNode('fastsocket_server', { topic_prefx: '/remote', stats_window_s: 2.0, use_sim_time: false });
+      assert.equal(readServerConfig(node).topicPrefix, '');
+      const warnings = node.logged('warn', /./).map((l) => l.message);
+      assert.equal(warnings.length, 1, JSON.stringify(warnings));
+      assert.match(warnings[0], /topic_prefx.*did you mean topic_prefix\?/);
+    });
+  });
 
   describe('#defaults', () => {
     it('uses the documented defaults when nothing is set', () => {
