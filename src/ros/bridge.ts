@@ -115,6 +115,16 @@ class TopicForwarder {
     } else {
       desired = chooseSubscriptionQos(this.config.qos, []);
     }
+    // DDS drops an incompatible pair without a word; only a QoS the user fixed can be one (the rest is matched).
+    const unheard = matching.filter((p) => !canMatch(p, desired));
+    if (unheard.length > 0) {
+      const offered = [...new Set(unheard.map((p) => `${p.reliability}/${p.durability}`))].sort().join(', ');
+      const wanted = `${desired.reliability}/${desired.durability}`;
+      this.warnOnce(
+        'qos', `${wanted} ${unheard.length}/${matching.length} ${offered}`,
+        `${this.name}: the configured QoS ${wanted} cannot match ${unheard.length} of its ${matching.length} publisher(s) (offering ${offered}); nothing is received from them`,
+      );
+    }
     if (this.subscription && this.qos && this.qos.reliability === desired.reliability && this.qos.durability === desired.durability) return;
     this.subscribe(desired);
   }
@@ -223,6 +233,16 @@ class TopicForwarder {
     this.waitingLogged = true;
     this.bridge.node.logger.info(`waiting for a publisher on ${this.name} to learn ${what}`);
   }
+}
+
+/**
+ * False when a reader with `sub` can never hear a writer with `pub`: it may not ask for more than the writer offers.
+ * system_default is left to the middleware, so it is taken to match.
+ */
+function canMatch(pub: QosProfile, sub: QosProfile): boolean {
+  if (sub.reliability === 'reliable' && pub.reliability === 'best_effort') return false;
+  if (sub.durability === 'transient_local' && pub.durability === 'volatile') return false;
+  return true;
 }
 
 export class Bridge {

@@ -151,6 +151,37 @@ describe('Bridge', () => {
       assert.deepEqual(r.node.logged('warn', /./), []);
     });
 
+    it('warns once, naming the topic, when a configured reliable subscription cannot hear a best-effort publisher', () => {
+      const r = rig({ 'topic_options.be.qos_reliability': 'reliable' }, teardown);
+      const pub = r.talker.createPublisher('std_msgs/msg/String', '/be', BEST_EFFORT);
+      r.bridge.start();
+      r.bridge.discover();
+      pub.publish({ data: 'unheard' });
+      assert.equal(r.sent().length, 0, 'DDS matching drops the pair');
+      const warnings = r.node.logged('warn', /\/be\b/);
+      assert.equal(warnings.length, 1, JSON.stringify(r.node.logs));
+      assert.match(warnings[0].message, /reliable/);
+      assert.match(warnings[0].message, /best_effort/);
+    });
+
+    it('warns once, naming the topic, when a configured transient-local subscription cannot hear a volatile publisher', () => {
+      const r = rig({ 'topic_options.map.qos_durability': 'transient_local' }, teardown);
+      r.talker.createPublisher('std_msgs/msg/String', '/map', RELIABLE);
+      r.bridge.start();
+      r.bridge.discover();
+      const warnings = r.node.logged('warn', /\/map\b/);
+      assert.equal(warnings.length, 1, JSON.stringify(r.node.logs));
+      assert.match(warnings[0].message, /transient_local/);
+    });
+
+    it('does not warn about QoS it chose itself to match the publishers', () => {
+      const r = rig({ topics: ['/mixed'] }, teardown);
+      r.talker.createPublisher('std_msgs/msg/String', '/mixed', BEST_EFFORT);
+      r.talker.createPublisher('std_msgs/msg/String', '/mixed', LATCHED);
+      r.bridge.start();
+      r.bridge.discover();
+      assert.deepEqual(r.node.logged('warn', /./), []);
+    });
   });
 
   describe('#forward', () => {
