@@ -217,14 +217,8 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     const sweepMs = Math.max(10, Math.min(1000, Math.min(this.limits.frameTimeoutMs, this.limits.idleTimeoutMs, this.limits.ack3TimeoutMs) / 4));
     this.sweeper = setInterval(() => this.sweep(), sweepMs);
     this.sweeper.unref();
-    if (!isLoopback(this.endpoint.host)) {
-      const secure = this.endpoint.scheme === 'tls' || this.endpoint.scheme === 'wss';
-      if (!secure || !this.tokenDigest) {
-        this.logger.warn(
-          `listening on non-loopback ${listener.url} ${secure ? '' : 'WITHOUT TLS '}${this.tokenDigest ? '' : 'WITHOUT a token '}: anyone who can reach this address can inject messages`,
-        );
-      }
-    }
+    const exposed = exposureWarning(listener.url, this.endpoint.host, this.endpoint.scheme === 'tls' || this.endpoint.scheme === 'wss', this.tokenDigest !== null);
+    if (exposed) this.logger.warn(exposed);
     this.logger.info(`listening on ${listener.url}`);
     return listener.url;
   }
@@ -586,4 +580,14 @@ function digest(token: string): Buffer {
 /** Compares two SHA-256 digests in constant time, so the token cannot be guessed byte by byte. */
 function safeEqual(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * The warning for a server others can reach without TLS or without a token, or null when it is loopback-only or has
+ * both.
+ */
+export function exposureWarning(url: string, host: string, secure: boolean, hasToken: boolean): string | null {
+  if (isLoopback(host) || (secure && hasToken)) return null;
+  const missing = [secure ? null : 'TLS', hasToken ? null : 'a token'].filter((m) => m !== null).join(' or ');
+  return `listening on non-loopback ${url} without ${missing}: anyone who can reach this address can inject messages`;
 }
