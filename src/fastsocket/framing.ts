@@ -64,11 +64,11 @@ export class LineFramer {
 }
 
 /**
- * A line of JSON whitespace only (space, tab, CR; none at all included) carries no frame: it is skipped like an
- * empty line rather than counted as a bad frame towards max_bad_frames. A frame starts with '{', so this stops at
+ * A line (or ws message) of JSON whitespace only (space, tab, CR; none at all included) carries no frame: it is skipped
+ * like an empty line rather than counted as a bad frame towards max_bad_frames. A frame starts with '{', so this stops at
  * its first byte.
  */
-function isBlank(line: Buffer, end: number): boolean {
+export function isBlank(line: Buffer, end: number): boolean {
   for (let i = 0; i < end; i++) {
     const b = line[i];
     if (b !== SPACE && b !== TAB && b !== CR) return false;

@@ -10,7 +10,7 @@ import * as tls from 'node:tls';
 import WebSocket, { WebSocketServer } from 'ws';
 import { MonotonicClock, monotonicNs } from './clock';
 import { FastSocketError, FrameTooLargeError } from './errors';
-import { LineFramer } from './framing';
+import { isBlank, LineFramer } from './framing';
 import { Endpoint, formatHostPort, formatUrl } from './url';
 
 /**
@@ -378,6 +378,8 @@ class WsConnection extends FrameConnection {
       let end = frame.length;
       while (end > 0 && (frame[end - 1] === 0x0a || frame[end - 1] === 0x0d)) end--;
       if (end !== frame.length) frame = frame.subarray(0, end);
+      // As a blank line on tcp/tls: no frame, and not a bad one.
+      if (end <= maxFrameBytes && isBlank(frame, end)) return;
       if (frame.length <= maxFrameBytes) {
         this.emit('frame', frame);
         return;

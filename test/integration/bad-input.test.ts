@@ -265,6 +265,17 @@ describe('FastSocketServer bad input', () => {
     });
   });
 
+  describe('ws:// blank messages', () => {
+    it('skips empty messages and messages of spaces, tabs, CRs and newlines as tcp skips blank lines', async () => {
+      const a = await arena('ws');
+      const peer = await attacker(a.url);
+      for (let i = 0; i < LIMITS.maxBadFrames; i++) for (const blank of ['', '   ', '\t\r\n', ' \r\n']) peer.sendFrame(blank);
+      await stillServes(peer, 'after-blanks');
+      assert.equal(a.server.stats().bad_frames, 0);
+      await finish(a);
+    });
+  });
+
   describe('ws:// slow frames', () => {
     it('closes a WebSocket frame that has started but not ended within frame_timeout_ms and counts it', async () => {
       const a = await arena('ws');
