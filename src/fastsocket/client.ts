@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { MonotonicClock, monotonicNs, wallNs } from './clock';
-import { badFrameCloseReason, decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodePayload } from './codec';
+import { badFrameCloseReason, decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodePayload, longerThan } from './codec';
 import { FastSocketError, FastSocketErrorCode, ProtocolError } from './errors';
 import { newMessageId } from './ids';
 import { checkLogger, Logger } from './logger';
@@ -172,7 +172,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.clientId = options.clientId ?? null;
     if (this.clientId !== null) {
       checkString('clientId', this.clientId);
-      if (this.clientId.length > MAX_CLIENT_ID_LENGTH) throw new TypeError(`option clientId must be at most ${MAX_CLIENT_ID_LENGTH} characters`);
+      if (longerThan(this.clientId, MAX_CLIENT_ID_LENGTH)) throw new TypeError(`option clientId must be at most ${MAX_CLIENT_ID_LENGTH} characters`);
     }
     if (options.token !== undefined) checkString('token', options.token);
     this.connectTimeoutMs = checkInteger('connectTimeoutMs', orDefault(options.connectTimeoutMs, 10_000), 1);

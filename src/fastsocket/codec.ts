@@ -108,7 +108,7 @@ function validateFrame(value: unknown): Frame {
  * Whether `s` has more than `max` characters as PROTOCOL.md §2 and Python's len() count them: code points, so an
  * emoji (two UTF-16 code units) counts once. Only a string of more than `max` code units needs counting.
  */
-function longerThan(s: string, max: number): boolean {
+export function longerThan(s: string, max: number): boolean {
   if (s.length <= max) return false;
   if (s.length > 2 * max) return true;
   let n = 0;
@@ -123,7 +123,7 @@ function validateHello(o: Record<string, unknown>): HelloFrame {
   }
   const frame: HelloFrame = { type: 'hello', protocol };
   if (o.client_id !== undefined && o.client_id !== null) {
-    if (typeof o.client_id !== 'string' || o.client_id.length > MAX_CLIENT_ID_LENGTH) {
+    if (typeof o.client_id !== 'string' || longerThan(o.client_id, MAX_CLIENT_ID_LENGTH)) {
       throw new ProtocolError('invalid_field', `hello "client_id" must be a string of at most ${MAX_CLIENT_ID_LENGTH} characters`);
     }
     frame.client_id = o.client_id;

@@ -115,6 +115,12 @@ describe('codec', () => {
       rejects(JSON.stringify({ id: id + 'x', type: 'message', payload: 1 }), 'invalid_id');
     });
 
+    it('counts a hello client_id in code points too: 256 emoji are accepted, 257 refused with invalid_field', () => {
+      const clientId = '🚗'.repeat(256);
+      assert.deepEqual(decodeFrame(JSON.stringify({ type: 'hello', protocol: 1, client_id: clientId })), { type: 'hello', protocol: 1, client_id: clientId });
+      rejects(JSON.stringify({ type: 'hello', protocol: 1, client_id: clientId + '🚗' }), 'invalid_field');
+    });
+
     for (const [name, text] of [
       ['through JSON.parse', '{"id":"a","type":"message","payload":{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}}}}'],
       ['through the NaN-tolerant parser', '{"id":"a","type":"message","payload":{"n":NaN,"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}}}}'],

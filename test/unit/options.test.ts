@@ -43,7 +43,7 @@ const CLIENT_BAD: Record<string, unknown[]> = {
   connectTimeoutMs: [...notIntegers.filter((v) => v !== null), 0],
   writeHighWaterBytes: [...notIntegers.filter((v) => v !== null), 0],
   clockSync: ['yes', 1],
-  clientId: ['', 5, {}, 'c'.repeat(257)],
+  clientId: ['', 5, {}, 'c'.repeat(257), '🚗'.repeat(257)],
   token: ['', 5, {}, null],
   logger: [null, 5, {}, { debug() {}, info() {}, warn() {} }],
   clock: [5, 'now'],
@@ -118,6 +118,10 @@ describe('options', () => {
       const c = new FastSocketClient();
       assert.equal(c.url, 'tcp://127.0.0.1:8888');
       assert.equal(c.connected, false);
+    });
+
+    it('counts clientId in characters (code points), as the server counts a hello client_id', () => {
+      assert.ok(new FastSocketClient({ clientId: '🚗'.repeat(256) }));
     });
 
     it('accepts every outbox policy', () => {
