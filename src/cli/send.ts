@@ -2,8 +2,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { DEFAULT_CLIENT_LIMITS, DEFAULT_URL, FastSocketClient, parseJson, stringifyJson, type ClientStats } from '../fastsocket';
-import { encodeMessage } from '../fastsocket/codec';
-import { newMessageId } from '../fastsocket/ids';
+import { messageFrameBytes } from '../fastsocket/codec';
 import {
   asUsageError, CLIENT_LIMIT_OPTIONS, CLIENT_TLS_SPEC, clientTls, intFlag, jsonFlag, limitFlagSpecs, limitOptions, numberFlag,
   OUTBOX_POLICY_SPEC, outboxPolicy, stringFlag, token, TOKEN_SPEC, UsageError, type FlagValues,
@@ -69,7 +68,7 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
     // Caught here once, rather than as the same refusal for each of --count messages. The frame is the payload in
     // its message 1 envelope, at its largest (a resend with every optional field).
     const maxFrame = limits.maxFrameBytes ?? DEFAULT_CLIENT_LIMITS.maxFrameBytes;
-    const frameBytes = Buffer.byteLength(encodeMessage(newMessageId(), json, { resent: true, queuedNs: Number.MAX_SAFE_INTEGER, clientSendWallNs: Number.MAX_SAFE_INTEGER }));
+    const frameBytes = messageFrameBytes(bytes);
     if (frameBytes > maxFrame) {
       throw new UsageError(`the payload is ${bytes} bytes, ${frameBytes} as a message frame: more than --max-frame-bytes (${maxFrame})`);
     }

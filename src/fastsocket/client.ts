@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { MonotonicClock, monotonicNs, wallNs } from './clock';
-import { badFrameCloseReason, decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodePayload, longerThan } from './codec';
+import { badFrameCloseReason, decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodePayload, longerThan, messageFrameBytes } from './codec';
 import { FastSocketError, FastSocketErrorCode, ProtocolError } from './errors';
 import { newMessageId } from './ids';
 import { checkLogger, Logger } from './logger';
@@ -222,8 +222,13 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       return Promise.reject(new FastSocketError('FS_ERR_PAYLOAD', `payload cannot be sent as JSON: ${(err as Error).message}`, { cause: err }));
     }
     const bytes = Buffer.byteLength(json);
-    if (bytes > this.limits.outboxMaxBytes || bytes > this.limits.maxFrameBytes) {
-      return Promise.reject(new FastSocketError('FS_ERR_PAYLOAD', `payload of ${bytes} bytes exceeds outbox_max_bytes or max_frame_bytes`));
+    if (bytes > this.limits.outboxMaxBytes) {
+      return Promise.reject(new FastSocketError('FS_ERR_PAYLOAD', `payload of ${bytes} bytes exceeds outbox_max_bytes (${this.limits.outboxMaxBytes})`));
+    }
+    if (messageFrameBytes(bytes) > this.limits.maxFrameBytes) {
+      return Promise.reject(
+        new FastSocketError('FS_ERR_PAYLOAD', `payload of ${bytes} bytes is up to ${messageFrameBytes(bytes)} as a message frame: more than max_frame_bytes (${this.limits.maxFrameBytes})`),
+      );
     }
     const full = () => this.outbox.size + 1 > this.limits.outboxMaxMessages || this.outboxBytes + bytes > this.limits.outboxMaxBytes;
     if (full()) {
@@ -470,7 +475,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     while (this.queueHead < this.queue.length && !conn.congested(this.writeHighWater)) {
       const e = this.queue[this.queueHead++];
       if (!this.outbox.has(e.id) || e.writtenGen === this.gen) continue;
-      if (e.bytes + 200 > this.serverMaxFrameBytes) {
+      if (messageFrameBytes(e.bytes) > this.serverMaxFrameBytes) {
         this.drop(e, new FastSocketError('FS_ERR_PAYLOAD', `message of ${e.bytes} bytes exceeds the server's max_frame_bytes (${this.serverMaxFrameBytes})`));
         continue;
       }

@@ -166,6 +166,16 @@ export function encodeMessage(id: string, payloadJson: string, extra?: { resent?
   return s + '}';
 }
 
+/** What encodeMessage adds at most to a payload, with a UUID id and every optional field at its longest. */
+const MESSAGE_FRAME_OVERHEAD = Buffer.byteLength(
+  encodeMessage('00000000-0000-4000-8000-000000000000', '', { resent: true, queuedNs: Number.MAX_SAFE_INTEGER, clientSendWallNs: Number.MAX_SAFE_INTEGER }),
+);
+
+/** The most bytes a client's message 1 carrying a payload of `payloadBytes` (JSON, UTF-8) can take on the wire. */
+export function messageFrameBytes(payloadBytes: number): number {
+  return payloadBytes + MESSAGE_FRAME_OVERHEAD;
+}
+
 /** encodeAck2's text around a plain id; plainAck2Id reads exactly this back. */
 const ACK2_HEAD = '{"id":"';
 const ACK2_TAIL = '","type":"ack"}';

@@ -114,6 +114,18 @@ describe('FastSocketClient', () => {
       assert.equal(client.stats().outbox_messages, 0);
     });
 
+    it('rejects a payload whose message frame would exceed its max_frame_bytes, naming both sizes', async () => {
+      const url = await unreachableUrl('tcp');
+      const client = await startClient(teardown, url, { maxFrameBytes: 1000 });
+      // 952 bytes of payload: under max_frame_bytes, but not once the message 1 envelope is around it.
+      const err = await client.send('y'.repeat(950)).then(() => null, (e: unknown) => e);
+      assert.ok(err instanceof FastSocketError && err.code === 'FS_ERR_PAYLOAD', String(err));
+      assert.match(err.message, /payload of 952 bytes is up to \d+ as a message frame: more than max_frame_bytes \(1000\)/);
+      assert.equal(client.stats().outbox_messages, 0);
+      client.send('y'.repeat(800)).catch(() => undefined);
+      assert.equal(client.stats().outbox_messages, 1, 'a payload whose frame fits is queued');
+    });
+
     it('keeps retrying the connection with backoff, counting the failures', async () => {
       const url = await unreachableUrl('tcp');
       const client = await startClient(teardown, url);
