@@ -56,8 +56,9 @@ export function latencyRecord(t: ExchangeTimes): LatencyRecord {
  * minus the client clock, known to within +-(round trip - server turnaround)/2. The uplink seen by the two wall
  * clocks, t1 - t0, is the only number here that can show an asymmetric link, and it is only as good as the sync.
  */
-function clockSynced(t: ExchangeTimes): Pick<LatencyRecord, 'uplink_wall_ns' | 'offset_ns' | 'sync_uncertainty_ns' | 'sync_ok'> | object {
-  if (!t.wall) return {};
+function clockSynced(t: ExchangeTimes): Pick<LatencyRecord, 'uplink_wall_ns' | 'offset_ns' | 'sync_uncertainty_ns' | 'sync_ok'> {
+  // §3 lists these among the record's fields: present always, null when the client sent no wall-clock timestamps.
+  if (!t.wall) return { uplink_wall_ns: null, offset_ns: null, sync_uncertainty_ns: null, sync_ok: null };
   const { clientSendNs: t0, serverRecvNs: t1, serverSendNs: t2, clientRecvNs: t3, maxUncertaintyNs } = t.wall;
   const uncertainty = Math.max(0, Math.round((t3 - t0 - (t2 - t1)) / 2));
   return {

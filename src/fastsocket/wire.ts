@@ -75,14 +75,14 @@ export interface LatencyRecord {
   latency_corrected_ns: number;
   /** Time the message waited inside the client before being written, when the client reports it. */
   queued_ns: number | null;
-  /** Clock-synced mode only: server receive wall time minus client send wall time (the uplink, if clocks agree). */
-  uplink_wall_ns?: number;
-  /** Clock-synced mode only: server clock minus client clock, NTP-style. */
-  offset_ns?: number;
-  /** Clock-synced mode only: +- bound on offset_ns, half the round trip minus the server turnaround. */
-  sync_uncertainty_ns?: number;
-  /** Clock-synced mode only: sync_uncertainty_ns is within the server's threshold. */
-  sync_ok?: boolean;
+  /** Clock-synced mode only (else null): server receive wall time minus client send wall time (the uplink, if clocks agree). */
+  uplink_wall_ns: number | null;
+  /** Clock-synced mode only (else null): server clock minus client clock, NTP-style. */
+  offset_ns: number | null;
+  /** Clock-synced mode only (else null): +- bound on offset_ns, half the round trip minus the server turnaround. */
+  sync_uncertainty_ns: number | null;
+  /** Clock-synced mode only (else null): sync_uncertainty_ns is within the server's threshold. */
+  sync_ok: boolean | null;
   /** Which instant T2 starts at: we start it when ack 2 is written (the original starts at message 1 arrival). */
   t2_start: 'ack2_written';
 }

@@ -23,7 +23,7 @@ import {
 interface ClockSyncState {
   records: number;
   syncOk: number;
-  last: Required<Pick<LatencyRecord, 'uplink_wall_ns' | 'offset_ns' | 'sync_uncertainty_ns' | 'sync_ok'>> & { latency_corrected_ns: number };
+  last: { uplink_wall_ns: number; offset_ns: number; sync_uncertainty_ns: number; sync_ok: boolean; latency_corrected_ns: number };
 }
 
 /** What the server node needs from FastSocketServer. */
@@ -235,7 +235,7 @@ export class ServerNode {
       this.ageStats.record(ageNs);
       state?.ageStats.record(ageNs);
     }
-    if (r.offset_ns !== undefined) this.noteClockSync(r, state);
+    if (r.offset_ns !== null) this.noteClockSync(r, state);
     if (r.resent) {
       this.resentLatencies++;
       return;

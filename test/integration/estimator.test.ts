@@ -99,7 +99,7 @@ describe('LatencyRecord', function () {
           const link = await startLink({ scheme, up: { delayMs: 5 }, down: { delayMs: 35 } });
           const samples = await exchange(link);
           const upTruth = medianOf(samples, (s) => s.upTruthNs);
-          const uplink = medianOf(samples, (s) => s.record.uplink_wall_ns);
+          const uplink = medianOf(samples, (s) => s.record.uplink_wall_ns ?? undefined);
           const corrected = medianOf(samples, (s) => s.record.latency_corrected_ns);
           assert.ok(upTruth >= 5 * MS && upTruth < (5 + SLACK_MS) * MS, `uplink ground truth ${msText(upTruth)}`);
           assert.ok(Math.abs(uplink - upTruth) <= TOLERANCE_MS * MS, `uplink_wall_ns ${msText(uplink)} vs truth ${msText(upTruth)}`);

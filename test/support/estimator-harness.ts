@@ -198,7 +198,7 @@ export const ESTIMATOR_LABELS: Record<Estimator, string> = {
 export function estimateOf(s: EstimatorSample, e: Estimator): number | undefined {
   if (e === 'seed') return s.record.latency_ns;
   if (e === 'corrected') return s.record.latency_corrected_ns;
-  return s.record.uplink_wall_ns;
+  return s.record.uplink_wall_ns ?? undefined;
 }
 
 /** What `e` should equal: the clock-synced mode measures the uplink alone. */

@@ -45,6 +45,14 @@ describe('latency', () => {
       );
     });
 
+    it('has every field of PROTOCOL.md §3, the clock-synced ones null outside clock-synced mode', () => {
+      const r = latencyRecord({ ...base, t1Ns: 10, ack3AtNs: 10 });
+      const fields = ['id', 'peer', 'client_id', 'resent', 't1_ns', 't2_ns', 'latency_ns', 'ps_ns', 'pc_ns',
+        'latency_corrected_ns', 'queued_ns', 'uplink_wall_ns', 'offset_ns', 'sync_ok'];
+      assert.deepEqual(fields.filter((k) => !(k in r)), []);
+      assert.deepEqual([r.uplink_wall_ns, r.offset_ns, r.sync_uncertainty_ns, r.sync_ok], [null, null, null, null]);
+    });
+
     it('reports the client turnaround and queueing time when the client sent them', () => {
       const r = latencyRecord({ ...base, t1Ns: 10, ack3AtNs: 10, pcNs: 7, queuedNs: 1_000_000 });
       assert.equal(r.pc_ns, 7);

@@ -37,7 +37,8 @@ function envelope(seq: number, msg: unknown = { data: `m${seq}` }, extra: object
 function latency(id: string, correctedNs: number, resent = false, extra: Partial<LatencyRecord> = {}): LatencyRecord {
   return {
     id, peer: '127.0.0.1:5000', client_id: 'veh-17', resent, t1_ns: 2 * correctedNs, t2_ns: 2 * correctedNs, latency_ns: correctedNs,
-    ps_ns: 0, pc_ns: 0, latency_corrected_ns: correctedNs, queued_ns: null, t2_start: 'ack2_written', ...extra,
+    ps_ns: 0, pc_ns: 0, latency_corrected_ns: correctedNs, queued_ns: null, uplink_wall_ns: null, offset_ns: null,
+    sync_uncertainty_ns: null, sync_ok: null, t2_start: 'ack2_written', ...extra,
   };
 }
 
