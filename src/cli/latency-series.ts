@@ -1,4 +1,7 @@
-/** The three series the CLI reports from the server's latency records: seed estimate, corrected estimate, RTT. */
+/**
+ * The series the CLI reports from the server's latency records: seed estimate, corrected estimate, round trip, and,
+ * side by side with them, the clock-synced uplink and the age of information when the client reports them.
+ */
 import { LatencyStats, type LatencyRecord, type LatencySummary } from '../fastsocket';
 import { latencyTable, ms } from './terminal';
 
@@ -6,10 +9,18 @@ export class LatencySeries {
   readonly latency = new LatencyStats();
   readonly corrected = new LatencyStats();
   readonly rtt = new LatencyStats();
+  /** uplink_wall_ns of the records that carry it (clock-synced clients), resends left out like the estimates. */
+  readonly uplink = new LatencyStats();
+  /** Age of information, queued_ns + latency_corrected_ns, of every record that carries queued_ns, resends included. */
+  readonly age = new LatencyStats();
   /** Records of resent messages: reported per message but kept out of the statistics (PROTOCOL.md §4). */
   resentSkipped = 0;
+  /** Clock-synced records whose sync_ok was true. */
+  syncOk = 0;
 
   record(r: LatencyRecord): void {
+    // How old resent messages get is what age is for, so they count there (as in the ROS server node's ~/age).
+    if (r.queued_ns !== null) this.age.record(r.queued_ns + r.latency_corrected_ns);
     if (r.resent) {
       this.resentSkipped++;
       return;
@@ -17,6 +28,10 @@ export class LatencySeries {
     this.latency.record(r.latency_ns);
     this.corrected.record(r.latency_corrected_ns);
     this.rtt.record(r.t1_ns);
+    if (r.uplink_wall_ns !== undefined) {
+      this.uplink.record(r.uplink_wall_ns);
+      if (r.sync_ok === true) this.syncOk++;
+    }
   }
 
   get count(): number {
@@ -24,11 +39,18 @@ export class LatencySeries {
   }
 
   table(): string {
-    return latencyTable([
+    const uplink = this.uplink.total();
+    const age = this.age.total();
+    const table = latencyTable([
       { label: 'latency (T1 - T2/2)', summary: this.latency.total() },
       { label: 'latency corrected ((T1 - ps)/2)', summary: this.corrected.total() },
       { label: 'round trip (T1)', summary: this.rtt.total() },
+      ...(uplink.count > 0 ? [{ label: 'uplink, clock-synced (uplink_wall_ns)', summary: uplink }] : []),
+      ...(age.count > 0 ? [{ label: 'age (queued + corrected)', summary: age }] : []),
     ]);
+    if (uplink.count === 0) return table;
+    const negative = uplink.clamped_low > 0 ? `; ${uplink.clamped_low} negative, shown as 0: the clocks disagree` : '';
+    return `${table}\n(uplink: ${uplink.count} clock-synced records, ${this.syncOk} with sync_ok${negative})`;
   }
 
   /** A few words for a status line. */
@@ -37,7 +59,7 @@ export class LatencySeries {
     return c.count === 0 ? 'no latency yet' : `latency p50 ${ms(c.p50)} ms p99 ${ms(c.p99)} ms`;
   }
 
-  summaries(): { latency: LatencySummary; latency_corrected: LatencySummary; rtt: LatencySummary } {
-    return { latency: this.latency.total(), latency_corrected: this.corrected.total(), rtt: this.rtt.total() };
+  summaries(): { latency: LatencySummary; latency_corrected: LatencySummary; rtt: LatencySummary; uplink_wall: LatencySummary; age: LatencySummary } {
+    return { latency: this.latency.total(), latency_corrected: this.corrected.total(), rtt: this.rtt.total(), uplink_wall: this.uplink.total(), age: this.age.total() };
   }
 }

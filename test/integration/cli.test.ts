@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseJson, type FastSocketClient } from '../../src/fastsocket';
+import { DelayProxy } from '../support/delay-proxy';
 import { startClient } from '../support/fixtures';
 import { isMessage, RawServer } from '../support/raw-server';
 import { testCerts } from '../support/tls-certs';
@@ -282,6 +283,53 @@ describe('fastsocket CLI', function () {
       for (const row of ['latency (T1 - T2/2)', 'latency corrected', 'round trip (T1)']) {
         assert.ok(serve.stdout.some((l) => l.startsWith(row) && /\s30\s/.test(l)), `row ${row} with 30 samples:\n${serve.stdout.join('\n')}`);
       }
+    });
+  });
+
+  describe('serve: the latency table beside the clock-synced uplink and the age', () => {
+    /** count and p50 (ms) of one row of the latency table, or undefined when the table lacks it. */
+    function row(lines: string[], label: string): { count: number; p50: number } | undefined {
+      const line = lines.find((l) => l.startsWith(label));
+      if (line === undefined) return undefined;
+      const [count, p50] = line.slice(label.length).trim().split(/\s+/).map(Number);
+      return { count, p50 };
+    }
+
+    it('shows the 5 ms uplink of a 5/35 ms link next to the ~20 ms clock-free estimate, and the age, for a --clock-sync client', async () => {
+      const serve = startCli(teardown, ['serve', '--url', 'tcp://127.0.0.1:0']);
+      await waitUntil(() => serve.stdout.length > 0, 'the listening line', DEADLINE_MS);
+      const url = /(tcp:\/\/127\.0\.0\.1:\d+)/.exec(serve.stdout[0])![1];
+      const proxy = await DelayProxy.start({ target: url, up: { delayMs: 5 }, down: { delayMs: 35 } });
+      teardown.add(() => proxy.close());
+      const send = startCli(teardown, ['send', '--url', proxy.url, '--count', '20', '--rate', '100', '--clock-sync']);
+      assert.equal(await send.exitCode(), 0);
+
+      serve.child.kill('SIGINT');
+      assert.equal(await serve.exitCode(), 0);
+      const table = serve.stdout.join('\n');
+      const corrected = row(serve.stdout, 'latency corrected ((T1 - ps)/2)');
+      const uplink = row(serve.stdout, 'uplink, clock-synced (uplink_wall_ns)');
+      const age = row(serve.stdout, 'age (queued + corrected)');
+      assert.ok(corrected && uplink && age, `rows for the corrected estimate, the uplink and the age:\n${table}`);
+      assert.deepEqual([corrected.count, uplink.count, age.count], [20, 20, 20], table);
+      // Generous bounds: the clock-free estimate sits at the mean of the two directions, the uplink well below it.
+      assert.ok(corrected.p50 >= 19 && corrected.p50 < 35, table);
+      assert.ok(uplink.p50 >= 4.5 && uplink.p50 < corrected.p50 - 10, table);
+      assert.ok(age.p50 >= corrected.p50, table);
+      assert.match(table, /\(uplink: 20 clock-synced records, \d+ with sync_ok\)/);
+    });
+
+    it('leaves the uplink row out for a client without --clock-sync', async () => {
+      const serve = startCli(teardown, ['serve', '--url', 'tcp://127.0.0.1:0']);
+      await waitUntil(() => serve.stdout.length > 0, 'the listening line', DEADLINE_MS);
+      const url = /(tcp:\/\/127\.0\.0\.1:\d+)/.exec(serve.stdout[0])![1];
+      const send = startCli(teardown, ['send', '--url', url, '--count', '10']);
+      assert.equal(await send.exitCode(), 0);
+
+      serve.child.kill('SIGINT');
+      assert.equal(await serve.exitCode(), 0);
+      assert.equal(row(serve.stdout, 'uplink, clock-synced'), undefined, serve.stdout.join('\n'));
+      assert.equal(row(serve.stdout, 'age (queued + corrected)')?.count, 10, serve.stdout.join('\n'));
     });
   });
 
