@@ -84,6 +84,11 @@ export interface ServerStats {
   latencies: number;
   ack3_unknown: number;
   ack3_expired: number;
+  /**
+   * Of ack3_unknown: acks 3 that came for a record ack3_timeout_ms had already dropped, i.e. T2 on this link is longer
+   * than the timeout (a bandwidth cap queueing acks 3 behind later messages, a long outage in hold mode).
+   */
+  ack3_late: number;
   ack3_overflow: number;
   bad_frames: number;
   bad_frames_by_reason: Partial<Record<ProtocolErrorReason, number>>;
@@ -121,6 +126,8 @@ interface PeerState {
   order: Array<{ id: string; seq: number }>;
   orderHead: number;
   paused: boolean;
+  /** A late ack 3 (see ServerStats.ack3_late) was already logged as a warning for this connection. */
+  warnedLateAck3: boolean;
   /**
    * Acks 3 of the current read, completed once its acks 2 have been written: in one-in-flight use an ack 3 shares a
    * read with the next message 1, and building its record first would delay that message's ack 2.
@@ -131,6 +138,8 @@ interface PeerState {
 type State = 'idle' | 'listening' | 'closed';
 
 const AUTH_FAILURE_WINDOW_MS = 60_000;
+/** Expired ids remembered to tell a late ack 3 from an unknown one: ~100 B each, shared by every connection. */
+const EXPIRED_IDS_KEPT = 4096;
 const AUTH_FAILURES_BEFORE_BLOCK = 5;
 
 export class FastSocketServer extends EventEmitter<ServerEvents> {
@@ -146,13 +155,15 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
   private readonly peers = new Set<PeerState>();
   private readonly authFailures = new Map<string, { count: number; sinceMs: number }>();
   private pendingSeq = 0;
+  /** Ids whose record expired, with when their ack 2 was written, oldest first; at most EXPIRED_IDS_KEPT. */
+  private readonly expiredIds = new Map<string, number>();
   private listener: Listener | null = null;
   private sweeper: NodeJS.Timeout | null = null;
   private state: State = 'idle';
   private closing: Promise<void> | null = null;
   private readonly counters: ServerStats = {
     connections: 0, connections_total: 0, connections_refused: 0, messages: 0, duplicates: 0, resent: 0,
-    possible_duplicates: 0, latencies: 0, ack3_unknown: 0, ack3_expired: 0, ack3_overflow: 0, bad_frames: 0,
+    possible_duplicates: 0, latencies: 0, ack3_unknown: 0, ack3_expired: 0, ack3_late: 0, ack3_overflow: 0, bad_frames: 0,
     bad_frames_by_reason: {}, closed_bad: 0, closed_oversize: 0, closed_idle: 0, closed_frame_timeout: 0,
     auth_failures: 0, paused_reading: 0,
   };
@@ -283,6 +294,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       orderHead: 0,
       deferredAck3: [],
       paused: false,
+      warnedLateAck3: false,
     };
     conn.readClock = this.clock;
     this.peers.add(p);
@@ -448,7 +460,21 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     const pending = p.pending.get(frame.id);
     if (!pending) {
       this.counters.ack3_unknown++;
-      this.logger.debug(`ack 3 for unknown or completed id from ${p.conn.peer}`);
+      const ack2AtNs = this.expiredIds.get(frame.id);
+      if (ack2AtNs === undefined) {
+        this.logger.debug(`ack 3 for unknown or completed id from ${p.conn.peer}`);
+        return;
+      }
+      this.expiredIds.delete(frame.id);
+      this.counters.ack3_late++;
+      const text =
+        `ack 3 of ${frame.id} from ${p.conn.peer} came ${Math.round((readAt - ack2AtNs) / 1e6)} ms after its ack 2, later than ack3_timeout_ms ` +
+        `(${this.limits.ack3TimeoutMs} ms), so its latency record was lost (counted in ack3_expired and ack3_late). T2 on this link outlasts ` +
+        'the timeout (acks 3 queued behind later messages under a bandwidth cap, a long outage): raise ack3_timeout_ms above it, or the ' +
+        'records left are biased towards the messages whose ack 3 came soonest';
+      if (p.warnedLateAck3) this.logger.debug(text);
+      else this.logger.warn(text);
+      p.warnedLateAck3 = true;
       return;
     }
     p.pending.delete(frame.id);
@@ -541,6 +567,12 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     return f.count >= AUTH_FAILURES_BEFORE_BLOCK;
   }
 
+  private rememberExpired(id: string, ack2AtNs: number): void {
+    this.expiredIds.delete(id);
+    this.expiredIds.set(id, ack2AtNs);
+    if (this.expiredIds.size > EXPIRED_IDS_KEPT) this.expiredIds.delete(this.expiredIds.keys().next().value as string);
+  }
+
   private sweep(): void {
     const nowMs = performance.now();
     // Forget old authentication failures, so many attacking addresses cannot grow the table without bound.
@@ -564,6 +596,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       }
       for (let oldest = this.oldestPending(p); oldest; oldest = this.oldestPending(p)) {
         if (nowNs - p.pending.get(oldest.id)!.ack2AtNs <= ack3TimeoutNs) break;
+        this.rememberExpired(oldest.id, p.pending.get(oldest.id)!.ack2AtNs);
         p.pending.delete(oldest.id);
         p.orderHead++;
         this.counters.ack3_expired++;

@@ -206,6 +206,24 @@ describe('FastSocketServer', () => {
       assert.equal(server.stats().latencies, 0);
     });
 
+    it('tells an ack 3 that comes after its record expired from an unknown one, and warns once per connection', async () => {
+      const logger = recordingLogger();
+      const { server, url } = await startServer(teardown, 'tcp', { ack3TimeoutMs: 50, logger });
+      const peer = await rawPeer(url);
+      for (const id of ['late-1', 'late-2']) peer.sendFrame(message1(id, 1));
+      await peer.waitForFrame(isAck2('late-2'));
+      await waitUntil(() => server.stats().ack3_expired === 2, 'both pending records to expire');
+      peer.sendFrame(ack3('late-1', 10));
+      peer.sendFrame(ack3('late-2', 10));
+      peer.sendFrame(ack3('never-sent', 10));
+      await waitUntil(() => server.stats().ack3_unknown === 3, 'the three acks 3 to be counted');
+      assert.equal(server.stats().ack3_late, 2);
+      assert.equal(server.stats().latencies, 0);
+      const warnings = logger.lines.filter((l) => l.startsWith('warn') && l.includes('ack3_timeout_ms'));
+      assert.equal(warnings.length, 1, logger.lines.join('\n'));
+      assert.match(warnings[0], /ack 3 of late-1 .* came \d+ ms after its ack 2, later than ack3_timeout_ms \(50 ms\)/);
+    });
+
     it('keeps at most max_pending_ack3 records per connection, dropping the oldest', async () => {
       const { server, url } = await startServer(teardown, 'tcp', { maxPendingAck3: 2 });
       const peer = await rawPeer(url);
