@@ -530,7 +530,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       return;
     }
     const t1 = readAt - e.writtenAtNs;
-    const recvWall = this.clockSync ? wallNs() : undefined;
+    // Wall time at the same instant as T1's end (the read that brought ack 2), not after the frames before it.
+    const recvWall = this.clockSync ? wallNs() - (this.clock() - readAt) : undefined;
     conn.writeLazy(() => encodeAck3(e.id, t1, { pcNs: this.clock() - readAt, clientRecvWallNs: recvWall }), 160);
     this.outbox.delete(e.id);
     this.store?.done(e.id);

@@ -200,6 +200,26 @@ describe('FastSocketClient', () => {
     });
   });
 
+  describe('clock-synced timestamps', () => {
+    it('stamps client_recv_wall_ns when the read that brought ack 2 began, as T1 ends, not when the ack was handled', async () => {
+      const raw = await RawServer.start(teardown);
+      const client = await startClient(teardown, raw.url, { clockSync: true });
+      const sends = [client.send(1), client.send(2)];
+      const conn = await raw.connection(1);
+      const [m1, m2] = await conn.waitForCount(isMessage, 2, 'both messages');
+      // The application keeps the client busy while it handles the first ack; the second, read with it, waits.
+      client.once('ack', () => busy(BUSY_MS));
+      conn.socket.write(`${JSON.stringify({ id: m1.id, type: 'ack' })}\n${JSON.stringify({ id: m2.id, type: 'ack' })}\n`);
+      await Promise.all(sends);
+      const acks3 = await conn.waitForCount((f) => f.type === 'ack', 2, 'the acks 3');
+      const [a1, a2] = [m1.id, m2.id].map((id) => acks3.find((a) => a.id === id)!);
+      const apartNs = (a2.client_recv_wall_ns as number) - (a1.client_recv_wall_ns as number);
+      assert.ok(apartNs < (BUSY_MS / 2) * 1e6, `acks 2 of one read stamped ${apartNs / 1e6} ms apart`);
+      // The wait is the client's turnaround, as for T1, which both acks 2 end at the same read.
+      assert.ok((a2.pc_ns as number) >= BUSY_MS * 1e6, `pc_ns ${a2.pc_ns}`);
+    });
+  });
+
   describe('outboxPath', () => {
     it('resends, marked resent, what an earlier client left unacknowledged, once a server is reachable', async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastsocket-client-outbox-'));
@@ -464,3 +484,11 @@ describe('FastSocketClient', () => {
     });
   });
 });
+
+const BUSY_MS = 50;
+
+/** Keeps this process busy, as an application's own work would: the event loop runs nothing else meanwhile. */
+function busy(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
