@@ -28,7 +28,7 @@ export class LatencySeries {
     this.latency.record(r.latency_ns);
     this.corrected.record(r.latency_corrected_ns);
     this.rtt.record(r.t1_ns);
-    if (r.uplink_wall_ns !== undefined) {
+    if (r.uplink_wall_ns !== null) {
       this.uplink.record(r.uplink_wall_ns);
       if (r.sync_ok === true) this.syncOk++;
     }

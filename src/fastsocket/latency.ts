@@ -16,12 +16,15 @@ export interface ExchangeTimes {
   ack3AtNs: number;
   pcNs?: number;
   queuedNs?: number;
-  /** Clock-synced mode: the four wall-clock timestamps of the exchange (client's and server's clocks). */
+  /**
+   * Clock-synced mode: the four wall-clock timestamps of the exchange (client's and server's clocks). The uplink needs
+   * only message 1's; the offset also needs clientRecvNs, from ack 3, which a client may leave out (PROTOCOL.md §4).
+   */
   wall?: {
     clientSendNs: number;
     serverRecvNs: number;
     serverSendNs: number;
-    clientRecvNs: number;
+    clientRecvNs?: number;
     /** sync_ok when the offset's uncertainty is at most this. */
     maxUncertaintyNs: number;
   };
@@ -60,6 +63,7 @@ function clockSynced(t: ExchangeTimes): Pick<LatencyRecord, 'uplink_wall_ns' | '
   // §3 lists these among the record's fields: present always, null when the client sent no wall-clock timestamps.
   if (!t.wall) return { uplink_wall_ns: null, offset_ns: null, sync_uncertainty_ns: null, sync_ok: null };
   const { clientSendNs: t0, serverRecvNs: t1, serverSendNs: t2, clientRecvNs: t3, maxUncertaintyNs } = t.wall;
+  if (t3 === undefined) return { uplink_wall_ns: Math.round(t1 - t0), offset_ns: null, sync_uncertainty_ns: null, sync_ok: null };
   const uncertainty = Math.max(0, Math.round((t3 - t0 - (t2 - t1)) / 2));
   return {
     uplink_wall_ns: Math.round(t1 - t0),

@@ -496,7 +496,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
         pcNs: frame.pc_ns,
         queuedNs: pending.queuedNs,
         wall:
-          pending.wall && frame.client_recv_wall_ns !== undefined
+          pending.wall
             ? {
                 clientSendNs: pending.wall[0],
                 serverRecvNs: pending.wall[1],

@@ -77,7 +77,7 @@ export interface LatencyRecord {
   queued_ns: number | null;
   /** Clock-synced mode only (else null): server receive wall time minus client send wall time (the uplink, if clocks agree). */
   uplink_wall_ns: number | null;
-  /** Clock-synced mode only (else null): server clock minus client clock, NTP-style. */
+  /** Clock-synced mode only, and only when ack 3 carries client_recv_wall_ns (as the next two; else null): server clock minus client clock, NTP-style. */
   offset_ns: number | null;
   /** Clock-synced mode only (else null): +- bound on offset_ns, half the round trip minus the server turnaround. */
   sync_uncertainty_ns: number | null;

@@ -143,6 +143,30 @@ describe('FastSocketServer', () => {
       assert.equal(r.peer, `127.0.0.1:${peer.stream.localPort}`);
     });
 
+    it('reports the clock-synced uplink from message 1 alone, and the offset only when ack 3 brings the client\'s receive time', async () => {
+      const mc = manualClock();
+      const wall = 1_000_000_000_000_000; // below 2^53, so the arithmetic below is exact
+      const { server, url } = await startServer(teardown, 'tcp', { clock: mc.clock, wallClock: () => wall });
+      const peer = await rawPeer(url);
+      const latencies = collect<LatencyRecord>(server, 'latency');
+      // Both server clocks stand still, so message 1 is read at `wall` and its ack 2 leaves then: 7 ms after the client
+      // says it sent message 1, 3 ms before the client says it read ack 2.
+      peer.sendFrame(message1('w-1', 'x', { client_send_wall_ns: wall - 7_000_000 }));
+      await peer.waitForFrame(isAck2('w-1'));
+      peer.sendFrame(ack3('w-1', 4_000));
+      peer.sendFrame(message1('w-2', 'x', { client_send_wall_ns: wall - 7_000_000 }));
+      await peer.waitForFrame(isAck2('w-2'));
+      peer.sendFrame(ack3('w-2', 4_000, { client_recv_wall_ns: wall - 3_000_000 }));
+      await waitUntil(() => latencies.length === 2, 'both records');
+      const [r1, r2] = latencies;
+      assert.equal(r1.uplink_wall_ns, 7_000_000, 'an ack 3 without client_recv_wall_ns leaves the uplink');
+      assert.equal(r1.offset_ns, null);
+      assert.equal(r1.sync_ok, null);
+      assert.equal(r2.uplink_wall_ns, 7_000_000);
+      assert.equal(r2.offset_ns, (7_000_000 + 3_000_000) / 2);
+      assert.equal(typeof r2.sync_ok, 'boolean');
+    });
+
     it('completes an ack 3 after the message 1 that shares its read has been handed over and acked', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
       const peer = await rawPeer(url);
