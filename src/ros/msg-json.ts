@@ -86,7 +86,8 @@ function encodeElement(lookup: DefinitionLookup, field: FieldDefinition, value: 
     return value;
   }
   if (FLOATS.has(t)) {
-    const n = typeof value === 'string' ? parseNonFinite(value) : value;
+    // NEGATIVE_ZERO: rosToJson's own -0, handed back without going through the wire (where it is -0.0, parsed as -0).
+    const n = value === NEGATIVE_ZERO ? -0 : typeof value === 'string' ? parseNonFinite(value) : value;
     if (typeof n !== 'number') throw new MessageMappingError(path, `expected a ${t}`);
     if (n === 0 && Object.is(n, -0)) return NEGATIVE_ZERO;
     return Number.isFinite(n) ? n : nonFiniteName(n);
@@ -161,7 +162,8 @@ function decodeElement(lookup: DefinitionLookup, field: FieldDefinition, value: 
     return value;
   }
   if (FLOATS.has(t)) {
-    const n = typeof value === 'string' ? parseNonFinite(value) : value;
+    // NEGATIVE_ZERO: rosToJson's own -0, handed back without going through the wire (where it is -0.0, parsed as -0).
+    const n = value === NEGATIVE_ZERO ? -0 : typeof value === 'string' ? parseNonFinite(value) : value;
     if (typeof n !== 'number') throw new MessageMappingError(path, `expected a number or "NaN"/"Infinity"/"-Infinity", got ${describe(value)}`);
     return n;
   }

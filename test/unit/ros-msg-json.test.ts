@@ -60,6 +60,12 @@ describe('msg-json', () => {
   });
 
   describe('#jsonToRos', () => {
+    it('reads back rosToJson\'s own -0 (in-process, not over the wire) as -0, scalar and array element alike', () => {
+      const plain = jsonToRos(lookup, ALL, rosToJson(lookup, ALL, { ...deliveredAllTypes(), f64: -0, f64s: Float64Array.from([-0, 1]) })) as Record<string, unknown>;
+      assert.ok(Object.is(plain.f64, -0), `f64 is ${String(plain.f64)}`);
+      assert.ok(Object.is((plain.f64s as ArrayLike<number>)[0], -0), 'f64s[0]');
+    });
+
     it('restores every value exactly when given what rosToJson wrote, after a trip over the wire', () => {
       const back = jsonToRos(lookup, ALL, overTheWire(rosToJson(lookup, ALL, deliveredAllTypes())));
       assert.equal(back.i64, -(2n ** 63n));
