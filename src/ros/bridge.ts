@@ -145,7 +145,7 @@ class TopicForwarder {
     let raw = this.config.encoding === 'cdr';
     try {
       // JSON from the serialized bytes where the port hands over real CDR: rclnodejs' object take costs ~100 us.
-      this.decodeCdr = !raw && node.rawIsCdr === true && cdrJsonSupports(this.bridge.lookup, type);
+      this.decodeCdr = !raw && node.rawIsCdr === true && cdrJsonSupports(this.bridge.lookup, type, node.cdrWstringUnitBytes);
       raw ||= this.decodeCdr;
       this.subscription = node.createSubscription(type, this.name, qos, raw ? 'raw' : 'object', (m) => this.onMessage(m, type, qos));
     } catch (err) {
@@ -172,7 +172,7 @@ class TopicForwarder {
     } else {
       try {
         const lookup = this.bridge.lookup;
-        envelope.msg = Buffer.isBuffer(message) ? cdrToJson(lookup, type, message) : rosToJson(lookup, type, message);
+        envelope.msg = Buffer.isBuffer(message) ? cdrToJson(lookup, type, message, this.bridge.node.cdrWstringUnitBytes) : rosToJson(lookup, type, message);
       } catch (err) {
         this.counters.mapping_errors++;
         this.bridge.throttle.warn(`map:${this.name}`, `dropped a message on ${this.name} (${type}): ${(err as Error).message}`);

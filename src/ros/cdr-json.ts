@@ -10,7 +10,9 @@
  * (`00 01` little endian, `00 00` big endian), then the fields in order, each primitive aligned to its own size
  * counted from the end of the header; strings and sequences as a uint32 count (strings: bytes including the
  * terminating NUL) and the elements; fixed arrays without a count; a message with no fields as one byte.
- * wstring is left to rclnodejs (its width differs between middlewares): see `cdrJsonSupports`.
+ * A wstring is a uint32 count of UTF-16 code units, then the units without a terminator, each as wide as the
+ * middleware makes it (rmw_cyclonedds_cpp: 4 bytes): `wstringUnitBytes`. Where that width is not known, types with a
+ * wstring are not handled here: see `cdrJsonSupports`.
  */
 import { NEGATIVE_ZERO } from '../fastsocket/json';
 import { MessageMappingError } from './errors';
@@ -21,24 +23,32 @@ const HEADER_BYTES = 4;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const BYTE_ARRAY_TYPES = new Set(['uint8', 'byte', 'char']);
 
-/** True when every field of `type`, nested ones included, can be decoded here (no wstring anywhere). */
-export function cdrJsonSupports(lookup: DefinitionLookup, type: string): boolean {
+/** Bytes per UTF-16 code unit of a serialized wstring; undefined where the middleware's width is not known. */
+export type WstringUnitBytes = 2 | 4 | undefined;
+
+/** True when `type` has a wstring field anywhere, nested messages included. */
+export function hasWstring(lookup: DefinitionLookup, type: string): boolean {
   const seen = new Set<string>();
   const walk = (t: string): boolean => {
-    if (seen.has(t)) return true;
+    if (seen.has(t)) return false;
     seen.add(t);
-    return lookup(t).fields.every((f) => (f.primitive ? f.type !== 'wstring' : walk(f.type)));
+    return lookup(t).fields.some((f) => (f.primitive ? f.type === 'wstring' : walk(f.type)));
   };
   return walk(type);
+}
+
+/** True when every field of `type`, nested ones included, can be converted here: a wstring only with its width. */
+export function cdrJsonSupports(lookup: DefinitionLookup, type: string, wstringUnitBytes?: WstringUnitBytes): boolean {
+  return wstringUnitBytes !== undefined || !hasWstring(lookup, type);
 }
 
 /**
  * Decodes serialized bytes of `type` into the JSON `rosToJson` gives for the same message.
  * @throws MessageMappingError (field `msg`) when the bytes are not a CDR message of that type
  */
-export function cdrToJson(lookup: DefinitionLookup, type: string, bytes: Buffer): { [key: string]: JsonValue } {
+export function cdrToJson(lookup: DefinitionLookup, type: string, bytes: Buffer, wstringUnitBytes?: WstringUnitBytes): { [key: string]: JsonValue } {
   if (bytes.length < HEADER_BYTES || bytes[0] !== 0 || bytes[1] > 1) throw new MessageMappingError('msg', 'not a CDR message (bad encapsulation header)');
-  const reader = new CdrReader(bytes, bytes[1] === 1);
+  const reader = new CdrReader(bytes, bytes[1] === 1, wstringUnitBytes);
   try {
     return reader.message(lookup, lookup(type));
   } catch (err) {
@@ -53,6 +63,7 @@ class CdrReader {
   constructor(
     private readonly buf: Buffer,
     private readonly le: boolean,
+    private readonly wstringUnitBytes: WstringUnitBytes,
   ) {}
 
   message(lookup: DefinitionLookup, def: MessageDefinition): { [key: string]: JsonValue } {
@@ -124,6 +135,21 @@ class CdrReader {
         this.pos = end;
         return text;
       }
+      case 'wstring': {
+        const width = this.wstringUnitBytes;
+        if (width === undefined) throw new MessageMappingError('msg', 'wstring is not decoded from CDR here: its width in this middleware is not known');
+        const units = this.uint32();
+        if (this.pos + units * width > b.length) throw new RangeError('bad wstring length');
+        const codes = new Array<number>(units);
+        for (let i = 0; i < units; i++) {
+          codes[i] = width === 4 ? (this.le ? b.readUInt32LE(this.pos) : b.readUInt32BE(this.pos)) : this.le ? b.readUInt16LE(this.pos) : b.readUInt16BE(this.pos);
+          this.pos += width;
+        }
+        // UTF-16 code units, as JS strings hold them: surrogate pairs come out as the character they encode.
+        let text = '';
+        for (let i = 0; i < units; i += 4096) text += String.fromCharCode(...codes.slice(i, i + 4096));
+        return text;
+      }
       default:
         throw new MessageMappingError('msg', `${field.type} is not decoded from CDR here`);
     }
@@ -155,8 +181,8 @@ class CdrReader {
  * Uint8Array/Int8Array for byte arrays) into little-endian CDR with its encapsulation header, ready for a raw
  * publish. Only for what jsonToRos has checked: it does not validate again.
  */
-export function rosToCdr(lookup: DefinitionLookup, type: string, message: Record<string, unknown>): Buffer {
-  const writer = new CdrWriter();
+export function rosToCdr(lookup: DefinitionLookup, type: string, message: Record<string, unknown>, wstringUnitBytes?: WstringUnitBytes): Buffer {
+  const writer = new CdrWriter(wstringUnitBytes);
   writer.message(lookup, lookup(type), message);
   return writer.finish();
 }
@@ -165,7 +191,7 @@ class CdrWriter {
   private buf = Buffer.alloc(256);
   private pos = HEADER_BYTES;
 
-  constructor() {
+  constructor(private readonly wstringUnitBytes: WstringUnitBytes) {
     this.buf.set([0, 1, 0, 0]);
   }
 
@@ -223,6 +249,19 @@ class CdrWriter {
         this.buf.write(value as string, this.pos, 'utf8');
         this.buf[this.pos + length] = 0;
         this.pos += length + 1;
+        return;
+      }
+      case 'wstring': {
+        const width = this.wstringUnitBytes;
+        if (width === undefined) throw new MessageMappingError('msg', 'wstring is not encoded to CDR here: its width in this middleware is not known');
+        const text = value as string;
+        this.uint32(text.length);
+        this.reserve(text.length * width);
+        for (let i = 0; i < text.length; i++) {
+          if (width === 4) this.buf.writeUInt32LE(text.charCodeAt(i), this.pos);
+          else this.buf.writeUInt16LE(text.charCodeAt(i), this.pos);
+          this.pos += width;
+        }
         return;
       }
       default:

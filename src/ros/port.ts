@@ -83,6 +83,11 @@ export interface RosNode {
    */
   readonly rawIsCdr?: boolean;
   /**
+   * With rawIsCdr: bytes per UTF-16 code unit of a wstring in that CDR, where the middleware's width is known
+   * (cdr-json.ts); left out, types with a wstring are not converted from or to CDR.
+   */
+  readonly cdrWstringUnitBytes?: 2 | 4;
+  /**
    * Declares a parameter. When a params file or command line sets it, the parameter takes that value and type
    * (callers validate the type, so a wrong type is reported by parameter name); otherwise it takes the default.
    */

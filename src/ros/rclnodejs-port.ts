@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../fastsocket';
+import { hasWstring } from './cdr-json';
 import { RosError, UnknownTypeError } from './errors';
 import type { FieldDefinition, MessageDefinition } from './message-definition';
 import type {
@@ -44,6 +45,7 @@ interface RclNode {
   getPublishersInfoByTopic(topic: string, noDemangle: boolean): Array<{ node_name: string; node_namespace: string; topic_type: string; qos_profile: RclQosInfo }>;
   createTimer(periodNs: bigint, cb: () => void): { cancel(): void };
   resolveTopicName(topic: string, onlyExpand?: boolean): string;
+  getRMWImplementationIdentifier(): string;
 }
 
 interface RclQosInfo {
@@ -161,9 +163,17 @@ class RclnodejsPort implements RosPort {
   }
 }
 
+/**
+ * Bytes per UTF-16 code unit of a serialized wstring, by middleware, where checked against the bytes it writes
+ * (test/ros/wstring.test.ts). rclnodejs 2.2.0 itself reads a wstring as an opaque struct and publishes it empty, so a
+ * type with a wstring is forwarded as JSON only where its width is listed here.
+ */
+const WSTRING_UNIT_BYTES: Readonly<Record<string, 2 | 4>> = { rmw_cyclonedds_cpp: 4 };
+
 class RclnodejsNode implements RosNode {
   readonly logger: Logger;
   readonly rawIsCdr = true;
+  readonly cdrWstringUnitBytes: 2 | 4 | undefined;
   private readonly definitions = new Map<string, MessageDefinition>();
   private destroyed = false;
 
@@ -178,6 +188,7 @@ class RclnodejsNode implements RosNode {
       warn: (m) => void l.warn(m),
       error: (m) => void l.error(m),
     };
+    this.cdrWstringUnitBytes = WSTRING_UNIT_BYTES[node.getRMWImplementationIdentifier()];
     node.spin();
   }
 
@@ -208,9 +219,14 @@ class RclnodejsNode implements RosNode {
   createPublisher(type: string, topic: string, qos: QosProfile): RosPublisher {
     this.messageDefinition(type);
     const pub = this.node.createPublisher(type, topic, { qos: this.toRclQos(qos) });
+    const wstringProblem = this.wstringProblem(type, topic);
     return {
       topic: pub.topic,
-      publish: (m) => pub.publish(m),
+      publish: (m) => {
+        // rclnodejs would publish every wstring empty, without an error.
+        if (wstringProblem !== null && !Buffer.isBuffer(m)) throw new RosError('FS_ROS_ERR_ENCODING', wstringProblem);
+        pub.publish(m);
+      },
       // A getter at runtime (the d.ts says method); one native call, about a microsecond.
       hasSubscribers: () => !this.destroyed && pub.subscriptionCount > 0,
       destroy: () => {
@@ -221,6 +237,8 @@ class RclnodejsNode implements RosNode {
 
   createSubscription(type: string, topic: string, qos: QosProfile, mode: SubscriptionMode, onMessage: (m: unknown) => void): RosSubscription {
     this.messageDefinition(type);
+    const wstringProblem = mode === 'object' ? this.wstringProblem(type, topic) : null;
+    if (wstringProblem !== null) throw new RosError('FS_ROS_ERR_ENCODING', wstringProblem);
     // A callback that throws aborts the whole process inside rclnodejs (uncaughtException does not see it).
     const guarded = (m: unknown): void => {
       try {
@@ -285,6 +303,16 @@ class RclnodejsNode implements RosNode {
     if (this.destroyed) return;
     this.destroyed = true;
     this.node.destroy();
+  }
+
+  /**
+   * Why messages of `type` cannot go through rclnodejs message objects, or null: rclnodejs 2.2.0 delivers a wstring as
+   * an opaque struct and publishes it empty, so a type with one works only as CDR bytes.
+   */
+  private wstringProblem(type: string, topic: string): string | null {
+    if (!hasWstring((t) => this.messageDefinition(t), type)) return null;
+    return `${type} has a wstring field, which rclnodejs cannot read or write and fastsocket cannot convert with ` +
+      `${this.node.getRMWImplementationIdentifier()}; forward ${topic} with encoding "cdr" between ROS 2 nodes of the same middleware`;
   }
 
   private toRclQos(q: QosProfile): unknown {

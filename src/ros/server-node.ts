@@ -190,7 +190,7 @@ export class ServerNode {
     } else {
       try {
         const plain = jsonToRos(this.lookup, env.type, env.body.msg);
-        message = state.encodeCdr ? rosToCdr(this.lookup, env.type, plain) : plain;
+        message = state.encodeCdr ? rosToCdr(this.lookup, env.type, plain, this.node.cdrWstringUnitBytes) : plain;
       } catch (err) {
         const reason: DropReason = err instanceof UnknownTypeError ? 'unknown_type' : 'bad_message';
         // A MessageMappingError's message already names its field.
@@ -386,7 +386,7 @@ export class ServerNode {
       latencyPublisher = this.node.createPublisher(FLOAT64, latencyName, OUTPUT_QOS);
       this.latencyPublishers.set(latencyName, latencyPublisher);
     }
-    const encodeCdr = this.node.rawIsCdr === true && cdrJsonSupports(this.lookup, env.type);
+    const encodeCdr = this.node.rawIsCdr === true && cdrJsonSupports(this.lookup, env.type, this.node.cdrWstringUnitBytes);
     const stats = new LatencyStats();
     const ageStats = new LatencyStats();
     const uplinkStats = new LatencyStats();

@@ -163,8 +163,8 @@ export interface RosGraph {
   readonly infraDomain: number;
   /** The scratch directory, made in `before`. */
   dir(): string;
-  /** Starts a bash script in `domain`; it is stopped in `after`. */
-  start(script: string, domain: number): Proc;
+  /** Starts a bash script in `domain`, after sourcing `setupFiles` (e.g. a workspace); it is stopped in `after`. */
+  start(script: string, domain: number, setupFiles?: string[]): Proc;
 }
 
 /**
@@ -193,8 +193,8 @@ export function useRosGraph(tmpPrefix: string): RosGraph {
     vehicleDomain,
     infraDomain,
     dir: () => dir,
-    start: (script, domain) => {
-      const p = startBash(script, rosEnv(domain));
+    start: (script, domain, setupFiles = []) => {
+      const p = startBash(script, rosEnv(domain), setupFiles);
       procs.push(p);
       return p;
     },

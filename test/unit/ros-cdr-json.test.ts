@@ -6,7 +6,12 @@ import { MessageMappingError } from '../../src/ros/errors';
 import { parseJson, stringifyJson } from '../../src/fastsocket/json';
 import { MemoryRosGraph, MSG_SOURCES } from '../support/memory-ros-port';
 
-const graph = new MemoryRosGraph({ ...MSG_SOURCES, 'fastsocket_test/msg/HeaderThenDouble': 'std_msgs/Header header\nfloat64 x', 'fastsocket_test/msg/Nothing': '' });
+const graph = new MemoryRosGraph({
+  ...MSG_SOURCES,
+  'fastsocket_test/msg/HeaderThenDouble': 'std_msgs/Header header\nfloat64 x',
+  'fastsocket_test/msg/Nothing': '',
+  'fastsocket_test/msg/Wide': 'wstring w\nwstring<=10 wb\nwstring[] wl\nstring s\nint64 big',
+});
 const lookup = (t: string) => graph.lookup(t);
 
 /** Header (sec, nanosec, frame_id "ab") then a float64, which ends up 8-aligned counting from after the 4-byte header. */
@@ -68,7 +73,8 @@ describe('cdr-json', () => {
           (ints, doubles, bytes, label) => {
             const dims = [{ label, size: bytes.length, stride: 1 }];
             for (const [type, data] of [['std_msgs/msg/Int64MultiArray', ints], ['std_msgs/msg/Float64MultiArray', doubles], ['std_msgs/msg/UInt8MultiArray', bytes]] as const) {
-              const plain = jsonToRos(lookup, type, rosToJson(lookup, type, { layout: { dim: dims, data_offset: 3 }, data }));
+              // Over the wire, as the server gets it: in memory rosToJson writes a -0.0 as a marker only stringifyJson reads.
+              const plain = jsonToRos(lookup, type, parseJson(stringifyJson(rosToJson(lookup, type, { layout: { dim: dims, data_offset: 3 }, data }))));
               assert.deepEqual(cdrToJson(lookup, type, rosToCdr(lookup, type, plain)), rosToJson(lookup, type, plain));
             }
           },
@@ -81,10 +87,47 @@ describe('cdr-json', () => {
     });
   });
 
+  describe('wstring', () => {
+    // rclpy's serialize_message under rmw_cyclonedds_cpp (Jazzy) of Wide(w='aü🚗', wb='', wl=['x', 'yz'], s='s', big=1):
+    // a count of UTF-16 code units, then each unit in 4 bytes, no terminator.
+    const CYCLONE = Buffer.from(
+      ('00010000 04000000 61000000 fc000000 3dd80000 97de0000 00000000 02000000 01000000 78000000 02000000 79000000 7a000000 ' +
+        '02000000 73000000 01000000 00000000').replace(/ /g, ''),
+      'hex',
+    );
+    const json = { w: 'aü🚗', wb: '', wl: ['x', 'yz'], s: 's', big: 1 };
+
+    it('reads the wstrings rmw_cyclonedds_cpp writes, surrogate pairs included, given their 4-byte width', () => {
+      assert.deepEqual(cdrToJson(lookup, 'fastsocket_test/msg/Wide', CYCLONE, 4), json);
+    });
+
+    it('writes them back byte for byte', () => {
+      assert.deepEqual(rosToCdr(lookup, 'fastsocket_test/msg/Wide', jsonToRos(lookup, 'fastsocket_test/msg/Wide', json), 4), CYCLONE);
+    });
+
+    it('round-trips 2-byte units as well', () => {
+      const plain = jsonToRos(lookup, 'fastsocket_test/msg/Wide', json);
+      const bytes = rosToCdr(lookup, 'fastsocket_test/msg/Wide', plain, 2);
+      assert.equal(bytes.readUInt32LE(4), 4);
+      assert.equal(bytes.readUInt16LE(8 + 2 * 2), 0xd83d);
+      assert.deepEqual(cdrToJson(lookup, 'fastsocket_test/msg/Wide', bytes, 2), json);
+    });
+
+    it('throws MessageMappingError naming msg when a wstring count runs past the end', () => {
+      const bad = Buffer.from(CYCLONE);
+      bad.writeUInt32LE(1000, 4);
+      assert.throws(() => cdrToJson(lookup, 'fastsocket_test/msg/Wide', bad, 4), (e: unknown) => e instanceof MessageMappingError && e.field === 'msg');
+    });
+  });
+
   describe('#cdrJsonSupports', () => {
-    it('returns false when a wstring is anywhere in the type, whose width differs between middlewares', () => {
+    it('returns false when a wstring is anywhere in the type and its width in the middleware is not known', () => {
       assert.equal(cdrJsonSupports(lookup, 'fastsocket_test/msg/AllTypes'), false);
       assert.equal(cdrJsonSupports(lookup, 'sensor_msgs/msg/Imu'), true);
+    });
+
+    it('returns true for a type with a wstring when the width is known', () => {
+      assert.equal(cdrJsonSupports(lookup, 'fastsocket_test/msg/AllTypes', 4), true);
     });
   });
 });
