@@ -259,6 +259,9 @@ class RclnodejsNode implements RosNode {
   messageDefinition(type: string): MessageDefinition {
     const cached = this.definitions.get(type);
     if (cached) return cached;
+    // Asked for a type it has not generated, rclnodejs searches every workspace prefix, running `which ros2` for each
+    // and printing to the console where the package is missing: for a server fed an unknown type, per message.
+    if (!isInstalledMessage(type)) throw new UnknownTypeError(type);
     let cls: ReturnType<Rclnodejs['require']>;
     try {
       cls = this.rcl.require(type);
@@ -318,6 +321,14 @@ class RclnodejsNode implements RosNode {
   private toRclQos(q: QosProfile): unknown {
     return new this.rcl.QoS(HISTORY[q.history], q.depth, RELIABILITY[q.reliability], DURABILITY[q.durability]);
   }
+}
+
+/** True when a package on AMENT_PREFIX_PATH defines `type` (`pkg/msg/Name`), as the .msg or .idl rosidl installs. */
+function isInstalledMessage(type: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const m = /^([A-Za-z][A-Za-z0-9_]*)\/msg\/([A-Za-z][A-Za-z0-9_]*)$/.exec(type);
+  if (!m) return false;
+  const prefixes = (env.AMENT_PREFIX_PATH ?? '').split(':').filter(Boolean);
+  return prefixes.some((prefix) => ['msg', 'idl'].some((ext) => existsSync(join(prefix, 'share', m[1], 'msg', `${m[2]}.${ext}`))));
 }
 
 function toState(p: RclParameter): ParamState {

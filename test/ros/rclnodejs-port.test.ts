@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readBridgeConfig } from '../../src/ros/bridge-config';
@@ -93,6 +93,29 @@ describe('RclnodejsPort', function () {
     it('throws UnknownTypeError when the type does not exist', async () => {
       const node = (await open()).createNode('fastsocket_defs');
       assert.throws(() => node.messageDefinition('nope_msgs/msg/Nope'), (e: unknown) => e instanceof RosError && e.code === 'FS_ROS_ERR_UNKNOWN_TYPE');
+    });
+
+    it('throws UnknownTypeError without a word on the console, every time, with a workspace on AMENT_PREFIX_PATH', async () => {
+      // rclnodejs searches workspace prefixes (not /opt/ros) for a type it has not generated, runs `which ros2` for
+      // each and prints "Error reading directory" when the package is not there: once per message on the server.
+      const node = (await open()).createNode('fastsocket_defs');
+      const workspace = join(dir, 'install');
+      mkdirSync(workspace);
+      const savedPrefixes = process.env.AMENT_PREFIX_PATH;
+      const savedError = console.error;
+      const printed: unknown[][] = [];
+      process.env.AMENT_PREFIX_PATH = `${workspace}:${savedPrefixes ?? ''}`;
+      console.error = (...args: unknown[]) => void printed.push(args);
+      try {
+        for (const type of ['nope_msgs/msg/Nope', 'std_msgs/msg/Nope', 'nope_msgs/msg/Nope']) {
+          assert.throws(() => node.messageDefinition(type), (e: unknown) => e instanceof RosError && e.code === 'FS_ROS_ERR_UNKNOWN_TYPE', type);
+        }
+        assert.deepEqual(node.messageDefinition('std_msgs/msg/String').fields.map((f) => f.name), ['data']);
+      } finally {
+        console.error = savedError;
+        process.env.AMENT_PREFIX_PATH = savedPrefixes;
+      }
+      assert.deepEqual(printed, []);
     });
   });
 
