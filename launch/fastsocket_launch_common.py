@@ -13,6 +13,9 @@ def node_launch_description(executable, node_name, what):
         params_file = LaunchConfiguration('params_file').perform(context)
         url = LaunchConfiguration('url').perform(context)
         log_level = LaunchConfiguration('log_level').perform(context)
+        # launch_ros only warns about a missing file and starts the node without it, on defaults (another url, no topics).
+        if params_file and not os.path.isfile(params_file):
+            raise RuntimeError(f'params_file {params_file} is not a file')
         parameters = [params_file] if params_file else []
         if url:
             parameters.append({'url': url})

@@ -56,6 +56,18 @@ describe('fastsocket ROS 2 package', function () {
     });
   });
 
+  describe('#ros2 launch with a params_file that is not there', () => {
+    for (const which of ['bridge', 'server']) {
+      it(`exits 1 with one line naming the file rather than starting the ${which} on defaults`, async () => {
+        const missing = join(ws, `no-such-${which}.yaml`);
+        const launch = start(`ros2 launch fastsocket ${which}.launch.py params_file:=${missing}`, vehicleDomain);
+        assert.equal(await launch.exited(60_000), 1);
+        assert.match(launch.output(), new RegExp(`\\[ERROR\\] \\[launch\\]: .*params_file ${missing} is not a file`));
+        assert.doesNotMatch(launch.output(), /process started|Traceback/);
+      });
+    }
+  });
+
   describe('#ros2 launch (bridge and server in two ROS domains)', () => {
     let server: Proc;
     let bridge: Proc;
