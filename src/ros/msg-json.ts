@@ -156,8 +156,10 @@ function decodeElement(lookup: DefinitionLookup, field: FieldDefinition, value: 
   }
   if (t === 'string' || t === 'wstring') {
     if (typeof value !== 'string') throw new MessageMappingError(path, `expected a string, got ${describe(value)}`);
+    // The bound counts characters, as rclpy checks it; one beyond U+FFFF is two units of value.length.
     if (field.stringBound !== undefined && value.length > field.stringBound) {
-      throw new MessageMappingError(path, `expected at most ${field.stringBound} characters, got ${value.length}`);
+      const characters = [...value].length;
+      if (characters > field.stringBound) throw new MessageMappingError(path, `expected at most ${field.stringBound} characters, got ${characters}`);
     }
     return value;
   }

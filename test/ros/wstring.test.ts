@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { nodeScript, useRosGraph } from './ros-harness';
+import { nodeScript, REPO, useRosGraph } from './ros-harness';
 
 /**
  * No installed ROS 2 type has a wstring field, so the suite builds one: an interface package in a scratch
@@ -26,9 +26,10 @@ find_package(rosidl_default_generators REQUIRED)
 rosidl_generate_interfaces(\${PROJECT_NAME} "msg/Wide.msg")
 ament_package()
 `;
-const WIDE_MSG = 'wstring w\nwstring<=10 bounded\nwstring[] list\nstring narrow\nint64 after\n';
+const WIDE_MSG = 'wstring w\nwstring<=10 bounded\nwstring[] list\nstring narrow\nstring<=5 tiny\nint64 after\n';
 
-const VALUES = { w: 'wïde ✓ 🚗 日本', bounded: '0123456789', list: ['', 'ü', '🚗🚗'], narrow: 'narrow ü', after: String(2n ** 63n - 1n) };
+/** `tiny`: five characters for rclpy's bound of 5, ten UTF-16 units. */
+const VALUES = { w: 'wïde ✓ 🚗 日本', bounded: '0123456789', list: ['', 'ü', '🚗🚗'], narrow: 'narrow ü', tiny: '🚗🚗🚗🚗🚗', after: String(2n ** 63n - 1n) };
 
 /** Publishes VALUES on each topic given, until killed. */
 const PUBLISHER = `
@@ -38,7 +39,7 @@ from fastsocket_wstring_msgs.msg import Wide
 rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
 node = rclpy.create_node('wide_publisher')
 pubs = [node.create_publisher(Wide, t, 10) for t in sys.argv[1:]]
-msg = Wide(w=${JSON.stringify(VALUES.w)}, bounded=${JSON.stringify(VALUES.bounded)}, list=${JSON.stringify(VALUES.list)}, narrow=${JSON.stringify(VALUES.narrow)}, after=${VALUES.after})
+msg = Wide(w=${JSON.stringify(VALUES.w)}, bounded=${JSON.stringify(VALUES.bounded)}, list=${JSON.stringify(VALUES.list)}, narrow=${JSON.stringify(VALUES.narrow)}, tiny=${JSON.stringify(VALUES.tiny)}, after=${VALUES.after})
 node.create_timer(0.1, lambda: [p.publish(msg) for p in pubs])
 try:
     rclpy.spin(node)
@@ -57,14 +58,14 @@ def make(topic):
     def cb(m):
         if topic in seen: return
         seen.add(topic)
-        print(json.dumps({'topic': topic, 'value': {'w': m.w, 'bounded': m.bounded, 'list': list(m.list), 'narrow': m.narrow, 'after': str(m.after)}}), flush=True)
+        print(json.dumps({'topic': topic, 'value': {'w': m.w, 'bounded': m.bounded, 'list': list(m.list), 'narrow': m.narrow, 'tiny': m.tiny, 'after': str(m.after)}}), flush=True)
     return cb
 subs = [node.create_subscription(Wide, t, make(t), 10) for t in sys.argv[1:]]
 while rclpy.ok() and len(seen) < len(sys.argv) - 1:
     rclpy.spin_once(node, timeout_sec=0.2)
 `;
 
-describe('fastsocket ROS 2 wstring fields', function () {
+describe('fastsocket ROS 2 wstring and bounded string fields', function () {
   this.timeout(240_000);
   const graph = useRosGraph('fastsocket-wstring-');
   const { vehicleDomain, infraDomain, start } = graph;
@@ -78,6 +79,9 @@ describe('fastsocket ROS 2 wstring fields', function () {
     writeFileSync(join(pkg, 'package.xml'), PACKAGE_XML);
     writeFileSync(join(pkg, 'CMakeLists.txt'), CMAKE);
     writeFileSync(join(pkg, 'msg', 'Wide.msg'), WIDE_MSG);
+    // rclnodejs generates a type's JavaScript on first use and never again: drop what an earlier run of this suite
+    // generated, in case the type has changed since.
+    rmSync(join(REPO, 'node_modules/rclnodejs/generated/fastsocket_wstring_msgs'), { recursive: true, force: true });
     const build = start(`bash -c 'cd ${ws} && colcon build --event-handlers console_direct+'`, vehicleDomain);
     assert.equal(await build.exited(200_000), 0, `colcon build of the wstring type failed:\n${build.output().slice(-3000)}`);
     setup = [join(ws, 'install', 'setup.bash')];
@@ -85,7 +89,7 @@ describe('fastsocket ROS 2 wstring fields', function () {
     writeFileSync(join(graph.dir(), 'receiver.py'), RECEIVER);
   });
 
-  it('delivers wstring, bounded wstring and wstring[] fields unchanged in json and in cdr encoding', async () => {
+  it('delivers wstring, bounded wstring, wstring[] and a bounded string of characters beyond U+FFFF unchanged in json and in cdr encoding', async () => {
     const server = start(nodeScript('server', '-p url:=tcp://127.0.0.1:0 -p topic_prefix:=/remote'), infraDomain, setup);
     const [, url] = await server.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);
     const params = join(graph.dir(), 'bridge.yaml');

@@ -138,6 +138,11 @@ describe('msg-json', () => {
       assert.deepEqual(jsonToRos(lookup, 'std_msgs/msg/UInt8MultiArray', { data: [1, 255] }).data, Uint8Array.from([1, 255]));
     });
 
+    it('counts a bounded string in characters, as rclpy does, so five beyond U+FFFF fit string<=5', () => {
+      assert.equal(jsonToRos(lookup, ALL, { bounded_s: '🚗🚗🚗🚗🚗' }).bounded_s, '🚗🚗🚗🚗🚗');
+      assert.throws(() => jsonToRos(lookup, ALL, { bounded_s: '🚗🚗🚗🚗🚗🚗' }), /at most 5 characters, got 6/);
+    });
+
     const cases: Array<[string, string, unknown, string]> = [
       ['a string where a number belongs', 'std_msgs/msg/Float64', { data: 'fast' }, 'msg.data'],
       ['a number where a string belongs', 'std_msgs/msg/String', { data: 5 }, 'msg.data'],
