@@ -3,7 +3,7 @@
  * loaded lazily with `require` and described by the few structural types below; nothing here is imported at
  * compile time. See ../shared/design/RCLNODEJS.md for the traps this file works around.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../fastsocket';
 import { hasWstring } from './cdr-json';
@@ -270,6 +270,8 @@ class RclnodejsNode implements RosNode {
     }
     if (!cls?.ROSMessageDef) throw new UnknownTypeError(type);
     const def: MessageDefinition = { type, fields: cls.ROSMessageDef.fields.map((f) => toField(f.name, f.type)) };
+    const stale = staleDefinitionProblem(def);
+    if (stale !== null) throw new RosError('FS_ROS_ERR_UNKNOWN_TYPE', stale);
     this.definitions.set(type, def);
     return def;
   }
@@ -329,6 +331,36 @@ function isInstalledMessage(type: string, env: NodeJS.ProcessEnv = process.env):
   if (!m) return false;
   const prefixes = (env.AMENT_PREFIX_PATH ?? '').split(':').filter(Boolean);
   return prefixes.some((prefix) => ['msg', 'idl'].some((ext) => existsSync(join(prefix, 'share', m[1], 'msg', `${m[2]}.${ext}`))));
+}
+
+interface InstalledField {
+  name: string;
+  type: { capacity: number; nested_type_name: string };
+}
+
+/**
+ * Why rclnodejs' JavaScript for `def.type` no longer describes the type as installed, or null. rclnodejs generates a
+ * type's JavaScript on first use and never again, so after a message of a workspace changes it keeps the old fields,
+ * and converting the new bytes with them gives wrong values without an error. ROS 2 (Jazzy on) installs each type's
+ * description next to its .msg; without one (older distributions) nothing is checked.
+ */
+function staleDefinitionProblem(def: MessageDefinition, env: NodeJS.ProcessEnv = process.env): string | null {
+  const [pkg, , name] = def.type.split('/');
+  const file = (env.AMENT_PREFIX_PATH ?? '').split(':').filter(Boolean).map((prefix) => join(prefix, 'share', pkg, 'msg', `${name}.json`)).find((f) => existsSync(f));
+  if (file === undefined) return null;
+  let installed: InstalledField[];
+  try {
+    installed = (JSON.parse(readFileSync(file, 'utf8')) as { type_description_msg: { type_description: { fields: InstalledField[] } } }).type_description_msg.type_description.fields;
+  } catch {
+    return null;
+  }
+  // Names, array sizes and nested types: what decides the layout apart from the primitive types themselves.
+  const shape = (fieldName: string, size: number, nested: string): string => `${fieldName}${size > 0 ? `[${size}]` : ''}${nested ? ` ${nested}` : ''}`;
+  const want = installed.filter((f) => f.name !== 'structure_needs_at_least_one_member').map((f) => shape(f.name, f.type.capacity, f.type.nested_type_name));
+  const have = def.fields.map((f) => shape(f.name, f.size ?? 0, f.primitive ? '' : f.type));
+  if (want.join(', ') === have.join(', ')) return null;
+  return `rclnodejs' generated JavaScript for ${def.type} (${have.join(', ') || 'no fields'}) does not match its definition in ${file} ` +
+    `(${want.join(', ') || 'no fields'}): rclnodejs generates a type once; delete node_modules/rclnodejs/generated/${pkg} and start again`;
 }
 
 function toState(p: RclParameter): ParamState {

@@ -117,6 +117,25 @@ describe('RclnodejsPort', function () {
       }
       assert.deepEqual(printed, []);
     });
+
+    it('throws a RosError naming the type and the generated folder when rclnodejs\' JavaScript is older than the installed type', async () => {
+      // As after a workspace rebuild that added a field: the installed description (first on AMENT_PREFIX_PATH) has
+      // one more field than what rclnodejs generated earlier and will not generate again.
+      const overlay = join(dir, 'overlay');
+      mkdirSync(join(overlay, 'share', 'std_msgs', 'msg'), { recursive: true });
+      const field = (name: string, typeId: number) => ({ name, type: { type_id: typeId, capacity: 0, string_capacity: 0, nested_type_name: '' }, default_value: '' });
+      writeFileSync(join(overlay, 'share', 'std_msgs', 'msg', 'String.json'), JSON.stringify({
+        type_description_msg: { type_description: { type_name: 'std_msgs/msg/String', fields: [field('data', 17), field('added', 8)] }, referenced_type_descriptions: [] },
+      }));
+      const node = (await open()).createNode('fastsocket_defs');
+      const savedPrefixes = process.env.AMENT_PREFIX_PATH;
+      process.env.AMENT_PREFIX_PATH = `${overlay}:${savedPrefixes ?? ''}`;
+      try {
+        assert.throws(() => node.messageDefinition('std_msgs/msg/String'), (e: unknown) => e instanceof RosError && /std_msgs\/msg\/String \(data\) does not match .* \(data, added\).*generated\/std_msgs/.test(e.message));
+      } finally {
+        process.env.AMENT_PREFIX_PATH = savedPrefixes;
+      }
+    });
   });
 
   describe('#createPublisher', () => {
