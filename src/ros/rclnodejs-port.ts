@@ -124,12 +124,17 @@ export function loadRclnodejs(env: NodeJS.ProcessEnv = process.env): Rclnodejs {
 /**
  * Initialises ROS with `argv` (so `--ros-args` remaps, params files and log levels apply) and returns the port.
  * rclnodejs' own SIGINT handler is removed: the entry point handles SIGINT and SIGTERM itself.
- * @throws RosError FS_ROS_ERR_UNAVAILABLE
+ * @throws RosError FS_ROS_ERR_UNAVAILABLE; FS_ROS_ERR_PARAM when rcl rejects the arguments (a params file that is not YAML)
  */
 export async function openRclnodejsPort(argv: string[] = process.argv): Promise<RosPort> {
   const rcl = loadRclnodejs();
   rcl.removeSignalHandlers();
-  await rcl.init(rcl.Context.defaultContext(), argv);
+  try {
+    await rcl.init(rcl.Context.defaultContext(), argv);
+  } catch (err) {
+    // rcl appends the C source location of each step (", at /.../parse.c:782"), which says nothing to a user.
+    throw new RosError('FS_ROS_ERR_PARAM', `ROS 2 could not be initialised: ${(err as Error).message.replace(/, at \/\S+:\d+/g, '')}`, { cause: err });
+  }
   return new RclnodejsPort(rcl);
 }
 

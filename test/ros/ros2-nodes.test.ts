@@ -64,6 +64,15 @@ describe('fastsocket ROS 2 nodes', function () {
       });
     }
 
+    it('exits 1 naming the file and the line, without C source locations, when the params file is not YAML', async () => {
+      const file = join(graph.dir(), 'broken.yaml');
+      writeFileSync(file, '/**:\n  ros__parameters:\n    topics: ["/x"\n    url: [\n');
+      const bridge = start(nodeScript('bridge', `--params-file ${file}`), vehicleDomain);
+      assert.equal(await bridge.exited(60_000), 1);
+      assert.match(bridge.output(), new RegExp(`^ROS 2 could not be initialised: Couldn't parse params file: '--params-file ${file}'\\. Error: .* near line \\d+$`, 'm'));
+      assert.doesNotMatch(bridge.output(), /\.c:\d+|^\s+at /m);
+    });
+
     it('exits 1 with one line, no stack trace, when its port is taken', async () => {
       const first = start(nodeScript('server', '-r __node:=port_owner -p url:=tcp://127.0.0.1:0'), infraDomain);
       const [, url] = await first.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);
