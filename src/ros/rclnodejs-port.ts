@@ -4,7 +4,7 @@
  * compile time. See ../shared/design/RCLNODEJS.md for the traps this file works around.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import type { Logger } from '../fastsocket';
 import { hasWstring } from './cdr-json';
 import { RosError, UnknownTypeError } from './errors';
@@ -365,7 +365,18 @@ function staleDefinitionProblem(def: MessageDefinition, env: NodeJS.ProcessEnv =
   const have = def.fields.map((f) => shape(f.name, f.size ?? 0, f.primitive ? '' : f.type));
   if (want.join(', ') === have.join(', ')) return null;
   return `rclnodejs' generated JavaScript for ${def.type} (${have.join(', ') || 'no fields'}) does not match its definition in ${file} ` +
-    `(${want.join(', ') || 'no fields'}): rclnodejs generates a type once; delete node_modules/rclnodejs/generated/${pkg} and start again`;
+    `(${want.join(', ') || 'no fields'}): rclnodejs generates a type once; delete ${generatedFolder(pkg)} and start again`;
+}
+
+/** Where rclnodejs keeps the JavaScript it generated for `pkg`. */
+function generatedFolder(pkg: string): string {
+  try {
+    const main = require.resolve('rclnodejs');
+    const root = main.slice(0, main.lastIndexOf(`${sep}rclnodejs${sep}`) + `${sep}rclnodejs`.length);
+    return join(root, 'generated', pkg);
+  } catch {
+    return join('node_modules', 'rclnodejs', 'generated', pkg);
+  }
 }
 
 function toState(p: RclParameter): ParamState {
