@@ -266,7 +266,7 @@ class RclnodejsNode implements RosNode {
     if (cached) return cached;
     // Asked for a type it has not generated, rclnodejs searches every workspace prefix, running `which ros2` for each
     // and printing to the console where the package is missing: for a server fed an unknown type, per message.
-    if (!isInstalledMessage(type)) throw new UnknownTypeError(type);
+    if (isInstalledMessage(type) === false) throw new UnknownTypeError(type);
     let cls: ReturnType<Rclnodejs['require']>;
     try {
       cls = this.rcl.require(type);
@@ -330,10 +330,14 @@ class RclnodejsNode implements RosNode {
   }
 }
 
-/** True when a package on AMENT_PREFIX_PATH defines `type` (`pkg/msg/Name`), as the .msg or .idl rosidl installs. */
-function isInstalledMessage(type: string, env: NodeJS.ProcessEnv = process.env): boolean {
+/**
+ * Whether a package on AMENT_PREFIX_PATH defines `type` (`pkg/msg/Name`), as the .msg or .idl rosidl installs; null
+ * for the other names rclnodejs knows (an action's `pkg/action/Name_FeedbackMessage`, a service's `pkg/srv/Name_Event`),
+ * which it is left to answer.
+ */
+function isInstalledMessage(type: string, env: NodeJS.ProcessEnv = process.env): boolean | null {
   const m = /^([A-Za-z][A-Za-z0-9_]*)\/msg\/([A-Za-z][A-Za-z0-9_]*)$/.exec(type);
-  if (!m) return false;
+  if (!m) return null;
   const prefixes = (env.AMENT_PREFIX_PATH ?? '').split(':').filter(Boolean);
   return prefixes.some((prefix) => ['msg', 'idl'].some((ext) => existsSync(join(prefix, 'share', m[1], 'msg', `${m[2]}.${ext}`))));
 }

@@ -95,6 +95,11 @@ describe('RclnodejsPort', function () {
       assert.throws(() => node.messageDefinition('nope_msgs/msg/Nope'), (e: unknown) => e instanceof RosError && e.code === 'FS_ROS_ERR_UNKNOWN_TYPE');
     });
 
+    it('leaves names that are not pkg/msg/Name to rclnodejs: a service\'s introspection message (rcl_interfaces/srv/GetParameters_Event)', async () => {
+      const node = (await open()).createNode('fastsocket_defs_srv');
+      assert.deepEqual(node.messageDefinition('rcl_interfaces/srv/GetParameters_Event').fields.map((f) => f.name), ['info', 'request', 'response']);
+    });
+
     it('throws UnknownTypeError without a word on the console, every time, with a workspace on AMENT_PREFIX_PATH', async () => {
       // rclnodejs searches workspace prefixes (not /opt/ros) for a type it has not generated, runs `which ros2` for
       // each and prints "Error reading directory" when the package is not there: once per message on the server.
