@@ -39,6 +39,8 @@ export interface OutboxLimits {
   readonly outboxMaxMessages: number;
   readonly outboxMaxBytes: number;
   readonly outboxPolicy: OutboxPolicy;
+  /** The bridge's own frame limit: a message whose frame would be larger is dropped; frames it reads past it close. */
+  readonly maxFrameBytes: number;
 }
 
 /** @throws ParameterError */
@@ -48,5 +50,7 @@ export function readOutboxLimits(r: ParamReader): OutboxLimits {
     outboxMaxMessages: r.integer('outbox_max_messages', d.outboxMaxMessages, `Unacknowledged messages the bridge keeps. Default: ${d.outboxMaxMessages}.`, between(1, MAX_INT)),
     outboxMaxBytes: r.integer('outbox_max_bytes', d.outboxMaxBytes, `Bytes of unacknowledged messages the bridge keeps. Default: ${d.outboxMaxBytes} (64 MiB).`, between(1, MAX_INT)),
     outboxPolicy: r.choice('outbox_policy', d.outboxPolicy, OUTBOX_POLICIES, 'What to do with a new message when the outbox is full.'),
+    // The server's own max_frame_bytes still applies: it tells the bridge in its hello, and larger messages are dropped.
+    maxFrameBytes: r.integer('max_frame_bytes', d.maxFrameBytes, `Largest message frame the bridge sends (and reads), bytes. Default: ${d.maxFrameBytes} (16 MiB).`, between(64, 2 ** 31)),
   };
 }

@@ -70,8 +70,8 @@ describe('readBridgeConfig', () => {
 
     it('uses the core client defaults for the outbox and no TLS, outbox file or clock sync when nothing is set', () => {
       const c = bridgeWith({});
-      const { outboxMaxMessages, outboxMaxBytes, outboxPolicy } = DEFAULT_CLIENT_LIMITS;
-      assert.deepEqual(c.outbox, { outboxMaxMessages, outboxMaxBytes, outboxPolicy });
+      const { outboxMaxMessages, outboxMaxBytes, outboxPolicy, maxFrameBytes } = DEFAULT_CLIENT_LIMITS;
+      assert.deepEqual(c.outbox, { outboxMaxMessages, outboxMaxBytes, outboxPolicy, maxFrameBytes });
       assert.deepEqual([c.tls, c.outboxPath, c.clockSync], [null, null, false]);
     });
 
@@ -100,9 +100,9 @@ describe('readBridgeConfig', () => {
     it('reads the outbox limits, outbox_path, clock_sync and a per-topic max_age_ms', () => {
       const c = bridgeWith({
         outbox_max_messages: 50n, outbox_max_bytes: 4096n, outbox_policy: 'reject', outbox_path: '/var/lib/fs/outbox', clock_sync: true,
-        'topic_options.cam.max_age_ms': 250n, 'topic_options.fix.max_age_ms': 0.5,
+        max_frame_bytes: 33554432n, 'topic_options.cam.max_age_ms': 250n, 'topic_options.fix.max_age_ms': 0.5,
       });
-      assert.deepEqual(c.outbox, { outboxMaxMessages: 50, outboxMaxBytes: 4096, outboxPolicy: 'reject' });
+      assert.deepEqual(c.outbox, { outboxMaxMessages: 50, outboxMaxBytes: 4096, outboxPolicy: 'reject', maxFrameBytes: 33554432 });
       assert.equal(c.outboxPath, '/var/lib/fs/outbox');
       assert.equal(c.clockSync, true);
       assert.deepEqual(c.topics.map((t) => [t.name, t.maxAgeMs]), [['/cam', 250], ['/fix', 0.5]]);
@@ -126,8 +126,8 @@ describe('readBridgeConfig', () => {
       const c = bridgeWith({ outbox_max_messages: 7n, outbox_policy: 'drop-newest', clock_sync: true, token_file: f.token, outbox_path: join(f.dir, 'outbox') });
       const options = clientOptions(c, silentLogger);
       assert.deepEqual(
-        [options.outboxMaxMessages, options.outboxMaxBytes, options.outboxPolicy, options.clockSync, options.token, options.outboxPath, options.clientId],
-        [7, DEFAULT_CLIENT_LIMITS.outboxMaxBytes, 'drop-newest', true, 'tok', join(f.dir, 'outbox'), 'veh-17'],
+        [options.outboxMaxMessages, options.outboxMaxBytes, options.outboxPolicy, options.clockSync, options.token, options.outboxPath, options.clientId, options.maxFrameBytes],
+        [7, DEFAULT_CLIENT_LIMITS.outboxMaxBytes, 'drop-newest', true, 'tok', join(f.dir, 'outbox'), 'veh-17', DEFAULT_CLIENT_LIMITS.maxFrameBytes],
       );
       const client = new FastSocketClient(options);
       teardown.add(() => client.destroy());
@@ -218,6 +218,7 @@ describe('readBridgeConfig', () => {
       ['outbox_max_messages is 0', { outbox_max_messages: 0n }, 'outbox_max_messages'],
       ['outbox_max_bytes is a string', { outbox_max_bytes: '64MiB' }, 'outbox_max_bytes'],
       ['outbox_policy is unknown', { outbox_policy: 'drop-all' }, 'outbox_policy'],
+      ['max_frame_bytes is below 64', { max_frame_bytes: 63n }, 'max_frame_bytes'],
       ['clock_sync is a string', { clock_sync: 'yes' }, 'clock_sync'],
       ['outbox_path is a number', { outbox_path: 1n }, 'outbox_path'],
       ['a max_age_ms is negative', { 'topic_options.fix.max_age_ms': -5n }, 'topic_options.fix.max_age_ms'],
