@@ -51,7 +51,11 @@ interface TopicState {
   readonly publisher: RosPublisher;
   /** JSON messages are serialized here (cdr-json.ts) and published raw, rather than through rclnodejs objects. */
   readonly encodeCdr: boolean;
-  readonly latencyPublisher: RosPublisher;
+  /**
+   * ~/latency/<republished topic>: named after the republished topic rather than the sender's, so that with
+   * topic_prefix "/{client_id}" each vehicle's latency has its own topic. null when ROS refused the name.
+   */
+  readonly latencyPublisher: RosPublisher | null;
   readonly stats: LatencyStats;
   lastWindow: LatencySummary;
   /** Age of information (queued + corrected latency) of every message, resends included. */
@@ -72,8 +76,6 @@ export class ServerNode {
   private readonly wallNs: () => number;
   private readonly throttle: LogThrottle;
   private readonly topics = new Map<string, TopicState>();
-  /** ~/latency/<topic> publishers, shared by senders whose topics differ only in the prefix. */
-  private readonly latencyPublishers = new Map<string, RosPublisher>();
   /** Message id -> republished topic and the bridge's hold time, until its latency record arrives. */
   private readonly pendingIds = new Map<string, { topic: string; heldNs: number }>();
   private readonly maxPendingIds: number;
@@ -380,12 +382,7 @@ export class ServerNode {
     const q = env.qos ? qos(env.qos.reliability, env.qos.durability, Math.max(1, env.qos.depth)) : this.config.defaultQos;
     // Creating the publisher checks that the type exists here, before any per-topic state is kept.
     const publisher = this.node.createPublisher(env.type, topic, q);
-    const latencyName = `~/latency${env.topic}`;
-    let latencyPublisher = this.latencyPublishers.get(latencyName);
-    if (latencyPublisher === undefined) {
-      latencyPublisher = this.node.createPublisher(FLOAT64, latencyName, OUTPUT_QOS);
-      this.latencyPublishers.set(latencyName, latencyPublisher);
-    }
+    const latencyPublisher = this.openLatencyPublisher(topic);
     const encodeCdr = this.node.rawIsCdr === true && cdrJsonSupports(this.lookup, env.type, this.node.cdrWstringUnitBytes);
     const stats = new LatencyStats();
     const ageStats = new LatencyStats();
@@ -398,6 +395,21 @@ export class ServerNode {
     this.topics.set(topic, state);
     this.node.logger.info(`republishing ${topic} (${env.type}, ${q.reliability}/${q.durability}/depth ${q.depth})`);
     return state;
+  }
+
+  /**
+   * One per republished topic (so bounded by the topics kept). A name ROS refuses (longer than rmw allows: the
+   * republished name plus the node's name may be, when the republished name alone is not) costs the topic its own
+   * latency output, not its messages: the topic's latency still goes to ~/latency and /diagnostics.
+   */
+  private openLatencyPublisher(topic: string): RosPublisher | null {
+    const name = `~/latency${topic}`;
+    try {
+      return this.node.createPublisher(FLOAT64, name, OUTPUT_QOS);
+    } catch (err) {
+      this.node.logger.warn(`no ${name} for ${topic}: ${(err as Error).message}; its latency is still in ~/latency and /diagnostics`);
+      return null;
+    }
   }
 
   private rememberId(id: string, topic: string, heldNs: number): void {

@@ -115,6 +115,8 @@ export class MemoryRosGraph implements RosPort {
    * default they claim a listener, so tests read every side output from `published` without subscribing to it.
    */
   matchSubscribers = false;
+  /** rmw's RMW_TOPIC_MAX_NAME_LENGTH (255 - 8): rcl refuses a longer fully qualified topic name. */
+  maxTopicNameLength = 247;
   private shut = false;
   private readonly serialized = new Map<string, unknown>();
 
@@ -247,6 +249,7 @@ export class MemoryRosNode implements RosNode {
   createPublisher(type: string, topic: string, qos: QosProfile): RosPublisher {
     this.graph.lookup(type);
     const name = this.resolveTopicName(topic);
+    if (name.length > this.graph.maxTopicNameLength) throw new Error(`topic name ${name} is longer than ${this.graph.maxTopicNameLength} characters`);
     const ep: PubEndpoint = { node: this, topic: name, type, qos, history: [] };
     this.graph.publishers.push(ep);
     return {

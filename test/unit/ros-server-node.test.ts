@@ -155,14 +155,52 @@ describe('ServerNode', () => {
   });
 
   describe('#handleLatency', () => {
-    it('publishes the corrected latency in ms on ~/latency and ~/latency/<topic>', () => {
+    it('publishes the corrected latency in ms on ~/latency and ~/latency/<republished topic>', () => {
       const { graph, srv } = server({ topic_prefix: '/remote' });
       const m = message(envelope(0));
       srv.handleMessage(m);
       srv.handleLatency(latency(m.id, 1_250_000));
       assert.deepEqual(graph.messagesOn('/fastsocket_server/latency'), [{ data: 1.25 }]);
-      assert.deepEqual(graph.messagesOn('/fastsocket_server/latency/chatter'), [{ data: 1.25 }]);
+      assert.deepEqual(graph.messagesOn('/fastsocket_server/latency/remote/chatter'), [{ data: 1.25 }]);
+      assert.equal(graph.messagesOn('/fastsocket_server/latency/chatter').length, 0);
       assert.equal(graph.messagesOn('/remote/chatter').length, 1);
+    });
+
+    it('keeps the latency of two vehicles sending the same topic apart with topic_prefix {client_id}: own topic, own statistics', () => {
+      const { graph, srv } = server({ topic_prefix: '/{client_id}' });
+      for (const [clientId, ns] of [['veh1', 1e6], ['veh2', 7e6], ['veh1', 3e6], ['veh-2', 9e6]] as const) {
+        const m = message(envelope(nextId), { client_id: clientId });
+        srv.handleMessage(m);
+        srv.handleLatency(latency(m.id, ns, false, { client_id: clientId }));
+      }
+      assert.deepEqual(graph.messagesOn('/fastsocket_server/latency/veh1/chatter'), [{ data: 1 }, { data: 3 }]);
+      assert.deepEqual(graph.messagesOn('/fastsocket_server/latency/veh2/chatter'), [{ data: 7 }]);
+      // An id that is not a ROS name token is sanitised as in the republished name.
+      assert.deepEqual(graph.messagesOn('/fastsocket_server/latency/veh_2/chatter'), [{ data: 9 }]);
+      assert.equal(graph.publishers.filter((p) => p.topic === '/fastsocket_server/latency/chatter').length, 0);
+      srv.closeWindow();
+      const status = (topic: string): Record<string, string> => values(srv.diagnostics().find((s) => s.name === `fastsocket_server: ${topic}`));
+      assert.deepEqual([status('/veh1/chatter').latency_window_samples, status('/veh1/chatter').latency_max_ms], ['2', '3']);
+      assert.deepEqual([status('/veh2/chatter').latency_window_samples, status('/veh2/chatter').latency_max_ms], ['1', '7']);
+      assert.deepEqual([status('/veh_2/chatter').latency_window_samples, status('/veh_2/chatter').latency_max_ms], ['1', '9']);
+    });
+
+    it('opens one ~/latency/<topic> per republished topic, not one per message, and none for a topic it refuses', () => {
+      const { graph, srv } = server({ topic_prefix: '/{client_id}' });
+      for (let i = 0; i < 5; i++) srv.handleMessage(message(envelope(i), { client_id: 'veh1' }));
+      srv.handleMessage(message(envelope(0, {}, { type: 'nav2_msgs/msg/Secret', topic: '/secret' }), { client_id: 'veh1' }));
+      assert.deepEqual(graph.publishers.map((p) => p.topic).filter((t) => t.startsWith('/fastsocket_server/latency/')), ['/fastsocket_server/latency/veh1/chatter']);
+    });
+
+    it('still republishes a topic whose latency topic name ROS refuses, and says so once', () => {
+      const { graph, node, srv } = server();
+      graph.maxTopicNameLength = 40;
+      const topic = '/a_topic_name_of_thirty_five_chars';
+      for (let i = 0; i < 3; i++) srv.handleMessage(message(envelope(i, { data: 'x' }, { topic })));
+      assert.equal(graph.messagesOn(topic).length, 3);
+      assert.equal(node.logged('warn', /no ~\/latency\/a_topic_name_of_thirty_five_chars .*still in ~\/latency and \/diagnostics/).length, 1);
+      assert.equal(graph.publishers.filter((p) => p.topic === topic).length, 1);
+      assert.deepEqual(srv.dropCounts(), { bad_envelope: 0, unknown_type: 0, bad_message: 0, type_conflict: 0, publish_failed: 0 });
     });
 
     it('publishes a window of statistics on ~/latency_stats and leaves resends out of it', () => {
