@@ -40,8 +40,16 @@ export function requireRos(ctx: Mocha.Context): void {
   ctx.skip();
 }
 
-/** Three ROS_DOMAIN_IDs (1..99) that no other run on this machine is likely to use at the same time. */
+/**
+ * Three ROS_DOMAIN_IDs (1..99) that no other run on this machine is likely to use at the same time, or those of
+ * FASTSOCKET_TEST_ROS_DOMAINS (`45,46`; a missing third repeats the second) where runs share a machine by plan.
+ */
 export function uniqueDomains(): [number, number, number] {
+  const given = (process.env.FASTSOCKET_TEST_ROS_DOMAINS ?? '').split(',').filter((d) => d !== '').map(Number);
+  if (given.length > 0) {
+    assert.ok(given.length >= 2 && given.every((d) => Number.isInteger(d) && d >= 0 && d <= 232), `FASTSOCKET_TEST_ROS_DOMAINS=${process.env.FASTSOCKET_TEST_ROS_DOMAINS}: expected two or three domain ids`);
+    return [given[0], given[1], given[2] ?? given[1]];
+  }
   const base = 1 + 3 * ((process.pid + Math.floor(Date.now() / 1000)) % 33);
   return [base, base + 1, base + 2];
 }
