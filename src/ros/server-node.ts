@@ -52,10 +52,10 @@ interface TopicState {
   /** JSON messages are serialized here (cdr-json.ts) and published raw, rather than through rclnodejs objects. */
   readonly encodeCdr: boolean;
   /**
-   * ~/latency/<republished topic>: named after the republished topic rather than the sender's, so that with
-   * topic_prefix "/{client_id}" each vehicle's latency has its own topic. null when ROS refused the name.
+   * ~/latency/<topic without prefix> (shared by every sender of that topic), and with a topic_prefix holding
+   * {client_id} also ~/latency/<republished topic>, one per vehicle. A name ROS refused has none.
    */
-  readonly latencyPublisher: RosPublisher | null;
+  readonly latencyPublishers: readonly RosPublisher[];
   readonly stats: LatencyStats;
   lastWindow: LatencySummary;
   /** Age of information (queued + corrected latency) of every message, resends included. */
@@ -76,6 +76,8 @@ export class ServerNode {
   private readonly wallNs: () => number;
   private readonly throttle: LogThrottle;
   private readonly topics = new Map<string, TopicState>();
+  /** ~/latency/<topic> publishers, shared by senders whose topics differ only in the prefix; null: ROS refused the name. */
+  private readonly latencyPublishers = new Map<string, RosPublisher | null>();
   /** Message id -> republished topic and the bridge's hold time, until its latency record arrives. */
   private readonly pendingIds = new Map<string, { topic: string; heldNs: number }>();
   private readonly maxPendingIds: number;
@@ -226,7 +228,7 @@ export class ServerNode {
     const pending = this.pendingIds.get(r.id);
     this.pendingIds.delete(r.id);
     const state = pending === undefined ? undefined : this.topics.get(pending.topic);
-    if (state && isHeard(state.latencyPublisher)) state.latencyPublisher.publish({ data: ms });
+    if (state) for (const p of state.latencyPublishers) if (isHeard(p)) p.publish({ data: ms });
     const heldNs = pending?.heldNs ?? 0;
     this.recorder?.write(r, { topic: pending?.topic ?? null, held_ns: heldNs > 0 ? heldNs : null });
     // A client that does not report queued_ns (the original peer) gets no age: its latency alone would understate it.
@@ -382,13 +384,21 @@ export class ServerNode {
     const q = env.qos ? qos(env.qos.reliability, env.qos.durability, Math.max(1, env.qos.depth)) : this.config.defaultQos;
     // Creating the publisher checks that the type exists here, before any per-topic state is kept.
     const publisher = this.node.createPublisher(env.type, topic, q);
-    const latencyPublisher = this.openLatencyPublisher(topic);
+    // The sender's name (PROTOCOL-level topic, without prefix), as for a single vehicle; per vehicle as well when the
+    // prefix tells vehicles apart, so a fleet's /fix latencies can be read one vehicle at a time.
+    let shared = this.latencyPublishers.get(env.topic);
+    if (shared === undefined) {
+      shared = this.openLatencyPublisher(`~/latency${env.topic}`, topic);
+      this.latencyPublishers.set(env.topic, shared);
+    }
+    const perVehicle = this.config.topicPrefix.includes('{client_id}') ? this.openLatencyPublisher(`~/latency${topic}`, topic) : null;
+    const latencyPublishers = [shared, perVehicle].filter((p): p is RosPublisher => p !== null);
     const encodeCdr = this.node.rawIsCdr === true && cdrJsonSupports(this.lookup, env.type, this.node.cdrWstringUnitBytes);
     const stats = new LatencyStats();
     const ageStats = new LatencyStats();
     const uplinkStats = new LatencyStats();
     const state: TopicState = {
-      topic, type: env.type, publisher, encodeCdr, latencyPublisher, stats, lastWindow: stats.window(),
+      topic, type: env.type, publisher, encodeCdr, latencyPublishers, stats, lastWindow: stats.window(),
       ageStats, lastAgeWindow: ageStats.window(), uplinkStats, lastUplinkWindow: uplinkStats.window(),
       messages: 0, published: 0, resends: 0, dropped: 0, senders: new Map(),
     };
@@ -398,12 +408,11 @@ export class ServerNode {
   }
 
   /**
-   * One per republished topic (so bounded by the topics kept). A name ROS refuses (longer than rmw allows: the
-   * republished name plus the node's name may be, when the republished name alone is not) costs the topic its own
-   * latency output, not its messages: the topic's latency still goes to ~/latency and /diagnostics.
+   * At most two per republished topic (so bounded by the topics kept). A name ROS refuses (longer than rmw allows: the
+   * topic's name plus the node's may be, when the topic's alone is not) costs the topic that latency output, not its
+   * messages: the topic's latency still goes to ~/latency and /diagnostics.
    */
-  private openLatencyPublisher(topic: string): RosPublisher | null {
-    const name = `~/latency${topic}`;
+  private openLatencyPublisher(name: string, topic: string): RosPublisher | null {
     try {
       return this.node.createPublisher(FLOAT64, name, OUTPUT_QOS);
     } catch (err) {

@@ -155,14 +155,14 @@ describe('ServerNode', () => {
   });
 
   describe('#handleLatency', () => {
-    it('publishes the corrected latency in ms on ~/latency and ~/latency/<republished topic>', () => {
+    it('publishes the corrected latency in ms on ~/latency and ~/latency/<topic without prefix>', () => {
       const { graph, srv } = server({ topic_prefix: '/remote' });
       const m = message(envelope(0));
       srv.handleMessage(m);
       srv.handleLatency(latency(m.id, 1_250_000));
       assert.deepEqual(graph.messagesOn('/fastsocket_server/latency'), [{ data: 1.25 }]);
-      assert.deepEqual(graph.messagesOn('/fastsocket_server/latency/remote/chatter'), [{ data: 1.25 }]);
-      assert.equal(graph.messagesOn('/fastsocket_server/latency/chatter').length, 0);
+      assert.deepEqual(graph.messagesOn('/fastsocket_server/latency/chatter'), [{ data: 1.25 }]);
+      assert.equal(graph.publishers.filter((p) => p.topic === '/fastsocket_server/latency/remote/chatter').length, 0, 'a fixed prefix tells no vehicles apart');
       assert.equal(graph.messagesOn('/remote/chatter').length, 1);
     });
 
@@ -177,7 +177,8 @@ describe('ServerNode', () => {
       assert.deepEqual(graph.messagesOn('/fastsocket_server/latency/veh2/chatter'), [{ data: 7 }]);
       // An id that is not a ROS name token is sanitised as in the republished name.
       assert.deepEqual(graph.messagesOn('/fastsocket_server/latency/veh_2/chatter'), [{ data: 9 }]);
-      assert.equal(graph.publishers.filter((p) => p.topic === '/fastsocket_server/latency/chatter').length, 0);
+      // The topic without prefix still carries them all, as for a single vehicle.
+      assert.deepEqual(graph.messagesOn('/fastsocket_server/latency/chatter'), [{ data: 1 }, { data: 7 }, { data: 3 }, { data: 9 }]);
       srv.closeWindow();
       const status = (topic: string): Record<string, string> => values(srv.diagnostics().find((s) => s.name === `fastsocket_server: ${topic}`));
       assert.deepEqual([status('/veh1/chatter').latency_window_samples, status('/veh1/chatter').latency_max_ms], ['2', '3']);
@@ -185,11 +186,14 @@ describe('ServerNode', () => {
       assert.deepEqual([status('/veh_2/chatter').latency_window_samples, status('/veh_2/chatter').latency_max_ms], ['1', '9']);
     });
 
-    it('opens one ~/latency/<topic> per republished topic, not one per message, and none for a topic it refuses', () => {
+    it('opens its ~/latency/<topic> publishers once per topic, not once per message, and none for a topic it refuses', () => {
       const { graph, srv } = server({ topic_prefix: '/{client_id}' });
       for (let i = 0; i < 5; i++) srv.handleMessage(message(envelope(i), { client_id: 'veh1' }));
       srv.handleMessage(message(envelope(0, {}, { type: 'nav2_msgs/msg/Secret', topic: '/secret' }), { client_id: 'veh1' }));
-      assert.deepEqual(graph.publishers.map((p) => p.topic).filter((t) => t.startsWith('/fastsocket_server/latency/')), ['/fastsocket_server/latency/veh1/chatter']);
+      assert.deepEqual(graph.publishers.map((p) => p.topic).filter((t) => t.startsWith('/fastsocket_server/latency/')), [
+        '/fastsocket_server/latency/chatter',
+        '/fastsocket_server/latency/veh1/chatter',
+      ]);
     });
 
     it('still republishes a topic whose latency topic name ROS refuses, and says so once', () => {
