@@ -12,6 +12,8 @@ export interface ServerConfig {
   readonly url: string;
   /** Prepended to every topic; `{client_id}` is replaced by the sender's id. Empty: the sender's topic name. */
   readonly topicPrefix: string;
+  /** Republished topics kept at most; a message for a new topic past it is dropped (counted as topic_limit). */
+  readonly maxTopics: number;
   /** Used for envelopes that carry no QoS (e.g. from a ROS 1 bridge). */
   readonly defaultQos: QosProfile;
   readonly statsWindowS: number;
@@ -37,6 +39,9 @@ export function readServerConfig(node: RosNode): ServerConfig {
   if (stripped !== '' && !/^\/?[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*\/?$/.test(stripped)) {
     throw new ParameterError('topic_prefix', `${JSON.stringify(topicPrefix)} is not a topic namespace like /remote or /{client_id}`);
   }
+  const maxTopics = r.integer(
+    'max_topics', 1000, 'Republished topics at most (each is a publisher); messages for further topics are dropped and counted. Default: 1000.', positive,
+  );
   const depth = r.integer('qos_depth', 10, 'Default queue depth when a message carries no QoS.', positive);
   const reliability = r.choice<Reliability>('qos_reliability', 'reliable', RELIABILITIES, 'Default reliability when a message carries no QoS.');
   const durability = r.choice<Durability>('qos_durability', 'volatile', DURABILITIES, 'Default durability when a message carries no QoS.');
@@ -56,6 +61,7 @@ export function readServerConfig(node: RosNode): ServerConfig {
   return Object.freeze({
     url,
     topicPrefix,
+    maxTopics,
     defaultQos: qos(reliability, durability, depth),
     statsWindowS,
     diagnosticsPeriodS,

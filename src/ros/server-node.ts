@@ -42,7 +42,7 @@ export const SERVER_STATUS_NAME = 'fastsocket_server: link';
 const OUTPUT_QOS: QosProfile = qos('reliable', 'volatile', 10);
 const MAX_CLOCK_SYNC_SENDERS = 64;
 
-export type DropReason = 'bad_envelope' | 'unknown_type' | 'bad_message' | 'type_conflict' | 'publish_failed';
+export type DropReason = 'bad_envelope' | 'unknown_type' | 'bad_message' | 'type_conflict' | 'publish_failed' | 'topic_limit';
 
 interface TopicState {
   /** Republished name. */
@@ -72,6 +72,9 @@ interface TopicState {
   readonly senders: Map<string, SeqTracker>;
 }
 
+/** Topics whose refusal was logged, remembered so each is logged once; the oldest is forgotten past this. */
+const MAX_REFUSED_KEYS = 10_000;
+
 export class ServerNode {
   private readonly wallNs: () => number;
   private readonly throttle: LogThrottle;
@@ -90,7 +93,7 @@ export class ServerNode {
   private recorder: LatencyRecorder | null = null;
   private ageRecords = 0;
   private windowStartNs: number;
-  private readonly drops: Record<DropReason, number> = { bad_envelope: 0, unknown_type: 0, bad_message: 0, type_conflict: 0, publish_failed: 0 };
+  private readonly drops: Record<DropReason, number> = { bad_envelope: 0, unknown_type: 0, bad_message: 0, type_conflict: 0, publish_failed: 0, topic_limit: 0 };
   private readonly peers = new Map<string, string | null>();
   /** `reason:topic` of refusals already logged. */
   private readonly refused = new Set<string>();
@@ -167,6 +170,12 @@ export class ServerNode {
     const topic = this.republishedName(env.topic, m.client_id);
     let state = this.topics.get(topic);
     if (state === undefined) {
+      if (this.topics.size >= this.config.maxTopics) {
+        // Each topic is a publisher (two with per-vehicle latency): a client sending ever new topic names, or ever new
+        // client ids under topic_prefix "/{client_id}", must not grow them without bound.
+        this.drop('topic_limit', null, `dropped a message for ${topic}: max_topics (${this.config.maxTopics}) topics are republished already`, '*');
+        return;
+      }
       try {
         state = this.openTopic(topic, env);
       } catch (err) {
@@ -438,6 +447,8 @@ export class ServerNode {
     if (state) state.dropped++;
     const key = `${reason}:${topic}`;
     if (this.refused.has(key)) return;
+    // Bounded like the topics: what a client can name, it can name without end.
+    if (this.refused.size >= MAX_REFUSED_KEYS) this.refused.delete(this.refused.values().next().value as string);
     this.refused.add(key);
     this.node.logger.warn(`${message}; further messages for ${topic} are dropped without a log line (counted in /diagnostics)`);
   }

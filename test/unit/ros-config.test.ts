@@ -285,7 +285,7 @@ describe('readServerConfig', () => {
     it('uses the documented defaults when nothing is set', () => {
       const c = serverWith({});
       assert.deepEqual(c, {
-        url: 'tcp://127.0.0.1:8888', topicPrefix: '', statsWindowS: 1, diagnosticsPeriodS: 1, stateDir: null, token: null,
+        url: 'tcp://127.0.0.1:8888', topicPrefix: '', maxTopics: 1000, statsWindowS: 1, diagnosticsPeriodS: 1, stateDir: null, token: null,
         defaultQos: { reliability: 'reliable', durability: 'volatile', history: 'keep_last', depth: 10 },
         tls: null, limits: { ...DEFAULT_SERVER_LIMITS }, syncMaxUncertaintyNs: 1_000_000, record: null,
       });

@@ -64,6 +64,17 @@ function values(status: DiagnosticStatusMsg | undefined): Record<string, string>
 
 describe('ServerNode', () => {
   describe('#handleMessage', () => {
+    it('republishes at most max_topics topics, dropping and counting messages for further ones, and keeps serving those it has', () => {
+      const { graph, node, srv } = server({ max_topics: 3n, topic_prefix: '/{client_id}' });
+      // A client under ever new ids (or ever new topic names) must not grow the publishers without bound.
+      for (let i = 0; i < 50; i++) srv.handleMessage(message(envelope(i), { client_id: `veh${i}` }));
+      srv.handleMessage(message(envelope(50), { client_id: 'veh0' }));
+      assert.deepEqual(['/veh0/chatter', '/veh1/chatter', '/veh2/chatter'].map((t) => graph.messagesOn(t).length), [2, 1, 1]);
+      assert.equal(graph.publishers.filter((p) => p.type === 'std_msgs/msg/String').length, 3);
+      assert.equal(srv.dropCounts().topic_limit, 47);
+      assert.equal(node.logged('warn', /max_topics \(3\)/).length, 1, 'one line for the lot, not one per topic');
+    });
+
     it('republishes a JSON message on its topic with its type and the sender QoS', () => {
       const { graph, srv } = server();
       srv.handleMessage(message(envelope(0, { data: 'hi' }, { qos: { reliability: 'best_effort', durability: 'transient_local', depth: 3 } })));
@@ -204,7 +215,7 @@ describe('ServerNode', () => {
       assert.equal(graph.messagesOn(topic).length, 3);
       assert.equal(node.logged('warn', /no ~\/latency\/a_topic_name_of_thirty_five_chars .*still in ~\/latency and \/diagnostics/).length, 1);
       assert.equal(graph.publishers.filter((p) => p.topic === topic).length, 1);
-      assert.deepEqual(srv.dropCounts(), { bad_envelope: 0, unknown_type: 0, bad_message: 0, type_conflict: 0, publish_failed: 0 });
+      assert.deepEqual(srv.dropCounts(), { bad_envelope: 0, unknown_type: 0, bad_message: 0, type_conflict: 0, publish_failed: 0, topic_limit: 0 });
     });
 
     it('publishes a window of statistics on ~/latency_stats and leaves resends out of it', () => {
