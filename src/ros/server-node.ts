@@ -68,9 +68,17 @@ interface TopicState {
   published: number;
   resends: number;
   dropped: number;
-  /** Per sender: the sender's seq accounting. */
+  /** Per sender: the sender's seq accounting; at most MAX_SENDERS_PER_TOPIC, the longest known folded into `retired`. */
   readonly senders: Map<string, SeqTracker>;
+  /** The counts of senders no longer tracked one by one, so that the topic's totals keep them. */
+  retired: SeqCounts;
 }
+
+/**
+ * Senders tracked one by one per topic. Without a client_id a sender is its host:port, new at every reconnect, so a
+ * long run would otherwise keep a tracker per connection ever made.
+ */
+const MAX_SENDERS_PER_TOPIC = 256;
 
 /** Topics whose refusal was logged, remembered so each is logged once; the oldest is forgotten past this. */
 const MAX_REFUSED_KEYS = 10_000;
@@ -192,6 +200,11 @@ export class ServerNode {
     if (m.resent) state.resends++;
     let tracker = state.senders.get(sender);
     if (tracker === undefined) {
+      if (state.senders.size >= MAX_SENDERS_PER_TOPIC) {
+        const [oldest, retiring] = state.senders.entries().next().value as [string, SeqTracker];
+        state.retired = sumCounts([state.retired, retiring.snapshot()]);
+        state.senders.delete(oldest);
+      }
       tracker = new SeqTracker();
       state.senders.set(sender, tracker);
     }
@@ -309,7 +322,7 @@ export class ServerNode {
       recorded_records: this.recorder?.records ?? 0,
     });
     const topics = [...this.topics.values()].map((t) => {
-      const seq = sumCounts([...t.senders.values()].map((x) => x.snapshot()));
+      const seq = sumCounts([t.retired, ...[...t.senders.values()].map((x) => x.snapshot())]);
       const level = t.dropped > 0 || seq.lost > 0 ? DiagnosticLevel.WARN : DiagnosticLevel.OK;
       return diagnosticStatus(`fastsocket_server: ${t.topic}`, level, `${t.type} from ${t.senders.size} sender(s)`, '', {
         type: t.type,
@@ -409,7 +422,7 @@ export class ServerNode {
     const state: TopicState = {
       topic, type: env.type, publisher, encodeCdr, latencyPublishers, stats, lastWindow: stats.window(),
       ageStats, lastAgeWindow: ageStats.window(), uplinkStats, lastUplinkWindow: uplinkStats.window(),
-      messages: 0, published: 0, resends: 0, dropped: 0, senders: new Map(),
+      messages: 0, published: 0, resends: 0, dropped: 0, senders: new Map(), retired: sumCounts([]),
     };
     this.topics.set(topic, state);
     this.node.logger.info(`republishing ${topic} (${env.type}, ${q.reliability}/${q.durability}/depth ${q.depth})`);

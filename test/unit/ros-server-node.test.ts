@@ -64,6 +64,17 @@ function values(status: DiagnosticStatusMsg | undefined): Record<string, string>
 
 describe('ServerNode', () => {
   describe('#handleMessage', () => {
+    it('tracks at most 256 senders of a topic one by one, keeping the counts of those it stops tracking in the totals', () => {
+      const { srv } = server();
+      // Senders without a client_id are their host:port: a client reconnecting 300 times is 300 senders.
+      for (let i = 0; i < 300; i++) {
+        for (const seq of [0, 2]) srv.handleMessage(message(envelope(seq), { client_id: null, peer: `127.0.0.1:${10_000 + i}` }));
+      }
+      assert.equal(srv.topicCounts('/chatter')!.size, 256);
+      const status = values(srv.diagnostics().find((s) => s.name === 'fastsocket_server: /chatter'));
+      assert.deepEqual([status.lost_messages, status.messages, status.senders], ['300', '600', '256']);
+    });
+
     it('republishes at most max_topics topics, dropping and counting messages for further ones, and keeps serving those it has', () => {
       const { graph, node, srv } = server({ max_topics: 3n, topic_prefix: '/{client_id}' });
       // A client under ever new ids (or ever new topic names) must not grow the publishers without bound.
