@@ -53,6 +53,19 @@ function isHeaderSeq(spec: Ros1MessageSpec, f: Ros1Field): boolean {
   return spec.type === HEADER_TYPE && f.name === 'seq';
 }
 
+/**
+ * Fields that ROS 2 renamed (ROS 2 wants lower-case field names); ros1_bridge maps the same ones. Above the port
+ * they carry the ROS 2 name, so a ROS 1 CameraInfo fits a ROS 2 server and the reverse.
+ */
+const RENAMED_FIELDS: ReadonlyMap<string, ReadonlyMap<string, string>> = new Map([
+  ['sensor_msgs/CameraInfo', new Map([['D', 'd'], ['K', 'k'], ['R', 'r'], ['P', 'p']])],
+]);
+
+/** The name of a ROS 1 field above the port. */
+function ros2FieldName(spec: Ros1MessageSpec, f: Ros1Field): string {
+  return RENAMED_FIELDS.get(spec.type)?.get(f.name) ?? f.name;
+}
+
 /** Converts definitions and messages between the two shapes, with definitions from `catalog`. */
 export class Ros1TypeMapper {
   private readonly definitions = new Map<string, MessageDefinition>();
@@ -91,11 +104,12 @@ export class Ros1TypeMapper {
     for (const f of spec.fields) {
       if (isHeaderSeq(spec, f)) continue;
       const v = msg[f.name];
+      const name = ros2FieldName(spec, f);
       const one = (x: unknown): unknown => this.valueToRos2(f, x);
-      if (f.array === 'none') out[f.name] = one(v);
-      else if (f.primitive && f.type !== 'time' && f.type !== 'duration' && f.type !== 'byte') out[f.name] = v;
-      else if (f.type === 'byte' && ArrayBuffer.isView(v)) out[f.name] = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-      else out[f.name] = Array.from(v as ArrayLike<unknown>, one);
+      if (f.array === 'none') out[name] = one(v);
+      else if (f.primitive && f.type !== 'time' && f.type !== 'duration' && f.type !== 'byte') out[name] = v;
+      else if (f.type === 'byte' && ArrayBuffer.isView(v)) out[name] = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+      else out[name] = Array.from(v as ArrayLike<unknown>, one);
     }
     return out;
   }
@@ -119,7 +133,7 @@ export class Ros1TypeMapper {
         out.seq = headerSeq;
         continue;
       }
-      const v = msg[f.name];
+      const v = msg[ros2FieldName(spec, f)];
       if (f.array === 'none') out[f.name] = this.valueToRos1(f, v, f.type === HEADER_TYPE ? headerSeq : 0);
       else if (f.primitive && f.type !== 'time' && f.type !== 'duration') out[f.name] = v;
       else out[f.name] = Array.from(v as ArrayLike<unknown>, (x) => this.valueToRos1(f, x, 0));
@@ -145,7 +159,7 @@ function mapDefinition(spec: Ros1MessageSpec): MappedDefinition {
   const fields: FieldDefinition[] = spec.fields
     .filter((f) => !isHeaderSeq(spec, f))
     .map((f) => {
-      const base = { name: f.name, array: f.array, ...(f.size !== undefined ? { size: f.size } : {}) };
+      const base = { name: ros2FieldName(spec, f), array: f.array, ...(f.size !== undefined ? { size: f.size } : {}) };
       if (f.type === 'time') return { ...base, type: TIME_TYPE, primitive: false };
       if (f.type === 'duration') return { ...base, type: DURATION_TYPE, primitive: false };
       return { ...base, type: f.primitive ? f.type : toRos2TypeName(f.type), primitive: f.primitive };

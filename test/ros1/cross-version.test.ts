@@ -52,7 +52,8 @@ describe('fastsocket across ROS versions', function () {
       const [, url] = await server.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);
       master!.start('rostopic pub -r 10 /chatter1 std_msgs/String "data: from ros1"');
       master!.start(`rostopic pub -r 10 /imu1 sensor_msgs/Imu "{header: {stamp: {secs: 1700000000, nsecs: 5}, frame_id: imu}, linear_acceleration: {z: 9.81}}"`);
-      const bridge = master!.start(`node dist/nodes/bridge1.js _url:=${url} "_topics:=[/chatter1, /imu1]" _client_id:=ros1_vehicle`);
+      master!.start(`rostopic pub -r 10 /cam1 sensor_msgs/CameraInfo "{header: {frame_id: cam1}, D: [0.5, -0.25], K: [1.0, 0.0, 320.0, 0.0, 1.0, 240.0, 0.0, 0.0, 1.0]}"`);
+      const bridge = master!.start(`node dist/nodes/bridge1.js _url:=${url} "_topics:=[/chatter1, /imu1, /cam1]" _client_id:=ros1_vehicle`);
       await bridge.waitFor(/forwarding \/imu1/, 30_000);
     });
 
@@ -68,6 +69,12 @@ describe('fastsocket across ROS versions', function () {
       assert.match(out, /^ {2}frame_id: imu$/m);
       assert.match(out, /^ {2}z: 9\.81$/m);
       assert.doesNotMatch(out, /seq/);
+    });
+
+    it('maps the CameraInfo matrices D and K to the ROS 2 field names d and k', async () => {
+      const out = await runRos2('ros2 topic echo --once /from_ros1/cam1 sensor_msgs/msg/CameraInfo', 30_000);
+      assert.match(out, /^d:\n- 0\.5\n- -0\.25\n/m);
+      assert.match(out, /^k:\n- 1\.0\n- 0\.0\n- 320\.0\n/m);
     });
 
     it('publishes the latency of ROS 1 messages on the ROS 2 latency topic', async () => {
@@ -87,7 +94,8 @@ describe('fastsocket across ROS versions', function () {
       startRos2('node dist/nodes/talker.js --ros-args -p rate_hz:=10.0');
       startRos2(`ros2 topic pub -r 10 /imu2 sensor_msgs/msg/Imu "{header: {stamp: {sec: 1700000000, nanosec: 7}, frame_id: imu2}}"`);
       startRos2('ros2 topic pub -r 10 /raw2 std_msgs/msg/String "{data: raw}"');
-      const bridge = startRos2(`node dist/nodes/bridge.js --ros-args -p url:=${url} -p "topics:=[/chatter, /imu2]" -p topic_options.raw2.encoding:=cdr`);
+      startRos2('ros2 topic pub -r 10 /cam2 sensor_msgs/msg/CameraInfo "{header: {frame_id: cam2}, d: [0.125], k: [2.0, 0.0, 1.0, 0.0, 2.0, 1.0, 0.0, 0.0, 1.0]}"');
+      const bridge = startRos2(`node dist/nodes/bridge.js --ros-args -p url:=${url} -p "topics:=[/chatter, /imu2, /cam2]" -p topic_options.raw2.encoding:=cdr`);
       await bridge.waitFor(/forwarding \/imu2/, 60_000);
     });
 
@@ -105,6 +113,12 @@ describe('fastsocket across ROS versions', function () {
       const seqs = [...out.matchAll(/^ {2}seq: (\d+)$/gm)].map((m) => Number(m[1]));
       assert.equal(seqs.length, 2);
       assert.equal(seqs[1], seqs[0] + 1);
+    });
+
+    it('maps the CameraInfo matrices d and k to the ROS 1 field names D and K', async () => {
+      const out = await master!.run('rostopic echo -n 1 /from_ros2/cam2', 30_000);
+      assert.match(out, /^D: \[0\.125\]$/m);
+      assert.match(out, /^K: \[2\.0, 0\.0, 1\.0, 0\.0, 2\.0, 1\.0, 0\.0, 0\.0, 1\.0\]$/m);
     });
 
     it('refuses CDR payloads from the ROS 2 bridge with one error line for the topic', async () => {

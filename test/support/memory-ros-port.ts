@@ -35,6 +35,10 @@ export const MSG_SOURCES: Readonly<Record<string, string>> = {
     'std_msgs/Header header\ngeometry_msgs/Quaternion orientation\nfloat64[9] orientation_covariance\n' +
     'geometry_msgs/Vector3 angular_velocity\nfloat64[9] angular_velocity_covariance\n' +
     'geometry_msgs/Vector3 linear_acceleration\nfloat64[9] linear_acceleration_covariance',
+  'sensor_msgs/msg/RegionOfInterest': 'uint32 x_offset\nuint32 y_offset\nuint32 height\nuint32 width\nbool do_rectify',
+  'sensor_msgs/msg/CameraInfo':
+    'std_msgs/Header header\nuint32 height\nuint32 width\nstring distortion_model\nfloat64[] d\nfloat64[9] k\nfloat64[9] r\n' +
+    'float64[12] p\nuint32 binning_x\nuint32 binning_y\nRegionOfInterest roi',
   'diagnostic_msgs/msg/KeyValue': 'string key\nstring value',
   'diagnostic_msgs/msg/DiagnosticStatus':
     'byte OK=0\nbyte WARN=1\nbyte ERROR=2\nbyte STALE=3\nbyte level\nstring name\nstring message\nstring hardware_id\nKeyValue[] values',

@@ -127,6 +127,20 @@ describe('Ros1TypeMapper', () => {
       assert.deepEqual(ros1, { header: { seq: 0, stamp: { sec: 7, nsec: 8 }, frame_id: 'f' }, status: ros2Msg.status });
     });
 
+    it('maps the CameraInfo matrices ROS 2 renamed (D, K, R, P -> d, k, r, p) in both directions', () => {
+      const roi = { x_offset: 0, y_offset: 0, height: 0, width: 0, do_rectify: false };
+      const ros1Msg = {
+        header: { seq: 0, stamp: { sec: 1, nsec: 2 }, frame_id: 'cam' }, height: 480, width: 640, distortion_model: 'plumb_bob',
+        D: [0.1, -0.2], K: [1, 0, 320, 0, 1, 240, 0, 0, 1], R: [1, 0, 0, 0, 1, 0, 0, 0, 1], P: [1, 0, 320, 0, 0, 1, 240, 0, 0, 0, 1, 0],
+        binning_x: 0, binning_y: 0, roi,
+      };
+      const json = overTheWire(rosToJson(ros1Lookup, 'sensor_msgs/msg/CameraInfo', mapper.toRos2('sensor_msgs/CameraInfo', ros1Msg)));
+      const ros2 = jsonToRos(ros2Lookup, 'sensor_msgs/msg/CameraInfo', json);
+      assert.deepEqual({ d: Array.from(ros2.d as number[]), k: Array.from(ros2.k as number[]) }, { d: ros1Msg.D, k: ros1Msg.K });
+      const back = mapper.toRos1('sensor_msgs/CameraInfo', jsonToRos(ros1Lookup, 'sensor_msgs/msg/CameraInfo', overTheWire(rosToJson(ros2Lookup, 'sensor_msgs/msg/CameraInfo', ros2))), 0);
+      assert.deepEqual(Object.fromEntries(['D', 'K', 'R', 'P'].map((k) => [k, Array.from(back[k] as number[])])), { D: ros1Msg.D, K: ros1Msg.K, R: ros1Msg.R, P: ros1Msg.P });
+    });
+
     it('names the field when ROS 2 JSON carries a field the ROS 1 type lacks', () => {
       const json = { data: 'x', extra: 1 };
       assert.throws(() => jsonToRos(ros1Lookup, 'std_msgs/msg/String', json), (err: unknown) => err instanceof MessageMappingError && err.field === 'msg.extra');
