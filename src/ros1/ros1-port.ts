@@ -510,6 +510,9 @@ export class Ros1Node implements RosNode {
     this.timers.clear();
     await this.ready;
     if (this.readyError === null) {
+      // A registration still under way (the /rosout publisher of a node that fails at once on a bad parameter)
+      // would otherwise reach the master after its unregistration and leave the node listed there for good.
+      await Promise.allSettled([...this.publications.values()].map((p) => p.ready));
       const api = this.fg.rosFollower.url();
       const mc = this.fg.rosMasterClient;
       const calls = api === undefined ? [] : [

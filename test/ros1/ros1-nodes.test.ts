@@ -143,6 +143,14 @@ describe('fastsocket on ROS 1 (bridge1 -> server1 on a real roscore)', function 
     });
 
 
+    it('exits 1 with one error line on a bad parameter and leaves nothing registered with the master', async () => {
+      const bad = master!.start('bin/bridge1 __name:=bad_params _url:=5');
+      assert.equal(await bad.exited(30_000), 1);
+      assert.equal(countLines(bad.output(), /\[ERROR\]/), 1);
+      assert.match(bad.output(), /parameter url: expected a string, got integer 5/);
+      assert.doesNotMatch(await master!.run('rostopic info /rosout', 30_000), /\/bad_params/);
+    });
+
     it('exits 0 and unregisters its topics from the master when roslaunch gets SIGINT', async () => {
       assert.match(await master!.run('rostopic list', 30_000), /^\/fastsocket_bridge\/rtt$/m);
       assert.equal(await bridge.stop(15_000), 0);
