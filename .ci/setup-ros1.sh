@@ -5,7 +5,7 @@
 # Called from .ci/setup-ros.sh as `bash .ci/setup-ros1.sh`.
 set -euo pipefail
 packages=(
-  python3-roslaunch python3-rostopic python3-rosparam
+  python3-roslaunch python3-rostopic python3-rosparam python3-rosnode
   python3-std-msgs ros-std-msgs
   python3-geometry-msgs ros-geometry-msgs
   python3-sensor-msgs ros-sensor-msgs
