@@ -123,6 +123,13 @@ interface Entry {
 
 type State = 'idle' | 'connecting' | 'connected' | 'waiting' | 'closing' | 'closed';
 
+/**
+ * Bounds of how long a new connection's first message may go unanswered before the messages behind it are written
+ * anyway: twice the time the connection took to open, within these.
+ */
+const PROBE_WAIT_MIN_MS = 50;
+const PROBE_WAIT_MAX_MS = 2000;
+
 export class FastSocketClient extends EventEmitter<ClientEvents> {
   private readonly endpoint: Endpoint;
   private readonly limits: ClientLimits;
@@ -146,6 +153,20 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private queueHead = 0;
   private conn: FrameConnection | null = null;
   private gen = 0;
+  /**
+   * Whether the current connection is known to reach a server: it has answered (any valid frame), or it was given
+   * PROBE_WAIT of silence. Until then one message is written. A connection that is accepted and then reset (a proxy
+   * or load balancer in front of a server that is down) then costs one message a resend rather than the whole outbox,
+   * whose resends would all be flagged and kept out of the latency statistics.
+   */
+  private heard = false;
+  /** Messages written on the current connection before it was heard. */
+  private writtenUnheard = 0;
+  private probeTimer: NodeJS.Timeout | null = null;
+  /** How long the current connection's first message may go unanswered before the rest follow anyway. */
+  private probeWaitMs = 0;
+  /** performance.now() when the current dial started: the connect time scales the probe's wait. */
+  private dialStartedMs = 0;
   private attempt = 0;
   private state: State = 'idle';
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -300,6 +321,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       if (!wasIdle && this.outbox.size > 0) await this.drained(timeoutMs);
       this.state = 'closing';
       if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+      this.clearProbe();
       for (const e of [...this.outbox.values()]) this.drop(e, new FastSocketError('FS_ERR_CLOSED', 'client closed before the message was acknowledged'));
       const conn = this.conn;
       if (conn && !conn.isClosed) {
@@ -323,6 +345,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.state = 'closed';
     if (!wasClosing) this.emit('closing');
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.clearProbe();
     for (const e of [...this.outbox.values()]) this.drop(e, new FastSocketError('FS_ERR_DESTROYED', 'client destroyed'));
     this.conn?.destroy();
     this.conn = null;
@@ -364,6 +387,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
 
   private dial(): void {
     this.state = 'connecting';
+    this.dialStartedMs = performance.now();
     connect(this.endpoint, {
       maxFrameBytes: this.limits.maxFrameBytes,
       tls: this.options.tls,
@@ -392,6 +416,10 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     if (gen > 1) this.counters.reconnects++;
     this.state = 'connected';
     this.badStreak = 0;
+    this.heard = false;
+    this.writtenUnheard = 0;
+    this.clearProbe();
+    this.probeWaitMs = Math.min(PROBE_WAIT_MAX_MS, Math.max(PROBE_WAIT_MIN_MS, 2 * (performance.now() - this.dialStartedMs)));
     conn.on('frame', (data) => {
       try {
         this.onFrame(conn, gen, data);
@@ -419,6 +447,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private onClosed(conn: FrameConnection): void {
     if (this.conn !== conn) return;
     this.conn = null;
+    this.clearProbe();
     if (this.state === 'closing' || this.state === 'closed') return;
     this.dropRefused(conn.peerCloseCode === 1009);
     this.logger.info(`disconnected from ${this.url}; ${this.outbox.size} messages unacknowledged`);
@@ -469,10 +498,37 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     }, delay);
   }
 
+  /** The current connection reaches a server: what waited behind its first message goes out. */
+  private hear(): void {
+    this.heard = true;
+    this.clearProbe();
+    this.pump();
+  }
+
+  private armProbe(): void {
+    if (this.probeTimer !== null) return;
+    const conn = this.conn;
+    // Silence is not a refusal: a server may answer only once it has several frames (or not read at all, and then
+    // backpressure is what holds the rest). A reset comes within about one round trip of the connect.
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = null;
+      if (this.conn === conn && !this.heard) this.hear();
+    }, this.probeWaitMs);
+  }
+
+  private clearProbe(): void {
+    if (this.probeTimer !== null) clearTimeout(this.probeTimer);
+    this.probeTimer = null;
+  }
+
   private pump(): void {
     const conn = this.conn;
     if (!conn || this.state !== 'connected') return;
     while (this.queueHead < this.queue.length && !conn.congested(this.writeHighWater)) {
+      if (!this.heard && this.writtenUnheard > 0) {
+        this.armProbe();
+        break;
+      }
       const e = this.queue[this.queueHead++];
       if (!this.outbox.has(e.id) || e.writtenGen === this.gen) continue;
       if (messageFrameBytes(e.bytes) > this.serverMaxFrameBytes) {
@@ -481,6 +537,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       }
       const resent = e.writtenGen !== -1 || e.resent;
       e.writtenGen = this.gen;
+      if (!this.heard) this.writtenUnheard++;
       if (resent) {
         e.resent = true;
         this.counters.resent++;
@@ -520,6 +577,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     }
     this.badStreak = 0;
     this.attempt = 0;
+    if (!this.heard && conn === this.conn) this.hear();
     if (frame.type === 'hello') {
       if (frame.max_frame_bytes !== undefined) this.serverMaxFrameBytes = frame.max_frame_bytes;
       return;

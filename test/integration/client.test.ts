@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FastSocketError, FastSocketServer, type FastSocketErrorCode, type MessageEvent, type SendResult } from '../../src/fastsocket';
@@ -136,6 +137,37 @@ describe('FastSocketClient', () => {
   });
 
   describe('#send across a reconnect', () => {
+    it('writes one message on a new connection until the server answers: a front that accepts and resets costs one resend, not the outbox', async () => {
+      const { url } = await startServer(teardown, 'tcp');
+      const serverPort = Number(new URL(url).port);
+      // A proxy or load balancer in front of a server it cannot reach yet: it accepts, reads, and resets; then it forwards.
+      let doomed = 3;
+      const sockets = new Set<net.Socket>();
+      const front = net.createServer((socket) => {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+        if (doomed > 0) {
+          doomed--;
+          socket.once('data', () => socket.resetAndDestroy());
+          return;
+        }
+        const upstream = net.connect(serverPort, '127.0.0.1');
+        sockets.add(upstream);
+        upstream.on('error', () => socket.destroy());
+        socket.pipe(upstream).pipe(socket);
+      });
+      await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+      teardown.add(() => {
+        for (const s of sockets) s.destroy();
+        front.close();
+      });
+      const client = await startClient(teardown, `tcp://127.0.0.1:${(front.address() as net.AddressInfo).port}`);
+      const results = await withDeadline(Promise.all(Array.from({ length: 20 }, (_, i) => client.send({ i }))), 'all 20 messages through the front');
+      assert.equal(doomed, 0, 'the three doomed connections were used');
+      const resent = results.filter((r) => r.resent).length;
+      assert.ok(resent <= 1, `${resent} of 20 messages that only waited in the outbox came back flagged resent`);
+    });
+
     it('writes unacknowledged messages again on the new connection, marked resent, and resolves them as resent', async () => {
       const raw = await RawServer.start(teardown);
       const client = await startClient(teardown, raw.url);
