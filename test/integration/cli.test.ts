@@ -94,6 +94,13 @@ async function startServe(teardown: Teardown, url: string, extra: string[] = [],
   return { serve, url: listening.url as string };
 }
 
+/** Starts `serve` on tcp port 0 with its human-readable output and resolves with the URL of its first line. */
+async function startServeHuman(teardown: Teardown): Promise<{ serve: Cli; url: string }> {
+  const serve = startCli(teardown, ['serve', '--url', 'tcp://127.0.0.1:0']);
+  await waitUntil(() => serve.stdout.length > 0, 'the listening line', DEADLINE_MS);
+  return { serve, url: /(tcp:\/\/127\.0\.0\.1:\d+)/.exec(serve.stdout[0])![1] };
+}
+
 function tmpDir(teardown: Teardown): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastsocket-cli-'));
   teardown.add(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -271,9 +278,7 @@ describe('fastsocket CLI', function () {
     });
 
     it('prints the counters and the latency table on SIGINT without --json', async () => {
-      const serve = startCli(teardown, ['serve', '--url', 'tcp://127.0.0.1:0']);
-      await waitUntil(() => serve.stdout.length > 0, 'the listening line', DEADLINE_MS);
-      const url = /(tcp:\/\/127\.0\.0\.1:\d+)/.exec(serve.stdout[0])![1];
+      const { serve, url } = await startServeHuman(teardown);
       const send = startCli(teardown, ['send', '--url', url, '--count', '30']);
       assert.equal(await send.exitCode(), 0);
 
@@ -296,9 +301,7 @@ describe('fastsocket CLI', function () {
     }
 
     it('shows the 5 ms uplink of a 5/35 ms link next to the ~20 ms clock-free estimate, and the age, for a --clock-sync client', async () => {
-      const serve = startCli(teardown, ['serve', '--url', 'tcp://127.0.0.1:0']);
-      await waitUntil(() => serve.stdout.length > 0, 'the listening line', DEADLINE_MS);
-      const url = /(tcp:\/\/127\.0\.0\.1:\d+)/.exec(serve.stdout[0])![1];
+      const { serve, url } = await startServeHuman(teardown);
       const proxy = await DelayProxy.start({ target: url, up: { delayMs: 5 }, down: { delayMs: 35 } });
       teardown.add(() => proxy.close());
       const send = startCli(teardown, ['send', '--url', proxy.url, '--count', '20', '--rate', '100', '--clock-sync']);
@@ -320,9 +323,7 @@ describe('fastsocket CLI', function () {
     });
 
     it('leaves the uplink row out for a client without --clock-sync', async () => {
-      const serve = startCli(teardown, ['serve', '--url', 'tcp://127.0.0.1:0']);
-      await waitUntil(() => serve.stdout.length > 0, 'the listening line', DEADLINE_MS);
-      const url = /(tcp:\/\/127\.0\.0\.1:\d+)/.exec(serve.stdout[0])![1];
+      const { serve, url } = await startServeHuman(teardown);
       const send = startCli(teardown, ['send', '--url', url, '--count', '10']);
       assert.equal(await send.exitCode(), 0);
 
