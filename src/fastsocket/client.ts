@@ -246,9 +246,10 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     if (bytes > this.limits.outboxMaxBytes) {
       return Promise.reject(new FastSocketError('FS_ERR_PAYLOAD', `payload of ${bytes} bytes exceeds outbox_max_bytes (${this.limits.outboxMaxBytes})`));
     }
-    if (messageFrameBytes(bytes) > this.limits.maxFrameBytes) {
+    const frameBytes = messageFrameBytes(bytes);
+    if (frameBytes > this.limits.maxFrameBytes) {
       return Promise.reject(
-        new FastSocketError('FS_ERR_PAYLOAD', `payload of ${bytes} bytes is up to ${messageFrameBytes(bytes)} as a message frame: more than max_frame_bytes (${this.limits.maxFrameBytes})`),
+        new FastSocketError('FS_ERR_PAYLOAD', `payload of ${bytes} bytes is up to ${frameBytes} as a message frame: more than max_frame_bytes (${this.limits.maxFrameBytes})`),
       );
     }
     const full = () => this.outbox.size + 1 > this.limits.outboxMaxMessages || this.outboxBytes + bytes > this.limits.outboxMaxBytes;

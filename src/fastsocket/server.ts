@@ -595,8 +595,9 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
         continue;
       }
       for (let oldest = this.oldestPending(p); oldest; oldest = this.oldestPending(p)) {
-        if (nowNs - p.pending.get(oldest.id)!.ack2AtNs <= ack3TimeoutNs) break;
-        this.rememberExpired(oldest.id, p.pending.get(oldest.id)!.ack2AtNs);
+        const { ack2AtNs } = p.pending.get(oldest.id)!;
+        if (nowNs - ack2AtNs <= ack3TimeoutNs) break;
+        this.rememberExpired(oldest.id, ack2AtNs);
         p.pending.delete(oldest.id);
         p.orderHead++;
         this.counters.ack3_expired++;
