@@ -5,6 +5,7 @@
  * rclnodejs happened to deliver it (int64 scalars arrive as bigint, int64[] elements as numbers or strings,
  * float64[] as Float64Array, char[] as Int8Array).
  */
+import { longerThan } from '../fastsocket/codec';
 import { NEGATIVE_ZERO } from '../fastsocket/json';
 import { decodeStrictBase64 } from './base64';
 import { MessageMappingError } from './errors';
@@ -157,9 +158,8 @@ function decodeElement(lookup: DefinitionLookup, field: FieldDefinition, value: 
   if (t === 'string' || t === 'wstring') {
     if (typeof value !== 'string') throw new MessageMappingError(path, `expected a string, got ${describe(value)}`);
     // The bound counts characters, as rclpy checks it; one beyond U+FFFF is two units of value.length.
-    if (field.stringBound !== undefined && value.length > field.stringBound) {
-      const characters = [...value].length;
-      if (characters > field.stringBound) throw new MessageMappingError(path, `expected at most ${field.stringBound} characters, got ${characters}`);
+    if (field.stringBound !== undefined && longerThan(value, field.stringBound)) {
+      throw new MessageMappingError(path, `expected at most ${field.stringBound} characters, got ${[...value].length}`);
     }
     return value;
   }

@@ -338,8 +338,18 @@ class RclnodejsNode implements RosNode {
 function isInstalledMessage(type: string, env: NodeJS.ProcessEnv = process.env): boolean | null {
   const m = /^([A-Za-z][A-Za-z0-9_]*)\/msg\/([A-Za-z][A-Za-z0-9_]*)$/.exec(type);
   if (!m) return null;
-  const prefixes = (env.AMENT_PREFIX_PATH ?? '').split(':').filter(Boolean);
-  return prefixes.some((prefix) => ['msg', 'idl'].some((ext) => existsSync(join(prefix, 'share', m[1], 'msg', `${m[2]}.${ext}`))));
+  return installedMessageFile(m[1], m[2], ['msg', 'idl'], env) !== undefined;
+}
+
+/** The first `share/<pkg>/msg/<name>.<ext>` that a prefix on AMENT_PREFIX_PATH holds, or undefined. */
+function installedMessageFile(pkg: string, name: string, exts: readonly string[], env: NodeJS.ProcessEnv): string | undefined {
+  for (const prefix of (env.AMENT_PREFIX_PATH ?? '').split(':').filter(Boolean)) {
+    for (const ext of exts) {
+      const file = join(prefix, 'share', pkg, 'msg', `${name}.${ext}`);
+      if (existsSync(file)) return file;
+    }
+  }
+  return undefined;
 }
 
 interface InstalledField {
@@ -355,7 +365,7 @@ interface InstalledField {
  */
 function staleDefinitionProblem(def: MessageDefinition, env: NodeJS.ProcessEnv = process.env): string | null {
   const [pkg, , name] = def.type.split('/');
-  const file = (env.AMENT_PREFIX_PATH ?? '').split(':').filter(Boolean).map((prefix) => join(prefix, 'share', pkg, 'msg', `${name}.json`)).find((f) => existsSync(f));
+  const file = installedMessageFile(pkg, name, ['json'], env);
   if (file === undefined) return null;
   let installed: InstalledField[];
   try {
