@@ -24,5 +24,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian's tools run on /usr/bin/python3; a pyenv python earlier on PATH breaks them, so check with Debian's.
-PATH="/usr/bin:$PATH" rostopic -h >/dev/null
+# (`rostopic -h` prints its usage and exits 64, so it cannot serve as the check.)
+command -v rostopic roscore roslaunch >/dev/null
+/usr/bin/python3 -c 'import rospy, rostopic, roslaunch, std_msgs.msg, sensor_msgs.msg' 
 echo "setup-ros1: done"
