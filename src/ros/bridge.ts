@@ -74,6 +74,8 @@ class TopicForwarder {
   private failed = false;
   /** JSON encoding made from the raw CDR bytes (cdr-json.ts) instead of rclnodejs' message object. */
   private decodeCdr = false;
+  /** cdr encoding: the type's hash sent with each message (envelope `type_hash`), when the port knows it. */
+  private typeHash: string | undefined;
 
   constructor(
     readonly name: string,
@@ -143,6 +145,7 @@ class TopicForwarder {
       this.subscription = null;
     }
     let raw = this.config.encoding === 'cdr';
+    this.typeHash = raw ? (node.typeHash?.(type) ?? undefined) : undefined;
     try {
       // JSON from the serialized bytes where the port hands over real CDR: rclnodejs' object take costs ~100 us.
       this.decodeCdr = !raw && node.rawIsCdr === true && cdrJsonSupports(this.bridge.lookup, type, node.cdrWstringUnitBytes);
@@ -169,6 +172,7 @@ class TopicForwarder {
     const envelope: RosEnvelope = { topic: this.name, type, seq: -1, stamp_ns: this.bridge.wallNs(), qos: toEnvelopeQos(qos) };
     if (Buffer.isBuffer(message) && !this.decodeCdr) {
       envelope.cdr = message.toString('base64');
+      if (this.typeHash !== undefined) envelope.type_hash = this.typeHash;
     } else {
       try {
         const lookup = this.bridge.lookup;

@@ -23,6 +23,11 @@ export interface RosEnvelope {
   msg?: { [key: string]: JsonValue };
   /** Raw mode: base64 of the serialized message (ROS 2 to ROS 2 only). */
   cdr?: string;
+  /**
+   * Extension, raw mode: the bridge's type hash of `type` (ROS 2's `RIHS01_...`), so a server whose definition of the
+   * type differs refuses the bytes instead of publishing them misread.
+   */
+  type_hash?: string;
 }
 
 /** What the server needs from an envelope, checked. */
@@ -35,6 +40,8 @@ export interface ParsedEnvelope {
   heldNs: number;
   qos: EnvelopeQos | null;
   body: { kind: 'json'; msg: unknown } | { kind: 'cdr'; bytes: Buffer };
+  /** null when absent (an optional extension: a value that is not a non-empty string is ignored, not refused). */
+  typeHash: string | null;
 }
 
 /**
@@ -63,7 +70,8 @@ export function parseEnvelope(payload: unknown): ParsedEnvelope {
   } else {
     throw new EnvelopeError('msg', 'missing: an envelope carries msg (JSON) or cdr (raw)');
   }
-  return { topic: p.topic, type, seq: p.seq, stampNs, heldNs, qos, body };
+  const typeHash = typeof p.type_hash === 'string' && p.type_hash.length > 0 ? p.type_hash : null;
+  return { topic: p.topic, type, seq: p.seq, stampNs, heldNs, qos, body, typeHash };
 }
 
 function parseQos(value: unknown): EnvelopeQos {

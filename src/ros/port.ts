@@ -103,6 +103,12 @@ export interface RosNode {
   createSubscription(type: string, topic: string, qos: QosProfile, mode: SubscriptionMode, onMessage: (message: unknown) => void): RosSubscription;
   /** @throws UnknownTypeError */
   messageDefinition(type: string): MessageDefinition;
+  /**
+   * The hash of the type's installed definition (ROS 2's `RIHS01_...` type hash), or null when it cannot be found;
+   * a port that has no such hashes leaves it out. CDR is only meaningful between two equal definitions: the bridge
+   * sends the hash with raw messages and the server refuses bytes made from a different definition.
+   */
+  typeHash?(type: string): string | null;
   /** All topics on the graph with their types (a topic can have several). */
   topicNamesAndTypes(): Array<{ name: string; types: string[] }>;
   publishersInfo(topic: string): EndpointInfo[];

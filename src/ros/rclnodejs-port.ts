@@ -180,6 +180,7 @@ class RclnodejsNode implements RosNode {
   readonly rawIsCdr = true;
   readonly cdrWstringUnitBytes: 2 | 4 | undefined;
   private readonly definitions = new Map<string, MessageDefinition>();
+  private readonly typeHashes = new Map<string, string | null>();
   private destroyed = false;
 
   constructor(
@@ -281,6 +282,16 @@ class RclnodejsNode implements RosNode {
     return def;
   }
 
+  typeHash(type: string): string | null {
+    let hash = this.typeHashes.get(type);
+    if (hash === undefined) {
+      hash = installedTypeHash(type);
+      // Bounded by the types this node has been asked about that exist, plus one failed look-up each for the others.
+      if (this.typeHashes.size < 10_000) this.typeHashes.set(type, hash);
+    }
+    return hash;
+  }
+
   topicNamesAndTypes(): Array<{ name: string; types: string[] }> {
     return this.node.getTopicNamesAndTypes();
   }
@@ -380,6 +391,24 @@ function staleDefinitionProblem(def: MessageDefinition, env: NodeJS.ProcessEnv =
   if (want.join(', ') === have.join(', ')) return null;
   return `rclnodejs' generated JavaScript for ${def.type} (${have.join(', ') || 'no fields'}) does not match its definition in ${file} ` +
     `(${want.join(', ') || 'no fields'}): rclnodejs generates a type once; delete ${generatedFolder(pkg)} and start again`;
+}
+
+/**
+ * The `RIHS01_...` hash rosidl installed for `type` (`pkg/msg/Name`) in share/<pkg>/msg/<Name>.json, or null when
+ * there is none (another distribution, a service or action message, a file that cannot be read).
+ */
+export function installedTypeHash(type: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  const m = /^([A-Za-z][A-Za-z0-9_]*)\/msg\/([A-Za-z][A-Za-z0-9_]*)$/.exec(type);
+  if (!m) return null;
+  const file = installedMessageFile(m[1], m[2], ['json'], env);
+  if (file === undefined) return null;
+  try {
+    const hashes = (JSON.parse(readFileSync(file, 'utf8')) as { type_hashes?: Array<{ type_name?: unknown; hash_string?: unknown }> }).type_hashes;
+    const own = hashes?.find((h) => h.type_name === type)?.hash_string;
+    return typeof own === 'string' && own.length > 0 ? own : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Where rclnodejs keeps the JavaScript it generated for `pkg`. */

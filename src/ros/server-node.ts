@@ -42,7 +42,7 @@ export const SERVER_STATUS_NAME = 'fastsocket_server: link';
 const OUTPUT_QOS: QosProfile = qos('reliable', 'volatile', 10);
 const MAX_CLOCK_SYNC_SENDERS = 64;
 
-export type DropReason = 'bad_envelope' | 'unknown_type' | 'bad_message' | 'type_conflict' | 'publish_failed' | 'topic_limit';
+export type DropReason = 'bad_envelope' | 'unknown_type' | 'bad_message' | 'type_conflict' | 'type_mismatch' | 'publish_failed' | 'topic_limit';
 
 interface TopicState {
   /** Republished name. */
@@ -101,7 +101,7 @@ export class ServerNode {
   private recorder: LatencyRecorder | null = null;
   private ageRecords = 0;
   private windowStartNs: number;
-  private readonly drops: Record<DropReason, number> = { bad_envelope: 0, unknown_type: 0, bad_message: 0, type_conflict: 0, publish_failed: 0, topic_limit: 0 };
+  private readonly drops: Record<DropReason, number> = { bad_envelope: 0, unknown_type: 0, bad_message: 0, type_conflict: 0, type_mismatch: 0, publish_failed: 0, topic_limit: 0 };
   private readonly peers = new Map<string, string | null>();
   /** `reason:topic` of refusals already logged. */
   private readonly refused = new Set<string>();
@@ -176,6 +176,20 @@ export class ServerNode {
     }
     const sender = m.client_id ?? m.peer;
     const topic = this.republishedName(env.topic, m.client_id);
+    if (env.body.kind === 'cdr' && env.typeHash !== null) {
+      // Bytes laid out by another definition of the type would be published as if they were ours, misread by every
+      // subscriber without an error. Without a hash on either side (another bridge, an older ROS) there is no check.
+      const local = this.node.typeHash?.(env.type) ?? null;
+      if (local !== null && local !== env.typeHash) {
+        this.refuse(
+          'type_mismatch', this.topics.get(topic) ?? null, topic,
+          `dropped a message for ${topic}: its CDR bytes come from a definition of ${env.type} that differs from this server's ` +
+            `(type hash ${env.typeHash} from ${sender}, ${local} here), so they would be misread; install the same message package on ` +
+            'both sides, or forward the topic with encoding "json", which maps fields by name',
+        );
+        return;
+      }
+    }
     let state = this.topics.get(topic);
     if (state === undefined) {
       if (this.topics.size >= this.config.maxTopics) {

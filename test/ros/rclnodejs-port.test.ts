@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readBridgeConfig } from '../../src/ros/bridge-config';
@@ -137,6 +137,38 @@ describe('RclnodejsPort', function () {
       process.env.AMENT_PREFIX_PATH = `${overlay}:${savedPrefixes ?? ''}`;
       try {
         assert.throws(() => node.messageDefinition('std_msgs/msg/String'), (e: unknown) => e instanceof RosError && /std_msgs\/msg\/String \(data\) does not match .* \(data, added\).*generated\/std_msgs/.test(e.message));
+      } finally {
+        process.env.AMENT_PREFIX_PATH = savedPrefixes;
+      }
+    });
+  });
+
+  describe('#typeHash', () => {
+    it('reads the RIHS01 hash rosidl installed for a message type, per type, and null for what has none', async () => {
+      const node = (await open()).createNode('fastsocket_hashes');
+      const installed = (pkg: string, name: string): string => {
+        const prefix = (process.env.AMENT_PREFIX_PATH ?? '').split(':').find((p) => existsSync(join(p, 'share', pkg, 'msg', `${name}.json`)));
+        assert.ok(prefix, `share/${pkg}/msg/${name}.json on AMENT_PREFIX_PATH`);
+        const doc = JSON.parse(readFileSync(join(prefix, 'share', pkg, 'msg', `${name}.json`), 'utf8')) as { type_hashes: Array<{ type_name: string; hash_string: string }> };
+        return doc.type_hashes.find((h) => h.type_name === `${pkg}/msg/${name}`)!.hash_string;
+      };
+      const string = node.typeHash!('std_msgs/msg/String');
+      assert.match(string ?? '', /^RIHS01_[0-9a-f]{64}$/);
+      assert.equal(string, installed('std_msgs', 'String'));
+      assert.equal(node.typeHash!('sensor_msgs/msg/Image'), installed('sensor_msgs', 'Image'));
+      assert.notEqual(node.typeHash!('std_msgs/msg/Header'), string);
+      assert.equal(node.typeHash!('nope_msgs/msg/Nope'), null);
+      assert.equal(node.typeHash!('rcl_interfaces/srv/GetParameters_Event'), null);
+    });
+
+    it('reads the definition first on AMENT_PREFIX_PATH, as a workspace overlay shadows /opt/ros', async () => {
+      const overlay = join(dir, 'hash-overlay');
+      mkdirSync(join(overlay, 'share', 'std_msgs', 'msg'), { recursive: true });
+      writeFileSync(join(overlay, 'share', 'std_msgs', 'msg', 'String.json'), JSON.stringify({ type_hashes: [{ type_name: 'std_msgs/msg/String', hash_string: 'RIHS01_overlay' }] }));
+      const savedPrefixes = process.env.AMENT_PREFIX_PATH;
+      process.env.AMENT_PREFIX_PATH = `${overlay}:${savedPrefixes ?? ''}`;
+      try {
+        assert.equal((await open()).createNode('fastsocket_hashes').typeHash!('std_msgs/msg/String'), 'RIHS01_overlay');
       } finally {
         process.env.AMENT_PREFIX_PATH = savedPrefixes;
       }

@@ -119,6 +119,8 @@ export class MemoryRosGraph implements RosPort {
    * default they claim a listener, so tests read every side output from `published` without subscribing to it.
    */
   matchSubscribers = false;
+  /** What typeHash() answers, by type (a real port reads the installed `RIHS01_...`); a type left out has none. */
+  readonly typeHashes = new Map<string, string>();
   /** rmw's RMW_TOPIC_MAX_NAME_LENGTH (255 - 8): rcl refuses a longer fully qualified topic name. */
   maxTopicNameLength = 247;
   private shut = false;
@@ -278,6 +280,10 @@ export class MemoryRosNode implements RosNode {
 
   messageDefinition(type: string): MessageDefinition {
     return this.graph.lookup(type);
+  }
+
+  typeHash(type: string): string | null {
+    return this.graph.typeHashes.get(type) ?? null;
   }
 
   topicNamesAndTypes(): Array<{ name: string; types: string[] }> {

@@ -196,6 +196,25 @@ describe('Bridge', () => {
       assert.deepEqual(Buffer.from(env.cdr as string, 'base64'), r.graph.serialize(message));
     });
 
+    it('sends its type hash with cdr messages (not with json ones), so a server with another definition can refuse them', () => {
+      const r = rig({ 'topic_options.chatter.encoding': 'cdr', 'topic_options.json_topic.type': 'std_msgs/msg/String' }, teardown);
+      r.graph.typeHashes.set('std_msgs/msg/String', 'RIHS01_aaaa');
+      const pub = r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
+      const other = r.talker.createPublisher('std_msgs/msg/String', '/json_topic', RELIABLE);
+      r.bridge.start();
+      pub.publish({ data: 'raw' });
+      other.publish({ data: 'json' });
+      assert.deepEqual(r.sent().map((e) => [e.topic, e.type_hash]), [['/chatter', 'RIHS01_aaaa'], ['/json_topic', undefined]]);
+    });
+
+    it('sends cdr messages without a type hash when the port has none for the type', () => {
+      const r = rig({ 'topic_options.chatter.encoding': 'cdr' }, teardown);
+      const pub = r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
+      r.bridge.start();
+      pub.publish({ data: 'raw' });
+      assert.equal('type_hash' in r.sent()[0], false);
+    });
+
     it('skips messages faster than max_rate_hz', () => {
       const r = rig({ 'topic_options.fast.max_rate_hz': 10.0 }, teardown);
       const pub = r.talker.createPublisher('std_msgs/msg/Float64', '/fast', RELIABLE);

@@ -8,12 +8,17 @@ describe('parseEnvelope', () => {
   describe('#valid', () => {
     it('reads the JSON-mode envelope of PROTOCOL.md §4', () => {
       const e = parseEnvelope(GOOD);
-      assert.deepEqual(e, { topic: '/chatter', type: 'std_msgs/msg/String', seq: 41, stampNs: 1.7e18, heldNs: 0, qos: GOOD.qos, body: { kind: 'json', msg: { data: 'hi' } } });
+      assert.deepEqual(e, { topic: '/chatter', type: 'std_msgs/msg/String', seq: 41, stampNs: 1.7e18, heldNs: 0, qos: GOOD.qos, body: { kind: 'json', msg: { data: 'hi' } }, typeHash: null });
     });
 
     it('reads the held_ns extension, and ignores a value that is not a positive whole number of ns', () => {
       assert.equal(parseEnvelope({ ...GOOD, held_ns: 70_000_000 }).heldNs, 70_000_000);
       for (const bad of [-5, 1.5, '9', null]) assert.equal(parseEnvelope({ ...GOOD, held_ns: bad }).heldNs, 0, String(bad));
+    });
+
+    it('reads the type_hash extension, and ignores a value that is not a non-empty string', () => {
+      assert.equal(parseEnvelope({ ...GOOD, type_hash: 'RIHS01_ab' }).typeHash, 'RIHS01_ab');
+      for (const bad of ['', 7, null, ['RIHS01_ab']]) assert.equal(parseEnvelope({ ...GOOD, type_hash: bad }).typeHash, null, String(bad));
     });
 
     it('reads the raw-mode envelope and decodes the bytes', () => {

@@ -108,6 +108,33 @@ describe('ServerNode', () => {
       assert.deepEqual(graph.messagesOn('/chatter'), [bytes]);
     });
 
+    it('drops CDR bytes whose type hash differs from its own definition\'s, logged once and counted, and publishes matching ones', () => {
+      const { graph, node, srv } = server();
+      graph.typeHashes.set('std_msgs/msg/String', 'RIHS01_server');
+      const cdr = (bytes: Buffer, typeHash?: string) =>
+        message({ topic: '/chatter', type: 'std_msgs/msg/String', seq: 0, cdr: bytes.toString('base64'), ...(typeHash ? { type_hash: typeHash } : {}) });
+      for (const data of ['a', 'b', 'c']) srv.handleMessage(cdr(graph.serialize({ data }), 'RIHS01_vehicle'));
+      assert.deepEqual(graph.messagesOn('/chatter'), []);
+      assert.equal(graph.publishers.filter((p) => p.topic === '/chatter').length, 0, 'no publisher opened for bytes it refuses');
+      assert.equal(srv.dropCounts().type_mismatch, 3);
+      const lines = node.logged('warn', /type_hash|type hash/);
+      assert.equal(lines.length, 1, 'one line for the topic, not one per message');
+      assert.match(lines[0].message, /\/chatter.*std_msgs\/msg\/String.*RIHS01_vehicle from veh-17, RIHS01_server here.*encoding "json"/);
+      const same = graph.serialize({ data: 'same' });
+      const unhashed = graph.serialize({ data: 'none' });
+      srv.handleMessage(cdr(same, 'RIHS01_server'));
+      srv.handleMessage(cdr(unhashed));
+      assert.deepEqual(graph.messagesOn('/chatter'), [same, unhashed]);
+    });
+
+    it('publishes CDR bytes with a type hash when it has no hash of its own to compare (another distribution)', () => {
+      const { graph, srv } = server();
+      const bytes = graph.serialize({ data: 'raw' });
+      srv.handleMessage(message({ topic: '/chatter', type: 'std_msgs/msg/String', seq: 0, cdr: bytes.toString('base64'), type_hash: 'RIHS01_vehicle' }));
+      assert.deepEqual(graph.messagesOn('/chatter'), [bytes]);
+      assert.equal(srv.dropCounts().type_mismatch, 0);
+    });
+
     it('puts the sender id into the topic when topic_prefix has {client_id}, so vehicles do not merge', () => {
       const { graph, srv } = server({ topic_prefix: '/{client_id}' });
       srv.handleMessage(message(envelope(0), { client_id: 'veh-17' }));
@@ -226,7 +253,7 @@ describe('ServerNode', () => {
       assert.equal(graph.messagesOn(topic).length, 3);
       assert.equal(node.logged('warn', /no ~\/latency\/a_topic_name_of_thirty_five_chars .*still in ~\/latency and \/diagnostics/).length, 1);
       assert.equal(graph.publishers.filter((p) => p.topic === topic).length, 1);
-      assert.deepEqual(srv.dropCounts(), { bad_envelope: 0, unknown_type: 0, bad_message: 0, type_conflict: 0, publish_failed: 0, topic_limit: 0 });
+      assert.deepEqual(srv.dropCounts(), { bad_envelope: 0, unknown_type: 0, bad_message: 0, type_conflict: 0, type_mismatch: 0, publish_failed: 0, topic_limit: 0 });
     });
 
     it('publishes a window of statistics on ~/latency_stats and leaves resends out of it', () => {
