@@ -131,7 +131,8 @@ function validateHello(o: Record<string, unknown>): HelloFrame {
   if (typeof o.max_frame_bytes === 'number' && Number.isSafeInteger(o.max_frame_bytes) && o.max_frame_bytes > 0) {
     frame.max_frame_bytes = o.max_frame_bytes;
   }
-  if (o.token !== undefined) {
+  // null as absent, as for client_id: a Python peer writes an unset token as null (json.dumps(None)).
+  if (o.token !== undefined && o.token !== null) {
     if (typeof o.token !== 'string') throw new ProtocolError('invalid_field', 'hello "token" must be a string');
     frame.token = o.token;
   }

@@ -278,6 +278,17 @@ describe('FastSocketServer', () => {
       assert.equal((await recorded)[0].client_id, 'veh-17');
     });
 
+    it('takes a null token as no token, as a Python peer writes an unset one (json.dumps(None)), and keeps its client_id', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const peer = await rawPeer(url);
+      peer.sendFrame({ type: 'hello', protocol: 1, client_id: 'veh-py', token: null });
+      assert.equal((await peer.waitForFrame((f) => f.type === 'hello', 'the hello answer')).protocol, 1);
+      const handed = waitForEvent<[MessageEvent]>(server, 'message');
+      peer.sendFrame(message1('py-1', 1));
+      assert.equal((await handed)[0].client_id, 'veh-py');
+      assert.equal(server.stats().bad_frames, 0);
+    });
+
     it('serves a peer that never sends hello, as the original client does not', async () => {
       const { url } = await startServer(teardown, 'tcp');
       const peer = await rawPeer(url);
@@ -316,6 +327,18 @@ describe('FastSocketServer', () => {
           if (scheme === 'ws') assert.equal(closed.code, 1008);
           assert.deepEqual(messages, []);
           assert.equal(peer.frames.length, 0, 'not even an ack');
+          assert.equal(server.stats().auth_failures, 1);
+        });
+
+        it('closes a peer whose hello has a null token', async () => {
+          const { server, url } = await startServer(teardown, scheme, { token: TOKEN });
+          const messages = collect<MessageEvent>(server, 'message');
+          const peer = await attacker(url);
+          peer.sendFrame({ type: 'hello', protocol: 1, client_id: 'veh-py', token: null });
+          peer.sendFrame(message1('sneak', 1));
+          const closed = await peer.waitClosed();
+          if (scheme === 'ws') assert.equal(closed.code, 1008);
+          assert.deepEqual(messages, []);
           assert.equal(server.stats().auth_failures, 1);
         });
 
