@@ -473,9 +473,12 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     head.failures++;
     if (this.maxAttempts > 0 && head.failures >= this.maxAttempts) {
       this.drop(head, new FastSocketError('FS_ERR_DROPPED', `message dropped: ${head.failures} connections closed while it was the oldest unacknowledged`));
-    } else if (head.failures % 10 === 0) {
+    } else if (head.failures === 3 || head.failures % 10 === 0) {
+      // Soon, since a tcp:// server cannot say why it closed (a ws one sends 1009), then now and then while it lasts.
       this.logger.warn(
-        `message ${head.id} (${head.bytes} bytes) was the oldest unacknowledged on ${head.failures} connections that closed; if the server refuses it (e.g. max_frame_bytes below its size) set maxAttempts to drop it`,
+        `message ${head.id} (${head.bytes} bytes) was the oldest unacknowledged on ${head.failures} connections that closed; the server may ` +
+          'refuse it (its max_frame_bytes below the frame\'s size: a client with a clientId learns that limit from its hello), or a proxy in ' +
+          'front of it may reach no server; set maxAttempts to drop such a message',
       );
     }
   }

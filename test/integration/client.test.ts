@@ -449,6 +449,24 @@ describe('FastSocketClient', () => {
     });
   });
 
+  describe('#send of a message larger than the server accepts, over tcp without a hello', () => {
+    it('says, after three connections closed on it, which message the server may be refusing (tcp cannot tell why it closed)', async () => {
+      const { server, url } = await startServer(teardown, 'tcp', { maxFrameBytes: 1024 });
+      const warnings: string[] = [];
+      const logger = { debug: () => undefined, info: () => undefined, warn: (m: string) => void warnings.push(m), error: () => undefined };
+      const client = await startClient(teardown, url, { ...BRISK_RECONNECT, logger });
+      let disconnects = 0;
+      client.on('disconnect', () => disconnects++);
+      const big = client.send('b'.repeat(2000));
+      big.catch(() => undefined);
+      await waitUntil(() => disconnects >= 3, 'three connections closed by the server', 10_000);
+      const told = warnings.filter((w) => /oldest unacknowledged/.test(w));
+      assert.equal(told.length, 1, `warnings: ${JSON.stringify(warnings)}`);
+      assert.match(told[0], /message [0-9a-f-]{36} \(2002 bytes\) was the oldest unacknowledged on 3 connections that closed.*max_frame_bytes.*maxAttempts/);
+      assert.ok(server.stats().closed_oversize >= 3, 'the server closed them for the frame size');
+    });
+  });
+
   describe('#connect', () => {
     it('resolves once connected, and again at once when already connected', async () => {
       const { url } = await startServer(teardown, 'tcp');
