@@ -477,8 +477,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       // Soon, since a tcp:// server cannot say why it closed (a ws one sends 1009), then now and then while it lasts.
       this.logger.warn(
         `message ${head.id} (${head.bytes} bytes) was the oldest unacknowledged on ${head.failures} connections that closed; the server may ` +
-          'refuse it (its max_frame_bytes below the frame\'s size: a client with a clientId learns that limit from its hello), or a proxy in ' +
-          'front of it may reach no server; set maxAttempts to drop such a message',
+          'refuse it (its max_frame_bytes below the frame\'s size: a client with a clientId, --client-id, learns that limit from its hello), or a proxy in ' +
+          'front of it may reach no server; set maxAttempts (--max-attempts) to drop such a message',
       );
     }
   }
