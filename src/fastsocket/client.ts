@@ -12,6 +12,7 @@ import { checkBoolean, checkInteger, orDefault, checkKnownKeys, checkString, Cli
 import { connect, FrameConnection, TlsOptions } from './transport';
 import { DEFAULT_URL, Endpoint, formatUrl, parseUrl } from './url';
 import { OutboxStore } from './outbox-store';
+import { WarnBudget } from './warn-budget';
 import { MAX_CLIENT_ID_LENGTH } from './wire';
 
 const noop = (): void => undefined;
@@ -144,6 +145,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private readonly maxBadFrames: number;
   /** Bad frames in a row on the current connection. */
   private badStreak = 0;
+  /** Warnings of bad frames from the server: mixed with good ones they are never maxBadFrames in a row. */
+  private readonly badFrameWarnings: WarnBudget;
   /** Learnt from the server's hello, when it sends one. */
   private serverMaxFrameBytes = Infinity;
   private readonly outbox = new Map<string, Entry>();
@@ -201,6 +204,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.clockSync = checkBoolean('clockSync', orDefault(options.clockSync, false));
     this.maxAttempts = checkInteger('maxAttempts', orDefault(options.maxAttempts, 0), 0);
     this.maxBadFrames = checkInteger('maxBadFrames', orDefault(options.maxBadFrames, DEFAULT_SERVER_LIMITS.maxBadFrames), 1);
+    this.badFrameWarnings = new WarnBudget(this.maxBadFrames);
     if (options.outboxPath !== undefined) {
       checkString('outboxPath', options.outboxPath);
       this.store = new OutboxStore(options.outboxPath);
@@ -570,7 +574,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       this.counters.bad_frames++;
-      this.logger.warn(`bad frame from ${this.url} (${err.reason}): ${err.message}`);
+      this.badFrameWarnings.warn(this.logger, `bad frame from ${this.url} (${err.reason}): ${err.message}`);
       if (++this.badStreak >= this.maxBadFrames && !conn.isClosed) {
         // As a server does with its peers (§5); the reconnect that follows starts from a clean stream.
         this.counters.closed_bad++;

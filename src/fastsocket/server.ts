@@ -11,6 +11,7 @@ import { checkInteger, checkKnownKeys, orDefault, checkString, ServerLimits, val
 import { SeenIds } from './seen-ids';
 import { FrameConnection, listen, Listener, TlsOptions } from './transport';
 import { DEFAULT_URL, Endpoint, isLoopback, parseUrl } from './url';
+import { WarnBudget } from './warn-budget';
 import { Ack3Frame, LatencyRecord, MessageFrame, PROTOCOL_VERSION } from './wire';
 
 export interface FastSocketServerOptions extends Partial<ServerLimits> {
@@ -117,6 +118,8 @@ interface PeerState {
   authenticated: boolean;
   firstFrame: boolean;
   badStreak: number;
+  /** Bad frames mixed with good ones are never max_bad_frames in a row: their warnings are budgeted. */
+  badFrameWarnings: WarnBudget;
   pending: Map<string, Pending>;
   /**
    * Ids in the order their records were made, oldest first, deleted lazily. Evicting or expiring the oldest record
@@ -141,6 +144,8 @@ const AUTH_FAILURE_WINDOW_MS = 60_000;
 /** Expired ids remembered to tell a late ack 3 from an unknown one: ~100 B each, shared by every connection. */
 const EXPIRED_IDS_KEPT = 4096;
 const AUTH_FAILURES_BEFORE_BLOCK = 5;
+/** Refusals logged as warnings per WARN_BUDGET_WINDOW_MS, however fast peers connect past max_connections. */
+const REFUSED_WARNINGS_PER_WINDOW = 10;
 
 export class FastSocketServer extends EventEmitter<ServerEvents> {
   private readonly endpoint: Endpoint;
@@ -154,6 +159,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
   private readonly writeHighWater: number;
   private readonly peers = new Set<PeerState>();
   private readonly authFailures = new Map<string, { count: number; sinceMs: number }>();
+  private readonly refusedWarnings = new WarnBudget(REFUSED_WARNINGS_PER_WINDOW);
   private pendingSeq = 0;
   /** Ids whose record expired, with when their ack 2 was written, oldest first; at most EXPIRED_IDS_KEPT. */
   private readonly expiredIds = new Map<string, number>();
@@ -215,7 +221,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
         const blocked = this.isBlocked(peer.replace(/:\d+$/, ''));
         if (!full && !blocked) return true;
         this.counters.connections_refused++;
-        this.logger.warn(`refused connection from ${peer}: ${blocked ? 'too many failed authentications' : `max_connections (${this.limits.maxConnections}) reached`}`);
+        this.refusedWarnings.warn(this.logger, `refused connection from ${peer}: ${blocked ? 'too many failed authentications' : `max_connections (${this.limits.maxConnections}) reached`}`);
         return false;
       },
     });
@@ -278,7 +284,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     const address = conn.peer.replace(/:\d+$/, '');
     if (this.state !== 'listening' || this.peers.size >= this.limits.maxConnections || this.isBlocked(address)) {
       this.counters.connections_refused++;
-      this.logger.warn(`refused connection from ${conn.peer}: ${this.state !== 'listening' ? 'closing' : this.peers.size >= this.limits.maxConnections ? `max_connections (${this.limits.maxConnections}) reached` : 'too many failed authentications'}`);
+      this.refusedWarnings.warn(this.logger, `refused connection from ${conn.peer}: ${this.state !== 'listening' ? 'closing' : this.peers.size >= this.limits.maxConnections ? `max_connections (${this.limits.maxConnections}) reached` : 'too many failed authentications'}`);
       conn.on('error', () => undefined);
       conn.close('overload');
       return;
@@ -289,6 +295,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       authenticated: this.tokenDigest === null || (conn as FrameConnection & { bearerOk?: boolean }).bearerOk === true,
       firstFrame: true,
       badStreak: 0,
+      badFrameWarnings: new WarnBudget(this.limits.maxBadFrames),
       pending: new Map(),
       order: [],
       orderHead: 0,
@@ -533,7 +540,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     this.counters.bad_frames++;
     this.counters.bad_frames_by_reason[err.reason] = (this.counters.bad_frames_by_reason[err.reason] ?? 0) + 1;
     p.badStreak++;
-    this.logger.warn(`bad frame from ${p.conn.peer} (${err.reason}): ${err.message}`);
+    p.badFrameWarnings.warn(this.logger, `bad frame from ${p.conn.peer} (${err.reason}): ${err.message}`);
     this.emit('bad-frame', { peer: p.conn.peer, error: err });
     if (this.tokenDigest && !p.authenticated) {
       this.failAuth(p, 'first frame is not a valid hello');

@@ -66,6 +66,13 @@ describe('FastSocketServer bad input', () => {
 
   const reasonCount = (server: FastSocketServer, reason: ProtocolErrorReason): number => server.stats().bad_frames_by_reason[reason] ?? 0;
 
+  /** A logger that keeps every line as `<level> <message>`. */
+  function loggedLines() {
+    const lines: string[] = [];
+    const at = (level: string) => (m: string) => void lines.push(`${level} ${m}`);
+    return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
+  }
+
   for (const scheme of ['tcp', 'ws'] as const) {
     describe(`${scheme}://`, () => {
       const frameCases: Array<{ name: string; frames: Array<string | Buffer>; reason: ProtocolErrorReason; binary?: boolean }> = [
@@ -150,6 +157,22 @@ describe('FastSocketServer bad input', () => {
         await finish(a);
       });
 
+      it('warns about at most max_bad_frames bad frames of a connection mixed with good ones, and logs the rest at debug level', async () => {
+        const { lines, logger } = loggedLines();
+        const a = await arena(scheme, { logger });
+        const peer = await attacker(a.url);
+        // Never max_bad_frames in a row, so the connection stays open: without a budget, one warning per two frames.
+        for (let i = 0; i < 50; i++) {
+          peer.sendFrame('nonsense');
+          peer.sendFrame(message1(`mixed-${i}`, i));
+        }
+        await stillServes(peer, 'after-mixed');
+        const badLines = (level: string) => lines.filter((l) => l.startsWith(`${level} bad frame from `)).length;
+        assert.deepEqual({ counted: a.server.stats().bad_frames, warn: badLines('warn'), debug: badLines('debug') }, { counted: 50, warn: LIMITS.maxBadFrames, debug: 50 - LIMITS.maxBadFrames });
+        assert.equal(a.server.stats().closed_bad, 0);
+        await finish(a);
+      });
+
       it('closes an oversized frame without waiting for its end, and counts it', async () => {
         const a = await arena(scheme);
         const peer = await attacker(a.url);
@@ -222,6 +245,15 @@ describe('FastSocketServer bad input', () => {
         assert.deepEqual(third.frames, [], 'nothing was served to the refused connection');
         assert.equal(a.server.stats().connections_refused, 1);
         await stillServes(second, 'second-2');
+        await finish(a);
+      });
+
+      it('warns about at most 10 refused connections per 10 s, and logs the rest at debug level', async () => {
+        const { lines, logger } = loggedLines();
+        const a = await arena(scheme, { maxConnections: 1, logger });
+        for (let i = 0; i < 25; i++) await (await attacker(a.url)).waitClosed('the connection past max_connections to be closed', 1_000);
+        const refusedLines = (level: string) => lines.filter((l) => l.startsWith(`${level} refused connection from `)).length;
+        assert.deepEqual({ counted: a.server.stats().connections_refused, warn: refusedLines('warn'), debug: refusedLines('debug') }, { counted: 25, warn: 10, debug: 15 });
         await finish(a);
       });
     });

@@ -372,6 +372,23 @@ describe('FastSocketClient', () => {
       assert.equal(conn.isClosed, false);
     });
 
+    it('warns about at most maxBadFrames bad frames mixed with good ones, and logs the rest at debug level', async () => {
+      const lines: string[] = [];
+      const at = (level: string) => (m: string) => void lines.push(`${level} ${m}`);
+      const logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+      const { client, sent, conn, m } = await oneInFlight({ maxBadFrames: 3, logger });
+      // Never maxBadFrames in a row, so the connection stays open: without a budget, one warning per two frames.
+      for (let i = 0; i < 40; i++) {
+        conn.send('nonsense');
+        conn.send({ id: 'nobody', type: 'ack' });
+      }
+      conn.send({ id: m.id, type: 'ack' });
+      await sent;
+      const badLines = (level: string) => lines.filter((l) => l.startsWith(`${level} bad frame from `)).length;
+      assert.deepEqual({ counted: client.stats().bad_frames, warn: badLines('warn'), debug: badLines('debug') }, { counted: 40, warn: 3, debug: 37 });
+      assert.equal(conn.isClosed, false);
+    });
+
     it('skips lines of spaces, tabs and CRs between frames without counting them as bad frames', async () => {
       const { client, sent, conn, m } = await oneInFlight({ maxBadFrames: 1 });
       conn.socket.write(`   \n\t\r\n \t \r\r\n{"id":${JSON.stringify(m.id)},"type":"ack"}\n  \n`);
