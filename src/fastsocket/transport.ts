@@ -402,7 +402,7 @@ class WsConnection extends FrameConnection {
     raw?.on('drain', () => this.emitDrain());
     // ws only reports whole messages; its receiver's buffer tells whether one has started and not ended, which the
     // frame timeout needs. This listener runs after ws's own, so the receiver has already consumed the chunk.
-    const receiver = (ws as unknown as { _receiver?: { _bufferedBytes?: number; _fragments?: unknown[] } })._receiver;
+    const receiver = (ws as unknown as { _receiver?: { _bufferedBytes?: number; _fragments?: unknown[]; _fragmented?: number } })._receiver;
     // ws hands over every message of a chunk synchronously (allowSynchronousEvents, its default) from its own 'data'
     // listener, which was added before these two.
     raw?.prependListener('data', () => {
@@ -412,7 +412,9 @@ class WsConnection extends FrameConnection {
     raw?.on('data', () => {
       this.endRead();
       this.lastActivityMs = performanceNow();
-      const partial = (receiver?._bufferedBytes ?? 0) > 0 || (receiver?._fragments?.length ?? 0) > 0;
+      // _fragmented (the opcode of a message whose last fragment is still to come) also covers a message whose fragments
+      // so far were all empty, which leaves nothing in _fragments: endless empty fragments must not dodge the timeout.
+      const partial = (receiver?._bufferedBytes ?? 0) > 0 || (receiver?._fragments?.length ?? 0) > 0 || (receiver?._fragmented ?? 0) > 0;
       this.partialSinceMs = unfinishedSince(partial, this.messageInRead, this.partialSinceMs, this.lastActivityMs);
     });
   }

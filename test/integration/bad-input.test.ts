@@ -325,6 +325,25 @@ describe('FastSocketServer bad input', () => {
       await finish(a);
     });
 
+    it('closes a WebSocket message of empty fragments that never ends at frame_timeout_ms, though it is never idle', async () => {
+      const a = await arena('ws');
+      const peer = await RawPeer.connectRawWebSocket(a.url);
+      teardown.add(() => peer.destroy());
+      peer.sendBytes(wsFrameBytes('', 0x1, false));
+      // Nothing of the message is buffered, only its start: an empty continuation every 50 ms keeps the link busy.
+      const dribble = setInterval(() => {
+        if (!peer.isClosed) peer.sendBytes(wsFrameBytes('', 0x0, false));
+      }, 50);
+      teardown.add(() => clearInterval(dribble));
+      await waitUntil(
+        () => a.server.stats().closed_frame_timeout === 1,
+        () => `closed_frame_timeout to be counted (closed_idle is ${a.server.stats().closed_idle})`,
+        LIMITS.frameTimeoutMs + SLACK_MS,
+      );
+      clearInterval(dribble);
+      await finish(a);
+    });
+
     it('counts an idle connection once, even when the peer never answers the close handshake', async () => {
       const a = await arena('ws');
       const peer = await RawPeer.connectRawWebSocket(a.url);

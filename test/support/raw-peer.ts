@@ -227,13 +227,16 @@ export class RawPeer {
   }
 }
 
-/** One masked client-to-server WebSocket frame (text unless `opcode` says otherwise), payload under 126 bytes. */
-export function wsFrameBytes(payload: string | Buffer, opcode = 0x1): Buffer {
+/**
+ * One masked client-to-server WebSocket frame (text unless `opcode` says otherwise; 0 continues a message), payload
+ * under 126 bytes; `fin` false leaves its message unfinished.
+ */
+export function wsFrameBytes(payload: string | Buffer, opcode = 0x1, fin = true): Buffer {
   const data = Buffer.from(payload);
   if (data.length >= 126) throw new Error('wsFrameBytes builds short frames only');
   const mask = Buffer.from([1, 2, 3, 4]);
   const masked = Buffer.from(data.map((b, i) => b ^ mask[i % 4]!));
-  return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | data.length]), mask, masked]);
+  return Buffer.concat([Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | data.length]), mask, masked]);
 }
 
 /** Message 1 as the original Python peer writes it. */
