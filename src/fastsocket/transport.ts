@@ -524,7 +524,8 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
   } else {
     const httpServer = ep.scheme === 'ws' ? http.createServer() : https.createServer(tlsServerOptions!);
     httpServer.on('request', (_req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain' }).end('fastsocket: WebSocket upgrade required\n');
+      // Closed after the answer: kept alive, one connection could pipeline plain requests for as long as it likes.
+      res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' }).end('fastsocket: WebSocket upgrade required\n');
     });
     // skipUTF8Validation: invalid UTF-8 is our decoder's to count as one bad frame (§5), not a reason for ws to close.
     const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes + WS_NEWLINE_ALLOWANCE, perMessageDeflate: false, skipUTF8Validation: true });

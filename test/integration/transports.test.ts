@@ -1,11 +1,12 @@
 import { strict as assert } from 'node:assert';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import { type LatencyRecord, type MessageEvent, type SendResult } from '../../src/fastsocket';
 import { makePayloads } from '../interop/payloads';
 import { ALL_SCHEMES, serverTls, startClient, startServer } from '../support/fixtures';
 import { useTeardown } from '../support/teardown';
 import { testCerts } from '../support/tls-certs';
-import { collect, waitUntil } from '../support/wait';
+import { collect, waitUntil, withDeadline } from '../support/wait';
 
 const PAYLOADS = makePayloads({ count: 300, seed: 7, largeStringChars: 300_000, largeStrings: 2, nonFinite: true });
 
@@ -116,6 +117,18 @@ describe('transports', () => {
         }).on('error', reject);
       });
       assert.equal(status, 426);
+    });
+
+    it('closes a connection after answering its plain HTTP request, so one connection cannot pipeline requests', async () => {
+      const { url } = await startServer(teardown, 'ws');
+      const u = new URL(url);
+      const socket = net.connect({ host: u.hostname, port: Number(u.port) });
+      teardown.add(() => socket.destroy());
+      let response = '';
+      socket.on('data', (chunk: Buffer) => (response += chunk.toString('latin1')));
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(100));
+      await withDeadline(new Promise((resolve) => socket.once('close', resolve)), 'the server to close the plain HTTP connection');
+      assert.equal(response.match(/^HTTP\/1\.1 426 /gm)?.length, 1, response.slice(0, 300));
     });
 
     it('accepts the upgrade on any path when its URL names none', async () => {
