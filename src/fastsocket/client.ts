@@ -438,7 +438,11 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       conn.close('too_large');
     });
     conn.on('drain', () => this.pump());
-    conn.on('error', (err) => this.logger.debug(`connection to ${this.url}: ${err.message}`));
+    conn.on('error', (err: Error & { code?: string }) => {
+      // As the server does: a WebSocket protocol violation by the server, after which ws closes, is worth a warning.
+      if (err.code?.startsWith('WS_ERR_')) this.logger.warn(`closing the connection to ${this.url}: ${err.message}`);
+      else this.logger.debug(`connection to ${this.url}: ${err.message}`);
+    });
     conn.on('close', () => this.onClosed(conn));
     if (this.clientId !== null || this.options.token !== undefined) conn.write(encodeHello(this.clientId, this.options.token));
     this.logger.info(`connected to ${this.url}`);

@@ -318,7 +318,12 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
         conn.resumeReading();
       }
     });
-    conn.on('error', (err) => this.logger.debug(`connection ${conn.peer}: ${err.message}`));
+    conn.on('error', (err: Error & { code?: string }) => {
+      // ws closes a connection itself on a WebSocket protocol violation (a reserved opcode or RSV bit, too many
+      // fragments): like a bad frame, worth a warning; socket errors (a reset) are not.
+      if (err.code?.startsWith('WS_ERR_')) this.logger.warn(`closing ${conn.peer}: ${err.message}`);
+      else this.logger.debug(`connection ${conn.peer}: ${err.message}`);
+    });
     conn.on('close', () => {
       if (!this.peers.delete(p)) return;
       this.emit('disconnect', { peer: conn.peer, client_id: p.clientId });

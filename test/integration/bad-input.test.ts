@@ -373,6 +373,19 @@ describe('FastSocketServer bad input', () => {
       await finish(a);
     });
 
+    it('warns, naming the peer, when it closes a connection for a WebSocket protocol violation', async () => {
+      const { lines, logger } = loggedLines();
+      const a = await arena('ws', { logger });
+      const peer = await RawPeer.connectRawWebSocket(a.url);
+      teardown.add(() => peer.destroy());
+      const me = `127.0.0.1:${peer.stream.localPort}`;
+      // Opcode 3 is reserved: ws itself closes the connection, and before this only said why at the debug level.
+      peer.sendBytes(wsFrameBytes('{}', 0x3));
+      await peer.waitClosed('the connection to be closed for its reserved opcode');
+      assert.ok(lines.some((l) => l.startsWith(`warn closing ${me}: `) && /opcode/i.test(l)), lines.join('\n'));
+      await finish(a);
+    });
+
     it('closes with 1007 after max_bad_frames consecutive frames that are not JSON', async () => {
       const a = await arena('ws');
       const peer = await attacker(a.url);

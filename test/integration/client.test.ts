@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { WebSocketServer } from 'ws';
 import { FastSocketError, FastSocketServer, type FastSocketErrorCode, type MessageEvent, type SendResult } from '../../src/fastsocket';
 import { startClient, startServer, unreachableUrl } from '../support/fixtures';
 import { isMessage, RawServer } from '../support/raw-server';
@@ -421,6 +422,25 @@ describe('FastSocketClient', () => {
       const results = await withDeadline(Promise.all(sent), 'every send to resolve on its ack 2');
       assert.equal(results.length, count);
       assert.deepEqual({ unknown: client.stats().unknown_acks, bad: client.stats().bad_frames }, { unknown: 0, bad: 0 });
+    });
+
+    it('warns when it closes a ws connection for a WebSocket protocol violation by the server', async () => {
+      const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+      teardown.add(() => new Promise((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(resolve);
+      }));
+      // Once the message is in, a frame with the reserved opcode 3, which ws itself refuses: before this the client said
+      // why it closed only at the debug level.
+      wss.on('connection', (ws) => ws.once('message', () => (ws as unknown as { _socket: net.Socket })._socket.write(Buffer.from([0x83, 0x00]))));
+      await waitForEvent(wss, 'listening');
+      const url = `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}/`;
+      const warnings: string[] = [];
+      const logger = { debug: () => undefined, info: () => undefined, warn: (m: string) => void warnings.push(m), error: () => undefined };
+      const client = await startClient(teardown, url, { logger });
+      void client.send('p').catch(() => undefined);
+      await waitUntil(() => warnings.length > 0, 'a warning');
+      assert.match(warnings[0], new RegExp(`^closing the connection to ${url}: .*opcode`, 'i'));
     });
 
     it('sends a hello with its client_id first, before any message', async () => {
