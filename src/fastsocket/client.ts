@@ -444,6 +444,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       else this.logger.debug(`connection to ${this.url}: ${err.message}`);
     });
     conn.on('close', () => this.onClosed(conn));
+    conn.resumeReading();
     if (this.clientId !== null || this.options.token !== undefined) conn.write(encodeHello(this.clientId, this.options.token));
     this.logger.info(`connected to ${this.url}`);
     // Everything unacknowledged goes out again, oldest first; what was written before is marked resent.

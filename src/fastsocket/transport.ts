@@ -599,10 +599,19 @@ export interface ConnectOptions {
   timeoutMs: number;
 }
 
-/** Opens a connection to the endpoint. Rejects with FS_ERR_CONNECT. */
+/**
+ * Opens a connection to the endpoint. Rejects with FS_ERR_CONNECT. Resolves with the connection not reading: call
+ * resumeReading() once its listeners are attached. A server's first bytes can come with its handshake (ws: in the
+ * chunk of the 101) and be handled on the next tick, before the caller's promise callback has run; an 'error' event
+ * then had no listener and threw out of the process.
+ */
 export function connect(ep: Endpoint, opts: ConnectOptions): Promise<FrameConnection> {
   const what = formatUrl(ep);
-  return new Promise<FrameConnection>((resolve, reject) => {
+  return new Promise<FrameConnection>((resolveOpen, reject) => {
+    const resolve = (conn: FrameConnection) => {
+      conn.pauseReading();
+      resolveOpen(conn);
+    };
     let settled = false;
     const fail = (err: Error) => {
       if (settled) return;

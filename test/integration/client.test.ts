@@ -443,6 +443,24 @@ describe('FastSocketClient', () => {
       assert.match(warnings[0], new RegExp(`^closing the connection to ${url}: .*opcode`, 'i'));
     });
 
+    it('survives a ws server that sends a broken WebSocket frame with its 101, and reconnects to deliver', async () => {
+      const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+      teardown.add(() => new Promise((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(resolve);
+      }));
+      let connections = 0;
+      wss.on('connection', (ws) => {
+        // The first connection: a reserved opcode written right behind the 101, so the client reads both in one chunk.
+        if (++connections === 1) (ws as unknown as { _socket: net.Socket })._socket.write(Buffer.from([0x83, 0x00]));
+        else ws.on('message', (data) => ws.send(JSON.stringify({ id: JSON.parse(data.toString()).id, type: 'ack' })));
+      });
+      await waitForEvent(wss, 'listening');
+      const client = await startClient(teardown, `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}/`, BRISK_RECONNECT);
+      await withDeadline(client.send('p'), 'the message to be delivered on the second connection');
+      assert.equal(client.stats().reconnects, 1);
+    });
+
     it('sends a hello with its client_id first, before any message', async () => {
       const raw = await RawServer.start(teardown);
       const client = await startClient(teardown, raw.url, { clientId: 'veh-17' });
