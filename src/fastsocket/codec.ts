@@ -145,10 +145,13 @@ function optionalDuration(o: Record<string, unknown>, key: string): number | und
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
 }
 
+/** 2^63: ns since the epoch as every clock API writes them fit an int64 (until the year 2262). */
+const MAX_WALL_NS = 2 ** 63;
+
 /** Wall-clock ns since the epoch are above 2^53, so they are integers but not "safe" ones. */
 function optionalWallTime(o: Record<string, unknown>, key: string): number | undefined {
   const v = o[key];
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < MAX_WALL_NS ? v : undefined;
 }
 
 const PLAIN_ID = /^[A-Za-z0-9_.:-]*$/;

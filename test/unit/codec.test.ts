@@ -93,6 +93,15 @@ describe('codec', () => {
       assert.deepEqual(frame, { type: 'message', id: ID, payload: 2 });
     });
 
+    it('ignores wall-clock fields beyond what an int64 of ns can hold, which no clock writes (1e300 made uplink_wall_ns -1e300)', () => {
+      const frame = decodeFrame(`{"id":"${ID}","type":"message","payload":2,"client_send_wall_ns":1e300}`);
+      assert.deepEqual(frame, { type: 'message', id: ID, payload: 2 });
+      const ack = decodeFrame(`{"id":"${ID}","type":"ack","send_and_ack_time_ns":5,"client_recv_wall_ns":9223372036854777856}`);
+      assert.deepEqual(ack, { type: 'ack', id: ID, send_and_ack_time_ns: 5 });
+      const now = decodeFrame(`{"id":"${ID}","type":"message","payload":2,"client_send_wall_ns":1764230400000000000}`);
+      assert.equal((now as { client_send_wall_ns?: number }).client_send_wall_ns, 1764230400000000000);
+    });
+
     it('accepts Python NaN, Infinity and -Infinity in a payload as the float values', () => {
       const frame = decodeFrame(`{"id": "${ID}", "type": "message", "payload": {"a": NaN, "b": [Infinity, -Infinity], "c": "NaN"}}`);
       assert.equal(frame.type, 'message');
