@@ -9,6 +9,7 @@ import type { Logger } from '../fastsocket';
 import { hasWstring } from './cdr-json';
 import { RosError, UnknownTypeError } from './errors';
 import type { FieldDefinition, MessageDefinition } from './message-definition';
+import { ignoredParamsFileKeys } from './params-file-keys';
 import type {
   EndpointInfo, ParamDeclaration, ParamState, ParamType, ParamValue, RosNode, RosPort, RosPublisher, RosSubscription, RosTimer, SubscriptionMode,
 } from './port';
@@ -135,13 +136,16 @@ export async function openRclnodejsPort(argv: string[] = process.argv): Promise<
     // rcl appends the C source location of each step (", at /.../parse.c:782"), which says nothing to a user.
     throw new RosError('FS_ROS_ERR_PARAM', `ROS 2 could not be initialised: ${(err as Error).message.replace(/, at \/\S+:\d+/g, '')}`, { cause: err });
   }
-  return new RclnodejsPort(rcl);
+  return new RclnodejsPort(rcl, argv);
 }
 
 class RclnodejsPort implements RosPort {
   private readonly nodes: RclnodejsNode[] = [];
 
-  constructor(private readonly rcl: Rclnodejs) {}
+  constructor(
+    private readonly rcl: Rclnodejs,
+    private readonly argv: readonly string[],
+  ) {}
 
   /** @throws RosError FS_ROS_ERR_PARAM when the params files hold a value rclnodejs cannot read */
   createNode(name: string): RosNode {
@@ -159,6 +163,7 @@ class RclnodejsPort implements RosPort {
     }
     const node = new RclnodejsNode(this.rcl, rclNode);
     this.nodes.push(node);
+    for (const warning of ignoredParamsFileKeys(this.argv, rclNode.name(), rclNode.getFullyQualifiedName())) node.logger.warn(warning);
     return node;
   }
 

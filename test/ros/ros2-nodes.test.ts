@@ -73,6 +73,20 @@ describe('fastsocket ROS 2 nodes', function () {
       assert.doesNotMatch(bridge.output(), /\.c:\d+|^\s+at /m);
     });
 
+    for (const [what, key, warning] of [
+      ['keyed by its full name, as ros2 param dump writes it', '/keyed_server', /params file \S+keyed-0\.yaml: key "\/keyed_server" is ignored \(rclnodejs applies only "\/\*\*" and the bare node name\); key it "keyed_server:" or "\/\*\*:"/],
+      ['keyed by another node\'s name only', 'fastsocket_server', /params file \S+keyed-1\.yaml has no key for this node \(keyed_server\), only "fastsocket_server", so none of it applies/],
+    ] as const) {
+      it(`warns naming the file and the key when the params file is ${what}, which rclnodejs ignores`, async () => {
+        const file = join(graph.dir(), `keyed-${key.startsWith('/') ? 0 : 1}.yaml`);
+        writeFileSync(file, `${key}:\n  ros__parameters:\n    topic_prefix: "/ignored"\n`);
+        const server = start(nodeScript('server', `-r __node:=keyed_server --params-file ${file} -p url:=tcp://127.0.0.1:0`), infraDomain);
+        await server.waitFor(/listening on tcp:/, 60_000);
+        assert.match(server.output(), warning);
+        assert.equal(await server.stop(), 0);
+      });
+    }
+
     it('exits 1 with one line, no stack trace, when its port is taken', async () => {
       const first = start(nodeScript('server', '-r __node:=port_owner -p url:=tcp://127.0.0.1:0'), infraDomain);
       const [, url] = await first.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);

@@ -1,0 +1,52 @@
+import { strict as assert } from 'node:assert';
+import { ignoredParamsFileKeys, paramsFiles } from '../../src/ros/params-file-keys';
+
+describe('params-file-keys', () => {
+  describe('#paramsFiles', () => {
+    it('returns the --params-file paths of the --ros-args sections only', () => {
+      assert.deepEqual(paramsFiles(['node', 'x.js', '--params-file', 'no.yaml', '--ros-args', '-r', '__node:=b', '--params-file', 'a.yaml', '--',
+        '--params-file', 'not.yaml', '--ros-args', '--params-file', 'b.yaml']), ['a.yaml', 'b.yaml']);
+    });
+  });
+
+  describe('#ignoredParamsFileKeys', () => {
+    const files: Record<string, string> = {
+      'dump.yaml': '/fastsocket_bridge:\n  ros__parameters:\n    url: "tcp://10.0.0.1:8888"\n',
+      'ns.yaml': '/veh/fastsocket_bridge:\n  ros__parameters:\n    url: "x"\n/**/fastsocket_bridge:\n  ros__parameters:\n    url: "y"\n',
+      'global.yaml': '/**:\n  ros__parameters:\n    url: "x"\n/fastsocket_bridge:\n  ros__parameters:\n    url: "y"\n',
+      'bare.yaml': 'fastsocket_bridge:\n  ros__parameters:\n    url: "x"\n',
+      'other.yaml': 'fastsocket_server:\n  ros__parameters:\n    url: "x"\n',
+      'broken.yaml': '[',
+    };
+    const check = (file: string, name = 'fastsocket_bridge', fqn = `/${name}`): string[] =>
+      ignoredParamsFileKeys(['node', 'b.js', '--ros-args', '--params-file', file], name, fqn, (p) => files[p]);
+
+    it('warns about a key naming the node by its full name, which rclcpp applies and rclnodejs ignores', () => {
+      assert.deepEqual(check('dump.yaml'), [
+        'params file dump.yaml: key "/fastsocket_bridge" is ignored (rclnodejs applies only "/**" and the bare node name); key it "fastsocket_bridge:" or "/**:"',
+      ]);
+    });
+
+    it('matches namespaces and the wildcards * and ** as rclcpp does', () => {
+      assert.equal(check('ns.yaml', 'fastsocket_bridge', '/veh/fastsocket_bridge').length, 2);
+      assert.equal(check('ns.yaml').length, 1);
+    });
+
+    it('says nothing when /** or the bare name applies, since the file then configures the node', () => {
+      assert.deepEqual(check('global.yaml'), []);
+      assert.deepEqual(check('bare.yaml'), []);
+    });
+
+    it('warns when no key of the file is for the node (a renamed node, a file for another node)', () => {
+      assert.deepEqual(check('bare.yaml', 'veh_bridge'), [
+        'params file bare.yaml has no key for this node (veh_bridge), only "fastsocket_bridge", so none of it applies; key it "veh_bridge:" or "/**:"',
+      ]);
+      assert.equal(check('other.yaml').length, 1);
+    });
+
+    it('passes over a file it cannot read or parse', () => {
+      assert.deepEqual(check('broken.yaml'), []);
+      assert.deepEqual(ignoredParamsFileKeys(['n', '--ros-args', '--params-file', '/no/such/file.yaml'], 'a', '/a'), []);
+    });
+  });
+});
