@@ -156,7 +156,7 @@ export class ServerNode {
     link.on('message', (m) => this.handleMessage(m));
     link.on('latency', (r) => this.handleLatency(r));
     link.on('connection', (p) => this.onConnection(p));
-    link.on('hello', (p) => this.peers.set(p.peer, p.client_id));
+    link.on('hello', (p) => this.onHello(p));
     link.on('disconnect', (p) => this.onDisconnect(p));
     link.on('error', (e) => this.node.logger.error(`server error: ${e.message}`));
   }
@@ -483,6 +483,22 @@ export class ServerNode {
   private onConnection(p: PeerInfo): void {
     this.peers.set(p.peer, p.client_id);
     this.node.logger.info(`peer ${p.peer} connected`);
+  }
+
+  /**
+   * Seq accounting is per client id, so two bridges sharing one (the default is the host name: two bridges on one
+   * machine) count as one sender restarting and skipping all the time: hundreds of lost messages where none were.
+   */
+  private onHello(p: PeerInfo): void {
+    const others = [...this.peers].filter(([peer, id]) => id !== null && id === p.client_id && peer !== p.peer).map(([peer]) => peer);
+    this.peers.set(p.peer, p.client_id);
+    if (others.length === 0) return;
+    this.throttle.warn(
+      `client_id:${p.client_id}`,
+      `client_id ${p.client_id} is connected from ${p.peer} and ${others.join(', ')} at once (two bridges, or an old connection of one not closed ` +
+        'yet): two bridges with one client_id count as one sender, so the lost, duplicate and reordered counts of topics they share are wrong; ' +
+        'give each bridge its own client_id (default: the host name)',
+    );
   }
 
   private onDisconnect(p: PeerInfo): void {

@@ -177,6 +177,17 @@ describe('fastsocket ROS 2 nodes', function () {
     });
   });
 
+  describe('#two bridges with one client_id', () => {
+    it('warns, naming the client_id and both connections, since their seq counts would mix into false loss', async () => {
+      const server = start(nodeScript('server', '-r __node:=twin_server -p url:=tcp://127.0.0.1:0'), infraDomain);
+      const [, url] = await server.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);
+      const bridges = ['twin_a', 'twin_b'].map((name) => start(nodeScript('bridge', `-r __node:=${name} -p url:=${url} -p client_id:=twin -p topics:=[/twin_chatter]`), vehicleDomain));
+      await server.waitFor(/client_id twin is connected from 127\.0\.0\.1:\d+ and 127\.0\.0\.1:\d+ at once .* give each bridge its own client_id/, 60_000);
+      for (const b of bridges) assert.equal(await b.stop(), 0);
+      assert.equal(await server.stop(), 0);
+    });
+  });
+
   describe('#first message of a topic', () => {
     it('hands it to a volatile subscriber that was waiting before the server created the topic', async () => {
       const server = start(nodeScript('server', '-r __node:=once_server -p url:=tcp://127.0.0.1:0'), infraDomain);

@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { EventEmitter } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -437,6 +438,25 @@ describe('ServerNode', () => {
       assert.deepEqual([topic.messages, topic.lost_messages, topic.latency_p50_ms, topic.latency_window_samples], ['2', '1', '4', '2']);
       for (const key of ['latency_p99_ms', 'latency_jitter_ms', 'resent_messages', 'duplicate_messages', 'reordered_messages', 'dropped_messages']) assert.ok(key in topic, key);
     });
+  });
+});
+
+describe('ServerNode#attach', () => {
+  it('warns once when a client_id is connected twice at once, not when one bridge reconnects', () => {
+    const { node, srv } = server();
+    const link = new EventEmitter();
+    srv.attach(Object.assign(link, { stats: () => ({}) as never }) as unknown as Parameters<ServerNode['attach']>[0]);
+    const connect = (peer: string): void => {
+      link.emit('connection', { peer, client_id: null });
+      link.emit('hello', { peer, client_id: 'veh-17' });
+    };
+    connect('10.0.0.1:1000');
+    link.emit('disconnect', { peer: '10.0.0.1:1000', client_id: 'veh-17' });
+    connect('10.0.0.1:1001');
+    assert.equal(node.logged('warn', /client_id/).length, 0);
+    connect('10.0.0.2:2000');
+    assert.equal(node.logged('warn', /^client_id veh-17 is connected from 10\.0\.0\.2:2000 and 10\.0\.0\.1:1001 at once /).length, 1);
+    assert.equal(node.logged('warn', /client_id/).length, 1);
   });
 });
 
