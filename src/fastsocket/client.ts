@@ -165,6 +165,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private heard = false;
   /** Messages written on the current connection before it was heard. */
   private writtenUnheard = 0;
+  /** A hello went out on the current connection and no valid frame has come back on it yet. */
+  private helloUnanswered = false;
   private probeTimer: NodeJS.Timeout | null = null;
   /** How long the current connection's first message may go unanswered before the rest follow anyway. */
   private probeWaitMs = 0;
@@ -445,7 +447,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     });
     conn.on('close', () => this.onClosed(conn));
     conn.resumeReading();
-    if (this.clientId !== null || this.options.token !== undefined) conn.write(encodeHello(this.clientId, this.options.token));
+    this.helloUnanswered = this.clientId !== null || this.options.token !== undefined;
+    if (this.helloUnanswered) conn.write(encodeHello(this.clientId, this.options.token));
     this.logger.info(`connected to ${this.url}`);
     // Everything unacknowledged goes out again, oldest first; what was written before is marked resent.
     this.queue = [...this.outbox.values()];
@@ -460,7 +463,16 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.clearProbe();
     if (this.state === 'closing' || this.state === 'closed') return;
     this.dropRefused(conn.peerCloseCode === 1009);
-    this.logger.info(`disconnected from ${this.url}; ${this.outbox.size} messages unacknowledged`);
+    if (this.helloUnanswered) {
+      // A server closes without a word on a wrong token (tcp, tls), and so does a ws server read by a tcp client: said
+      // only at info, the client's side looked like a flaky link, reconnecting for ever.
+      this.logger.warn(
+        `disconnected from ${this.url} before the server answered the hello (a wrong or missing token? a server on another scheme ` +
+          `than ${this.endpoint.scheme}://? the server's log says why); ${this.outbox.size} messages unacknowledged`,
+      );
+    } else {
+      this.logger.info(`disconnected from ${this.url}; ${this.outbox.size} messages unacknowledged`);
+    }
     this.emit('disconnect', { error: null });
     this.scheduleReconnect();
   }
@@ -590,6 +602,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     }
     this.badStreak = 0;
     this.attempt = 0;
+    if (conn === this.conn) this.helloUnanswered = false;
     if (!this.heard && conn === this.conn) this.hear();
     if (frame.type === 'hello') {
       if (frame.max_frame_bytes !== undefined) this.serverMaxFrameBytes = frame.max_frame_bytes;

@@ -121,6 +121,29 @@ describe('FastSocketServer authentication with a shared token', function () {
     }
   });
 
+  describe('what the refused client says', () => {
+    for (const scheme of ['tcp', 'tls'] as const) {
+      it(`warns over ${scheme} that the server closed before answering the hello, where a wrong token is the likely cause`, async () => {
+        const { url } = await guarded(scheme);
+        const logger = capturingLogger();
+        const client = await startClient(teardown, url, { token: `${token}x`, clientId: 'veh-wrong', logger });
+        client.connect().catch(() => undefined);
+        await waitUntil(() => logger.lines.some((l) => l.startsWith('warn disconnected from')), 'a warning about the closed connection');
+        assert.match(logger.lines.find((l) => l.startsWith('warn disconnected from'))!, /before the server answered the hello \(a wrong or missing token\?/);
+      });
+    }
+
+    it('says only at info that it was disconnected when the server had answered the hello (a server restart)', async () => {
+      const { server, url } = await guarded('tcp');
+      const logger = capturingLogger();
+      const client = await startClient(teardown, url, { token, clientId: 'veh-ok', logger });
+      await withDeadline(client.send({ n: 1 }), 'the authenticated send');
+      await server.close();
+      await waitUntil(() => logger.lines.some((l) => l.includes('disconnected from')), 'the disconnect');
+      assert.deepEqual(logger.lines.filter((l) => l.includes('disconnected from')).map((l) => l.split(' ')[0]), ['info']);
+    });
+  });
+
   describe('rate limit of failed authentications', () => {
     /** A raw TCP connection from `localAddress` that writes `frames`; resolves once the server has closed it. */
     async function attempt(url: string, localAddress: string, frames: string[]): Promise<{ acked: boolean }> {

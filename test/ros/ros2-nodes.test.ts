@@ -148,9 +148,10 @@ describe('fastsocket ROS 2 nodes', function () {
       assert.match(String(diagnosticValue(echo.output(), 'fastsocket_server: clock sync vehicle_1', 'clock_synced_records')), /^[1-9]\d*$/);
     });
 
-    it('closes a bridge without the token before any of its messages is published, and never logs the token', async () => {
+    it('closes a bridge without the token before any of its messages is published, which the bridge warns about, and never logs the token', async () => {
       const intruder = start(nodeScript('bridge', '-r __node:=intruder -p topics:=[/chatter] -p client_id:=intruder -p url:=' + /listening on (\S+)/.exec(server.output())![1]), vehicleDomain);
       await server.waitFor(/closing 127\.0\.0\.1:\d+: authentication failed/, 30_000);
+      await intruder.waitFor(/\[WARN\].*disconnected from tcp:\S+ before the server answered the hello \(a wrong or missing token\?/, 30_000);
       assert.equal(await intruder.stop(), 0);
       assert.ok(!csvRows(recordPath).some((r) => r.client_id === 'intruder'));
       for (const p of [server, bridge]) assert.ok(!p.output().includes(TOKEN), 'the token stays out of the log');
