@@ -214,6 +214,9 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
         this.counters.closed_idle++;
         this.logger.info(`closing ${peer}: no TLS handshake or WebSocket upgrade within ${this.limits.idleTimeoutMs} ms`);
       },
+      onNotHttp: (peer) => {
+        this.logger.warn(`closing ${peer}: it sent no HTTP request (a tcp:// or tls:// client? this server is ${this.endpoint.scheme}://)`);
+      },
       admitHandshake: (handshaking, peer) => {
         // Handshakes count against max_connections; when none is pending the connection may finish its upgrade,
         // so a WebSocket client past the limit gets a proper close 1013 rather than a bare reset.

@@ -473,6 +473,8 @@ export interface ListenOptions {
    */
   handshakeTimeoutMs?: number;
   onHandshakeTimeout?: (peer: string) => void;
+  /** ws/wss: a connection whose bytes are not an HTTP request (e.g. a tcp:// client), closed at once. */
+  onNotHttp?: (peer: string) => void;
   /**
    * tls/ws/wss: asked for each new TCP connection, with how many are still in their handshake; false closes it at
    * once (so half-open handshakes count against max_connections).
@@ -568,7 +570,11 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
     });
   }
   if (secure) server.on('tlsClientError', () => undefined);
-  server.on('clientError', (_err: Error, socket: net.Socket) => socket.destroy());
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+    // llhttp's parse errors; a reset or a timeout is no news.
+    if (err.code?.startsWith('HPE_')) opts.onNotHttp?.(formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0));
+    socket.destroy();
+  });
   return new Promise<Listener>((resolve, reject) => {
     const onListenError = (err: Error) => reject(new FastSocketError('FS_ERR_CONNECT', `cannot listen on ${formatUrl(ep)}: ${err.message}`, { cause: err }));
     server.once('error', onListenError);

@@ -406,6 +406,18 @@ describe('FastSocketServer bad input', () => {
       });
     }
 
+    it('closes at once, with one warning naming the schemes, a tcp:// client that writes its hello to a ws:// server', async () => {
+      const lines: string[] = [];
+      const logger = { debug: () => undefined, info: () => undefined, warn: (m: string) => void lines.push(m), error: (m: string) => void lines.push(m) };
+      const a = await arena('ws', { logger });
+      const peer = await RawPeer.connectBare(a.url);
+      teardown.add(() => peer.destroy());
+      peer.sendBytes('{"type":"hello","protocol":1,"client_id":"veh-tcp"}\n');
+      await peer.waitClosed('the tcp client of a ws server to be closed', SLACK_MS);
+      assert.deepEqual(lines.map((l) => l.replace(/127\.0\.0\.1:\d+/, 'PEER')), ['closing PEER: it sent no HTTP request (a tcp:// or tls:// client? this server is ws://)']);
+      await finish(a);
+    });
+
     it('counts connections still in their handshake against max_connections', async () => {
       const a = await arena('ws', { maxConnections: 3 });
       const silent = await Promise.all([0, 1, 2, 3].map(() => RawPeer.connectBare(a.url)));

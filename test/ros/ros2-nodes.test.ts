@@ -189,6 +189,18 @@ describe('fastsocket ROS 2 nodes', function () {
     });
   });
 
+  describe('#a bridge on tcp:// against a ws:// server', () => {
+    it('warns on both sides, naming the schemes, rather than reconnecting in silence', async () => {
+      const server = start(nodeScript('server', '-r __node:=scheme_server -p url:=ws://127.0.0.1:0'), infraDomain);
+      const [, port] = await server.waitFor(/listening on ws:\/\/127\.0\.0\.1:(\d+)/, 60_000);
+      const bridge = start(nodeScript('bridge', `-r __node:=scheme_bridge -p url:=tcp://127.0.0.1:${port} -p topics:=[/scheme_chatter]`), vehicleDomain);
+      await server.waitFor(/\[WARN\].*closing 127\.0\.0\.1:\d+: it sent no HTTP request \(a tcp:\/\/ or tls:\/\/ client\? this server is ws:\/\/\)/, 30_000);
+      await bridge.waitFor(/\[WARN\].*disconnected from tcp:\S+ before the server answered the hello \(.*a server on another scheme than tcp:\/\/\?/, 30_000);
+      assert.equal(await bridge.stop(), 0);
+      assert.equal(await server.stop(), 0);
+    });
+  });
+
   describe('#first message of a topic', () => {
     it('hands it to a volatile subscriber that was waiting before the server created the topic', async () => {
       const server = start(nodeScript('server', '-r __node:=once_server -p url:=tcp://127.0.0.1:0'), infraDomain);
