@@ -36,6 +36,8 @@ export interface FastSocketServerOptions extends Partial<ServerLimits> {
   syncMaxUncertaintyNs?: number;
 }
 
+/** The first line of an HTTP/1 request (a WebSocket upgrade), as a tcp:// server reads it. */
+const HTTP_REQUEST_LINE = /^[A-Z]+ \S+ HTTP\/1\.[01]\r?$/;
 const KNOWN_OPTIONS = [
   'url', 'tls', 'stateDir', 'token', 'dedupCapacity', 'writeHighWaterBytes', 'logger', 'clock', 'wallClock', 'syncMaxUncertaintyNs',
   'maxFrameBytes', 'maxBadFrames', 'frameTimeoutMs', 'idleTimeoutMs', 'maxConnections', 'ack3TimeoutMs', 'maxPendingAck3',
@@ -358,6 +360,15 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       frame = decodeClientFrame(data);
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
+      if (p.firstFrame && (this.endpoint.scheme === 'tcp' || this.endpoint.scheme === 'tls') && HTTP_REQUEST_LINE.test(data.toString('latin1'))) {
+        // A ws:// client's upgrade request, read as lines: say so once and close, rather than a bad frame per header line.
+        p.firstFrame = false;
+        this.counters.bad_frames++;
+        this.counters.bad_frames_by_reason[err.reason] = (this.counters.bad_frames_by_reason[err.reason] ?? 0) + 1;
+        this.logger.warn(`closing ${p.conn.peer}: it sent an HTTP request (a ws:// or wss:// client? this server is ${this.endpoint.scheme}://)`);
+        p.conn.close(badFrameCloseReason(err));
+        return;
+      }
       this.rejectFrame(p, err);
       return;
     }

@@ -666,7 +666,11 @@ export function connect(ep: Endpoint, opts: ConnectOptions): Promise<FrameConnec
         ...(opts.tls?.servername ? { servername: opts.tls.servername } : {}),
       } as WebSocket.ClientOptions);
       cleanup = () => void ws.terminate();
-      ws.once('error', fail);
+      // Node's HTTP client says only "socket hang up" when the server closes without answering the upgrade, as a
+      // fastsocket tcp:// or tls:// server does with an HTTP request.
+      const onError = (err: NodeJS.ErrnoException) =>
+        fail(err.code === 'ECONNRESET' && err.message === 'socket hang up' ? new Error(`${err.message} without an HTTP answer (a tcp:// or tls:// server?)`, { cause: err }) : err);
+      ws.once('error', onError);
       ws.once('unexpected-response', (_req, res) => {
         fail(new Error(`HTTP ${res.statusCode} instead of a WebSocket upgrade`));
         ws.terminate();
@@ -675,7 +679,7 @@ export function connect(ep: Endpoint, opts: ConnectOptions): Promise<FrameConnec
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        ws.off('error', fail);
+        ws.off('error', onError);
         const raw = (ws as unknown as { _socket: net.Socket })._socket;
         raw.setNoDelay(true);
         resolve(new WsConnection(ws, formatHostPort(ep.host, ep.port), opts.maxFrameBytes, 'settled'));

@@ -286,6 +286,23 @@ describe('FastSocketServer bad input', () => {
     });
   });
 
+  describe('tcp:// server and a ws:// client', () => {
+    it('closes the upgrade request at once with one warning naming the schemes, and the client says what it got', async () => {
+      const serverLines: string[] = [];
+      const clientLines: string[] = [];
+      const capture = (lines: string[]) => ({ debug: () => undefined, info: () => undefined, warn: (m: string) => void lines.push(m), error: (m: string) => void lines.push(m) });
+      const a = await arena('tcp', { logger: capture(serverLines) });
+      const client = await startClient(teardown, a.url.replace(/^tcp:/, 'ws:'), { clientId: 'veh-ws', logger: capture(clientLines) });
+      client.connect().catch(() => undefined);
+      await waitUntil(() => clientLines.length > 0 && serverLines.length > 0, 'a warning on each side');
+      assert.match(clientLines[0], /^cannot connect to ws:\/\/127\.0\.0\.1:\d+\/: socket hang up without an HTTP answer \(a tcp:\/\/ or tls:\/\/ server\?\); retrying$/);
+      assert.match(serverLines[0], /^closing 127\.0\.0\.1:\d+: it sent an HTTP request \(a ws:\/\/ or wss:\/\/ client\? this server is tcp:\/\/\)$/);
+      assert.ok(!serverLines.some((l) => l.startsWith('bad frame')), serverLines.join('\n'));
+      await client.close({ timeoutMs: 0 });
+      await finish(a);
+    });
+  });
+
   describe('tcp:// blank lines', () => {
     it('skips lines of spaces, tabs and CRs like empty lines: no bad frame, no closing at max_bad_frames', async () => {
       const a = await arena('tcp');

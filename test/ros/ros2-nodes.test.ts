@@ -189,6 +189,19 @@ describe('fastsocket ROS 2 nodes', function () {
     });
   });
 
+  describe('#a bridge on ws:// against a tcp:// server', () => {
+    it('warns on both sides at once, naming the schemes, rather than timing out after a bad frame per header line', async () => {
+      const server = start(nodeScript('server', '-r __node:=scheme_server2 -p url:=tcp://127.0.0.1:0'), infraDomain);
+      const [, port] = await server.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/, 60_000);
+      const bridge = start(nodeScript('bridge', `-r __node:=scheme_bridge2 -p url:=ws://127.0.0.1:${port} -p topics:=[/scheme_chatter]`), vehicleDomain);
+      await server.waitFor(/\[WARN\].*closing 127\.0\.0\.1:\d+: it sent an HTTP request \(a ws:\/\/ or wss:\/\/ client\? this server is tcp:\/\/\)/, 30_000);
+      await bridge.waitFor(/\[WARN\].*cannot connect to ws:\S+: socket hang up without an HTTP answer \(a tcp:\/\/ or tls:\/\/ server\?\)/, 30_000);
+      assert.doesNotMatch(server.output(), /bad frame/);
+      assert.equal(await bridge.stop(), 0);
+      assert.equal(await server.stop(), 0);
+    });
+  });
+
   describe('#a bridge on tcp:// against a ws:// server', () => {
     it('warns on both sides, naming the schemes, rather than reconnecting in silence', async () => {
       const server = start(nodeScript('server', '-r __node:=scheme_server -p url:=ws://127.0.0.1:0'), infraDomain);
