@@ -1,5 +1,7 @@
 """Shared by bridge.launch.py and server.launch.py: one node, arguments left empty are not passed."""
+import json
 import os
+import tempfile
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
@@ -18,7 +20,11 @@ def node_launch_description(executable, node_name, what):
             raise RuntimeError(f'params_file {params_file} is not a file')
         parameters = [params_file] if params_file else []
         if url:
-            parameters.append({'url': url})
+            # A file keyed by the node's name, last: launch_ros keys a dict /**, and rclnodejs lets an entry under the
+            # bare node name win over /** whatever the order, so a params file keyed that way would override url:=.
+            with tempfile.NamedTemporaryFile('w', prefix=f'{node_name}_url_', suffix='.yaml', delete=False) as f:
+                f.write(f'{node_name}:\n  ros__parameters:\n    url: {json.dumps(url)}\n')
+            parameters.append(f.name)
         # No namespace=: launch_ros would then key the url dict by the full node name, which rclnodejs ignores.
         return [Node(
             package='fastsocket', executable=executable, name=node_name, output='screen',

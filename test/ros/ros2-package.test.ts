@@ -68,6 +68,17 @@ describe('fastsocket ROS 2 package', function () {
     }
   });
 
+  describe('#ros2 launch url:= with a params file keyed by the node name', () => {
+    it('listens on the url argument, not on the params file\'s url', async () => {
+      const file = join(ws, 'server-keyed.yaml');
+      writeFileSync(file, 'fastsocket_server:\n  ros__parameters:\n    url: "tcp://127.0.0.1:9"\n');
+      const server = start(`ros2 launch fastsocket server.launch.py params_file:=${file} url:=tcp://127.0.0.1:0`, infraDomain);
+      const [, port] = await server.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+)|failed to start.*/, 60_000);
+      assert.ok(port !== undefined && port !== '9', `the server did not take url:= (${server.output().slice(-500)})`);
+      assert.equal(await server.stop(), 0);
+    });
+  });
+
   describe('#ros2 launch (bridge and server in two ROS domains)', () => {
     let server: Proc;
     let bridge: Proc;
