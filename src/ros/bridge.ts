@@ -19,7 +19,7 @@ import type { DefinitionLookup } from './message-definition';
 import { rosToJson } from './msg-json';
 import { isHeard, type RosNode, type RosPublisher, type RosSubscription, type RosTimer } from './port';
 import { chooseSubscriptionQos, needsDiscovery, QosProfile, toEnvelopeQos } from './qos';
-import { DIAGNOSTIC_ARRAY, diagnosticArray, DiagnosticLevel, diagnosticStatus, DiagnosticStatusMsg, FLOAT64 } from './ros-messages';
+import { DIAGNOSTIC_ARRAY, diagnosticArray, DiagnosticLevel, diagnosticStatus, DiagnosticStatusMsg, FLOAT64, linkStatusName } from './ros-messages';
 
 /** The client counters the bridge reports. */
 export type BridgeLinkStats = Pick<ClientStats, 'connected' | 'outbox_messages' | 'outbox_bytes' | 'sent' | 'delivered' | 'dropped' | 'resent' | 'reconnects'>;
@@ -55,7 +55,6 @@ export interface TopicCounters {
   resubscriptions: number;
 }
 
-export const BRIDGE_STATUS_NAME = 'fastsocket_bridge: link';
 
 /** One forwarded topic: waits for its type and publishers, then keeps a subscription whose QoS matches them. */
 class TopicForwarder {
@@ -336,7 +335,7 @@ export class Bridge {
   diagnostics(): DiagnosticStatusMsg[] {
     const s = this.link.stats();
     const link = diagnosticStatus(
-      BRIDGE_STATUS_NAME,
+      linkStatusName(this.node.name),
       s.connected ? DiagnosticLevel.OK : DiagnosticLevel.WARN,
       s.connected ? 'connected' : 'not connected; queueing',
       this.config.clientId,
@@ -361,7 +360,7 @@ export class Bridge {
       },
     );
     const topics = this.forwarders.map((f) =>
-      diagnosticStatus(`fastsocket_bridge: ${f.name}`, f.state === 'failed' ? DiagnosticLevel.ERROR : f.state === 'waiting' ? DiagnosticLevel.WARN : DiagnosticLevel.OK, f.state, this.config.clientId, {
+      diagnosticStatus(`${this.node.name}: ${f.name}`, f.state === 'failed' ? DiagnosticLevel.ERROR : f.state === 'waiting' ? DiagnosticLevel.WARN : DiagnosticLevel.OK, f.state, this.config.clientId, {
         type: f.type,
         qos: f.qos ? `${f.qos.reliability}/${f.qos.durability}/${f.qos.depth}` : null,
         received_messages: f.counters.received,

@@ -36,6 +36,15 @@ export function timeMsg(wallNs: number): TimeMsg {
 }
 
 /** Values are stringified as DiagnosticStatus requires; numbers keep at most 3 decimals. */
+/**
+ * `<node name>: link`, the status of a node's connection(s); its other statuses are `<node name>: <topic>`, as
+ * diagnostic_updater names a node's statuses, so two nodes renamed apart (`-r __node:=`) do not publish statuses of
+ * one name, which aggregators and monitors key on.
+ */
+export function linkStatusName(nodeName: string): string {
+  return `${nodeName}: link`;
+}
+
 export function diagnosticStatus(
   name: string, level: DiagnosticLevelValue, message: string, hardwareId: string, values: Record<string, string | number | boolean | null>,
 ): DiagnosticStatusMsg {

@@ -16,7 +16,7 @@ import { qos, QosProfile } from './qos';
 import type { ServerConfig } from './server-config';
 import { SeqCounts, SeqTracker } from './seq-tracker';
 import {
-  DIAGNOSTIC_ARRAY, diagnosticArray, DiagnosticLevel, diagnosticStatus, DiagnosticStatusMsg, FLOAT64, latencyMetrics, METRICS_MESSAGE,
+  DIAGNOSTIC_ARRAY, diagnosticArray, DiagnosticLevel, diagnosticStatus, DiagnosticStatusMsg, FLOAT64, latencyMetrics, linkStatusName, METRICS_MESSAGE,
 } from './ros-messages';
 
 /** The clock-synced side of one sender's latest record. */
@@ -38,7 +38,6 @@ export interface ServerNodeOptions {
   maxPendingIds?: number;
 }
 
-export const SERVER_STATUS_NAME = 'fastsocket_server: link';
 const OUTPUT_QOS: QosProfile = qos('reliable', 'volatile', 10);
 const MAX_CLOCK_SYNC_SENDERS = 64;
 
@@ -314,7 +313,7 @@ export class ServerNode {
     const s = this.link?.stats();
     const dropped = Object.values(this.drops).reduce((a, b) => a + b, 0);
     const peers = this.peers.size;
-    const link = diagnosticStatus(SERVER_STATUS_NAME, peers > 0 ? DiagnosticLevel.OK : DiagnosticLevel.WARN, peers > 0 ? `${peers} peer(s) connected` : 'no peer connected', '', {
+    const link = diagnosticStatus(linkStatusName(this.node.name), peers > 0 ? DiagnosticLevel.OK : DiagnosticLevel.WARN, peers > 0 ? `${peers} peer(s) connected` : 'no peer connected', '', {
       url: this.config.url,
       connected_peers: peers,
       peers: [...this.peers].map(([peer, id]) => (id === null ? peer : `${id}@${peer}`)).join(' '),
@@ -338,7 +337,7 @@ export class ServerNode {
     const topics = [...this.topics.values()].map((t) => {
       const seq = sumCounts([t.retired, ...[...t.senders.values()].map((x) => x.snapshot())]);
       const level = t.dropped > 0 || seq.lost > 0 ? DiagnosticLevel.WARN : DiagnosticLevel.OK;
-      return diagnosticStatus(`fastsocket_server: ${t.topic}`, level, `${t.type} from ${t.senders.size} sender(s)`, '', {
+      return diagnosticStatus(`${this.node.name}: ${t.topic}`, level, `${t.type} from ${t.senders.size} sender(s)`, '', {
         type: t.type,
         messages: t.messages,
         published_messages: t.published,
@@ -357,7 +356,7 @@ export class ServerNode {
       });
     });
     const clocks = [...this.clockSync].map(([sender, c]) =>
-      diagnosticStatus(`fastsocket_server: clock sync ${sender}`, c.last.sync_ok ? DiagnosticLevel.OK : DiagnosticLevel.WARN,
+      diagnosticStatus(`${this.node.name}: clock sync ${sender}`, c.last.sync_ok ? DiagnosticLevel.OK : DiagnosticLevel.WARN,
         c.last.sync_ok ? 'clocks agree within sync_max_uncertainty_ns' : 'offset uncertain: uplink_wall_ms is not trustworthy', sender, {
           clock_synced_records: c.records,
           sync_ok_records: c.syncOk,

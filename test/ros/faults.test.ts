@@ -101,10 +101,10 @@ describe('fastsocket ROS 2 faults', function () {
       assert.ok(seen.every((n) => n < published), 'nothing the publisher did not send');
 
       const diag = start('ros2 topic echo /diagnostics', vehicleDomain);
-      await waitUntil(() => lastDiagnostic(diag.output(), `fastsocket_bridge: ${TOPIC}`, 'delivered_messages') === published,
+      await waitUntil(() => lastDiagnostic(diag.output(), `faults_bridge: ${TOPIC}`, 'delivered_messages') === published,
         `bridge diagnostics showing ${published} delivered`, 20_000);
-      assert.equal(lastDiagnostic(diag.output(), `fastsocket_bridge: ${TOPIC}`, 'dropped_messages'), 0);
-      assert.equal(lastDiagnostic(diag.output(), `fastsocket_bridge: ${TOPIC}`, 'received_messages'), published);
+      assert.equal(lastDiagnostic(diag.output(), `faults_bridge: ${TOPIC}`, 'dropped_messages'), 0);
+      assert.equal(lastDiagnostic(diag.output(), `faults_bridge: ${TOPIC}`, 'received_messages'), published);
       await diag.stop();
       assert.equal(await bridge.stop(), 0);
       assert.equal(await server.stop(), 0);

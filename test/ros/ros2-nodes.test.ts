@@ -171,7 +171,7 @@ describe('fastsocket ROS 2 nodes', function () {
       }
       const diagnostics = start('ros2 topic echo /diagnostics', infraDomain);
       for (const id of ['veh1', 'veh2']) {
-        await diagnostics.waitFor(new RegExp(`name: 'fastsocket_server: /${id}/chatter'[\\s\\S]*?key: latency_p50_ms`), 30_000);
+        await diagnostics.waitFor(new RegExp(`name: 'fleet_server: /${id}/chatter'[\\s\\S]*?key: latency_p50_ms`), 30_000);
       }
       const shared = start('ros2 topic echo /fleet_server/latency/chatter std_msgs/msg/Float64 --once', infraDomain);
       await shared.waitFor(/data: (\d+\.\d+)/, 60_000);
@@ -277,7 +277,7 @@ describe('fastsocket ROS 2 nodes', function () {
 
       assert.equal(await serverA.stop(), 0);
       const diag = start('ros2 topic echo /diagnostics', vehicleDomain);
-      await waitUntil(() => Number(diagnosticValue(diag.output(), 'fastsocket_bridge: /age_chatter', 'dropped_stale_messages')) > 0, 'stale drops in the bridge diagnostics', 30_000);
+      await waitUntil(() => Number(diagnosticValue(diag.output(), 'age_bridge: /age_chatter', 'dropped_stale_messages')) > 0, 'stale drops in the bridge diagnostics', 30_000);
       await diag.stop();
 
       const serverB = start(nodeScript('server', serverArgs(second)), infraDomain);

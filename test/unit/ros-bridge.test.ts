@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { Bridge, BRIDGE_STATUS_NAME } from '../../src/ros/bridge';
+import { Bridge } from '../../src/ros/bridge';
 import { readBridgeConfig } from '../../src/ros/bridge-config';
 import type { RosEnvelope } from '../../src/ros/envelope';
 import type { ParamValue } from '../../src/ros/port';
@@ -21,9 +21,9 @@ interface Rig {
   sent(): RosEnvelope[];
 }
 
-function rig(overrides: Record<string, ParamValue | null>, teardown: Array<() => Promise<void>>): Rig {
+function rig(overrides: Record<string, ParamValue | null>, teardown: Array<() => Promise<void>>, nodeName = 'fastsocket_bridge'): Rig {
   const graph = new MemoryRosGraph();
-  const node = graph.createNode('fastsocket_bridge', overrides);
+  const node = graph.createNode(nodeName, overrides);
   const talker = graph.createNode('talker');
   const link = new MemoryLink();
   const clock = { mono: 0, wall: 1_700_000_000_000_000_000 };
@@ -342,7 +342,7 @@ describe('Bridge', () => {
       r.clock.mono += 51 * MS;
       r.node.fireTimers(1000);
       const [array] = r.graph.messagesOn('/diagnostics') as Array<{ status: DiagnosticStatusMsg[] }>;
-      const link = Object.fromEntries(array.status.find((s) => s.name === BRIDGE_STATUS_NAME)!.values.map((v) => [v.key, v.value]));
+      const link = Object.fromEntries(array.status.find((s) => s.name === 'fastsocket_bridge: link')!.values.map((v) => [v.key, v.value]));
       const topic = Object.fromEntries(array.status.find((s) => s.name === 'fastsocket_bridge: /cam')!.values.map((v) => [v.key, v.value]));
       assert.deepEqual([link.dropped_stale_messages, link.held_messages], ['2', '0']);
       assert.deepEqual([topic.dropped_stale_messages, topic.held_messages, topic.max_age_ms, topic.dropped_messages], ['2', '0', '50', '0']);
@@ -370,13 +370,22 @@ describe('Bridge', () => {
       await settle();
       r.node.fireTimers(1000);
       const [array] = r.graph.messagesOn('/diagnostics') as Array<{ status: DiagnosticStatusMsg[] }>;
-      const link = array.status.find((s) => s.name === BRIDGE_STATUS_NAME)!;
+      const link = array.status.find((s) => s.name === 'fastsocket_bridge: link')!;
       const values = Object.fromEntries(link.values.map((v) => [v.key, v.value]));
       assert.equal(link.level, 0);
       assert.equal(values.connected, 'true');
       for (const key of ['outbox_messages', 'outbox_bytes', 'dropped_messages', 'reconnects', 'last_rtt_ms', 'dropped_stale_messages', 'held_messages']) assert.ok(key in values, key);
       assert.deepEqual([values.clock_sync, values.tls, values.token_set, values.outbox_path], ['false', 'false', 'false', '']);
       assert.equal(array.status.find((s) => s.name === 'fastsocket_bridge: /chatter')?.message, 'waiting');
+    });
+
+    it('names its statuses after the node, so two bridges renamed apart publish statuses of different names', async () => {
+      const r = rig({ topics: ['/chatter'] }, teardown, 'bridge_veh1');
+      r.bridge.start();
+      await settle();
+      r.node.fireTimers(1000);
+      const [array] = r.graph.messagesOn('/diagnostics') as Array<{ status: DiagnosticStatusMsg[] }>;
+      assert.deepEqual(array.status.map((s) => s.name), ['bridge_veh1: link', 'bridge_veh1: /chatter']);
     });
   });
 

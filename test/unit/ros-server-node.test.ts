@@ -11,15 +11,15 @@ import type { ParamValue } from '../../src/ros/port';
 import { qos } from '../../src/ros/qos';
 import type { DiagnosticStatusMsg } from '../../src/ros/ros-messages';
 import { readServerConfig } from '../../src/ros/server-config';
-import { SERVER_STATUS_NAME, ServerNode } from '../../src/ros/server-node';
+import { ServerNode } from '../../src/ros/server-node';
 import { MemoryLink, MemoryRosGraph, MemoryRosNode } from '../support/memory-ros-port';
 import { useTeardown } from '../support/teardown';
 
 const WALL0 = 1_700_000_000_000_000_000;
 
-function server(overrides: Record<string, ParamValue | null> = {}): { graph: MemoryRosGraph; node: MemoryRosNode; srv: ServerNode; clock: { wall: number } } {
+function server(overrides: Record<string, ParamValue | null> = {}, nodeName = 'fastsocket_server'): { graph: MemoryRosGraph; node: MemoryRosNode; srv: ServerNode; clock: { wall: number } } {
   const graph = new MemoryRosGraph();
-  const node = graph.createNode('fastsocket_server', overrides);
+  const node = graph.createNode(nodeName, overrides);
   const clock = { wall: WALL0 };
   const srv = new ServerNode(node, readServerConfig(node), { wallNs: () => clock.wall });
   srv.start();
@@ -354,7 +354,7 @@ describe('ServerNode', () => {
       const [array] = graph.messagesOn('/diagnostics') as Array<{ status: DiagnosticStatusMsg[] }>;
       const topic = values(array.status.find((s) => s.name === 'fastsocket_server: /chatter'));
       assert.deepEqual([topic.age_window_samples, topic.age_max_ms, topic.latency_window_samples], ['2', '2000', '1']);
-      assert.equal(values(array.status.find((s) => s.name === SERVER_STATUS_NAME)).age_records, '2');
+      assert.equal(values(array.status.find((s) => s.name === 'fastsocket_server: link')).age_records, '2');
     });
   });
 
@@ -431,12 +431,21 @@ describe('ServerNode', () => {
       srv.closeWindow();
       srv.publishDiagnostics();
       const [array] = graph.messagesOn('/diagnostics') as Array<{ status: DiagnosticStatusMsg[] }>;
-      const link = values(array.status.find((s) => s.name === SERVER_STATUS_NAME));
+      const link = values(array.status.find((s) => s.name === 'fastsocket_server: link'));
       assert.equal(link.dropped_messages, '1');
       assert.equal(link.latency_p95_ms, '4');
       const topic = values(array.status.find((s) => s.name === 'fastsocket_server: /chatter'));
       assert.deepEqual([topic.messages, topic.lost_messages, topic.latency_p50_ms, topic.latency_window_samples], ['2', '1', '4', '2']);
       for (const key of ['latency_p99_ms', 'latency_jitter_ms', 'resent_messages', 'duplicate_messages', 'reordered_messages', 'dropped_messages']) assert.ok(key in topic, key);
+    });
+
+    it('names its statuses after the node, so two servers renamed apart publish statuses of different names', () => {
+      const { graph, srv } = server({}, 'server_rsu4');
+      srv.handleMessage(message(envelope(0)));
+      srv.closeWindow();
+      srv.publishDiagnostics();
+      const [array] = graph.messagesOn('/diagnostics') as Array<{ status: DiagnosticStatusMsg[] }>;
+      assert.deepEqual(array.status.map((s) => s.name), ['server_rsu4: link', 'server_rsu4: /chatter']);
     });
   });
 });
