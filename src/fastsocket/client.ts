@@ -149,6 +149,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private readonly badFrameWarnings: WarnBudget;
   /** Learnt from the server's hello, when it sends one. */
   private serverMaxFrameBytes = Infinity;
+  /** The server limit last warned about: dropping for it is logged once per value, not once per message. */
+  private warnedServerMaxFrameBytes = Infinity;
   private readonly outbox = new Map<string, Entry>();
   private readonly store: OutboxStore | null = null;
   private outboxBytes = 0;
@@ -557,6 +559,13 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       const e = this.queue[this.queueHead++];
       if (!this.outbox.has(e.id) || e.writtenGen === this.gen) continue;
       if (messageFrameBytes(e.bytes) > this.serverMaxFrameBytes) {
+        if (this.warnedServerMaxFrameBytes !== this.serverMaxFrameBytes) {
+          this.warnedServerMaxFrameBytes = this.serverMaxFrameBytes;
+          this.logger.warn(
+            `dropping messages larger than ${this.url} accepts: its hello gives max_frame_bytes ${this.serverMaxFrameBytes} (this one is ${e.bytes} bytes ` +
+              'of payload); each is rejected with FS_ERR_PAYLOAD and counted in dropped',
+          );
+        }
         this.drop(e, new FastSocketError('FS_ERR_PAYLOAD', `message of ${e.bytes} bytes exceeds the server's max_frame_bytes (${this.serverMaxFrameBytes})`));
         continue;
       }

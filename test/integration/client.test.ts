@@ -493,6 +493,19 @@ describe('FastSocketClient', () => {
       });
     }
 
+    it('says once, not once per message, that it drops messages over the limit the server\'s hello gave', async () => {
+      const { url } = await startServer(teardown, 'tcp', { maxFrameBytes: 1024 });
+      const warnings: string[] = [];
+      const logger = { debug: () => undefined, info: () => undefined, warn: (m: string) => void warnings.push(m), error: () => undefined };
+      const client = await startClient(teardown, url, { clientId: 'veh-1', logger });
+      await client.send('first');
+      const results = await outcomes([...Array.from({ length: 5 }, () => client.send('b'.repeat(2000))), client.send('after')]);
+      assert.deepEqual(codes(results), ['FS_ERR_PAYLOAD', 'FS_ERR_PAYLOAD', 'FS_ERR_PAYLOAD', 'FS_ERR_PAYLOAD', 'FS_ERR_PAYLOAD', 'ok']);
+      const told = warnings.filter((w) => /max_frame_bytes/.test(w));
+      assert.equal(told.length, 1, JSON.stringify(warnings));
+      assert.match(told[0], /max_frame_bytes 1024 \(this one is 2002 bytes/);
+    });
+
     it('rejects it with FS_ERR_PAYLOAD and delivers the messages behind it (ws, told by close code 1009, no hello)', async () => {
       const { server, url } = await startServer(teardown, 'ws', { maxFrameBytes: 1024 });
       const messages = collect<MessageEvent>(server, 'message');
