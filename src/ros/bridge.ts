@@ -55,7 +55,6 @@ export interface TopicCounters {
   resubscriptions: number;
 }
 
-
 /** One forwarded topic: waits for its type and publishers, then keeps a subscription whose QoS matches them. */
 class TopicForwarder {
   readonly counters: TopicCounters = { received: 0, forwarded: 0, delivered: 0, dropped: 0, dropped_stale: 0, skipped_rate: 0, mapping_errors: 0, resubscriptions: 0 };

@@ -352,10 +352,13 @@ class RclnodejsNode implements RosNode {
  * which it is left to answer.
  */
 function isInstalledMessage(type: string, env: NodeJS.ProcessEnv = process.env): boolean | null {
-  const m = /^([A-Za-z][A-Za-z0-9_]*)\/msg\/([A-Za-z][A-Za-z0-9_]*)$/.exec(type);
+  const m = MESSAGE_TYPE.exec(type);
   if (!m) return null;
   return installedMessageFile(m[1], m[2], ['msg', 'idl'], env) !== undefined;
 }
+
+/** `pkg/msg/Name`, with the package and the name as groups 1 and 2. */
+const MESSAGE_TYPE = /^([A-Za-z][A-Za-z0-9_]*)\/msg\/([A-Za-z][A-Za-z0-9_]*)$/;
 
 /** The first `share/<pkg>/msg/<name>.<ext>` that a prefix on AMENT_PREFIX_PATH holds, or undefined. */
 function installedMessageFile(pkg: string, name: string, exts: readonly string[], env: NodeJS.ProcessEnv): string | undefined {
@@ -373,6 +376,23 @@ interface InstalledField {
   type: { capacity: number; nested_type_name: string };
 }
 
+/** What rosidl installs beside a type's .msg (Jazzy on): its description and its type hashes. */
+interface InstalledDescription {
+  type_description_msg?: { type_description?: { fields?: InstalledField[] } };
+  type_hashes?: Array<{ type_name?: unknown; hash_string?: unknown }>;
+}
+
+/** The first share/<pkg>/msg/<name>.json on AMENT_PREFIX_PATH, parsed, with its path; null when none can be read. */
+function installedDescription(pkg: string, name: string, env: NodeJS.ProcessEnv): { file: string; doc: InstalledDescription } | null {
+  const file = installedMessageFile(pkg, name, ['json'], env);
+  if (file === undefined) return null;
+  try {
+    return { file, doc: JSON.parse(readFileSync(file, 'utf8')) as InstalledDescription };
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Why rclnodejs' JavaScript for `def.type` no longer describes the type as installed, or null. rclnodejs generates a
  * type's JavaScript on first use and never again, so after a message of a workspace changes it keeps the old fields,
@@ -381,14 +401,10 @@ interface InstalledField {
  */
 function staleDefinitionProblem(def: MessageDefinition, env: NodeJS.ProcessEnv = process.env): string | null {
   const [pkg, , name] = def.type.split('/');
-  const file = installedMessageFile(pkg, name, ['json'], env);
-  if (file === undefined) return null;
-  let installed: InstalledField[];
-  try {
-    installed = (JSON.parse(readFileSync(file, 'utf8')) as { type_description_msg: { type_description: { fields: InstalledField[] } } }).type_description_msg.type_description.fields;
-  } catch {
-    return null;
-  }
+  const description = installedDescription(pkg, name, env);
+  const installed = description?.doc.type_description_msg?.type_description?.fields;
+  if (!description || !Array.isArray(installed)) return null;
+  const { file } = description;
   // Names, array sizes and nested types: what decides the layout apart from the primitive types themselves.
   const shape = (fieldName: string, size: number, nested: string): string => `${fieldName}${size > 0 ? `[${size}]` : ''}${nested ? ` ${nested}` : ''}`;
   const want = installed.filter((f) => f.name !== 'structure_needs_at_least_one_member').map((f) => shape(f.name, f.type.capacity, f.type.nested_type_name));
@@ -403,17 +419,11 @@ function staleDefinitionProblem(def: MessageDefinition, env: NodeJS.ProcessEnv =
  * there is none (another distribution, a service or action message, a file that cannot be read).
  */
 export function installedTypeHash(type: string, env: NodeJS.ProcessEnv = process.env): string | null {
-  const m = /^([A-Za-z][A-Za-z0-9_]*)\/msg\/([A-Za-z][A-Za-z0-9_]*)$/.exec(type);
+  const m = MESSAGE_TYPE.exec(type);
   if (!m) return null;
-  const file = installedMessageFile(m[1], m[2], ['json'], env);
-  if (file === undefined) return null;
-  try {
-    const hashes = (JSON.parse(readFileSync(file, 'utf8')) as { type_hashes?: Array<{ type_name?: unknown; hash_string?: unknown }> }).type_hashes;
-    const own = hashes?.find((h) => h.type_name === type)?.hash_string;
-    return typeof own === 'string' && own.length > 0 ? own : null;
-  } catch {
-    return null;
-  }
+  const hashes = installedDescription(m[1], m[2], env)?.doc.type_hashes;
+  const own = Array.isArray(hashes) ? hashes.find((h) => h?.type_name === type)?.hash_string : undefined;
+  return typeof own === 'string' && own.length > 0 ? own : null;
 }
 
 /** Where rclnodejs keeps the JavaScript it generated for `pkg`. */

@@ -35,7 +35,6 @@ export function timeMsg(wallNs: number): TimeMsg {
   return { sec, nanosec: Math.min(999_999_999, Math.max(0, Math.round(wallNs - sec * 1e9))) };
 }
 
-/** Values are stringified as DiagnosticStatus requires; numbers keep at most 3 decimals. */
 /**
  * `<node name>: link`, the status of a node's connection(s); its other statuses are `<node name>: <topic>`, as
  * diagnostic_updater names a node's statuses, so two nodes renamed apart (`-r __node:=`) do not publish statuses of
@@ -45,6 +44,7 @@ export function linkStatusName(nodeName: string): string {
   return `${nodeName}: link`;
 }
 
+/** Values are stringified as DiagnosticStatus requires; numbers keep at most 3 decimals. */
 export function diagnosticStatus(
   name: string, level: DiagnosticLevelValue, message: string, hardwareId: string, values: Record<string, string | number | boolean | null>,
 ): DiagnosticStatusMsg {
