@@ -9,7 +9,7 @@ import { FastSocketError, FastSocketErrorCode, ProtocolError } from './errors';
 import { newMessageId } from './ids';
 import { checkLogger, Logger } from './logger';
 import { checkBoolean, checkInteger, orDefault, checkKnownKeys, checkString, ClientLimits, DEFAULT_SERVER_LIMITS, validateClientLimits } from './options';
-import { connect, FrameConnection, TlsOptions } from './transport';
+import { connect, FrameConnection, isWebSocketProtocolError, TlsOptions } from './transport';
 import { DEFAULT_URL, Endpoint, formatUrl, parseUrl } from './url';
 import { OutboxStore } from './outbox-store';
 import { WarnBudget } from './warn-budget';
@@ -442,9 +442,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       conn.close('too_large');
     });
     conn.on('drain', () => this.pump());
-    conn.on('error', (err: Error & { code?: string }) => {
-      // As the server does: a WebSocket protocol violation by the server, after which ws closes, is worth a warning.
-      if (err.code?.startsWith('WS_ERR_')) this.logger.warn(`closing the connection to ${this.url}: ${err.message}`);
+    conn.on('error', (err) => {
+      if (isWebSocketProtocolError(err)) this.logger.warn(`closing the connection to ${this.url}: ${err.message}`);
       else this.logger.debug(`connection to ${this.url}: ${err.message}`);
     });
     conn.on('close', () => this.onClosed(conn));

@@ -9,7 +9,7 @@ import { latencyRecord } from './latency';
 import { checkLogger, Logger } from './logger';
 import { checkInteger, checkKnownKeys, orDefault, checkString, ServerLimits, validateServerLimits } from './options';
 import { SeenIds } from './seen-ids';
-import { FrameConnection, listen, Listener, TlsOptions } from './transport';
+import { FrameConnection, isWebSocketProtocolError, listen, Listener, TlsOptions } from './transport';
 import { DEFAULT_URL, Endpoint, isLoopback, parseUrl } from './url';
 import { WarnBudget } from './warn-budget';
 import { Ack3Frame, LatencyRecord, MessageFrame, PROTOCOL_VERSION } from './wire';
@@ -323,10 +323,8 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
         conn.resumeReading();
       }
     });
-    conn.on('error', (err: Error & { code?: string }) => {
-      // ws closes a connection itself on a WebSocket protocol violation (a reserved opcode or RSV bit, too many
-      // fragments): like a bad frame, worth a warning; socket errors (a reset) are not.
-      if (err.code?.startsWith('WS_ERR_')) this.logger.warn(`closing ${conn.peer}: ${err.message}`);
+    conn.on('error', (err) => {
+      if (isWebSocketProtocolError(err)) this.logger.warn(`closing ${conn.peer}: ${err.message}`);
       else this.logger.debug(`connection ${conn.peer}: ${err.message}`);
     });
     conn.on('close', () => {
@@ -363,8 +361,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       if (p.firstFrame && (this.endpoint.scheme === 'tcp' || this.endpoint.scheme === 'tls') && HTTP_REQUEST_LINE.test(data.toString('latin1'))) {
         // A ws:// client's upgrade request, read as lines: say so once and close, rather than a bad frame per header line.
         p.firstFrame = false;
-        this.counters.bad_frames++;
-        this.counters.bad_frames_by_reason[err.reason] = (this.counters.bad_frames_by_reason[err.reason] ?? 0) + 1;
+        this.countBadFrame(err);
         this.logger.warn(`closing ${p.conn.peer}: it sent an HTTP request (a ws:// or wss:// client? this server is ${this.endpoint.scheme}://)`);
         p.conn.close(badFrameCloseReason(err));
         return;
@@ -555,9 +552,13 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     }
   }
 
-  private rejectFrame(p: PeerState, err: ProtocolError): void {
+  private countBadFrame(err: ProtocolError): void {
     this.counters.bad_frames++;
     this.counters.bad_frames_by_reason[err.reason] = (this.counters.bad_frames_by_reason[err.reason] ?? 0) + 1;
+  }
+
+  private rejectFrame(p: PeerState, err: ProtocolError): void {
+    this.countBadFrame(err);
     p.badStreak++;
     p.badFrameWarnings.warn(this.logger, `bad frame from ${p.conn.peer} (${err.reason}): ${err.message}`);
     this.emit('bad-frame', { peer: p.conn.peer, error: err });

@@ -597,6 +597,14 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
   });
 }
 
+/**
+ * Whether a connection's 'error' is a WebSocket protocol violation by the peer (a reserved opcode or RSV bit, too many
+ * fragments), after which ws closes the connection itself: worth a warning, where a socket error (a reset) is not.
+ */
+export function isWebSocketProtocolError(err: Error & { code?: string }): boolean {
+  return err.code?.startsWith('WS_ERR_') === true;
+}
+
 export interface ConnectOptions {
   maxFrameBytes: number;
   tls?: TlsOptions;

@@ -189,30 +189,35 @@ describe('fastsocket ROS 2 nodes', function () {
     });
   });
 
-  describe('#a bridge on ws:// against a tcp:// server', () => {
-    it('warns on both sides at once, naming the schemes, rather than timing out after a bad frame per header line', async () => {
-      const server = start(nodeScript('server', '-r __node:=scheme_server2 -p url:=tcp://127.0.0.1:0'), infraDomain);
-      const [, port] = await server.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/, 60_000);
-      const bridge = start(nodeScript('bridge', `-r __node:=scheme_bridge2 -p url:=ws://127.0.0.1:${port} -p topics:=[/scheme_chatter]`), vehicleDomain);
-      await server.waitFor(/\[WARN\].*closing 127\.0\.0\.1:\d+: it sent an HTTP request \(a ws:\/\/ or wss:\/\/ client\? this server is tcp:\/\/\)/, 30_000);
-      await bridge.waitFor(/\[WARN\].*cannot connect to ws:\S+: socket hang up without an HTTP answer \(a tcp:\/\/ or tls:\/\/ server\?\)/, 30_000);
-      assert.doesNotMatch(server.output(), /bad frame/);
-      assert.equal(await bridge.stop(), 0);
-      assert.equal(await server.stop(), 0);
+  // A bridge and a server on different schemes: each side says so at once, naming the schemes.
+  const schemeMismatches = [
+    {
+      bridge: 'ws', server: 'tcp', what: 'rather than timing out after a bad frame per header line',
+      serverSays: /\[WARN\].*closing 127\.0\.0\.1:\d+: it sent an HTTP request \(a ws:\/\/ or wss:\/\/ client\? this server is tcp:\/\/\)/,
+      bridgeSays: /\[WARN\].*cannot connect to ws:\S+: socket hang up without an HTTP answer \(a tcp:\/\/ or tls:\/\/ server\?\)/,
+      serverNeverSays: /bad frame/,
+    },
+    {
+      bridge: 'tcp', server: 'ws', what: 'rather than reconnecting in silence',
+      serverSays: /\[WARN\].*closing 127\.0\.0\.1:\d+: it sent no HTTP request \(a tcp:\/\/ or tls:\/\/ client\? this server is ws:\/\/\)/,
+      bridgeSays: /\[WARN\].*disconnected from tcp:\S+ before the server answered the hello \(.*a server on another scheme than tcp:\/\/\?/,
+      serverNeverSays: null,
+    },
+  ];
+  for (const c of schemeMismatches) {
+    describe(`#a bridge on ${c.bridge}:// against a ${c.server}:// server`, () => {
+      it(`warns on both sides at once, naming the schemes, ${c.what}`, async () => {
+        const server = start(nodeScript('server', `-r __node:=scheme_server_${c.server} -p url:=${c.server}://127.0.0.1:0`), infraDomain);
+        const [, port] = await server.waitFor(new RegExp(`listening on ${c.server}://127\\.0\\.0\\.1:(\\d+)`), 60_000);
+        const bridge = start(nodeScript('bridge', `-r __node:=scheme_bridge_${c.bridge} -p url:=${c.bridge}://127.0.0.1:${port} -p topics:=[/scheme_chatter]`), vehicleDomain);
+        await server.waitFor(c.serverSays, 30_000);
+        await bridge.waitFor(c.bridgeSays, 30_000);
+        if (c.serverNeverSays) assert.doesNotMatch(server.output(), c.serverNeverSays);
+        assert.equal(await bridge.stop(), 0);
+        assert.equal(await server.stop(), 0);
+      });
     });
-  });
-
-  describe('#a bridge on tcp:// against a ws:// server', () => {
-    it('warns on both sides, naming the schemes, rather than reconnecting in silence', async () => {
-      const server = start(nodeScript('server', '-r __node:=scheme_server -p url:=ws://127.0.0.1:0'), infraDomain);
-      const [, port] = await server.waitFor(/listening on ws:\/\/127\.0\.0\.1:(\d+)/, 60_000);
-      const bridge = start(nodeScript('bridge', `-r __node:=scheme_bridge -p url:=tcp://127.0.0.1:${port} -p topics:=[/scheme_chatter]`), vehicleDomain);
-      await server.waitFor(/\[WARN\].*closing 127\.0\.0\.1:\d+: it sent no HTTP request \(a tcp:\/\/ or tls:\/\/ client\? this server is ws:\/\/\)/, 30_000);
-      await bridge.waitFor(/\[WARN\].*disconnected from tcp:\S+ before the server answered the hello \(.*a server on another scheme than tcp:\/\/\?/, 30_000);
-      assert.equal(await bridge.stop(), 0);
-      assert.equal(await server.stop(), 0);
-    });
-  });
+  }
 
   describe('#first message of a topic', () => {
     it('hands it to a volatile subscriber that was waiting before the server created the topic', async () => {
