@@ -6,7 +6,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
-import { FastSocketError, OUTBOX_POLICIES, parseJson, type OutboxPolicy, type TlsOptions } from '../fastsocket';
+import { FastSocketError, JsonDepthError, OUTBOX_POLICIES, parseJson, type OutboxPolicy, type TlsOptions } from '../fastsocket';
 
 /** A mistake on the command line; the CLI prints its message on one line and exits 2. */
 export class UsageError extends Error {
@@ -99,7 +99,7 @@ export function jsonFlag(values: FlagValues, name: string): { value: unknown } |
   try {
     return { value: parseJson(text) };
   } catch (err) {
-    throw new UsageError(`--${name} is not valid JSON: ${(err as Error).message}`);
+    throw new UsageError(`--${name} ${err instanceof JsonDepthError ? 'is refused' : 'is not valid JSON'}: ${(err as Error).message}`);
   }
 }
 

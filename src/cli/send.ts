@@ -1,7 +1,7 @@
 /** `fastsocket send`: send N payloads (or stdin's lines), wait for their acks, and report what arrived. */
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { DEFAULT_CLIENT_LIMITS, DEFAULT_URL, FastSocketClient, parseJson, stringifyJson, type ClientStats } from '../fastsocket';
+import { DEFAULT_CLIENT_LIMITS, DEFAULT_URL, FastSocketClient, JsonDepthError, parseJson, stringifyJson, type ClientStats } from '../fastsocket';
 import { messageFrameBytes } from '../fastsocket/codec';
 import {
   asUsageError, CLIENT_LIMIT_OPTIONS, CLIENT_TLS_SPEC, clientTls, intFlag, jsonFlag, limitFlagSpecs, limitOptions, numberFlag,
@@ -167,7 +167,7 @@ async function* stdinPayloads(input: Readable, limit: number, signal: AbortSigna
     try {
       yield { payload: parseJson(line), bytes: Buffer.byteLength(line) };
     } catch (err) {
-      yield { error: `stdin line ${lineNo} skipped: not JSON (${(err as Error).message})` };
+      yield { error: `stdin line ${lineNo} skipped: ${err instanceof JsonDepthError ? err.message : `not JSON (${(err as Error).message})`}` };
     }
     if (++taken >= limit) break;
   }

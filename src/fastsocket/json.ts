@@ -33,8 +33,72 @@ function unmarkRaw(text: string): string {
   return text.split(QUOTED_RAW_MARKER).map((part, i) => (i === 0 ? part : part.replace('"', ''))).join('');
 }
 
-/** Parses JSON text, also accepting Python's bare NaN/Infinity/-Infinity. Throws SyntaxError on anything else. */
+/**
+ * How many arrays and objects JSON text may have open at once. RFC 8259 §9 lets a parser set this limit, and one is
+ * needed: V8 takes ~250 ns per level, so a 16 MiB frame of brackets held the event loop (and every other peer) for
+ * 3.8 s, and JSON.stringify cannot write back more than a few thousand levels. The original Python peer's json module
+ * fails at 1,000 (its recursion limit), so no payload it can exchange is refused by this.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/**
+ * True when JSON text, as a string or as its UTF-8 bytes (no byte of a multi-byte character is ASCII, so both read
+ * alike), opens more than `limit` arrays/objects at once; strings are skipped. Linear; text too short to nest that
+ * deep, or with fewer opening brackets in all, is answered without the scan. A receiver checks a frame's bytes
+ * before decoding them.
+ */
+export function nestsDeeperThan(text: string | Uint8Array, limit: number): boolean {
+  if (text.length <= 2 * limit || countUpTo(text, '[', limit) + countUpTo(text, '{', limit) <= limit) return false;
+  // A string is scanned as its UTF-8 bytes: encoding and scanning them takes no longer than scanning the string.
+  return bytesNestDeeper(typeof text === 'string' ? Buffer.from(text) : text, limit);
+}
+
+/** How many times `c` occurs in `text` (found with indexOf, i.e. memchr), counting no further than limit + 1. */
+function countUpTo(text: string | Uint8Array, c: '[' | '{', limit: number): number {
+  const find = typeof text === 'string' ? (from: number) => text.indexOf(c, from) : (from: number) => text.indexOf(c.charCodeAt(0), from);
+  let n = 0;
+  for (let i = find(0); i !== -1 && n <= limit; i = find(i + 1)) n++;
+  return n;
+}
+
+function bytesNestDeeper(bytes: Uint8Array, limit: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (c === 0x22) {
+      for (i++; i < bytes.length; i++) {
+        const d = bytes[i];
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/** What parseJson throws for text nested deeper than MAX_JSON_DEPTH (valid JSON otherwise, perhaps). */
+export class JsonDepthError extends SyntaxError {
+  constructor() {
+    super(`JSON nests arrays/objects deeper than ${MAX_JSON_DEPTH} levels`);
+    this.name = 'JsonDepthError';
+  }
+}
+
+/**
+ * Parses JSON text, also accepting Python's bare NaN/Infinity/-Infinity. Throws SyntaxError on anything else,
+ * JsonDepthError for nesting deeper than MAX_JSON_DEPTH.
+ */
 export function parseJson(text: string): unknown {
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw new JsonDepthError();
+  return parseCheckedJson(text);
+}
+
+/** parseJson for text already known not to nest deeper than MAX_JSON_DEPTH. */
+export function parseCheckedJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -79,8 +143,6 @@ export function stringifyJson(value: unknown): string {
   return marked || negativeZerosWritten !== zerosBefore ? unmarkRaw(text) : text;
 }
 
-const MAX_DEPTH = 10_000;
-
 /** A small recursive-descent parser, used only when JSON.parse rejected text containing NaN or Infinity. */
 class PermissiveParser {
   private pos = 0;
@@ -95,7 +157,7 @@ class PermissiveParser {
   }
 
   private value(depth: number): unknown {
-    if (depth > MAX_DEPTH) this.fail('nesting too deep');
+    if (depth > MAX_JSON_DEPTH) this.fail('nesting too deep');
     this.skipWs();
     const c = this.text[this.pos];
     if (c === '{') return this.object(depth);

@@ -122,15 +122,25 @@ describe('FastSocketServer bad input', () => {
         await finish(a);
       });
 
-      it('survives deeply nested JSON, with and without Python NaN in it, and keeps serving', async () => {
-        const a = await arena(scheme, { maxFrameBytes: 1024 * 1024 });
+      it('drops frames nested deeper than 1000 levels, with and without Python NaN in them, naming the limit, and keeps serving', async () => {
+        const { lines, logger } = loggedLines();
+        const a = await arena(scheme, { maxFrameBytes: 1024 * 1024, logger });
         const peer = await attacker(a.url);
-        const depth = 200_000;
-        peer.sendFrame(`{"id":"deep-1","type":"message","payload":${'['.repeat(depth)}${']'.repeat(depth)}}`);
-        peer.sendFrame(`{"id":"deep-2","type":"message","payload":${'['.repeat(depth)}NaN${']'.repeat(depth)}}`);
+        const nested = (id: string, depth: number, inner = '') => `{"id":"${id}","type":"message","payload":${'['.repeat(depth)}${inner}${']'.repeat(depth)}}`;
+        const deep = 200_000;
+        peer.sendFrame(nested('deep-1', deep));
+        peer.sendFrame(message1('between-1', 1));
+        peer.sendFrame(nested('deep-2', deep, 'NaN'));
+        peer.sendFrame(message1('between-2', 2));
+        // The frame object is one level: a payload of 999 arrays is the deepest accepted, 1000 the shallowest refused.
+        peer.sendFrame(nested('limit', 999, '"[[["'));
+        peer.sendFrame(nested('over-limit', 1000, '"]]]"'));
         await stillServes(peer, 'after-deep');
-        assert.ok(!a.messages.some((m) => m.id === 'deep-2'), 'nesting beyond the NaN-tolerant parser limit is a bad frame');
-        assert.equal(reasonCount(a.server, 'invalid_json'), 1);
+        const handed = new Set(a.messages.map((m) => m.id));
+        assert.deepEqual(['deep-1', 'deep-2', 'limit', 'over-limit'].filter((id) => handed.has(id)), ['limit']);
+        assert.equal(reasonCount(a.server, 'invalid_json'), 3);
+        const depthWarnings = lines.filter((l) => l.includes('deeper than 1000 levels'));
+        assert.equal(depthWarnings.length, 3, lines.join('\n'));
         await finish(a);
       });
 

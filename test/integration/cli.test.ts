@@ -174,14 +174,16 @@ describe('fastsocket CLI', function () {
   });
 
   describe('send --stdin', () => {
-    it('sends one payload per line, skips a line that is not JSON, counts it as failed and exits 1', async () => {
+    it('sends one payload per line, skips a line that is not JSON or nests too deep, counts each as failed and exits 1', async () => {
       const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0');
-      const send = startCli(teardown, ['send', '--url', url, '--stdin', '--json'], { stdin: '{"a": 1}\nnot json\n\n[1, 2]\n"three"\n' });
+      const deep = `${'['.repeat(1001)}${']'.repeat(1001)}`;
+      const send = startCli(teardown, ['send', '--url', url, '--stdin', '--json'], { stdin: `{"a": 1}\nnot json\n${deep}\n\n[1, 2]\n"three"\n` });
 
       assert.equal(await send.exitCode(), 1);
       const [summary] = send.events('summary');
-      assert.deepEqual({ sent: summary.sent, delivered: summary.delivered, failed: summary.failed }, { sent: 3, delivered: 3, failed: 1 });
-      assert.ok(send.stderr.some((l) => l.includes('line 2')), `stderr names the bad line: ${send.stderr.join(' | ')}`);
+      assert.deepEqual({ sent: summary.sent, delivered: summary.delivered, failed: summary.failed }, { sent: 3, delivered: 3, failed: 2 });
+      assert.ok(send.stderr.some((l) => l.includes('line 2') && l.includes('not JSON')), `stderr names the bad line: ${send.stderr.join(' | ')}`);
+      assert.ok(send.stderr.some((l) => l.includes('line 3') && l.includes('deeper than 1000 levels')), `stderr names the deep line: ${send.stderr.join(' | ')}`);
       await waitUntil(() => serve.events('message').length >= 3, 'three message lines', DEADLINE_MS);
       assert.deepEqual(serve.events('message').map((m) => m.payload), [{ a: 1 }, [1, 2], 'three']);
     });

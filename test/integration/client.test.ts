@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { WebSocketServer } from 'ws';
-import { FastSocketError, FastSocketServer, type FastSocketErrorCode, type MessageEvent, type SendResult } from '../../src/fastsocket';
+import { FastSocketError, FastSocketServer, MAX_JSON_DEPTH, type FastSocketErrorCode, type MessageEvent, type SendResult } from '../../src/fastsocket';
 import { startClient, startServer, unreachableUrl } from '../support/fixtures';
 import { isMessage, RawServer } from '../support/raw-server';
 import { useTeardown } from '../support/teardown';
@@ -114,6 +114,18 @@ describe('FastSocketClient', () => {
         'FS_ERR_PAYLOAD',
       ]);
       assert.equal(client.stats().outbox_messages, 0);
+    });
+
+    it('rejects a payload nested deeper than receivers accept with FS_ERR_PAYLOAD naming the limit, and queues one at it', async () => {
+      const url = await unreachableUrl('tcp');
+      const client = await startClient(teardown, url);
+      const nested = (depth: number): unknown => (depth === 0 ? 'leaf' : [nested(depth - 1)]);
+      const err = await client.send(nested(MAX_JSON_DEPTH)).then(() => null, (e: unknown) => e);
+      assert.ok(err instanceof FastSocketError && err.code === 'FS_ERR_PAYLOAD', String(err));
+      assert.match(err.message, /deeper than 999 levels \(1000 with its message frame\)/);
+      assert.equal(client.stats().outbox_messages, 0);
+      client.send(nested(MAX_JSON_DEPTH - 1)).catch(() => undefined);
+      assert.equal(client.stats().outbox_messages, 1, 'a payload whose frame is 1000 levels deep is queued');
     });
 
     it('rejects a payload whose message frame would exceed its max_frame_bytes, naming both sizes', async () => {

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { NEGATIVE_ZERO, parseJson, stringifyJson } from '../../src/fastsocket/json';
+import { JsonDepthError, MAX_JSON_DEPTH, NEGATIVE_ZERO, nestsDeeperThan, parseJson, stringifyJson } from '../../src/fastsocket/json';
 
 /** JSON values that also hold Python's non-finite floats (no -0: JSON cannot carry it). */
 const pythonJsonValue = fc.letrec((tie) => ({
@@ -33,6 +33,47 @@ function pythonDumps(v: unknown): string {
 }
 
 describe('json', () => {
+  describe('#nestsDeeperThan', () => {
+    /** The greatest number of arrays/objects open at once, by the engine's own reading of the text. */
+    function depthOf(v: unknown): number {
+      if (v === null || typeof v !== 'object') return 0;
+      return 1 + Math.max(0, ...Object.values(v as object).map(depthOf));
+    }
+
+    it('agrees with the depth of the parsed value, for strings and for UTF-8 bytes, brackets and escapes inside strings included', () => {
+      const tricky = fc.constantFrom('[', ']', '{', '}', '"', '\\', '\\"', 'é', '🚗');
+      const value = fc.letrec((tie) => ({
+        v: fc.oneof(
+          { depthSize: 'large', maxDepth: 12 },
+          fc.integer(),
+          fc.array(tricky).map((parts) => parts.join('')),
+          fc.array(tie('v'), { maxLength: 3 }),
+          fc.dictionary(fc.array(tricky).map((p) => p.join('')), tie('v'), { maxKeys: 3 }),
+        ),
+      })).v;
+      fc.assert(
+        fc.property(value, fc.integer({ min: 0, max: 14 }), (v, limit) => {
+          const text = JSON.stringify(v);
+          const expected = depthOf(v) > limit;
+          assert.equal(nestsDeeperThan(text, limit), expected, text);
+          assert.equal(nestsDeeperThan(Buffer.from(text), limit), expected, text);
+          assert.equal(nestsDeeperThan(new Uint8Array(Buffer.from(text)), limit), expected, text);
+        }),
+        { numRuns: 3000 },
+      );
+    });
+
+    it('counts exactly at the limit, also when the text is long enough for the full scan', () => {
+      const nested = (d: number, pad = 0) => `${'['.repeat(d)}"${' '.repeat(pad)}"${']'.repeat(d)}`;
+      assert.equal(nestsDeeperThan(nested(MAX_JSON_DEPTH), MAX_JSON_DEPTH), false);
+      assert.equal(nestsDeeperThan(nested(MAX_JSON_DEPTH + 1), MAX_JSON_DEPTH), true);
+      // Many brackets that never nest deeply, and brackets inside a string that do not count.
+      const wide = `[${'[],'.repeat(5000)}"${'['.repeat(5000)}"]`;
+      assert.equal(nestsDeeperThan(wide, MAX_JSON_DEPTH), false);
+      assert.equal(nestsDeeperThan(Buffer.from(wide), MAX_JSON_DEPTH), false);
+    });
+  });
+
   describe('#parseJson', () => {
     it('parses Python NaN, Infinity and -Infinity anywhere a number can stand', () => {
       const v = parseJson('{"a": NaN, "b": [Infinity, -Infinity, 1], "c": {"d": -Infinity}}') as {
@@ -103,6 +144,14 @@ describe('json', () => {
       assert.equal(Object.getPrototypeOf(v), Object.prototype);
       assert.deepStrictEqual(Object.keys(v), ['__proto__', 'y']);
       assert.equal(({} as Record<string, unknown>).x, undefined);
+    });
+
+    it('refuses text nested deeper than MAX_JSON_DEPTH with a JsonDepthError naming the limit, NaN-tolerant path included', () => {
+      assert.equal((parseJson(`${'['.repeat(MAX_JSON_DEPTH)}NaN${']'.repeat(MAX_JSON_DEPTH)}`) as unknown[]).length, 1);
+      for (const inner of ['1', 'NaN']) {
+        const text = `${'['.repeat(MAX_JSON_DEPTH + 1)}${inner}${']'.repeat(MAX_JSON_DEPTH + 1)}`;
+        assert.throws(() => parseJson(text), (err: unknown) => err instanceof JsonDepthError && err instanceof SyntaxError && /deeper than 1000 levels/.test(err.message));
+      }
     });
 
     it('keeps the last of duplicate keys, like JSON.parse', () => {
