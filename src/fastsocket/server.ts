@@ -148,6 +148,12 @@ const EXPIRED_IDS_KEPT = 4096;
 const AUTH_FAILURES_BEFORE_BLOCK = 5;
 /** Refusals logged as warnings per WARN_BUDGET_WINDOW_MS, however fast peers connect past max_connections. */
 const REFUSED_WARNINGS_PER_WINDOW = 10;
+/**
+ * Warnings about what peers sent or did (bad frames, connections closed for them, refusals) per
+ * WARN_BUDGET_WINDOW_MS, all connections together: a peer reconnecting in a loop with 10 bad frames each made
+ * 26,000 warning lines a second on loopback.
+ */
+const PEER_WARNINGS_PER_WINDOW = 100;
 
 export class FastSocketServer extends EventEmitter<ServerEvents> {
   private readonly endpoint: Endpoint;
@@ -161,7 +167,8 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
   private readonly writeHighWater: number;
   private readonly peers = new Set<PeerState>();
   private readonly authFailures = new Map<string, { count: number; sinceMs: number }>();
-  private readonly refusedWarnings = new WarnBudget(REFUSED_WARNINGS_PER_WINDOW);
+  private readonly peerWarnings = new WarnBudget(PEER_WARNINGS_PER_WINDOW);
+  private readonly refusedWarnings = new WarnBudget(REFUSED_WARNINGS_PER_WINDOW, undefined, this.peerWarnings);
   private pendingSeq = 0;
   /** Ids whose record expired, with when their ack 2 was written, oldest first; at most EXPIRED_IDS_KEPT. */
   private readonly expiredIds = new Map<string, number>();
@@ -217,7 +224,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
         this.logger.info(`closing ${peer}: no TLS handshake or WebSocket upgrade within ${this.limits.idleTimeoutMs} ms`);
       },
       onNotHttp: (peer) => {
-        this.logger.warn(`closing ${peer}: it sent no HTTP request (a tcp:// or tls:// client? this server is ${this.endpoint.scheme}://)`);
+        this.peerWarnings.warn(this.logger, `closing ${peer}: it sent no HTTP request (a tcp:// or tls:// client? this server is ${this.endpoint.scheme}://)`);
       },
       admitHandshake: (handshaking, peer) => {
         // Handshakes count against max_connections; when none is pending the connection may finish its upgrade,
@@ -300,7 +307,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       authenticated: this.tokenDigest === null || (conn as FrameConnection & { bearerOk?: boolean }).bearerOk === true,
       firstFrame: true,
       badStreak: 0,
-      badFrameWarnings: new WarnBudget(this.limits.maxBadFrames),
+      badFrameWarnings: new WarnBudget(this.limits.maxBadFrames, undefined, this.peerWarnings),
       pending: new Map(),
       order: [],
       orderHead: 0,
@@ -314,7 +321,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     conn.on('frame', (data) => this.onFrame(p, data));
     conn.on('oversize', () => {
       this.counters.closed_oversize++;
-      this.logger.warn(`closing ${conn.peer}: frame larger than max_frame_bytes (${this.limits.maxFrameBytes})`);
+      this.peerWarnings.warn(this.logger, `closing ${conn.peer}: frame larger than max_frame_bytes (${this.limits.maxFrameBytes})`);
       conn.close('too_large');
     });
     conn.on('drain', () => {
@@ -324,7 +331,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       }
     });
     conn.on('error', (err) => {
-      if (isWebSocketProtocolError(err)) this.logger.warn(`closing ${conn.peer}: ${err.message}`);
+      if (isWebSocketProtocolError(err)) this.peerWarnings.warn(this.logger, `closing ${conn.peer}: ${err.message}`);
       else this.logger.debug(`connection ${conn.peer}: ${err.message}`);
     });
     conn.on('close', () => {
@@ -362,7 +369,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
         // A ws:// client's upgrade request, read as lines: say so once and close, rather than a bad frame per header line.
         p.firstFrame = false;
         this.countBadFrame(err);
-        this.logger.warn(`closing ${p.conn.peer}: it sent an HTTP request (a ws:// or wss:// client? this server is ${this.endpoint.scheme}://)`);
+        this.peerWarnings.warn(this.logger, `closing ${p.conn.peer}: it sent an HTTP request (a ws:// or wss:// client? this server is ${this.endpoint.scheme}://)`);
         p.conn.close(badFrameCloseReason(err));
         return;
       }
@@ -496,7 +503,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
         'the timeout (acks 3 queued behind later messages under a bandwidth cap, a long outage): raise ack3_timeout_ms above it, or the ' +
         'records left are biased towards the messages whose ack 3 came soonest';
       if (p.warnedLateAck3) this.logger.debug(text);
-      else this.logger.warn(text);
+      else this.peerWarnings.warn(this.logger, text);
       p.warnedLateAck3 = true;
       return;
     }
@@ -568,7 +575,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     }
     if (p.badStreak >= this.limits.maxBadFrames) {
       this.counters.closed_bad++;
-      this.logger.warn(`closing ${p.conn.peer}: ${p.badStreak} consecutive bad frames`);
+      this.peerWarnings.warn(this.logger, `closing ${p.conn.peer}: ${p.badStreak} consecutive bad frames`);
       p.conn.close(badFrameCloseReason(err));
     }
   }
@@ -580,7 +587,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     const f = this.authFailures.get(address);
     if (!f || now - f.sinceMs > AUTH_FAILURE_WINDOW_MS) this.authFailures.set(address, { count: 1, sinceMs: now });
     else f.count++;
-    this.logger.warn(`closing ${p.conn.peer}: authentication failed (${why})`);
+    this.peerWarnings.warn(this.logger, `closing ${p.conn.peer}: authentication failed (${why})`);
     p.conn.close('policy');
   }
 
@@ -617,7 +624,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       }
       if (p.conn.partialSinceMs !== null && nowMs - p.conn.partialSinceMs > this.limits.frameTimeoutMs) {
         this.counters.closed_frame_timeout++;
-        this.logger.warn(`closing ${p.conn.peer}: frame not completed within ${this.limits.frameTimeoutMs} ms`);
+        this.peerWarnings.warn(this.logger, `closing ${p.conn.peer}: frame not completed within ${this.limits.frameTimeoutMs} ms`);
         p.conn.close('policy');
         continue;
       }

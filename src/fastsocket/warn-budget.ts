@@ -1,7 +1,7 @@
 /**
  * A peer controls how often some warnings are written (a bad frame between good ones never reaches max_bad_frames in
- * a row; a refused connection costs a connect): a budget keeps them from flooding the log while every line still
- * reaches the debug level.
+ * a row; a refused connection costs a connect; a peer that reconnects in a loop gets a fresh connection's budget each
+ * time): a budget keeps them from flooding the log while every line still reaches the debug level.
  */
 import { Logger } from './logger';
 
@@ -16,14 +16,27 @@ export class WarnBudget {
   /**
    * @param perWindow warnings written per window; the rest of the window's lines are logged at debug level.
    * @param nowMs monotonic ms; injectable for tests.
+   * @param shared a budget this one's warnings also draw on (a server's for all its connections), so that many
+   *   budgets together stay within its perWindow too.
    */
   constructor(
     private readonly perWindow: number,
     private readonly nowMs: () => number = () => performance.now(),
+    private readonly shared?: WarnBudget,
   ) {}
 
   /** Logs `message` as a warning while the budget lasts, else at debug; the next warning says how many went to debug. */
   warn(logger: Logger, message: string): void {
+    if (!this.take()) {
+      logger.debug(message);
+      return;
+    }
+    const demoted = this.takeDemoted();
+    logger.warn(demoted > 0 ? `${message} (${demoted} warnings like it before this one went to the debug level)` : message);
+  }
+
+  /** Whether one more warning fits in this window, here and in the shared budget; a line that does not is counted. */
+  private take(): boolean {
     const now = this.nowMs();
     if (now - this.windowStartMs >= WARN_BUDGET_WINDOW_MS) {
       this.windowStartMs = now;
@@ -31,12 +44,16 @@ export class WarnBudget {
     }
     if (this.warned >= this.perWindow) {
       this.demoted++;
-      logger.debug(message);
-      return;
+      return false;
     }
+    if (this.shared && !this.shared.take()) return false;
     this.warned++;
-    const demoted = this.demoted;
+    return true;
+  }
+
+  private takeDemoted(): number {
+    const demoted = this.demoted + (this.shared?.takeDemoted() ?? 0);
     this.demoted = 0;
-    logger.warn(demoted > 0 ? `${message} (${demoted} similar warnings before this one went to the debug level)` : message);
+    return demoted;
   }
 }

@@ -183,6 +183,22 @@ describe('FastSocketServer bad input', () => {
         await finish(a);
       });
 
+      it('warns about at most 100 peer faults per 10 s across connections, however fast a peer reconnects, and logs the rest at debug level', async () => {
+        const { lines, logger } = loggedLines();
+        const a = await arena(scheme, { logger });
+        // Each connection: max_bad_frames bad frames and its closing, 5 lines; a fresh connection had a fresh budget.
+        const connections = 30;
+        for (let c = 0; c < connections; c++) {
+          const peer = await attacker(a.url);
+          for (let i = 0; i < LIMITS.maxBadFrames; i++) peer.sendFrame(`nonsense ${c}`);
+          await peer.waitClosed();
+        }
+        const peerLines = (level: string) => lines.filter((l) => l.startsWith(`${level} bad frame from `) || (l.startsWith(`${level} closing `) && l.includes('consecutive bad frames'))).length;
+        const total = connections * (LIMITS.maxBadFrames + 1);
+        assert.deepEqual({ closed: a.server.stats().closed_bad, warn: peerLines('warn'), debug: peerLines('debug') }, { closed: connections, warn: 100, debug: total - 100 });
+        await finish(a);
+      });
+
       it('closes an oversized frame without waiting for its end, and counts it', async () => {
         const a = await arena(scheme);
         const peer = await attacker(a.url);

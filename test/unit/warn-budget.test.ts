@@ -32,8 +32,33 @@ describe('WarnBudget', () => {
         'debug line 2',
         'debug line 3',
         'debug still the first window',
-        'warn next window (4 similar warnings before this one went to the debug level)',
+        'warn next window (4 warnings like it before this one went to the debug level)',
         'debug over again',
+      ]);
+    });
+
+    it('draws on a shared budget too, so that many budgets stay within its limit together, and reports lines demoted by either', () => {
+      const { lines, logger } = logged();
+      let now = 0;
+      const shared = new WarnBudget(3, () => now);
+      const a = new WarnBudget(2, () => now, shared);
+      const b = new WarnBudget(2, () => now, shared);
+      a.warn(logger, 'a1');
+      a.warn(logger, 'a2');
+      a.warn(logger, 'a3 over its own');
+      b.warn(logger, 'b1');
+      b.warn(logger, 'b2 over the shared');
+      shared.warn(logger, 'shared over');
+      now += WARN_BUDGET_WINDOW_MS;
+      b.warn(logger, 'b3');
+      assert.deepEqual(lines, [
+        'warn a1',
+        'warn a2',
+        'debug a3 over its own',
+        'warn b1',
+        'debug b2 over the shared',
+        'debug shared over',
+        'warn b3 (2 warnings like it before this one went to the debug level)',
       ]);
     });
   });
