@@ -81,6 +81,9 @@ export interface ClientResultLine {
   /** rtt mode: percentiles of the measured (post-warm-up) round trips, in us. */
   rtt_p50_us?: number;
   rtt_p99_us?: number;
+  /** The 50th- and 10th-slowest of 10,000: where rare pauses (a young-generation GC) show. */
+  rtt_p995_us?: number;
+  rtt_p999_us?: number;
   rtt_mean_us?: number;
   /** pipeline mode: measured messages / (last reply read - first write). */
   msgs_per_s?: number;
@@ -123,3 +126,9 @@ export function onLines(socket: net.Socket, onLine: (line: Buffer) => void): voi
   socket.on('data', lineSplitter(onLine));
 }
 
+/** The nearest-rank percentile `p` (0-100) of `values`, in their unit; 0 for none. */
+export function percentileOf(values: ArrayLike<number>, p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}

@@ -6,7 +6,8 @@
  * results/protocol.json.
  *
  * Options: --quick (small counts, one round: a smoke test), --json, --rounds N, --out FILE,
- *          --impls a,b (subset of the rows), --sizes 100,1024 (payload bytes).
+ *          --impls a,b (subset of the rows), --sizes 100,1024 (payload bytes),
+ *          --node-flags "..." (V8 flags for every Node server and client, baselines included; default: none).
  */
 import { ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -23,6 +24,7 @@ import {
   IMPLS,
   NS_PER_US,
   PEER_PY,
+  percentileOf,
   PYTHON,
   ALSO_COMPARED,
   RAW_FLOOR,
@@ -31,7 +33,7 @@ import {
 } from './protocol-common';
 
 /** Counts for one payload size; the same for every implementation. */
-interface Counts {
+export interface Counts {
   rttWarmup: number;
   rtt: number;
   pipelineWarmup: number;
@@ -66,9 +68,11 @@ const QUICK: typeof FULL = {
 const CHILD_TIMEOUT_MS = 180_000;
 
 /** The measurements of one implementation at one payload size in one round. */
-interface Sample {
+export interface Sample {
   rtt_p50_us: number;
   rtt_p99_us: number;
+  rtt_p995_us: number;
+  rtt_p999_us: number;
   msgs_per_s: number;
   server_rss_idle_kb: number;
   server_rss_peak_kb: number;
@@ -112,6 +116,8 @@ export interface ProtocolReport {
   benchmark: 'protocol';
   started_at: string;
   machine: { cpu: string; cpus: number; node: string; python: string; kernel: string; loadavg_start: number[]; loadavg_end: number[] };
+  /** V8 flags every Node process of the run had. */
+  node_flags: string[];
   quick: boolean;
   rounds: number;
   counts: Record<string, Counts>;
@@ -173,8 +179,8 @@ interface RunningServer {
 }
 
 /** Starts a server child and resolves once it prints its listening line. */
-function startServer(impl: Impl): Promise<RunningServer> {
-  const [cmd, args] = impl === 'python-peer' ? [PYTHON, [PEER_PY, 'serve', '--port', '0', '--quiet']] : [process.execPath, [SERVER_JS, impl]];
+function startServer(impl: Impl, nodeFlags: readonly string[]): Promise<RunningServer> {
+  const [cmd, args] = impl === 'python-peer' ? [PYTHON, [PEER_PY, 'serve', '--port', '0', '--quiet']] : [process.execPath, [...nodeFlags, SERVER_JS, impl]];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
@@ -242,9 +248,9 @@ interface Measured {
 }
 
 /** A Node client child: both phases over one connection, so the measured messages run JIT-compiled code. */
-async function nodeClient(impl: Impl, url: string, payloadBytes: number, c: Counts): Promise<Measured> {
+async function nodeClient(impl: Impl, url: string, payloadBytes: number, c: Counts, nodeFlags: readonly string[]): Promise<Measured> {
   const args = [
-    CLIENT_JS, '--impl', impl, '--url', url, '--payload-bytes', String(payloadBytes),
+    ...nodeFlags, CLIENT_JS, '--impl', impl, '--url', url, '--payload-bytes', String(payloadBytes),
     '--rtt-warmup', String(c.rttWarmup), '--rtt-count', String(c.rtt),
     '--pipeline-warmup', String(c.pipelineWarmup), '--pipeline-count', String(c.pipeline), '--window', String(c.window),
     '--timeout-ms', String(CHILD_TIMEOUT_MS - 5000),
@@ -288,17 +294,20 @@ async function pythonClient(url: string, payloadBytes: number, c: Counts): Promi
   if (c.pipelineWarmup > 0) await run(c.pipelineWarmup, c.window, false);
   const p = await run(c.pipeline, c.window, false);
   return {
-    rtt: { event: 'result', mode: 'rtt', count: t.count, rtt_p50_us: t.p50 / NS_PER_US, rtt_p99_us: t.p99 / NS_PER_US, rtt_mean_us: t.mean / NS_PER_US },
+    rtt: {
+      event: 'result', mode: 'rtt', count: t.count,
+      rtt_p50_us: t.p50 / NS_PER_US, rtt_p99_us: t.p99 / NS_PER_US, rtt_p995_us: percentileOf(r.rtt_ns ?? [], 99.5) / NS_PER_US, rtt_p999_us: percentileOf(r.rtt_ns ?? [], 99.9) / NS_PER_US, rtt_mean_us: t.mean / NS_PER_US,
+    },
     pipeline: { event: 'result', mode: 'pipeline', count: c.pipeline, msgs_per_s: p.msgs_per_s ?? 0 },
   };
 }
 
 /** One implementation at one payload size: a fresh server, the one-in-flight phase, then the pipelined phase. */
-async function measure(impl: Impl, payloadBytes: number, c: Counts): Promise<Sample> {
-  const server = await startServer(impl);
+export async function measure(impl: Impl, payloadBytes: number, c: Counts, nodeFlags: readonly string[]): Promise<Sample> {
+  const server = await startServer(impl, nodeFlags);
   try {
     const idle = readProc(server.child.pid!);
-    const { rtt, pipeline } = impl === 'python-peer' ? await pythonClient(server.url, payloadBytes, c) : await nodeClient(impl, server.url, payloadBytes, c);
+    const { rtt, pipeline } = impl === 'python-peer' ? await pythonClient(server.url, payloadBytes, c) : await nodeClient(impl, server.url, payloadBytes, c, nodeFlags);
     const peak = readProc(server.child.pid!);
     const { messages } = await server.stop();
     // peer.py counts a message only once its ack 3 is read, which may still be in flight; its client checked delivery.
@@ -307,6 +316,8 @@ async function measure(impl: Impl, payloadBytes: number, c: Counts): Promise<Sam
     return {
       rtt_p50_us: rtt.rtt_p50_us ?? 0,
       rtt_p99_us: rtt.rtt_p99_us ?? 0,
+      rtt_p995_us: rtt.rtt_p995_us ?? 0,
+      rtt_p999_us: rtt.rtt_p999_us ?? 0,
       msgs_per_s: pipeline.msgs_per_s ?? 0,
       server_rss_idle_kb: idle.rss_kb,
       server_rss_peak_kb: peak.hwm_kb,
@@ -336,6 +347,8 @@ function aggregate(impl: Impl, payloadBytes: number, rounds: Sample[]): Protocol
     payload_bytes: payloadBytes,
     rtt_p50_us: m('rtt_p50_us'),
     rtt_p99_us: m('rtt_p99_us'),
+    rtt_p995_us: m('rtt_p995_us'),
+    rtt_p999_us: m('rtt_p999_us'),
     msgs_per_s: msgs,
     mb_per_s: (msgs * payloadBytes) / 1e6,
     server_rss_idle_kb: m('server_rss_idle_kb'),
@@ -395,12 +408,13 @@ function render(report: ProtocolReport): string {
   out.push(`fastsocket protocol benchmark: ${m.cpus} x ${m.cpu}, Linux ${m.kernel}, Node ${m.node}, ${m.python}`);
   out.push(`${report.rounds} round(s), median shown; loopback; every server and client in its own process${report.quick ? '; QUICK counts: not for quoting' : ''}`);
   out.push(`load average (1 min) ${m.loadavg_start[0].toFixed(2)} at start, ${m.loadavg_end[0].toFixed(2)} at end`);
+  out.push(`every Node server and client (baselines too) ran with: ${report.node_flags.length > 0 ? report.node_flags.join(' ') : "Node's defaults"}`);
   out.push('');
   out.push(
     table(
-      ['implementation', 'payload', 'RTT p50 us', 'RTT p99 us', 'pipelined msgs/s', 'MB/s', 'srv RSS idle MB', 'srv RSS peak MB', 'srv CPU us/msg', 'cli CPU us/msg'],
+      ['implementation', 'payload', 'RTT p50 us', 'RTT p99 us', 'RTT p99.9 us', 'pipelined msgs/s', 'MB/s', 'srv RSS idle MB', 'srv RSS peak MB', 'srv CPU us/msg', 'cli CPU us/msg'],
       report.rows.map((r) => [
-        r.label, size(r.payload_bytes), fmt(r.rtt_p50_us), fmt(r.rtt_p99_us), fmt(r.msgs_per_s, 0), fmt(r.mb_per_s, 2),
+        r.label, size(r.payload_bytes), fmt(r.rtt_p50_us), fmt(r.rtt_p99_us), fmt(r.rtt_p999_us), fmt(r.msgs_per_s, 0), fmt(r.mb_per_s, 2),
         fmt(r.server_rss_idle_kb / 1024), fmt(r.server_rss_peak_kb / 1024), fmt(r.server_cpu_us_per_msg),
         r.client_cpu_us_per_msg === null ? '-' : fmt(r.client_cpu_us_per_msg),
       ]),
@@ -425,7 +439,7 @@ function render(report: ProtocolReport): string {
   return out.join('\n');
 }
 
-function machine(loadStart: number[]): ProtocolReport['machine'] {
+export function machine(loadStart: number[]): ProtocolReport['machine'] {
   const py = spawnSync(PYTHON, ['--version'], { encoding: 'utf8' });
   return {
     cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
@@ -461,6 +475,7 @@ async function main(): Promise<void> {
         out: { type: 'string' },
         impls: { type: 'string' },
         sizes: { type: 'string' },
+        'node-flags': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -475,6 +490,7 @@ async function main(): Promise<void> {
     return Number.isSafeInteger(n) && n >= 0 ? n : fail(`--sizes: ${s} is not a byte count`);
   }, 'sizes');
   const out = path.resolve(values.out ?? path.join(REPO_ROOT, 'results', values.quick ? 'protocol-quick.json' : 'protocol.json'));
+  const nodeFlags = (values['node-flags'] ?? '').split(' ').filter((f) => f !== '');
   const countsFor = (b: number) => (b >= LARGE ? plan.large : plan.small);
   const progress = (s: string) => process.stderr.write(s + '\n');
 
@@ -491,11 +507,11 @@ async function main(): Promise<void> {
       // Rotating the order keeps any drift of the machine from always favouring the same row.
       const order = impls.map((_, i) => impls[(i + round) % impls.length]);
       for (const impl of order) {
-        const s = await measure(impl, bytes, countsFor(bytes));
+        const s = await measure(impl, bytes, countsFor(bytes), nodeFlags);
         const key = `${impl}/${bytes}`;
         samples.set(key, [...(samples.get(key) ?? []), s]);
         progress(
-          `[${++done}/${total}] round ${round + 1} ${impl} ${size(bytes)}: RTT p50 ${fmt(s.rtt_p50_us)} us p99 ${fmt(s.rtt_p99_us)} us, ` +
+          `[${++done}/${total}] round ${round + 1} ${impl} ${size(bytes)}: RTT p50 ${fmt(s.rtt_p50_us)} us p99 ${fmt(s.rtt_p99_us)} us p99.9 ${fmt(s.rtt_p999_us)} us, ` +
             `${fmt(s.msgs_per_s, 0)} msgs/s, server RSS peak ${fmt(s.server_rss_peak_kb / 1024)} MB`,
         );
       }
@@ -519,14 +535,16 @@ async function main(): Promise<void> {
   }
   const counts = Object.fromEntries(sizes.map((b) => [String(b), countsFor(b)]));
   const report: ProtocolReport = {
-    benchmark: 'protocol', started_at: startedAt, machine: machine(loadStart), quick: values.quick ?? false, rounds, counts, rows, ratios, targets: targets(ratios),
+    benchmark: 'protocol', started_at: startedAt, machine: machine(loadStart), node_flags: nodeFlags, quick: values.quick ?? false, rounds, counts, rows, ratios, targets: targets(ratios),
   };
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
   process.stdout.write(values.json ? JSON.stringify(report) + '\n' : render(report) + `\n\nJSON written to ${path.relative(process.cwd(), out) || out}\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench:protocol: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`bench:protocol: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -6,12 +6,13 @@ import * as path from 'node:path';
 
 /** Compiled to build/test/integration/, beside build/bench/. */
 const PROTOCOL_JS = path.resolve(__dirname, '../../bench/protocol.js');
+const NODE_FLAGS_JS = path.resolve(__dirname, '../../bench/node-flags.js');
 const DEADLINE_MS = 150_000;
 
 /** Written out here rather than imported, so that a row silently dropped from the benchmark fails this test. */
 const IMPLS = ['python-peer', 'raw-tcp', 'raw-tcp-onread', 'raw-ws', 'raw-tcp-bytes', 'fastsocket-tcp', 'fastsocket-ws'];
 const SIZES = [100, 1024, 65536];
-const ROW_NUMBERS = ['rtt_p50_us', 'rtt_p99_us', 'msgs_per_s', 'mb_per_s', 'server_rss_idle_kb', 'server_rss_peak_kb'];
+const ROW_NUMBERS = ['rtt_p50_us', 'rtt_p99_us', 'rtt_p995_us', 'rtt_p999_us', 'msgs_per_s', 'mb_per_s', 'server_rss_idle_kb', 'server_rss_peak_kb'];
 const RATIO_NUMBERS = ['msgs_per_s', 'rtt_p50', 'rtt_p99', 'server_rss_peak'];
 
 interface Run {
@@ -22,51 +23,63 @@ interface Run {
 
 type Row = Record<string, unknown> & { impl: string; payload_bytes: number };
 
+/** Runs a benchmark script to its end (or DEADLINE_MS) and keeps what it printed. */
+function runBench(script: string, args: string[]): { run: Promise<Run>; child: ChildProcess } {
+  const c = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const run = new Promise<Run>((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    c.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    c.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const timer = setTimeout(() => reject(new Error(`benchmark not finished within ${DEADLINE_MS} ms; stderr: ${stderr.slice(-2000)}`)), DEADLINE_MS);
+    c.on('error', reject);
+    c.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+  return { run, child: c };
+}
+
+/** Runs a benchmark script once, before the tests of the enclosing describe, with its JSON going to a temporary dir. */
+function useBenchRun(script: string, args: (dir: string) => string[]): { run: () => Run; dir: () => string } {
+  let dir = '';
+  let child: ChildProcess | undefined;
+  let result: Run | undefined;
+  before(async function () {
+    this.timeout(DEADLINE_MS + 5000);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastsocket-bench-'));
+    const started = runBench(script, args(dir));
+    child = started.child;
+    result = await started.run;
+  });
+  after(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return { run: () => result!, dir: () => dir };
+}
+
 function isPositive(v: unknown): boolean {
   return typeof v === 'number' && Number.isFinite(v) && v > 0;
 }
 
 describe('bench/protocol.js', () => {
   describe('--quick --json', () => {
-    let dir: string;
-    let child: ChildProcess | undefined;
-    let run: Run;
-
-    before(async function () {
-      this.timeout(DEADLINE_MS + 5000);
-      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastsocket-bench-'));
-      run = await new Promise<Run>((resolve, reject) => {
-        const c = spawn(process.execPath, [PROTOCOL_JS, '--quick', '--json', '--out', path.join(dir, 'protocol.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
-        child = c;
-        let stdout = '';
-        let stderr = '';
-        c.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-        c.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-        const timer = setTimeout(() => reject(new Error(`benchmark not finished within ${DEADLINE_MS} ms; stderr: ${stderr.slice(-2000)}`)), DEADLINE_MS);
-        c.on('error', reject);
-        c.on('close', (code) => {
-          clearTimeout(timer);
-          resolve({ code, stdout, stderr });
-        });
-      });
-    });
-
-    after(() => {
-      if (child && child.exitCode === null) child.kill('SIGKILL');
-      if (dir) fs.rmSync(dir, { recursive: true, force: true });
-    });
+    const bench = useBenchRun(PROTOCOL_JS, (dir) => ['--quick', '--json', '--out', path.join(dir, 'protocol.json')]);
 
     it('exits 0 and prints one JSON document that it also writes to --out', () => {
-      assert.equal(run.code, 0, `exit ${run.code}; stderr: ${run.stderr.slice(-2000)}`);
-      const printed = JSON.parse(run.stdout);
-      const written = JSON.parse(fs.readFileSync(path.join(dir, 'protocol.json'), 'utf8'));
+      assert.equal(bench.run().code, 0, `exit ${bench.run().code}; stderr: ${bench.run().stderr.slice(-2000)}`);
+      const printed = JSON.parse(bench.run().stdout);
+      const written = JSON.parse(fs.readFileSync(path.join(bench.dir(), 'protocol.json'), 'utf8'));
       assert.deepEqual(printed, written);
       assert.equal(printed.benchmark, 'protocol');
       assert.equal(printed.quick, true);
+      assert.deepEqual(printed.node_flags, [], 'Node\'s defaults unless --node-flags');
     });
 
     it('reports every implementation at every payload size with positive numbers', () => {
-      const rows = JSON.parse(run.stdout).rows as Row[];
+      const rows = JSON.parse(bench.run().stdout).rows as Row[];
       assert.equal(rows.length, IMPLS.length * SIZES.length);
       for (const impl of IMPLS) {
         for (const bytes of SIZES) {
@@ -81,7 +94,7 @@ describe('bench/protocol.js', () => {
     });
 
     it('compares each fastsocket row with the Python peer and the raw echo of its transport (tcp: both read paths)', () => {
-      const ratios = JSON.parse(run.stdout).ratios as Row[];
+      const ratios = JSON.parse(bench.run().stdout).ratios as Row[];
       const expected = [
         ['fastsocket-tcp', 'python-peer'], ['fastsocket-tcp', 'raw-tcp'], ['fastsocket-tcp', 'raw-tcp-onread'],
         ['fastsocket-ws', 'python-peer'], ['fastsocket-ws', 'raw-ws'],
@@ -94,5 +107,30 @@ describe('bench/protocol.js', () => {
         }
       }
     });
+  });
+
+});
+
+describe('bench/node-flags.js --quick --sizes 100 --json', () => {
+  const bench = useBenchRun(NODE_FLAGS_JS, (dir) => ['--quick', '--sizes', '100', '--json', '--out', path.join(dir, 'node-flags.json')]);
+
+  it('runs each fastsocket row with Node\'s defaults and with the flags compared, beside the Python peer, with positive numbers', () => {
+    assert.equal(bench.run().code, 0, `exit ${bench.run().code}; stderr: ${bench.run().stderr.slice(-2000)}`);
+    const rows = JSON.parse(bench.run().stdout).rows as Array<Row & { node_flags: string[] }>;
+    assert.deepEqual(
+      rows.map((r) => [r.impl, r.payload_bytes, r.node_flags]),
+      [
+        ['python-peer', 100, []],
+        ['fastsocket-tcp', 100, []],
+        ['fastsocket-tcp', 100, ['--min-semi-space-size=8']],
+        ['fastsocket-ws', 100, []],
+        ['fastsocket-ws', 100, ['--min-semi-space-size=8']],
+      ],
+    );
+    for (const row of rows) {
+      for (const key of ['rtt_p50_us', 'rtt_p99_us', 'rtt_p995_us', 'rtt_p999_us', 'server_rss_peak_mb']) {
+        assert.ok(isPositive(row[key]), `${row.impl} ${row.node_flags.join(' ')}: ${key} = ${row[key]}`);
+      }
+    }
   });
 });
