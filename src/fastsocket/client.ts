@@ -101,6 +101,11 @@ export interface ClientEvents {
   disconnect: [info: { error: Error | null }];
   ack: [info: SendResult];
   drop: [info: { id: string; reason: FastSocketErrorCode }];
+  /**
+   * The server answered the hello (sent when the client has a clientId or a token). `server_instance` is null from a
+   * server that does not send one (an older or another implementation).
+   */
+  hello: [info: { url: string; server_instance: string | null; max_frame_bytes: number | null }];
   /** close() or destroy() was called: nothing more will be sent. */
   closing: [];
   error: [error: Error];
@@ -614,6 +619,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     if (!this.heard && conn === this.conn) this.hear();
     if (frame.type === 'hello') {
       if (frame.max_frame_bytes !== undefined) this.serverMaxFrameBytes = frame.max_frame_bytes;
+      this.emit('hello', { url: this.url, server_instance: frame.server_instance ?? null, max_frame_bytes: frame.max_frame_bytes ?? null });
       return;
     }
     const e = this.outbox.get(frame.id);

@@ -130,6 +130,10 @@ function validateHello(o: Record<string, unknown>): HelloFrame {
   if (typeof o.max_frame_bytes === 'number' && Number.isSafeInteger(o.max_frame_bytes) && o.max_frame_bytes > 0) {
     frame.max_frame_bytes = o.max_frame_bytes;
   }
+  // Extension fields are ignored, not refused, when malformed.
+  if (typeof o.server_instance === 'string' && o.server_instance.length > 0 && !longerThan(o.server_instance, MAX_ID_LENGTH)) {
+    frame.server_instance = o.server_instance;
+  }
   // null as absent, as for client_id: a Python peer writes an unset token as null (json.dumps(None)).
   if (o.token !== undefined && o.token !== null) {
     if (typeof o.token !== 'string') throw new ProtocolError('invalid_field', 'hello "token" must be a string');
@@ -217,11 +221,13 @@ export function encodeAck3(id: string, t1Ns: number, extra?: { pcNs?: number; cl
   return s + '}';
 }
 
-export function encodeHello(clientId?: string | null, token?: string, maxFrameBytes?: number): string {
+/** A hello: a client's (clientId, token) or a server's answer (maxFrameBytes, serverInstance). */
+export function encodeHello(clientId?: string | null, token?: string, maxFrameBytes?: number, serverInstance?: string): string {
   const hello: HelloFrame = { type: 'hello', protocol: PROTOCOL_VERSION };
   if (clientId !== undefined && clientId !== null) hello.client_id = clientId;
   if (token !== undefined) hello.token = token;
   if (maxFrameBytes !== undefined) hello.max_frame_bytes = maxFrameBytes;
+  if (serverInstance !== undefined) hello.server_instance = serverInstance;
   return JSON.stringify(hello);
 }
 

@@ -1,5 +1,5 @@
 /** The receiving side of fastSocket: acks message 1 at once, hands payloads over on arrival, measures latency. */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import { MonotonicClock, monotonicNs, wallNs } from './clock';
@@ -164,6 +164,11 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
   private readonly syncMaxUncertaintyNs: number;
   private readonly tokenDigest: Buffer | null;
   private readonly seen: SeenIds;
+  /**
+   * Drawn when the server is created and sent in every hello answer: a client that sees it change knows the server
+   * it talks to was restarted (state_dir keeps the ids seen, not what an application kept, such as latched messages).
+   */
+  readonly instance: string = randomUUID();
   private readonly writeHighWater: number;
   private readonly peers = new Set<PeerState>();
   private readonly authFailures = new Map<string, { count: number; sinceMs: number }>();
@@ -387,7 +392,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
         p.authenticated = true;
       }
       p.clientId = frame.client_id ?? null;
-      p.conn.write(encodeHello(undefined, undefined, this.limits.maxFrameBytes));
+      p.conn.write(encodeHello(undefined, undefined, this.limits.maxFrameBytes, this.instance));
       this.pauseIfCongested(p);
       this.emit('hello', { peer: p.conn.peer, client_id: p.clientId });
       return;

@@ -41,6 +41,11 @@ export interface HelloFrame {
   token?: string;
   /** Server's answer only: the largest frame it accepts, so a client can refuse bigger messages up front. */
   max_frame_bytes?: number;
+  /**
+   * Server's answer only: a random id the server draws when it is created. A client that sees it change across
+   * reconnections knows the server was restarted and lost what it kept (a ROS server's latched messages).
+   */
+  server_instance?: string;
 }
 
 /** Frames a server can receive. */

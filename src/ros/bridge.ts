@@ -53,13 +53,22 @@ export interface TopicCounters {
   skipped_rate: number;
   mapping_errors: number;
   resubscriptions: number;
+  /** Latched topics: delivered messages sent again to a restarted server, which lost them. */
+  replayed: number;
 }
 
 /** One forwarded topic: waits for its type and publishers, then keeps a subscription whose QoS matches them. */
 class TopicForwarder {
-  readonly counters: TopicCounters = { received: 0, forwarded: 0, delivered: 0, dropped: 0, dropped_stale: 0, skipped_rate: 0, mapping_errors: 0, resubscriptions: 0 };
+  readonly counters: TopicCounters = { received: 0, forwarded: 0, delivered: 0, dropped: 0, dropped_stale: 0, skipped_rate: 0, mapping_errors: 0, resubscriptions: 0, replayed: 0 };
   /** max_age_ms topics only: messages received while the link was down, oldest first. */
   readonly held: Array<{ envelope: RosEnvelope; receivedNs: number }> = [];
+  /**
+   * Latched topics only (see latchedKeep): the last messages handed over, oldest first, so that a restarted server
+   * (whose publisher, and so its latched history, died with it) can be given them again. Dropped ones are removed.
+   */
+  private readonly latched: Array<{ envelope: RosEnvelope; receivedNs: number; delivered: boolean }> = [];
+  /** Publishers last seen, when every one is transient_local with depth 1 (what latches one message); else 0. */
+  private latchingPublishers = 0;
   readonly maxAgeNs: number | null;
   type: string | null;
   qos: QosProfile | null = null;
@@ -101,6 +110,8 @@ class TopicForwarder {
       if (others.size > 0) node.logger.warn(`${this.name} has publishers of several types; forwarding ${found}, ignoring ${[...others].join(', ')}`);
     }
     const matching = publishers.filter((p) => p.type === this.type).map((p) => p.qos);
+    // With none (a latching publisher may be gone), what was learnt stays: the server still holds what it latched.
+    if (matching.length > 0) this.latchingPublishers = matching.every((p) => p.durability === 'transient_local' && p.depth === 1) ? matching.length : 0;
     if (matching.length === 0 && publishers.length > 0) {
       // discover() waits for a publisher of the configured type; without this line it would wait in silence.
       const seen = [...new Set(publishers.map((p) => p.type))].sort().join(', ');
@@ -184,7 +195,7 @@ class TopicForwarder {
     this.lastForwardNs = now;
     this.counters.forwarded++;
     if (this.maxAgeNs === null || (this.bridge.linkConnected && this.held.length === 0)) {
-      this.handOver(envelope);
+      this.handOver(envelope, now);
       return;
     }
     this.held.push({ envelope, receivedNs: now });
@@ -214,13 +225,58 @@ class TopicForwarder {
     for (const h of this.held.splice(0)) {
       const heldNs = Math.round(now - h.receivedNs);
       if (heldNs > 0) h.envelope.held_ns = heldNs;
-      this.handOver(h.envelope);
+      this.handOver(h.envelope, h.receivedNs);
     }
   }
 
-  private handOver(envelope: RosEnvelope): void {
+  /**
+   * How many of its last messages a restarted server must be given again: on a transient_local subscription, one
+   * per latching publisher (each of /tf_static's latches its own message; a map server its map), within the
+   * subscription's depth; or 1 when the depth is configured to 1 (ROS 1 reports no QoS: a latched topic is marked
+   * so, docs/ros1.md). 0 for anything else, a deeper transient_local history included: that is a stream kept for
+   * reliability (docs/ros2.md), which sending again would repeat to every subscriber.
+   */
+  private get latchedKeep(): number {
+    if (this.qos?.durability !== 'transient_local') return 0;
+    return Math.min(this.qos.depth, this.latchingPublishers > 0 ? this.latchingPublishers : this.qos.depth === 1 ? 1 : 0);
+  }
+
+  /**
+   * The server restarted: its publisher of this topic is new, so subscribers that join it would never get the
+   * latched messages. Sends the kept ones again, oldest first, each carrying (held_ns) the time since the bridge
+   * received it, so the server's age stays honest. Not while one is unacknowledged: the client resends that one
+   * itself, and it is newer than the others, which must not overtake it. Returns how many went.
+   */
+  replayLatched(): number {
+    if (this.latched.length === 0 || this.latched.some((l) => !l.delivered)) return 0;
+    const now = this.bridge.monotonicNs();
+    const kept = this.latched.splice(0);
+    for (const { envelope, receivedNs } of kept) {
+      const copy: RosEnvelope = { ...envelope };
+      const heldNs = Math.round(now - receivedNs);
+      if (heldNs > 0) copy.held_ns = heldNs;
+      this.counters.replayed++;
+      this.handOver(copy, receivedNs);
+    }
+    return kept.length;
+  }
+
+  private handOver(envelope: RosEnvelope, receivedNs: number): void {
     envelope.seq = this.seq++;
-    this.bridge.forward(envelope, this.counters);
+    const keep = this.latchedKeep;
+    if (keep === 0) {
+      this.latched.length = 0;
+      this.bridge.forward(envelope, this.counters);
+      return;
+    }
+    const entry = { envelope, receivedNs, delivered: false };
+    this.latched.push(entry);
+    if (this.latched.length > keep) this.latched.splice(0, this.latched.length - keep);
+    this.bridge.forward(envelope, this.counters, (delivered) => {
+      entry.delivered = delivered;
+      const i = delivered ? -1 : this.latched.indexOf(entry);
+      if (i !== -1) this.latched.splice(i, 1);
+    });
   }
 
   /** Logs `message` once for each new `situation` of a kind, so a discovery tick every 500 ms does not repeat it. */
@@ -259,6 +315,8 @@ export class Bridge {
   private state: 'idle' | 'running' | 'closed' = 'idle';
   /** From the link's connect/disconnect events; decides whether max_age_ms topics hand over or hold. */
   linkConnected = false;
+  /** The server_instance of the last hello answer: a new one means the server restarted. */
+  private serverInstance: string | null = null;
   /** Message definitions from the node, made once rather than per forwarded message. */
   readonly lookup: DefinitionLookup;
 
@@ -290,6 +348,12 @@ export class Bridge {
     this.link.on('disconnect', () => {
       this.linkConnected = false;
     });
+    this.link.on('hello', ({ server_instance }) => {
+      if (server_instance === null) return;
+      const restarted = this.serverInstance !== null && server_instance !== this.serverInstance;
+      this.serverInstance = server_instance;
+      if (restarted && this.state === 'running') this.replayLatched();
+    });
     if (this.forwarders.length === 0) this.node.logger.warn('no topics configured: set the topics parameter or topic_options');
     this.discover();
     this.timers.push(this.node.createTimer(this.options.discoveryPeriodMs ?? 500, () => this.discover()));
@@ -302,21 +366,32 @@ export class Bridge {
     for (const f of this.forwarders) f.discover();
   }
 
+  /** Gives a restarted server the latched messages it lost (see TopicForwarder.replayLatched). */
+  private replayLatched(): void {
+    const replayed = this.forwarders.map((f) => [f.name, f.replayLatched()] as const).filter(([, n]) => n > 0);
+    if (replayed.length === 0) return;
+    this.node.logger.info(
+      `the server restarted (a new server_instance in its hello): sending the latched messages it lost again, ${replayed.map(([name, n]) => `${n} on ${name}`).join(', ')}`,
+    );
+  }
+
   /** Per-topic state for diagnostics and tests. */
   topics(): Array<{ name: string; type: string | null; qos: QosProfile | null; state: string; counters: Readonly<TopicCounters> }> {
     return this.forwarders.map((f) => ({ name: f.name, type: f.type, qos: f.qos, state: f.state, counters: { ...f.counters } }));
   }
 
-  /** @internal called by a TopicForwarder */
-  forward(envelope: RosEnvelope, counters: TopicCounters): void {
+  /** @internal called by a TopicForwarder; `settled` learns whether the server acknowledged it or it was dropped. */
+  forward(envelope: RosEnvelope, counters: TopicCounters, settled?: (delivered: boolean) => void): void {
     this.link.send(envelope).then(
       (result) => {
+        settled?.(true);
         counters.delivered++;
         this.lastRttMs = result.rtt_ns / 1e6;
         // Only for a listener: an rclnodejs publish per message was a sixth of the bridge's main-thread time at 1 kHz.
         if (this.state === 'running' && isHeard(this.rttPublisher)) this.rttPublisher.publish({ data: this.lastRttMs });
       },
       (err: Error) => {
+        settled?.(false);
         counters.dropped++;
         if (this.state === 'running') this.throttle.warn(`drop:${envelope.topic}`, `message on ${envelope.topic} dropped: ${err.message}`);
       },
@@ -369,6 +444,7 @@ export class Bridge {
         ...(f.maxAgeNs === null ? {} : { max_age_ms: f.maxAgeNs / 1e6, held_messages: f.held.length, dropped_stale_messages: f.counters.dropped_stale }),
         skipped_rate_messages: f.counters.skipped_rate,
         mapping_errors: f.counters.mapping_errors,
+        ...(f.qos?.durability === 'transient_local' ? { replayed_messages: f.counters.replayed } : {}),
       }),
     );
     return [link, ...topics];

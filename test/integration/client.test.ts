@@ -482,6 +482,27 @@ describe('FastSocketClient', () => {
       assert.deepEqual(conn.frames[0], { type: 'hello', protocol: 1, client_id: 'veh-17' });
     });
 
+    for (const scheme of ['tcp', 'ws'] as const) {
+      it(`reports each hello answer with the server's instance: the same after a reconnection, a new one from a restarted server (${scheme})`, async () => {
+        const first = await startServer(teardown, scheme, { idleTimeoutMs: 300 });
+        const client = await startClient(teardown, first.url, { clientId: 'veh-17' });
+        const hellos = collect<{ url: string; server_instance: string | null; max_frame_bytes: number | null }>(client, 'hello');
+        await client.connect();
+        // The server closes the idle connection; a connect()ed client dials again at once and says hello again.
+        await waitUntil(() => hellos.length >= 2, 'a second hello answer after the idle close');
+        assert.deepEqual(hellos.slice(0, 2).map((h) => h.server_instance), [first.server.instance, first.server.instance]);
+        assert.match(first.server.instance, /^[0-9a-f-]{36}$/);
+        await first.server.close();
+        const second = new FastSocketServer({ url: first.url });
+        teardown.add(() => second.close());
+        await second.listen();
+        const count = hellos.length;
+        await waitUntil(() => hellos.length > count, 'the hello answer of the restarted server');
+        assert.equal(hellos.at(-1)!.server_instance, second.instance);
+        assert.notEqual(second.instance, first.server.instance);
+      });
+    }
+
     it('sends no hello when it has neither client_id nor token (as the original client)', async () => {
       const raw = await RawServer.start(teardown);
       const client = await startClient(teardown, raw.url);

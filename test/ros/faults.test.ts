@@ -110,4 +110,34 @@ describe('fastsocket ROS 2 faults', function () {
       assert.equal(await server.stop(), 0);
     });
   });
+
+  describe('#latched topic and a server restart', () => {
+    it('gives a subscriber that joins the restarted server the latched message the bridge delivered before the restart', async () => {
+      const topic = '/fs_latched_map';
+      const url = `tcp://127.0.0.1:${await freePort()}`;
+      const serverScript = nodeScript('server', `-r __node:=latched_server -p url:=${url}`);
+      let server = start(serverScript, infraDomain);
+      await server.waitFor(/listening on/, 60_000);
+      const bridge = start(nodeScript('bridge', `-r __node:=latched_bridge -p url:=${url} -p client_id:=latched_vehicle -p topics:=[${topic}]`), vehicleDomain);
+      await bridge.waitFor(/forwarding 1 topic\(s\)/, 60_000);
+      const latchedQos = '--qos-reliability reliable --qos-durability transient_local --qos-depth 1';
+      // Published once and kept alive: the latched message lives in this publisher, as a map server's does.
+      start(`ros2 topic pub --once --keep-alive 600 -w 0 ${latchedQos} ${topic} std_msgs/msg/String "{data: map-v1}"`, vehicleDomain);
+      const echo = () => start(`ros2 topic echo ${topic} std_msgs/msg/String ${latchedQos}`, infraDomain);
+      const early = echo();
+      await early.waitFor(/data: map-v1/, 60_000);
+      await early.stop();
+
+      assert.equal(await server.stop(), 0);
+      server = start(serverScript, infraDomain);
+      await server.waitFor(/listening on/, 60_000);
+      // Without the bridge sending it again, the new server's publisher has nothing to give a late subscriber.
+      const late = echo();
+      await late.waitFor(/data: map-v1/, 30_000);
+      await late.stop();
+      assert.match(bridge.output(), /server restarted .*again, 1 on \/fs_latched_map/);
+      assert.equal(await bridge.stop(), 0);
+      assert.equal(await server.stop(), 0);
+    });
+  });
 });

@@ -439,6 +439,11 @@ export class MemoryLink extends EventEmitter<ClientEvents> {
     return Promise.resolve();
   }
 
+  /** The server answers the hello, as the client reports it (server_instance null: a server that sends none). */
+  helloFrom(serverInstance: string | null): void {
+    this.emit('hello', { url: 'tcp://memory:1', server_instance: serverInstance, max_frame_bytes: null });
+  }
+
   /** The connection is lost, as the client reports it; `connect()` brings it back. */
   disconnect(): void {
     this.isConnected = false;

@@ -68,6 +68,15 @@ describe('codec', () => {
       assert.deepEqual(decodeFrame('{"type":"hello","protocol":1,"client_id":null}'), { type: 'hello', protocol: 1 });
     });
 
+    it('keeps a server hello\'s server_instance when it is a string of 1 to 128 characters, and ignores it otherwise', () => {
+      assert.deepEqual(decodeServerFrame('{"type":"hello","protocol":1,"max_frame_bytes":1024,"server_instance":"b1946ac9-2f2a-4c1e-9d7e-0f6b5d1c9a11"}'), {
+        type: 'hello', protocol: 1, max_frame_bytes: 1024, server_instance: 'b1946ac9-2f2a-4c1e-9d7e-0f6b5d1c9a11',
+      });
+      for (const bad of ['""', '42', 'null', JSON.stringify('x'.repeat(129))]) {
+        assert.deepEqual(decodeServerFrame(`{"type":"hello","protocol":1,"server_instance":${bad}}`), { type: 'hello', protocol: 1 }, bad);
+      }
+    });
+
     it('keeps the extension fields of message 1 and ack 3 when they are well formed', () => {
       assert.deepEqual(decodeFrame(`{"id":"${ID}","type":"message","payload":1,"resent":true,"queued_ns":5,"client_send_wall_ns":7}`), {
         type: 'message',

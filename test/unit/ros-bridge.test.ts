@@ -363,6 +363,99 @@ describe('Bridge', () => {
     });
   });
 
+  describe('#forward (latched topics after a server restart)', () => {
+    const MS = 1e6;
+    const DEEP_LATCHED = qos('reliable', 'transient_local', 50);
+    const latchedRig = () => {
+      const r = rig({ topics: ['/map_info', '/chatter', '/kept_stream'] }, teardown);
+      const map = r.talker.createPublisher('std_msgs/msg/String', '/map_info', LATCHED);
+      const chatter = r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
+      const stream = r.talker.createPublisher('std_msgs/msg/String', '/kept_stream', DEEP_LATCHED);
+      r.bridge.start();
+      r.link.helloFrom('server-A');
+      return { r, map, chatter, stream };
+    };
+    const onTopic = (r: Rig, topic: string) => r.sent().filter((e) => e.topic === topic);
+
+    it('sends the last delivered message of a latched topic again when the hello names a new server instance, with a fresh seq and held_ns since receipt', async () => {
+      const { r, map, chatter, stream } = latchedRig();
+      assert.deepEqual(r.bridge.topics().map((t) => t.qos?.durability), ['transient_local', 'volatile', 'transient_local']);
+      map.publish({ data: 'v1' });
+      r.clock.mono += 10 * MS;
+      map.publish({ data: 'v2' });
+      r.clock.mono += 10 * MS;
+      chatter.publish({ data: 'volatile' });
+      stream.publish({ data: 'kept for reliability, not state' });
+      await settle();
+      r.link.disconnect();
+      r.clock.mono += 1000 * MS;
+      r.link.connect();
+      r.link.helloFrom('server-B');
+      const map2 = onTopic(r, '/map_info');
+      assert.deepEqual(map2.map((e) => [e.seq, e.msg?.data, e.held_ns]), [[0, 'v1', undefined], [1, 'v2', undefined], [2, 'v2', 1010 * MS]]);
+      assert.equal(map2[2].stamp_ns, map2[1].stamp_ns, 'the bridge receive time stays that of the original');
+      assert.equal(onTopic(r, '/chatter').length, 1, 'a volatile topic is never sent again');
+      assert.equal(onTopic(r, '/kept_stream').length, 1, 'nor a deeper transient_local history: it would repeat a stream to every subscriber');
+      assert.deepEqual(r.bridge.topics().map((t) => t.counters.replayed), [1, 0, 0]);
+      assert.equal(r.node.logged('info', /server restarted .*again, 1 on \/map_info$/).length, 1);
+      await settle();
+      r.link.helloFrom('server-C');
+      assert.deepEqual(onTopic(r, '/map_info').slice(3).map((e) => e.msg?.data), ['v2'], 'the copy is kept for the next restart');
+    });
+
+    it('keeps one message per latching publisher, as /tf_static has several, and sends them again in order', async () => {
+      const r = rig({ topics: ['/tf_static'] }, teardown);
+      const robot = r.talker.createPublisher('std_msgs/msg/String', '/tf_static', LATCHED);
+      const lidar = r.graph.createNode('lidar_static_tf').createPublisher('std_msgs/msg/String', '/tf_static', LATCHED);
+      r.bridge.start();
+      r.link.helloFrom('server-A');
+      robot.publish({ data: 'base_link' });
+      lidar.publish({ data: 'lidar' });
+      await settle();
+      r.link.helloFrom('server-B');
+      assert.deepEqual(r.sent().map((e) => e.msg?.data), ['base_link', 'lidar', 'base_link', 'lidar']);
+    });
+
+    it('keeps the last message of a topic configured transient_local with depth 1 (how a latched ROS 1 topic is marked)', async () => {
+      const r = rig({ 'topic_options.route.qos_durability': 'transient_local', 'topic_options.route.qos_depth': 1n }, teardown);
+      const pub = r.talker.createPublisher('std_msgs/msg/String', '/route', DEEP_LATCHED);
+      r.bridge.start();
+      r.link.helloFrom('server-A');
+      pub.publish({ data: 'r1' });
+      pub.publish({ data: 'r2' });
+      await settle();
+      r.link.helloFrom('server-B');
+      assert.deepEqual(r.sent().map((e) => e.msg?.data), ['r1', 'r2', 'r2']);
+    });
+
+    it('sends nothing again on the first hello, or when the same server answers after a reconnection, or for a server that sends no instance', async () => {
+      const { r, map } = latchedRig();
+      map.publish({ data: 'v1' });
+      await settle();
+      r.link.disconnect();
+      r.link.connect();
+      r.link.helloFrom('server-A');
+      r.link.helloFrom(null);
+      assert.deepEqual(onTopic(r, '/map_info').map((e) => e.msg?.data), ['v1']);
+      assert.equal(r.bridge.topics()[0].counters.replayed, 0);
+    });
+
+    it('sends nothing again while the latched message is unacknowledged (the client resends it itself), nor once it was dropped', async () => {
+      const { r, map } = latchedRig();
+      map.publish({ data: 'v1' });
+      await settle();
+      r.link.hold = true;
+      map.publish({ data: 'v2 in the outbox' });
+      r.link.helloFrom('server-B');
+      assert.deepEqual(onTopic(r, '/map_info').map((e) => e.msg?.data), ['v1', 'v2 in the outbox'], 'v1 must not overtake v2');
+      r.link.dropHeld();
+      await settle();
+      r.link.hold = false;
+      r.link.helloFrom('server-C');
+      assert.deepEqual(onTopic(r, '/map_info').map((e) => e.msg?.data), ['v1', 'v2 in the outbox'], 'nothing is kept of a dropped one');
+    });
+  });
+
   describe('#publishDiagnostics', () => {
     it('publishes the link status with connection, outbox, drops and reconnects', async () => {
       const r = rig({ topics: ['/chatter'] }, teardown);
