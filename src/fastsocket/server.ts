@@ -133,6 +133,8 @@ interface PeerState {
   paused: boolean;
   /** A late ack 3 (see ServerStats.ack3_late) was already logged as a warning for this connection. */
   warnedLateAck3: boolean;
+  /** A hello was answered on this connection: later ones get the bare answer (see onFrame). */
+  helloAnswered: boolean;
   /**
    * Acks 3 of the current read, completed once its acks 2 have been written: in one-in-flight use an ack 3 shares a
    * read with the next message 1, and building its record first would delay that message's ack 2.
@@ -319,6 +321,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       deferredAck3: [],
       paused: false,
       warnedLateAck3: false,
+      helloAnswered: false,
     };
     conn.readClock = this.clock;
     this.peers.add(p);
@@ -392,7 +395,11 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
         p.authenticated = true;
       }
       p.clientId = frame.client_id ?? null;
-      p.conn.write(encodeHello(undefined, undefined, this.limits.maxFrameBytes, this.instance));
+      // A client says hello once per connection. A peer that says it again and again gets the bare answer, as long as
+      // its hello: answering each with the limits and the instance made 3.6x the bytes it sent, so a peer that does
+      // not read filled our write buffer faster than its own (the high-water mark stops reading only between reads).
+      p.conn.write(p.helloAnswered ? encodeHello() : encodeHello(undefined, undefined, this.limits.maxFrameBytes, this.instance));
+      p.helloAnswered = true;
       this.pauseIfCongested(p);
       this.emit('hello', { peer: p.conn.peer, client_id: p.clientId });
       return;

@@ -278,6 +278,19 @@ describe('FastSocketServer', () => {
       assert.equal((await recorded)[0].client_id, 'veh-17');
     });
 
+    it('gives its limits and instance in the answer to a connection\'s first hello only; later hellos get the bare answer, as long as theirs', async () => {
+      const { server, url } = await startServer(teardown, 'tcp', { maxFrameBytes: 65536 });
+      const peer = await rawPeer(url);
+      peer.sendFrame({ type: 'hello', protocol: 1, client_id: 'veh-17' });
+      peer.sendFrame({ type: 'hello', protocol: 1 });
+      const answers = () => peer.frames.filter((f) => (f as { type?: string }).type === 'hello');
+      await waitUntil(() => answers().length === 2, 'two hello answers');
+      assert.deepEqual(answers(), [
+        { type: 'hello', protocol: 1, max_frame_bytes: 65536, server_instance: server.instance },
+        { type: 'hello', protocol: 1 },
+      ]);
+    });
+
     it('takes a null token as no token, as a Python peer writes an unset one (json.dumps(None)), and keeps its client_id', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
       const peer = await rawPeer(url);
