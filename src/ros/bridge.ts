@@ -53,7 +53,10 @@ export interface TopicCounters {
   skipped_rate: number;
   mapping_errors: number;
   resubscriptions: number;
-  /** Latched topics: delivered messages sent again to a restarted server, which lost them. */
+  /**
+   * Latched topics: delivered messages sent again to a restarted server, which lost them (not counted again in
+   * forwarded, delivered or dropped).
+   */
   replayed: number;
 }
 
@@ -256,23 +259,24 @@ class TopicForwarder {
       const heldNs = Math.round(now - receivedNs);
       if (heldNs > 0) copy.held_ns = heldNs;
       this.counters.replayed++;
-      this.handOver(copy, receivedNs);
+      this.handOver(copy, receivedNs, true);
     }
     return kept.length;
   }
 
-  private handOver(envelope: RosEnvelope, receivedNs: number): void {
+  private handOver(envelope: RosEnvelope, receivedNs: number, replay = false): void {
     envelope.seq = this.seq++;
+    const counters = replay ? null : this.counters;
     const keep = this.latchedKeep;
     if (keep === 0) {
       this.latched.length = 0;
-      this.bridge.forward(envelope, this.counters);
+      this.bridge.forward(envelope, counters);
       return;
     }
     const entry = { envelope, receivedNs, delivered: false };
     this.latched.push(entry);
     if (this.latched.length > keep) this.latched.splice(0, this.latched.length - keep);
-    this.bridge.forward(envelope, this.counters, (delivered) => {
+    this.bridge.forward(envelope, counters, (delivered) => {
       entry.delivered = delivered;
       const i = delivered ? -1 : this.latched.indexOf(entry);
       if (i !== -1) this.latched.splice(i, 1);
@@ -380,19 +384,22 @@ export class Bridge {
     return this.forwarders.map((f) => ({ name: f.name, type: f.type, qos: f.qos, state: f.state, counters: { ...f.counters } }));
   }
 
-  /** @internal called by a TopicForwarder; `settled` learns whether the server acknowledged it or it was dropped. */
-  forward(envelope: RosEnvelope, counters: TopicCounters, settled?: (delivered: boolean) => void): void {
+  /**
+   * @internal called by a TopicForwarder, with the topic's counters (null for a message sent again, counted apart);
+   * `settled` learns whether the server acknowledged it or it was dropped.
+   */
+  forward(envelope: RosEnvelope, counters: TopicCounters | null, settled?: (delivered: boolean) => void): void {
     this.link.send(envelope).then(
       (result) => {
         settled?.(true);
-        counters.delivered++;
+        if (counters) counters.delivered++;
         this.lastRttMs = result.rtt_ns / 1e6;
         // Only for a listener: an rclnodejs publish per message was a sixth of the bridge's main-thread time at 1 kHz.
         if (this.state === 'running' && isHeard(this.rttPublisher)) this.rttPublisher.publish({ data: this.lastRttMs });
       },
       (err: Error) => {
         settled?.(false);
-        counters.dropped++;
+        if (counters) counters.dropped++;
         if (this.state === 'running') this.throttle.warn(`drop:${envelope.topic}`, `message on ${envelope.topic} dropped: ${err.message}`);
       },
     );

@@ -397,6 +397,9 @@ describe('Bridge', () => {
       assert.equal(onTopic(r, '/chatter').length, 1, 'a volatile topic is never sent again');
       assert.equal(onTopic(r, '/kept_stream').length, 1, 'nor a deeper transient_local history: it would repeat a stream to every subscriber');
       assert.deepEqual(r.bridge.topics().map((t) => t.counters.replayed), [1, 0, 0]);
+      await settle();
+      const c = r.bridge.topics()[0].counters;
+      assert.deepEqual([c.forwarded, c.delivered, c.dropped], [2, 2, 0], 'the copy is counted as replayed only');
       assert.equal(r.node.logged('info', /server restarted .*again, 1 on \/map_info$/).length, 1);
       await settle();
       r.link.helloFrom('server-C');
