@@ -72,6 +72,11 @@ class TopicForwarder {
   private readonly latched: Array<{ envelope: RosEnvelope; receivedNs: number; delivered: boolean }> = [];
   /** Publishers last seen, when every one is transient_local with depth 1 (what latches one message); else 0. */
   private latchingPublishers = 0;
+  /**
+   * A restarted server still lacks kept messages that were delivered to the old one: they go once the unacknowledged
+   * ones are acknowledged (see replayLatched).
+   */
+  private replayOwed = false;
   readonly maxAgeNs: number | null;
   type: string | null;
   qos: QosProfile | null = null;
@@ -248,10 +253,16 @@ class TopicForwarder {
    * The server restarted: its publisher of this topic is new, so subscribers that join it would never get the
    * latched messages. Sends the kept ones again, oldest first, each carrying (held_ns) the time since the bridge
    * received it, so the server's age stays honest. Not while one is unacknowledged: the client resends that one
-   * itself, and it is newer than the others, which must not overtake it. Returns how many went.
+   * itself, and it is newer than the others, which must not overtake it: when some were delivered before it (another
+   * latching publisher's), all go again once it is acknowledged, so that it comes last. Returns how many went.
    */
   replayLatched(): number {
-    if (this.latched.length === 0 || this.latched.some((l) => !l.delivered)) return 0;
+    if (this.latched.some((l) => !l.delivered)) {
+      this.replayOwed = this.latched.some((l) => l.delivered);
+      return 0;
+    }
+    this.replayOwed = false;
+    if (this.latched.length === 0) return 0;
     const now = this.bridge.monotonicNs();
     const kept = this.latched.splice(0);
     for (const { envelope, receivedNs } of kept) {
@@ -280,6 +291,7 @@ class TopicForwarder {
       entry.delivered = delivered;
       const i = delivered ? -1 : this.latched.indexOf(entry);
       if (i !== -1) this.latched.splice(i, 1);
+      if (this.replayOwed && this.latched.every((l) => l.delivered)) this.bridge.replayLatched([this]);
     });
   }
 
@@ -370,9 +382,10 @@ export class Bridge {
     for (const f of this.forwarders) f.discover();
   }
 
-  /** Gives a restarted server the latched messages it lost (see TopicForwarder.replayLatched). */
-  private replayLatched(): void {
-    const replayed = this.forwarders.map((f) => [f.name, f.replayLatched()] as const).filter(([, n]) => n > 0);
+  /** Gives a restarted server the latched messages it lost (see TopicForwarder.replayLatched); @internal for one TopicForwarder too. */
+  replayLatched(forwarders = this.forwarders): void {
+    if (this.state !== 'running') return;
+    const replayed = forwarders.map((f) => [f.name, f.replayLatched()] as const).filter(([, n]) => n > 0);
     if (replayed.length === 0) return;
     this.node.logger.info(
       `the server restarted (a new server_instance in its hello): sending the latched messages it lost again, ${replayed.map(([name, n]) => `${n} on ${name}`).join(', ')}`,

@@ -419,6 +419,26 @@ describe('Bridge', () => {
       assert.deepEqual(r.sent().map((e) => e.msg?.data), ['base_link', 'lidar', 'base_link', 'lidar']);
     });
 
+    it('sends the other latching publishers\' messages to a restarted server once one that was unacknowledged is acknowledged, that one last', async () => {
+      const r = rig({ topics: ['/tf_static'] }, teardown);
+      const robot = r.talker.createPublisher('std_msgs/msg/String', '/tf_static', LATCHED);
+      const lidar = r.graph.createNode('lidar_static_tf').createPublisher('std_msgs/msg/String', '/tf_static', LATCHED);
+      r.bridge.start();
+      r.link.helloFrom('server-A');
+      robot.publish({ data: 'base_link' });
+      lidar.publish({ data: 'lidar' });
+      await settle();
+      r.link.hold = true;
+      robot.publish({ data: 'base_link v2' });
+      r.link.helloFrom('server-B');
+      assert.deepEqual(r.sent().map((e) => e.msg?.data), ['base_link', 'lidar', 'base_link v2'], 'lidar must not overtake base_link v2');
+      r.link.hold = false;
+      r.link.release();
+      await settle();
+      assert.deepEqual(r.sent().map((e) => e.msg?.data), ['base_link', 'lidar', 'base_link v2', 'lidar', 'base_link v2']);
+      assert.equal(r.bridge.topics()[0].counters.replayed, 2);
+    });
+
     it('keeps the last message of a topic configured transient_local with depth 1 (how a latched ROS 1 topic is marked)', async () => {
       const r = rig({ 'topic_options.route.qos_durability': 'transient_local', 'topic_options.route.qos_depth': 1n }, teardown);
       const pub = r.talker.createPublisher('std_msgs/msg/String', '/route', DEEP_LATCHED);
