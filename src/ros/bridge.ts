@@ -264,7 +264,8 @@ class TopicForwarder {
     this.replayOwed = false;
     if (this.latched.length === 0) return 0;
     const now = this.bridge.monotonicNs();
-    const kept = this.latched.splice(0);
+    // max_age_ms bounds receipt to hand-over for these too: a held message younger than this one was dropped as stale.
+    const kept = this.latched.splice(0).filter((l) => this.maxAgeNs === null || now - l.receivedNs <= this.maxAgeNs);
     for (const { envelope, receivedNs } of kept) {
       const copy: RosEnvelope = { ...envelope };
       const heldNs = Math.round(now - receivedNs);

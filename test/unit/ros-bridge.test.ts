@@ -439,6 +439,28 @@ describe('Bridge', () => {
       assert.equal(r.bridge.topics()[0].counters.replayed, 2);
     });
 
+    it('does not send a restarted server a latched message older than the topic\'s max_age_ms, as it drops a held one', async () => {
+      const r = rig({ 'topic_options.map_info.max_age_ms': 500n }, teardown);
+      const map = r.talker.createPublisher('std_msgs/msg/String', '/map_info', LATCHED);
+      r.bridge.start();
+      r.link.connect();
+      r.link.helloFrom('server-A');
+      map.publish({ data: 'v1' });
+      await settle();
+      r.clock.mono += 400 * MS;
+      r.link.helloFrom('server-B');
+      assert.deepEqual(r.sent().map((e) => [e.msg?.data, e.held_ns]), [['v1', undefined], ['v1', 400 * MS]], 'a fresh one goes again');
+      await settle();
+      r.link.disconnect();
+      r.clock.mono += 1000 * MS;
+      map.publish({ data: 'v2' });
+      r.clock.mono += 1000 * MS;
+      r.link.connect();
+      r.link.helloFrom('server-C');
+      assert.deepEqual(r.sent().map((e) => e.msg?.data), ['v1', 'v1'], 'v2, 1 s old, was dropped as stale; v1, 2.4 s old, must not go instead');
+      assert.deepEqual([r.bridge.topics()[0].counters.dropped_stale, r.bridge.topics()[0].counters.replayed], [1, 1]);
+    });
+
     it('keeps the last message of a topic configured transient_local with depth 1 (how a latched ROS 1 topic is marked)', async () => {
       const r = rig({ 'topic_options.route.qos_durability': 'transient_local', 'topic_options.route.qos_depth': 1n }, teardown);
       const pub = r.talker.createPublisher('std_msgs/msg/String', '/route', DEEP_LATCHED);
