@@ -287,13 +287,29 @@ class TopicForwarder {
     }
     const entry = { envelope, receivedNs, delivered: false };
     this.latched.push(entry);
-    if (this.latched.length > keep) this.latched.splice(0, this.latched.length - keep);
+    this.trimLatched(keep);
     this.bridge.forward(envelope, counters, (delivered) => {
       entry.delivered = delivered;
       const i = delivered ? -1 : this.latched.indexOf(entry);
       if (i !== -1) this.latched.splice(i, 1);
+      this.trimLatched(this.latchedKeep);
       if (this.replayOwed && this.latched.every((l) => l.delivered)) this.bridge.replayLatched([this]);
     });
+  }
+
+  /**
+   * Forgets the kept messages that `keep` newer delivered ones replace. An unacknowledged one replaces nothing yet:
+   * if the outbox drops it, the delivered one before it is still what the server must be given.
+   */
+  private trimLatched(keep: number): void {
+    let deliveredAfter = 0;
+    for (let i = this.latched.length - 1; i >= 0; i--) {
+      if (deliveredAfter >= keep) {
+        this.latched.splice(0, i + 1);
+        return;
+      }
+      if (this.latched[i].delivered) deliveredAfter++;
+    }
   }
 
   /** Logs `message` once for each new `situation` of a kind, so a discovery tick every 500 ms does not repeat it. */
