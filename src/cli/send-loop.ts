@@ -60,8 +60,10 @@ export class Tally {
     else this.undelivered++;
   }
 
-  rttMicros(): { p50: number; p99: number } {
+  /** RTT percentiles in us; null when no message was delivered (0 would read as a measured round trip). */
+  rttMicros(): { p50: number | null; p99: number | null } {
     const s = this.rtt.total();
+    if (s.count === 0) return { p50: null, p99: null };
     return { p50: round(s.p50 / 1e3), p99: round(s.p99 / 1e3) };
   }
 }

@@ -182,8 +182,9 @@ interface SendSummary {
   dropped: number;
   resent: number;
   reconnects: number;
-  rtt_p50_us: number;
-  rtt_p99_us: number;
+  /** null when nothing was delivered. */
+  rtt_p50_us: number | null;
+  rtt_p99_us: number | null;
   msgs_per_s: number;
 }
 

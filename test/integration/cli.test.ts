@@ -258,6 +258,7 @@ describe('fastsocket CLI', function () {
       assert.equal(await send.exitCode(), 1);
       const [summary] = send.events('summary');
       assert.deepEqual({ sent: summary.sent, delivered: summary.delivered, failed: summary.failed }, { sent: 0, delivered: 0, failed: 7 });
+      assert.deepEqual({ p50: summary.rtt_p50_us, p99: summary.rtt_p99_us, rate: summary.msgs_per_s }, { p50: null, p99: null, rate: 0 }, 'no round trip was measured');
     });
   });
 
