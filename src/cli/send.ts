@@ -221,7 +221,7 @@ function humanSummary(url: string, s: SendSummary, tally: Tally): string {
   );
   const rtt = formatTable(
     ['round trip (ms)', 'count', 'p50', 'p90', 'p99', 'mean', 'max'],
-    [['T1: message written -> ack read', String(r.count), ms(r.p50), ms(r.p90), ms(r.p99), ms(r.mean), ms(r.max)]],
+    [['T1: message written -> ack read', String(r.count), ...[r.p50, r.p90, r.p99, r.mean, r.max].map((v) => (r.count === 0 ? '-' : ms(v)))]],
   );
   const bad = tally.badInputs > 0 ? `\n${tally.badInputs} input lines were not JSON and were skipped` : '';
   return `${counts}\n\n${rtt}${bad}`;
