@@ -69,14 +69,9 @@ class TopicForwarder {
    * Latched topics only (see latchedKeep): the last messages handed over, oldest first, so that a restarted server
    * (whose publisher, and so its latched history, died with it) can be given them again. Dropped ones are removed.
    */
-  private readonly latched: Array<{ envelope: RosEnvelope; receivedNs: number; delivered: boolean }> = [];
+  private readonly latched: Array<{ envelope: RosEnvelope; receivedNs: number; delivered: boolean; owed: boolean }> = [];
   /** Publishers last seen, when every one is transient_local with depth 1 (what latches one message); else 0. */
   private latchingPublishers = 0;
-  /**
-   * A restarted server still lacks kept messages that were delivered to the old one: they go once the unacknowledged
-   * ones are acknowledged (see replayLatched).
-   */
-  private replayOwed = false;
   readonly maxAgeNs: number | null;
   type: string | null;
   qos: QosProfile | null = null;
@@ -253,15 +248,16 @@ class TopicForwarder {
    * The server restarted: its publisher of this topic is new, so subscribers that join it would never get the
    * latched messages. Sends the kept ones again, oldest first, each carrying (held_ns) the time since the bridge
    * received it, so the server's age stays honest. Not while one is unacknowledged: the client resends that one
-   * itself, and it is newer than the others, which must not overtake it: when some were delivered before it (another
-   * latching publisher's), all go again once it is acknowledged, so that it comes last. Returns how many went.
+   * itself, and it is newer than the others, which must not overtake it: when some delivered before it (another
+   * latching publisher's) are still kept once it is acknowledged, all go again, so that it comes last; when it
+   * replaced them, the server has all it needs. Returns how many went.
    */
   replayLatched(): number {
     if (this.latched.some((l) => !l.delivered)) {
-      this.replayOwed = this.latched.some((l) => l.delivered);
+      // What the restarted server lacks: the delivered ones (owed until a newer acknowledged one replaces them).
+      for (const l of this.latched) l.owed = l.delivered;
       return 0;
     }
-    this.replayOwed = false;
     if (this.latched.length === 0) return 0;
     const now = this.bridge.monotonicNs();
     // max_age_ms bounds receipt to hand-over for these too: a held message younger than this one was dropped as stale.
@@ -285,7 +281,7 @@ class TopicForwarder {
       this.bridge.forward(envelope, counters);
       return;
     }
-    const entry = { envelope, receivedNs, delivered: false };
+    const entry = { envelope, receivedNs, delivered: false, owed: false };
     this.latched.push(entry);
     this.trimLatched(keep);
     this.bridge.forward(envelope, counters, (delivered) => {
@@ -293,7 +289,7 @@ class TopicForwarder {
       const i = delivered ? -1 : this.latched.indexOf(entry);
       if (i !== -1) this.latched.splice(i, 1);
       this.trimLatched(this.latchedKeep);
-      if (this.replayOwed && this.latched.every((l) => l.delivered)) this.bridge.replayLatched([this]);
+      if (this.latched.some((l) => l.owed) && this.latched.every((l) => l.delivered)) this.bridge.replayLatched([this]);
     });
   }
 

@@ -461,6 +461,20 @@ describe('Bridge', () => {
       assert.deepEqual([r.bridge.topics()[0].counters.dropped_stale, r.bridge.topics()[0].counters.replayed], [1, 1]);
     });
 
+    it('does not send a restarted server a latched message twice when the one unacknowledged at its hello replaced every one it lacked', async () => {
+      const { r, map } = latchedRig();
+      map.publish({ data: 'v1' });
+      await settle();
+      r.link.hold = true;
+      map.publish({ data: 'v2 in the outbox' });
+      r.link.helloFrom('server-B');
+      r.link.hold = false;
+      r.link.release();
+      await settle();
+      assert.deepEqual(onTopic(r, '/map_info').map((e) => e.msg?.data), ['v1', 'v2 in the outbox'], 'server B has v2 (the client resent it) and v1 is older: nothing is owed');
+      assert.equal(r.bridge.topics()[0].counters.replayed, 0);
+    });
+
     it('keeps the last message of a topic configured transient_local with depth 1 (how a latched ROS 1 topic is marked)', async () => {
       const r = rig({ 'topic_options.route.qos_durability': 'transient_local', 'topic_options.route.qos_depth': 1n }, teardown);
       const pub = r.talker.createPublisher('std_msgs/msg/String', '/route', DEEP_LATCHED);
