@@ -67,7 +67,8 @@ class TopicForwarder {
   readonly held: Array<{ envelope: RosEnvelope; receivedNs: number }> = [];
   /**
    * Latched topics only (see latchedKeep): the last messages handed over, oldest first, so that a restarted server
-   * (whose publisher, and so its latched history, died with it) can be given them again. Dropped ones are removed.
+   * (whose publisher, and so its latched history, died with it) can be given them again. Dropped ones are removed
+   * (not copies sent again).
    */
   private readonly latched: Array<{ envelope: RosEnvelope; receivedNs: number; delivered: boolean; owed: boolean }> = [];
   /** Publishers last seen, when every one is transient_local with depth 1 (what latches one message); else 0. */
@@ -285,8 +286,9 @@ class TopicForwarder {
     this.latched.push(entry);
     this.trimLatched(keep);
     this.bridge.forward(envelope, counters, (delivered) => {
-      entry.delivered = delivered;
-      const i = delivered ? -1 : this.latched.indexOf(entry);
+      // A copy sent again that the outbox drops is still what an earlier server was given: kept for the next restart.
+      entry.delivered = delivered || replay;
+      const i = entry.delivered ? -1 : this.latched.indexOf(entry);
       if (i !== -1) this.latched.splice(i, 1);
       this.trimLatched(this.latchedKeep);
       if (this.latched.some((l) => l.owed) && this.latched.every((l) => l.delivered)) this.bridge.replayLatched([this]);

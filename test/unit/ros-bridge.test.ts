@@ -475,6 +475,20 @@ describe('Bridge', () => {
       assert.equal(r.bridge.topics()[0].counters.replayed, 0);
     });
 
+    it('keeps a latched message whose copy for a restarted server the outbox dropped, for the next restart', async () => {
+      const { r, map } = latchedRig();
+      map.publish({ data: 'v1' });
+      await settle();
+      r.link.hold = true;
+      r.link.helloFrom('server-B');
+      r.link.dropHeld();
+      await settle();
+      r.link.hold = false;
+      r.link.helloFrom('server-C');
+      await settle();
+      assert.deepEqual(onTopic(r, '/map_info').map((e) => e.msg?.data), ['v1', 'v1', 'v1'], 'v1 was delivered to server A and nothing replaced it: server C must get it');
+    });
+
     it('keeps the last message of a topic configured transient_local with depth 1 (how a latched ROS 1 topic is marked)', async () => {
       const r = rig({ 'topic_options.route.qos_durability': 'transient_local', 'topic_options.route.qos_depth': 1n }, teardown);
       const pub = r.talker.createPublisher('std_msgs/msg/String', '/route', DEEP_LATCHED);
