@@ -304,9 +304,16 @@ class TopicForwarder {
     for (let i = this.latched.length - 1; i >= 0; i--) {
       if (deliveredAfter >= keep) {
         this.latched.splice(0, i + 1);
-        return;
+        break;
       }
       if (this.latched[i].delivered) deliveredAfter++;
+    }
+    // Of the unacknowledged ones, the newest `keep` are enough: the outbox drops the oldest first, and each kept one
+    // is a parsed message (a map can be megabytes) that a long outage would otherwise pile up beside the outbox.
+    let pendingAfter = 0;
+    for (let i = this.latched.length - 1; i >= 0; i--) {
+      if (this.latched[i].delivered) continue;
+      if (++pendingAfter > keep) this.latched.splice(i, 1);
     }
   }
 

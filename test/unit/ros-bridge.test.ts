@@ -530,6 +530,21 @@ describe('Bridge', () => {
       r.link.helloFrom('server-C');
       assert.deepEqual(onTopic(r, '/map_info').map((e) => e.msg?.data), ['v1', 'v2 in the outbox', 'v1', 'v1']);
     });
+
+    it('keeps no more unacknowledged latched messages than it would give a restarted server, however long the outage', async () => {
+      const { r, map } = latchedRig();
+      map.publish({ data: 'v0' });
+      await settle();
+      r.link.hold = true;
+      for (let i = 1; i <= 500; i++) map.publish({ data: `v${i}` });
+      const kept = (r.bridge as unknown as { forwarders: Array<{ latched: unknown[] }> }).forwarders[0].latched;
+      assert.equal(kept.length, 2, 'the delivered v0 and the newest unacknowledged one');
+      r.link.release();
+      await settle();
+      r.link.hold = false;
+      r.link.helloFrom('server-B');
+      assert.deepEqual(onTopic(r, '/map_info').slice(-1).map((e) => e.msg?.data), ['v500'], 'the newest, again');
+    });
   });
 
   describe('#publishDiagnostics', () => {
