@@ -215,7 +215,7 @@ class TopicForwarder {
   dropStale(now: number): void {
     if (this.maxAgeNs === null) return;
     let stale = 0;
-    while (stale < this.held.length && now - this.held[stale].receivedNs > this.maxAgeNs) stale++;
+    while (stale < this.held.length && this.isStale(this.held[stale].receivedNs, now)) stale++;
     if (stale === 0) return;
     this.held.splice(0, stale);
     this.counters.dropped_stale += stale;
@@ -226,11 +226,12 @@ class TopicForwarder {
   releaseHeld(): void {
     const now = this.bridge.monotonicNs();
     this.dropStale(now);
-    for (const h of this.held.splice(0)) {
-      const heldNs = Math.round(now - h.receivedNs);
-      if (heldNs > 0) h.envelope.held_ns = heldNs;
-      this.handOver(h.envelope, h.receivedNs);
-    }
+    for (const h of this.held.splice(0)) this.handOver(withHeldNs(h.envelope, h.receivedNs, now), h.receivedNs);
+  }
+
+  /** Older than max_age_ms at `now`: not to be handed over any more. */
+  private isStale(receivedNs: number, now: number): boolean {
+    return this.maxAgeNs !== null && now - receivedNs > this.maxAgeNs;
   }
 
   /**
@@ -262,13 +263,10 @@ class TopicForwarder {
     if (this.latched.length === 0) return 0;
     const now = this.bridge.monotonicNs();
     // max_age_ms bounds receipt to hand-over for these too: a held message younger than this one was dropped as stale.
-    const kept = this.latched.splice(0).filter((l) => this.maxAgeNs === null || now - l.receivedNs <= this.maxAgeNs);
+    const kept = this.latched.splice(0).filter((l) => !this.isStale(l.receivedNs, now));
     for (const { envelope, receivedNs } of kept) {
-      const copy: RosEnvelope = { ...envelope };
-      const heldNs = Math.round(now - receivedNs);
-      if (heldNs > 0) copy.held_ns = heldNs;
       this.counters.replayed++;
-      this.handOver(copy, receivedNs, true);
+      this.handOver(withHeldNs({ ...envelope }, receivedNs, now), receivedNs, true);
     }
     return kept.length;
   }
@@ -329,6 +327,13 @@ class TopicForwarder {
     this.waitingLogged = true;
     this.bridge.node.logger.info(`waiting for a publisher on ${this.name} to learn ${what}`);
   }
+}
+
+/** Sets `held_ns`, the time the bridge kept `envelope` since it received it, when there was any; returns it. */
+function withHeldNs(envelope: RosEnvelope, receivedNs: number, now: number): RosEnvelope {
+  const heldNs = Math.round(now - receivedNs);
+  if (heldNs > 0) envelope.held_ns = heldNs;
+  return envelope;
 }
 
 /**
