@@ -125,10 +125,3 @@ export function lineSplitter(onLine: (line: Buffer) => void, transient = false):
 export function onLines(socket: net.Socket, onLine: (line: Buffer) => void): void {
   socket.on('data', lineSplitter(onLine));
 }
-
-/** The nearest-rank percentile `p` (0-100) of `values`, in their unit; 0 for none. */
-export function percentileOf(values: ArrayLike<number>, p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = Float64Array.from(values).sort();
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}

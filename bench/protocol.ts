@@ -24,7 +24,6 @@ import {
   IMPLS,
   NS_PER_US,
   PEER_PY,
-  percentileOf,
   PYTHON,
   ALSO_COMPARED,
   RAW_FLOOR,
@@ -296,7 +295,7 @@ async function pythonClient(url: string, payloadBytes: number, c: Counts): Promi
   return {
     rtt: {
       event: 'result', mode: 'rtt', count: t.count,
-      rtt_p50_us: t.p50 / NS_PER_US, rtt_p99_us: t.p99 / NS_PER_US, rtt_p995_us: percentileOf(r.rtt_ns ?? [], 99.5) / NS_PER_US, rtt_p999_us: percentileOf(r.rtt_ns ?? [], 99.9) / NS_PER_US, rtt_mean_us: t.mean / NS_PER_US,
+      rtt_p50_us: t.p50 / NS_PER_US, rtt_p99_us: t.p99 / NS_PER_US, rtt_p995_us: stats.totalPercentile(99.5) / NS_PER_US, rtt_p999_us: stats.totalPercentile(99.9) / NS_PER_US, rtt_mean_us: t.mean / NS_PER_US,
     },
     pipeline: { event: 'result', mode: 'pipeline', count: c.pipeline, msgs_per_s: p.msgs_per_s ?? 0 },
   };

@@ -120,7 +120,8 @@ class Series {
   }
 
   // HdrHistogram reports the top of the bucket, which can exceed the exact maximum; a p99 above max would confuse readers.
-  private percentile(p: number): number {
+  percentile(p: number): number {
+    if (this.count === 0) return 0;
     return Math.min(this.max, Math.max(this.min, this.histogram.getValueAtPercentile(p)));
   }
 }
@@ -174,5 +175,15 @@ export class LatencyStats {
   /** Summary of every sample since construction. */
   total(): LatencySummary {
     return this.totalSeries.summary();
+  }
+
+  /**
+   * Any percentile (0-100) of every sample since construction, as the summary computes its p50-p99 (e.g. 99.9 for
+   * the rare pauses a p99 does not show); 0 when nothing was recorded.
+   * @throws TypeError when `p` is not a number from 0 to 100.
+   */
+  totalPercentile(p: number): number {
+    if (typeof p !== 'number' || !(p >= 0 && p <= 100)) throw new TypeError(`percentile must be a number from 0 to 100, got ${String(p)}`);
+    return this.totalSeries.percentile(p);
   }
 }

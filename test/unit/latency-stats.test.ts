@@ -95,6 +95,19 @@ describe('LatencyStats', () => {
       assertEmpty(new LatencyStats().total());
     });
 
+    it('gives any percentile of the total within HdrHistogram precision (#totalPercentile), 0 when empty, and names a bad p', () => {
+      fc.assert(fc.property(samples, fc.constantFrom(0, 25, 99.5, 99.9, 100), (values, p) => {
+        const stats = new LatencyStats();
+        recordAll(stats, values);
+        stats.resetWindow();
+        const want = exact(values).percentile(Math.max(p, 1e-9));
+        const got = stats.totalPercentile(p);
+        assert.ok(got >= want && got <= want + want * RELATIVE_PRECISION, `p${p} ${got} vs exact ${want}`);
+      }), { numRuns: 200 });
+      assert.equal(new LatencyStats().totalPercentile(99.9), 0);
+      for (const bad of [-1, 100.5, NaN, '99' as never]) assert.throws(() => new LatencyStats().totalPercentile(bad), /percentile must be a number from 0 to 100/);
+    });
+
     it('reports every statistic, percentiles included, equal to the value when one sample was recorded', () => {
       const stats = new LatencyStats();
       stats.record(1_234_567);
