@@ -376,6 +376,18 @@ describe('Bridge', () => {
       return { r, map, chatter, stream };
     };
     const onTopic = (r: Rig, topic: string) => r.sent().filter((e) => e.topic === topic);
+    /** /tf_static with two latching publishers, each of whose message server A has acknowledged. */
+    const tfStaticDelivered = async () => {
+      const r = rig({ topics: ['/tf_static'] }, teardown);
+      const robot = r.talker.createPublisher('std_msgs/msg/String', '/tf_static', LATCHED);
+      const lidar = r.graph.createNode('lidar_static_tf').createPublisher('std_msgs/msg/String', '/tf_static', LATCHED);
+      r.bridge.start();
+      r.link.helloFrom('server-A');
+      robot.publish({ data: 'base_link' });
+      lidar.publish({ data: 'lidar' });
+      await settle();
+      return { r, robot };
+    };
 
     it('sends the last delivered message of a latched topic again when the hello names a new server instance, with a fresh seq and held_ns since receipt', async () => {
       const { r, map, chatter, stream } = latchedRig();
@@ -407,27 +419,13 @@ describe('Bridge', () => {
     });
 
     it('keeps one message per latching publisher, as /tf_static has several, and sends them again in order', async () => {
-      const r = rig({ topics: ['/tf_static'] }, teardown);
-      const robot = r.talker.createPublisher('std_msgs/msg/String', '/tf_static', LATCHED);
-      const lidar = r.graph.createNode('lidar_static_tf').createPublisher('std_msgs/msg/String', '/tf_static', LATCHED);
-      r.bridge.start();
-      r.link.helloFrom('server-A');
-      robot.publish({ data: 'base_link' });
-      lidar.publish({ data: 'lidar' });
-      await settle();
+      const { r, robot } = await tfStaticDelivered();
       r.link.helloFrom('server-B');
       assert.deepEqual(r.sent().map((e) => e.msg?.data), ['base_link', 'lidar', 'base_link', 'lidar']);
     });
 
     it('sends the other latching publishers\' messages to a restarted server once one that was unacknowledged is acknowledged, that one last', async () => {
-      const r = rig({ topics: ['/tf_static'] }, teardown);
-      const robot = r.talker.createPublisher('std_msgs/msg/String', '/tf_static', LATCHED);
-      const lidar = r.graph.createNode('lidar_static_tf').createPublisher('std_msgs/msg/String', '/tf_static', LATCHED);
-      r.bridge.start();
-      r.link.helloFrom('server-A');
-      robot.publish({ data: 'base_link' });
-      lidar.publish({ data: 'lidar' });
-      await settle();
+      const { r, robot } = await tfStaticDelivered();
       r.link.hold = true;
       robot.publish({ data: 'base_link v2' });
       r.link.helloFrom('server-B');
