@@ -161,14 +161,31 @@ export class ServerProcess {
 
 /**
  * Every hand-over recorded by the server processes, in order. A line still being written by a running server (no
- * newline yet) is left for the next read; a torn line anywhere else would be a bug and throws.
+ * newline yet) is left for the next read. A line that does not parse is accepted only as the last record of a run
+ * that was SIGKILLed while writing it (the next run ended it, see fault-server-child.ts): the line after it, if any,
+ * must come from a later run. Anywhere else a torn line would be a bug, and it throws.
  */
 export function readDelivered(file: string): DeliveredRecord[] {
   const text = readTextIfExists(file);
   if (text === null) return [];
   const lines = text.split('\n');
   lines.pop();
-  return lines.filter((l) => l.length > 0).map((l) => JSON.parse(l) as DeliveredRecord);
+  const records: DeliveredRecord[] = [];
+  lines.forEach((line, i) => {
+    if (line.length === 0) return;
+    try {
+      records.push(JSON.parse(line) as DeliveredRecord);
+    } catch (err) {
+      // The tear can fall anywhere, even inside `{"run":N`; then any later run will do.
+      const tornRun = /^\{"run":(\d+)[,}]/.exec(line)?.[1] ?? ('{"run":'.startsWith(line) || /^\{"run":\d+$/.test(line) ? '0' : undefined);
+      if (i === lines.length - 1 && tornRun !== undefined) return; // ended by a restart that has recorded nothing yet
+      const nextRun = /^\{"run":(\d+)[,}]/.exec(lines[i + 1] ?? '')?.[1];
+      if (tornRun === undefined || nextRun === undefined || Number(nextRun) <= Number(tornRun)) {
+        throw new Error(`${file} line ${i + 1} is torn and not the last record of a killed run: ${line.slice(0, 200)} (${String(err)})`);
+      }
+    }
+  });
+  return records;
 }
 
 /** A FastSocketClient in a child process, to be SIGKILLed with messages in its persistent outbox. */

@@ -43,9 +43,25 @@ export function memoryOf(pid: number | 'self'): { peakRssBytes: number; rssBytes
   return { peakRssBytes: kb('VmHWM'), rssBytes: kb('VmRSS') };
 }
 
+function endsTorn(file: string): boolean {
+  const size = fs.statSync(file).size;
+  if (size === 0) return false;
+  const fd = fs.openSync(file, 'r');
+  try {
+    const last = Buffer.alloc(1);
+    fs.readSync(fd, last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 async function main(): Promise<void> {
   const config = JSON.parse(process.env.FASTSOCKET_FAULT_SERVER ?? '') as ServerChildConfig;
   const out = fs.openSync(config.deliveredFile, 'a');
+  // A SIGKILL can tear the record being written (Linux ends a write to a regular file between pages on a fatal
+  // signal), leaving a line without its newline: end it, so this run's records start on a line of their own.
+  if (endsTorn(config.deliveredFile)) fs.writeSync(out, '\n');
   const server = new FastSocketServer(config.options);
   let handed = 0;
   server.on('message', (m) => {
