@@ -289,6 +289,12 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       this.outbox.set(entry.id, entry);
       this.outboxBytes += bytes;
       this.queue.push(entry);
+      // Offline, or while the server does not read, nothing consumes the queue, and the entries the outbox policy
+      // dropped would stay in it with their payloads: 200,000 sends of 1 KB with an outbox of 100 held 415 MB.
+      if (this.queue.length - this.queueHead > 2 * this.outbox.size + 1024) {
+        this.queue = this.queue.slice(this.queueHead).filter((q) => this.outbox.has(q.id) && q.writtenGen !== this.gen);
+        this.queueHead = 0;
+      }
       if (this.state === 'idle') this.dial();
       else this.pump();
     });

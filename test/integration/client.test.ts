@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { WebSocketServer } from 'ws';
 import { FastSocketError, FastSocketServer, MAX_JSON_DEPTH, type FastSocketErrorCode, type MessageEvent, type SendResult } from '../../src/fastsocket';
 import { startClient, startServer, unreachableUrl } from '../support/fixtures';
@@ -18,6 +20,12 @@ async function outcomes(sends: Promise<SendResult>[]): Promise<Array<SendResult 
     assert.ok(s.reason instanceof FastSocketError, `rejected with ${String(s.reason)}`);
     return s.reason.code;
   });
+}
+
+/** V8's gc(), for tests that measure what is retained. */
+function exposedGc(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
 }
 
 const codes = (xs: Array<SendResult | FastSocketErrorCode>): Array<string> => xs.map((x) => (typeof x === 'string' ? x : 'ok'));
@@ -138,6 +146,20 @@ describe('FastSocketClient', () => {
       assert.equal(client.stats().outbox_messages, 0);
       client.send('y'.repeat(800)).catch(() => undefined);
       assert.equal(client.stats().outbox_messages, 1, 'a payload whose frame fits is queued');
+    });
+
+    it('drop-oldest: holds no more than the outbox bounds in memory however many messages it drops', async () => {
+      const url = await unreachableUrl('tcp');
+      const client = await startClient(teardown, url, { outboxMaxMessages: 100, outboxPolicy: 'drop-oldest' });
+      const gc = exposedGc();
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      // 20,000 distinct 10 KB payloads (200 MB) through an outbox of 100 (1 MB).
+      for (let i = 0; i < 20_000; i++) client.send(`${i} ${'x'.repeat(10_000)}`).catch(() => undefined);
+      gc();
+      const grownMb = (process.memoryUsage().heapUsed - before) / 1e6;
+      assert.equal(client.stats().outbox_messages, 100);
+      assert.ok(grownMb < 20, `the heap grew by ${grownMb.toFixed(1)} MB for an outbox of 100 messages of 10 KB`);
     });
 
     it('keeps retrying the connection with backoff, counting the failures', async () => {
