@@ -108,7 +108,9 @@ function decodeMessage(lookup: DefinitionLookup, def: MessageDefinition, json: u
   const known = new Set(def.fields.map((f) => f.name));
   const given = new Map<string, unknown>();
   for (const key of Object.keys(src)) {
-    const name = known.has(key) ? key : aliases[key];
+    // Own aliases only: `constructor`, `toString` or `__proto__` found Object.prototype's members, so a message with such a
+    // field went out with defaults for what it meant to set, where any other unknown field is refused.
+    const name = known.has(key) ? key : Object.hasOwn(aliases, key) ? aliases[key] : undefined;
     if (name === undefined) throw new MessageMappingError(`${path}.${key}`, `${def.type} has no field ${key}`);
     given.set(name, src[key]);
   }

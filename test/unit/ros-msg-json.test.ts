@@ -159,6 +159,9 @@ describe('msg-json', () => {
       ['an array where an object belongs', 'std_msgs/msg/Header', { stamp: [1, 2] }, 'msg.stamp'],
       ['a number where a bool belongs', ALL, { b: 1 }, 'msg.b'],
       ['a non-array for an array', ALL, { ss: 'a' }, 'msg.ss'],
+      ['a field named like a member of every object', 'std_msgs/msg/String', { data: 'x', constructor: 'y' }, 'msg.constructor'],
+      ['a field named __proto__, as JSON.parse makes it', 'std_msgs/msg/String', JSON.parse('{"__proto__": "y"}'), 'msg.__proto__'],
+      ['a field named like a member of every object, in a type with aliases', 'builtin_interfaces/msg/Time', { secs: 1, toString: 2 }, 'msg.toString'],
     ];
     for (const [what, type, json, field] of cases) {
       it(`throws MessageMappingError naming ${field} when given ${what}`, () => {
