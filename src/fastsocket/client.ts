@@ -622,9 +622,11 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.badStreak = 0;
     this.attempt = 0;
     if (conn === this.conn) this.helloUnanswered = false;
+    // Before hear(), which writes what waited behind the first message: a message over the limit this hello gives was
+    // written anyway, the server closed the connection on it, and the messages behind it went again marked resent.
+    if (frame.type === 'hello' && frame.max_frame_bytes !== undefined) this.serverMaxFrameBytes = frame.max_frame_bytes;
     if (!this.heard && conn === this.conn) this.hear();
     if (frame.type === 'hello') {
-      if (frame.max_frame_bytes !== undefined) this.serverMaxFrameBytes = frame.max_frame_bytes;
       this.emit('hello', { url: this.url, server_instance: frame.server_instance ?? null, max_frame_bytes: frame.max_frame_bytes ?? null });
       return;
     }

@@ -548,6 +548,17 @@ describe('FastSocketClient', () => {
       });
     }
 
+    it('applies the limit of the hello answer to the messages queued before it: no connection closed, nothing resent', async () => {
+      const { server, url } = await startServer(teardown, 'tcp', { maxFrameBytes: 1024 });
+      const messages = collect<MessageEvent>(server, 'message');
+      const client = await startClient(teardown, url, { clientId: 'veh-1' });
+      // All three queued before the connection exists: the first goes out with the hello, the others wait for its answer.
+      const results = await outcomes([client.send('first'), client.send('b'.repeat(2000)), client.send('after')]);
+      assert.deepEqual(results.map((r) => (typeof r === 'string' ? r : `ok resent=${r.resent}`)), ['ok resent=false', 'FS_ERR_PAYLOAD', 'ok resent=false']);
+      assert.deepEqual(messages.map((m) => [m.payload, m.resent]), [['first', false], ['after', false]]);
+      assert.deepEqual({ reconnects: client.stats().reconnects, closedOversize: server.stats().closed_oversize }, { reconnects: 0, closedOversize: 0 });
+    });
+
     it('says once, not once per message, that it drops messages over the limit the server\'s hello gave', async () => {
       const { url } = await startServer(teardown, 'tcp', { maxFrameBytes: 1024 });
       const warnings: string[] = [];
