@@ -230,6 +230,9 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
         this.counters.closed_idle++;
         this.logger.info(`closing ${peer}: no TLS handshake or WebSocket upgrade within ${this.limits.idleTimeoutMs} ms`);
       },
+      onHeadersTooLarge: (peer, limitBytes) => {
+        this.peerWarnings.warn(this.logger, `closing ${peer}: the headers of its WebSocket upgrade request are larger than ${limitBytes} bytes (Node's --max-http-header-size; a long token?)`);
+      },
       onNotHttp: (peer) => {
         this.peerWarnings.warn(this.logger, `closing ${peer}: it sent no HTTP request (a tcp:// or tls:// client? this server is ${this.endpoint.scheme}://)`);
       },

@@ -475,6 +475,8 @@ export interface ListenOptions {
   onHandshakeTimeout?: (peer: string) => void;
   /** ws/wss: a connection whose bytes are not an HTTP request (e.g. a tcp:// client), closed at once. */
   onNotHttp?: (peer: string) => void;
+  /** ws/wss: an HTTP request whose headers pass Node's limit (http.maxHeaderSize), answered 431 and closed. */
+  onHeadersTooLarge?: (peer: string, limitBytes: number) => void;
   /**
    * tls/ws/wss: asked for each new TCP connection, with how many are still in their handshake; false closes it at
    * once (so half-open handshakes count against max_connections).
@@ -571,8 +573,20 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
   }
   if (secure) server.on('tlsClientError', () => undefined);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
-    // llhttp's parse errors; a reset or a timeout is no news.
-    if (err.code?.startsWith('HPE_')) opts.onNotHttp?.(formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0));
+    const peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+    if (err.code === 'HPE_HEADER_OVERFLOW') {
+      // An HTTP request all the same (a long Authorization: Bearer token): reported as not HTTP, both ends blamed the
+      // other's scheme. The 431 lets the client say what happened.
+      opts.onHeadersTooLarge?.(peer, http.maxHeaderSize);
+      if (socket.writable && socket.bytesWritten === 0) {
+        socket.end('HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        setTimeout(() => socket.destroy(), 2000).unref();
+        return;
+      }
+    } else if (err.code?.startsWith('HPE_')) {
+      // llhttp's parse errors; a reset or a timeout is no news.
+      opts.onNotHttp?.(peer);
+    }
     socket.destroy();
   });
   return new Promise<Listener>((resolve, reject) => {

@@ -461,6 +461,23 @@ describe('FastSocketServer bad input', () => {
       await finish(a);
     });
 
+    for (const scheme of ['ws', 'wss'] as const) {
+      it(`answers 431 to a ${scheme}:// upgrade whose headers pass Node's limit (a long token), each side saying so rather than blaming the other's scheme`, async () => {
+        const serverLines: string[] = [];
+        const clientLines: string[] = [];
+        const capture = (lines: string[]) => ({ debug: () => undefined, info: () => undefined, warn: (m: string) => void lines.push(m), error: (m: string) => void lines.push(m) });
+        const token = 't'.repeat(20_000);
+        const a = await arena(scheme, { logger: capture(serverLines) });
+        const client = await startClient(teardown, a.url, { token, logger: capture(clientLines) });
+        client.connect().catch(() => undefined);
+        await waitUntil(() => clientLines.length > 0 && serverLines.length > 0, 'a warning on each side');
+        assert.match(clientLines[0], /: HTTP 431 instead of a WebSocket upgrade; retrying$/);
+        assert.match(serverLines[0], /^closing 127\.0\.0\.1:\d+: the headers of its WebSocket upgrade request are larger than \d+ bytes/);
+        await client.close({ timeoutMs: 0 });
+        await finish(a);
+      });
+    }
+
     it('counts connections still in their handshake against max_connections', async () => {
       const a = await arena('ws', { maxConnections: 3 });
       const silent = await Promise.all([0, 1, 2, 3].map(() => RawPeer.connectBare(a.url)));
