@@ -139,7 +139,7 @@ interface PeerState {
    * Acks 3 of the current read, completed once its acks 2 have been written: in one-in-flight use an ack 3 shares a
    * read with the next message 1, and building its record first would delay that message's ack 2.
    */
-  deferredAck3: Array<{ frame: Ack3Frame; readAt: number }>;
+  deferredAck3: Array<{ frame: Ack3Frame; readAt: number; seqAtRead: number }>;
 }
 
 type State = 'idle' | 'listening' | 'closed';
@@ -428,7 +428,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
   }
 
   private deferAck3(p: PeerState, frame: Ack3Frame, readAt: number): void {
-    if (p.deferredAck3.push({ frame, readAt }) === 1) p.conn.afterRead(() => this.completeDeferredAck3(p));
+    if (p.deferredAck3.push({ frame, readAt, seqAtRead: this.pendingSeq }) === 1) p.conn.afterRead(() => this.completeDeferredAck3(p));
   }
 
   /** Completes the deferred acks 3 of a peer, in arrival order. */
@@ -436,9 +436,9 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     const deferred = p.deferredAck3;
     if (deferred.length === 0) return;
     p.deferredAck3 = [];
-    for (const { frame, readAt } of deferred) {
+    for (const { frame, readAt, seqAtRead } of deferred) {
       try {
-        this.onAck3(p, frame, readAt);
+        this.onAck3(p, frame, readAt, seqAtRead);
       } catch (err) {
         this.logger.error(`error handling an ack 3 from ${p.conn.peer}: ${(err as Error).stack ?? err}`);
       }
@@ -501,11 +501,13 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     }
   }
 
-  private onAck3(p: PeerState, frame: Ack3Frame, readAt: number): void {
+  private onAck3(p: PeerState, frame: Ack3Frame, readAt: number, seqAtRead: number): void {
     const pending = p.pending.get(frame.id);
-    if (!pending) {
+    // A record made after this ack 3 was read (its message 1 came later in the same read) was unknown to it: matched,
+    // it would get a negative T2, and the real ack 3 that follows would be counted unknown instead.
+    if (!pending || pending.seq > seqAtRead) {
       this.counters.ack3_unknown++;
-      const ack2AtNs = this.expiredIds.get(frame.id);
+      const ack2AtNs = pending ? undefined : this.expiredIds.get(frame.id);
       if (ack2AtNs === undefined) {
         this.logger.debug(`ack 3 for unknown or completed id from ${p.conn.peer}`);
         return;

@@ -202,6 +202,21 @@ describe('FastSocketServer', () => {
       assert.equal(server.stats().ack3_unknown, 0);
     });
 
+    it('ignores an ack 3 read before the message 1 of its id that shares its read, and measures the ack 3 that follows', async () => {
+      const mc = manualClock();
+      const { server, url } = await startServer(teardown, 'tcp', { clock: mc.clock });
+      const latencies = collect<LatencyRecord>(server, 'latency');
+      const peer = await rawPeer(url);
+      // A stale ack 3 (its id unknown on this connection when read), then that id's message 1, in one chunk.
+      peer.sendBytes(`${ack3('e-1', 1)}\n${message1('e-1', 1)}\n`);
+      await peer.waitForFrame(isAck2('e-1'));
+      mc.now += 3_000;
+      peer.sendFrame(ack3('e-1', 8_000));
+      await waitUntil(() => latencies.length === 1, 'the record of the real ack 3');
+      assert.deepEqual(latencies.map((l) => [l.t1_ns, l.t2_ns]), [[8_000, 3_000]]);
+      assert.equal(server.stats().ack3_unknown, 1);
+    });
+
     it('ignores and counts an ack 3 for an unknown id, and for an id already completed', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
       const latencies = collect<LatencyRecord>(server, 'latency');
