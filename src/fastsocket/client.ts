@@ -44,6 +44,11 @@ export interface FastSocketClientOptions extends Partial<ClientLimits> {
   maxAttempts?: number;
   /** Consecutive bad frames from the server after which the connection is closed (and re-established). @default 10 */
   maxBadFrames?: number;
+  /**
+   * A frame from the server that has started must complete within this, else the connection is closed (and
+   * re-established, resending what was unacknowledged), as a server does with its peers (§5). @default 10000
+   */
+  frameTimeoutMs?: number;
   /** Add wall-clock timestamps to message 1 and ack 3 (the clock-synced extension). @default false */
   clockSync?: boolean;
   logger?: Logger;
@@ -54,7 +59,7 @@ export interface FastSocketClientOptions extends Partial<ClientLimits> {
 }
 
 const KNOWN_OPTIONS = [
-  'url', 'clientId', 'token', 'tls', 'connectTimeoutMs', 'writeHighWaterBytes', 'clockSync', 'outboxPath', 'maxAttempts', 'maxBadFrames', 'logger', 'clock', 'random',
+  'url', 'clientId', 'token', 'tls', 'connectTimeoutMs', 'writeHighWaterBytes', 'clockSync', 'outboxPath', 'maxAttempts', 'maxBadFrames', 'frameTimeoutMs', 'logger', 'clock', 'random',
   'outboxMaxMessages', 'outboxMaxBytes', 'outboxPolicy', 'reconnectMinMs', 'reconnectMaxMs', 'reconnectJitter', 'maxFrameBytes',
 ];
 
@@ -87,6 +92,8 @@ export interface ClientStats {
   closed_bad: number;
   /** Connections closed because the server sent a frame larger than max_frame_bytes. */
   closed_oversize: number;
+  /** Connections closed because a frame from the server did not complete within frameTimeoutMs. */
+  closed_frame_timeout: number;
   outbox_messages: number;
   outbox_bytes: number;
   connected: boolean;
@@ -148,6 +155,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private readonly clockSync: boolean;
   private readonly maxAttempts: number;
   private readonly maxBadFrames: number;
+  private readonly frameTimeoutMs: number;
   /** Bad frames in a row on the current connection. */
   private badStreak = 0;
   /** Warnings of bad frames from the server: mixed with good ones they are never maxBadFrames in a row. */
@@ -187,7 +195,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private closing: Promise<ClientStats> | null = null;
   private readonly counters = {
     sent: 0, delivered: 0, dropped: 0, abandoned: 0, rejected: 0, resent: 0, reconnects: 0, connect_failures: 0, unknown_acks: 0, bad_frames: 0,
-    closed_bad: 0, closed_oversize: 0,
+    closed_bad: 0, closed_oversize: 0, closed_frame_timeout: 0,
   };
 
   /** @throws TypeError naming a bad option; FastSocketError FS_ERR_INVALID_URL for a bad url. */
@@ -214,6 +222,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.maxAttempts = checkInteger('maxAttempts', orDefault(options.maxAttempts, 0), 0);
     this.maxBadFrames = checkInteger('maxBadFrames', orDefault(options.maxBadFrames, DEFAULT_SERVER_LIMITS.maxBadFrames), 1);
     this.badFrameWarnings = new WarnBudget(this.maxBadFrames);
+    this.frameTimeoutMs = checkInteger('frameTimeoutMs', orDefault(options.frameTimeoutMs, DEFAULT_SERVER_LIMITS.frameTimeoutMs), 1);
     if (options.outboxPath !== undefined) {
       checkString('outboxPath', options.outboxPath);
       this.store = new OutboxStore(options.outboxPath);
@@ -457,7 +466,18 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       if (isWebSocketProtocolError(err)) this.logger.warn(`closing the connection to ${this.url}: ${err.message}`);
       else this.logger.debug(`connection to ${this.url}: ${err.message}`);
     });
-    conn.on('close', () => this.onClosed(conn));
+    // A server that stops mid-frame (a half-written ack 2, then silence) would otherwise hold the outbox for ever.
+    const frameTimer = setInterval(() => {
+      if (conn.isClosed || conn.partialSinceMs === null || performance.now() - conn.partialSinceMs <= this.frameTimeoutMs) return;
+      this.counters.closed_frame_timeout++;
+      this.logger.warn(`closing the connection to ${this.url}: a frame from the server was not completed within ${this.frameTimeoutMs} ms`);
+      conn.close('policy');
+    }, Math.max(10, Math.min(1000, this.frameTimeoutMs / 4)));
+    frameTimer.unref();
+    conn.on('close', () => {
+      clearInterval(frameTimer);
+      this.onClosed(conn);
+    });
     conn.resumeReading();
     this.helloUnanswered = this.clientId !== null || this.options.token !== undefined;
     if (this.helloUnanswered) conn.write(encodeHello(this.clientId, this.options.token));

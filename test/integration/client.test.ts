@@ -442,6 +442,14 @@ describe('FastSocketClient', () => {
       assert.ok(warnings.some((w) => w.includes('max_frame_bytes')), `a warning names max_frame_bytes: ${JSON.stringify(warnings)}`);
     });
 
+    it('closes a connection whose server stops mid-frame for frameTimeoutMs, counts it, and reconnects to deliver', async () => {
+      const f = await oneInFlight({ ...BRISK_RECONNECT, frameTimeoutMs: 200 });
+      // Half an ack 2, then silence on an open connection: without the timeout the message waits for ever.
+      f.conn.socket.write(`{"id":${JSON.stringify(f.m.id)},"ty`);
+      assert.equal((await deliveredAfterClose(f)).resent, true);
+      assert.equal(f.client.stats().closed_frame_timeout, 1);
+    });
+
     it('reads acks that straddle its reads: 300 KiB of acks in one write, frames cut at every read boundary', async () => {
       const raw = await RawServer.start(teardown);
       const client = await startClient(teardown, raw.url);
