@@ -86,6 +86,7 @@ export interface ServerStats {
   possible_duplicates: number;
   latencies: number;
   ack3_unknown: number;
+  /** Pending latency records dropped without their ack 3: after ack3_timeout_ms, or when their connection closed. */
   ack3_expired: number;
   /**
    * Of ack3_unknown: acks 3 that came for a record ack3_timeout_ms had already dropped, i.e. T2 on this link is longer
@@ -347,6 +348,10 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     });
     conn.on('close', () => {
       if (!this.peers.delete(p)) return;
+      // §3: the records still waiting for an ack 3 are lost with their peer (acks 3 are matched per connection), and
+      // counted as the sweep counts the ones whose ack 3 never came; else they vanished from every counter.
+      this.counters.ack3_expired += p.pending.size;
+      p.pending.clear();
       this.emit('disconnect', { peer: conn.peer, client_id: p.clientId });
     });
     this.emit('connection', { peer: conn.peer, client_id: null });

@@ -245,6 +245,19 @@ describe('FastSocketServer', () => {
       assert.equal(server.stats().latencies, 0);
     });
 
+    it('counts as expired the pending records of a peer that disconnects before their acks 3', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const peer = await rawPeer(url);
+      for (const id of ['g-1', 'g-2', 'g-3']) peer.sendFrame(message1(id, 1));
+      await peer.waitForFrame(isAck2('g-3'));
+      peer.sendFrame(ack3('g-1', 10));
+      await waitUntil(() => server.stats().latencies === 1, 'the one record completed');
+      const gone = waitForEvent(server, 'disconnect');
+      peer.destroy();
+      await gone;
+      assert.equal(server.stats().ack3_expired, 2);
+    });
+
     it('tells an ack 3 that comes after its record expired from an unknown one, and warns once per connection', async () => {
       const logger = recordingLogger();
       const { server, url } = await startServer(teardown, 'tcp', { ack3TimeoutMs: 50, logger });
