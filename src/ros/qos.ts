@@ -56,7 +56,11 @@ export function chooseSubscriptionQos(request: QosRequest, publishers: readonly 
   const anyBestEffort = publishers.some((p) => p.reliability === 'best_effort');
   // Transient-local only when every writer offers it: such a reader cannot match a volatile writer at all.
   const allTransientLocal = publishers.length > 0 && publishers.every((p) => p.durability === 'transient_local');
-  const matchedDepth = Math.min(MAX_MATCHED_DEPTH, Math.max(DEFAULT_QOS.depth, ...publishers.map((p) => p.depth)));
+  // A transient-local reader is handed every writer's history: twelve static broadcasters on /tf_static latch twelve
+  // messages, and the server republishes them from one publisher of this depth, so late joiners there need the sum.
+  const depths = publishers.map((p) => p.depth);
+  const neededDepth = allTransientLocal ? depths.reduce((a, b) => a + b, 0) : Math.max(0, ...depths);
+  const matchedDepth = Math.min(MAX_MATCHED_DEPTH, Math.max(DEFAULT_QOS.depth, neededDepth));
   return qos(
     request.reliability ?? (anyBestEffort ? 'best_effort' : 'reliable'),
     request.durability ?? (allTransientLocal ? 'transient_local' : 'volatile'),

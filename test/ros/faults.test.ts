@@ -31,6 +31,25 @@ except KeyboardInterrupt:
 print(f'published {n}', flush=True)
 `;
 
+/** Twelve latching publishers on one topic, as twelve static_transform_publishers make on /tf_static. */
+const LATCHING_PUBLISHERS = `
+import sys, rclpy
+from rclpy.qos import QoSProfile, ReliabilityPolicy, DurabilityPolicy
+from rclpy.signals import SignalHandlerOptions
+from std_msgs.msg import String
+rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+node = rclpy.create_node('latching_publishers')
+qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+pubs = [node.create_publisher(String, sys.argv[1], qos) for _ in range(12)]
+for i, pub in enumerate(pubs):
+    pub.publish(String(data=f'frame_{i}'))
+print('latched 12', flush=True)
+try:
+    rclpy.spin(node)
+except KeyboardInterrupt:
+    pass
+`;
+
 const RATE_HZ = 50;
 const RESTARTS = 2;
 const TOPIC = '/faults_chatter';
@@ -136,6 +155,29 @@ describe('fastsocket ROS 2 faults', function () {
       await late.waitFor(/data: map-v1/, 30_000);
       await late.stop();
       assert.match(bridge.output(), /server restarted .*again, 1 on \/fs_latched_map/);
+      assert.equal(await bridge.stop(), 0);
+      assert.equal(await server.stop(), 0);
+    });
+  });
+
+  describe('#twelve latching publishers on one topic', () => {
+    it('gives a subscriber that joins the server late the latched message of every one of them, not only the last ten', async () => {
+      const topic = '/fs_static_frames';
+      writeFileSync(join(graph.dir(), 'latching.py'), LATCHING_PUBLISHERS);
+      const publishers = start(`python3 ${join(graph.dir(), 'latching.py')} ${topic}`, vehicleDomain);
+      await publishers.waitFor(/latched 12/, 30_000);
+      const server = start(nodeScript('server', '-r __node:=frames_server -p url:=tcp://127.0.0.1:0'), infraDomain);
+      const [, url] = await server.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);
+      const bridge = start(nodeScript('bridge', `-r __node:=frames_bridge -p url:=${url} -p topics:=[${topic}] -p diagnostics_period_s:=0.2`), vehicleDomain);
+      const diag = start('ros2 topic echo /diagnostics', vehicleDomain);
+      await waitUntil(() => lastDiagnostic(diag.output(), `frames_bridge: ${topic}`, 'delivered_messages') === 12,
+        () => `the bridge delivering the 12 latched messages (${lastDiagnostic(diag.output(), `frames_bridge: ${topic}`, 'delivered_messages')})`, 60_000);
+      await diag.stop();
+      // Late: the server published all twelve before this subscriber existed, so it gets what the server's publisher keeps.
+      const late = start(`ros2 topic echo ${topic} std_msgs/msg/String --qos-reliability reliable --qos-durability transient_local --qos-depth 100`, infraDomain);
+      const frames = (): Set<string> => new Set([...late.output().matchAll(/^data: (frame_\d+)$/gm)].map((m) => m[1]));
+      await waitUntil(() => frames().size === 12, () => `all 12 frames at the late subscriber, got ${[...frames()].sort().join(' ')}`, 30_000);
+      await late.stop();
       assert.equal(await bridge.stop(), 0);
       assert.equal(await server.stop(), 0);
     });

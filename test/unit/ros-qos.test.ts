@@ -24,6 +24,16 @@ describe('chooseSubscriptionQos', () => {
       assert.equal(chooseSubscriptionQos({}, [qos('reliable', 'transient_local', 1e6)]).depth, 1000);
     });
 
+    it('holds every transient-local publisher\'s history at once (twelve latching /tf_static publishers: 12), up to the cap', () => {
+      const latching = Array.from({ length: 12 }, () => qos('reliable', 'transient_local', 1));
+      assert.equal(chooseSubscriptionQos({}, latching).depth, 12);
+      assert.equal(chooseSubscriptionQos({}, [qos('reliable', 'transient_local', 600), qos('reliable', 'transient_local', 600)]).depth, 1000);
+    });
+
+    it('takes the deepest queue, not the sum, when the publishers are volatile (their histories are not replayed)', () => {
+      assert.equal(chooseSubscriptionQos({}, Array.from({ length: 12 }, () => qos('reliable', 'volatile', 10))).depth, 10);
+    });
+
     it('uses the ROS default when there are no publishers', () => {
       assert.deepEqual(chooseSubscriptionQos({}, []), qos('reliable', 'volatile', 10));
     });
