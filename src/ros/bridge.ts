@@ -358,6 +358,8 @@ export class Bridge {
   private state: 'idle' | 'running' | 'closed' = 'idle';
   /** From the link's connect/disconnect events; decides whether max_age_ms topics hand over or hold. */
   linkConnected = false;
+  /** Messages the client gave up on at close, unacknowledged (FS_ERR_CLOSED drops), for the shutdown warning. */
+  private abandonedAtClose = 0;
   /** The server_instance of the last hello answer: a new one means the server restarted. */
   private serverInstance: string | null = null;
   /** Message definitions from the node, made once rather than per forwarded message. */
@@ -390,6 +392,9 @@ export class Bridge {
     });
     this.link.on('disconnect', () => {
       this.linkConnected = false;
+    });
+    this.link.on('drop', ({ reason }) => {
+      if (reason === 'FS_ERR_CLOSED') this.abandonedAtClose++;
     });
     this.link.on('hello', ({ server_instance }) => {
       if (server_instance === null) return;
@@ -504,5 +509,12 @@ export class Bridge {
     for (const t of this.timers) t.cancel();
     for (const f of this.forwarders) f.destroy();
     await this.link.close({ timeoutMs });
+    // Ctrl-C during an outage otherwise ends "cleanly" with the outbox gone and not a word about it.
+    const held = this.forwarders.reduce((n, f) => n + f.held.length, 0);
+    if (this.abandonedAtClose > 0) {
+      const fate = this.config.outboxPath === null ? 'lost (outbox_path keeps them for the next start)' : `kept in outbox_path ${this.config.outboxPath} for the next start`;
+      this.node.logger.warn(`shutting down with ${this.abandonedAtClose} message(s) the server has not acknowledged: ${fate}`);
+    }
+    if (held > 0) this.node.logger.warn(`shutting down with ${held} message(s) held for max_age_ms topics while the link was down: lost`);
   }
 }

@@ -299,4 +299,18 @@ describe('fastsocket ROS 2 nodes', function () {
       assert.equal(await bridge.stop(), 0);
     });
   });
+
+  describe('#SIGINT while the server is unreachable', () => {
+    it('says on exit how many unacknowledged messages it drops, and that outbox_path would have kept them', async () => {
+      // Nothing listens there: every message stays in the outbox.
+      const url = `tcp://127.0.0.1:${await freePort()}`;
+      start(nodeScript('talker', '-r __node:=offline_talker -r chatter:=/offline_chatter -p rate_hz:=20.0'), vehicleDomain);
+      const bridge = start(nodeScript('bridge', `-r __node:=offline_bridge -p url:=${url} -p topics:=[/offline_chatter] -p diagnostics_period_s:=0.2`), vehicleDomain);
+      const diag = start('ros2 topic echo /diagnostics', vehicleDomain);
+      await waitUntil(() => Number(diagnosticValue(diag.output(), 'offline_bridge: link', 'outbox_messages')) > 0, 'messages in the bridge outbox', 60_000);
+      await diag.stop();
+      assert.equal(await bridge.stop(), 0);
+      assert.match(bridge.output(), /shutting down with [1-9]\d* message\(s\) the server has not acknowledged: lost \(outbox_path keeps them for the next start\)/);
+    });
+  });
 });
