@@ -445,7 +445,7 @@ export class Bridge {
       (err: Error) => {
         settled?.(false);
         if (counters) counters.dropped++;
-        if (this.state === 'running') this.throttle.warn(`drop:${envelope.topic}`, `message on ${envelope.topic} dropped: ${err.message}`);
+        if (this.state === 'running') this.throttle.warn(`drop:${envelope.topic}`, `message on ${envelope.topic} dropped: ${err.message.replace(/^message dropped: /, '')}`);
       },
     );
   }
