@@ -188,6 +188,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   /** performance.now() when the current dial started: the connect time scales the probe's wait. */
   private dialStartedMs = 0;
   private attempt = 0;
+  /** When the current (or last) connection was made, performance.now() ms: one that lasted resets the backoff. */
+  private connectedAtMs = 0;
   private state: State = 'idle';
   private reconnectTimer: NodeJS.Timeout | null = null;
   /** connect() was called: stay connected, reconnecting after every close, until close(). */
@@ -444,6 +446,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     const gen = ++this.gen;
     if (gen > 1) this.counters.reconnects++;
     this.state = 'connected';
+    this.connectedAtMs = performance.now();
     this.badStreak = 0;
     this.heard = false;
     this.writtenUnheard = 0;
@@ -495,6 +498,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.clearProbe();
     if (this.state === 'closing' || this.state === 'closed') return;
     this.dropRefused(conn.peerCloseCode === 1009);
+    // A connection that lasted (an idle client closed at the server's idle timeout) reconnects at the minimum again.
+    if (performance.now() - this.connectedAtMs >= this.limits.reconnectMaxMs) this.attempt = 0;
     if (this.helloUnanswered) {
       // A server closes without a word on a wrong token (tcp, tls), and so does a ws server read by a tcp client: said
       // only at info, the client's side looked like a flaky link, reconnecting for ever.
@@ -640,7 +645,6 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       return;
     }
     this.badStreak = 0;
-    this.attempt = 0;
     if (conn === this.conn) this.helloUnanswered = false;
     // Before hear(), which writes what waited behind the first message: a message over the limit this hello gives was
     // written anyway, the server closed the connection on it, and the messages behind it went again marked resent.
@@ -663,6 +667,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.store?.done(e.id);
     this.outboxBytes -= e.bytes;
     this.counters.delivered++;
+    // A delivery, not any frame, resets the backoff: a server that answers the hello and hangs up (at capacity, a
+    // proxy before one) was otherwise redialled at reconnectMinMs for ever.
+    this.attempt = 0;
     const result: SendResult = { id: e.id, rtt_ns: t1, resent: e.resent };
     e.resolve(result);
     this.emit('ack', result);

@@ -169,6 +169,25 @@ describe('FastSocketClient', () => {
       await waitUntil(() => client.stats().connect_failures >= 3, 'three failed connection attempts');
       assert.equal(client.connected, false);
     });
+    it('backs off further each time a server answers the hello and closes, rather than retrying at the minimum for ever', async () => {
+      // A server at capacity, or a proxy before one, that answers and hangs up: a valid frame is no sign of a
+      // working link, so it must not reset the backoff (it did: 50 connections in 5 s at the 100 ms default).
+      const accepted: number[] = [];
+      const server = net.createServer((socket) => {
+        accepted.push(performance.now());
+        socket.on('error', () => undefined);
+        socket.once('data', () => socket.end(JSON.stringify({ type: 'hello', protocol: 1 }) + '\n'));
+      });
+      teardown.add(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as net.AddressInfo;
+      const client = await startClient(teardown, `tcp://127.0.0.1:${port}`, { clientId: 'rsu-1', reconnectMinMs: 20, reconnectMaxMs: 5000, reconnectJitter: 0 });
+      client.send(1).catch(() => undefined);
+      await waitUntil(() => accepted.length >= 5, 'five connections', 10_000);
+      // Waits of 20, 40, 80 and 160 ms between them (a timer never fires early); reset each time, all four were 20 ms.
+      const gaps = accepted.slice(1, 5).map((t, i) => t - accepted[i]);
+      gaps.forEach((gap, i) => assert.ok(gap >= 20 * 2 ** i - 1, `wait ${i + 1} was ${gap.toFixed(1)} ms, expected >= ${20 * 2 ** i} ms: ${gaps.map((g) => g.toFixed(1)).join(', ')}`));
+    });
   });
 
   describe('#send across a reconnect', () => {
