@@ -2,7 +2,7 @@
  * The series the CLI reports from the server's latency records: seed estimate, corrected estimate, round trip, and,
  * side by side with them, the clock-synced uplink and the age of information when the client reports them.
  */
-import { LatencyStats, type LatencyRecord, type LatencySummary } from '../fastsocket';
+import { LatencyStats, latencySource, type LatencyRecord, type LatencySummary } from '../fastsocket';
 import { latencyTable, ms } from './terminal';
 
 export class LatencySeries {
@@ -19,17 +19,19 @@ export class LatencySeries {
   syncOk = 0;
 
   record(r: LatencyRecord): void {
+    // Per sender, so that clients on links of different delays do not read as jitter.
+    const source = latencySource(r);
     // How old resent messages get is what age is for, so they count there (as in the ROS server node's ~/age).
-    if (r.queued_ns !== null) this.age.record(r.queued_ns + r.latency_corrected_ns);
+    if (r.queued_ns !== null) this.age.record(r.queued_ns + r.latency_corrected_ns, source);
     if (r.resent) {
       this.resentSkipped++;
       return;
     }
-    this.latency.record(r.latency_ns);
-    this.corrected.record(r.latency_corrected_ns);
-    this.rtt.record(r.t1_ns);
+    this.latency.record(r.latency_ns, source);
+    this.corrected.record(r.latency_corrected_ns, source);
+    this.rtt.record(r.t1_ns, source);
     if (r.uplink_wall_ns !== null) {
-      this.uplink.record(r.uplink_wall_ns);
+      this.uplink.record(r.uplink_wall_ns, source);
       if (r.sync_ok === true) this.syncOk++;
     }
   }

@@ -5,7 +5,7 @@ export { FastSocketClient } from './client';
 export type { ClientEvents, ClientStats, FastSocketClientOptions, SendResult } from './client';
 export { EMPTY_LATENCY_SUMMARY, LatencyStats } from './latency-stats';
 export type { LatencyStatsOptions, LatencySummary } from './latency-stats';
-export { latencyRecord } from './latency';
+export { latencyRecord, latencySource } from './latency';
 export { CSV_COLUMNS, csvCell, LatencyRecorder, RECORD_FORMATS, recordFormatFor } from './recorder';
 export type { LatencyRecorderOptions, RecordFormat } from './recorder';
 export type { ExchangeTimes } from './latency';

@@ -20,7 +20,10 @@ export interface LatencySummary {
   p90: number;
   p95: number;
   p99: number;
-  /** Mean absolute difference of consecutive samples; 0 with fewer than two samples. */
+  /**
+   * Mean absolute difference of consecutive samples of the same source (see `LatencyStats.record`); 0 before any
+   * source has two.
+   */
   jitter: number;
   /** Negative samples (an estimate can undershoot) that were recorded as 0. */
   clamped_low: number;
@@ -38,6 +41,8 @@ export interface LatencyStatsOptions {
 }
 
 const DEFAULTS = Object.freeze({ highestTrackableNs: 3_600_000_000_000, significantDigits: 3 });
+/** Sources whose last sample is kept for the jitter; the least recently heard is forgotten first. */
+const JITTER_SOURCES_KEPT = 4096;
 const OPTION_NAMES = Object.keys(DEFAULTS);
 
 /** A summary with no samples: zeros, so consumers (ROS messages, JSON) never see NaN. */
@@ -55,8 +60,10 @@ class Series {
   // Welford's running mean and sum of squared deviations: ns values near 1e12 squared would lose precision in a plain sum of squares.
   private mean = 0;
   private m2 = 0;
-  private previous = 0;
+  /** Last sample per source, least recently recorded first. */
+  private readonly previous = new Map<string, number>();
   private jitterSum = 0;
+  private jitterPairs = 0;
   private clampedLow = 0;
   private clampedHigh = 0;
   private rejected = 0;
@@ -72,7 +79,7 @@ class Series {
     });
   }
 
-  record(value: number, clampedLow: boolean, clampedHigh: boolean): void {
+  record(value: number, clampedLow: boolean, clampedHigh: boolean, source: string): void {
     this.histogram.recordValue(value);
     if (clampedLow) this.clampedLow++;
     if (clampedHigh) this.clampedHigh++;
@@ -83,9 +90,16 @@ class Series {
     } else {
       if (value < this.min) this.min = value;
       if (value > this.max) this.max = value;
-      this.jitterSum += Math.abs(value - this.previous);
     }
-    this.previous = value;
+    const previous = this.previous.get(source);
+    if (previous !== undefined) {
+      this.jitterSum += Math.abs(value - previous);
+      this.jitterPairs++;
+      this.previous.delete(source);
+    } else if (this.previous.size >= JITTER_SOURCES_KEPT) {
+      this.previous.delete(this.previous.keys().next().value as string);
+    }
+    this.previous.set(source, value);
     const delta = value - this.mean;
     this.mean += delta / this.count;
     this.m2 += delta * (value - this.mean);
@@ -97,7 +111,8 @@ class Series {
 
   reset(): void {
     this.histogram.reset();
-    this.count = this.min = this.max = this.mean = this.m2 = this.previous = this.jitterSum = 0;
+    this.count = this.min = this.max = this.mean = this.m2 = this.jitterSum = this.jitterPairs = 0;
+    this.previous.clear();
     this.clampedLow = this.clampedHigh = this.rejected = 0;
   }
 
@@ -114,7 +129,7 @@ class Series {
       p90: this.percentile(90),
       p95: this.percentile(95),
       p99: this.percentile(99),
-      jitter: this.count > 1 ? this.jitterSum / (this.count - 1) : 0,
+      jitter: this.jitterPairs > 0 ? this.jitterSum / this.jitterPairs : 0,
       ...counters,
     };
   }
@@ -148,8 +163,12 @@ export class LatencyStats {
     this.totalSeries = new Series(o.highestTrackableNs, o.significantDigits);
   }
 
-  /** Adds one sample (ns) to both the window and the total. */
-  record(valueNs: number): void {
+  /**
+   * Adds one sample (ns) to both the window and the total. `source` names the stream it belongs to (a client, a
+   * link): jitter compares each sample with the previous one of its own source, so samples of several clients with
+   * different delays, interleaved, do not read as jitter. @default source '' (one stream)
+   */
+  record(valueNs: number, source = ''): void {
     if (typeof valueNs !== 'number' || Number.isNaN(valueNs)) {
       this.windowSeries.reject();
       this.totalSeries.reject();
@@ -158,8 +177,8 @@ export class LatencyStats {
     const clampedLow = valueNs < 0;
     const clampedHigh = valueNs > this.highestTrackableNs;
     const value = clampedLow ? 0 : clampedHigh ? this.highestTrackableNs : Math.max(0, Math.round(valueNs));
-    this.windowSeries.record(value, clampedLow, clampedHigh);
-    this.totalSeries.record(value, clampedLow, clampedHigh);
+    this.windowSeries.record(value, clampedLow, clampedHigh, source);
+    this.totalSeries.record(value, clampedLow, clampedHigh, source);
   }
 
   /** Summary of the samples since the last `resetWindow()` (or since construction). */

@@ -55,6 +55,14 @@ export function latencyRecord(t: ExchangeTimes): LatencyRecord {
 }
 
 /**
+ * The sender a record belongs to, for statistics kept per sender (jitter): the client id, else the host alone,
+ * since the port changes with every reconnect.
+ */
+export function latencySource(r: Pick<LatencyRecord, 'client_id' | 'peer'>): string {
+  return r.client_id ?? r.peer.replace(/:\d+$/, '');
+}
+
+/**
  * NTP's arithmetic on the four wall-clock timestamps: offset = ((t1 - t0) + (t2 - t3)) / 2 is the server clock
  * minus the client clock, known to within +-(round trip - server turnaround)/2. The uplink seen by the two wall
  * clocks, t1 - t0, is the only number here that can show an asymmetric link, and it is only as good as the sync.

@@ -3,7 +3,7 @@
  * duplicates and reordering from `seq`, and publishes the latency of every message as standard ROS messages.
  */
 import type { LatencyRecord, LatencySummary, MessageEvent, PeerInfo, ServerEvents, ServerStats } from '../fastsocket';
-import { LatencyRecorder, LatencyStats, wallNs } from '../fastsocket';
+import { LatencyRecorder, LatencyStats, latencySource, wallNs } from '../fastsocket';
 import { cdrJsonSupports, rosToCdr } from './cdr-json';
 import { parseEnvelope, ParsedEnvelope } from './envelope';
 import type { DefinitionLookup } from './message-definition';
@@ -267,20 +267,23 @@ export class ServerNode {
     const heldNs = pending?.heldNs ?? 0;
     this.recorder?.write(r, { topic: pending?.topic ?? null, held_ns: heldNs > 0 ? heldNs : null });
     // A client that does not report queued_ns (the original peer) gets no age: its latency alone would understate it.
+    // Jitter compares a sample with the previous one of the same sender: several vehicles on their own links
+    // interleave, and the difference between their delays is not jitter.
+    const sender = latencySource(r);
     if (r.queued_ns !== null) {
       const ageNs = heldNs + r.queued_ns + r.latency_corrected_ns;
       this.ageRecords++;
       if (isHeard(this.agePublisher)) this.agePublisher.publish({ data: ageNs / 1e6 });
-      this.ageStats.record(ageNs);
-      state?.ageStats.record(ageNs);
+      this.ageStats.record(ageNs, sender);
+      state?.ageStats.record(ageNs, sender);
     }
     if (r.offset_ns !== null) this.noteClockSync(r, state);
     if (r.resent) {
       this.resentLatencies++;
       return;
     }
-    this.stats.record(r.latency_corrected_ns);
-    state?.stats.record(r.latency_corrected_ns);
+    this.stats.record(r.latency_corrected_ns, sender);
+    state?.stats.record(r.latency_corrected_ns, sender);
   }
 
   /** Ends a statistics window: publishes ~/latency_stats and keeps the window for /diagnostics. */
@@ -388,8 +391,7 @@ export class ServerNode {
   }
 
   private noteClockSync(r: LatencyRecord, state: TopicState | undefined): void {
-    // Without a client id the port changes with every reconnect: the host alone names the sender.
-    const sender = r.client_id ?? r.peer.replace(/:\d+$/, '');
+    const sender = latencySource(r);
     const last = {
       uplink_wall_ns: r.uplink_wall_ns ?? 0, offset_ns: r.offset_ns ?? 0, sync_uncertainty_ns: r.sync_uncertainty_ns ?? 0,
       sync_ok: r.sync_ok === true, latency_corrected_ns: r.latency_corrected_ns,
@@ -399,7 +401,7 @@ export class ServerNode {
     c.last = last;
     if (last.sync_ok) {
       c.syncOk++;
-      state?.uplinkStats.record(last.uplink_wall_ns);
+      state?.uplinkStats.record(last.uplink_wall_ns, sender);
     }
     this.clockSync.delete(sender);
     this.clockSync.set(sender, c);

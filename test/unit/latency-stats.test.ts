@@ -143,6 +143,16 @@ describe('LatencyStats', () => {
       assert.deepEqual([s.count, s.rejected, s.mean, s.jitter], [2, 1, 20, 20]);
     });
 
+    it('takes the jitter between consecutive samples of the same source, so interleaved links do not add to it', () => {
+      // Two vehicles on steady links of 20 and 80 ms, interleaved as one server receives them.
+      const stats = new LatencyStats();
+      for (const [v, source] of [[20_000_000, 'veh-a'], [80_000_000, 'veh-b'], [20_000_100, 'veh-a'], [80_000_300, 'veh-b'], [20_000_000, 'veh-a']] as const) {
+        stats.record(v, source);
+      }
+      assert.equal(stats.total().jitter, (100 + 300 + 100) / 3);
+      assert.equal(stats.total().count, 5);
+    });
+
     it('rounds a fractional sample to whole ns', () => {
       const stats = new LatencyStats();
       stats.record(10.6);
