@@ -28,6 +28,14 @@ export interface FastSocketClientOptions extends Partial<ClientLimits> {
   tls?: TlsOptions;
   /** Timeout of one connection attempt. @default 10000 */
   connectTimeoutMs?: number;
+  /**
+   * A connection on which messages wait for their ack 2 and from which nothing at all has been read for this long is
+   * taken for dead, closed and dialled again (the messages are resent): a NAT that forgot the mapping, or a link that
+   * died without a reset, otherwise holds them until the kernel gives up on the connection (about 15 minutes on
+   * Linux, never behind a proxy that keeps its side open). Acks still arriving, however slowly, keep it alive. 0 never
+   * closes. @default 30000
+   */
+  silenceTimeoutMs?: number;
   /** Stop writing while this many bytes are unsent (the server is not reading). @default 1 MiB */
   writeHighWaterBytes?: number;
   /**
@@ -59,7 +67,7 @@ export interface FastSocketClientOptions extends Partial<ClientLimits> {
 }
 
 const KNOWN_OPTIONS = [
-  'url', 'clientId', 'token', 'tls', 'connectTimeoutMs', 'writeHighWaterBytes', 'clockSync', 'outboxPath', 'maxAttempts', 'maxBadFrames', 'frameTimeoutMs', 'logger', 'clock', 'random',
+  'url', 'clientId', 'token', 'tls', 'connectTimeoutMs', 'silenceTimeoutMs', 'writeHighWaterBytes', 'clockSync', 'outboxPath', 'maxAttempts', 'maxBadFrames', 'frameTimeoutMs', 'logger', 'clock', 'random',
   'outboxMaxMessages', 'outboxMaxBytes', 'outboxPolicy', 'reconnectMinMs', 'reconnectMaxMs', 'reconnectJitter', 'maxFrameBytes',
 ];
 
@@ -151,6 +159,10 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private readonly random: () => number;
   private readonly clientId: string | null;
   private readonly connectTimeoutMs: number;
+  private readonly silenceTimeoutMs: number;
+  /** performance.now() when the current connection last read a frame, or opened. */
+  private lastHeardMs = 0;
+  private silenceTimer: NodeJS.Timeout | null = null;
   private readonly writeHighWater: number;
   private readonly clockSync: boolean;
   private readonly maxAttempts: number;
@@ -219,6 +231,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     }
     if (options.token !== undefined) checkString('token', options.token);
     this.connectTimeoutMs = checkInteger('connectTimeoutMs', orDefault(options.connectTimeoutMs, 10_000), 1);
+    this.silenceTimeoutMs = checkInteger('silenceTimeoutMs', orDefault(options.silenceTimeoutMs, 30_000), 0);
     this.writeHighWater = checkInteger('writeHighWaterBytes', orDefault(options.writeHighWaterBytes, 1024 * 1024), 1);
     this.clockSync = checkBoolean('clockSync', orDefault(options.clockSync, false));
     this.maxAttempts = checkInteger('maxAttempts', orDefault(options.maxAttempts, 0), 0);
@@ -353,6 +366,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       this.state = 'closing';
       if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
       this.clearProbe();
+      this.clearSilence();
       for (const e of [...this.outbox.values()]) this.drop(e, new FastSocketError('FS_ERR_CLOSED', 'client closed before the message was acknowledged'));
       const conn = this.conn;
       if (conn && !conn.isClosed) {
@@ -377,6 +391,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     if (!wasClosing) this.emit('closing');
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.clearProbe();
+    this.clearSilence();
     for (const e of [...this.outbox.values()]) this.drop(e, new FastSocketError('FS_ERR_DESTROYED', 'client destroyed'));
     this.conn?.destroy();
     this.conn = null;
@@ -451,7 +466,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.heard = false;
     this.writtenUnheard = 0;
     this.clearProbe();
+    this.clearSilence();
     this.probeWaitMs = Math.min(PROBE_WAIT_MAX_MS, Math.max(PROBE_WAIT_MIN_MS, 2 * (performance.now() - this.dialStartedMs)));
+    this.lastHeardMs = performance.now();
     conn.on('frame', (data) => {
       try {
         this.onFrame(conn, gen, data);
@@ -496,6 +513,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     if (this.conn !== conn) return;
     this.conn = null;
     this.clearProbe();
+    this.clearSilence();
     if (this.state === 'closing' || this.state === 'closed') return;
     this.dropRefused(conn.peerCloseCode === 1009);
     // A connection that lasted (an idle client closed at the server's idle timeout) reconnects at the minimum again.
@@ -583,6 +601,35 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.probeTimer = null;
   }
 
+  private clearSilence(): void {
+    if (this.silenceTimer !== null) clearTimeout(this.silenceTimer);
+    this.silenceTimer = null;
+  }
+
+  /** Watches the current connection while it has messages written on it and not acknowledged. */
+  private armSilence(delayMs = this.silenceTimeoutMs): void {
+    if (this.silenceTimeoutMs === 0 || this.silenceTimer !== null) return;
+    const conn = this.conn;
+    this.silenceTimer = setTimeout(() => {
+      this.silenceTimer = null;
+      if (this.conn !== conn || !conn || this.state !== 'connected') return;
+      let waiting = false;
+      for (const e of this.outbox.values()) if (e.writtenGen === this.gen) waiting = true;
+      if (!waiting) return;
+      const silentMs = performance.now() - this.lastHeardMs;
+      if (silentMs < this.silenceTimeoutMs) {
+        this.armSilence(this.silenceTimeoutMs - silentMs);
+        return;
+      }
+      this.logger.warn(
+        `nothing read from ${this.url} for ${Math.round(silentMs)} ms while messages wait for their ack (silenceTimeoutMs ${this.silenceTimeoutMs}): ` +
+          'taking the connection for dead (a NAT that dropped it, a link gone without a reset) and connecting again',
+      );
+      conn.destroy();
+    }, Math.max(1, Math.ceil(delayMs)));
+    this.silenceTimer.unref();
+  }
+
   private pump(): void {
     const conn = this.conn;
     if (!conn || this.state !== 'connected') return;
@@ -606,6 +653,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       }
       const resent = e.writtenGen !== -1 || e.resent;
       e.writtenGen = this.gen;
+      this.armSilence();
       if (!this.heard) this.writtenUnheard++;
       if (resent) {
         e.resent = true;
@@ -629,6 +677,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
 
   private onFrame(conn: FrameConnection, gen: number, data: Buffer): void {
     const readAt = conn.frameReadAtNs();
+    if (conn === this.conn) this.lastHeardMs = performance.now();
     let frame;
     try {
       frame = decodeServerFrame(data);

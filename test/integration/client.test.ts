@@ -222,6 +222,21 @@ describe('FastSocketClient', () => {
       assert.ok(resent <= 1, `${resent} of 20 messages that only waited in the outbox came back flagged resent`);
     });
 
+    it('takes a connection that stays open but silent while messages wait (a NAT that dropped it) for dead, and resends on a new one', async () => {
+      const raw = await RawServer.start(teardown);
+      const client = await startClient(teardown, raw.url, { silenceTimeoutMs: 300, ...BRISK_RECONNECT });
+      const sends = [0, 1].map((i) => client.send({ i }));
+      const first = await raw.connection(1);
+      const written = await first.waitForCount(isMessage, 2, 'the first writes');
+      // The first connection never answers and never closes: only the client's own silence check gets it out.
+      const second = await raw.connection(2, 5_000);
+      const again = await second.waitForCount(isMessage, 2, 'the resends');
+      assert.deepEqual(again.map((f) => f.id), written.map((f) => f.id));
+      for (const f of again) second.send({ id: f.id, type: 'ack' });
+      const results = await withDeadline(Promise.all(sends), 'both messages acknowledged on the second connection');
+      assert.ok(results.every((r) => r.resent));
+    });
+
     it('writes unacknowledged messages again on the new connection, marked resent, and resolves them as resent', async () => {
       const raw = await RawServer.start(teardown);
       const client = await startClient(teardown, raw.url);
