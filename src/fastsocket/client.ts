@@ -102,6 +102,8 @@ export interface ClientStats {
   closed_oversize: number;
   /** Connections closed because a frame from the server did not complete within frameTimeoutMs. */
   closed_frame_timeout: number;
+  /** Connections taken for dead: nothing read for silenceTimeoutMs while messages waited for their ack. */
+  closed_silent: number;
   outbox_messages: number;
   outbox_bytes: number;
   connected: boolean;
@@ -160,9 +162,6 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private readonly clientId: string | null;
   private readonly connectTimeoutMs: number;
   private readonly silenceTimeoutMs: number;
-  /** performance.now() when the current connection last read a frame, or opened. */
-  private lastHeardMs = 0;
-  private silenceTimer: NodeJS.Timeout | null = null;
   private readonly writeHighWater: number;
   private readonly clockSync: boolean;
   private readonly maxAttempts: number;
@@ -209,7 +208,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private closing: Promise<ClientStats> | null = null;
   private readonly counters = {
     sent: 0, delivered: 0, dropped: 0, abandoned: 0, rejected: 0, resent: 0, reconnects: 0, connect_failures: 0, unknown_acks: 0, bad_frames: 0,
-    closed_bad: 0, closed_oversize: 0, closed_frame_timeout: 0,
+    closed_bad: 0, closed_oversize: 0, closed_frame_timeout: 0, closed_silent: 0,
   };
 
   /** @throws TypeError naming a bad option; FastSocketError FS_ERR_INVALID_URL for a bad url. */
@@ -366,7 +365,6 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       this.state = 'closing';
       if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
       this.clearProbe();
-      this.clearSilence();
       for (const e of [...this.outbox.values()]) this.drop(e, new FastSocketError('FS_ERR_CLOSED', 'client closed before the message was acknowledged'));
       const conn = this.conn;
       if (conn && !conn.isClosed) {
@@ -391,7 +389,6 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     if (!wasClosing) this.emit('closing');
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.clearProbe();
-    this.clearSilence();
     for (const e of [...this.outbox.values()]) this.drop(e, new FastSocketError('FS_ERR_DESTROYED', 'client destroyed'));
     this.conn?.destroy();
     this.conn = null;
@@ -466,9 +463,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.heard = false;
     this.writtenUnheard = 0;
     this.clearProbe();
-    this.clearSilence();
     this.probeWaitMs = Math.min(PROBE_WAIT_MAX_MS, Math.max(PROBE_WAIT_MIN_MS, 2 * (performance.now() - this.dialStartedMs)));
-    this.lastHeardMs = performance.now();
     conn.on('frame', (data) => {
       try {
         this.onFrame(conn, gen, data);
@@ -486,16 +481,11 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       if (isWebSocketProtocolError(err)) this.logger.warn(`closing the connection to ${this.url}: ${err.message}`);
       else this.logger.debug(`connection to ${this.url}: ${err.message}`);
     });
-    // A server that stops mid-frame (a half-written ack 2, then silence) would otherwise hold the outbox for ever.
-    const frameTimer = setInterval(() => {
-      if (conn.isClosed || conn.partialSinceMs === null || performance.now() - conn.partialSinceMs <= this.frameTimeoutMs) return;
-      this.counters.closed_frame_timeout++;
-      this.logger.warn(`closing the connection to ${this.url}: a frame from the server was not completed within ${this.frameTimeoutMs} ms`);
-      conn.close('policy');
-    }, Math.max(10, Math.min(1000, this.frameTimeoutMs / 4)));
-    frameTimer.unref();
+    const sendProgress = { atMs: performance.now(), buffered: 0, openedNs: this.clock() };
+    const watchdog = setInterval(() => this.watch(conn, sendProgress), Math.max(10, Math.min(1000, this.frameTimeoutMs / 4, this.silenceTimeoutMs / 4 || Infinity)));
+    watchdog.unref();
     conn.on('close', () => {
-      clearInterval(frameTimer);
+      clearInterval(watchdog);
       this.onClosed(conn);
     });
     conn.resumeReading();
@@ -513,7 +503,6 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     if (this.conn !== conn) return;
     this.conn = null;
     this.clearProbe();
-    this.clearSilence();
     if (this.state === 'closing' || this.state === 'closed') return;
     this.dropRefused(conn.peerCloseCode === 1009);
     // A connection that lasted (an idle client closed at the server's idle timeout) reconnects at the minimum again.
@@ -601,33 +590,43 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.probeTimer = null;
   }
 
-  private clearSilence(): void {
-    if (this.silenceTimer !== null) clearTimeout(this.silenceTimer);
-    this.silenceTimer = null;
-  }
-
-  /** Watches the current connection while it has messages written on it and not acknowledged. */
-  private armSilence(delayMs = this.silenceTimeoutMs): void {
-    if (this.silenceTimeoutMs === 0 || this.silenceTimer !== null) return;
-    const conn = this.conn;
-    this.silenceTimer = setTimeout(() => {
-      this.silenceTimer = null;
-      if (this.conn !== conn || !conn || this.state !== 'connected') return;
-      let waiting = false;
-      for (const e of this.outbox.values()) if (e.writtenGen === this.gen) waiting = true;
-      if (!waiting) return;
-      const silentMs = performance.now() - this.lastHeardMs;
-      if (silentMs < this.silenceTimeoutMs) {
-        this.armSilence(this.silenceTimeoutMs - silentMs);
-        return;
-      }
-      this.logger.warn(
-        `nothing read from ${this.url} for ${Math.round(silentMs)} ms while messages wait for their ack (silenceTimeoutMs ${this.silenceTimeoutMs}): ` +
-          'taking the connection for dead (a NAT that dropped it, a link gone without a reset) and connecting again',
-      );
-      conn.destroy();
-    }, Math.max(1, Math.ceil(delayMs)));
-    this.silenceTimer.unref();
+  /**
+   * Closes the connection when the server stops mid-frame (a half-written ack 2, then nothing), or when nothing at all
+   * has been read for silenceTimeoutMs while messages written on it wait for their ack (a NAT that forgot the mapping,
+   * a link gone without a reset: the kernel gives up after ~15 minutes, behind a proxy never). The reconnect resends
+   * them. Our own bytes draining (a large frame going up a slow link, no ack possible until it is whole) is progress;
+   * bytes that sit unsent, or all handed to the kernel with no answer, are not.
+   */
+  private watch(conn: FrameConnection, sendProgress: { atMs: number; buffered: number; openedNs: number }): void {
+    if (conn.isClosed || conn !== this.conn) return;
+    const now = performance.now();
+    if (conn.partialSinceMs !== null && now - conn.partialSinceMs > this.frameTimeoutMs) {
+      this.counters.closed_frame_timeout++;
+      this.logger.warn(`closing the connection to ${this.url}: a frame from the server was not completed within ${this.frameTimeoutMs} ms`);
+      conn.close('policy');
+      return;
+    }
+    if (this.silenceTimeoutMs === 0) return;
+    const buffered = conn.bufferedBytes;
+    if (buffered > 0 && buffered < sendProgress.buffered) sendProgress.atMs = now;
+    sendProgress.buffered = buffered;
+    let silentMs = now - Math.max(sendProgress.atMs, conn.lastActivityMs);
+    if (silentMs < this.silenceTimeoutMs) return;
+    // Counted from the oldest message still waiting: a connection idle for minutes is not silent towards a new one.
+    // One queued on this connection but not yet flushed (its writtenAtNs still from before) counts as written now.
+    let oldestWrittenNs = Infinity;
+    for (const e of this.outbox.values()) {
+      if (e.writtenGen === this.gen) oldestWrittenNs = Math.min(oldestWrittenNs, e.writtenAtNs >= sendProgress.openedNs ? e.writtenAtNs : this.clock());
+    }
+    if (oldestWrittenNs === Infinity) return;
+    silentMs = Math.min(silentMs, (this.clock() - oldestWrittenNs) / 1e6);
+    if (silentMs < this.silenceTimeoutMs) return;
+    this.counters.closed_silent++;
+    this.logger.warn(
+      `closing the connection to ${this.url}: nothing read from it for ${Math.round(silentMs)} ms while messages wait for their ack (silenceTimeoutMs ` +
+        `${this.silenceTimeoutMs}); taking it for dead (a NAT that dropped it, a link gone without a reset) and connecting again`,
+    );
+    conn.destroy();
   }
 
   private pump(): void {
@@ -653,7 +652,6 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       }
       const resent = e.writtenGen !== -1 || e.resent;
       e.writtenGen = this.gen;
-      this.armSilence();
       if (!this.heard) this.writtenUnheard++;
       if (resent) {
         e.resent = true;
@@ -677,7 +675,6 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
 
   private onFrame(conn: FrameConnection, gen: number, data: Buffer): void {
     const readAt = conn.frameReadAtNs();
-    if (conn === this.conn) this.lastHeardMs = performance.now();
     let frame;
     try {
       frame = decodeServerFrame(data);

@@ -235,6 +235,25 @@ describe('FastSocketClient', () => {
       for (const f of again) second.send({ id: f.id, type: 'ack' });
       const results = await withDeadline(Promise.all(sends), 'both messages acknowledged on the second connection');
       assert.ok(results.every((r) => r.resent));
+      assert.equal(client.stats().closed_silent, 1);
+    });
+
+    it('counts silence from the message, not from the last read: a connection idle for longer than silenceTimeoutMs keeps its next message', async () => {
+      const raw = await RawServer.start(teardown);
+      const client = await startClient(teardown, raw.url, { silenceTimeoutMs: 200, ...BRISK_RECONNECT });
+      await client.connect();
+      const conn = await raw.connection(1);
+      // Idle for three silence timeouts: nothing is waiting, so nothing is closed.
+      await assert.rejects(waitUntil(() => raw.connections.length > 1, 'a second connection', 600), /deadline/);
+      const sent = client.send('after the idle spell');
+      const [m] = await conn.waitForCount(isMessage, 1, 'the message');
+      // A server that takes 100 ms to answer, well within the 200 ms: counted from the last read, it was 600 ms silent.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      conn.send({ id: m.id, type: 'ack' });
+      const r = await withDeadline(sent, 'the ack');
+      assert.equal(r.resent, false);
+      assert.equal(client.stats().closed_silent, 0);
+      assert.equal(raw.connections.length, 1);
     });
 
     it('writes unacknowledged messages again on the new connection, marked resent, and resolves them as resent', async () => {
