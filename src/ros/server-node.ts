@@ -411,8 +411,9 @@ export class ServerNode {
 
   private republishedName(topic: string, clientId: string | null): string {
     if (this.config.topicPrefix === '') return topic;
-    // A client id is free text; a ROS name token takes only [A-Za-z0-9_] and must not start with a digit.
-    const id = (clientId ?? 'anonymous').replace(/[^A-Za-z0-9_]/g, '_').replace(/^(?=\d)/, '_');
+    // A client id is free text ("" too: filed with the senders that have none); a ROS name token takes only [A-Za-z0-9_]
+    // and must not start with a digit.
+    const id = (clientId || 'anonymous').replace(/[^A-Za-z0-9_]/g, '_').replace(/^(?=\d)/, '_');
     const prefix = this.config.topicPrefix.replaceAll('{client_id}', id).replace(/\/+$/, '');
     return `${prefix.startsWith('/') ? '' : '/'}${prefix}${topic}`;
   }

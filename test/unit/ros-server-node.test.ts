@@ -144,6 +144,13 @@ describe('ServerNode', () => {
       assert.equal(graph.messagesOn('/_9lives/chatter').length, 1);
     });
 
+    it('files an empty client_id with the senders that have none, under /anonymous, rather than on the invalid //chatter', () => {
+      const { graph, srv } = server({ topic_prefix: '/{client_id}' });
+      srv.handleMessage(message(envelope(0), { client_id: '' }));
+      srv.handleMessage(message(envelope(1), { client_id: null }));
+      assert.equal(graph.messagesOn('/anonymous/chatter').length, 2);
+    });
+
     it('publishes int64, uint8[] and float64[] values exactly', () => {
       const { graph, srv } = server();
       srv.handleMessage(message({ topic: '/i', type: 'std_msgs/msg/Int64MultiArray', seq: 0, msg: { data: ['1152921504606846977', -3] } }));
