@@ -131,7 +131,7 @@ class TopicForwarder {
       desired = chooseSubscriptionQos(this.config.qos, []);
     }
     // DDS drops an incompatible pair without a word; only a QoS the user fixed can be one (the rest is matched).
-    const unheard = matching.filter((p) => !canMatch(p, desired));
+    const unheard = node.qosCanExclude === false ? [] : matching.filter((p) => !canMatch(p, desired));
     if (unheard.length > 0) {
       const offered = [...new Set(unheard.map((p) => `${p.reliability}/${p.durability}`))].sort().join(', ');
       const wanted = `${desired.reliability}/${desired.durability}`;

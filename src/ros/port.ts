@@ -88,6 +88,11 @@ export interface RosNode {
    */
   readonly cdrWstringUnitBytes?: 2 | 4;
   /**
+   * False where every subscriber connects to every publisher of its type whatever either asked for (ROS 1, which
+   * has no QoS), so no QoS setting can leave a publisher unheard; ports that match QoS (DDS) leave it out.
+   */
+  readonly qosCanExclude?: boolean;
+  /**
    * Declares a parameter. When a params file or command line sets it, the parameter takes that value and type
    * (callers validate the type, so a wrong type is reported by parameter name); otherwise it takes the default.
    */

@@ -207,6 +207,8 @@ interface TopicPublication {
 
 export class Ros1Node implements RosNode {
   readonly logger: Logger;
+  /** TCPROS connects a subscriber to every publisher: a topic marked transient_local still hears volatile ones. */
+  readonly qosCanExclude = false;
   private fgNode: FgRosNode | null = null;
   private readonly mapper: Ros1TypeMapper;
   private readonly params: Map<string, unknown>;

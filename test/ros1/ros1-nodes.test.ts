@@ -76,6 +76,12 @@ describe('fastsocket on ROS 1 (bridge1 -> server1 on a real roscore)', function 
       assert.match(out, /^data: "latched map"$/m);
     });
 
+    it('forwards a topic marked transient_local without warning that its ROS 1 publisher cannot match that QoS', async () => {
+      // docs/ros1.md says to mark a latched topic so; TCPROS has no QoS, so the publisher is heard whatever it is marked.
+      await bridge.waitFor(/forwarding \/map \(std_msgs\/msg\/String, json, reliable\/transient_local/, 30_000);
+      assert.doesNotMatch(bridge.output(), /\/map: .*cannot match/);
+    });
+
     it('hands the first message of a new topic to a subscriber that was already waiting for it', async () => {
       // The server advertises /remote/once when the message arrives; TCPROS connects a subscriber only after the
       // master tells it of the new publisher, so the server must hold the message until then.
