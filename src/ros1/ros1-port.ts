@@ -129,6 +129,11 @@ export async function openRos1Port(options: Ros1PortOptions = {}): Promise<Ros1P
   const env = options.env ?? process.env;
   const args = parseRos1Args(options.args ?? []);
   const masterUri = args.masterUri ?? env.ROS_MASTER_URI ?? 'http://localhost:11311/';
+  // Without this a URI no request can be made to (`localhost:11311`, no http://) was waited for, silently, for ever.
+  if (!isMasterUri(masterUri)) {
+    const source = args.masterUri !== null ? '__master' : 'ROS_MASTER_URI';
+    throw new RosError('FS_ROS_ERR_UNAVAILABLE', `${source} ${JSON.stringify(masterUri)} is not a master URI: expected http://host:port, e.g. http://localhost:11311`);
+  }
   const master = new fg.XmlRpcClient(masterUri);
   const waitMs = options.masterWaitMs ?? Infinity;
   const deadline = performance.now() + waitMs;
@@ -148,6 +153,16 @@ export async function openRos1Port(options: Ros1PortOptions = {}): Promise<Ros1P
     }
   }
   return new Ros1Port(fg, args, env, masterUri, (tree ?? {}) as Ros1ParamTree, options);
+}
+
+/** What rosgraph accepts as a master URI: a scheme and a host (the port defaults to 80). */
+function isMasterUri(uri: string): boolean {
+  try {
+    const u = new URL(uri);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
 }
 
 export class Ros1Port implements RosPort {

@@ -157,6 +157,14 @@ describe('fastsocket on ROS 1 (bridge1 -> server1 on a real roscore)', function 
       assert.doesNotMatch(await master!.run('rostopic info /rosout', 30_000), /\/bad_params/);
     });
 
+    it('exits 1 with one line when ROS_MASTER_URI is not a URI, rather than waiting for that master for ever', async () => {
+      // The usual slip: the port of a running roscore without http://, which rostopic refuses at once too.
+      const port = new URL(master!.uri).port;
+      const bad = master!.start(`env ROS_MASTER_URI=127.0.0.1:${port} bin/bridge1 __name:=bad_master_uri`);
+      assert.equal(await bad.exited(15_000), 1);
+      assert.equal(bad.output().trim(), `ROS_MASTER_URI "127.0.0.1:${port}" is not a master URI: expected http://host:port, e.g. http://localhost:11311`);
+    });
+
     it('exits 0 and unregisters its topics from the master when roslaunch gets SIGINT', async () => {
       assert.match(await master!.run('rostopic list', 30_000), /^\/fastsocket_bridge\/rtt$/m);
       assert.equal(await bridge.stop(15_000), 0);
