@@ -185,7 +185,7 @@ export class Ros1Port implements RosPort {
     const names = new Ros1Names(normalizeNamespace(this.args.namespace ?? this.env.ROS_NAMESPACE), this.args.name ?? name, this.args.remaps);
     let params = subtree(this.paramTree, names.fullyQualifiedName);
     for (const [k, v] of Object.entries(this.args.params)) params = withParam(params, k, v);
-    const node = new Ros1Node(this, names, params);
+    const node = new Ros1Node(this, names, params, subtree(this.paramTree, names.namespace));
     this.nodes.push(node);
     return node;
   }
@@ -228,6 +228,10 @@ export class Ros1Node implements RosNode {
   private readonly mapper: Ros1TypeMapper;
   private readonly params: Map<string, unknown>;
   private readonly declared = new Map<string, ParamState>();
+  /** Parameters of the node's namespace, where a params file loaded outside the <node> tag puts them. */
+  private readonly namespaceParams: Map<string, unknown>;
+  /** Declared parameters not set privately but set in the namespace; reported together (noteMisplaced). */
+  private readonly misplaced: string[] = [];
   private readonly subscriptions = new Map<string, TopicSubscription>();
   private readonly publications = new Map<string, TopicPublication>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -243,9 +247,11 @@ export class Ros1Node implements RosNode {
     private readonly port: Ros1Port,
     private readonly names: Ros1Names,
     params: Ros1ParamTree,
+    namespaceParams: Ros1ParamTree = {},
   ) {
     this.mapper = new Ros1TypeMapper(port.catalog);
     this.params = flattenParams(params);
+    this.namespaceParams = flattenParams(namespaceParams);
     const wanted = this.params.get('log_level');
     const level = port.options.logLevel ?? (LEVELS.includes(wanted as LogLevel) ? (wanted as LogLevel) : 'info');
     this.logger = this.makeLogger(level);
@@ -323,10 +329,29 @@ export class Ros1Node implements RosNode {
     else {
       const nested = [...this.params.keys()].find((k) => k.startsWith(`${d.name}.`));
       if (nested !== undefined) state = toParamState(d.name, {});
-      else state = { name: d.name, type: d.type, value: d.defaultValue };
+      else {
+        state = { name: d.name, type: d.type, value: d.defaultValue };
+        if (this.namespaceParams.has(d.name)) this.noteMisplaced(d.name);
+      }
     }
     this.declared.set(d.name, state);
     return state;
+  }
+
+  /**
+   * `rosparam load FILE` or a <rosparam>/<param> outside the <node> tag sets /url, not /fastsocket_bridge/url: the
+   * node then ran on defaults with only "no topics configured" to say why. Reported once, after the config is read.
+   */
+  private noteMisplaced(name: string): void {
+    if (this.misplaced.push(name) > 1) return;
+    queueMicrotask(() => {
+      const where = (n: string) => (this.names.namespace === '/' ? `/${n}` : `${this.names.namespace}/${n}`).replace(/\./g, '/');
+      this.logger.warn(
+        `${this.misplaced.map(where).join(', ')} ${this.misplaced.length === 1 ? 'is' : 'are'} set but this node reads its parameters from ` +
+        `${this.fullyQualifiedName}/ (private), so ${this.misplaced.length === 1 ? 'it is' : 'they are'} ignored: load the params file inside the ` +
+        `<node> tag, or with rosparam load FILE ${this.fullyQualifiedName}`,
+      );
+    });
   }
 
   parameterOverrides(): ParamState[] {

@@ -157,6 +157,18 @@ describe('fastsocket on ROS 1 (bridge1 -> server1 on a real roscore)', function 
       assert.doesNotMatch(await master!.run('rostopic info /rosout', 30_000), /\/bad_params/);
     });
 
+    it('says in one line which parameters it ignores because they were set in its namespace, not its private one', async () => {
+      // What `rosparam load my_bridge.yaml` (no namespace) or a <rosparam> outside the <node> tag does.
+      await master!.run('rosparam set /misplaced "{topics: [/chatter], client_id: lost}"', 30_000);
+      const node = master!.start('bin/bridge1 __ns:=/misplaced __name:=b _url:=tcp://127.0.0.1:9');
+      const [line] = await node.waitFor(/^.*reads its parameters from \/misplaced\/b\/ \(private\).*$/m, 30_000);
+      assert.match(line, /\/misplaced\/client_id/);
+      assert.match(line, /\/misplaced\/topics/);
+      assert.doesNotMatch(line, /\/misplaced\/url/, 'url was set privately (_url:=)');
+      assert.equal(await node.stop(15_000), 0);
+      assert.equal(countLines(node.output(), /reads its parameters from/), 1);
+    });
+
     it('exits 1 with one line when ROS_MASTER_URI is not a URI, rather than waiting for that master for ever', async () => {
       // The usual slip: the port of a running roscore without http://, which rostopic refuses at once too.
       const port = new URL(master!.uri).port;
