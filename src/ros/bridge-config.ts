@@ -3,7 +3,7 @@ import type { FastSocketClientOptions, Logger, TlsOptions } from '../fastsocket'
 import { ParameterError, UnknownTypeError } from './errors';
 import { OutboxLimits, readOutboxLimits } from './limit-params';
 import { normalizeTypeName } from './message-definition';
-import { isValidTopicName, nonNegative, ParamReader, positive } from './params';
+import { isValidTopicName, nonNegative, normalizePrivateName, ParamReader, positive } from './params';
 import { RosNode } from './port';
 import { DURABILITIES, Durability, QOS_PRESETS, QosRequest, Reliability, RELIABILITIES } from './qos';
 import { CLIENT_TLS_PARAMS, readTls, readToken } from './secret-params';
@@ -67,8 +67,9 @@ export function readBridgeConfig(node: RosNode, hostname: string): BridgeConfig 
 
   // Keyed by the resolved name, so that "chatter" and "/chatter" (in namespace /) are one topic, refined once.
   const byName = new Map<string, BridgeTopicConfig>();
-  listed.forEach((name, i) => {
-    if (!isValidTopicName(name)) throw new ParameterError('topics', `entry ${i} ${JSON.stringify(name)} is not a valid topic name`);
+  listed.forEach((written, i) => {
+    const name = normalizePrivateName(written);
+    if (!isValidTopicName(name)) throw new ParameterError('topics', `entry ${i} ${JSON.stringify(written)} is not a valid topic name`);
     byName.set(node.resolveTopicName(name), freezeTopic({ name, type: null, qos: {}, encoding: 'json', maxRateHz: null, maxAgeMs: null }));
   });
   const aliasOf = new Map<string, string>();
@@ -118,7 +119,7 @@ function topicOptionAliases(node: RosNode): string[] {
 
 function readTopicOptions(r: ParamReader, node: RosNode, alias: string): BridgeTopicConfig {
   const key = (k: string): string => `topic_options.${alias}.${k}`;
-  const name = r.string(key('name'), `/${alias}`, 'Topic name. Default: /<alias>.');
+  const name = normalizePrivateName(r.string(key('name'), `/${alias}`, 'Topic name. Default: /<alias>.'));
   if (!isValidTopicName(name)) throw new ParameterError(key('name'), `${JSON.stringify(name)} is not a valid topic name`);
   const rawType = r.string(key('type'), '', 'Message type, e.g. sensor_msgs/msg/NavSatFix; empty: discovered.');
   const type = rawType === '' ? null : normalizeTypeName(rawType);

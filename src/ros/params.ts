@@ -137,6 +137,14 @@ function editDistance(a: string, b: string): number {
   return previous[b.length];
 }
 
+/**
+ * A topic name as a user writes it, with the ROS 1 private form `~scan` taken as the ROS 2 one, `~/scan` (both mean
+ * the node's own scan); anything else unchanged.
+ */
+export function normalizePrivateName(name: string): string {
+  return /^~[^/]/.test(name) ? `~/${name.slice(1)}` : name;
+}
+
 /** A ROS 2 topic name: absolute, relative or private (`~/x`); no empty tokens, tokens not starting with a digit. */
 export function isValidTopicName(name: string): boolean {
   return /^(~\/|\/)?[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/.test(name);

@@ -180,6 +180,11 @@ describe('readBridgeConfig', () => {
       assert.deepEqual(c.topics.map((t) => [t.name, t.encoding, t.maxRateHz]), [['/chatter', 'cdr', null], ['/fastsocket_bridge/status', 'json', 2]]);
     });
 
+    it('takes the ROS 1 private form ~status as ~/status, in topics and in topic_options names', () => {
+      const c = bridgeWith({ topics: ['~status'], 'topic_options.st.name': '~status', 'topic_options.st.max_rate_hz': 2.0 });
+      assert.deepEqual(c.topics.map((t) => [t.name, t.maxRateHz]), [['~/status', 2]]);
+    });
+
     it('throws ParameterError naming both keys when two topic_options entries name the same topic', () => {
       assert.throws(() => bridgeWith({ 'topic_options.fix.max_rate_hz': 1.0, 'topic_options.gps.name': 'fix' }), (e: unknown) => {
         assert.ok(e instanceof ParameterError && e.code === 'FS_ROS_ERR_PARAM', String(e));
