@@ -69,3 +69,67 @@ describe('SeqTracker', () => {
     });
   });
 });
+
+/** The tracker's definition, one seq at a time: every seq skipped within `window` of the newest is kept in a set. */
+class SeqModel {
+  private highest = -1;
+  private readonly missing = new Set<number>();
+  readonly counts = { received: 0, lost: 0, duplicates: 0, reordered: 0, late: 0, restarts: 0 };
+
+  constructor(private readonly window: number) {}
+
+  observe(seq: number): string {
+    this.counts.received++;
+    if (this.highest < 0) {
+      this.highest = seq;
+      return 'first';
+    }
+    if (seq === 0 && this.highest > 0) {
+      this.highest = 0;
+      this.missing.clear();
+      this.counts.restarts++;
+      return 'restart';
+    }
+    if (seq > this.highest) {
+      this.counts.lost += seq - this.highest - 1;
+      for (let s = this.highest + 1; s < seq; s++) this.missing.add(s);
+      const gap = seq - this.highest - 1;
+      this.highest = seq;
+      for (const s of this.missing) if (s < seq - this.window) this.missing.delete(s);
+      return gap > 0 ? 'gap' : 'in_order';
+    }
+    if (this.missing.delete(seq)) {
+      this.counts.lost--;
+      this.counts.reordered++;
+      return 'reordered';
+    }
+    if (seq < this.highest - this.window) {
+      this.counts.late++;
+      return 'late';
+    }
+    this.counts.duplicates++;
+    return 'duplicate';
+  }
+}
+
+describe('SeqTracker against a seq-by-seq model', () => {
+  it('gives the same verdict and counts for any sequence of gaps, duplicates, reorders, restarts and late seqs', () => {
+    // Runs of consecutive seqs (a sender counting up) from random starts, shuffled a little, with repeats and zeros.
+    const step = fc.oneof(
+      fc.record({ kind: fc.constant('run' as const), from: fc.nat(80), length: fc.integer({ min: 1, max: 12 }) }),
+      fc.record({ kind: fc.constant('one' as const), seq: fc.nat(80) }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 20 }), fc.array(step, { maxLength: 40 }), (window, steps) => {
+        const seqs = steps.flatMap((s) => (s.kind === 'one' ? [s.seq] : Array.from({ length: s.length }, (_, i) => s.from + i)));
+        const t = new SeqTracker(window);
+        const m = new SeqModel(window);
+        for (const [i, seq] of seqs.entries()) {
+          assert.equal(t.observe(seq), m.observe(seq), `verdict of seq ${seq} (#${i}) in ${JSON.stringify(seqs)} with window ${window}`);
+          assert.deepEqual(t.snapshot(), m.counts, `counts after seq ${seq} (#${i}) in ${JSON.stringify(seqs)} with window ${window}`);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
