@@ -631,7 +631,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
 
   private pump(): void {
     const conn = this.conn;
-    if (!conn || this.state !== 'connected') return;
+    // A connection being closed (frame timeout, bad frames) stays this.conn until its 'close', up to 2 s when the server
+    // holds its side open: what was "written" there went nowhere, then came back marked resent and blamed for the close.
+    if (!conn || conn.isClosed || this.state !== 'connected') return;
     while (this.queueHead < this.queue.length && !conn.congested(this.writeHighWater)) {
       if (!this.heard && this.writtenUnheard > 0) {
         this.armProbe();

@@ -503,6 +503,44 @@ describe('FastSocketClient', () => {
       assert.equal(f.client.stats().closed_frame_timeout, 1);
     });
 
+    it('writes nothing on a connection it is closing: a message sent while a stalled server holds the close open goes out once, not marked resent', async () => {
+      // A hung server process: its kernel takes our FIN, the process never closes its side, so the client's close
+      // waits (up to 2 s) before it destroys the socket and reconnects.
+      const sockets: net.Socket[] = [];
+      const frames: Array<Array<Record<string, unknown>>> = [];
+      const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+        const mine: Array<Record<string, unknown>> = [];
+        sockets.push(socket);
+        frames.push(mine);
+        let partial = '';
+        socket.on('error', () => undefined);
+        socket.on('data', (chunk) => {
+          const lines = (partial + chunk.toString()).split('\n');
+          partial = lines.pop()!;
+          for (const line of lines) if (line !== '') mine.push(JSON.parse(line) as Record<string, unknown>);
+        });
+      });
+      teardown.add(() => new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as net.AddressInfo;
+      const client = await startClient(teardown, `tcp://127.0.0.1:${port}`, { ...BRISK_RECONNECT, frameTimeoutMs: 200 });
+      const first = client.send('a');
+      await waitUntil(() => frames[0]?.length === 1, 'message a on the first connection');
+      sockets[0].write(`{"id":${JSON.stringify(frames[0][0].id)},"ty`);
+      await waitForEvent(sockets[0], 'end', { ms: 5_000 });
+      // The client has closed its side; its socket lives on until the server's side closes or 2 s pass.
+      const second = client.send('b');
+      await waitUntil(() => (frames[1]?.length ?? 0) >= 2, () => `a and b on the second connection (${JSON.stringify(frames[1])})`);
+      for (const f of frames[1]) sockets[1].write(JSON.stringify({ id: f.id, type: 'ack' }) + '\n');
+      const [a, b] = await withDeadline(Promise.all([first, second]), 'both acknowledged');
+      assert.deepEqual(frames[1].map((f) => [f.payload, f.resent === true]), [['a', true], ['b', false]]);
+      assert.deepEqual([a.resent, b.resent], [true, false]);
+      assert.deepEqual({ sent: client.stats().sent, resent: client.stats().resent }, { sent: 2, resent: 1 });
+    });
+
     it('reads acks that straddle its reads: 300 KiB of acks in one write, frames cut at every read boundary', async () => {
       const raw = await RawServer.start(teardown);
       const client = await startClient(teardown, raw.url);
