@@ -56,10 +56,10 @@ export function latencyRecord(t: ExchangeTimes): LatencyRecord {
 
 /**
  * The sender a record belongs to, for statistics kept per sender (jitter): the client id, else the host alone,
- * since the port changes with every reconnect.
+ * since the port changes with every reconnect. An empty client id names no one (as for the server node's topic prefix).
  */
 export function latencySource(r: Pick<LatencyRecord, 'client_id' | 'peer'>): string {
-  return r.client_id ?? r.peer.replace(/:\d+$/, '');
+  return r.client_id || r.peer.replace(/:\d+$/, '');
 }
 
 /**

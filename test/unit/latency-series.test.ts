@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { LatencySeries } from '../../src/cli/latency-series';
-import { latencyRecord } from '../../src/fastsocket';
+import { latencyRecord, latencySource } from '../../src/fastsocket';
 
 const MS = 1_000_000;
 
@@ -26,5 +26,17 @@ describe('LatencySeries', () => {
       for (const s of [c, age]) assert.ok(Math.abs(s.jitter - 0.1 * MS) < 1_000, `jitter ${s.jitter} ns`);
       assert.ok(Math.abs(rtt.jitter - 0.2 * MS) < 1_000, `rtt jitter ${rtt.jitter} ns`);
     });
+  });
+});
+
+describe('latencySource', () => {
+  it('names a sender whose hello gave an empty client_id by its host, as one with no client_id', () => {
+    // A third-party peer may send client_id "" (the server node files it under /anonymous): taken as a name, every such
+    // sender on every host was one source, and their interleaved samples read as jitter again.
+    assert.deepEqual(
+      [latencySource({ client_id: '', peer: '10.0.0.1:40001' }), latencySource({ client_id: '', peer: '10.0.0.2:40001' })],
+      ['10.0.0.1', '10.0.0.2'],
+    );
+    assert.equal(latencySource({ client_id: 'veh-a', peer: '10.0.0.1:40001' }), 'veh-a');
   });
 });
