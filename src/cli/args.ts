@@ -122,7 +122,7 @@ export const SERVER_LIMIT_OPTIONS = [
   'maxFrameBytes', 'maxBadFrames', 'frameTimeoutMs', 'idleTimeoutMs', 'maxConnections', 'ack3TimeoutMs', 'maxPendingAck3', 'syncMaxUncertaintyNs',
 ] as const;
 /** Client limits of PROTOCOL.md §6 with integer values (`--outbox-policy` is handled apart). */
-export const CLIENT_LIMIT_OPTIONS = ['outboxMaxMessages', 'outboxMaxBytes', 'reconnectMinMs', 'reconnectMaxMs', 'maxFrameBytes', 'maxAttempts'] as const;
+export const CLIENT_LIMIT_OPTIONS = ['outboxMaxMessages', 'outboxMaxBytes', 'reconnectMinMs', 'reconnectMaxMs', 'maxFrameBytes', 'maxAttempts', 'silenceTimeoutMs'] as const;
 
 const LIMIT_HELP: Record<string, string> = {
   maxFrameBytes: 'largest frame accepted (default 16777216)',
@@ -137,6 +137,7 @@ const LIMIT_HELP: Record<string, string> = {
   reconnectMinMs: 'first reconnect delay (default 100)',
   reconnectMaxMs: 'reconnect delay cap (default 5000)',
   syncMaxUncertaintyNs: 'clock-synced records get sync_ok when the clock offset is known to within this (default 1000000)',
+  silenceTimeoutMs: 'take the connection for dead when nothing comes back for this long while messages wait for their ack (default 30000; 0: never)',
   maxAttempts: 'drop a message once this many connections closed with it oldest unacknowledged (default 0: never)',
 };
 

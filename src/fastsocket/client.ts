@@ -66,6 +66,9 @@ export interface FastSocketClientOptions extends Partial<ClientLimits> {
   random?: () => number;
 }
 
+/** See FastSocketClientOptions.silenceTimeoutMs. */
+export const DEFAULT_SILENCE_TIMEOUT_MS = 30_000;
+
 const KNOWN_OPTIONS = [
   'url', 'clientId', 'token', 'tls', 'connectTimeoutMs', 'silenceTimeoutMs', 'writeHighWaterBytes', 'clockSync', 'outboxPath', 'maxAttempts', 'maxBadFrames', 'frameTimeoutMs', 'logger', 'clock', 'random',
   'outboxMaxMessages', 'outboxMaxBytes', 'outboxPolicy', 'reconnectMinMs', 'reconnectMaxMs', 'reconnectJitter', 'maxFrameBytes',
@@ -230,7 +233,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     }
     if (options.token !== undefined) checkString('token', options.token);
     this.connectTimeoutMs = checkInteger('connectTimeoutMs', orDefault(options.connectTimeoutMs, 10_000), 1);
-    this.silenceTimeoutMs = checkInteger('silenceTimeoutMs', orDefault(options.silenceTimeoutMs, 30_000), 0);
+    this.silenceTimeoutMs = checkInteger('silenceTimeoutMs', orDefault(options.silenceTimeoutMs, DEFAULT_SILENCE_TIMEOUT_MS), 0);
     this.writeHighWater = checkInteger('writeHighWaterBytes', orDefault(options.writeHighWaterBytes, 1024 * 1024), 1);
     this.clockSync = checkBoolean('clockSync', orDefault(options.clockSync, false));
     this.maxAttempts = checkInteger('maxAttempts', orDefault(options.maxAttempts, 0), 0);

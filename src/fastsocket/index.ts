@@ -1,7 +1,7 @@
 /** fastSocket: JSON messages over tcp/tls/ws/wss with a three-way ack that measures one-way latency. */
 export { FastSocketServer } from './server';
 export type { FastSocketServerOptions, MessageEvent, PeerInfo, ServerEvents, ServerStats } from './server';
-export { FastSocketClient } from './client';
+export { DEFAULT_SILENCE_TIMEOUT_MS, FastSocketClient } from './client';
 export type { ClientEvents, ClientStats, FastSocketClientOptions, SendResult } from './client';
 export { EMPTY_LATENCY_SUMMARY, LatencyStats } from './latency-stats';
 export type { LatencyStatsOptions, LatencySummary } from './latency-stats';

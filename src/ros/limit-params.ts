@@ -2,7 +2,7 @@
  * The limits of PROTOCOL.md §6 as ROS parameters, named exactly as there (snake_case), with the core's defaults
  * and ranges, so a value the core would refuse is reported by parameter name when the node starts.
  */
-import { DEFAULT_CLIENT_LIMITS, DEFAULT_SERVER_LIMITS, OUTBOX_POLICIES, type OutboxPolicy, type ServerLimits } from '../fastsocket';
+import { DEFAULT_CLIENT_LIMITS, DEFAULT_SERVER_LIMITS, DEFAULT_SILENCE_TIMEOUT_MS, OUTBOX_POLICIES, type OutboxPolicy, type ServerLimits } from '../fastsocket';
 import { between, ParamReader } from './params';
 
 interface LimitParam<K extends string> {
@@ -41,6 +41,8 @@ export interface OutboxLimits {
   readonly outboxPolicy: OutboxPolicy;
   /** The bridge's own frame limit: a message whose frame would be larger is dropped; frames it reads past it close. */
   readonly maxFrameBytes: number;
+  /** Nothing read for this long while messages wait for their ack: the connection is taken for dead; 0: never. */
+  readonly silenceTimeoutMs: number;
 }
 
 /** @throws ParameterError */
@@ -52,5 +54,11 @@ export function readOutboxLimits(r: ParamReader): OutboxLimits {
     outboxPolicy: r.choice('outbox_policy', d.outboxPolicy, OUTBOX_POLICIES, 'What to do with a new message when the outbox is full.'),
     // The server's own max_frame_bytes still applies: it tells the bridge in its hello, and larger messages are dropped.
     maxFrameBytes: r.integer('max_frame_bytes', d.maxFrameBytes, `Largest message frame the bridge sends (and reads), bytes. Default: ${d.maxFrameBytes} (16 MiB).`, between(64, 2 ** 31)),
+    silenceTimeoutMs: r.integer(
+      'silence_timeout_ms',
+      DEFAULT_SILENCE_TIMEOUT_MS,
+      `Nothing read from the server for this long while messages wait for their ack: the connection is taken for dead (a NAT that dropped it) and dialled again, ms; 0: never. Default: ${DEFAULT_SILENCE_TIMEOUT_MS}.`,
+      between(0, MAX_INT),
+    ),
   };
 }

@@ -349,6 +349,18 @@ describe('fastsocket CLI', function () {
       assert.deepEqual({ delivered: summary?.delivered, failed: summary?.failed }, { delivered: 0, failed: 5 });
     });
 
+    it('takes a connection that answers nothing for --silence-timeout-ms for dead, and resends on a new one', async () => {
+      // A server that reads and never acks nor closes: a NAT that dropped the mapping looks the same to the client.
+      const raw = await RawServer.start(teardown);
+      const send = startCli(teardown, ['send', '--url', raw.url, '--count', '3', '--timeout', '600', '--silence-timeout-ms', '300', '--json']);
+      const first = await (await raw.connection(1)).waitForCount(isMessage, 3, 'the 3 messages');
+      const again = await (await raw.connection(2)).waitForCount(isMessage, 3, 'the 3 messages again');
+      assert.deepEqual(again.map((m) => [m.id, m.resent]), first.map((m) => [m.id, true]));
+      send.child.kill('SIGINT');
+      assert.equal(await send.exitCode(), 1);
+      assert.ok(send.stderr.some((l) => /nothing read from it for \d+ ms .*silenceTimeoutMs 300/.test(l)), send.stderr.join('\n'));
+    });
+
     it('exits 0 on SIGINT with --stdin when every line read was delivered', async () => {
       const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0');
       const send = startCli(teardown, ['send', '--url', url, '--stdin', '--json']);

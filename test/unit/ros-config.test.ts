@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DEFAULT_CLIENT_LIMITS, DEFAULT_SERVER_LIMITS, FastSocketClient, FastSocketServer, silentLogger } from '../../src/fastsocket';
+import { DEFAULT_CLIENT_LIMITS, DEFAULT_SERVER_LIMITS, DEFAULT_SILENCE_TIMEOUT_MS, FastSocketClient, FastSocketServer, silentLogger } from '../../src/fastsocket';
 import { clientOptions, readBridgeConfig } from '../../src/ros/bridge-config';
 import { ParameterError } from '../../src/ros/errors';
 import { SERVER_LIMIT_PARAMS } from '../../src/ros/limit-params';
@@ -71,7 +71,7 @@ describe('readBridgeConfig', () => {
     it('uses the core client defaults for the outbox and no TLS, outbox file or clock sync when nothing is set', () => {
       const c = bridgeWith({});
       const { outboxMaxMessages, outboxMaxBytes, outboxPolicy, maxFrameBytes } = DEFAULT_CLIENT_LIMITS;
-      assert.deepEqual(c.outbox, { outboxMaxMessages, outboxMaxBytes, outboxPolicy, maxFrameBytes });
+      assert.deepEqual(c.outbox, { outboxMaxMessages, outboxMaxBytes, outboxPolicy, maxFrameBytes, silenceTimeoutMs: DEFAULT_SILENCE_TIMEOUT_MS });
       assert.deepEqual([c.tls, c.outboxPath, c.clockSync], [null, null, false]);
     });
 
@@ -100,9 +100,9 @@ describe('readBridgeConfig', () => {
     it('reads the outbox limits, outbox_path, clock_sync and a per-topic max_age_ms', () => {
       const c = bridgeWith({
         outbox_max_messages: 50n, outbox_max_bytes: 4096n, outbox_policy: 'reject', outbox_path: '/var/lib/fs/outbox', clock_sync: true,
-        max_frame_bytes: 33554432n, 'topic_options.cam.max_age_ms': 250n, 'topic_options.fix.max_age_ms': 0.5,
+        max_frame_bytes: 33554432n, silence_timeout_ms: 90000n, 'topic_options.cam.max_age_ms': 250n, 'topic_options.fix.max_age_ms': 0.5,
       });
-      assert.deepEqual(c.outbox, { outboxMaxMessages: 50, outboxMaxBytes: 4096, outboxPolicy: 'reject', maxFrameBytes: 33554432 });
+      assert.deepEqual(c.outbox, { outboxMaxMessages: 50, outboxMaxBytes: 4096, outboxPolicy: 'reject', maxFrameBytes: 33554432, silenceTimeoutMs: 90000 });
       assert.equal(c.outboxPath, '/var/lib/fs/outbox');
       assert.equal(c.clockSync, true);
       assert.deepEqual(c.topics.map((t) => [t.name, t.maxAgeMs]), [['/cam', 250], ['/fix', 0.5]]);
@@ -123,11 +123,11 @@ describe('readBridgeConfig', () => {
 
     it('gives the core client options it accepts, limits and security included', () => {
       const f = files(teardown, { token: 'tok\n' });
-      const c = bridgeWith({ outbox_max_messages: 7n, outbox_policy: 'drop-newest', clock_sync: true, token_file: f.token, outbox_path: join(f.dir, 'outbox') });
+      const c = bridgeWith({ outbox_max_messages: 7n, outbox_policy: 'drop-newest', clock_sync: true, token_file: f.token, outbox_path: join(f.dir, 'outbox'), silence_timeout_ms: 0n });
       const options = clientOptions(c, silentLogger);
       assert.deepEqual(
-        [options.outboxMaxMessages, options.outboxMaxBytes, options.outboxPolicy, options.clockSync, options.token, options.outboxPath, options.clientId, options.maxFrameBytes],
-        [7, DEFAULT_CLIENT_LIMITS.outboxMaxBytes, 'drop-newest', true, 'tok', join(f.dir, 'outbox'), 'veh-17', DEFAULT_CLIENT_LIMITS.maxFrameBytes],
+        [options.outboxMaxMessages, options.outboxMaxBytes, options.outboxPolicy, options.clockSync, options.token, options.outboxPath, options.clientId, options.maxFrameBytes, options.silenceTimeoutMs],
+        [7, DEFAULT_CLIENT_LIMITS.outboxMaxBytes, 'drop-newest', true, 'tok', join(f.dir, 'outbox'), 'veh-17', DEFAULT_CLIENT_LIMITS.maxFrameBytes, 0],
       );
       const client = new FastSocketClient(options);
       teardown.add(() => client.destroy());
@@ -224,6 +224,7 @@ describe('readBridgeConfig', () => {
       ['outbox_max_bytes is a string', { outbox_max_bytes: '64MiB' }, 'outbox_max_bytes'],
       ['outbox_policy is unknown', { outbox_policy: 'drop-all' }, 'outbox_policy'],
       ['max_frame_bytes is below 64', { max_frame_bytes: 63n }, 'max_frame_bytes'],
+      ['silence_timeout_ms is negative', { silence_timeout_ms: -1n }, 'silence_timeout_ms'],
       ['clock_sync is a string', { clock_sync: 'yes' }, 'clock_sync'],
       ['outbox_path is a number', { outbox_path: 1n }, 'outbox_path'],
       ['a max_age_ms is negative', { 'topic_options.fix.max_age_ms': -5n }, 'topic_options.fix.max_age_ms'],
