@@ -57,7 +57,9 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
   let source: Iterable<Outgoing> | AsyncIterable<Outgoing>;
   if (fromStdin) source = stdinPayloads(ctx.stdin, v.count !== undefined ? count : Infinity, ctx.signal);
   else {
-    const payload = jsonFlag(v, 'payload')?.value ?? 'x'.repeat(intFlag(v, 'payload-bytes', 0, 100));
+    // Not `??`: `--payload null` is a value to send, not an absent flag.
+    const given = jsonFlag(v, 'payload');
+    const payload = given !== undefined ? given.value : 'x'.repeat(intFlag(v, 'payload-bytes', 0, 100));
     let json: string;
     try {
       json = stringifyJson(payload);

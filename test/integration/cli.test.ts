@@ -164,6 +164,14 @@ describe('fastsocket CLI', function () {
       assert.ok(line.endsWith('"payload":{"v":NaN,"s":"\u00fc\u20ac"}}'), line);
     });
 
+    it('sends --payload null as null, not as the default payload', async () => {
+      const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0');
+      const send = startCli(teardown, ['send', '--url', url, '--count', '2', '--payload', 'null', '--json']);
+      assert.equal(await send.exitCode(), 0, send.stderr.join('\n'));
+      await waitUntil(() => serve.events('message').length >= 2, 'two message lines', DEADLINE_MS);
+      assert.deepEqual(serve.events('message').map((m) => m.payload), [null, null]);
+    });
+
     it('prints human-readable tables without --json', async () => {
       const { url } = await startServe(teardown, 'tcp://127.0.0.1:0');
       const send = startCli(teardown, ['send', '--url', url, '--count', '10']);
