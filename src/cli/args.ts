@@ -72,12 +72,14 @@ export function intFlag(values: FlagValues, name: string, min: number, fallback?
   return n;
 }
 
-/** A finite number flag above `exclusiveMin`, or `fallback` when absent. */
-export function numberFlag(values: FlagValues, name: string, exclusiveMin: number, fallback?: number): number | undefined {
+/** A finite number flag above `exclusiveMin` and at most `max`, or `fallback` when absent. */
+export function numberFlag(values: FlagValues, name: string, exclusiveMin: number, fallback?: number, max = Infinity): number | undefined {
   const text = raw(values, name);
   if (text === undefined) return fallback;
   const n = text.trim() === '' ? NaN : Number(text);
-  if (!Number.isFinite(n) || n <= exclusiveMin) throw new UsageError(`--${name} must be a number > ${exclusiveMin}, got ${JSON.stringify(text)}`);
+  if (!Number.isFinite(n) || n <= exclusiveMin || n > max) {
+    throw new UsageError(`--${name} must be a number > ${exclusiveMin}${max < Infinity ? ` and <= ${max}` : ''}, got ${JSON.stringify(text)}`);
+  }
   return n;
 }
 

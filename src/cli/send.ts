@@ -14,6 +14,8 @@ import { formatTable, ms, round, Terminal } from './terminal';
 const PROGRESS_INTERVAL_MS = 200;
 /** After SIGINT or SIGTERM, how long acks already on their way are still waited for. */
 const INTERRUPT_GRACE_MS = 1000;
+/** Node's timers hold at most 2^31 - 1 ms (24.8 days); a longer --timeout fired after 1 ms, before any connect. */
+const MAX_TIMEOUT_S = Math.floor((2 ** 31 - 1) / 1000);
 
 export const sendCommand: Command = {
   name: 'send',
@@ -45,7 +47,7 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
   const fromStdin = v.stdin === true;
   const count = intFlag(v, 'count', 0, 1000);
   const rate = numberFlag(v, 'rate', 0);
-  const timeoutMs = Math.round(numberFlag(v, 'timeout', 0, 30)! * 1000);
+  const timeoutMs = Math.round(numberFlag(v, 'timeout', 0, 30, MAX_TIMEOUT_S)! * 1000);
   const json = v.json === true;
   const term = new Terminal(ctx.stdout, ctx.stderr, 'send');
   const logger = term.logger(logLevel(v));

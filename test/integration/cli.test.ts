@@ -203,6 +203,8 @@ describe('fastsocket CLI', function () {
       [['send', '--count', 'many'], '--count'],
       [['send', '--count'], '--count'],
       [['send', '--rate', '0'], '--rate'],
+      // Past Node's 2^31 - 1 ms timer limit: the wait for the first connect ended after 1 ms.
+      [['send', '--url', 'tcp://127.0.0.1:1', '--timeout', '3000000'], '--timeout'],
       [['send', '--payload', '{nope'], '--payload'],
       [['send', '--stdin', '--payload-bytes', '5'], '--stdin'],
       [['send', '--outbox-policy', 'keep-all'], '--outbox-policy'],
