@@ -8,7 +8,9 @@ import { badFrameCloseReason, decodeServerFrame, encodeAck3, encodeHello, encode
 import { FastSocketError, FastSocketErrorCode, ProtocolError } from './errors';
 import { newMessageId } from './ids';
 import { checkLogger, Logger } from './logger';
-import { checkBoolean, checkInteger, orDefault, checkKnownKeys, checkString, ClientLimits, DEFAULT_SERVER_LIMITS, validateClientLimits } from './options';
+import {
+  checkBoolean, checkInteger, orDefault, checkKnownKeys, checkString, ClientLimits, DEFAULT_SERVER_LIMITS, MAX_TIMER_MS, validateClientLimits,
+} from './options';
 import { connect, FrameConnection, isWebSocketProtocolError, TlsOptions } from './transport';
 import { DEFAULT_URL, Endpoint, formatUrl, parseUrl } from './url';
 import { OutboxStore } from './outbox-store';
@@ -232,7 +234,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       if (longerThan(this.clientId, MAX_CLIENT_ID_LENGTH)) throw new TypeError(`option clientId must be at most ${MAX_CLIENT_ID_LENGTH} characters`);
     }
     if (options.token !== undefined) checkString('token', options.token);
-    this.connectTimeoutMs = checkInteger('connectTimeoutMs', orDefault(options.connectTimeoutMs, 10_000), 1);
+    this.connectTimeoutMs = checkInteger('connectTimeoutMs', orDefault(options.connectTimeoutMs, 10_000), 1, MAX_TIMER_MS);
     this.silenceTimeoutMs = checkInteger('silenceTimeoutMs', orDefault(options.silenceTimeoutMs, DEFAULT_SILENCE_TIMEOUT_MS), 0);
     this.writeHighWater = checkInteger('writeHighWaterBytes', orDefault(options.writeHighWaterBytes, 1024 * 1024), 1);
     this.clockSync = checkBoolean('clockSync', orDefault(options.clockSync, false));
@@ -562,7 +564,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.state = 'waiting';
     const { reconnectMinMs, reconnectMaxMs, reconnectJitter } = this.limits;
     const base = Math.min(reconnectMaxMs, reconnectMinMs * 2 ** Math.min(this.attempt, 30));
-    const delay = Math.max(0, Math.round(base * (1 + reconnectJitter * (2 * this.random() - 1))));
+    // The jitter can take a reconnectMaxMs near the timer limit past it.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, Math.round(base * (1 + reconnectJitter * (2 * this.random() - 1)))));
     this.attempt++;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;

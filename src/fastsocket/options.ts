@@ -59,6 +59,9 @@ export const DEFAULT_CLIENT_LIMITS: Readonly<ClientLimits> = Object.freeze({
   maxFrameBytes: 16 * MiB,
 });
 
+/** The longest delay Node's timers hold (2^31 - 1 ms, 24.8 days); a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Throws a TypeError naming `name` unless `value` is an integer in [min, max]. */
 export function checkInteger(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -125,8 +128,8 @@ export function validateClientLimits(input: Partial<ClientLimits>): ClientLimits
   checkInteger('outboxMaxMessages', l.outboxMaxMessages, 1);
   checkInteger('outboxMaxBytes', l.outboxMaxBytes, 1);
   checkOneOf('outboxPolicy', l.outboxPolicy, OUTBOX_POLICIES);
-  checkInteger('reconnectMinMs', l.reconnectMinMs, 1);
-  checkInteger('reconnectMaxMs', l.reconnectMaxMs, l.reconnectMinMs);
+  checkInteger('reconnectMinMs', l.reconnectMinMs, 1, MAX_TIMER_MS);
+  checkInteger('reconnectMaxMs', l.reconnectMaxMs, l.reconnectMinMs, MAX_TIMER_MS);
   checkNumber('reconnectJitter', l.reconnectJitter, 0, 1);
   checkInteger('maxFrameBytes', l.maxFrameBytes, 64, 2 ** 31);
   return l;

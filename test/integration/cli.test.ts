@@ -206,6 +206,7 @@ describe('fastsocket CLI', function () {
       // Past Node's 2^31 - 1 ms timer limit: the wait for the first connect ended after 1 ms.
       [['send', '--url', 'tcp://127.0.0.1:1', '--timeout', '3000000'], '--timeout'],
       [['send', '--payload', '{nope'], '--payload'],
+      [['send', '--url', 'tcp://127.0.0.1:1', '--reconnect-max-ms', '3000000000'], '--reconnect-max-ms'],
       [['send', '--stdin', '--payload-bytes', '5'], '--stdin'],
       [['send', '--outbox-policy', 'keep-all'], '--outbox-policy'],
       [['send', '--payload-bytes', '2000', '--max-frame-bytes', '1000'], '--max-frame-bytes'],

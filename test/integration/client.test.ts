@@ -7,6 +7,7 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { WebSocketServer } from 'ws';
 import { FastSocketError, FastSocketServer, MAX_JSON_DEPTH, type FastSocketErrorCode, type MessageEvent, type SendResult } from '../../src/fastsocket';
+import { MAX_TIMER_MS } from '../../src/fastsocket/options';
 import { startClient, startServer, unreachableUrl } from '../support/fixtures';
 import { isMessage, RawServer } from '../support/raw-server';
 import { useTeardown } from '../support/teardown';
@@ -187,6 +188,14 @@ describe('FastSocketClient', () => {
       // Waits of 20, 40, 80 and 160 ms between them (a timer never fires early); reset each time, all four were 20 ms.
       const gaps = accepted.slice(1, 5).map((t, i) => t - accepted[i]);
       gaps.forEach((gap, i) => assert.ok(gap >= 20 * 2 ** i - 1, `wait ${i + 1} was ${gap.toFixed(1)} ms, expected >= ${20 * 2 ** i} ms: ${gaps.map((g) => g.toFixed(1)).join(', ')}`));
+    });
+
+    it('waits the longest timer Node holds, not 1 ms, when the jitter takes reconnectMaxMs past it', async () => {
+      const client = await startClient(teardown, await unreachableUrl('tcp'), { reconnectMinMs: MAX_TIMER_MS, reconnectMaxMs: MAX_TIMER_MS, reconnectJitter: 0.2, random: () => 0.99 });
+      client.send(1).catch(() => undefined);
+      await waitUntil(() => client.stats().connect_failures >= 1, 'the first connect to fail');
+      // A delay past 2^31 - 1 ms fires after 1 ms: the client redialled every millisecond.
+      await assert.rejects(waitUntil(() => client.stats().connect_failures >= 2, 'a second connect', 500), /deadline of 500 ms/);
     });
   });
 
