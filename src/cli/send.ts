@@ -161,15 +161,28 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
 /** One payload per non-blank stdin line; a line that is not JSON becomes an error entry naming its number. */
 async function* stdinPayloads(input: Readable, limit: number, signal: AbortSignal): AsyncIterable<Outgoing> {
   if (limit <= 0) return;
+  // Lines are split as bytes (latin1 is one char per byte; \r and \n never occur inside a UTF-8 sequence) and
+  // decoded strictly below: decoded by readline, a line of invalid UTF-8 was sent with U+FFFD in place of its bytes.
+  input.setEncoding('latin1');
+  const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   // The signal ends the iteration, so Ctrl-C does not wait for a line that a terminal may never send.
   const lines = createInterface({ input, crlfDelay: Infinity, signal });
   let lineNo = 0;
   let taken = 0;
-  for await (const line of lines) {
+  for await (const raw of lines) {
     lineNo++;
+    const bytes = Buffer.from(raw, 'latin1');
+    let line: string;
+    try {
+      line = utf8.decode(bytes);
+    } catch {
+      yield { error: `stdin line ${lineNo} skipped: not UTF-8` };
+      if (++taken >= limit) break;
+      continue;
+    }
     if (line.trim() === '') continue;
     try {
-      yield { payload: parseJson(line), bytes: Buffer.byteLength(line) };
+      yield { payload: parseJson(line), bytes: bytes.length };
     } catch (err) {
       yield { error: `stdin line ${lineNo} skipped: ${err instanceof JsonDepthError ? err.message : `not JSON (${(err as Error).message})`}` };
     }

@@ -26,7 +26,7 @@ class Cli extends EventEmitter {
   readonly stderr: string[] = [];
   readonly exited: Promise<number | null>;
 
-  constructor(args: string[], { env, stdin }: { env?: NodeJS.ProcessEnv; stdin?: string } = {}) {
+  constructor(args: string[], { env, stdin }: { env?: NodeJS.ProcessEnv; stdin?: string | Buffer } = {}) {
     super();
     this.child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     this.split('stdout', this.stdout);
@@ -79,7 +79,7 @@ class Cli extends EventEmitter {
   }
 }
 
-function startCli(teardown: Teardown, args: string[], opts?: { env?: NodeJS.ProcessEnv; stdin?: string }): Cli {
+function startCli(teardown: Teardown, args: string[], opts?: { env?: NodeJS.ProcessEnv; stdin?: string | Buffer }): Cli {
   const cli = new Cli(args, opts);
   teardown.add(() => {
     if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
@@ -194,6 +194,19 @@ describe('fastsocket CLI', function () {
       assert.ok(send.stderr.some((l) => l.includes('line 3') && l.includes('deeper than 1000 levels')), `stderr names the deep line: ${send.stderr.join(' | ')}`);
       await waitUntil(() => serve.events('message').length >= 3, 'three message lines', DEADLINE_MS);
       assert.deepEqual(serve.events('message').map((m) => m.payload), [{ a: 1 }, [1, 2], 'three']);
+    });
+
+    it('skips a line of invalid UTF-8 as a bad line, rather than sending it with U+FFFD in place of its bytes', async () => {
+      const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0');
+      const stdin = Buffer.concat([Buffer.from('"a\xff\xfeb"\n', 'latin1'), Buffer.from('"\u00e9\u20ac"\r\n"last"')]);
+      const send = startCli(teardown, ['send', '--url', url, '--stdin', '--json'], { stdin });
+
+      assert.equal(await send.exitCode(), 1);
+      const [summary] = send.events('summary');
+      assert.deepEqual({ sent: summary.sent, delivered: summary.delivered, failed: summary.failed }, { sent: 2, delivered: 2, failed: 1 });
+      assert.ok(send.stderr.some((l) => l.includes('line 1') && l.includes('not UTF-8')), `stderr names the bad line: ${send.stderr.join(' | ')}`);
+      await waitUntil(() => serve.events('message').length >= 2, 'two message lines', DEADLINE_MS);
+      assert.deepEqual(serve.events('message').map((m) => m.payload), ['\u00e9\u20ac', 'last']);
     });
   });
 
