@@ -226,6 +226,9 @@ describe('fastsocket CLI', function () {
       [['serve', '--max-frame-bytes', '1'], '--max-frame-bytes'],
       [['serve', '--idle-timeout-ms=0'], '--idle-timeout-ms'],
       [['serve', '--url', 'http://127.0.0.1:0'], '--url'],
+      [['serve', '--url', 'tcp://127.0.0.1:65536'], '--url'],
+      // It was retried until --timeout (ECONNREFUSED) and exited 1.
+      [['send', '--url', 'tcp://127.0.0.1:0', '--timeout', '2'], '--url'],
       [['serve', '--url', 'tls://127.0.0.1:0'], '--cert'],
       [['serve', '--record-format', 'xml', '--record', 'x'], '--record-format'],
       [['serve', '--url', 'tcp://127.0.0.1:0', '--cert', __filename, '--key', __filename], '--cert and --key need a tls:// or wss:// --url'],

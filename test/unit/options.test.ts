@@ -156,5 +156,11 @@ describe('options', () => {
     it('throws FS_ERR_INVALID_URL for a bad url', () => {
       assert.throws(() => new FastSocketClient({ url: 'tcp://h:1/path' }), (e: unknown) => e instanceof FastSocketError && e.code === 'FS_ERR_INVALID_URL');
     });
+
+    it('throws FS_ERR_INVALID_URL for port 0, which a server can listen on but a client cannot reach', () => {
+      for (const url of ['tcp://127.0.0.1:0', 'ws://127.0.0.1:0/']) {
+        assert.throws(() => new FastSocketClient({ url }), (e: unknown) => e instanceof FastSocketError && e.code === 'FS_ERR_INVALID_URL', url);
+      }
+    });
   });
 });
