@@ -240,6 +240,6 @@ function humanSummary(url: string, s: SendSummary, tally: Tally): string {
     ['round trip (ms)', 'count', 'p50', 'p90', 'p99', 'mean', 'max'],
     [['T1: message written -> ack read', String(r.count), ...[r.p50, r.p90, r.p99, r.mean, r.max].map((v) => (r.count === 0 ? '-' : ms(v)))]],
   );
-  const bad = tally.badInputs > 0 ? `\n${tally.badInputs} input lines were not JSON and were skipped` : '';
+  const bad = tally.badInputs > 0 ? `\n${tally.badInputs} input lines were not JSON (or not UTF-8) and were skipped` : '';
   return `${counts}\n\n${rtt}${bad}`;
 }
