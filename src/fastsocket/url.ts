@@ -55,5 +55,6 @@ export function formatUrl(ep: Endpoint): string {
 }
 
 export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+  // An IPv4-mapped 127/8 address counts too; the URL parser writes ::ffff:127.0.0.1 as ::ffff:7f00:1.
+  return host === 'localhost' || host === '::1' || /^127\./.test(host) || /^::ffff:(127\.|7f[0-9a-f]{2}:)/i.test(host);
 }

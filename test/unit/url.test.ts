@@ -77,8 +77,11 @@ describe('url', () => {
 
   describe('#isLoopback', () => {
     it('knows the loopback names and addresses', () => {
-      for (const h of ['localhost', '127.0.0.1', '127.1.2.3', '::1']) assert.equal(isLoopback(h), true, h);
-      for (const h of ['0.0.0.0', '::', '10.0.0.1', 'example.com', '128.0.0.1']) assert.equal(isLoopback(h), false, h);
+      for (const h of ['localhost', '127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1', '::ffff:7f00:1']) assert.equal(isLoopback(h), true, h);
+      for (const h of ['0.0.0.0', '::', '10.0.0.1', 'example.com', '128.0.0.1', '::ffff:10.0.0.1', '::ffff:a00:1', '::ffff:8000:1']) {
+        assert.equal(isLoopback(h), false, h);
+      }
+      assert.equal(isLoopback(parseUrl('tcp://[::ffff:127.0.0.1]:0').host), true, 'as the URL parser writes it');
     });
   });
 });
