@@ -4,14 +4,16 @@
  *        [--rtt-warmup N --rtt-count N] [--pipeline-warmup N --pipeline-count N --window W] [--timeout-ms MS]
  * Runs the one-in-flight phase, then the pipelined one, over one connection; each phase first sends its warm-up
  * messages in the same mode (not measured: JIT, buffers and the server warm up), then the measured ones, and
- * prints one ClientResultLine. Exit 1 on failure or timeout, 2 on a usage error.
+ * prints one ClientResultLine. Exit 1 on failure or timeout, 2 on a usage error. With --impl mqtt-mosquitto it is
+ * the MQTT publisher: --url is the broker's mqtt:// URL, and a reply is the broker's PUBACK.
  */
 import { randomUUID } from 'node:crypto';
 import * as net from 'node:net';
 import { parseArgs } from 'node:util';
+import { connectAsync, MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import { FastSocketClient, LatencyStats } from '../src/fastsocket';
-import { ClientResultLine, isNodeImpl, lineSplitter, NodeImpl, nowNs, NS_PER_US, payloadOf, rawFrame } from './protocol-common';
+import { ClientImpl, ClientResultLine, hostMonotonicNs, isClientImpl, lineSplitter, MQTT_TOPIC, nowNs, NS_PER_US, payloadOf, rawFrame } from './protocol-common';
 
 interface Span {
   firstNs: number;
@@ -233,7 +235,49 @@ class FastSocketDriver implements Driver {
   }
 }
 
-function open(impl: NodeImpl, url: string, payloadBytes: number): Promise<Driver> {
+/**
+ * An MQTT publisher as a bridge's sending side is one: mqtt.js with default options (MQTT 3.1.1), one QoS 1
+ * PUBLISH per message of the same payload bytes the other rows send (JSON-encoded, as a subscriber decodes it),
+ * resolved on the broker's PUBACK: the counterpart of fastsocket's ack 2.
+ */
+class MqttDriver implements Driver {
+  private constructor(private readonly client: MqttClient, private readonly message: Buffer) {}
+
+  static async open(url: string, payload: string): Promise<MqttDriver> {
+    const client = await connectAsync(url, { clean: true, reconnectPeriod: 0 });
+    // As paho (ROS mqtt_client) and every other row's client do; mqtt.js leaves Nagle on.
+    (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+    return new MqttDriver(client, Buffer.from(JSON.stringify(payload)));
+  }
+
+  roundTrip(): Promise<void> {
+    return new Promise((resolve, reject) => this.client.publish(MQTT_TOPIC, this.message, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
+  }
+
+  pipeline(count: number, window: number): Promise<Span> {
+    return new Promise((resolve, reject) => {
+      let started = 0;
+      let done = 0;
+      const firstNs = nowNs();
+      const onAck = (err?: Error) => {
+        if (err) return reject(err);
+        if (++done === count) resolve({ firstNs, lastNs: nowNs() });
+        else if (started < count) launch();
+      };
+      const launch = () => {
+        started++;
+        this.client.publish(MQTT_TOPIC, this.message, { qos: 1 }, onAck);
+      };
+      for (let i = 0; i < Math.min(window, count); i++) launch();
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.client.endAsync();
+  }
+}
+
+function open(impl: ClientImpl, url: string, payloadBytes: number): Promise<Driver> {
   const payload = payloadOf(payloadBytes);
   switch (impl) {
     case 'raw-tcp':
@@ -247,6 +291,8 @@ function open(impl: NodeImpl, url: string, payloadBytes: number): Promise<Driver
     case 'fastsocket-tcp':
     case 'fastsocket-ws':
       return FastSocketDriver.open(url, payload);
+    case 'mqtt-mosquitto':
+      return MqttDriver.open(url, payload);
   }
 }
 
@@ -268,15 +314,16 @@ async function measureRtt(driver: Driver, warmup: number, count: number): Promis
 async function measurePipeline(driver: Driver, warmup: number, count: number, window: number): Promise<ClientResultLine> {
   if (warmup > 0) await driver.pipeline(warmup, window);
   const cpu = process.cpuUsage();
+  const first_write_host_ns = hostMonotonicNs();
   const { firstNs, lastNs } = await driver.pipeline(count, window);
   const { user, system } = process.cpuUsage(cpu);
   const elapsed_s = (lastNs - firstNs) / 1e9;
-  return { event: 'result', mode: 'pipeline', count, msgs_per_s: count / elapsed_s, elapsed_s, client_cpu_us_per_msg: (user + system) / count };
+  return { event: 'result', mode: 'pipeline', count, msgs_per_s: count / elapsed_s, elapsed_s, client_cpu_us_per_msg: (user + system) / count, first_write_host_ns };
 }
 
 function usage(problem: string): never {
   process.stderr.write(
-    `protocol-client: ${problem}\nusage: protocol-client.js --impl raw-tcp|raw-tcp-onread|raw-ws|raw-tcp-bytes|fastsocket-tcp|fastsocket-ws --url URL --payload-bytes B\n` +
+    `protocol-client: ${problem}\nusage: protocol-client.js --impl raw-tcp|raw-tcp-onread|raw-ws|raw-tcp-bytes|fastsocket-tcp|fastsocket-ws|mqtt-mosquitto --url URL --payload-bytes B\n` +
       `  [--rtt-warmup N --rtt-count N] [--pipeline-warmup N --pipeline-count N --window W] [--timeout-ms MS]\n`,
   );
   process.exit(2);
@@ -308,7 +355,7 @@ async function main(): Promise<void> {
     usage((err as Error).message);
   }
   const impl = values.impl ?? '';
-  if (!isNodeImpl(impl)) usage(`--impl must be one of raw-tcp, raw-tcp-onread, raw-ws, raw-tcp-bytes, fastsocket-tcp, fastsocket-ws (got ${values.impl})`);
+  if (!isClientImpl(impl)) usage(`--impl must be one of raw-tcp, raw-tcp-onread, raw-ws, raw-tcp-bytes, fastsocket-tcp, fastsocket-ws, mqtt-mosquitto (got ${values.impl})`);
   if (!values.url) usage('--url is required');
   const payloadBytes = integer('payload-bytes', values['payload-bytes'], 0);
   const rttWarmup = integer('rtt-warmup', values['rtt-warmup'], 0);

@@ -13,11 +13,14 @@ export const PYTHON = '/usr/bin/python3';
 export const PEER_PY = path.join(REPO_ROOT, 'test/interop/peer.py');
 export const SERVER_JS = path.join(__dirname, 'protocol-server.js');
 export const CLIENT_JS = path.join(__dirname, 'protocol-client.js');
+export const MQTT_SUBSCRIBER_JS = path.join(__dirname, 'protocol-mqtt-subscriber.js');
 
-export const IMPLS = ['python-peer', 'raw-tcp', 'raw-tcp-onread', 'raw-ws', 'raw-tcp-bytes', 'fastsocket-tcp', 'fastsocket-ws'] as const;
+export const IMPLS = ['python-peer', 'raw-tcp', 'raw-tcp-onread', 'raw-ws', 'raw-tcp-bytes', 'mqtt-mosquitto', 'fastsocket-tcp', 'fastsocket-ws'] as const;
 export type Impl = (typeof IMPLS)[number];
 /** Implementations whose server and client are the Node child processes of this folder. */
-export type NodeImpl = Exclude<Impl, 'python-peer'>;
+export type NodeImpl = Exclude<Impl, 'python-peer' | 'mqtt-mosquitto'>;
+/** Implementations whose client is protocol-client.js (mqtt-mosquitto: the publisher; its server is mosquitto). */
+export type ClientImpl = NodeImpl | 'mqtt-mosquitto';
 
 export const IMPL_LABELS: Record<Impl, string> = {
   'python-peer': 'Python peer (original style)',
@@ -25,6 +28,7 @@ export const IMPL_LABELS: Record<Impl, string> = {
   'raw-tcp-onread': 'same, client reads via onread',
   'raw-ws': 'raw ws JSON echo',
   'raw-tcp-bytes': 'raw TCP byte echo (ceiling)',
+  'mqtt-mosquitto': 'MQTT via mosquitto (QoS 1)',
   'fastsocket-tcp': 'fastsocket tcp://',
   'fastsocket-ws': 'fastsocket ws://',
 };
@@ -38,11 +42,29 @@ export const IMPL_LABELS: Record<Impl, string> = {
  */
 export const RAW_FLOOR: Partial<Record<Impl, Impl>> = { 'fastsocket-tcp': 'raw-tcp', 'fastsocket-ws': 'raw-ws' };
 
-/** Rows a fastsocket row is also compared with, for information (no target). */
-export const ALSO_COMPARED: Partial<Record<Impl, Impl>> = { 'fastsocket-tcp': 'raw-tcp-onread' };
+/**
+ * Rows a fastsocket row is also compared with, for information (no target): the onread echo, and the MQTT bridge
+ * path (through a broker) users weigh fastsocket against.
+ */
+export const ALSO_COMPARED: Partial<Record<Impl, Impl[]>> = { 'fastsocket-tcp': ['raw-tcp-onread', 'mqtt-mosquitto'], 'fastsocket-ws': ['mqtt-mosquitto'] };
 
 export function isNodeImpl(value: string): value is NodeImpl {
-  return (IMPLS as readonly string[]).includes(value) && value !== 'python-peer';
+  return (IMPLS as readonly string[]).includes(value) && value !== 'python-peer' && value !== 'mqtt-mosquitto';
+}
+
+export function isClientImpl(value: string): value is ClientImpl {
+  return isNodeImpl(value) || value === 'mqtt-mosquitto';
+}
+
+/** The topic the MQTT publisher and subscriber share. */
+export const MQTT_TOPIC = 'fastsocket/bench';
+
+/**
+ * Monotonic ns that another process on this host can compare (CLOCK_MONOTONIC, unlike `nowNs`, whose origin is
+ * per process): the MQTT row's rate runs from the publisher's first write to the subscriber's last read.
+ */
+export function hostMonotonicNs(): number {
+  return Number(process.hrtime.bigint());
 }
 
 /** The payload every implementation sends: a JSON string of `bytes` "x" (as `peer.py --payload-bytes` sends). */
@@ -90,7 +112,22 @@ export interface ClientResultLine {
   elapsed_s?: number;
   /** pipeline mode: this process's CPU time (user + system) during the measured messages, per message. */
   client_cpu_us_per_msg?: number;
+  /** pipeline mode: `hostMonotonicNs()` just before the first measured write. */
+  first_write_host_ns?: number;
 }
+
+/** The MQTT subscriber's lines: one once its subscription is acknowledged, one when it has every message. */
+export type MqttSubscriberLine =
+  | { event: 'subscribed' }
+  | {
+      event: 'delivered';
+      /** Messages received, warm-ups included. */
+      count: number;
+      /** `hostMonotonicNs()` when the last message was handed to the application. */
+      last_read_host_ns: number;
+      /** This process's CPU time over the last `measured` messages, per message. */
+      cpu_us_per_msg: number;
+    };
 
 export const NS_PER_US = 1000;
 

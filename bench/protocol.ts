@@ -5,6 +5,9 @@
  * median of the rounds is reported. Prints a table (or, with --json, the JSON document) and writes the JSON to
  * results/protocol.json.
  *
+ * The mqtt-mosquitto row, when mosquitto is installed (else it is skipped with a line on stderr), has a broker in
+ * the middle: its RTT is one QoS 1 PUBLISH to the broker's PUBACK, its rate is what a subscriber process receives.
+ *
  * Options: --quick (small counts, one round: a smoke test), --json, --rounds N, --out FILE,
  *          --impls a,b (subset of the rows), --sizes 100,1024 (payload bytes),
  *          --node-flags "..." (V8 flags for every Node server and client, baselines included; default: none).
@@ -26,10 +29,13 @@ import {
   PEER_PY,
   PYTHON,
   ALSO_COMPARED,
+  MQTT_SUBSCRIBER_JS,
+  MqttSubscriberLine,
   RAW_FLOOR,
   REPO_ROOT,
   SERVER_JS,
 } from './protocol-common';
+import { findMosquitto, startMosquitto } from './protocol-mosquitto';
 
 /** Counts for one payload size; the same for every implementation. */
 export interface Counts {
@@ -79,6 +85,10 @@ export interface Sample {
   server_cpu_us_per_msg: number;
   /** Client CPU time per message in the measured pipelined phase; null for peer.py, which does not report it. */
   client_cpu_us_per_msg: number | null;
+  /** mqtt-mosquitto only: the publisher's own rate (PUBACKs from the broker), without the fan-out to the subscriber. */
+  publisher_msgs_per_s?: number;
+  /** mqtt-mosquitto only: the subscriber's CPU time per measured message (in neither CPU column). */
+  subscriber_cpu_us_per_msg?: number;
 }
 
 export interface ProtocolRow extends Sample {
@@ -120,6 +130,8 @@ export interface ProtocolReport {
   quick: boolean;
   rounds: number;
   counts: Record<string, Counts>;
+  /** Rows asked for that could not run here (mqtt-mosquitto without mosquitto), with why. */
+  skipped: { impl: Impl; reason: string }[];
   rows: ProtocolRow[];
   ratios: Ratio[];
   targets: Target[];
@@ -303,6 +315,7 @@ async function pythonClient(url: string, payloadBytes: number, c: Counts): Promi
 
 /** One implementation at one payload size: a fresh server, the one-in-flight phase, then the pipelined phase. */
 export async function measure(impl: Impl, payloadBytes: number, c: Counts, nodeFlags: readonly string[]): Promise<Sample> {
+  if (impl === 'mqtt-mosquitto') return measureMqtt(payloadBytes, c, nodeFlags);
   const server = await startServer(impl, nodeFlags);
   try {
     const idle = readProc(server.child.pid!);
@@ -328,6 +341,90 @@ export async function measure(impl: Impl, payloadBytes: number, c: Counts, nodeF
   }
 }
 
+interface RunningSubscriber {
+  done: Promise<Finished>;
+  /** Asks it to report how many messages it has and exit 1. */
+  stop(): void;
+  kill(): void;
+}
+
+/** How long the subscriber may take to read what the broker still holds once the publisher has its last PUBACK. */
+const DELIVERY_GRACE_MS = 10_000;
+
+/** Starts the MQTT subscriber child and resolves once its subscription is acknowledged. */
+function startSubscriber(url: string, expect: number, measured: number, nodeFlags: readonly string[]): Promise<RunningSubscriber> {
+  const args = [...nodeFlags, MQTT_SUBSCRIBER_JS, '--url', url, '--expect', String(expect), '--measured', String(measured), '--timeout-ms', String(CHILD_TIMEOUT_MS - 5000)];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
+    const done = new Promise<Finished>((r) => child.on('close', (code) => r({ code, lines, stderr })));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`mqtt subscriber did not subscribe within 20 s; stderr: ${stderr}`));
+    }, 20_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    void done.then((f) => {
+      clearTimeout(timer);
+      reject(new Error(`mqtt subscriber exited before subscribing: ${describeExit(process.execPath, args, f)}`));
+    });
+    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
+      lines.push(line);
+      if (lines.length !== 1) return;
+      clearTimeout(timer);
+      resolve({ done, stop: () => child.exitCode === null && child.kill('SIGTERM'), kill: () => child.exitCode === null && child.kill('SIGKILL') });
+    });
+  });
+}
+
+/**
+ * The MQTT row: a fresh mosquitto, a subscriber process (the application end) connected throughout, and the
+ * publisher (protocol-client.js) running both phases. The rate is the measured messages over the span from the
+ * publisher's first measured write to the subscriber's last read (both on the host's monotonic clock).
+ */
+async function measureMqtt(payloadBytes: number, c: Counts, nodeFlags: readonly string[]): Promise<Sample> {
+  const bin = findMosquitto();
+  if (!bin) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
+  const broker = await startMosquitto(bin);
+  let subscriber: RunningSubscriber | undefined;
+  try {
+    const pid = broker.child.pid!;
+    const idle = readProc(pid);
+    const expected = c.rttWarmup + c.rtt + c.pipelineWarmup + c.pipeline;
+    subscriber = await startSubscriber(broker.url, expected, c.pipeline, nodeFlags);
+    const { rtt, pipeline } = await nodeClient('mqtt-mosquitto', broker.url, payloadBytes, c, nodeFlags);
+    const grace = setTimeout(() => subscriber?.stop(), DELIVERY_GRACE_MS);
+    const f = await subscriber.done;
+    clearTimeout(grace);
+    const delivered = lastEvent<Extract<MqttSubscriberLine, { event: 'delivered' }>>(f, 'delivered');
+    if (f.code !== 0 || !delivered) throw new Error(`mqtt subscriber failed (a message the broker dropped never arrives): exited ${f.code}; stderr: ${f.stderr.trim() || '(empty)'}`);
+    const peak = readProc(pid);
+    const first = pipeline.first_write_host_ns;
+    if (first === undefined || delivered.last_read_host_ns <= first) throw new Error('mqtt publisher reported no first write time before the last delivery');
+    return {
+      rtt_p50_us: rtt.rtt_p50_us ?? 0,
+      rtt_p99_us: rtt.rtt_p99_us ?? 0,
+      rtt_p995_us: rtt.rtt_p995_us ?? 0,
+      rtt_p999_us: rtt.rtt_p999_us ?? 0,
+      msgs_per_s: c.pipeline / ((delivered.last_read_host_ns - first) / 1e9),
+      server_rss_idle_kb: idle.rss_kb,
+      server_rss_peak_kb: peak.hwm_kb,
+      server_cpu_us_per_msg: (peak.cpu_us - idle.cpu_us) / expected,
+      client_cpu_us_per_msg: pipeline.client_cpu_us_per_msg ?? null,
+      publisher_msgs_per_s: pipeline.msgs_per_s ?? 0,
+      subscriber_cpu_us_per_msg: delivered.cpu_us_per_msg,
+    };
+  } finally {
+    subscriber?.kill();
+    await broker.stop();
+  }
+}
+
 // ---- aggregation ----
 
 function median(values: number[]): number {
@@ -337,7 +434,11 @@ function median(values: number[]): number {
 }
 
 function aggregate(impl: Impl, payloadBytes: number, rounds: Sample[]): ProtocolRow {
-  const m = (k: Exclude<keyof Sample, 'client_cpu_us_per_msg'>) => median(rounds.map((r) => r[k]));
+  const m = (k: Exclude<keyof Sample, 'client_cpu_us_per_msg' | 'publisher_msgs_per_s' | 'subscriber_cpu_us_per_msg'>) => median(rounds.map((r) => r[k]));
+  const optional = (k: 'publisher_msgs_per_s' | 'subscriber_cpu_us_per_msg') => {
+    const v = rounds.map((r) => r[k]).filter((x): x is number => x !== undefined);
+    return v.length > 0 ? { [k]: median(v) } : {};
+  };
   const clientCpu = rounds.map((r) => r.client_cpu_us_per_msg).filter((v): v is number => v !== null);
   const msgs = m('msgs_per_s');
   return {
@@ -354,6 +455,8 @@ function aggregate(impl: Impl, payloadBytes: number, rounds: Sample[]): Protocol
     server_rss_peak_kb: m('server_rss_peak_kb'),
     server_cpu_us_per_msg: m('server_cpu_us_per_msg'),
     client_cpu_us_per_msg: clientCpu.length > 0 ? median(clientCpu) : null,
+    ...optional('publisher_msgs_per_s'),
+    ...optional('subscriber_cpu_us_per_msg'),
     rounds,
   };
 }
@@ -419,6 +522,13 @@ function render(report: ProtocolReport): string {
       ]),
     ),
   );
+  if (report.rows.some((r) => r.impl === 'mqtt-mosquitto')) {
+    out.push(
+      `${IMPL_LABELS['mqtt-mosquitto']}: RTT is PUBLISH to the broker's PUBACK; msgs/s is what a subscriber process receives ` +
+        '(the broker\'s fan-out included); srv is mosquitto; no per-message one-way latency.',
+    );
+  }
+  for (const s of report.skipped) out.push(`skipped ${s.impl}: ${s.reason}`);
   out.push('');
   out.push('Ratios (ours / theirs; msgs/s: higher is better; RTT and RSS: lower is better)');
   out.push(
@@ -483,7 +593,7 @@ async function main(): Promise<void> {
   const plan = values.quick ? QUICK : FULL;
   const rounds = values.rounds === undefined ? plan.rounds : Number(values.rounds);
   if (!Number.isSafeInteger(rounds) || rounds < 1) fail(`--rounds must be a positive integer (got ${values.rounds})`);
-  const impls = listOption(values.impls, IMPLS, (s) => ((IMPLS as readonly string[]).includes(s) ? (s as Impl) : fail(`unknown implementation ${s}`)), 'impls');
+  const asked = listOption(values.impls, IMPLS, (s) => ((IMPLS as readonly string[]).includes(s) ? (s as Impl) : fail(`unknown implementation ${s}`)), 'impls');
   const sizes = listOption(values.sizes, SIZES, (s) => {
     const n = Number(s);
     return Number.isSafeInteger(n) && n >= 0 ? n : fail(`--sizes: ${s} is not a byte count`);
@@ -492,6 +602,13 @@ async function main(): Promise<void> {
   const nodeFlags = (values['node-flags'] ?? '').split(' ').filter((f) => f !== '');
   const countsFor = (b: number) => (b >= LARGE ? plan.large : plan.small);
   const progress = (s: string) => process.stderr.write(s + '\n');
+  const skipped: ProtocolReport['skipped'] = [];
+  if (asked.includes('mqtt-mosquitto') && findMosquitto() === null) {
+    skipped.push({ impl: 'mqtt-mosquitto', reason: 'mosquitto not found on PATH, /usr/sbin or /usr/local/sbin' });
+    progress('bench:protocol: skipping mqtt-mosquitto: mosquitto is not installed (apt-get install mosquitto)');
+  }
+  const impls = asked.filter((i) => !skipped.some((s) => s.impl === i));
+  if (impls.length === 0) fail('nothing left to run');
 
   const startedAt = new Date().toISOString();
   const loadStart = os.loadavg();
@@ -528,13 +645,14 @@ async function main(): Promise<void> {
     const raw = find(floor, r.payload_bytes);
     if (py) ratios.push(ratio(r, py));
     if (raw) ratios.push(ratio(r, raw));
-    const also = ALSO_COMPARED[r.impl];
-    const other = also && find(also, r.payload_bytes);
-    if (other) ratios.push(ratio(r, other));
+    for (const also of ALSO_COMPARED[r.impl] ?? []) {
+      const other = find(also, r.payload_bytes);
+      if (other) ratios.push(ratio(r, other));
+    }
   }
   const counts = Object.fromEntries(sizes.map((b) => [String(b), countsFor(b)]));
   const report: ProtocolReport = {
-    benchmark: 'protocol', started_at: startedAt, machine: machine(loadStart), node_flags: nodeFlags, quick: values.quick ?? false, rounds, counts, rows, ratios, targets: targets(ratios),
+    benchmark: 'protocol', started_at: startedAt, machine: machine(loadStart), node_flags: nodeFlags, quick: values.quick ?? false, rounds, counts, skipped, rows, ratios, targets: targets(ratios),
   };
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
