@@ -8,13 +8,26 @@ import * as path from 'node:path';
 const RUN_ALL_JS = path.resolve(__dirname, '../../bench/run-all.js');
 const DEADLINE_MS = 150_000;
 
+/** Whether mosquitto is installed (PATH, then Debian's sbin directories): bench:protocol skips its MQTT row without it. */
+function hasMosquitto(): boolean {
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), '/usr/sbin', '/usr/local/sbin'];
+  return dirs.some((d) => {
+    try {
+      fs.accessSync(path.join(d, 'mosquitto'), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 /**
  * Written out here rather than imported, so that a part or a row silently dropped from the run fails this test.
  * Each part's rows and the metrics every one of its rows must carry as a positive number.
  */
 const PARTS: Record<string, { rows: number; metrics: string[]; file: string }> = {
-  // --quick runs the protocol benchmark at one payload size: seven implementations.
-  protocol: { rows: 7, metrics: ['rtt_p50_us', 'rtt_p99_us', 'msgs_s', 'server_rss_peak_mb'], file: 'protocol-quick.json' },
+  // --quick runs the protocol benchmark at one payload size: eight implementations, seven without mosquitto.
+  protocol: { rows: hasMosquitto() ? 8 : 7, metrics: ['rtt_p50_us', 'rtt_p99_us', 'msgs_s', 'server_rss_peak_mb'], file: 'protocol-quick.json' },
   // The calibration row and eight link conditions, tcp and ws.
   estimator: { rows: 18, metrics: ['truth_p50_ms', 'corrected_median_err_us', 'corrected_p95_err_us', 'seed_median_err_us', 'clock_synced_median_err_us'], file: 'estimator-quick.json' },
   v2x: { rows: 2, metrics: ['latency_p50_ms', 'latency_p99_ms', 'delivered', 'msgs_s', 'server_rss_peak_mb'], file: 'v2x-quick.json' },

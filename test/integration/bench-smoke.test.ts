@@ -10,7 +10,22 @@ const NODE_FLAGS_JS = path.resolve(__dirname, '../../bench/node-flags.js');
 const DEADLINE_MS = 150_000;
 
 /** Written out here rather than imported, so that a row silently dropped from the benchmark fails this test. */
-const IMPLS = ['python-peer', 'raw-tcp', 'raw-tcp-onread', 'raw-ws', 'raw-tcp-bytes', 'fastsocket-tcp', 'fastsocket-ws'];
+const IMPLS = ['python-peer', 'raw-tcp', 'raw-tcp-onread', 'raw-ws', 'raw-tcp-bytes', 'mqtt-mosquitto', 'fastsocket-tcp', 'fastsocket-ws'];
+/** The one row that needs a program the CI does not install; the benchmark skips it, saying so, without it. */
+const NEEDS_MOSQUITTO = 'mqtt-mosquitto';
+
+/** Whether mosquitto is installed, looked up here (PATH, then Debian's sbin directories) rather than imported. */
+function hasMosquitto(): boolean {
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), '/usr/sbin', '/usr/local/sbin'];
+  return dirs.some((d) => {
+    try {
+      fs.accessSync(path.join(d, 'mosquitto'), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
 const SIZES = [100, 1024, 65536];
 const ROW_NUMBERS = ['rtt_p50_us', 'rtt_p99_us', 'rtt_p995_us', 'rtt_p999_us', 'msgs_per_s', 'mb_per_s', 'server_rss_idle_kb', 'server_rss_peak_kb'];
 const RATIO_NUMBERS = ['msgs_per_s', 'rtt_p50', 'rtt_p99', 'server_rss_peak'];
@@ -78,10 +93,23 @@ describe('bench/protocol.js', () => {
       assert.deepEqual(printed.node_flags, [], 'Node\'s defaults unless --node-flags');
     });
 
+    it('skips the MQTT row, with one line on stderr naming the package, exactly when mosquitto is not installed', () => {
+      const { skipped } = JSON.parse(bench.run().stdout) as { skipped: { impl: string }[] };
+      const line = /^bench:protocol: skipping mqtt-mosquitto: .*apt-get install mosquitto/m;
+      if (hasMosquitto()) {
+        assert.deepEqual(skipped, []);
+        assert.doesNotMatch(bench.run().stderr, line);
+      } else {
+        assert.deepEqual(skipped.map((s) => s.impl), [NEEDS_MOSQUITTO]);
+        assert.equal(bench.run().stderr.split('\n').filter((l) => line.test(l)).length, 1);
+      }
+    });
+
     it('reports every implementation at every payload size with positive numbers', () => {
       const rows = JSON.parse(bench.run().stdout).rows as Row[];
-      assert.equal(rows.length, IMPLS.length * SIZES.length);
-      for (const impl of IMPLS) {
+      const impls = hasMosquitto() ? IMPLS : IMPLS.filter((i) => i !== NEEDS_MOSQUITTO);
+      assert.equal(rows.length, impls.length * SIZES.length);
+      for (const impl of impls) {
         for (const bytes of SIZES) {
           const row = rows.find((r) => r.impl === impl && r.payload_bytes === bytes);
           assert.ok(row, `no row for ${impl} at ${bytes} B`);
@@ -93,11 +121,12 @@ describe('bench/protocol.js', () => {
       }
     });
 
-    it('compares each fastsocket row with the Python peer and the raw echo of its transport (tcp: both read paths)', () => {
+    it('compares each fastsocket row with the Python peer, the raw echo of its transport (tcp: both read paths) and MQTT', () => {
       const ratios = JSON.parse(bench.run().stdout).ratios as Row[];
       const expected = [
         ['fastsocket-tcp', 'python-peer'], ['fastsocket-tcp', 'raw-tcp'], ['fastsocket-tcp', 'raw-tcp-onread'],
         ['fastsocket-ws', 'python-peer'], ['fastsocket-ws', 'raw-ws'],
+        ...(hasMosquitto() ? [['fastsocket-tcp', NEEDS_MOSQUITTO], ['fastsocket-ws', NEEDS_MOSQUITTO]] : []),
       ];
       for (const bytes of SIZES) {
         for (const [impl, versus] of expected) {
