@@ -3,23 +3,11 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { hasMosquitto } from '../support/mosquitto';
 
 /** Compiled to build/test/integration/, beside build/bench/. */
 const RUN_ALL_JS = path.resolve(__dirname, '../../bench/run-all.js');
 const DEADLINE_MS = 150_000;
-
-/** Whether mosquitto is installed (PATH, then Debian's sbin directories): bench:protocol skips its MQTT row without it. */
-function hasMosquitto(): boolean {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), '/usr/sbin', '/usr/local/sbin'];
-  return dirs.some((d) => {
-    try {
-      fs.accessSync(path.join(d, 'mosquitto'), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 /**
  * Written out here rather than imported, so that a part or a row silently dropped from the run fails this test.

@@ -3,6 +3,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { hasMosquitto } from '../support/mosquitto';
 
 /** Compiled to build/test/integration/, beside build/bench/. */
 const PROTOCOL_JS = path.resolve(__dirname, '../../bench/protocol.js');
@@ -11,21 +12,9 @@ const DEADLINE_MS = 150_000;
 
 /** Written out here rather than imported, so that a row silently dropped from the benchmark fails this test. */
 const IMPLS = ['python-peer', 'raw-tcp', 'raw-tcp-onread', 'raw-ws', 'raw-tcp-bytes', 'mqtt-mosquitto', 'fastsocket-tcp', 'fastsocket-ws'];
-/** The one row that needs a program the CI does not install; the benchmark skips it, saying so, without it. */
+/** The one row that needs a program besides Node and Python (.ci/run installs it); the benchmark skips it, saying so, without it. */
 const NEEDS_MOSQUITTO = 'mqtt-mosquitto';
 
-/** Whether mosquitto is installed, looked up here (PATH, then Debian's sbin directories) rather than imported. */
-function hasMosquitto(): boolean {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), '/usr/sbin', '/usr/local/sbin'];
-  return dirs.some((d) => {
-    try {
-      fs.accessSync(path.join(d, 'mosquitto'), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 const SIZES = [100, 1024, 65536];
 const ROW_NUMBERS = ['rtt_p50_us', 'rtt_p99_us', 'rtt_p995_us', 'rtt_p999_us', 'msgs_per_s', 'mb_per_s', 'server_rss_idle_kb', 'server_rss_peak_kb'];
 const RATIO_NUMBERS = ['msgs_per_s', 'rtt_p50', 'rtt_p99', 'server_rss_peak'];
