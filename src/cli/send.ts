@@ -1,4 +1,5 @@
 /** `fastsocket send`: send N payloads (or stdin's lines), wait for their acks, and report what arrived. */
+import * as fs from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { DEFAULT_CLIENT_LIMITS, DEFAULT_URL, FastSocketClient, JsonDepthError, parseJson, stringifyJson, type ClientStats } from '../fastsocket';
@@ -45,6 +46,8 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
   const sources = ['payload-bytes', 'payload', 'stdin'].filter((f) => v[f] !== undefined);
   if (sources.length > 1) throw new UsageError(`${sources.map((s) => `--${s}`).join(' and ')} exclude each other: pick one payload source`);
   const fromStdin = v.stdin === true;
+  // Node reads a directory on stdin as an empty stream: `send --stdin < dir` sent nothing and exited 0.
+  if (fromStdin && ctx.stdin === process.stdin && stdinIsDirectory()) throw new UsageError('--stdin: standard input is a directory, not a stream of lines');
   const count = intFlag(v, 'count', 0, 1000);
   const rate = numberFlag(v, 'rate', 0);
   const timeoutMs = Math.round(numberFlag(v, 'timeout', 0, 30, MAX_TIMEOUT_S)! * 1000);
@@ -156,6 +159,14 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
   // Ctrl-C is how a --stdin stream ends (tail -f | fastsocket send --stdin): what was read counts, not what was not.
   const finished = end === 'done' || (fromStdin && end === 'aborted');
   return finished && failed === 0 ? 0 : 1;
+}
+
+function stdinIsDirectory(): boolean {
+  try {
+    return fs.fstatSync(0).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** One payload per non-blank stdin line; a line that is not JSON becomes an error entry naming its number. */

@@ -249,6 +249,19 @@ describe('fastsocket CLI', function () {
       });
     }
 
+    it('exits 2 naming --stdin when standard input is a directory, which Node reads as an empty stream', async () => {
+      const dir = tmpDir(teardown);
+      const fd = fs.openSync(dir, 'r');
+      const child = spawn(process.execPath, [MAIN, 'send', '--stdin', '--url', 'tcp://127.0.0.1:9', '--timeout', '1'], { stdio: [fd, 'pipe', 'pipe'] });
+      fs.closeSync(fd);
+      teardown.add(() => child.kill('SIGKILL'));
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await withDeadline(new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c))), 'send to exit', DEADLINE_MS);
+      assert.equal(code, 2, stderr);
+      assert.match(stderr, /--stdin: standard input is a directory/);
+    });
+
     it('exits 2 naming --cert and --key when they are swapped', async () => {
       const certs = await testCerts();
       const cli = startCli(teardown, ['serve', '--url', 'tls://127.0.0.1:0', '--cert', path.join(certs.dir, 'server.key'), '--key', path.join(certs.dir, 'server.pem')]);
