@@ -608,7 +608,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private watch(conn: FrameConnection, sendProgress: { atMs: number; buffered: number; openedNs: number }): void {
     if (conn.isClosed || conn !== this.conn) return;
     const now = performance.now();
-    if (conn.partialSinceMs !== null && now - conn.partialSinceMs > this.frameTimeoutMs) {
+    if (conn.frameOverdue(now, this.frameTimeoutMs)) {
       this.counters.closed_frame_timeout++;
       this.logger.warn(`closing the connection to ${this.url}: a frame from the server was not completed within ${this.frameTimeoutMs} ms`);
       conn.close('policy');

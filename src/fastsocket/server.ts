@@ -644,7 +644,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
         p.conn.close('normal');
         continue;
       }
-      if (p.conn.partialSinceMs !== null && nowMs - p.conn.partialSinceMs > this.limits.frameTimeoutMs) {
+      if (p.conn.frameOverdue(nowMs, this.limits.frameTimeoutMs)) {
         this.counters.closed_frame_timeout++;
         this.peerWarnings.warn(this.logger, `closing ${p.conn.peer}: frame not completed within ${this.limits.frameTimeoutMs} ms`);
         p.conn.close('policy');

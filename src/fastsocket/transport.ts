@@ -73,6 +73,11 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
     super();
   }
 
+  /** Whether the frame being received has been unfinished for longer than `timeoutMs` at `nowMs` (§5's frame timeout). */
+  frameOverdue(nowMs: number, timeoutMs: number): boolean {
+    return this.partialSinceMs !== null && nowMs - this.partialSinceMs > timeoutMs;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
