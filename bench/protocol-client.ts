@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { connectAsync, MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import { FastSocketClient, LatencyStats } from '../src/fastsocket';
-import { ClientImpl, ClientResultLine, hostMonotonicNs, isClientImpl, lineSplitter, MQTT_TOPIC, nowNs, NS_PER_US, payloadOf, rawFrame } from './protocol-common';
+import { ClientImpl, ClientResultLine, hostMonotonicNs, integerArg, isClientImpl, lineSplitter, MQTT_TOPIC, nowNs, NS_PER_US, payloadOf, rawFrame } from './protocol-common';
 
 interface Span {
   firstNs: number;
@@ -27,6 +27,27 @@ interface Driver {
   /** `count` messages with at most `window` unanswered, from the first write to the last reply read. */
   pipeline(count: number, window: number): Promise<Span>;
   close(): Promise<void>;
+}
+
+/**
+ * `count` sends with at most `window` unanswered, each answered one starting the next: the pipelined phase of the
+ * clients whose library answers each send (fastsocket's ack 2, MQTT's PUBACK).
+ */
+function windowed(count: number, window: number, sendOne: () => Promise<unknown>): Promise<Span> {
+  return new Promise((resolve, reject) => {
+    let started = 0;
+    let done = 0;
+    const firstNs = nowNs();
+    const launch = () => {
+      started++;
+      sendOne().then(onAnswer, reject);
+    };
+    const onAnswer = () => {
+      if (++done === count) resolve({ firstNs, lastNs: nowNs() });
+      else if (started < count) launch();
+    };
+    for (let i = 0; i < Math.min(window, count); i++) launch();
+  });
 }
 
 /**
@@ -214,20 +235,7 @@ class FastSocketDriver implements Driver {
   }
 
   pipeline(count: number, window: number): Promise<Span> {
-    return new Promise((resolve, reject) => {
-      let started = 0;
-      let done = 0;
-      const firstNs = nowNs();
-      const launch = () => {
-        started++;
-        this.client.send(this.payload).then(onAck, reject);
-      };
-      const onAck = () => {
-        if (++done === count) resolve({ firstNs, lastNs: nowNs() });
-        else if (started < count) launch();
-      };
-      for (let i = 0; i < Math.min(window, count); i++) launch();
-    });
+    return windowed(count, window, () => this.client.send(this.payload));
   }
 
   async close(): Promise<void> {
@@ -255,21 +263,7 @@ class MqttDriver implements Driver {
   }
 
   pipeline(count: number, window: number): Promise<Span> {
-    return new Promise((resolve, reject) => {
-      let started = 0;
-      let done = 0;
-      const firstNs = nowNs();
-      const onAck = (err?: Error) => {
-        if (err) return reject(err);
-        if (++done === count) resolve({ firstNs, lastNs: nowNs() });
-        else if (started < count) launch();
-      };
-      const launch = () => {
-        started++;
-        this.client.publish(MQTT_TOPIC, this.message, { qos: 1 }, onAck);
-      };
-      for (let i = 0; i < Math.min(window, count); i++) launch();
-    });
+    return windowed(count, window, () => this.roundTrip());
   }
 
   async close(): Promise<void> {
@@ -329,12 +323,6 @@ function usage(problem: string): never {
   process.exit(2);
 }
 
-function integer(name: string, value: string | undefined, min: number): number {
-  const n = Number(value);
-  if (value === undefined || !Number.isSafeInteger(n) || n < min) usage(`--${name} must be an integer >= ${min} (got ${value})`);
-  return n;
-}
-
 async function main(): Promise<void> {
   let values;
   try {
@@ -357,13 +345,13 @@ async function main(): Promise<void> {
   const impl = values.impl ?? '';
   if (!isClientImpl(impl)) usage(`--impl must be one of raw-tcp, raw-tcp-onread, raw-ws, raw-tcp-bytes, fastsocket-tcp, fastsocket-ws, mqtt-mosquitto (got ${values.impl})`);
   if (!values.url) usage('--url is required');
-  const payloadBytes = integer('payload-bytes', values['payload-bytes'], 0);
-  const rttWarmup = integer('rtt-warmup', values['rtt-warmup'], 0);
-  const rttCount = integer('rtt-count', values['rtt-count'], 0);
-  const pipelineWarmup = integer('pipeline-warmup', values['pipeline-warmup'], 0);
-  const pipelineCount = integer('pipeline-count', values['pipeline-count'], 0);
-  const window = integer('window', values.window, 1);
-  const timeoutMs = integer('timeout-ms', values['timeout-ms'], 1);
+  const payloadBytes = integerArg('payload-bytes', values['payload-bytes'], 0, usage);
+  const rttWarmup = integerArg('rtt-warmup', values['rtt-warmup'], 0, usage);
+  const rttCount = integerArg('rtt-count', values['rtt-count'], 0, usage);
+  const pipelineWarmup = integerArg('pipeline-warmup', values['pipeline-warmup'], 0, usage);
+  const pipelineCount = integerArg('pipeline-count', values['pipeline-count'], 0, usage);
+  const window = integerArg('window', values.window, 1, usage);
+  const timeoutMs = integerArg('timeout-ms', values['timeout-ms'], 1, usage);
   if (rttCount === 0 && pipelineCount === 0) usage('nothing to measure: give --rtt-count or --pipeline-count');
 
   // A stuck run must not hang the whole benchmark; the orchestrator reports the exit code and stderr.

@@ -131,6 +131,13 @@ export type MqttSubscriberLine =
 
 export const NS_PER_US = 1000;
 
+/** A child process's integer flag `--name`, at least `min`; anything else goes to `usage`, which exits. */
+export function integerArg(name: string, value: string | undefined, min: number, usage: (problem: string) => never): number {
+  const n = Number(value);
+  if (value === undefined || !Number.isSafeInteger(n) || n < min) usage(`--${name} must be an integer >= ${min} (got ${value})`);
+  return n;
+}
+
 /**
  * Monotonic ns as a number: the library's clock (only that module, so a raw echo does not load the library), whose
  * values never pass from small integers to doubles mid-run and deoptimise the measuring loop.

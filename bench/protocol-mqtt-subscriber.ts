@@ -7,17 +7,11 @@
  */
 import { parseArgs } from 'node:util';
 import { connect } from 'mqtt';
-import { hostMonotonicNs, MQTT_TOPIC, MqttSubscriberLine } from './protocol-common';
+import { hostMonotonicNs, integerArg, MQTT_TOPIC, MqttSubscriberLine } from './protocol-common';
 
 function usage(problem: string): never {
   process.stderr.write(`protocol-mqtt-subscriber: ${problem}\nusage: protocol-mqtt-subscriber.js --url URL --expect N --measured M [--timeout-ms MS]\n`);
   process.exit(2);
-}
-
-function integer(name: string, value: string | undefined, min: number): number {
-  const n = Number(value);
-  if (value === undefined || !Number.isSafeInteger(n) || n < min) usage(`--${name} must be an integer >= ${min} (got ${value})`);
-  return n;
 }
 
 function print(line: MqttSubscriberLine): void {
@@ -39,10 +33,10 @@ function main(): void {
     usage((err as Error).message);
   }
   if (!values.url) usage('--url is required');
-  const expect = integer('expect', values.expect, 1);
-  const measured = integer('measured', values.measured, 1);
+  const expect = integerArg('expect', values.expect, 1, usage);
+  const measured = integerArg('measured', values.measured, 1, usage);
   if (measured > expect) usage('--measured must not exceed --expect');
-  const timeoutMs = integer('timeout-ms', values['timeout-ms'], 1);
+  const timeoutMs = integerArg('timeout-ms', values['timeout-ms'], 1, usage);
 
   let received = 0;
   // The orchestrator stops a subscriber still waiting after the publisher has finished: the broker dropped messages.
