@@ -206,7 +206,12 @@ export class ServerNode {
         return;
       }
     } else if (state.type !== env.type) {
-      this.drop('type_conflict', state, `dropped a message for ${topic}: type ${env.type} differs from ${state.type}, which the topic already carries`);
+      // Where vehicles share a topic, one sending another type does so with every message: say which one, once.
+      this.refuse(
+        'type_conflict', state, topic,
+        `dropped a message for ${topic} from ${sender}: type ${env.type} differs from ${state.type}, which the topic already carries`,
+        `of ${env.type} from ${sender} for ${topic}`,
+      );
       return;
     }
     state.messages++;
@@ -470,16 +475,19 @@ export class ServerNode {
     this.throttle.warn(`${reason}:${topic}`, message);
   }
 
-  /** Like drop, for a failure that will repeat for every message of the topic: counted each time, logged once. */
-  private refuse(reason: DropReason, state: TopicState | null, topic: string, message: string): void {
+  /**
+   * Like drop, for a failure that will repeat for every message of the topic (or of the messages `which` names):
+   * counted each time, logged once.
+   */
+  private refuse(reason: DropReason, state: TopicState | null, topic: string, message: string, which = `for ${topic}`): void {
     this.drops[reason]++;
     if (state) state.dropped++;
-    const key = `${reason}:${topic}`;
+    const key = `${reason}:${which}`;
     if (this.refused.has(key)) return;
     // Bounded like the topics: what a client can name, it can name without end.
     if (this.refused.size >= MAX_REFUSED_KEYS) this.refused.delete(this.refused.values().next().value as string);
     this.refused.add(key);
-    this.node.logger.warn(`${message}; further messages for ${topic} are dropped without a log line (counted in /diagnostics)`);
+    this.node.logger.warn(`${message}; further messages ${which} are dropped without a log line (counted in /diagnostics)`);
   }
 
   private onConnection(p: PeerInfo): void {

@@ -201,6 +201,20 @@ describe('ServerNode', () => {
       assert.equal(graph.messagesOn('/chatter').length, 1);
     });
 
+    it('names the vehicle that sends another type on a shared topic, once per vehicle and type, and counts every message', () => {
+      const { graph, node, srv } = server({ topic_prefix: '/fleet' });
+      srv.handleMessage(message(envelope(0)));
+      const float = (seq: number, clientId: string) => message({ topic: '/chatter', type: 'std_msgs/msg/Float64', seq, msg: { data: seq } }, { client_id: clientId });
+      for (let seq = 0; seq < 5; seq++) srv.handleMessage(float(seq, 'veh-18'));
+      srv.handleMessage(float(0, 'veh-19'));
+      assert.deepEqual(graph.messagesOn('/fleet/chatter'), [{ data: 'm0' }]);
+      assert.equal(srv.dropCounts().type_conflict, 6);
+      const lines = node.logged('warn', /type std_msgs\/msg\/Float64 differs/).map((l) => l.message);
+      assert.equal(lines.length, 2, lines.join('\n'));
+      assert.match(lines[0], /^dropped a message for \/fleet\/chatter from veh-18: .*; further messages of std_msgs\/msg\/Float64 from veh-18 for \/fleet\/chatter are dropped without a log line/);
+      assert.match(lines[1], / from veh-19: /);
+    });
+
     it('counts loss, duplicates and reordering per topic and per sender', () => {
       const { srv } = server();
       for (const seq of [0, 1, 3, 2, 2, 6]) srv.handleMessage(message(envelope(seq)));
