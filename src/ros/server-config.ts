@@ -12,7 +12,10 @@ export interface ServerConfig {
   readonly url: string;
   /** Prepended to every topic; `{client_id}` is replaced by the sender's id. Empty: the sender's topic name. */
   readonly topicPrefix: string;
-  /** Republished topics kept at most; a message for a new topic past it is dropped (counted as topic_limit). */
+  /**
+   * Republished topics kept at most; past it a topic of senders no longer connected is closed, or else a message for a
+   * new topic is dropped (counted as topic_limit).
+   */
   readonly maxTopics: number;
   /** Used for envelopes that carry no QoS (e.g. from a ROS 1 bridge). */
   readonly defaultQos: QosProfile;
@@ -40,7 +43,7 @@ export function readServerConfig(node: RosNode): ServerConfig {
     throw new ParameterError('topic_prefix', `${JSON.stringify(topicPrefix)} is not a topic namespace like /remote or /{client_id}`);
   }
   const maxTopics = r.integer(
-    'max_topics', 1000, 'Republished topics at most (each is a publisher); messages for further topics are dropped and counted. Default: 1000.', positive,
+    'max_topics', 1000, 'Republished topics at most (each is a publisher); when reached, the oldest topic no connected sender sends is closed, else messages for further topics are dropped and counted. Default: 1000.', positive,
   );
   const depth = r.integer('qos_depth', 10, 'Default queue depth when a message carries no QoS.', positive);
   const reliability = r.choice<Reliability>('qos_reliability', 'reliable', RELIABILITIES, 'Default reliability when a message carries no QoS.');

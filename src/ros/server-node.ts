@@ -46,6 +46,8 @@ export type DropReason = 'bad_envelope' | 'unknown_type' | 'bad_message' | 'type
 interface TopicState {
   /** Republished name. */
   readonly topic: string;
+  /** The sender's name, without the prefix: the key of its shared ~/latency/<topic> publisher. */
+  readonly senderTopic: string;
   readonly type: string;
   readonly publisher: RosPublisher;
   /** JSON messages are serialized here (cdr-json.ts) and published raw, rather than through rclnodejs objects. */
@@ -191,7 +193,7 @@ export class ServerNode {
     }
     let state = this.topics.get(topic);
     if (state === undefined) {
-      if (this.topics.size >= this.config.maxTopics) {
+      if (this.topics.size >= this.config.maxTopics && !this.reclaimTopic()) {
         // Each topic is a publisher (two with per-vehicle latency): a client sending ever new topic names, or ever new
         // client ids under topic_prefix "/{client_id}", must not grow them without bound.
         this.drop('topic_limit', null, `dropped a message for ${topic}: max_topics (${this.config.maxTopics}) topics are republished already`, '*');
@@ -441,7 +443,7 @@ export class ServerNode {
     const ageStats = new LatencyStats();
     const uplinkStats = new LatencyStats();
     const state: TopicState = {
-      topic, type: env.type, publisher, encodeCdr, latencyPublishers, stats, lastWindow: stats.window(),
+      topic, senderTopic: env.topic, type: env.type, publisher, encodeCdr, latencyPublishers, stats, lastWindow: stats.window(),
       ageStats, lastAgeWindow: ageStats.window(), uplinkStats, lastUplinkWindow: uplinkStats.window(),
       messages: 0, published: 0, resends: 0, dropped: 0, senders: new Map(), retired: sumCounts([]),
     };
@@ -462,6 +464,25 @@ export class ServerNode {
       this.node.logger.warn(`no ${name} for ${topic}: ${(err as Error).message}; its latency is still in ~/latency and /diagnostics`);
       return null;
     }
+  }
+
+  /**
+   * Makes room under max_topics by closing the oldest topic none of whose senders is connected: at a roadside unit
+   * vehicles with ever new client ids pass by all day, and the topics of those that left would otherwise keep the
+   * ones arriving from being republished. False when every topic has a sender connected.
+   */
+  private reclaimTopic(): boolean {
+    const connected = new Set([...this.peers].map(([peer, id]) => id ?? peer));
+    const idle = [...this.topics.values()].find((t) => ![...t.senders.keys()].some((sender) => connected.has(sender)));
+    if (idle === undefined) return false;
+    this.topics.delete(idle.topic);
+    idle.publisher.destroy();
+    const stillShared = [...this.topics.values()].some((t) => t.senderTopic === idle.senderTopic);
+    const shared = this.latencyPublishers.get(idle.senderTopic);
+    for (const p of idle.latencyPublishers) if (p !== shared || !stillShared) p.destroy();
+    if (!stillShared) this.latencyPublishers.delete(idle.senderTopic);
+    this.node.logger.info(`stopped republishing ${idle.topic} to make room under max_topics (${this.config.maxTopics}): none of its senders is connected`);
+    return true;
   }
 
   private rememberId(id: string, topic: string, heldNs: number): void {

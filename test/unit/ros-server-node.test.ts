@@ -52,6 +52,19 @@ function exchange(srv: ServerNode, seq: number, record: Partial<LatencyRecord> &
   return m.id;
 }
 
+/** Attaches a stand-in for the core server, whose events tell the node which peers are connected as which client id. */
+function attachLink(srv: ServerNode): { connect(peer: string, clientId: string): void; disconnect(peer: string, clientId: string): void } {
+  const link = new EventEmitter();
+  srv.attach(Object.assign(link, { stats: () => ({}) as never }) as unknown as Parameters<ServerNode['attach']>[0]);
+  return {
+    connect(peer, clientId) {
+      link.emit('connection', { peer, client_id: null });
+      link.emit('hello', { peer, client_id: clientId });
+    },
+    disconnect: (peer, clientId) => link.emit('disconnect', { peer, client_id: clientId }),
+  };
+}
+
 function scratchDir(teardown: ReturnType<typeof useTeardown>): string {
   const dir = mkdtempSync(join(tmpdir(), 'fastsocket-record-'));
   teardown.add(() => rmSync(dir, { recursive: true, force: true }));
@@ -78,13 +91,40 @@ describe('ServerNode', () => {
 
     it('republishes at most max_topics topics, dropping and counting messages for further ones, and keeps serving those it has', () => {
       const { graph, node, srv } = server({ max_topics: 3n, topic_prefix: '/{client_id}' });
+      const link = attachLink(srv);
       // A client under ever new ids (or ever new topic names) must not grow the publishers without bound.
-      for (let i = 0; i < 50; i++) srv.handleMessage(message(envelope(i), { client_id: `veh${i}` }));
-      srv.handleMessage(message(envelope(50), { client_id: 'veh0' }));
+      for (let i = 0; i < 50; i++) {
+        link.connect(`10.0.0.1:${1000 + i}`, `veh${i}`);
+        srv.handleMessage(message(envelope(i), { client_id: `veh${i}`, peer: `10.0.0.1:${1000 + i}` }));
+      }
+      srv.handleMessage(message(envelope(50), { client_id: 'veh0', peer: '10.0.0.1:1000' }));
       assert.deepEqual(['/veh0/chatter', '/veh1/chatter', '/veh2/chatter'].map((t) => graph.messagesOn(t).length), [2, 1, 1]);
       assert.equal(graph.publishers.filter((p) => p.type === 'std_msgs/msg/String').length, 3);
       assert.equal(srv.dropCounts().topic_limit, 47);
       assert.equal(node.logged('warn', /max_topics \(3\)/).length, 1, 'one line for the lot, not one per topic');
+    });
+
+    it('closes the topics of a vehicle that left when max_topics is reached, so that vehicles arriving later are republished', () => {
+      const { graph, srv } = server({ max_topics: 2n, topic_prefix: '/{client_id}' });
+      const link = attachLink(srv);
+      const peer = (clientId: string) => `10.0.0.1:${1000 + clientId.charCodeAt(4)}`;
+      const send = (clientId: string, topic: string) =>
+        srv.handleMessage(message(envelope(0, { data: `${clientId}${topic}` }, { topic }), { client_id: clientId, peer: peer(clientId) }));
+      link.connect(peer('veh-a'), 'veh-a');
+      for (const topic of ['/chatter', '/fix']) send('veh-a', topic);
+      link.disconnect(peer('veh-a'), 'veh-a');
+      link.connect(peer('veh-b'), 'veh-b');
+      for (const topic of ['/chatter', '/fix']) send('veh-b', topic);
+      link.connect(peer('veh-c'), 'veh-c');
+      send('veh-c', '/chatter');
+      assert.deepEqual(['/veh_b/chatter', '/veh_b/fix', '/veh_c/chatter'].map((t) => graph.messagesOn(t).length), [1, 1, 0]);
+      assert.equal(srv.dropCounts().topic_limit, 1, 'veh-b is connected: its topics stay');
+      const topics = graph.publishers.map((p) => p.topic).sort();
+      assert.deepEqual(topics.filter((t) => /chatter|fix/.test(t)), [
+        '/fastsocket_server/latency/chatter', '/fastsocket_server/latency/fix', '/fastsocket_server/latency/veh_b/chatter',
+        '/fastsocket_server/latency/veh_b/fix', '/veh_b/chatter', '/veh_b/fix',
+      ]);
+      assert.equal(srv.topicCounts('/veh_a/chatter'), undefined);
     });
 
     it('republishes a JSON message on its topic with its type and the sender QoS', () => {
@@ -474,14 +514,10 @@ describe('ServerNode', () => {
 describe('ServerNode#attach', () => {
   it('warns once when a client_id is connected twice at once, not when one bridge reconnects', () => {
     const { node, srv } = server();
-    const link = new EventEmitter();
-    srv.attach(Object.assign(link, { stats: () => ({}) as never }) as unknown as Parameters<ServerNode['attach']>[0]);
-    const connect = (peer: string): void => {
-      link.emit('connection', { peer, client_id: null });
-      link.emit('hello', { peer, client_id: 'veh-17' });
-    };
+    const link = attachLink(srv);
+    const connect = (peer: string): void => link.connect(peer, 'veh-17');
     connect('10.0.0.1:1000');
-    link.emit('disconnect', { peer: '10.0.0.1:1000', client_id: 'veh-17' });
+    link.disconnect('10.0.0.1:1000', 'veh-17');
     connect('10.0.0.1:1001');
     assert.equal(node.logged('warn', /client_id/).length, 0);
     connect('10.0.0.2:2000');
