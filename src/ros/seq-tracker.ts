@@ -31,14 +31,19 @@ export class SeqTracker {
 
   constructor(private readonly window = 4096) {}
 
-  observe(seq: number): SeqVerdict {
+  /**
+   * `resent`: the message came marked resent (PROTOCOL.md §4), so a seq 0 it carries may be a copy of the one seen;
+   * a new message with seq 0 is always a bridge run starting over, also after a run that sent only seq 0 (a latched
+   * topic's one message).
+   */
+  observe(seq: number, resent = false): SeqVerdict {
     this.counts.received++;
     if (this.highest < 0) {
       // The first seq we see is the baseline: earlier ones went to a previous server run, not into a hole.
       this.highest = seq;
       return 'first';
     }
-    if (seq === 0 && this.highest > 0) {
+    if (seq === 0 && (this.highest > 0 || !resent)) {
       this.highest = 0;
       this.missing = [];
       this.counts.restarts++;

@@ -228,7 +228,7 @@ export class ServerNode {
       tracker = new SeqTracker();
       state.senders.set(sender, tracker);
     }
-    tracker.observe(env.seq);
+    tracker.observe(env.seq, m.resent);
     this.rememberId(m.id, topic, env.heldNs);
     let message: unknown;
     if (env.body.kind === 'cdr') {

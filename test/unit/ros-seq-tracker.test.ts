@@ -41,6 +41,13 @@ describe('SeqTracker', () => {
       assert.equal(c.lost, 0);
     });
 
+    it('counts a new seq 0 after a run that sent only seq 0 (a latched topic) as a restart, and a resent one as a duplicate', () => {
+      const t = feed([0]);
+      assert.equal(t.observe(0), 'restart');
+      assert.equal(t.observe(0, true), 'duplicate');
+      assert.deepEqual(t.snapshot(), { received: 3, lost: 0, duplicates: 1, reordered: 0, late: 0, restarts: 1 });
+    });
+
     it('counts a seq older than the window as late and keeps its memory bounded', () => {
       const t = feed([0, 100, 1], 10);
       assert.deepEqual(t.snapshot(), { received: 3, lost: 99, duplicates: 0, reordered: 0, late: 1, restarts: 0 });
@@ -78,13 +85,13 @@ class SeqModel {
 
   constructor(private readonly window: number) {}
 
-  observe(seq: number): string {
+  observe(seq: number, resent: boolean): string {
     this.counts.received++;
     if (this.highest < 0) {
       this.highest = seq;
       return 'first';
     }
-    if (seq === 0 && this.highest > 0) {
+    if (seq === 0 && (this.highest > 0 || !resent)) {
       this.highest = 0;
       this.missing.clear();
       this.counts.restarts++;
@@ -117,16 +124,16 @@ describe('SeqTracker against a seq-by-seq model', () => {
     // Runs of consecutive seqs (a sender counting up) from random starts, shuffled a little, with repeats and zeros.
     const step = fc.oneof(
       fc.record({ kind: fc.constant('run' as const), from: fc.nat(80), length: fc.integer({ min: 1, max: 12 }) }),
-      fc.record({ kind: fc.constant('one' as const), seq: fc.nat(80) }),
+      fc.record({ kind: fc.constant('one' as const), seq: fc.nat(80), resent: fc.boolean() }),
     );
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 20 }), fc.array(step, { maxLength: 40 }), (window, steps) => {
-        const seqs = steps.flatMap((s) => (s.kind === 'one' ? [s.seq] : Array.from({ length: s.length }, (_, i) => s.from + i)));
+        const sent = steps.flatMap((s) => (s.kind === 'one' ? [[s.seq, s.resent] as const] : Array.from({ length: s.length }, (_, i) => [s.from + i, false] as const)));
         const t = new SeqTracker(window);
         const m = new SeqModel(window);
-        for (const [i, seq] of seqs.entries()) {
-          assert.equal(t.observe(seq), m.observe(seq), `verdict of seq ${seq} (#${i}) in ${JSON.stringify(seqs)} with window ${window}`);
-          assert.deepEqual(t.snapshot(), m.counts, `counts after seq ${seq} (#${i}) in ${JSON.stringify(seqs)} with window ${window}`);
+        for (const [i, [seq, resent]] of sent.entries()) {
+          assert.equal(t.observe(seq, resent), m.observe(seq, resent), `verdict of seq ${seq} (#${i}) in ${JSON.stringify(sent)} with window ${window}`);
+          assert.deepEqual(t.snapshot(), m.counts, `counts after seq ${seq} (#${i}) in ${JSON.stringify(sent)} with window ${window}`);
         }
       }),
       { numRuns: 3000 },

@@ -263,6 +263,12 @@ describe('ServerNode', () => {
       assert.deepEqual(counts.get('veh-17'), { received: 6, lost: 2, duplicates: 1, reordered: 1, late: 0, restarts: 0 });
       assert.deepEqual(counts.get('veh-18'), { received: 1, lost: 0, duplicates: 0, reordered: 0, late: 0, restarts: 0 });
     });
+
+    it('counts a bridge restart on a topic with one message per run (latched) as a restart, and a resent copy as a duplicate', () => {
+      const { srv } = server();
+      for (const resent of [false, false, true]) srv.handleMessage(message(envelope(0), { resent }));
+      assert.deepEqual(srv.topicCounts('/chatter')!.get('veh-17'), { received: 3, lost: 0, duplicates: 1, reordered: 0, late: 0, restarts: 1 });
+    });
   });
 
   describe('#handleLatency', () => {
