@@ -178,6 +178,25 @@ describe('fastsocket ROS 2 nodes', function () {
     });
   });
 
+  describe('#a vehicle that left, at max_topics', () => {
+    it('closes its topic for the vehicle that comes next, which is then republished', async () => {
+      const server = start(nodeScript('server', '-r __node:=roadside_server -p url:=tcp://127.0.0.1:0 -p topic_prefix:=/{client_id} -p max_topics:=1'), infraDomain);
+      const [, url] = await server.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);
+      start(nodeScript('talker', '-r __node:=roadside_talker -r chatter:=/roadside_chatter -p rate_hz:=20.0'), vehicleDomain);
+      const bridge = (id: string): Proc => start(nodeScript('bridge', `-r __node:=bridge_${id} -p url:=${url} -p client_id:=${id} -p topics:=[/roadside_chatter]`), vehicleDomain);
+      const passing = bridge('car1');
+      await server.waitFor(/republishing \/car1\/roadside_chatter/, 60_000);
+      assert.equal(await passing.stop(), 0);
+      await server.waitFor(/peer car1 disconnected/, 30_000);
+      bridge('car2');
+      await server.waitFor(/stopped republishing \/car1\/roadside_chatter to make room under max_topics \(1\)/, 60_000);
+      await server.waitFor(/republishing \/car2\/roadside_chatter/, 10_000);
+      const echo = start('ros2 topic echo /car2/roadside_chatter std_msgs/msg/String --once', infraDomain);
+      await echo.waitFor(/data: '?Hello World: \d+/, 30_000);
+      assert.doesNotMatch(server.output(), /max_topics \(1\) topics are republished already/);
+    });
+  });
+
   describe('#two bridges with one client_id', () => {
     it('warns, naming the client_id and both connections, since their seq counts would mix into false loss', async () => {
       const server = start(nodeScript('server', '-r __node:=twin_server -p url:=tcp://127.0.0.1:0'), infraDomain);
