@@ -522,6 +522,8 @@ export class ServerNode {
    */
   private onHello(p: PeerInfo): void {
     const others = [...this.peers].filter(([peer, id]) => id !== null && id === p.client_id && peer !== p.peer).map(([peer]) => peer);
+    // The connection was logged by address, before its hello; which vehicle it is matters to whoever reads the log.
+    if (p.client_id !== null && this.peers.get(p.peer) !== p.client_id) this.node.logger.info(`peer ${p.peer} is client_id ${p.client_id}`);
     this.peers.set(p.peer, p.client_id);
     if (others.length === 0) return;
     this.throttle.warn(

@@ -53,14 +53,15 @@ function exchange(srv: ServerNode, seq: number, record: Partial<LatencyRecord> &
 }
 
 /** Attaches a stand-in for the core server, whose events tell the node which peers are connected as which client id. */
-function attachLink(srv: ServerNode): { connect(peer: string, clientId: string): void; disconnect(peer: string, clientId: string): void } {
+function attachLink(srv: ServerNode): { connect(peer: string, clientId: string): void; hello(peer: string, clientId: string): void; disconnect(peer: string, clientId: string): void } {
   const link = new EventEmitter();
   srv.attach(Object.assign(link, { stats: () => ({}) as never }) as unknown as Parameters<ServerNode['attach']>[0]);
   return {
     connect(peer, clientId) {
       link.emit('connection', { peer, client_id: null });
-      link.emit('hello', { peer, client_id: clientId });
+      this.hello(peer, clientId);
     },
+    hello: (peer, clientId) => link.emit('hello', { peer, client_id: clientId }),
     disconnect: (peer, clientId) => link.emit('disconnect', { peer, client_id: clientId }),
   };
 }
@@ -529,6 +530,15 @@ describe('ServerNode#attach', () => {
     connect('10.0.0.2:2000');
     assert.equal(node.logged('warn', /^client_id veh-17 is connected from 10\.0\.0\.2:2000 and 10\.0\.0\.1:1001 at once /).length, 1);
     assert.equal(node.logged('warn', /client_id/).length, 1);
+  });
+
+  it('logs which client_id each connection is, once per connection however often it says hello', () => {
+    const { node, srv } = server();
+    const link = attachLink(srv);
+    link.connect('10.0.0.1:1000', 'vehicle_1');
+    for (let i = 0; i < 3; i++) link.hello('10.0.0.1:1000', 'vehicle_1');
+    link.connect('10.0.0.2:2000', 'vehicle_2');
+    assert.deepEqual(node.logged('info', / is client_id /).map((l) => l.message), ['peer 10.0.0.1:1000 is client_id vehicle_1', 'peer 10.0.0.2:2000 is client_id vehicle_2']);
   });
 });
 
