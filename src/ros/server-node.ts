@@ -365,9 +365,13 @@ export class ServerNode {
         ...(t.uplinkStats.total().count > 0 ? uplinkValues(t.lastUplinkWindow) : {}),
       });
     });
+    // A vehicle that left keeps its status (its counts), but its latest record no longer says anything about now: a
+    // WARN it ended on would otherwise stay in every aggregator for as long as the server runs.
+    const connected = new Set([...this.peers].map(([peer, id]) => latencySource({ client_id: id, peer })));
     const clocks = [...this.clockSync].map(([sender, c]) =>
-      diagnosticStatus(`${this.node.name}: clock sync ${sender}`, c.last.sync_ok ? DiagnosticLevel.OK : DiagnosticLevel.WARN,
-        c.last.sync_ok ? 'clocks agree within sync_max_uncertainty_ns' : 'offset uncertain: uplink_wall_ms is not trustworthy', sender, {
+      diagnosticStatus(`${this.node.name}: clock sync ${sender}`, !connected.has(sender) ? DiagnosticLevel.STALE : c.last.sync_ok ? DiagnosticLevel.OK : DiagnosticLevel.WARN,
+        !connected.has(sender) ? 'not connected; the values are from its last record'
+          : c.last.sync_ok ? 'clocks agree within sync_max_uncertainty_ns' : 'offset uncertain: uplink_wall_ms is not trustworthy', sender, {
           clock_synced_records: c.records,
           sync_ok_records: c.syncOk,
           sync_ok: c.last.sync_ok,

@@ -463,6 +463,7 @@ describe('ServerNode', () => {
   describe('#handleLatency (clock sync)', () => {
     it('shows each clock-synced sender in /diagnostics and the synced uplink beside the latency of its topic, sync_ok records only', () => {
       const { graph, srv } = server();
+      attachLink(srv).connect('127.0.0.1:5000', 'veh-17');
       exchange(srv, 0, { correctedNs: 20e6, uplink_wall_ns: 5_000_000, offset_ns: 1_500_000, sync_uncertainty_ns: 200_000, sync_ok: true });
       exchange(srv, 1, { correctedNs: 20e6, uplink_wall_ns: 90_000_000, offset_ns: 1_400_000, sync_uncertainty_ns: 3_000_000, sync_ok: false });
       srv.closeWindow();
@@ -474,6 +475,19 @@ describe('ServerNode', () => {
       assert.deepEqual([c.clock_synced_records, c.sync_ok_records, c.sync_ok, c.offset_ms, c.sync_uncertainty_ms, c.uplink_wall_ms], ['2', '1', 'false', '1.4', '3', '90']);
       const topic = values(array.status.find((s) => s.name === 'fastsocket_server: /chatter'));
       assert.deepEqual([topic.uplink_wall_window_samples, topic.uplink_wall_p50_ms, topic.latency_p50_ms], ['1', '5', '20']);
+    });
+
+    it('marks the clock status of a sender that disconnected STALE, not the WARN of its last record', () => {
+      const { srv } = server();
+      const link = attachLink(srv);
+      link.connect('127.0.0.1:5000', 'veh-17');
+      exchange(srv, 0, { uplink_wall_ns: 90_000_000, offset_ns: 1_400_000, sync_uncertainty_ns: 3_000_000, sync_ok: false });
+      const level = (): number => srv.diagnostics().find((s) => s.name === 'fastsocket_server: clock sync veh-17')!.level;
+      assert.equal(level(), 1);
+      link.disconnect('127.0.0.1:5000', 'veh-17');
+      assert.equal(level(), 3);
+      link.connect('127.0.0.1:5001', 'veh-17');
+      assert.equal(level(), 1);
     });
 
     it('adds no clock status or uplink values when no record is clock-synced', () => {
