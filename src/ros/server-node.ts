@@ -106,6 +106,8 @@ export class ServerNode {
   private readonly peers = new Map<string, string | null>();
   /** `reason:topic` of refusals already logged. */
   private readonly refused = new Set<string>();
+  /** False once a search for a topic to close under max_topics found none, until a peer disconnects. */
+  private mayReclaim = true;
   private latencies = 0;
   private resentLatencies = 0;
   private possibleDuplicates = 0;
@@ -476,9 +478,15 @@ export class ServerNode {
    * ones arriving from being republished. False when every topic has a sender connected.
    */
   private reclaimTopic(): boolean {
+    // Only a disconnect can make a topic idle: a client sending ever new topics while every sender is connected must
+    // not cost a scan of all topics per message.
+    if (!this.mayReclaim) return false;
     const connected = new Set([...this.peers].map(([peer, id]) => id ?? peer));
     const idle = [...this.topics.values()].find((t) => ![...t.senders.keys()].some((sender) => connected.has(sender)));
-    if (idle === undefined) return false;
+    if (idle === undefined) {
+      this.mayReclaim = false;
+      return false;
+    }
     this.topics.delete(idle.topic);
     idle.publisher.destroy();
     const stillShared = [...this.topics.values()].some((t) => t.senderTopic === idle.senderTopic);
@@ -540,6 +548,7 @@ export class ServerNode {
 
   private onDisconnect(p: PeerInfo): void {
     this.peers.delete(p.peer);
+    this.mayReclaim = true;
     this.node.logger.info(`peer ${p.client_id ?? p.peer} disconnected`);
   }
 }

@@ -126,6 +126,9 @@ describe('ServerNode', () => {
         '/fastsocket_server/latency/veh_b/fix', '/veh_b/chatter', '/veh_b/fix',
       ]);
       assert.equal(srv.topicCounts('/veh_a/chatter'), undefined);
+      link.disconnect(peer('veh-b'), 'veh-b');
+      send('veh-c', '/chatter');
+      assert.equal(graph.messagesOn('/veh_c/chatter').length, 1, 'a disconnect after a search that found nothing makes room again');
     });
 
     it('republishes a JSON message on its topic with its type and the sender QoS', () => {
