@@ -104,7 +104,7 @@ export class ServerNode {
   private windowStartNs: number;
   private readonly drops: Record<DropReason, number> = { bad_envelope: 0, unknown_type: 0, bad_message: 0, type_conflict: 0, type_mismatch: 0, publish_failed: 0, topic_limit: 0 };
   private readonly peers = new Map<string, string | null>();
-  /** `reason:topic` of refusals already logged. */
+  /** `reason:for <topic>` (or what else refuse() was told the refusal is about) of refusals already logged. */
   private readonly refused = new Set<string>();
   /** False once a search for a topic to close under max_topics found none, until a peer disconnects. */
   private mayReclaim = true;
