@@ -685,6 +685,9 @@ export function connect(ep: Endpoint, opts: ConnectOptions): Promise<FrameConnec
       const ws = new WebSocket(`${ep.scheme}://${formatHostPort(ep.host, ep.port)}${ep.path || '/'}`, {
         maxPayload: opts.maxFrameBytes + WS_NEWLINE_ALLOWANCE,
         perMessageDeflate: false,
+        // As on the server: a text message of invalid UTF-8 is one bad frame for our decoder (§5), not a reason for ws
+        // to close the connection, which made the client resend everything unacknowledged on it marked resent.
+        skipUTF8Validation: true,
         headers: opts.headers,
         ca: opts.tls?.ca,
         cert: opts.tls?.cert,

@@ -585,6 +585,31 @@ describe('FastSocketClient', () => {
       assert.match(warnings[0], new RegExp(`^closing the connection to ${url}: .*opcode`, 'i'));
     });
 
+    it('drops and counts a ws text message of invalid UTF-8 as a bad frame, keeping the connection (§5)', async () => {
+      const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+      teardown.add(() => new Promise((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(resolve);
+      }));
+      let connections = 0;
+      wss.on('connection', (ws) => {
+        // Only on the first connection, so that a client that closes on it delivers on the second and the counts show it.
+        const first = ++connections === 1;
+        ws.on('message', (data) => {
+          if (first) ws.send(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), { binary: false });
+          ws.send(JSON.stringify({ id: JSON.parse(data.toString()).id, type: 'ack' }));
+        });
+      });
+      await waitForEvent(wss, 'listening');
+      const client = await startClient(teardown, `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}/`, BRISK_RECONNECT);
+      const result = await withDeadline(client.send('p'), 'the message to be acked');
+      const stats = client.stats();
+      assert.deepEqual(
+        { resent: result.resent, reconnects: stats.reconnects, bad: stats.bad_frames, connections },
+        { resent: false, reconnects: 0, bad: 1, connections: 1 },
+      );
+    });
+
     it('survives a ws server that sends a broken WebSocket frame with its 101, and reconnects to deliver', async () => {
       const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
       teardown.add(() => new Promise((resolve) => {
