@@ -173,9 +173,12 @@ export function encodeMessage(id: string, payloadJson: string, extra?: { resent?
   return s + '}';
 }
 
-/** What encodeMessage adds at most to a payload, with a UUID id and every optional field at its longest. */
+/**
+ * What encodeMessage adds at most to a payload, with a UUID id and every optional field at its longest: a wall clock
+ * in ns has 19 digits (until 2286), more than MAX_SAFE_INTEGER's 16.
+ */
 const MESSAGE_FRAME_OVERHEAD = Buffer.byteLength(
-  encodeMessage('00000000-0000-4000-8000-000000000000', '', { resent: true, queuedNs: Number.MAX_SAFE_INTEGER, clientSendWallNs: Number.MAX_SAFE_INTEGER }),
+  encodeMessage('00000000-0000-4000-8000-000000000000', '', { resent: true, queuedNs: Number.MAX_SAFE_INTEGER, clientSendWallNs: MAX_WALL_NS }),
 );
 
 /** The most bytes a client's message 1 carrying a payload of `payloadBytes` (JSON, UTF-8) can take on the wire. */
