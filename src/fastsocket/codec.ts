@@ -71,6 +71,8 @@ function validateFrame(value: unknown): Frame {
   const type = o.type;
   if (typeof type !== 'string') throw new ProtocolError('invalid_type', 'frame has no string "type"');
   if (type === 'hello') return validateHello(o);
+  // Before the id: a frame of a type we do not know (a newer peer's, id-less like hello) was reported as a bad id.
+  if (type !== 'message' && type !== 'ack') throw new ProtocolError('unknown_type', `unknown frame type ${JSON.stringify(type.slice(0, 40))}`);
   const id = o.id;
   if (typeof id !== 'string' || id.length === 0 || longerThan(id, MAX_ID_LENGTH)) {
     throw new ProtocolError('invalid_id', `frame "id" must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);
@@ -87,20 +89,17 @@ function validateFrame(value: unknown): Frame {
     if (wall !== undefined) frame.client_send_wall_ns = wall;
     return frame;
   }
-  if (type === 'ack') {
-    if (o.send_and_ack_time_ns === undefined) return { type: 'ack', id } satisfies Ack2Frame;
-    const t1 = o.send_and_ack_time_ns;
-    if (typeof t1 !== 'number' || !Number.isSafeInteger(t1) || t1 < 0) {
-      throw new ProtocolError('invalid_ack_time', '"send_and_ack_time_ns" must be a non-negative JSON integer');
-    }
-    const frame: Ack3Frame = { type: 'ack', id, send_and_ack_time_ns: t1 };
-    const pc = optionalDuration(o, 'pc_ns');
-    if (pc !== undefined) frame.pc_ns = pc;
-    const wall = optionalWallTime(o, 'client_recv_wall_ns');
-    if (wall !== undefined) frame.client_recv_wall_ns = wall;
-    return frame;
+  if (o.send_and_ack_time_ns === undefined) return { type: 'ack', id } satisfies Ack2Frame;
+  const t1 = o.send_and_ack_time_ns;
+  if (typeof t1 !== 'number' || !Number.isSafeInteger(t1) || t1 < 0) {
+    throw new ProtocolError('invalid_ack_time', '"send_and_ack_time_ns" must be a non-negative JSON integer');
   }
-  throw new ProtocolError('unknown_type', `unknown frame type ${JSON.stringify(type.slice(0, 40))}`);
+  const frame: Ack3Frame = { type: 'ack', id, send_and_ack_time_ns: t1 };
+  const pc = optionalDuration(o, 'pc_ns');
+  if (pc !== undefined) frame.pc_ns = pc;
+  const wall = optionalWallTime(o, 'client_recv_wall_ns');
+  if (wall !== undefined) frame.client_recv_wall_ns = wall;
+  return frame;
 }
 
 /**

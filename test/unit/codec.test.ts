@@ -190,6 +190,10 @@ describe('codec', () => {
         for (const type of ['msg', 'ACK', 'Message', '', 'ack3']) rejects(JSON.stringify({ id: ID, type, payload: 1 }), 'unknown_type');
       });
 
+      it('rejects an unknown type without an id, as a hello has none, with reason unknown_type rather than invalid_id', () => {
+        for (const type of ['ping', 'subscribe', 'Hello']) rejects(JSON.stringify({ type }), 'unknown_type');
+      });
+
       it('rejects a bad id with reason invalid_id: a number, empty, 129 characters, missing, null, an object', () => {
         for (const id of [42, '', 'x'.repeat(129), undefined, null, { a: 1 }, ['a']]) {
           rejects(JSON.stringify({ id, type: 'message', payload: 1 }), 'invalid_id');
