@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { FastSocketError, FastSocketServer, MAX_JSON_DEPTH, type FastSocketErrorCode, type MessageEvent, type SendResult } from '../../src/fastsocket';
 import { MAX_TIMER_MS } from '../../src/fastsocket/options';
 import { startClient, startServer, unreachableUrl } from '../support/fixtures';
@@ -566,17 +566,22 @@ describe('FastSocketClient', () => {
       assert.deepEqual({ unknown: client.stats().unknown_acks, bad: client.stats().bad_frames }, { unknown: 0, bad: 0 });
     });
 
-    it('warns when it closes a ws connection for a WebSocket protocol violation by the server', async () => {
+    /** A plain ws server on 127.0.0.1, closed at teardown; resolves with its URL once it listens. */
+    async function rawWsServer(onConnection: (ws: WebSocket) => void): Promise<string> {
       const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
       teardown.add(() => new Promise((resolve) => {
         for (const c of wss.clients) c.terminate();
         wss.close(resolve);
       }));
+      wss.on('connection', onConnection);
+      await waitForEvent(wss, 'listening');
+      return `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}/`;
+    }
+
+    it('warns when it closes a ws connection for a WebSocket protocol violation by the server', async () => {
       // Once the message is in, a frame with the reserved opcode 3, which ws itself refuses: before this the client said
       // why it closed only at the debug level.
-      wss.on('connection', (ws) => ws.once('message', () => (ws as unknown as { _socket: net.Socket })._socket.write(Buffer.from([0x83, 0x00]))));
-      await waitForEvent(wss, 'listening');
-      const url = `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}/`;
+      const url = await rawWsServer((ws) => ws.once('message', () => (ws as unknown as { _socket: net.Socket })._socket.write(Buffer.from([0x83, 0x00]))));
       const warnings: string[] = [];
       const logger = { debug: () => undefined, info: () => undefined, warn: (m: string) => void warnings.push(m), error: () => undefined };
       const client = await startClient(teardown, url, { logger });
@@ -586,13 +591,8 @@ describe('FastSocketClient', () => {
     });
 
     it('drops and counts a ws text message of invalid UTF-8 as a bad frame, keeping the connection (§5)', async () => {
-      const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-      teardown.add(() => new Promise((resolve) => {
-        for (const c of wss.clients) c.terminate();
-        wss.close(resolve);
-      }));
       let connections = 0;
-      wss.on('connection', (ws) => {
+      const url = await rawWsServer((ws) => {
         // Only on the first connection, so that a client that closes on it delivers on the second and the counts show it.
         const first = ++connections === 1;
         ws.on('message', (data) => {
@@ -600,8 +600,7 @@ describe('FastSocketClient', () => {
           ws.send(JSON.stringify({ id: JSON.parse(data.toString()).id, type: 'ack' }));
         });
       });
-      await waitForEvent(wss, 'listening');
-      const client = await startClient(teardown, `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}/`, BRISK_RECONNECT);
+      const client = await startClient(teardown, url, BRISK_RECONNECT);
       const result = await withDeadline(client.send('p'), 'the message to be acked');
       const stats = client.stats();
       assert.deepEqual(
@@ -611,19 +610,13 @@ describe('FastSocketClient', () => {
     });
 
     it('survives a ws server that sends a broken WebSocket frame with its 101, and reconnects to deliver', async () => {
-      const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-      teardown.add(() => new Promise((resolve) => {
-        for (const c of wss.clients) c.terminate();
-        wss.close(resolve);
-      }));
       let connections = 0;
-      wss.on('connection', (ws) => {
+      const url = await rawWsServer((ws) => {
         // The first connection: a reserved opcode written right behind the 101, so the client reads both in one chunk.
         if (++connections === 1) (ws as unknown as { _socket: net.Socket })._socket.write(Buffer.from([0x83, 0x00]));
         else ws.on('message', (data) => ws.send(JSON.stringify({ id: JSON.parse(data.toString()).id, type: 'ack' })));
       });
-      await waitForEvent(wss, 'listening');
-      const client = await startClient(teardown, `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}/`, BRISK_RECONNECT);
+      const client = await startClient(teardown, url, BRISK_RECONNECT);
       await withDeadline(client.send('p'), 'the message to be delivered on the second connection');
       assert.equal(client.stats().reconnects, 1);
     });
