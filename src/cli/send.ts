@@ -191,6 +191,8 @@ async function* stdinPayloads(input: Readable, limit: number, signal: AbortSigna
       if (++taken >= limit) break;
       continue;
     }
+    // RFC 8259 §8.1 lets a parser ignore a byte order mark; kept, it made the first line of a file saved with one "not JSON".
+    if (lineNo === 1 && line.startsWith('\uFEFF')) line = line.slice(1);
     if (line.trim() === '') continue;
     try {
       yield { payload: parseJson(line), bytes: bytes.length };

@@ -208,6 +208,15 @@ describe('fastsocket CLI', function () {
       await waitUntil(() => serve.events('message').length >= 2, 'two message lines', DEADLINE_MS);
       assert.deepEqual(serve.events('message').map((m) => m.payload), ['\u00e9\u20ac', 'last']);
     });
+
+    it('reads a file that starts with a UTF-8 byte order mark (as Notepad saves one) from its first line', async () => {
+      const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0');
+      const send = startCli(teardown, ['send', '--url', url, '--stdin', '--json'], { stdin: Buffer.from('\ufeff{"a": 1}\n2\n') });
+
+      assert.equal(await send.exitCode(), 0, send.stderr.join(' | '));
+      await waitUntil(() => serve.events('message').length >= 2, 'two message lines', DEADLINE_MS);
+      assert.deepEqual(serve.events('message').map((m) => m.payload), [{ a: 1 }, 2]);
+    });
   });
 
   describe('usage errors', () => {
