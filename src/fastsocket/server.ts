@@ -394,6 +394,8 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     }
     const first = p.firstFrame;
     p.firstFrame = false;
+    // Any valid frame, a hello included, ends a run of bad frames (§5: max_bad_frames consecutive ones close).
+    p.badStreak = 0;
     if (frame.type === 'hello') {
       if (this.tokenDigest && !p.authenticated) {
         if (!first || frame.token === undefined || !safeEqual(digest(frame.token), this.tokenDigest)) {
@@ -416,7 +418,6 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       this.failAuth(p, 'first frame is not a hello with a token');
       return;
     }
-    p.badStreak = 0;
     if (frame.type === 'message') this.onMessage(p, frame, readAt);
     else this.deferAck3(p, frame, readAt);
   }

@@ -167,6 +167,18 @@ describe('FastSocketServer bad input', () => {
         await finish(a);
       });
 
+      it('does not close for max_bad_frames bad frames with a valid hello between them, which is a good frame too', async () => {
+        const a = await arena(scheme);
+        const peer = await attacker(a.url);
+        for (let round = 0; round < 3; round++) {
+          for (let i = 0; i < LIMITS.maxBadFrames - 1; i++) peer.sendFrame('nonsense');
+          peer.sendFrame('{"type":"hello","protocol":1}');
+        }
+        await stillServes(peer, 'after');
+        assert.equal(a.server.stats().closed_bad, 0);
+        await finish(a);
+      });
+
       it('warns about at most max_bad_frames bad frames of a connection mixed with good ones, and logs the rest at debug level', async () => {
         const { lines, logger } = loggedLines();
         const a = await arena(scheme, { logger });
