@@ -358,9 +358,10 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
   }
 
   private checkBearer(conn: FrameConnection, headers: IncomingHttpHeaders): void {
-    const auth = headers.authorization;
-    if (this.tokenDigest && typeof auth === 'string' && auth.startsWith('Bearer ')) {
-      if (safeEqual(digest(auth.slice(7)), this.tokenDigest)) (conn as FrameConnection & { bearerOk?: boolean }).bearerOk = true;
+    // The scheme's case is free (RFC 7235 §2.1): "bearer <token>" was refused, and only a hello could authenticate.
+    const bearer = /^Bearer +/i.exec(headers.authorization ?? '');
+    if (this.tokenDigest && bearer) {
+      if (safeEqual(digest(headers.authorization!.slice(bearer[0].length)), this.tokenDigest)) (conn as FrameConnection & { bearerOk?: boolean }).bearerOk = true;
     }
   }
 

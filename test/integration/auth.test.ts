@@ -76,6 +76,15 @@ describe('FastSocketServer authentication with a shared token', function () {
         assert.equal(server.stats().auth_failures, 0);
       });
     }
+
+    it('takes the Bearer scheme in any case, as HTTP reads auth schemes (RFC 7235 §2.1)', async () => {
+      const { server, url, messages } = await guarded('ws');
+      const peer = await headerPeer(url, { authorization: `bearer ${token}` });
+      teardown.add(() => peer.ws.terminate());
+      peer.ws.send(message1('bearer-lower', { via: 'header' }));
+      await waitUntil(() => peer.frames.some(isAck2('bearer-lower')) || server.stats().auth_failures > 0, 'ack 2 or an authentication failure');
+      assert.deepEqual({ handed: messages.map((m) => m.id), failures: server.stats().auth_failures }, { handed: ['bearer-lower'], failures: 0 });
+    });
   });
 
   describe('rejection before the application sees anything', () => {
