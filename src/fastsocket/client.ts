@@ -24,7 +24,7 @@ export interface FastSocketClientOptions extends Partial<ClientLimits> {
   url?: string;
   /** Identifies this client to the server (sent in a hello frame); e.g. a vehicle name. @default null */
   clientId?: string | null;
-  /** Shared secret for a server that requires one (sent in the hello; on ws also as `Authorization: Bearer`). */
+  /** Shared secret for a server that requires one (sent in the hello; on ws also as `Authorization: Bearer` when it is visible ASCII). */
   token?: string;
   /** CA, client certificate and key for tls:// and wss://. */
   tls?: TlsOptions;
@@ -442,7 +442,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       maxFrameBytes: this.limits.maxFrameBytes,
       tls: this.options.tls,
       timeoutMs: this.connectTimeoutMs,
-      headers: this.options.token !== undefined && (this.endpoint.scheme === 'ws' || this.endpoint.scheme === 'wss') ? { authorization: `Bearer ${this.options.token}` } : undefined,
+      headers: this.bearerHeaders(),
     }).then(
       (conn) => this.onConnected(conn),
       (err: Error) => {
@@ -453,6 +453,17 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         this.scheduleReconnect();
       },
     );
+  }
+
+  /**
+   * ws/wss: the token also as `Authorization: Bearer`, when a header can carry it. One with a character outside
+   * visible ASCII goes in the hello alone (which follows either way): Node refuses a header value beyond Latin-1, and
+   * every dial failed with "Invalid character in header content".
+   */
+  private bearerHeaders(): Record<string, string> | undefined {
+    const token = this.options.token;
+    if (token === undefined || (this.endpoint.scheme !== 'ws' && this.endpoint.scheme !== 'wss') || !/^[\x21-\x7e]+$/.test(token)) return undefined;
+    return { authorization: `Bearer ${token}` };
   }
 
   private onConnected(conn: FrameConnection): void {

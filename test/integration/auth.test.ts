@@ -66,6 +66,17 @@ describe('FastSocketServer authentication with a shared token', function () {
     }
 
     for (const scheme of ['ws', 'wss'] as const) {
+      it(`serves a ${scheme} client whose token an HTTP header cannot carry (beyond Latin-1) through its hello`, async () => {
+        token = `пароль-🔑-${token}`;
+        const { server, url, messages } = await guarded(scheme);
+        const client = await startClient(teardown, url, { token });
+        const r = await withDeadline(client.send({ n: 1 }), 'the send with a non-Latin-1 token');
+        assert.deepEqual(messages.map((m) => m.id), [r.id]);
+        assert.deepEqual({ connectFailures: client.stats().connect_failures, authFailures: server.stats().auth_failures }, { connectFailures: 0, authFailures: 0 });
+      });
+    }
+
+    for (const scheme of ['ws', 'wss'] as const) {
       it(`serves a ${scheme} peer that sends the token as Authorization: Bearer and no hello`, async () => {
         const { server, url, messages } = await guarded(scheme);
         const peer = await headerPeer(url, { authorization: `Bearer ${token}` });
