@@ -359,9 +359,10 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
 
   private checkBearer(conn: FrameConnection, headers: IncomingHttpHeaders): void {
     // The scheme's case is free (RFC 7235 §2.1): "bearer <token>" was refused, and only a hello could authenticate.
-    const bearer = /^Bearer +/i.exec(headers.authorization ?? '');
+    const auth = headers.authorization ?? '';
+    const bearer = /^Bearer +/i.exec(auth);
     if (this.tokenDigest && bearer) {
-      if (safeEqual(digest(headers.authorization!.slice(bearer[0].length)), this.tokenDigest)) (conn as FrameConnection & { bearerOk?: boolean }).bearerOk = true;
+      if (safeEqual(digest(auth.slice(bearer[0].length)), this.tokenDigest)) (conn as FrameConnection & { bearerOk?: boolean }).bearerOk = true;
     }
   }
 
