@@ -52,8 +52,9 @@ export interface MessageEvent {
   /** The client marked this message as a resend after a reconnect. */
   resent: boolean;
   /**
-   * A resend whose first copy this server may already have handed over (possible only without `stateDir`, after a
-   * restart that forgot the id).
+   * A resend whose id this server has not seen, so whose first copy an earlier run may have handed over: after any
+   * restart without `stateDir`; with it, only when that run died inside the `message` handler (docs/security.md).
+   * The server cannot tell these apart from a first copy lost on the way, so every such resend is marked.
    */
   possible_duplicate: boolean;
   /** Time the message waited in the client before it was written, when the client reports it. */
