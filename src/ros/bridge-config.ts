@@ -1,5 +1,7 @@
 /** The bridge's parameters, read once into a frozen config; a bad value throws ParameterError naming it. */
+import { MAX_CLIENT_ID_LENGTH } from '../fastsocket';
 import type { FastSocketClientOptions, Logger, TlsOptions } from '../fastsocket';
+import { longerThan } from '../fastsocket/codec';
 import { ParameterError, UnknownTypeError } from './errors';
 import { OutboxLimits, readOutboxLimits } from './limit-params';
 import { normalizeTypeName } from './message-definition';
@@ -56,7 +58,8 @@ export function readBridgeConfig(node: RosNode, hostname: string): BridgeConfig 
   const r = new ParamReader(node);
   const url = r.url('url', DEFAULT_URL, 'Server to forward to: tcp://, tls://, ws:// or wss://host:port.');
   const clientId = r.string('client_id', hostname, 'Sent in the hello so the server can tell vehicles apart. Default: the host name.');
-  if (clientId.length === 0 || clientId.length > 256) throw new ParameterError('client_id', 'must be 1 to 256 characters');
+  // Characters as the wire counts them (code points), so an id the server accepts is never refused here.
+  if (clientId.length === 0 || longerThan(clientId, MAX_CLIENT_ID_LENGTH)) throw new ParameterError('client_id', `must be 1 to ${MAX_CLIENT_ID_LENGTH} characters`);
   const token = readToken(r, 'the server requires');
   const tls = readTls(r, url, CLIENT_TLS_PARAMS, 'client');
   const outbox = readOutboxLimits(r);

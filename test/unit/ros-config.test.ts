@@ -207,6 +207,7 @@ describe('readBridgeConfig', () => {
       ['topics is a string', { topics: '/chatter' }, 'topics'],
       ['a topic name is invalid', { topics: ['/ok', 'bad name'] }, 'topics'],
       ['client_id is empty', { client_id: '' }, 'client_id'],
+      ['client_id has 257 characters', { client_id: '\u{1F697}'.repeat(257) }, 'client_id'],
       ['a topic_options key is unknown', { 'topic_options.fix.colour': 'red' }, 'topic_options.fix.colour'],
       ['topic_options is not nested', { 'topic_options.fix': 'x' }, 'topic_options.fix'],
       ['a type is not a type name', { 'topic_options.fix.type': 'NavSatFix' }, 'topic_options.fix.type'],
@@ -235,6 +236,11 @@ describe('readBridgeConfig', () => {
     for (const [what, overrides, parameter] of cases) {
       it(`throws ParameterError naming ${parameter} when ${what}`, () => assertParamError(() => bridgeWith(overrides), parameter));
     }
+
+    it('takes a client_id of 256 characters that UTF-16 writes in 512 units, as the wire counts code points', () => {
+      const id = '\u{1F697}'.repeat(256);
+      assert.equal(bridgeWith({ client_id: id }).clientId, id);
+    });
 
     it('throws ParameterError naming topic_options.<key>.type when ROS 2 does not know the configured type', () => {
       const ros2Node = (overrides: Record<string, ParamValue | null>) => Object.assign(new MemoryRosGraph().createNode('b', overrides), { rawIsCdr: true });
