@@ -31,7 +31,12 @@ export interface MessageDefinition {
 /** Looks a type up by its full name; throws UnknownTypeError when it does not exist. */
 export type DefinitionLookup = (type: string) => MessageDefinition;
 
-const ROS2_NAME = /^([A-Za-z][A-Za-z0-9_]*)\/(msg)\/([A-Za-z][A-Za-z0-9_]*)$/;
+/**
+ * A message, or one of the messages rosidl makes of a service or an action (`std_srvs/srv/SetBool_Event`, the type
+ * of a `_service_event` topic; `pkg/action/Name_FeedbackMessage`, of `_action/feedback`): never the service or
+ * action itself, whose name has no `_`, since interface names cannot have one.
+ */
+const ROS2_NAME = /^[A-Za-z][A-Za-z0-9_]*\/(msg\/[A-Za-z][A-Za-z0-9_]*|(srv|action)\/[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+)$/;
 const ROS1_NAME = /^([A-Za-z][A-Za-z0-9_]*)\/([A-Za-z][A-Za-z0-9_]*)$/;
 
 /**

@@ -280,7 +280,7 @@ class RclnodejsNode implements RosNode {
       throw new UnknownTypeError(type, { cause: err });
     }
     if (!cls?.ROSMessageDef) throw new UnknownTypeError(type);
-    const def: MessageDefinition = { type, fields: cls.ROSMessageDef.fields.map((f) => toField(f.name, f.type)) };
+    const def: MessageDefinition = { type, fields: cls.ROSMessageDef.fields.map((f) => toField(f.name, f.type, type)) };
     const stale = staleDefinitionProblem(def);
     if (stale !== null) throw new RosError('FS_ROS_ERR_UNKNOWN_TYPE', stale);
     this.definitions.set(type, def);
@@ -441,11 +441,17 @@ function toState(p: RclParameter): ParamState {
   return { name: p.name, type: PARAM_TYPES[p.type] ?? 'not_set', value: p.value as ParamValue | undefined };
 }
 
-function toField(name: string, t: RclFieldType): FieldDefinition {
+/**
+ * `parent` is the type holding the field. rclnodejs names a nested type by package and name only; a service's or an
+ * action's own parts (`SetBool_Request` in std_srvs/srv/SetBool_Event) are in the parent's folder, not in msg/.
+ */
+function toField(name: string, t: RclFieldType, parent: string): FieldDefinition {
   const array: FieldDefinition['array'] = !t.isArray ? 'none' : t.isFixedSizeArray ? 'fixed' : t.isUpperBound ? 'bounded' : 'dynamic';
+  const [pkg, folder, parentName] = parent.split('/');
+  const ownPart = folder !== 'msg' && t.pkgName === pkg && t.type.startsWith(`${parentName.split('_')[0]}_`);
   return {
     name,
-    type: t.isPrimitiveType ? t.type : `${t.pkgName}/msg/${t.type}`,
+    type: t.isPrimitiveType ? t.type : `${t.pkgName}/${ownPart ? folder : 'msg'}/${t.type}`,
     primitive: t.isPrimitiveType,
     array,
     ...(t.isArray && t.arraySize !== null ? { size: t.arraySize } : {}),

@@ -49,6 +49,10 @@ export const MSG_SOURCES: Readonly<Record<string, string>> = {
     'builtin_interfaces/Time window_stop\nStatisticDataPoint[] statistics',
   'service_msgs/msg/ServiceEventInfo':
     'uint8 REQUEST_SENT = 0\nuint8 event_type\nbuiltin_interfaces/Time stamp\nchar[16] client_gid\nint64 sequence_number',
+  // A service's introspection message, the type of its `_service_event` topic: its own parts live in srv/, not msg/.
+  'std_srvs/srv/SetBool_Request': 'bool data',
+  'std_srvs/srv/SetBool_Response': 'bool success\nstring message',
+  'std_srvs/srv/SetBool_Event': 'service_msgs/ServiceEventInfo info\nSetBool_Request[<=1] request\nSetBool_Response[<=1] response',
   // Not a real type: one of everything the mapping must handle.
   'fastsocket_test/msg/AllTypes':
     'bool b\nbyte by\nchar c\nint8 i8\nuint8 u8\nint16 i16\nuint16 u16\nint32 i32\nuint32 u32\nint64 i64\nuint64 u64\n' +
@@ -57,9 +61,13 @@ export const MSG_SOURCES: Readonly<Record<string, string>> = {
     'bool[] bs\nstring[] ss\nint32[] i32s\nbuiltin_interfaces/Time t\nbuiltin_interfaces/Time[] ts\nstd_msgs/MultiArrayDimension[2] dims',
 };
 
-/** Parses .msg text into a definition (constants skipped, bare type names resolved in `pkg`). */
+/**
+ * Parses .msg text into a definition (constants skipped, bare type names resolved in `pkg`: in the folder of `type`
+ * for a service's or action's own parts, `SetBool_Request`, as rosidl generates them).
+ */
 export function parseMsg(type: string, source: string): MessageDefinition {
-  const pkg = type.split('/')[0];
+  const [pkg, kind, name] = type.split('/');
+  const ownPart = (base: string): boolean => kind !== 'msg' && base.startsWith(`${name.split('_')[0]}_`);
   const fields: FieldDefinition[] = [];
   for (const raw of source.split('\n')) {
     const line = raw.replace(/#.*/, '').trim();
@@ -71,7 +79,7 @@ export function parseMsg(type: string, source: string): MessageDefinition {
     const [, base, stringBound, bounded, size] = m;
     const array: FieldDefinition['array'] = typePart.includes('[') ? (bounded ? 'bounded' : size ? 'fixed' : 'dynamic') : 'none';
     const primitive = isPrimitiveType(base);
-    const fieldType = primitive ? base : base.includes('/') ? base.replace('/', '/msg/') : `${pkg}/msg/${base}`;
+    const fieldType = primitive ? base : base.includes('/') ? base.replace('/', '/msg/') : `${pkg}/${ownPart(base) ? kind : 'msg'}/${base}`;
     fields.push({
       name: namePart, type: fieldType, primitive, array,
       ...(size ? { size: Number(size) } : {}),

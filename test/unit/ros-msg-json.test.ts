@@ -190,8 +190,17 @@ describe('msg-json', () => {
       assert.equal(normalizeTypeName('std_msgs/msg/String'), 'std_msgs/msg/String');
     });
 
+    it('keeps the names of the messages rosidl makes of services and actions, the types of their introspection and feedback topics', () => {
+      for (const name of ['std_srvs/srv/SetBool_Event', 'rcl_interfaces/srv/GetParameters_Request', 'nav2_msgs/action/NavigateToPose_FeedbackMessage']) {
+        assert.equal(normalizeTypeName(name), name);
+      }
+    });
+
     it('returns null when the name is not a type name', () => {
-      for (const bad of ['String', 'a/b/c/d', 'std_msgs/srv/X', '', '1pkg/Name']) assert.equal(normalizeTypeName(bad), null, bad);
+      // A service or an action itself is not a message: std_srvs/srv/SetBool is its request and response together.
+      for (const bad of ['String', 'a/b/c/d', 'std_msgs/srv/X', 'std_srvs/srv/SetBool', 'nav2_msgs/action/NavigateToPose', 'std_msgs/srv/_Event', '', '1pkg/Name']) {
+        assert.equal(normalizeTypeName(bad), null, bad);
+      }
     });
   });
 });

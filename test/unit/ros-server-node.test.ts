@@ -140,6 +140,16 @@ describe('ServerNode', () => {
       assert.deepEqual(pub.qos, qos('best_effort', 'transient_local', 3));
     });
 
+    it('republishes a service\'s introspection message (std_srvs/srv/SetBool_Event), a topic type that is not pkg/msg/Name', () => {
+      const { graph, node, srv } = server();
+      const event = { info: { event_type: 1, stamp: { sec: 5, nanosec: 6 }, client_gid: Buffer.alloc(16, 7).toString('base64'), sequence_number: 3 }, request: [{ data: true }], response: [] };
+      srv.handleMessage(message({ ...envelope(0, event), topic: '/arm/_service_event', type: 'std_srvs/srv/SetBool_Event' }));
+      assert.deepEqual(node.logged('warn', /./), []);
+      const [got] = graph.messagesOn('/arm/_service_event') as Array<{ request: unknown[] }>;
+      assert.deepEqual(got.request, [{ data: true }]);
+      assert.equal(graph.publishers.find((p) => p.topic === '/arm/_service_event')!.type, 'std_srvs/srv/SetBool_Event');
+    });
+
     it('uses the configured default QoS when the envelope carries none', () => {
       const { graph, srv } = server({ qos_reliability: 'best_effort', qos_depth: 7n });
       srv.handleMessage(message(envelope(0, { data: 'x' }, { qos: undefined })));
