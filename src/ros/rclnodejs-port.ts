@@ -275,7 +275,7 @@ class RclnodejsNode implements RosNode {
     if (isInstalledMessage(type) === false) throw new UnknownTypeError(type);
     let cls: ReturnType<Rclnodejs['require']>;
     try {
-      cls = this.rcl.require(type);
+      cls = this.requireGenerated(type);
     } catch (err) {
       throw new UnknownTypeError(type, { cause: err });
     }
@@ -285,6 +285,22 @@ class RclnodejsNode implements RosNode {
     if (stale !== null) throw new RosError('FS_ROS_ERR_UNKNOWN_TYPE', stale);
     this.definitions.set(type, def);
     return def;
+  }
+
+  /**
+   * rclnodejs generates a workspace package's JavaScript when first asked for a type whose file it finds there
+   * (`Name.msg`); for a service's or an action's parts (`Drive_FeedbackMessage`, defined in Drive.action) it finds
+   * none and fails, so it is asked for the service or action first.
+   */
+  private requireGenerated(type: string): ReturnType<Rclnodejs['require']> {
+    try {
+      return this.rcl.require(type);
+    } catch (err) {
+      const parent = /^([^/]+\/(?:srv|action)\/[^/_]+)_/.exec(type)?.[1];
+      if (parent === undefined) throw err;
+      this.rcl.require(parent);
+      return this.rcl.require(type);
+    }
   }
 
   typeHash(type: string): string | null {

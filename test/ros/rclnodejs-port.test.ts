@@ -100,6 +100,38 @@ describe('RclnodejsPort', function () {
       assert.deepEqual(node.messageDefinition('rcl_interfaces/srv/GetParameters_Event').fields.map((f) => f.name), ['info', 'request', 'response']);
     });
 
+    it('defines the feedback message of an action and the event of a service of a workspace package it has not generated yet', async function () {
+      this.timeout(120_000);
+      // A package as colcon installs it, interface files only: rclnodejs generates JavaScript from them on first use,
+      // looking for a file named after the type asked for, which a service's or an action's parts do not have.
+      const pkg = 'fastsocket_fake_interfaces';
+      const workspace = join(dir, 'workspace');
+      mkdirSync(join(workspace, 'share', 'ament_index', 'resource_index', 'rosidl_interfaces'), { recursive: true });
+      writeFileSync(join(workspace, 'share', 'ament_index', 'resource_index', 'rosidl_interfaces', pkg), 'action/Drive.action\nsrv/Toggle.srv\n');
+      mkdirSync(join(workspace, 'share', pkg, 'action'), { recursive: true });
+      mkdirSync(join(workspace, 'share', pkg, 'srv'));
+      writeFileSync(join(workspace, 'share', pkg, 'action', 'Drive.action'), 'float64 target\n---\nbool ok\n---\nuint64 count\n');
+      writeFileSync(join(workspace, 'share', pkg, 'srv', 'Toggle.srv'), 'bool on\n---\nstring message\n');
+      const generated = join(REPO, 'node_modules/rclnodejs/generated', pkg);
+      rmSync(generated, { recursive: true, force: true });
+      const savedPrefixes = process.env.AMENT_PREFIX_PATH;
+      process.env.AMENT_PREFIX_PATH = `${workspace}:${savedPrefixes ?? ''}`;
+      try {
+        const node = (await open()).createNode('fastsocket_defs_workspace');
+        assert.deepEqual(node.messageDefinition(`${pkg}/action/Drive_FeedbackMessage`).fields.map((f) => [f.name, f.type]), [
+          ['goal_id', 'unique_identifier_msgs/msg/UUID'], ['feedback', `${pkg}/action/Drive_Feedback`],
+        ]);
+        assert.deepEqual(node.messageDefinition(`${pkg}/action/Drive_Feedback`).fields.map((f) => [f.name, f.type]), [['count', 'uint64']]);
+        assert.deepEqual(node.messageDefinition(`${pkg}/srv/Toggle_Event`).fields.map((f) => f.type), [
+          'service_msgs/msg/ServiceEventInfo', `${pkg}/srv/Toggle_Request`, `${pkg}/srv/Toggle_Response`,
+        ]);
+        assert.throws(() => node.messageDefinition(`${pkg}/action/Nope_FeedbackMessage`), (e: unknown) => e instanceof RosError && e.code === 'FS_ROS_ERR_UNKNOWN_TYPE');
+      } finally {
+        process.env.AMENT_PREFIX_PATH = savedPrefixes;
+        rmSync(generated, { recursive: true, force: true });
+      }
+    });
+
     it('throws UnknownTypeError without a word on the console, every time, with a workspace on AMENT_PREFIX_PATH', async () => {
       // rclnodejs searches workspace prefixes (not /opt/ros) for a type it has not generated, runs `which ros2` for
       // each and prints "Error reading directory" when the package is not there: once per message on the server.
