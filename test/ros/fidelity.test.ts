@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { FIXTURES, nodeScript, useRosGraph } from './ros-harness';
 
 /**
- * Field-by-field fidelity on a real graph: every case of fixtures/fidelity_cases.py (64-bit integers at their
- * limits, NaN, ±Inf, -0.0, subnormals, byte and char fields, fixed, bounded and empty sequences, nested types with
- * covariances, a 0.9 MB image, a point cloud) published in the vehicle domain, forwarded in json and in cdr encoding
+ * Field-by-field fidelity on a real graph: every case of fixtures/fidelity_cases.py (integers at their limits, NaN,
+ * ±Inf, -0.0, subnormals, combining marks and emoji, byte and char fields, fixed, bounded and empty sequences, nested
+ * types with covariances and arrays of messages, a service's event, a 0.9 MB image, a point cloud) published in the
+ * vehicle domain, forwarded in json and in cdr encoding
  * by one bridge whose params file lists them all, and compared byte for byte after serialization in the
  * infrastructure domain.
  */
