@@ -363,24 +363,28 @@ class RclnodejsNode implements RosNode {
 }
 
 /**
- * Whether a package on AMENT_PREFIX_PATH defines `type` (`pkg/msg/Name`), as the .msg or .idl rosidl installs; null
- * for the other names rclnodejs knows (an action's `pkg/action/Name_FeedbackMessage`, a service's `pkg/srv/Name_Event`),
- * which it is left to answer.
+ * Whether a package on AMENT_PREFIX_PATH defines `type` as rosidl installs it: `pkg/msg/Name` as its .msg or .idl, a
+ * service's or an action's part (`pkg/srv/Name_Event`, `pkg/action/Name_FeedbackMessage`) as the service's or
+ * action's .srv, .action or .idl; null for other names, which rclnodejs is left to answer.
  */
 function isInstalledMessage(type: string, env: NodeJS.ProcessEnv = process.env): boolean | null {
-  const m = MESSAGE_TYPE.exec(type);
+  const m = INTERFACE_TYPE.exec(type);
   if (!m) return null;
-  return installedMessageFile(m[1], m[2], ['msg', 'idl'], env) !== undefined;
+  const [, pkg, folder, name] = m;
+  return installedMessageFile(pkg, folder === 'msg' ? name : name.split('_')[0], [folder, 'idl'], env, folder) !== undefined;
 }
 
 /** `pkg/msg/Name`, with the package and the name as groups 1 and 2. */
 const MESSAGE_TYPE = /^([A-Za-z][A-Za-z0-9_]*)\/msg\/([A-Za-z][A-Za-z0-9_]*)$/;
 
-/** The first `share/<pkg>/msg/<name>.<ext>` that a prefix on AMENT_PREFIX_PATH holds, or undefined. */
-function installedMessageFile(pkg: string, name: string, exts: readonly string[], env: NodeJS.ProcessEnv): string | undefined {
+/** `pkg/msg/Name`, or a part of a service or action (`pkg/srv/Name_Event`), with package, folder and name as groups. */
+const INTERFACE_TYPE = /^([A-Za-z][A-Za-z0-9_]*)\/(msg|srv|action)\/([A-Za-z][A-Za-z0-9_]*)$/;
+
+/** The first `share/<pkg>/<folder>/<name>.<ext>` that a prefix on AMENT_PREFIX_PATH holds, or undefined. */
+function installedMessageFile(pkg: string, name: string, exts: readonly string[], env: NodeJS.ProcessEnv, folder = 'msg'): string | undefined {
   for (const prefix of (env.AMENT_PREFIX_PATH ?? '').split(':').filter(Boolean)) {
     for (const ext of exts) {
-      const file = join(prefix, 'share', pkg, 'msg', `${name}.${ext}`);
+      const file = join(prefix, 'share', pkg, folder, `${name}.${ext}`);
       if (existsSync(file)) return file;
     }
   }

@@ -144,7 +144,7 @@ describe('RclnodejsPort', function () {
       process.env.AMENT_PREFIX_PATH = `${workspace}:${savedPrefixes ?? ''}`;
       console.error = (...args: unknown[]) => void printed.push(args);
       try {
-        for (const type of ['nope_msgs/msg/Nope', 'std_msgs/msg/Nope', 'nope_msgs/msg/Nope']) {
+        for (const type of ['nope_msgs/msg/Nope', 'std_msgs/msg/Nope', 'nope_msgs/msg/Nope', 'nope_msgs/srv/Nope_Event', 'nope_msgs/action/Nope_FeedbackMessage', 'std_srvs/srv/Nope_Event']) {
           assert.throws(() => node.messageDefinition(type), (e: unknown) => e instanceof RosError && e.code === 'FS_ROS_ERR_UNKNOWN_TYPE', type);
         }
         assert.deepEqual(node.messageDefinition('std_msgs/msg/String').fields.map((f) => f.name), ['data']);
