@@ -163,6 +163,7 @@ function summaryTable(s: ServerStats, recorder: LatencyRecorder | null): string 
     ['closed: bad / oversize / idle / frame timeout', s.closed_bad, s.closed_oversize, s.closed_idle, s.closed_frame_timeout],
     ['authentication failures', s.auth_failures],
   ];
+  if (s.journal_errors > 0) rows.push(['failed writes of the --state-dir journal', s.journal_errors]);
   if (recorder) rows.push([`recorded to ${recorder.path}`, recorder.records]);
   return formatTable(['server', 'count'], rows.map(([label, ...n]) => [label, n.join(' / ')]));
 }

@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { ensureDir, readTextIfExists } from './fs-util';
 
 export const JOURNAL_FILE = 'seen-ids.log';
+/** After a failed write, ids wait in memory this long before the journal is tried again (each try writes them all). */
+const JOURNAL_RETRY_MS = 1000;
 
 export class SeenIds {
   private readonly ids = new Set<string>();
@@ -20,14 +22,27 @@ export class SeenIds {
   private fd: number | null = null;
   private journalLines = 0;
   private readonly journalPath: string | null;
+  /** Ids remembered but not yet in the journal because writing it failed (a full disk); written with a later id. */
+  private unjournalled: string[] = [];
+  /** A failed write may have left part of a record: the next write starts on a new line, so no id is glued to it. */
+  private torn = false;
+  private retryAtMs = -Infinity;
 
   /**
    * @param capacity how many ids to remember.
    * @param stateDir folder of the journal; created if missing. The journal's torn last record (after a crash
    *   mid-write) is detected and discarded, never read as an id.
+   * @param onJournalError called when the journal cannot be written after it was opened (a full disk, a folder made
+   *   read-only); the ids stay in memory, and the write is tried again with a later id.
+   * @param nowMs monotonic ms; injectable for tests.
    * @throws Error when the folder or journal cannot be created or read.
    */
-  constructor(private readonly capacity: number, stateDir?: string) {
+  constructor(
+    private readonly capacity: number,
+    stateDir?: string,
+    private readonly onJournalError: (err: Error) => void = () => undefined,
+    private readonly nowMs: () => number = () => performance.now(),
+  ) {
     if (!stateDir) {
       this.journalPath = null;
       return;
@@ -47,11 +62,24 @@ export class SeenIds {
     return this.ids.has(id);
   }
 
-  /** Records an id (journal first, so a crash right after this still knows it). */
+  /**
+   * Records an id, in the journal before returning, so a crash right after this still knows it. A journal that cannot
+   * be written is reported to onJournalError and never thrown: the id is still remembered in memory.
+   */
   add(id: string): void {
-    if (this.fd !== null) fs.writeSync(this.fd, encodeLine(id));
     this.remember(id);
-    if (this.fd !== null && ++this.journalLines > 2 * this.capacity) this.rewrite();
+    if (this.journalPath === null) return;
+    this.unjournalled.push(id);
+    // Only the newest `capacity` ids are read back, so older ones need not wait for the disk.
+    if (this.unjournalled.length > 2 * this.capacity) this.unjournalled = this.unjournalled.slice(-this.capacity);
+    if (this.nowMs() < this.retryAtMs) return;
+    try {
+      if (this.journalLines + this.unjournalled.length > 2 * this.capacity) this.compact();
+      else this.append();
+    } catch (err) {
+      this.retryAtMs = this.nowMs() + JOURNAL_RETRY_MS;
+      this.onJournalError(err as Error);
+    }
   }
 
   close(): void {
@@ -59,6 +87,34 @@ export class SeenIds {
       fs.closeSync(this.fd);
       this.fd = null;
     }
+  }
+
+  /** Appends the ids waiting for the journal. @throws Error from the file system, with the ids still waiting */
+  private append(): void {
+    this.fd ??= fs.openSync(this.journalPath!, 'a');
+    const text = Buffer.from((this.torn ? '\n' : '') + this.unjournalled.map(encodeLine).join(''));
+    // A disk that fills up takes part of a write and refuses the rest: writeSync returns short, then throws.
+    for (let at = 0; at < text.length; ) {
+      const n = fs.writeSync(this.fd, text, at);
+      this.torn = true;
+      if (n === 0) throw new Error(`cannot append to ${this.journalPath}: nothing was written`);
+      at += n;
+    }
+    this.torn = false;
+    this.journalLines += this.unjournalled.length;
+    this.unjournalled = [];
+  }
+
+  /** Rewrites the journal; if that fails, appends instead and tries it again after another `capacity` ids. */
+  private compact(): void {
+    try {
+      this.rewrite();
+      return;
+    } catch (err) {
+      this.journalLines -= this.capacity;
+      this.onJournalError(err as Error);
+    }
+    this.append();
   }
 
   private remember(id: string): void {
@@ -72,16 +128,31 @@ export class SeenIds {
     }
   }
 
-  /** Compacts the journal to the ids in memory: written to a temporary file, then renamed over the old one. */
+  /**
+   * Compacts the journal to the ids in memory: written to a temporary file, then renamed over the old one. Until the
+   * rename the old journal stays whole and open, so a failure (or a crash) at any point leaves every id in one of them.
+   * @throws Error from the file system
+   */
   private rewrite(): void {
     const file = this.journalPath!;
-    if (this.fd !== null) fs.closeSync(this.fd);
     const tmp = file + '.tmp';
-    const body = [...this.ids].map(encodeLine).join('');
-    fs.writeFileSync(tmp, body);
+    try {
+      fs.writeFileSync(tmp, [...this.ids].map(encodeLine).join(''));
+    } catch (err) {
+      try {
+        // A part written to a full disk would keep its space taken.
+        fs.rmSync(tmp, { force: true });
+      } catch {
+        // Not a file we made (a folder of that name): the write's error says what is wrong.
+      }
+      throw err;
+    }
+    this.close();
     fs.renameSync(tmp, file);
     this.fd = fs.openSync(file, 'a');
     this.journalLines = this.ids.size;
+    this.unjournalled = [];
+    this.torn = false;
   }
 }
 

@@ -103,6 +103,11 @@ export interface ServerStats {
   closed_frame_timeout: number;
   auth_failures: number;
   paused_reading: number;
+  /**
+   * Failed writes of the `stateDir` journal (a full disk, a folder made read-only). The ids are still deduplicated in
+   * memory; until a write succeeds, a resend after a server crash may be handed over again (as possible_duplicate).
+   */
+  journal_errors: number;
 }
 
 interface Pending {
@@ -178,6 +183,8 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
   private readonly authFailures = new Map<string, { count: number; sinceMs: number }>();
   private readonly peerWarnings = new WarnBudget(PEER_WARNINGS_PER_WINDOW);
   private readonly refusedWarnings = new WarnBudget(REFUSED_WARNINGS_PER_WINDOW, undefined, this.peerWarnings);
+  /** A full disk fails the journal for every message: one warning per window says so. */
+  private readonly journalWarnings = new WarnBudget(1);
   private pendingSeq = 0;
   /** Ids whose record expired, with when their ack 2 was written, oldest first; at most EXPIRED_IDS_KEPT. */
   private readonly expiredIds = new Map<string, number>();
@@ -189,7 +196,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     connections: 0, connections_total: 0, connections_refused: 0, messages: 0, duplicates: 0, resent: 0,
     possible_duplicates: 0, latencies: 0, ack3_unknown: 0, ack3_expired: 0, ack3_late: 0, ack3_overflow: 0, bad_frames: 0,
     bad_frames_by_reason: {}, closed_bad: 0, closed_oversize: 0, closed_idle: 0, closed_frame_timeout: 0,
-    auth_failures: 0, paused_reading: 0,
+    auth_failures: 0, paused_reading: 0, journal_errors: 0,
   };
 
   /** @throws TypeError naming a bad option; FastSocketError FS_ERR_INVALID_URL for a bad url. */
@@ -214,7 +221,14 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     if (secure && (!options.tls?.cert || !options.tls?.key)) {
       throw new TypeError(`option tls.cert and tls.key are required for ${this.endpoint.scheme}://`);
     }
-    this.seen = new SeenIds(capacity, options.stateDir);
+    this.seen = new SeenIds(capacity, options.stateDir, (err) => {
+      this.counters.journal_errors++;
+      this.journalWarnings.warn(
+        this.logger,
+        `cannot write the seen-ids journal in ${options.stateDir}: ${err.message}; ids are still deduplicated in memory, but until the ` +
+          'journal can be written a message resent after a server crash may be handed over twice (counted in journal_errors)',
+      );
+    });
   }
 
   /** Starts listening; resolves with the bound URL (the real port when 0 was asked for). */

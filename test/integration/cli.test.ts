@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { parseJson, type FastSocketClient } from '../../src/fastsocket';
 import { DelayProxy } from '../support/delay-proxy';
 import { startClient } from '../support/fixtures';
+import { RawPeer } from '../support/raw-peer';
 import { isMessage, RawServer } from '../support/raw-server';
 import { testCerts } from '../support/tls-certs';
 import { useTeardown, type Teardown } from '../support/teardown';
@@ -26,9 +27,13 @@ class Cli extends EventEmitter {
   readonly stderr: string[] = [];
   readonly exited: Promise<number | null>;
 
-  constructor(args: string[], { env, stdin }: { env?: NodeJS.ProcessEnv; stdin?: string | Buffer } = {}) {
+  /** @param fileSizeKb the largest file (KiB) the process may write (RLIMIT_FSIZE): a disk that fills up, without root. */
+  constructor(args: string[], { env, stdin, fileSizeKb }: { env?: NodeJS.ProcessEnv; stdin?: string | Buffer; fileSizeKb?: number } = {}) {
     super();
-    this.child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const [command, ...rest] = fileSizeKb === undefined
+      ? [process.execPath, MAIN, ...args]
+      : ['/bin/sh', '-c', `ulimit -f ${fileSizeKb} && exec "$0" "$@"`, process.execPath, MAIN, ...args];
+    this.child = spawn(command, rest, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     this.split('stdout', this.stdout);
     this.split('stderr', this.stderr);
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
@@ -79,7 +84,7 @@ class Cli extends EventEmitter {
   }
 }
 
-function startCli(teardown: Teardown, args: string[], opts?: { env?: NodeJS.ProcessEnv; stdin?: string | Buffer }): Cli {
+function startCli(teardown: Teardown, args: string[], opts?: { env?: NodeJS.ProcessEnv; stdin?: string | Buffer; fileSizeKb?: number }): Cli {
   const cli = new Cli(args, opts);
   teardown.add(() => {
     if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
@@ -340,6 +345,34 @@ describe('fastsocket CLI', function () {
       for (const row of ['latency (T1 - T2/2)', 'latency corrected', 'round trip (T1)']) {
         assert.ok(serve.stdout.some((l) => l.startsWith(row) && /\s30\s/.test(l)), `row ${row} with 30 samples:\n${serve.stdout.join('\n')}`);
       }
+    });
+  });
+
+  describe('serve --state-dir on a full disk', () => {
+    it('keeps serving, hands no resend over twice, warns once and counts journal_errors when the journal cannot grow', async () => {
+      const stateDir = tmpDir(teardown);
+      // 8 KiB hold about 210 journal records of 39 bytes: the rest of the 300 ids find the "disk" full.
+      const serve = startCli(teardown, ['serve', '--url', 'tcp://127.0.0.1:0', '--json', '--state-dir', stateDir], { fileSizeKb: 8 });
+      const url = (await serve.waitForEvent('listening')).url as string;
+      const ids = Array.from({ length: 300 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+      for (const resent of [false, true]) {
+        const peer = await RawPeer.connect(url);
+        teardown.add(() => peer.destroy());
+        for (const id of ids) peer.sendFrame({ id, type: 'message', payload: id, ...(resent ? { resent } : {}) });
+        await peer.waitForFrame((f) => f.id === ids.at(-1), 'the ack 2 of the last message', DEADLINE_MS);
+        peer.destroy();
+      }
+      serve.child.kill('SIGTERM');
+      assert.equal(await serve.exitCode(), 0, serve.stderr.join('\n'));
+      const handed = serve.events('message').map((m) => m.id as string);
+      assert.equal(handed.length, 300, `each message handed over once (${handed.length - new Set(handed).size} twice)`);
+      assert.deepEqual(new Set(handed), new Set(ids));
+      const summary = serve.events('summary')[0];
+      assert.ok((summary.journal_errors as number) > 0, 'journal_errors counts the failed writes');
+      assert.equal(summary.duplicates, 300);
+      const warnings = serve.stderr.filter((l) => l.includes('seen-ids journal'));
+      assert.equal(warnings.length, 1, `one warning, not one per message:\n${serve.stderr.slice(0, 5).join('\n')}`);
+      assert.match(warnings[0], /EFBIG/);
     });
   });
 

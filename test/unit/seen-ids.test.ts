@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { JOURNAL_FILE, SeenIds } from '../../src/fastsocket/seen-ids';
@@ -143,6 +144,67 @@ describe('SeenIds', () => {
       const again = make(10, dir);
       assert.equal(again.has('victim'), false, 'an innocent id "victim" would be swallowed as a duplicate');
       assert.equal(again.has('evil\nvictim'), true, 'the resend of "evil\\nvictim" would be handed over twice');
+    });
+
+    it('keeps deduplicating when the journal cannot be written, reports the failure once, and writes the ids once it can', () => {
+      // The module object itself, which the library's `fs` reads through: a disk that fills up mid-write takes part of
+      // the record (a short write) and refuses the rest.
+      const nodeFs = createRequire(__filename)('node:fs') as typeof fs;
+      const writeSync = nodeFs.writeSync;
+      let full = false;
+      let room = 5;
+      nodeFs.writeSync = ((fd: number, data: Buffer | string, offset?: number) => {
+        const buffer = typeof data === 'string' ? Buffer.from(data) : data.subarray(offset ?? 0);
+        if (!full) return writeSync(fd, buffer);
+        if (room === 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        const n = writeSync(fd, buffer, 0, Math.min(room, buffer.length));
+        room -= n;
+        return n;
+      }) as typeof fs.writeSync;
+      const errors: string[] = [];
+      let now = 0;
+      try {
+        const s = new SeenIds(10, dir, (err) => errors.push((err as NodeJS.ErrnoException).code ?? err.message), () => now);
+        open.push(s);
+        s.add('before');
+        full = true;
+        s.add('during-1');
+        s.add('during-2');
+        assert.ok(s.has('during-1') && s.has('during-2'), 'the ids are deduplicated in memory all the same');
+        assert.deepEqual(errors, ['ENOSPC'], 'one failure reported: the second id waits for the retry rather than failing again');
+        full = false;
+        now += 1000;
+        s.add('after');
+      } finally {
+        nodeFs.writeSync = writeSync;
+      }
+      assert.deepEqual(errors, ['ENOSPC']);
+      // No close(): a crash right after this still finds every id, and nothing glued to the torn record.
+      const again = make(10, dir);
+      assert.deepEqual(['before', 'during-1', 'during-2', 'after'].filter((id) => again.has(id)), ['before', 'during-1', 'during-2', 'after']);
+      assert.equal(again.size, 4);
+    });
+
+    it('keeps its journal open and whole when a compaction cannot write its temporary file, and leaves other files alone', () => {
+      const errors: Error[] = [];
+      const s = new SeenIds(2, dir, (err) => errors.push(err));
+      open.push(s);
+      fs.mkdirSync(`${journal()}.tmp`);
+      for (const id of ['a', 'b', 'c', 'd', 'e']) s.add(id);
+      assert.equal(errors.length, 1, 'the compaction that the fifth id started failed, and said so');
+      // A file opened now takes the lowest free descriptor, which a journal closed before its compaction gave up.
+      const other = path.join(dir, 'other');
+      const fd = fs.openSync(other, 'w');
+      try {
+        s.add('f');
+        s.close();
+      } finally {
+        fs.closeSync(fd);
+      }
+      assert.equal(fs.readFileSync(other, 'utf8'), '', 'no id was written into a file that is not the journal');
+      fs.rmdirSync(`${journal()}.tmp`);
+      const again = make(2, dir);
+      assert.ok(again.has('e') && again.has('f'), 'the newest ids are in the journal');
     });
 
     it('remembers an id holding a NUL character after a reopen', () => {
