@@ -109,6 +109,11 @@ export interface ClientStats {
   closed_frame_timeout: number;
   /** Connections taken for dead: nothing read for silenceTimeoutMs while messages waited for their ack. */
   closed_silent: number;
+  /**
+   * Failed writes of the outboxPath file (a full disk). The messages are still sent from memory; those written while
+   * it failed would not survive a restart of the client.
+   */
+  outbox_path_errors: number;
   outbox_messages: number;
   outbox_bytes: number;
   connected: boolean;
@@ -213,7 +218,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private closing: Promise<ClientStats> | null = null;
   private readonly counters = {
     sent: 0, delivered: 0, dropped: 0, abandoned: 0, rejected: 0, resent: 0, reconnects: 0, connect_failures: 0, unknown_acks: 0, bad_frames: 0,
-    closed_bad: 0, closed_oversize: 0, closed_frame_timeout: 0, closed_silent: 0,
+    closed_bad: 0, closed_oversize: 0, closed_frame_timeout: 0, closed_silent: 0, outbox_path_errors: 0,
   };
 
   /** @throws TypeError naming a bad option; FastSocketError FS_ERR_INVALID_URL for a bad url. */
@@ -246,7 +251,15 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.frameTimeoutMs = checkInteger('frameTimeoutMs', orDefault(options.frameTimeoutMs, DEFAULT_SERVER_LIMITS.frameTimeoutMs), 1);
     if (options.outboxPath !== undefined) {
       checkString('outboxPath', options.outboxPath);
-      this.store = new OutboxStore(options.outboxPath);
+      const storeWarnings = new WarnBudget(1);
+      this.store = new OutboxStore(options.outboxPath, (err) => {
+        this.counters.outbox_path_errors++;
+        storeWarnings.warn(
+          this.logger,
+          `cannot write the outbox file ${options.outboxPath}: ${err.message}; messages are still sent from memory, but those queued until ` +
+            'it can be written again would not survive a restart (counted in outbox_path_errors)',
+        );
+      });
       if (this.store.skippedRecords > 0) this.logger.warn(`outbox ${options.outboxPath}: skipped ${this.store.skippedRecords} damaged records`);
       const nowMono = this.clock();
       const nowWall = wallNs();

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { ensureDir } from './fs-util';
+import { ensureDir, replaceFile, writeAll } from './fs-util';
 
 export interface StoredMessage {
   id: string;
@@ -27,16 +27,31 @@ interface DoneRecord {
 }
 
 const COMPACT_MIN_DONE = 1000;
+/** After a failed write, the file is rewritten from memory at most this often (each try writes every live message). */
+const RETRY_MS = 1000;
 
 export class OutboxStore {
   private fd: number;
   private live = new Map<string, StoredMessage>();
   private doneCount = 0;
+  /** A write failed (a full disk): the file lacks records, or ends in a torn one, until a compaction rewrites it. */
+  private stale = false;
+  private retryAtMs = -Infinity;
   /** Records skipped at load because their checksum or shape was wrong. */
   readonly skippedRecords: number;
 
-  /** Opens (creating if needed) the store at `file`; its live messages are in `messages()`. */
-  constructor(private readonly file: string) {
+  /**
+   * Opens (creating if needed) the store at `file`; its live messages are in `messages()`.
+   * @param onError called when the file cannot be written after it was opened (a full disk): the messages stay in
+   *   memory, and the file is rewritten from there with a later record.
+   * @param nowMs monotonic ms; injectable for tests.
+   * @throws Error when the file cannot be read or written at opening.
+   */
+  constructor(
+    private readonly file: string,
+    private readonly onError: (err: Error) => void = () => undefined,
+    private readonly nowMs: () => number = () => performance.now(),
+  ) {
     ensureDir(path.dirname(path.resolve(file)));
     let skipped = 0;
     let text = '';
@@ -65,16 +80,17 @@ export class OutboxStore {
     return [...this.live.values()];
   }
 
+  /** Never throws: a file that cannot be written is reported to onError. */
   add(m: StoredMessage): void {
-    this.append({ m: m.id, p: m.json, q: m.queuedWallNs });
     this.live.set(m.id, m);
+    this.write({ m: m.id, p: m.json, q: m.queuedWallNs });
   }
 
-  /** Marks a message acknowledged or dropped. */
+  /** Marks a message acknowledged or dropped. Never throws, as add(). */
   done(id: string): void {
     if (!this.live.delete(id)) return;
-    this.append({ d: id });
-    if (++this.doneCount > COMPACT_MIN_DONE && this.doneCount > this.live.size) this.compact();
+    this.doneCount++;
+    this.write({ d: id });
   }
 
   close(): void {
@@ -82,18 +98,25 @@ export class OutboxStore {
     this.fd = -1;
   }
 
-  private append(rec: MessageRecord | DoneRecord): void {
-    fs.writeSync(this.fd, formatRecord(rec));
+  private write(rec: MessageRecord | DoneRecord): void {
+    if (this.stale && this.nowMs() < this.retryAtMs) return;
+    try {
+      if (this.stale || (this.doneCount > COMPACT_MIN_DONE && this.doneCount > this.live.size)) this.compact();
+      else writeAll(this.fd, formatRecord(rec));
+    } catch (err) {
+      this.stale = true;
+      this.retryAtMs = this.nowMs() + RETRY_MS;
+      this.onError(err as Error);
+    }
   }
 
+  /** Rewrites the file with the live messages; the old file stays open until the new one has replaced it. */
   private compact(): void {
-    if (this.fd >= 0) fs.closeSync(this.fd);
-    const tmp = this.file + '.tmp';
-    const body = [...this.live.values()].map((m) => formatRecord({ m: m.id, p: m.json, q: m.queuedWallNs })).join('');
-    fs.writeFileSync(tmp, body);
-    fs.renameSync(tmp, this.file);
+    replaceFile(this.file, [...this.live.values()].map((m) => formatRecord({ m: m.id, p: m.json, q: m.queuedWallNs })).join(''));
+    this.close();
     this.fd = fs.openSync(this.file, 'a');
     this.doneCount = 0;
+    this.stale = false;
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ensureDir, readTextIfExists } from './fs-util';
+import { ensureDir, readTextIfExists, replaceFile, writeAll } from './fs-util';
 
 export const JOURNAL_FILE = 'seen-ids.log';
 /** After a failed write, ids wait in memory this long before the journal is tried again (each try writes them all). */
@@ -92,13 +92,11 @@ export class SeenIds {
   /** Appends the ids waiting for the journal. @throws Error from the file system, with the ids still waiting */
   private append(): void {
     this.fd ??= fs.openSync(this.journalPath!, 'a');
-    const text = Buffer.from((this.torn ? '\n' : '') + this.unjournalled.map(encodeLine).join(''));
-    // A disk that fills up takes part of a write and refuses the rest: writeSync returns short, then throws.
-    for (let at = 0; at < text.length; ) {
-      const n = fs.writeSync(this.fd, text, at);
+    try {
+      writeAll(this.fd, (this.torn ? '\n' : '') + this.unjournalled.map(encodeLine).join(''));
+    } catch (err) {
       this.torn = true;
-      if (n === 0) throw new Error(`cannot append to ${this.journalPath}: nothing was written`);
-      at += n;
+      throw err;
     }
     this.torn = false;
     this.journalLines += this.unjournalled.length;
@@ -129,26 +127,14 @@ export class SeenIds {
   }
 
   /**
-   * Compacts the journal to the ids in memory: written to a temporary file, then renamed over the old one. Until the
-   * rename the old journal stays whole and open, so a failure (or a crash) at any point leaves every id in one of them.
+   * Compacts the journal to the ids in memory. The old journal stays open until the new one has replaced it, so a
+   * failure leaves it in use (a crash at any point leaves every id in one of them).
    * @throws Error from the file system
    */
   private rewrite(): void {
     const file = this.journalPath!;
-    const tmp = file + '.tmp';
-    try {
-      fs.writeFileSync(tmp, [...this.ids].map(encodeLine).join(''));
-    } catch (err) {
-      try {
-        // A part written to a full disk would keep its space taken.
-        fs.rmSync(tmp, { force: true });
-      } catch {
-        // Not a file we made (a folder of that name): the write's error says what is wrong.
-      }
-      throw err;
-    }
+    replaceFile(file, [...this.ids].map(encodeLine).join(''));
     this.close();
-    fs.renameSync(tmp, file);
     this.fd = fs.openSync(file, 'a');
     this.journalLines = this.ids.size;
     this.unjournalled = [];

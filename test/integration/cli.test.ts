@@ -376,6 +376,22 @@ describe('fastsocket CLI', function () {
     });
   });
 
+  describe('send --outbox-path on a full disk', () => {
+    it('delivers every message from memory and warns once when the outbox file cannot grow', async () => {
+      const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0');
+      const outbox = path.join(tmpDir(teardown), 'outbox.log');
+      // 8 KiB hold about 35 records of a 100-byte message: the rest find the "disk" full.
+      const send = startCli(teardown, ['send', '--url', url, '--count', '300', '--outbox-path', outbox, '--json'], { fileSizeKb: 8 });
+      assert.equal(await send.exitCode(), 0, send.stderr.join('\n'));
+      const summary = send.events('summary')[0];
+      assert.deepEqual({ delivered: summary.delivered, failed: summary.failed }, { delivered: 300, failed: 0 });
+      const warnings = send.stderr.filter((l) => l.includes('outbox file'));
+      assert.equal(warnings.length, 1, `one warning, not one per message:\n${send.stderr.slice(0, 5).join('\n')}`);
+      assert.match(warnings[0], /EFBIG/);
+      await waitUntil(() => serve.events('message').length >= 300, 'the server to print 300 messages', DEADLINE_MS);
+    });
+  });
+
   describe('serve: the latency table beside the clock-synced uplink and the age', () => {
     /** count and p50 (ms) of one row of the latency table, or undefined when the table lacks it. */
     function row(lines: string[], label: string): { count: number; p50: number } | undefined {

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { OutboxStore, type StoredMessage } from '../../src/fastsocket/outbox-store';
+import { fillDisk } from '../support/full-disk';
 
 type Op = { add: StoredMessage } | { done: number };
 
@@ -203,6 +204,58 @@ describe('OutboxStore', () => {
       s.close();
       assert.ok(afterDone > size);
       assert.equal(fs.statSync(file).size, afterDone);
+    });
+  });
+
+  describe('a file that cannot be written', () => {
+    const message = (i: number): StoredMessage => ({ id: `id-${i}`, json: `{"seq":${i}}`, queuedWallNs: i });
+
+    it('throws nothing on a full disk, reports it once, and rewrites the file from memory once it can', () => {
+      const errors: string[] = [];
+      let now = 0;
+      const s = new OutboxStore(file, (err) => errors.push((err as NodeJS.ErrnoException).code ?? err.message), () => now);
+      s.add(message(0));
+      s.add(message(1));
+      // The next record is cut after 10 bytes.
+      const disk = fillDisk(10);
+      try {
+        s.add(message(2));
+        s.done('id-0');
+        s.add(message(3));
+      } finally {
+        disk.restore();
+      }
+      assert.deepEqual(errors, ['ENOSPC'], 'one failure reported; the records after it wait for the retry');
+      now += 1000;
+      s.add(message(4));
+      // No close(): a crash right after this finds the live messages, and nothing else.
+      const again = reopen();
+      assert.deepEqual(again.messages().map((m) => m.id), ['id-1', 'id-2', 'id-3', 'id-4']);
+      assert.equal(again.skippedRecords, 0, 'the torn record was rewritten away');
+      s.close();
+    });
+
+    it('keeps its file open and whole when a compaction cannot write its temporary file, and leaves other files alone', () => {
+      const errors: Error[] = [];
+      let now = 0;
+      const s = new OutboxStore(file, (err) => errors.push(err), () => now);
+      fs.mkdirSync(`${file}.tmp`);
+      for (let i = 0; i < 1002; i++) s.add(message(i));
+      for (let i = 0; i < 1002; i++) s.done(`id-${i}`);
+      assert.equal(errors.length, 1, 'the compaction that the done records started failed, and said so');
+      // A file opened now takes the lowest free descriptor, which a store closed before its compaction gave up.
+      const other = path.join(dir, 'other');
+      const fd = fs.openSync(other, 'w');
+      try {
+        fs.rmdirSync(`${file}.tmp`);
+        now += 1000;
+        s.add(message(5000));
+        s.close();
+      } finally {
+        fs.closeSync(fd);
+      }
+      assert.equal(fs.readFileSync(other, 'utf8'), '', 'no record was written into a file that is not the outbox');
+      assert.deepEqual(reopen().messages().map((m) => m.id), ['id-5000']);
     });
   });
 });

@@ -1,10 +1,10 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { JOURNAL_FILE, SeenIds } from '../../src/fastsocket/seen-ids';
+import { fillDisk } from '../support/full-disk';
 
 describe('SeenIds', () => {
   let dir: string;
@@ -147,37 +147,23 @@ describe('SeenIds', () => {
     });
 
     it('keeps deduplicating when the journal cannot be written, reports the failure once, and writes the ids once it can', () => {
-      // The module object itself, which the library's `fs` reads through: a disk that fills up mid-write takes part of
-      // the record (a short write) and refuses the rest.
-      const nodeFs = createRequire(__filename)('node:fs') as typeof fs;
-      const writeSync = nodeFs.writeSync;
-      let full = false;
-      let room = 5;
-      nodeFs.writeSync = ((fd: number, data: Buffer | string, offset?: number) => {
-        const buffer = typeof data === 'string' ? Buffer.from(data) : data.subarray(offset ?? 0);
-        if (!full) return writeSync(fd, buffer);
-        if (room === 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-        const n = writeSync(fd, buffer, 0, Math.min(room, buffer.length));
-        room -= n;
-        return n;
-      }) as typeof fs.writeSync;
       const errors: string[] = [];
       let now = 0;
+      const s = new SeenIds(10, dir, (err) => errors.push((err as NodeJS.ErrnoException).code ?? err.message), () => now);
+      open.push(s);
+      s.add('before');
+      // The first id's record is cut after 5 bytes.
+      const disk = fillDisk(5);
       try {
-        const s = new SeenIds(10, dir, (err) => errors.push((err as NodeJS.ErrnoException).code ?? err.message), () => now);
-        open.push(s);
-        s.add('before');
-        full = true;
         s.add('during-1');
         s.add('during-2');
-        assert.ok(s.has('during-1') && s.has('during-2'), 'the ids are deduplicated in memory all the same');
-        assert.deepEqual(errors, ['ENOSPC'], 'one failure reported: the second id waits for the retry rather than failing again');
-        full = false;
-        now += 1000;
-        s.add('after');
       } finally {
-        nodeFs.writeSync = writeSync;
+        disk.restore();
       }
+      assert.ok(s.has('during-1') && s.has('during-2'), 'the ids are deduplicated in memory all the same');
+      assert.deepEqual(errors, ['ENOSPC'], 'one failure reported: the second id waits for the retry rather than failing again');
+      now += 1000;
+      s.add('after');
       assert.deepEqual(errors, ['ENOSPC']);
       // No close(): a crash right after this still finds every id, and nothing glued to the torn record.
       const again = make(10, dir);
