@@ -28,6 +28,41 @@ export function readTextIfExists(file: string): string | null {
 }
 
 /**
+ * Calls `onLine` with each line of a file, without its newline, and last with what follows the last newline, if
+ * anything, as unterminated. Read a chunk at a time: a file larger than the longest string V8 makes (512 MiB) could
+ * not be read as one. Returns false when the file does not exist (any other error is thrown).
+ * @param chunkBytes read size; injectable for tests.
+ */
+export function forEachLine(file: string, onLine: (line: string, terminated: boolean) => void, chunkBytes = 1 << 20): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  try {
+    const chunk = Buffer.alloc(chunkBytes);
+    // The start of a line that began in an earlier chunk. A newline byte is never part of a longer UTF-8 sequence,
+    // so a line's bytes decode the same as in the whole file.
+    let head: Buffer[] = [];
+    for (let n = fs.readSync(fd, chunk); n > 0; n = fs.readSync(fd, chunk)) {
+      let start = 0;
+      for (let nl = chunk.indexOf(0x0a); nl !== -1 && nl < n; nl = chunk.indexOf(0x0a, start)) {
+        onLine(head.length === 0 ? chunk.toString('utf8', start, nl) : Buffer.concat([...head, chunk.subarray(start, nl)]).toString('utf8'), true);
+        head = [];
+        start = nl + 1;
+      }
+      if (start < n) head.push(Buffer.from(chunk.subarray(start, n)));
+    }
+    if (head.length > 0) onLine(Buffer.concat(head).toString('utf8'), false);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+/**
  * Writes all of `text` to `fd`. A disk that fills up takes part of a write (writeSync returns short) and refuses the
  * rest: this throws then, with part of the text written.
  * @throws Error from the file system
@@ -42,15 +77,28 @@ export function writeAll(fd: number, text: string): void {
 }
 
 /**
- * Replaces `file` with `body` through `<file>.tmp` and a rename, so a failure or a crash at any moment leaves either
- * the old file or the new one whole. A temporary file that could not be written is removed, so that it does not
- * keep the space of a full disk.
+ * Replaces `file` with `records` through `<file>.tmp` and a rename, so a failure or a crash at any moment leaves
+ * either the old file or the new one whole. Written a batch at a time, as a body of 512 MiB or more could not be one
+ * string. A temporary file that could not be written is removed, so that it does not keep the space of a full disk.
  * @throws Error from the file system
  */
-export function replaceFile(file: string, body: string): void {
+export function replaceFile(file: string, records: Iterable<string>): void {
   const tmp = file + '.tmp';
   try {
-    fs.writeFileSync(tmp, body);
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      let batch = '';
+      for (const record of records) {
+        batch += record;
+        if (batch.length >= 1 << 20) {
+          writeAll(fd, batch);
+          batch = '';
+        }
+      }
+      writeAll(fd, batch);
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (err) {
     try {
       fs.rmSync(tmp, { force: true });
@@ -60,4 +108,9 @@ export function replaceFile(file: string, body: string): void {
     throw err;
   }
   fs.renameSync(tmp, file);
+}
+
+/** `items` mapped one at a time, without an array of them all. */
+export function* mapIterable<T, U>(items: Iterable<T>, f: (item: T) => U): Iterable<U> {
+  for (const item of items) yield f(item);
 }

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { ensureDir, replaceFile, writeAll } from './fs-util';
+import { ensureDir, forEachLine, mapIterable, replaceFile, writeAll } from './fs-util';
 
 export interface StoredMessage {
   id: string;
@@ -54,22 +54,13 @@ export class OutboxStore {
   ) {
     ensureDir(path.dirname(path.resolve(file)));
     let skipped = 0;
-    let text = '';
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    for (const line of text.split('\n')) {
-      if (line.length === 0) continue;
+    forEachLine(file, (line) => {
+      if (line.length === 0) return;
       const rec = parseRecord(line);
-      if (!rec) {
-        skipped++;
-        continue;
-      }
-      if ('m' in rec) this.live.set(rec.m, { id: rec.m, json: rec.p, queuedWallNs: rec.q });
+      if (!rec) skipped++;
+      else if ('m' in rec) this.live.set(rec.m, { id: rec.m, json: rec.p, queuedWallNs: rec.q });
       else this.live.delete(rec.d);
-    }
+    });
     this.skippedRecords = skipped;
     this.fd = -1;
     this.compact();
@@ -112,7 +103,7 @@ export class OutboxStore {
 
   /** Rewrites the file with the live messages; the old file stays open until the new one has replaced it. */
   private compact(): void {
-    replaceFile(this.file, [...this.live.values()].map((m) => formatRecord({ m: m.id, p: m.json, q: m.queuedWallNs })).join(''));
+    replaceFile(this.file, mapIterable(this.live.values(), (m) => formatRecord({ m: m.id, p: m.json, q: m.queuedWallNs })));
     this.close();
     this.fd = fs.openSync(this.file, 'a');
     this.doneCount = 0;

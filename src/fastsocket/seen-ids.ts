@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ensureDir, readTextIfExists, replaceFile, writeAll } from './fs-util';
+import { ensureDir, forEachLine, mapIterable, replaceFile, writeAll } from './fs-util';
 
 export const JOURNAL_FILE = 'seen-ids.log';
 /** After a failed write, ids wait in memory this long before the journal is tried again (each try writes them all). */
@@ -133,7 +133,7 @@ export class SeenIds {
    */
   private rewrite(): void {
     const file = this.journalPath!;
-    replaceFile(file, [...this.ids].map(encodeLine).join(''));
+    replaceFile(file, mapIterable(this.ids, encodeLine));
     this.close();
     this.fd = fs.openSync(file, 'a');
     this.journalLines = this.ids.size;
@@ -143,16 +143,12 @@ export class SeenIds {
 }
 
 function readJournal(file: string): string[] {
-  const text = readTextIfExists(file);
-  if (text === null) return [];
-  const lines = text.split('\n');
-  // The last element is '' when the file ends with a newline; otherwise it is a torn record: drop it.
-  lines.pop();
   const ids: string[] = [];
-  for (const line of lines) {
-    const id = decodeLine(line);
+  forEachLine(file, (line, terminated) => {
+    // A last line without its newline is a torn record: dropped.
+    const id = terminated ? decodeLine(line) : null;
     if (id !== null) ids.push(id);
-  }
+  });
   return ids;
 }
 
