@@ -118,10 +118,16 @@ export function ms(ns: number): string {
 
 /** The latency table printed by serve and demo: one row per series, values in ms. */
 export function latencyTable(rows: { label: string; summary: LatencySummary }[]): string {
-  return formatTable(
+  const table = formatTable(
     ['(ms)', 'count', 'p50', 'p90', 'p99', 'mean', 'jitter', 'max'],
     rows.map(({ label, summary: s }) => [label, String(s.count), ms(s.p50), ms(s.p90), ms(s.p99), ms(s.mean), ms(s.jitter), ms(s.max)]),
   );
+  // A sample past the statistics' range (1 h: an age after a long outage) is recorded at its top, so the max shown
+  // is that top, not the sample: say so rather than print it as a measurement.
+  const clamped = rows
+    .filter(({ summary: s }) => s.clamped_high > 0)
+    .map(({ label, summary: s }) => `(${label}: ${s.clamped_high} of its samples above ${ms(s.max)} ms, the top of the range, counted as ${ms(s.max)} ms)`);
+  return [table, ...clamped].join('\n');
 }
 
 /** Rounds to `digits` decimals, for rates and microsecond figures in summaries. */

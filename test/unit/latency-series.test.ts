@@ -27,6 +27,19 @@ describe('LatencySeries', () => {
       assert.ok(Math.abs(rtt.jitter - 0.2 * MS) < 1_000, `rtt jitter ${rtt.jitter} ns`);
     });
   });
+
+  describe('#table', () => {
+    it('says how many samples were above the range rather than print its top as their max (an age after a 5 h outage)', () => {
+      const series = new LatencySeries();
+      series.record(recordOf('a', 'veh-a', '10.0.0.1:40001', 20 * MS));
+      const fiveHours = 5 * 3600 * 1000 * MS;
+      series.record(latencyRecord({
+        id: 'b', peer: '10.0.0.1:40001', clientId: 'veh-a', resent: true, t1Ns: 40 * MS, readAtNs: 0, ack2AtNs: 0, ack3AtNs: 40 * MS, pcNs: 0, queuedNs: fiveHours,
+      }));
+      const table = series.table();
+      assert.match(table, /\(age \(queued \+ corrected\): 1 of its samples above 3600000\.000 ms, the top of the range, counted as 3600000\.000 ms\)/, table);
+    });
+  });
 });
 
 describe('latencySource', () => {
