@@ -109,6 +109,33 @@ describe('FastSocketServer restart', () => {
     });
   }
 
+  it('hands each message over once across SIGKILLs that come right after a compaction of the journal', async () => {
+    const { deliveredFile, stateDir } = scratch();
+    // A journal of 40 ids is compacted every 41 to 81 messages.
+    const server = await ServerProcess.start(teardown, { options: { stateDir, dedupCapacity: 40 }, deliveredFile, crashAfterCompaction: true });
+    const client = await startClient(teardown, server.url, { reconnectMinMs: 10, reconnectMaxMs: 50 });
+    let finished = false;
+    // Five at a time, in one write: the message after the one whose id started a compaction comes in the same read,
+    // so the crash lands before that one's ack 2 has left, and its resend must be known from the new journal. At most
+    // five in flight, so that what a resend can repeat is always among the newest 40 ids.
+    const sending = (async () => {
+      for (let seq = 0; seq < 300; seq += 5) await Promise.all([0, 1, 2, 3, 4].map((k) => client.send({ seq: seq + k })));
+      finished = true;
+    })();
+    let crashes = 0;
+    while (!finished) {
+      await waitUntil(() => finished || !server.alive, 'the messages to be sent or the server to crash', 20_000);
+      if (finished) break;
+      crashes++;
+      await server.restart();
+    }
+    await sending;
+    await server.kill();
+    const seqs = readDelivered(deliveredFile).map(seqOf).sort((a, b) => a - b);
+    assert.ok(crashes >= 3, `${crashes} crashes after a compaction`);
+    assert.deepEqual(seqs, Array.from({ length: 300 }, (_, i) => i), 'every message handed over, and once');
+  });
+
   it('loses no message across SIGKILLs without a stateDir, and marks every repeat resent', async () => {
     const run = await streamThroughRestarts(false);
     assertNoneLost(run);

@@ -90,6 +90,8 @@ export interface ServerProcessOptions {
   deliveredFile: string;
   /** The first run SIGKILLs itself while handing over its Nth message, before recording it. */
   crashOnMessage?: number;
+  /** Every run SIGKILLs itself at the first message after a compaction of its journal, before recording it. */
+  crashAfterCompaction?: boolean;
 }
 
 /** A FastSocketServer in a child process; restart() brings it back on the same URL. */
@@ -131,6 +133,7 @@ export class ServerProcess {
       deliveredFile: this.opts.deliveredFile,
       run: this.runs,
       ...(this.runs === 0 && this.opts.crashOnMessage !== undefined ? { crashOnMessage: this.opts.crashOnMessage } : {}),
+      crashAfterCompaction: this.opts.crashAfterCompaction,
     };
     this.runs++;
     const child = new Child<ToServerChild, FromServerChild>(`server process (run ${config.run})`, forkChild('fault-server-child.js', {

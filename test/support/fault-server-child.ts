@@ -5,7 +5,9 @@
  * Configured by the FASTSOCKET_FAULT_SERVER environment variable (JSON); talks to its parent over IPC.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { FastSocketServer, type FastSocketServerOptions } from '../../src/fastsocket';
+import { JOURNAL_FILE } from '../../src/fastsocket/seen-ids';
 
 export interface ServerChildConfig {
   options: FastSocketServerOptions;
@@ -15,6 +17,11 @@ export interface ServerChildConfig {
   run: number;
   /** SIGKILL the process while it hands over its Nth message, before recording it: a crash inside the application. */
   crashOnMessage?: number;
+  /**
+   * SIGKILL the process at the first message that comes after its stateDir journal was compacted (replaced by a new
+   * file), before handing it over: a crash right after a compaction.
+   */
+  crashAfterCompaction?: boolean;
 }
 
 export interface DeliveredRecord {
@@ -63,9 +70,12 @@ async function main(): Promise<void> {
   // signal), leaving a line without its newline: end it, so this run's records start on a line of their own.
   if (endsTorn(config.deliveredFile)) fs.writeSync(out, '\n');
   const server = new FastSocketServer(config.options);
+  const journal = path.join(config.options.stateDir ?? '', JOURNAL_FILE);
+  const journalAtStart = config.crashAfterCompaction ? fs.statSync(journal).ino : 0;
   let handed = 0;
   server.on('message', (m) => {
     if (++handed === config.crashOnMessage) process.kill(process.pid, 'SIGKILL');
+    if (config.crashAfterCompaction && fs.statSync(journal).ino !== journalAtStart) process.kill(process.pid, 'SIGKILL');
     const rec: DeliveredRecord = {
       run: config.run, id: m.id, payload: m.payload, resent: m.resent, possible_duplicate: m.possible_duplicate, client_id: m.client_id,
     };

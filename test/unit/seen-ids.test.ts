@@ -193,6 +193,15 @@ describe('SeenIds', () => {
       assert.ok(again.has('e') && again.has('f'), 'the newest ids are in the journal');
     });
 
+    it('reads the whole journal, not the temporary file, after a crash in the middle of a compaction', () => {
+      fs.writeFileSync(journal(), ['a', 'b', 'c'].map((id) => `${JSON.stringify(id)}\n`).join(''));
+      // What a SIGKILL while the compaction wrote its temporary file leaves beside the journal.
+      fs.writeFileSync(`${journal()}.tmp`, '"b"\n"c');
+      const s = make(10, dir);
+      assert.deepEqual(['a', 'b', 'c'].filter((id) => s.has(id)), ['a', 'b', 'c']);
+      assert.equal(s.size, 3);
+    });
+
     it('remembers an id holding a NUL character after a reopen', () => {
       const s = make(10, dir);
       s.add('a\u0000b');
