@@ -6,7 +6,7 @@ import { DEFAULT_CLIENT_LIMITS, DEFAULT_URL, FastSocketClient, JsonDepthError, p
 import { messageFrameBytes } from '../fastsocket/codec';
 import {
   asUsageError, CLIENT_LIMIT_OPTIONS, CLIENT_TLS_SPEC, clientTls, intFlag, jsonFlag, limitFlagSpecs, limitOptions, numberFlag,
-  OUTBOX_POLICY_SPEC, outboxPolicy, stringFlag, token, TOKEN_SPEC, UsageError, type FlagValues,
+  OUTBOX_POLICY_SPEC, outboxPolicy, stringFlag, throwIfPathError, token, TOKEN_SPEC, UsageError, type FlagValues,
 } from './args';
 import { COMMON_FLAGS, logLevel, type Command, type CommandContext } from './command';
 import { connectWithin, repeat, sendAll, Tally, type LoopEnd, type Outgoing } from './send-loop';
@@ -100,6 +100,8 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
       ...limits,
     });
   } catch (err) {
+    // The outbox file is opened in the constructor: a path we cannot use (a folder, under a file) is a bad --outbox-path.
+    throwIfPathError(err, v, 'outbox-path');
     asUsageError(err);
   }
   client.on('error', (err) => logger.error(err.message));

@@ -4,7 +4,7 @@ import {
 } from '../fastsocket';
 import {
   asUsageError, limitFlagSpecs, limitOptions, oneOfFlag, SERVER_LIMIT_OPTIONS, SERVER_TLS_SPEC, serverTls,
-  stringFlag, token, TOKEN_SPEC, UsageError, type FlagValues,
+  stringFlag, throwIfPathError, token, TOKEN_SPEC, UsageError, type FlagValues,
 } from './args';
 import { COMMON_FLAGS, logLevel, type Command, type CommandContext } from './command';
 import { LatencySeries } from './latency-series';
@@ -53,11 +53,8 @@ async function serve(v: FlagValues, ctx: CommandContext): Promise<number> {
       ...limitOptions(v, SERVER_LIMIT_OPTIONS),
     });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
     // The seen-ids journal is opened in the constructor: a folder we cannot use is a bad --state-dir.
-    if (typeof code === 'string' && code.startsWith('E') && v['state-dir'] !== undefined) {
-      throw new UsageError(`--state-dir: cannot use ${JSON.stringify(v['state-dir'])}: ${code}`);
-    }
+    throwIfPathError(err, v, 'state-dir');
     asUsageError(err);
   }
   let recorder: LatencyRecorder | null = null;

@@ -13,7 +13,9 @@ export function ensureDir(dir: string): void {
     fs.mkdirSync(abs);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    if (!fs.statSync(abs).isDirectory()) throw new Error(`${abs} exists and is not a directory`);
+    // With the code a file-system error has, so callers that name the setting for those (serve --state-dir, the
+    // server node's state_dir) do so for this one too.
+    if (!fs.statSync(abs).isDirectory()) throw Object.assign(new Error(`ENOTDIR: ${abs} exists and is not a directory`), { code: 'ENOTDIR' });
   }
 }
 

@@ -251,6 +251,11 @@ describe('fastsocket CLI', function () {
       // 950 bytes of payload fit under 1000, the message 1 frame around them does not.
       [['send', '--payload-bytes', '950', '--max-frame-bytes', '1000'], 'as a message frame: more than --max-frame-bytes'],
       [['serve', '--url', 'tcp://127.0.0.1:0', '--state-dir', path.join(__filename, 'not-a-folder')], '--state-dir'],
+      // A file in place of the folder, and an outbox path that is a folder or under a file: each was an internal error
+      // with a stack trace.
+      [['serve', '--url', 'tcp://127.0.0.1:0', '--state-dir', __filename], '--state-dir'],
+      [['send', '--url', 'tcp://127.0.0.1:9', '--outbox-path', __dirname], '--outbox-path'],
+      [['send', '--url', 'tcp://127.0.0.1:9', '--outbox-path', path.join(__filename, 'outbox.log')], '--outbox-path'],
       [['frobnicate'], 'frobnicate'],
     ];
     for (const [args, flag] of cases) {
