@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { FastSocketError, JsonDepthError, OUTBOX_POLICIES, parseJson, type OutboxPolicy, type TlsOptions } from '../fastsocket';
+import { fsErrorText } from '../fastsocket/fs-util';
 
 /** A mistake on the command line; the CLI prints its message on one line and exits 2. */
 export class UsageError extends Error {
@@ -251,10 +252,6 @@ const FLAG_OF_OPTION: Record<string, string> = {
 };
 
 /**
- * Turns an option error thrown by a library constructor (a TypeError naming the camelCase option, or a bad URL)
- * into a UsageError naming the flag; anything else is rethrown.
- */
-/**
  * The usage error for a file-system error (ENOENT, ENOTDIR, EISDIR...) that opening `flag`'s path raised, if `err` is
  * one and the flag was given; otherwise nothing.
  * @throws UsageError naming the flag and the error code
@@ -262,10 +259,14 @@ const FLAG_OF_OPTION: Record<string, string> = {
 export function throwIfPathError(err: unknown, values: FlagValues, flag: string): void {
   const code = (err as NodeJS.ErrnoException).code;
   if (typeof code === 'string' && /^E[A-Z]+$/.test(code) && values[flag] !== undefined) {
-    throw new UsageError(`--${flag}: cannot use ${JSON.stringify(values[flag])}: ${code}`);
+    throw new UsageError(`--${flag}: cannot use ${JSON.stringify(values[flag])}: ${fsErrorText(err as Error, code)}`);
   }
 }
 
+/**
+ * Turns an option error thrown by a library constructor (a TypeError naming the camelCase option, or a bad URL)
+ * into a UsageError naming the flag; anything else is rethrown.
+ */
 export function asUsageError(err: unknown, extraFlags: Record<string, string> = {}): never {
   if (err instanceof FastSocketError && err.code === 'FS_ERR_INVALID_URL') throw new UsageError(`--url: ${err.message}`);
   if (err instanceof TypeError) {

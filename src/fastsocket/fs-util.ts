@@ -116,3 +116,11 @@ export function replaceFile(file: string, records: Iterable<string>): void {
 export function* mapIterable<T, U>(items: Iterable<T>, f: (item: T) => U): Iterable<U> {
   for (const item of items) yield f(item);
 }
+
+/**
+ * What to tell a user of a file-system error: its message when that starts with the code, as Node's do
+ * (`EISDIR: illegal operation on a directory, open '/x'`) and ours do; else the code alone.
+ */
+export function fsErrorText(err: Error, code: string): string {
+  return typeof err.message === 'string' && err.message.startsWith(`${code}:`) ? err.message : code;
+}

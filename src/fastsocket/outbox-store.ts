@@ -54,13 +54,26 @@ export class OutboxStore {
   ) {
     ensureDir(path.dirname(path.resolve(file)));
     let skipped = 0;
+    let records = 0;
+    let foreign = false;
     forEachLine(file, (line) => {
       if (line.length === 0) return;
       const rec = parseRecord(line);
-      if (!rec) skipped++;
-      else if ('m' in rec) this.live.set(rec.m, { id: rec.m, json: rec.p, queuedWallNs: rec.q });
-      else this.live.delete(rec.d);
+      if (!rec) {
+        skipped++;
+        foreign ||= !RECORD_PREFIX.test(line);
+      } else {
+        records++;
+        if ('m' in rec) this.live.set(rec.m, { id: rec.m, json: rec.p, queuedWallNs: rec.q });
+        else this.live.delete(rec.d);
+      }
     });
+    // Opening rewrites the file with the live messages only, so a path that names some other file by mistake (a
+    // config, a log) would be emptied. A torn write leaves the start of a record; a file of which no line is a
+    // record and some line is not even the start of one was not written by us.
+    if (records === 0 && foreign) {
+      throw Object.assign(new Error(`EFTYPE: ${file} is not an outbox file (none of its lines is an outbox record); it is left as it is`), { code: 'EFTYPE' });
+    }
     this.skippedRecords = skipped;
     this.fd = -1;
     this.compact();
@@ -115,6 +128,9 @@ function formatRecord(rec: MessageRecord | DoneRecord): string {
   const json = JSON.stringify(rec);
   return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
 }
+
+/** What every record, and so every torn one, starts with: a CRC-32 in hex, a space, a JSON object. */
+const RECORD_PREFIX = /^[0-9a-f]{1,8}$|^[0-9a-f]{8} ($|\{)/;
 
 function parseRecord(line: string): MessageRecord | DoneRecord | null {
   const space = line.indexOf(' ');

@@ -4,6 +4,7 @@
  * as an integer even where a double is meant.
  */
 import { parseUrl } from '../fastsocket';
+import { fsErrorText } from '../fastsocket/fs-util';
 import { ParameterError } from './errors';
 import { ParamState, ParamType, ParamValue, RosNode } from './port';
 
@@ -168,7 +169,7 @@ export function openParamPath<T>(param: string, path: string | null, open: () =>
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (path === null || typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) throw err;
-    throw new ParameterError(param, `cannot use ${JSON.stringify(path)}: ${code}`);
+    throw new ParameterError(param, `cannot use ${JSON.stringify(path)}: ${fsErrorText(err as Error, code)}`);
   }
 }
 

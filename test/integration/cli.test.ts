@@ -268,6 +268,16 @@ describe('fastsocket CLI', function () {
       });
     }
 
+    it('exits 2 naming --outbox-path and leaves the file as it was when it names a file that is not an outbox', async () => {
+      const file = path.join(tmpDir(teardown), 'bridge.yaml');
+      fs.writeFileSync(file, 'url: tcp://10.0.0.5:8888\nclient_id: vehicle_1\n');
+      const cli = startCli(teardown, ['send', '--url', 'tcp://127.0.0.1:9', '--outbox-path', file]);
+      assert.equal(await cli.exitCode(), 2);
+      assert.equal(cli.stderr.length, 1, cli.stderr.join('\n'));
+      assert.match(cli.stderr[0], /--outbox-path: .*is not an outbox file/);
+      assert.equal(fs.readFileSync(file, 'utf8'), 'url: tcp://10.0.0.5:8888\nclient_id: vehicle_1\n');
+    });
+
     it('exits 2 naming --stdin when standard input is a directory, which Node reads as an empty stream', async () => {
       const dir = tmpDir(teardown);
       const fd = fs.openSync(dir, 'r');

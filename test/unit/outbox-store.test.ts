@@ -146,6 +146,27 @@ describe('OutboxStore', () => {
       }
     });
 
+    it('loads a file whose only record was torn at any byte of it, as a crash during the first write leaves it', () => {
+      const store = new OutboxStore(file);
+      store.add({ id: 'a', json: '{"text":"héllo"}', queuedWallNs: 1 });
+      store.close();
+      const bytes = fs.readFileSync(file);
+      // Up to the last byte of the record without its newline, which would be a whole record.
+      for (let cut = 1; cut < bytes.length - 1; cut++) {
+        fs.writeFileSync(file, bytes.subarray(0, cut));
+        assert.deepEqual(reopen().messages(), [], `cut at byte ${cut}`);
+      }
+    });
+
+    it('refuses a file that is not an outbox, leaving it as it was, where opening it would have emptied it', () => {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      for (const content of ['url: tcp://10.0.0.5:8888\nclient_id: vehicle_1\n', 'one line without a newline', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0])]) {
+        fs.writeFileSync(file, content);
+        assert.throws(() => new OutboxStore(file), (err: NodeJS.ErrnoException) => err.code === 'EFTYPE' && err.message.includes(file) && err.message.includes('not an outbox file'));
+        assert.deepEqual(fs.readFileSync(file), Buffer.from(content));
+      }
+    });
+
     it('skips a damaged record in the middle and counts it, keeping every other record', () => {
       fc.assert(
         fc.property(opsArb.filter((ops) => ops.length >= 2), fc.nat(), fc.nat(), fc.integer({ min: 1, max: 255 }), (ops, r, o, xor) => {
