@@ -53,7 +53,11 @@ export const EMPTY_LATENCY_SUMMARY: Readonly<LatencySummary> = Object.freeze({
 
 /** Running statistics of one series; exact moments beside a histogram for the percentiles. */
 class Series {
-  private readonly histogram: Histogram;
+  /**
+   * Made at the first sample: ~260 KiB at the defaults, and a server node keeps three pairs per topic, of which the
+   * uplink pair stays empty without clock sync.
+   */
+  private histogram: Histogram | null = null;
   private count = 0;
   private min = 0;
   private max = 0;
@@ -68,18 +72,17 @@ class Series {
   private clampedHigh = 0;
   private rejected = 0;
 
-  constructor(highestTrackableNs: number, significantDigits: number) {
-    this.histogram = build({
+  constructor(private readonly highestTrackableNs: number, private readonly significantDigits: number) {}
+
+  record(value: number, clampedLow: boolean, clampedHigh: boolean, source: string): void {
+    this.histogram ??= build({
       bitBucketSize: 64,
       autoResize: false,
       useWebAssembly: false,
       lowestDiscernibleValue: 1,
-      highestTrackableValue: highestTrackableNs,
-      numberOfSignificantValueDigits: significantDigits as 1 | 2 | 3 | 4 | 5,
+      highestTrackableValue: this.highestTrackableNs,
+      numberOfSignificantValueDigits: this.significantDigits as 1 | 2 | 3 | 4 | 5,
     });
-  }
-
-  record(value: number, clampedLow: boolean, clampedHigh: boolean, source: string): void {
     this.histogram.recordValue(value);
     if (clampedLow) this.clampedLow++;
     if (clampedHigh) this.clampedHigh++;
@@ -110,7 +113,7 @@ class Series {
   }
 
   reset(): void {
-    this.histogram.reset();
+    this.histogram?.reset();
     this.count = this.min = this.max = this.mean = this.m2 = this.jitterSum = this.jitterPairs = 0;
     this.previous.clear();
     this.clampedLow = this.clampedHigh = this.rejected = 0;
@@ -136,7 +139,7 @@ class Series {
 
   // HdrHistogram reports the top of the bucket, which can exceed the exact maximum; a p99 above max would confuse readers.
   percentile(p: number): number {
-    if (this.count === 0) return 0;
+    if (this.count === 0 || this.histogram === null) return 0;
     return Math.min(this.max, Math.max(this.min, this.histogram.getValueAtPercentile(p)));
   }
 }
