@@ -2,11 +2,9 @@
  * Command-line parsing shared by the subcommands: node:util parseArgs in strict mode, value conversion, and the
  * mapping between the kebab-case flags of PROTOCOL.md §6 and the library's camelCase options.
  */
-import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
-import { FastSocketError, JsonDepthError, OUTBOX_POLICIES, parseJson, type OutboxPolicy, type TlsOptions } from '../fastsocket';
+import { FastSocketError, JsonDepthError, keyPairProblem, OUTBOX_POLICIES, parseJson, pemProblem, type OutboxPolicy, type TlsOptions } from '../fastsocket';
 import { fsErrorText } from '../fastsocket/fs-util';
 
 /** A mistake on the command line; the CLI prints its message on one line and exits 2. */
@@ -225,21 +223,14 @@ function requireTlsUrl(values: FlagValues, url: string, flags: string[]): void {
 function pemFlag(values: FlagValues, name: string, kind: 'certificate' | 'key'): Buffer | undefined {
   const pem = readFileFlag(values, name);
   if (pem === undefined) return undefined;
-  try {
-    if (kind === 'certificate') new X509Certificate(pem);
-    else createPrivateKey(pem);
-  } catch (err) {
-    throw new UsageError(`--${name}: ${JSON.stringify(raw(values, name))} is not a PEM ${kind === 'key' ? 'private key' : 'certificate'} (${(err as Error).message})`);
-  }
+  const problem = pemProblem(kind, pem);
+  if (problem) throw new UsageError(`--${name}: ${JSON.stringify(raw(values, name))} ${problem}`);
   return pem;
 }
 
 function secureContextOf(cert: string | Buffer, key: string | Buffer, certFlag: string, keyFlag: string): void {
-  try {
-    createSecureContext({ cert, key });
-  } catch (err) {
-    throw new UsageError(`${certFlag} and ${keyFlag} do not belong together (${(err as Error).message})`);
-  }
+  const problem = keyPairProblem(cert, key);
+  if (problem) throw new UsageError(`${certFlag} and ${keyFlag} ${problem}`);
 }
 
 /** Library options that have a flag of another name than kebab(option). */

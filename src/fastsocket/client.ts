@@ -12,6 +12,7 @@ import {
   checkBoolean, checkInteger, orDefault, checkKnownKeys, checkString, ClientLimits, DEFAULT_SERVER_LIMITS, MAX_TIMER_MS, validateClientLimits,
 } from './options';
 import { connect, FrameConnection, isWebSocketProtocolError, TlsOptions } from './transport';
+import { checkTlsOptions } from './tls-options';
 import { DEFAULT_URL, Endpoint, formatUrl, parseUrl } from './url';
 import { OutboxStore } from './outbox-store';
 import { WarnBudget } from './warn-budget';
@@ -241,6 +242,10 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       if (longerThan(this.clientId, MAX_CLIENT_ID_LENGTH)) throw new TypeError(`option clientId must be at most ${MAX_CLIENT_ID_LENGTH} characters`);
     }
     if (options.token !== undefined) checkString('token', options.token);
+    checkTlsOptions(options.tls, this.endpoint.scheme === 'tls' || this.endpoint.scheme === 'wss', this.endpoint.scheme);
+    if (options.tls?.rejectUnauthorized === false) {
+      this.logger.warn(`tls.rejectUnauthorized is false: the certificate of ${this.url} is not checked, so anyone on the path can read and alter what is sent`);
+    }
     this.connectTimeoutMs = checkInteger('connectTimeoutMs', orDefault(options.connectTimeoutMs, 10_000), 1, MAX_TIMER_MS);
     this.silenceTimeoutMs = checkInteger('silenceTimeoutMs', orDefault(options.silenceTimeoutMs, DEFAULT_SILENCE_TIMEOUT_MS), 0);
     this.writeHighWater = checkInteger('writeHighWaterBytes', orDefault(options.writeHighWaterBytes, 1024 * 1024), 1);

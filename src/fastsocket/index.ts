@@ -23,4 +23,5 @@ export type { MonotonicClock } from './clock';
 export { DEFAULT_PORT, DEFAULT_URL, formatUrl, isLoopback, parseUrl, SCHEMES } from './url';
 export type { Endpoint, Scheme } from './url';
 export type { TlsOptions } from './transport';
+export { keyPairProblem, pemProblem } from './tls-options';
 export * from './wire';

@@ -9,6 +9,7 @@ import { latencyRecord } from './latency';
 import { checkLogger, Logger } from './logger';
 import { checkInteger, checkKnownKeys, orDefault, checkString, ServerLimits, validateServerLimits } from './options';
 import { SeenIds } from './seen-ids';
+import { certificateValidityProblem, checkTlsOptions } from './tls-options';
 import { FrameConnection, isWebSocketProtocolError, listen, Listener, TlsOptions } from './transport';
 import { DEFAULT_URL, Endpoint, isLoopback, parseUrl } from './url';
 import { WarnBudget } from './warn-budget';
@@ -218,6 +219,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     const capacity = checkInteger('dedupCapacity', orDefault(options.dedupCapacity, 100_000), 1);
     this.writeHighWater = checkInteger('writeHighWaterBytes', orDefault(options.writeHighWaterBytes, 1024 * 1024), 1);
     const secure = this.endpoint.scheme === 'tls' || this.endpoint.scheme === 'wss';
+    checkTlsOptions(options.tls, secure, this.endpoint.scheme);
     if (secure && (!options.tls?.cert || !options.tls?.key)) {
       throw new TypeError(`option tls.cert and tls.key are required for ${this.endpoint.scheme}://`);
     }
@@ -274,6 +276,9 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     this.sweeper.unref();
     const exposed = exposureWarning(listener.url, this.endpoint.host, this.endpoint.scheme === 'tls' || this.endpoint.scheme === 'wss', this.tokenDigest !== null);
     if (exposed) this.logger.warn(exposed);
+    const invalid = this.options.tls?.cert ? certificateValidityProblem(this.options.tls.cert, this.wallClock() / 1e6) : null;
+    // Served all the same (a clock that is wrong here may be right on the clients), but every client will refuse it.
+    if (invalid) this.logger.warn(`the server certificate (tls.cert) ${invalid}: clients that check it will refuse to connect`);
     this.logger.info(`listening on ${listener.url}`);
     return listener.url;
   }

@@ -454,8 +454,11 @@ class WsConnection extends FrameConnection {
   }
 }
 
+/** `cert`, `key` and `ca` are PEM text: the contents of the files, not their names (checked in the constructors). */
 export interface TlsOptions {
+  /** This side's certificate, followed by the intermediate certificates that chain it to the CA the peer trusts. */
   cert?: string | Buffer;
+  /** The private key of `cert`, unencrypted (there is no passphrase option). */
   key?: string | Buffer;
   /** CA to verify the peer with (server: require and verify client certificates, i.e. mutual TLS). */
   ca?: string | Buffer;

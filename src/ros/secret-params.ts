@@ -3,7 +3,7 @@
  * one is reported by parameter name. Secrets never appear in an error or a log line: only paths and errno codes do.
  */
 import { readFileSync } from 'node:fs';
-import { parseUrl, type TlsOptions } from '../fastsocket';
+import { keyPairProblem, parseUrl, pemProblem, type TlsOptions } from '../fastsocket';
 import { ParameterError } from './errors';
 import { ParamReader } from './params';
 
@@ -62,7 +62,14 @@ export function readTls(r: ParamReader, url: string, params: readonly TlsParam[]
   if (key.path !== '' && cert.path === '') throw new ParameterError(cert.param, `is required with ${key.param}`);
   if (set.length === 0) return null;
   const tls: TlsOptions = {};
-  for (const p of set) tls[p.field] = readParamFile(p.param, p.path);
+  for (const p of set) {
+    const pem = readParamFile(p.param, p.path);
+    const problem = pemProblem(p.field === 'key' ? 'key' : 'certificate', pem);
+    if (problem) throw new ParameterError(p.param, `${JSON.stringify(p.path)} ${problem}`);
+    tls[p.field] = pem;
+  }
+  const pairProblem = tls.cert && tls.key ? keyPairProblem(tls.cert, tls.key) : null;
+  if (pairProblem) throw new ParameterError(cert.param, `${JSON.stringify(cert.path)} and ${key.param} ${JSON.stringify(key.path)} ${pairProblem}`);
   return tls;
 }
 

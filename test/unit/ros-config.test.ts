@@ -10,6 +10,7 @@ import type { ParamValue } from '../../src/ros/port';
 import { readServerConfig, serverOptions } from '../../src/ros/server-config';
 import { MemoryRosGraph, MemoryRosNode } from '../support/memory-ros-port';
 import { useTeardown } from '../support/teardown';
+import { testCerts } from '../support/tls-certs';
 
 /** The repository, from build/test/unit. */
 const REPO = resolve(__dirname, '../../..');
@@ -114,10 +115,11 @@ describe('readBridgeConfig', () => {
       assert.equal(bridgeWith({ token: 'inline' }).token, 'inline');
     });
 
-    it('reads the CA and client certificate files for a tls:// url', () => {
-      const f = files(teardown, { 'ca.pem': 'CA PEM', 'client.pem': 'CERT PEM', 'client.key': 'KEY PEM' });
+    it('reads the CA and client certificate files for a tls:// url', async () => {
+      const certs = await testCerts();
+      const f = files(teardown, { 'ca.pem': certs.ca, 'client.pem': certs.clientCert, 'client.key': certs.clientKey });
       const c = bridgeWith({ url: 'tls://10.0.0.1:8888', tls_ca: f['ca.pem'], tls_client_cert: f['client.pem'], tls_client_key: f['client.key'] });
-      assert.deepEqual(c.tls, { ca: Buffer.from('CA PEM'), cert: Buffer.from('CERT PEM'), key: Buffer.from('KEY PEM') });
+      assert.deepEqual(c.tls, { ca: Buffer.from(certs.ca), cert: Buffer.from(certs.clientCert), key: Buffer.from(certs.clientKey) });
       assert.equal(bridgeWith({ url: 'wss://example.org/fs' }).tls, null, 'the system CAs when no file is named');
     });
 
@@ -332,14 +334,15 @@ describe('readServerConfig', () => {
       SERVER_LIMIT_PARAMS.forEach((l, i) => assert.equal(c.limits[l.option], 1000 + i, l.param));
     });
 
-    it('reads token_file, the certificate files and the record settings', () => {
-      const f = files(teardown, { token: 'tok\n', 'server.pem': 'CERT', 'server.key': 'KEY', 'ca.pem': 'CA' });
+    it('reads token_file, the certificate files and the record settings', async () => {
+      const certs = await testCerts();
+      const f = files(teardown, { token: 'tok\n', 'server.pem': certs.serverCert, 'server.key': certs.serverKey, 'ca.pem': certs.ca });
       const c = serverWith({
         url: 'wss://0.0.0.0:8443/', token_file: f.token, tls_cert: f['server.pem'], tls_key: f['server.key'], tls_ca: f['ca.pem'],
         record_path: '/tmp/run1.csv', sync_max_uncertainty_ns: 250000n,
       });
       assert.equal(c.token, 'tok');
-      assert.deepEqual(c.tls, { cert: Buffer.from('CERT'), key: Buffer.from('KEY'), ca: Buffer.from('CA') });
+      assert.deepEqual(c.tls, { cert: Buffer.from(certs.serverCert), key: Buffer.from(certs.serverKey), ca: Buffer.from(certs.ca) });
       assert.deepEqual(c.record, { path: '/tmp/run1.csv', format: 'csv' });
       assert.equal(c.syncMaxUncertaintyNs, 250000);
       assert.deepEqual(serverWith({ record_path: '/tmp/run1.log' }).record, { path: '/tmp/run1.log', format: 'jsonl' });
@@ -391,11 +394,25 @@ describe('readServerConfig', () => {
       });
     });
 
-    it('throws ParameterError naming the file parameter, not the secret, when a file is missing or the token is doubly set', () => {
-      const f = files(teardown, { token: 'top-secret\n', 'server.pem': 'CERT' });
+    it('throws ParameterError naming the file parameter, not the secret, when a file is missing or the token is doubly set', async () => {
+      const f = files(teardown, { token: 'top-secret\n', 'server.pem': (await testCerts()).serverCert });
       assertParamError(() => serverWith({ url: 'tls://h:1', tls_cert: f['server.pem'], tls_key: f.missing }), 'tls_key');
       assertParamError(() => serverWith({ token_file: f.missing }), 'token_file');
       assertParamError(() => serverWith({ token: 'inline-secret', token_file: f.token }), 'token_file', 'inline-secret');
+    });
+
+    it('throws ParameterError naming the parameter and the file when a TLS file does not hold what it should', async () => {
+      const certs = await testCerts();
+      const f = files(teardown, { 'server.pem': certs.serverCert, 'server.key': certs.serverKey, 'client.key': certs.clientKey, 'notes.txt': 'ca.pem\n' });
+      const tls = { url: 'tls://h:1', tls_cert: f['server.pem'], tls_key: f['server.key'] };
+      // Each was accepted and failed only when the node listened: OpenSSL's "no start line", naming no parameter.
+      assertParamError(() => serverWith({ ...tls, tls_cert: f['server.key'] }), 'tls_cert');
+      assertParamError(() => serverWith({ ...tls, tls_key: f['notes.txt'] }), 'tls_key');
+      assertParamError(() => serverWith({ ...tls, tls_ca: f['notes.txt'] }), 'tls_ca');
+      assertParamError(() => serverWith({ ...tls, tls_key: f['client.key'] }), 'tls_cert');
+      assert.throws(() => serverWith({ ...tls, tls_ca: f['notes.txt'] }), (e: Error) => e.message.includes(f['notes.txt']) && e.message.includes('no PEM certificate'));
+      assert.throws(() => serverWith({ ...tls, tls_key: f['client.key'] }), (e: Error) => e.message.includes('do not belong together'));
+      assertParamError(() => bridgeWith({ url: 'tls://h:1', tls_ca: f['server.key'] }), 'tls_ca');
     });
   });
 });

@@ -1,0 +1,82 @@
+/**
+ * Checks of TlsOptions in the constructors. Node reads `cert`, `key` and `ca` as PEM text: a file name given instead
+ * failed only at listen() with OpenSSL's "no start line", and on a client, or as a server's `ca`, not at all (the
+ * client fell back to the system CAs, the server refused every client certificate), both without naming the option.
+ */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
+import { checkBoolean, checkKnownKeys, checkString } from './options';
+import type { TlsOptions } from './transport';
+
+const KNOWN_TLS_OPTIONS = ['cert', 'key', 'ca', 'rejectUnauthorized', 'servername'];
+
+/**
+ * What is wrong with `pem` as a certificate (chain) or a private key, or null when it is one. Says when it looks like
+ * a file name, and when the key is encrypted (no passphrase can be given).
+ */
+export function pemProblem(kind: 'certificate' | 'key', pem: string | Buffer): string | null {
+  const text = typeof pem === 'string' ? pem : pem.toString('latin1');
+  if (!text.includes('-----BEGIN')) {
+    return `holds no PEM ${kind === 'key' ? 'private key' : 'certificate'} (no "-----BEGIN" line${typeof pem === 'string' && text.length < 4096 && !text.includes('\n') ? '; give the contents of the file, not its name' : ''})`;
+  }
+  // Node's own error for one depends on the input's type: "interrupted or cancelled", "bad decrypt", "passphrase required".
+  if (kind === 'key' && /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(text)) {
+    return 'is an encrypted private key, and fastsocket takes no passphrase: decrypt it (openssl pkey -in KEY -out KEY.plain) and protect that file with mode 600';
+  }
+  try {
+    if (kind === 'certificate') new X509Certificate(pem);
+    else createPrivateKey(pem);
+    return null;
+  } catch (err) {
+    return `is not a PEM ${kind === 'key' ? 'private key' : 'certificate'} (${(err as Error).message})`;
+  }
+}
+
+/** What is wrong with a certificate and key as a pair (a key of another certificate), or null. */
+export function keyPairProblem(cert: string | Buffer, key: string | Buffer): string | null {
+  try {
+    createSecureContext({ cert, key });
+    return null;
+  } catch (err) {
+    return `do not belong together (${(err as Error).message})`;
+  }
+}
+
+/**
+ * Checks the `tls` option of a server or client: known keys only, PEM text where PEM is expected, a key that matches
+ * its certificate, and no TLS settings on a tcp:// or ws:// url, where they would be silently unused.
+ * @throws TypeError naming the option (`tls.cert`, ...)
+ */
+export function checkTlsOptions(value: unknown, secure: boolean, scheme: string): TlsOptions | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError('option tls must be an object');
+  checkKnownKeys('tls', value, KNOWN_TLS_OPTIONS);
+  const tls = value as TlsOptions;
+  if (!secure && Object.values(tls).some((v) => v !== undefined)) {
+    throw new TypeError(`option tls is set but the url is ${scheme}://, which does not use it: use tls:// or wss://`);
+  }
+  for (const [field, kind] of [['cert', 'certificate'], ['key', 'key'], ['ca', 'certificate']] as const) {
+    const pem = tls[field];
+    if (pem === undefined) continue;
+    if (typeof pem !== 'string' && !Buffer.isBuffer(pem)) throw new TypeError(`option tls.${field} must be a string or a Buffer of PEM text`);
+    const problem = pemProblem(kind, pem);
+    if (problem) throw new TypeError(`option tls.${field} ${problem}`);
+  }
+  if (tls.cert !== undefined && tls.key !== undefined) {
+    const problem = keyPairProblem(tls.cert, tls.key);
+    if (problem) throw new TypeError(`option tls.cert and tls.key ${problem}`);
+  }
+  if (tls.rejectUnauthorized !== undefined) checkBoolean('tls.rejectUnauthorized', tls.rejectUnauthorized);
+  if (tls.servername !== undefined) checkString('tls.servername', tls.servername);
+  return tls;
+}
+
+/** Why `cert` (its first certificate) is not valid at `nowMs`, or null when it is: a server can serve it all the same. */
+export function certificateValidityProblem(cert: string | Buffer, nowMs: number): string | null {
+  const x509 = new X509Certificate(cert);
+  const from = Date.parse(x509.validFrom);
+  const to = Date.parse(x509.validTo);
+  if (nowMs > to) return `expired on ${new Date(to).toISOString()}`;
+  if (nowMs < from) return `is not valid before ${new Date(from).toISOString()}`;
+  return null;
+}
