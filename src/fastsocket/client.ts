@@ -11,8 +11,8 @@ import { checkLogger, Logger } from './logger';
 import {
   checkBoolean, checkInteger, orDefault, checkKnownKeys, checkString, ClientLimits, DEFAULT_SERVER_LIMITS, MAX_TIMER_MS, validateClientLimits,
 } from './options';
-import { connect, FrameConnection, isWebSocketProtocolError, TlsOptions } from './transport';
 import { checkTlsOptions } from './tls-options';
+import { connect, FrameConnection, isTlsAlert, isWebSocketProtocolError, tlsAlertError, TlsOptions } from './transport';
 import { DEFAULT_URL, Endpoint, formatUrl, parseUrl } from './url';
 import { OutboxStore } from './outbox-store';
 import { WarnBudget } from './warn-budget';
@@ -515,6 +515,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     conn.on('drain', () => this.pump());
     conn.on('error', (err) => {
       if (isWebSocketProtocolError(err)) this.logger.warn(`closing the connection to ${this.url}: ${err.message}`);
+      // With TLS 1.3 a server checks our certificate after our side of the handshake is done: its verdict comes here.
+      else if (isTlsAlert(err)) this.logger.warn(`closing the connection to ${this.url}: ${tlsAlertError(err).message}`);
       else this.logger.debug(`connection to ${this.url}: ${err.message}`);
     });
     const sendProgress = { atMs: performance.now(), buffered: 0, openedNs: this.clock() };
@@ -548,7 +550,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       // only at info, the client's side looked like a flaky link, reconnecting for ever.
       this.logger.warn(
         `disconnected from ${this.url} before the server answered the hello (a wrong or missing token? a server on another scheme ` +
-          `than ${this.endpoint.scheme}://? the server's log says why); ${this.outbox.size} messages unacknowledged`,
+          `than ${this.endpoint.scheme}://?${this.options.tls?.cert ? ' a refused client certificate?' : ''} the server's log says why); ` +
+          `${this.outbox.size} messages unacknowledged`,
       );
     } else {
       this.logger.info(`disconnected from ${this.url}; ${this.outbox.size} messages unacknowledged`);
@@ -579,7 +582,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       this.logger.warn(
         `message ${head.id} (${head.bytes} bytes) was the oldest unacknowledged on ${head.failures} connections that closed; the server may ` +
           'refuse it (its max_frame_bytes below the frame\'s size: a client with a clientId, --client-id, learns that limit from its hello), or a proxy in ' +
-          'front of it may reach no server; set maxAttempts (--max-attempts) to drop such a message',
+          `front of it may reach no server, or the server refuses this client (another scheme than ${this.endpoint.scheme}://?` +
+          `${this.options.tls?.cert ? ' our client certificate?' : ''} its log says why); set maxAttempts (--max-attempts) to drop such a message`,
       );
     }
   }

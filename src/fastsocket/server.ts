@@ -251,8 +251,15 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       onHeadersTooLarge: (peer, limitBytes) => {
         this.peerWarnings.warn(this.logger, `closing ${peer}: the headers of its WebSocket upgrade request are larger than ${limitBytes} bytes (Node's --max-http-header-size; a long token?)`);
       },
+      onTlsFailure: (peer, reason, level) => {
+        if (level === 'warn') this.peerWarnings.warn(this.logger, `closing ${peer}: ${reason}`);
+        else this.logger[level](`closing ${peer}: ${reason}`);
+      },
+      onTlsOnPlain: (peer) => {
+        this.peerWarnings.warn(this.logger, `closing ${peer}: it started a TLS handshake (a tls:// or wss:// client? this server is tcp://)`);
+      },
       onNotHttp: (peer) => {
-        this.peerWarnings.warn(this.logger, `closing ${peer}: it sent no HTTP request (a tcp:// or tls:// client? this server is ${this.endpoint.scheme}://)`);
+        this.peerWarnings.warn(this.logger, `closing ${peer}: it sent no HTTP request (a tcp:// or tls:// client?${this.endpoint.scheme === 'ws' ? ' a wss:// one?' : ''} this server is ${this.endpoint.scheme}://)`);
       },
       admitHandshake: (handshaking, peer) => {
         // Handshakes count against max_connections; when none is pending the connection may finish its upgrade,

@@ -481,6 +481,13 @@ export interface ListenOptions {
    */
   handshakeTimeoutMs?: number;
   onHandshakeTimeout?: (peer: string) => void;
+  /**
+   * tls/wss: a TLS handshake with a client failed; `reason` says why (no or a refused client certificate, a client
+   * that does not speak TLS), `level` how loudly to say it (debug: the peer went away without a byte).
+   */
+  onTlsFailure?: (peer: string, reason: string, level: 'warn' | 'info' | 'debug') => void;
+  /** tcp: a connection that opened with a TLS handshake (a tls:// or wss:// client), closed at once. */
+  onTlsOnPlain?: (peer: string) => void;
   /** ws/wss: a connection whose bytes are not an HTTP request (e.g. a tcp:// client), closed at once. */
   onNotHttp?: (peer: string) => void;
   /** ws/wss: an HTTP request whose headers pass Node's limit (http.maxHeaderSize), answered 431 and closed. */
@@ -530,7 +537,17 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
     const onSocket = (socket: net.Socket) => {
       socket.on('error', () => undefined);
       handshakeDone(formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0));
-      opts.onConnection(new StreamConnection(socket, opts.maxFrameBytes, 'read'));
+      const conn = new StreamConnection(socket, opts.maxFrameBytes, 'read');
+      if (ep.scheme === 'tcp') {
+        // A tls:// client's ClientHello holds no newline to end a frame: it waited for frame_timeout_ms, the client for
+        // its connect timeout, and neither said why. Ahead of the framer's listener, so none of it is read as frames.
+        socket.prependOnceListener('data', (chunk: Buffer) => {
+          if (chunk[0] !== TLS_HANDSHAKE_RECORD || chunk[1] !== 3) return;
+          opts.onTlsOnPlain?.(conn.peer);
+          conn.destroy();
+        });
+      }
+      opts.onConnection(conn);
     };
     server = ep.scheme === 'tcp' ? net.createServer(onSocket) : tls.createServer(tlsServerOptions!, onSocket);
   } else {
@@ -579,7 +596,16 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
       });
     });
   }
-  if (secure) server.on('tlsClientError', () => undefined);
+  if (secure) {
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+      // Node has destroyed the socket by now; the TCP socket under it kept the address read at 'connection'.
+      const raw = (socket as tls.TLSSocket & { _parent?: net.Socket })._parent ?? socket;
+      // The handshake deadline reports its own timeouts.
+      if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return;
+      const { reason, level } = tlsFailure(err, socket, raw.bytesRead, ep.scheme);
+      opts.onTlsFailure?.(formatHostPort(raw.remoteAddress ?? '?', raw.remotePort ?? 0), reason, level);
+    });
+  }
   server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
     const peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     if (err.code === 'HPE_HEADER_OVERFLOW') {
@@ -617,6 +643,77 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
       });
     });
   });
+}
+
+/** Why a client refuses a server certificate (OpenSSL's verify codes, and Node's host check), with what to do about it. */
+const CERT_REFUSAL_HINTS: Record<string, string> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'no CA this client trusts signed it: give that CA as tls.ca (--ca, tls_ca), or make the server send its intermediate certificates after its own',
+  UNABLE_TO_GET_ISSUER_CERT: 'no CA this client trusts signed it: give that CA as tls.ca (--ca, tls_ca)',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'no CA this client trusts signed it: give that CA as tls.ca (--ca, tls_ca)',
+  SELF_SIGNED_CERT_IN_CHAIN: 'its chain ends in a CA this client does not trust: give that CA as tls.ca (--ca, tls_ca)',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'it is self-signed: give that certificate, or the CA that should sign it, as tls.ca (--ca, tls_ca)',
+  CERT_UNTRUSTED: 'no CA this client trusts vouches for it: give that CA as tls.ca (--ca, tls_ca)',
+  CERT_HAS_EXPIRED: 'renew it, or check the clocks of both machines',
+  CERT_NOT_YET_VALID: 'check the clocks of both machines',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'its subjectAltName must list the host of the url, an address as IP:, a name as DNS: (the CN is not read)',
+  INVALID_PURPOSE: 'it does not allow server authentication (extendedKeyUsage)',
+};
+
+/**
+ * A tls:// or wss:// connect error, said so the user knows which side to fix: which certificate was refused and
+ * why, or that the server does not speak TLS at all.
+ */
+function explainTlsConnectError(err: NodeJS.ErrnoException, scheme: string): Error {
+  const hint = err.code !== undefined ? CERT_REFUSAL_HINTS[err.code] : undefined;
+  if (hint) return new Error(`the server's certificate was refused: ${err.message} (${err.code}; ${hint})`, { cause: err });
+  if (err.code === 'ECONNRESET' && /before secure TLS connection was established/.test(err.message)) {
+    return new Error(`${err.message} (a server that does not speak TLS: tcp:// or ws://? this client is ${scheme}://)`, { cause: err });
+  }
+  return isTlsAlert(err) ? tlsAlertError(err) : err;
+}
+
+/** A TLS alert from the server (OpenSSL's message holds the alert among file names and line numbers), said plainly. */
+export function tlsAlertError(err: NodeJS.ErrnoException & { reason?: string }): Error {
+  const alert = err.reason ?? err.code;
+  const hint = /certificate required|handshake failure/.test(alert ?? '')
+    ? 'it requires a client certificate: give one with tls.cert and tls.key (--client-cert --client-key, tls_client_cert tls_client_key)'
+    : /unknown ca|bad certificate|certificate unknown|expired|revoked|unsupported certificate/.test(alert ?? '')
+      ? 'it refused our client certificate: it must chain to the CA the server trusts and allow client authentication'
+      : 'the server\'s log says why';
+  return new Error(`the server ended the TLS handshake with the alert "${alert}" (${hint})`, { cause: err });
+}
+
+/** Whether an error is a TLS alert received from the peer. */
+export function isTlsAlert(err: Error & { code?: string }): boolean {
+  return /^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_/.test(err.code ?? '');
+}
+
+/** The first byte of a TLS record that carries a handshake message (a ClientHello), followed by major version 3. */
+const TLS_HANDSHAKE_RECORD = 0x16;
+
+/** OpenSSL's verdicts on a first record that is not TLS: a plaintext client (tcp, ws) on a tls:// or wss:// server. */
+const NOT_TLS_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_HTTP_REQUEST', 'ERR_SSL_HTTPS_PROXY_REQUEST', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_UNKNOWN_PROTOCOL', 'ERR_SSL_RECORD_LENGTH_MISMATCH']);
+
+/**
+ * Why the TLS handshake of a client failed, in words for the server's log, and how loud: a warning when it names a
+ * misconfiguration, info when the peer hung up after its hello (a client that refused our certificate, or a scanner),
+ * debug when it went away without a byte (a health check, a port scan).
+ */
+function tlsFailure(err: NodeJS.ErrnoException & { reason?: string }, socket: tls.TLSSocket, bytesRead: number, scheme: string): { reason: string; level: 'warn' | 'info' | 'debug' } {
+  const code = err.code ?? '';
+  const warn = (reason: string) => ({ reason, level: 'warn' as const });
+  if (socket.authorizationError) {
+    return warn(
+      `its client certificate was refused (${socket.authorizationError}): this server takes only client certificates that chain to its CA ` +
+        '(tls.ca, --ca, tls_ca), are within their validity dates and allow client authentication',
+    );
+  }
+  if (code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') return warn('it presented no client certificate, and this server requires one (mutual TLS: tls.ca, --ca, tls_ca is set)');
+  if (NOT_TLS_CODES.has(code)) return warn(`it did not start a TLS handshake (a ${scheme === 'tls' ? 'tcp://' : 'ws:// or tcp://'} client? this server is ${scheme}://)`);
+  if (isTlsAlert(err)) return warn(`the client ended the TLS handshake with the alert "${err.reason ?? code}" (does it trust this server's certificate?)`);
+  if (code.startsWith('ERR_SSL_')) return warn(`its TLS handshake failed: ${err.reason ?? err.message}`);
+  if (bytesRead > 0) return { reason: `it hung up during the TLS handshake (${err.message}; a client that does not trust this server's certificate does that, and its log says why)`, level: 'info' };
+  return { reason: `it closed before its TLS handshake (${err.message})`, level: 'debug' };
 }
 
 /**
@@ -676,7 +773,7 @@ export function connect(ep: Endpoint, opts: ConnectOptions): Promise<FrameConnec
               servername: opts.tls?.servername ?? (net.isIP(ep.host) ? undefined : ep.host),
             });
       cleanup = () => void socket.destroy();
-      socket.once('error', fail);
+      socket.once('error', (err: NodeJS.ErrnoException) => fail(ep.scheme === 'tls' ? explainTlsConnectError(err, ep.scheme) : err));
       socket.once(ep.scheme === 'tcp' ? 'connect' : 'secureConnect', () => {
         if (settled) return;
         settled = true;
@@ -702,7 +799,15 @@ export function connect(ep: Endpoint, opts: ConnectOptions): Promise<FrameConnec
       // Node's HTTP client says only "socket hang up" when the server closes without answering the upgrade, as a
       // fastsocket tcp:// or tls:// server does with an HTTP request.
       const onError = (err: NodeJS.ErrnoException) =>
-        fail(err.code === 'ECONNRESET' && err.message === 'socket hang up' ? new Error(`${err.message} without an HTTP answer (a tcp:// or tls:// server?)`, { cause: err }) : err);
+        fail(
+          err.code === 'ECONNRESET' && err.message === 'socket hang up'
+            ? new Error(
+                `${err.message} without an HTTP answer (a tcp:// or tls:// server?${ep.scheme === 'ws' ? ' a wss:// one?' : ''}` +
+                  `${opts.tls?.cert ? ' one that refused our client certificate? its log says why' : ''})`,
+                { cause: err },
+              )
+            : explainTlsConnectError(err, ep.scheme),
+        );
       ws.once('error', onError);
       ws.once('unexpected-response', (_req, res) => {
         fail(new Error(`HTTP ${res.statusCode} instead of a WebSocket upgrade`));

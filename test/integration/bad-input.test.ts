@@ -333,7 +333,7 @@ describe('FastSocketServer bad input', () => {
       const client = await startClient(teardown, a.url.replace(/^tcp:/, 'ws:'), { clientId: 'veh-ws', logger: capture(clientLines) });
       client.connect().catch(() => undefined);
       await waitUntil(() => clientLines.length > 0 && serverLines.length > 0, 'a warning on each side');
-      assert.match(clientLines[0], /^cannot connect to ws:\/\/127\.0\.0\.1:\d+\/: socket hang up without an HTTP answer \(a tcp:\/\/ or tls:\/\/ server\?\); retrying$/);
+      assert.match(clientLines[0], /^cannot connect to ws:\/\/127\.0\.0\.1:\d+\/: socket hang up without an HTTP answer \(a tcp:\/\/ or tls:\/\/ server\? a wss:\/\/ one\?\); retrying$/);
       assert.match(serverLines[0], /^closing 127\.0\.0\.1:\d+: it sent an HTTP request \(a ws:\/\/ or wss:\/\/ client\? this server is tcp:\/\/\)$/);
       assert.ok(!serverLines.some((l) => l.startsWith('bad frame')), serverLines.join('\n'));
       await client.close({ timeoutMs: 0 });
@@ -469,7 +469,7 @@ describe('FastSocketServer bad input', () => {
       teardown.add(() => peer.destroy());
       peer.sendBytes('{"type":"hello","protocol":1,"client_id":"veh-tcp"}\n');
       await peer.waitClosed('the tcp client of a ws server to be closed', SLACK_MS);
-      assert.deepEqual(lines.map((l) => l.replace(/127\.0\.0\.1:\d+/, 'PEER')), ['closing PEER: it sent no HTTP request (a tcp:// or tls:// client? this server is ws://)']);
+      assert.deepEqual(lines.map((l) => l.replace(/127\.0\.0\.1:\d+/, 'PEER')), ['closing PEER: it sent no HTTP request (a tcp:// or tls:// client? a wss:// one? this server is ws://)']);
       await finish(a);
     });
 

@@ -5,9 +5,10 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { FastSocketClient, FastSocketServer, type Logger } from '../../src/fastsocket';
 import { tempDir } from '../support/fault-scenarios';
-import { startServer } from '../support/fixtures';
+import { startClient, startServer } from '../support/fixtures';
 import { useTeardown } from '../support/teardown';
 import { testCerts } from '../support/tls-certs';
+import { waitUntil } from '../support/wait';
 
 const run = promisify(execFile);
 
@@ -80,4 +81,74 @@ describe('TLS as deployed: misconfiguration and refusals', function () {
       assert.deepEqual(now.lines.filter((l) => l.startsWith('warn ')), []);
     });
   });
+
+  for (const scheme of ['tls', 'wss'] as const) {
+    describe(`${scheme}:// handshakes the server refuses`, () => {
+      async function mutualServer() {
+        const c = await testCerts();
+        const server = loggedLines();
+        const { url } = await startServer(teardown, scheme, { tls: { cert: c.serverCert, key: c.serverKey, ca: c.ca }, logger: server.logger });
+        return { url, serverLines: server.lines, certs: c };
+      }
+
+      // Both sides said nothing above the debug level: the client warned after 3 closes that the server might refuse
+      // the message for its size, and the server's log, which the client's warnings point to, was empty.
+      it('says on both sides that a client without a certificate was refused by mutual TLS', async () => {
+        const { url, serverLines, certs } = await mutualServer();
+        const client = loggedLines();
+        const c = await startClient(teardown, url, { tls: { ca: certs.ca }, logger: client.logger });
+        c.send('x').catch(() => undefined);
+        await waitUntil(() => serverLines.some((l) => l.startsWith('warn ')) && client.lines.some((l) => l.includes('requires a client certificate')), () => `both sides to warn:\n${serverLines.join('\n')}\n${client.lines.join('\n')}`);
+        assert.match(serverLines.find((l) => l.startsWith('warn '))!, /^warn closing 127\.0\.0\.1:\d+: it presented no client certificate, and this server requires one/);
+        assert.ok(client.lines.some((l) => l.startsWith('warn ') && l.includes('tlsv13 alert certificate required')), client.lines.join('\n'));
+      });
+
+      it('names why the server refused a client certificate that does not allow client authentication', async () => {
+        const { url, serverLines, certs } = await mutualServer();
+        const c = await startClient(teardown, url, { tls: { ca: certs.ca, cert: certs.serverCert, key: certs.serverKey } });
+        c.send('x').catch(() => undefined);
+        await waitUntil(() => serverLines.some((l) => l.startsWith('warn ')), () => `a warning:\n${serverLines.join('\n')}`);
+        assert.match(serverLines.find((l) => l.startsWith('warn '))!, /^warn closing 127\.0\.0\.1:\d+: its client certificate was refused \(INVALID_PURPOSE\)/);
+      });
+
+      it(`names the schemes when a ${scheme === 'tls' ? 'tcp' : 'ws'}:// client dials it`, async () => {
+        const server = loggedLines();
+        const { url } = await startServer(teardown, scheme, { logger: server.logger });
+        const plain = url.replace(/^tls:/, 'tcp:').replace(/^wss:/, 'ws:');
+        const c = await startClient(teardown, plain);
+        c.send('x').catch(() => undefined);
+        await waitUntil(() => server.lines.some((l) => l.startsWith('warn ')), () => `a warning:\n${server.lines.join('\n')}`);
+        assert.match(server.lines.find((l) => l.startsWith('warn '))!, new RegExp(`^warn closing 127\\.0\\.0\\.1:\\d+: it did not start a TLS handshake \\(a .*client\\? this server is ${scheme}://\\)$`));
+      });
+    });
+
+    describe(`${scheme}:// clients say which certificate they refused and why`, () => {
+      async function firstError(url: string, tls: object): Promise<string> {
+        const errors: string[] = [];
+        const c = await startClient(teardown, url, { tls });
+        c.on('disconnect', ({ error }) => error && errors.push(error.message));
+        c.send('x').catch(() => undefined);
+        await waitUntil(() => errors.length > 0, 'a failed connection attempt');
+        return errors[0];
+      }
+
+      it('an untrusted server certificate: names it and tls.ca', async () => {
+        const { url } = await startServer(teardown, scheme);
+        const message = await firstError(url, {});
+        assert.match(message, /the server's certificate was refused: .*\((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY); .*tls\.ca/);
+      });
+
+      it('a certificate for another host: names its subjectAltName', async () => {
+        const { url } = await startServer(teardown, scheme);
+        const message = await firstError(url, { ca: (await testCerts()).ca, servername: 'other.example' });
+        assert.match(message, /the server's certificate was refused: .*\(ERR_TLS_CERT_ALTNAME_INVALID; its subjectAltName must list the host/);
+      });
+
+      it(`a ${scheme === 'tls' ? 'tcp' : 'ws'}:// server: says it does not speak TLS`, async () => {
+        const { url } = await startServer(teardown, scheme === 'tls' ? 'tcp' : 'ws');
+        const message = await firstError(url.replace(/^tcp:/, 'tls:').replace(/^ws:/, 'wss:'), { ca: (await testCerts()).ca });
+        assert.match(message, /before secure TLS connection was established \(a server that does not speak TLS/);
+      });
+    });
+  }
 });

@@ -213,12 +213,12 @@ describe('fastsocket ROS 2 nodes', function () {
     {
       bridge: 'ws', server: 'tcp', what: 'rather than timing out after a bad frame per header line',
       serverSays: /\[WARN\].*closing 127\.0\.0\.1:\d+: it sent an HTTP request \(a ws:\/\/ or wss:\/\/ client\? this server is tcp:\/\/\)/,
-      bridgeSays: /\[WARN\].*cannot connect to ws:\S+: socket hang up without an HTTP answer \(a tcp:\/\/ or tls:\/\/ server\?\)/,
+      bridgeSays: /\[WARN\].*cannot connect to ws:\S+: socket hang up without an HTTP answer \(a tcp:\/\/ or tls:\/\/ server\? a wss:\/\/ one\?\)/,
       serverNeverSays: /bad frame/,
     },
     {
       bridge: 'tcp', server: 'ws', what: 'rather than reconnecting in silence',
-      serverSays: /\[WARN\].*closing 127\.0\.0\.1:\d+: it sent no HTTP request \(a tcp:\/\/ or tls:\/\/ client\? this server is ws:\/\/\)/,
+      serverSays: /\[WARN\].*closing 127\.0\.0\.1:\d+: it sent no HTTP request \(a tcp:\/\/ or tls:\/\/ client\? a wss:\/\/ one\? this server is ws:\/\/\)/,
       bridgeSays: /\[WARN\].*disconnected from tcp:\S+ before the server answered the hello \(.*a server on another scheme than tcp:\/\/\?/,
       serverNeverSays: null,
     },
