@@ -180,13 +180,13 @@ export function token(values: FlagValues, env: NodeJS.ProcessEnv): string | unde
 }
 
 export const SERVER_TLS_SPEC: FlagSpecs = {
-  cert: { type: 'string', value: 'FILE', help: 'server certificate (PEM) for tls:// and wss://' },
-  key: { type: 'string', value: 'FILE', help: 'server private key (PEM)' },
+  cert: { type: 'string', value: 'FILE', help: 'server certificate (PEM, followed by its intermediates) for tls:// and wss://' },
+  key: { type: 'string', value: 'FILE', help: 'server private key (PEM, unencrypted)' },
   ca: { type: 'string', value: 'FILE', help: 'CA (PEM) that client certificates must chain to: requires mutual TLS' },
 };
 
 export const CLIENT_TLS_SPEC: FlagSpecs = {
-  ca: { type: 'string', value: 'FILE', help: 'CA (PEM) to verify the server certificate with' },
+  ca: { type: 'string', value: 'FILE', help: 'CA (PEM) to verify the server certificate with (default: Node\'s bundled Mozilla CAs)' },
   'client-cert': { type: 'string', value: 'FILE', help: 'client certificate (PEM) for mutual TLS' },
   'client-key': { type: 'string', value: 'FILE', help: 'client private key (PEM)' },
 };

@@ -285,7 +285,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     if (exposed) this.logger.warn(exposed);
     const invalid = this.options.tls?.cert ? certificateValidityProblem(this.options.tls.cert, this.wallClock() / 1e6) : null;
     // Served all the same (a clock that is wrong here may be right on the clients), but every client will refuse it.
-    if (invalid) this.logger.warn(`the server certificate (tls.cert) ${invalid}: clients that check it will refuse to connect`);
+    if (invalid) this.logger.warn(`the server certificate (tls.cert, --cert, tls_cert) ${invalid}: clients that check it will refuse to connect`);
     this.logger.info(`listening on ${listener.url}`);
     return listener.url;
   }

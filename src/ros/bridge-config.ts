@@ -34,7 +34,7 @@ export interface BridgeConfig {
   readonly clientId: string;
   /** null: no token in the hello. Never logged. */
   readonly token: string | null;
-  /** CA and client certificate and key read from their files; null: none (system CAs for tls:// and wss://). */
+  /** CA and client certificate and key read from their files; null: none (Node's bundled CAs for tls:// and wss://). */
   readonly tls: TlsOptions | null;
   readonly outbox: OutboxLimits;
   /** File keeping unacknowledged messages across bridge restarts; null: memory only. */

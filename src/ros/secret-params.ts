@@ -29,13 +29,13 @@ export interface TlsParam {
 }
 
 export const SERVER_TLS_PARAMS: readonly TlsParam[] = [
-  { param: 'tls_cert', field: 'cert', description: 'Server certificate (PEM file) for tls:// and wss://.' },
-  { param: 'tls_key', field: 'key', description: 'Private key (PEM file) of tls_cert.' },
+  { param: 'tls_cert', field: 'cert', description: 'Server certificate (PEM file, followed by its intermediates) for tls:// and wss://.' },
+  { param: 'tls_key', field: 'key', description: 'Private key (PEM file, unencrypted) of tls_cert.' },
   { param: 'tls_ca', field: 'ca', description: 'CA (PEM file) that client certificates must chain to: set, it requires mutual TLS.' },
 ];
 
 export const CLIENT_TLS_PARAMS: readonly TlsParam[] = [
-  { param: 'tls_ca', field: 'ca', description: 'CA (PEM file) to verify the server certificate with; empty: the system CAs.' },
+  { param: 'tls_ca', field: 'ca', description: 'CA (PEM file) to verify the server certificate with; empty: Node\'s bundled Mozilla CAs, not the OS store.' },
   { param: 'tls_client_cert', field: 'cert', description: 'Client certificate (PEM file) for mutual TLS.' },
   { param: 'tls_client_key', field: 'key', description: 'Private key (PEM file) of tls_client_cert.' },
 ];

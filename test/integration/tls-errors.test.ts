@@ -75,7 +75,7 @@ describe('TLS as deployed: misconfiguration and refusals', function () {
       const { lines, logger } = loggedLines();
       const in2100 = Date.UTC(2100, 0, 1) * 1e6;
       await startServer(teardown, 'tls', { logger, wallClock: () => in2100 });
-      assert.equal(lines.filter((l) => /^warn the server certificate \(tls\.cert\) expired on \d{4}-/.test(l)).length, 1, lines.join('\n'));
+      assert.equal(lines.filter((l) => /^warn the server certificate \(tls\.cert, --cert, tls_cert\) expired on \d{4}-/.test(l)).length, 1, lines.join('\n'));
       const now = loggedLines();
       await startServer(teardown, 'wss', { logger: now.logger });
       assert.deepEqual(now.lines.filter((l) => l.startsWith('warn ')), []);
