@@ -281,7 +281,8 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     const sweepMs = Math.max(10, Math.min(1000, Math.min(this.limits.frameTimeoutMs, this.limits.idleTimeoutMs, this.limits.ack3TimeoutMs) / 4));
     this.sweeper = setInterval(() => this.sweep(), sweepMs);
     this.sweeper.unref();
-    const exposed = exposureWarning(listener.url, this.endpoint.host, this.endpoint.scheme === 'tls' || this.endpoint.scheme === 'wss', this.tokenDigest !== null);
+    const secure = this.endpoint.scheme === 'tls' || this.endpoint.scheme === 'wss';
+    const exposed = exposureWarning(listener.url, this.endpoint.host, secure, this.tokenDigest !== null, this.options.tls?.ca !== undefined);
     if (exposed) this.logger.warn(exposed);
     const invalid = this.options.tls?.cert ? certificateValidityProblem(this.options.tls.cert, this.wallClock() / 1e6) : null;
     // Served all the same (a clock that is wrong here may be right on the clients), but every client will refuse it.
@@ -703,11 +704,12 @@ function safeEqual(a: Buffer, b: Buffer): boolean {
 }
 
 /**
- * The warning for a server others can reach without TLS or without a token, or null when it is loopback-only or has
- * both.
+ * The warning for a server others can reach without TLS or without a way to tell its clients (a token, or client
+ * certificates: mutual TLS), or null when it is loopback-only or has both.
  */
-export function exposureWarning(url: string, host: string, secure: boolean, hasToken: boolean): string | null {
-  if (isLoopback(host) || (secure && hasToken)) return null;
-  const missing = [secure ? null : 'TLS', hasToken ? null : 'a token'].filter((m) => m !== null).join(' or ');
+export function exposureWarning(url: string, host: string, secure: boolean, hasToken: boolean, clientCertificates = false): string | null {
+  const authenticates = hasToken || (secure && clientCertificates);
+  if (isLoopback(host) || (secure && authenticates)) return null;
+  const missing = [secure ? null : 'TLS', authenticates ? null : secure ? 'a token or client certificates' : 'a token'].filter((m) => m !== null).join(' or ');
   return `listening on non-loopback ${url} without ${missing}: anyone who can reach this address can inject messages`;
 }
