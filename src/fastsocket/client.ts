@@ -123,7 +123,8 @@ export interface ClientStats {
 export interface ClientEvents {
   connect: [info: { url: string }];
   /**
-   * The connection closed (error null) or could not be made. The client reconnects with backoff while messages are
+   * The connection closed (error null) or could not be made, or the server refused our certificate once our side of a
+   * TLS 1.3 handshake was done (error FS_ERR_CONNECT with its alert). The client reconnects with backoff while messages are
    * unacknowledged or after connect(); otherwise it dials again at the next send().
    */
   disconnect: [info: { error: Error | null }];
@@ -513,18 +514,21 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       conn.close('too_large');
     });
     conn.on('drain', () => this.pump());
+    let refusal: Error | null = null;
     conn.on('error', (err) => {
       if (isWebSocketProtocolError(err)) this.logger.warn(`closing the connection to ${this.url}: ${err.message}`);
-      // With TLS 1.3 a server checks our certificate after our side of the handshake is done: its verdict comes here.
-      else if (isTlsAlert(err)) this.logger.warn(`closing the connection to ${this.url}: ${tlsAlertError(err).message}`);
-      else this.logger.debug(`connection to ${this.url}: ${err.message}`);
+      else if (isTlsAlert(err)) {
+        // With TLS 1.3 a server checks our certificate after our side of the handshake is done: its verdict comes here.
+        refusal = new FastSocketError('FS_ERR_CONNECT', `cannot connect to ${this.url}: ${tlsAlertError(err).message}`, { cause: err });
+        this.logger.warn(`closing the connection to ${this.url}: ${tlsAlertError(err).message}`);
+      } else this.logger.debug(`connection to ${this.url}: ${err.message}`);
     });
     const sendProgress = { atMs: performance.now(), buffered: 0, openedNs: this.clock() };
     const watchdog = setInterval(() => this.watch(conn, sendProgress), Math.max(10, Math.min(1000, this.frameTimeoutMs / 4, this.silenceTimeoutMs / 4 || Infinity)));
     watchdog.unref();
     conn.on('close', () => {
       clearInterval(watchdog);
-      this.onClosed(conn);
+      this.onClosed(conn, refusal);
     });
     conn.resumeReading();
     this.helloUnanswered = this.clientId !== null || this.options.token !== undefined;
@@ -537,7 +541,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.pump();
   }
 
-  private onClosed(conn: FrameConnection): void {
+  /** @param refusal the server's TLS alert, when it refused the handshake after our side had completed it */
+  private onClosed(conn: FrameConnection, refusal: Error | null): void {
     if (this.conn !== conn) return;
     this.conn = null;
     this.clearProbe();
@@ -545,7 +550,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.dropRefused(conn.peerCloseCode === 1009);
     // A connection that lasted (an idle client closed at the server's idle timeout) reconnects at the minimum again.
     if (performance.now() - this.connectedAtMs >= this.limits.reconnectMaxMs) this.attempt = 0;
-    if (this.helloUnanswered) {
+    // A refusal was warned about when its alert came.
+    if (this.helloUnanswered && refusal === null) {
       // A server closes without a word on a wrong token (tcp, tls), and so does a ws server read by a tcp client: said
       // only at info, the client's side looked like a flaky link, reconnecting for ever.
       this.logger.warn(
@@ -556,7 +562,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     } else {
       this.logger.info(`disconnected from ${this.url}; ${this.outbox.size} messages unacknowledged`);
     }
-    this.emit('disconnect', { error: null });
+    this.emit('disconnect', { error: refusal });
     this.scheduleReconnect();
   }
 

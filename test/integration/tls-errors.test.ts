@@ -97,8 +97,14 @@ describe('TLS as deployed: misconfiguration and refusals', function () {
         const { url, serverLines, certs } = await mutualServer();
         const client = loggedLines();
         const c = await startClient(teardown, url, { tls: { ca: certs.ca }, logger: client.logger });
+        const errors: Array<Error & { code?: string }> = [];
+        c.on('disconnect', ({ error }) => error && errors.push(error));
         c.send('x').catch(() => undefined);
         await waitUntil(() => serverLines.some((l) => l.startsWith('warn ')) && client.lines.some((l) => l.includes('requires a client certificate')), () => `both sides to warn:\n${serverLines.join('\n')}\n${client.lines.join('\n')}`);
+        // Over tls:// the handshake had completed on the client's side: its disconnect said error null.
+        await waitUntil(() => errors.length > 0, 'a disconnect with an error');
+        assert.equal(errors[0].code, 'FS_ERR_CONNECT');
+        assert.match(errors[0].message, /tlsv13 alert certificate required/);
         assert.match(serverLines.find((l) => l.startsWith('warn '))!, /^warn closing 127\.0\.0\.1:\d+: it presented no client certificate, and this server requires one/);
         assert.ok(client.lines.some((l) => l.startsWith('warn ') && l.includes('tlsv13 alert certificate required')), client.lines.join('\n'));
       });
