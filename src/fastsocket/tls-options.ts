@@ -38,7 +38,8 @@ export function keyPairProblem(cert: string | Buffer, key: string | Buffer): str
     createSecureContext({ cert, key });
     return null;
   } catch (err) {
-    return `do not belong together (${(err as Error).message})`;
+    // Only the first certificate of a chain file is the key's: an intermediate put first is refused the same way.
+    return `do not belong together (${(err as Error).message}; a certificate file holding a chain must start with the key's own certificate)`;
   }
 }
 

@@ -46,6 +46,8 @@ describe('TLS as deployed: misconfiguration and refusals', function () {
     it('throw a TypeError naming the options when the key belongs to another certificate, or is encrypted', async () => {
       const c = await testCerts();
       assertTypeError(() => new FastSocketServer({ url: 'tls://127.0.0.1:0', tls: { cert: c.serverCert, key: c.clientKey } }), 'tls.cert and tls.key', 'do not belong together');
+      // A chain file with the CA first, where Node reads the key's certificate.
+      assertTypeError(() => new FastSocketServer({ url: 'tls://127.0.0.1:0', tls: { cert: c.ca + c.serverCert, key: c.serverKey } }), 'must start with the key\'s own certificate');
       const dir = tempDir(teardown, 'enc-key');
       const encrypted = path.join(dir, 'enc.key');
       await run('openssl', ['pkey', '-in', path.join(c.dir, 'server.key'), '-aes256', '-passout', 'pass:hunter2', '-out', encrypted]);
