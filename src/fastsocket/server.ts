@@ -253,7 +253,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       },
       onTlsFailure: (peer, reason, level) => {
         if (level === 'warn') this.peerWarnings.warn(this.logger, `closing ${peer}: ${reason}`);
-        else this.logger[level](`closing ${peer}: ${reason}`);
+        else this.logger.debug(`closing ${peer}: ${reason}`);
       },
       onTlsOnPlain: (peer) => {
         this.peerWarnings.warn(this.logger, `closing ${peer}: it started a TLS handshake (a tls:// or wss:// client? this server is tcp://)`);

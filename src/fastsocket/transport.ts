@@ -483,9 +483,9 @@ export interface ListenOptions {
   onHandshakeTimeout?: (peer: string) => void;
   /**
    * tls/wss: a TLS handshake with a client failed; `reason` says why (no or a refused client certificate, a client
-   * that does not speak TLS), `level` how loudly to say it (debug: the peer went away without a byte).
+   * that does not speak TLS), `level` how loudly to say it (debug: the peer hung up without a word).
    */
-  onTlsFailure?: (peer: string, reason: string, level: 'warn' | 'info' | 'debug') => void;
+  onTlsFailure?: (peer: string, reason: string, level: 'warn' | 'debug') => void;
   /** tcp: a connection that opened with a TLS handshake (a tls:// or wss:// client), closed at once. */
   onTlsOnPlain?: (peer: string) => void;
   /** ws/wss: a connection whose bytes are not an HTTP request (e.g. a tcp:// client), closed at once. */
@@ -696,10 +696,10 @@ const NOT_TLS_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_HTTP_REQ
 
 /**
  * Why the TLS handshake of a client failed, in words for the server's log, and how loud: a warning when it names a
- * misconfiguration, info when the peer hung up after its hello (a client that refused our certificate, or a scanner),
- * debug when it went away without a byte (a health check, a port scan).
+ * misconfiguration, debug when the peer just hung up (a Node client that refused our certificate says why in its own
+ * log; scanners and health checks on a public address do this all day, and ROS nodes log at info by default).
  */
-function tlsFailure(err: NodeJS.ErrnoException & { reason?: string }, socket: tls.TLSSocket, bytesRead: number, scheme: string): { reason: string; level: 'warn' | 'info' | 'debug' } {
+function tlsFailure(err: NodeJS.ErrnoException & { reason?: string }, socket: tls.TLSSocket, bytesRead: number, scheme: string): { reason: string; level: 'warn' | 'debug' } {
   const code = err.code ?? '';
   const warn = (reason: string) => ({ reason, level: 'warn' as const });
   if (socket.authorizationError) {
@@ -712,7 +712,7 @@ function tlsFailure(err: NodeJS.ErrnoException & { reason?: string }, socket: tl
   if (NOT_TLS_CODES.has(code)) return warn(`it did not start a TLS handshake (a ${scheme === 'tls' ? 'tcp://' : 'ws:// or tcp://'} client? this server is ${scheme}://)`);
   if (isTlsAlert(err)) return warn(`the client ended the TLS handshake with the alert "${err.reason ?? code}" (does it trust this server's certificate?)`);
   if (code.startsWith('ERR_SSL_')) return warn(`its TLS handshake failed: ${err.reason ?? err.message}`);
-  if (bytesRead > 0) return { reason: `it hung up during the TLS handshake (${err.message}; a client that does not trust this server's certificate does that, and its log says why)`, level: 'info' };
+  if (bytesRead > 0) return { reason: `it hung up during the TLS handshake (${err.message}; a client that does not trust this server's certificate does that, and its log says why)`, level: 'debug' };
   return { reason: `it closed before its TLS handshake (${err.message})`, level: 'debug' };
 }
 
