@@ -105,6 +105,9 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
     asUsageError(err);
   }
   client.on('error', (err) => logger.error(err.message));
+  // Why the last attempt failed, for the last line: with --log-level error it is the only one about connecting.
+  let lastFailure = null as Error | null;
+  client.on('disconnect', ({ error }) => (lastFailure = error ?? lastFailure));
   if (json) {
     client.on('connect', ({ url }) => term.json({ event: 'connected', url }));
     client.on('disconnect', ({ error }) => term.json({ event: 'disconnected', error: error?.message ?? null }));
@@ -136,7 +139,9 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
     );
     if (end === 'stalled') logger.error(`no ack for ${timeoutMs / 1000} s with the outbox window full; not sending the rest`);
   } else if (!ctx.signal.aborted) {
-    logger.error(`could not connect to ${client.url} within ${timeoutMs / 1000} s`);
+    // The error's own message starts "cannot connect to <url>: "; its cause says the rest.
+    const why = lastFailure === null ? '' : `: ${lastFailure.cause instanceof Error ? lastFailure.cause.message : lastFailure.message}`;
+    logger.error(`could not connect to ${client.url} within ${timeoutMs / 1000} s${why}`);
   }
   // After an interrupt, wait at most 1 s more for acks already on their way, also when the interrupt comes while
   // waiting for the last acks; then what is still unacknowledged is given up.

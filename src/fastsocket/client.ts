@@ -519,8 +519,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       if (isWebSocketProtocolError(err)) this.logger.warn(`closing the connection to ${this.url}: ${err.message}`);
       else if (isTlsAlert(err)) {
         // With TLS 1.3 a server checks our certificate after our side of the handshake is done: its verdict comes here.
-        refusal = new FastSocketError('FS_ERR_CONNECT', `cannot connect to ${this.url}: ${tlsAlertError(err).message}`, { cause: err });
-        this.logger.warn(`closing the connection to ${this.url}: ${tlsAlertError(err).message}`);
+        const alert = tlsAlertError(err);
+        refusal = new FastSocketError('FS_ERR_CONNECT', `cannot connect to ${this.url}: ${alert.message}`, { cause: alert });
+        this.logger.warn(`closing the connection to ${this.url}: ${alert.message}`);
       } else this.logger.debug(`connection to ${this.url}: ${err.message}`);
     });
     const sendProgress = { atMs: performance.now(), buffered: 0, openedNs: this.clock() };

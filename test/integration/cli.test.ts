@@ -606,6 +606,18 @@ describe('fastsocket CLI', function () {
       await waitUntil(() => serve.events('message').length >= 5, 'five message lines', DEADLINE_MS);
     });
 
+    // The last line said only "could not connect to tls://... within 1 s": why was in the warnings, which
+    // --log-level error hides.
+    it('ends with why the last attempt failed when send cannot connect: a server certificate it does not trust', async () => {
+      const certs = await testCerts();
+      const f = (name: string) => path.join(certs.dir, name);
+      const { url } = await startServe(teardown, 'tls://127.0.0.1:0', ['--cert', f('server.pem'), '--key', f('server.key')]);
+      const send = startCli(teardown, ['send', '--url', url, '--count', '1', '--timeout', '1', '--log-level', 'error']);
+      assert.equal(await send.exitCode(), 1);
+      assert.equal(send.stderr.length, 1, send.stderr.join('\n'));
+      assert.match(send.stderr[0], /could not connect to tls:\/\/127\.0\.0\.1:\d+ within 1 s: the server's certificate was refused: .*--ca/);
+    });
+
     it('delivers nothing and exits 1 when the token is wrong', async () => {
       const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0', [], { FASTSOCKET_TOKEN: 'right' });
       const send = startCli(teardown, ['send', '--url', url, '--count', '3', '--timeout', '1', '--json'], { env: { FASTSOCKET_TOKEN: 'wrong' } });
