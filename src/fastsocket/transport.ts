@@ -710,6 +710,7 @@ function tlsFailure(err: NodeJS.ErrnoException & { reason?: string }, socket: tl
   }
   if (code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') return warn('it presented no client certificate, and this server requires one (mutual TLS: tls.ca, --ca, tls_ca is set)');
   if (NOT_TLS_CODES.has(code)) return warn(`it did not start a TLS handshake (a ${scheme === 'tls' ? 'tcp://' : 'ws:// or tcp://'} client? this server is ${scheme}://)`);
+  if (code === 'ERR_SSL_UNSUPPORTED_PROTOCOL') return warn('it offers only TLS versions older than 1.2, which this server refuses');
   if (isTlsAlert(err)) return warn(`the client ended the TLS handshake with the alert "${err.reason ?? code}" (does it trust this server's certificate?)`);
   if (code.startsWith('ERR_SSL_')) return warn(`its TLS handshake failed: ${err.reason ?? err.message}`);
   if (bytesRead > 0) return { reason: `it hung up during the TLS handshake (${err.message}; a client that does not trust this server's certificate does that, and its log says why)`, level: 'debug' };

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 import { FastSocketClient, FastSocketServer, type Logger } from '../../src/fastsocket';
 import { tempDir } from '../support/fault-scenarios';
@@ -117,6 +118,17 @@ describe('TLS as deployed: misconfiguration and refusals', function () {
         c.send('x').catch(() => undefined);
         await waitUntil(() => serverLines.some((l) => l.startsWith('warn ')), () => `a warning:\n${serverLines.join('\n')}`);
         assert.match(serverLines.find((l) => l.startsWith('warn '))!, /^warn closing 127\.0\.0\.1:\d+: its client certificate was refused \(INVALID_PURPOSE\)/);
+      });
+
+      it('says that a client offering only TLS 1.1 was refused for its version', async () => {
+        const server = loggedLines();
+        const { url } = await startServer(teardown, scheme, { logger: server.logger });
+        const u = new URL(url);
+        const old = tls.connect({ host: u.hostname, port: Number(u.port), ca: (await testCerts()).ca, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
+        old.on('error', () => undefined);
+        teardown.add(() => old.destroy());
+        await waitUntil(() => server.lines.some((l) => l.startsWith('warn ')), () => `a warning:\n${server.lines.join('\n')}`);
+        assert.match(server.lines.find((l) => l.startsWith('warn '))!, /^warn closing 127\.0\.0\.1:\d+: it offers only TLS versions older than 1\.2, which this server refuses$/);
       });
 
       it(`names the schemes when a ${scheme === 'tls' ? 'tcp' : 'ws'}:// client dials it`, async () => {
