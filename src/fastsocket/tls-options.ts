@@ -57,11 +57,16 @@ export function checkTlsOptions(value: unknown, secure: boolean, scheme: string)
     throw new TypeError(`option tls is set but the url is ${scheme}://, which does not use it: use tls:// or wss://`);
   }
   for (const [field, kind] of [['cert', 'certificate'], ['key', 'key'], ['ca', 'certificate']] as const) {
-    const pem = tls[field];
-    if (pem === undefined) continue;
-    if (typeof pem !== 'string' && !Buffer.isBuffer(pem)) throw new TypeError(`option tls.${field} must be a string or a Buffer of PEM text`);
-    const problem = pemProblem(kind, pem);
-    if (problem) throw new TypeError(`option tls.${field} ${problem}`);
+    const value = tls[field];
+    if (value === undefined) continue;
+    // A list of CAs, as Node's tls takes it, is each checked.
+    const pems: unknown[] = field === 'ca' && Array.isArray(value) ? value : [value];
+    if (pems.length === 0) throw new TypeError('option tls.ca must hold at least one certificate');
+    for (const pem of pems) {
+      if (typeof pem !== 'string' && !Buffer.isBuffer(pem)) throw new TypeError(`option tls.${field} must be a string or a Buffer of PEM text${field === 'ca' ? ', or an array of them' : ''}`);
+      const problem = pemProblem(kind, pem);
+      if (problem) throw new TypeError(`option tls.${field} ${problem}`);
+    }
   }
   if (tls.cert !== undefined && tls.key !== undefined) {
     const problem = keyPairProblem(tls.cert, tls.key);

@@ -460,8 +460,8 @@ export interface TlsOptions {
   cert?: string | Buffer;
   /** The private key of `cert`, unencrypted (there is no passphrase option). */
   key?: string | Buffer;
-  /** CA to verify the peer with (server: require and verify client certificates, i.e. mutual TLS). */
-  ca?: string | Buffer;
+  /** CA to verify the peer with, or a list of them (server: require and verify client certificates, i.e. mutual TLS). */
+  ca?: string | Buffer | Array<string | Buffer>;
   /** Client: verify the server certificate. @default true */
   rejectUnauthorized?: boolean;
   /** Client: name to verify the certificate against. @default the URL host */

@@ -50,6 +50,16 @@ describe('FastSocketServer with mutual TLS', function () {
         assert.deepEqual(messages.map((m) => [m.id, m.payload]), [[r.id, { hello: 'mtls' }]]);
       });
 
+      it('takes tls.ca as a list of CAs, as Node does, on both sides', async () => {
+        const c = await testCerts();
+        const other = await intruderCert(tempDir(teardown, 'ca-list'));
+        const { url, messages } = await startServer(teardown, scheme, { tls: { cert: c.serverCert, key: c.serverKey, ca: [other.cert, c.ca] } })
+          .then(({ server, url }) => ({ url, messages: collect<MessageEvent>(server, 'message') }));
+        const client = await startClient(teardown, url, { tls: { ca: [other.cert, c.ca], cert: c.clientCert, key: c.clientKey } });
+        const r = await withDeadline(client.send({ hello: 'ca list' }), 'the send with a list of CAs');
+        assert.deepEqual(messages.map((m) => [m.id, m.payload]), [[r.id, { hello: 'ca list' }]]);
+      });
+
       it('refuses a client without a certificate before the application sees a connection or a message', async () => {
         const { server, url, messages, connections } = await mutualServer();
         const client = await startClient(teardown, url, { tls: { ca: (await testCerts()).ca } });
