@@ -45,7 +45,8 @@ export class OutboxStore {
    * @param onError called when the file cannot be written after it was opened (a full disk): the messages stay in
    *   memory, and the file is rewritten from there with a later record.
    * @param nowMs monotonic ms; injectable for tests.
-   * @throws Error when the file cannot be read or written at opening.
+   * @throws Error when the file cannot be read or opened (a full disk that keeps it from being rewritten at
+   *   opening goes to onError).
    */
   constructor(
     private readonly file: string,
@@ -76,7 +77,16 @@ export class OutboxStore {
     }
     this.skippedRecords = skipped;
     this.fd = -1;
-    this.compact();
+    try {
+      this.compact();
+    } catch (err) {
+      // A full disk: the file as it is still holds every live message, so a client can start and send from memory;
+      // it is rewritten later, as after a failed write. A path that cannot be a file at all throws here.
+      this.fd = fs.openSync(file, 'a');
+      this.stale = true;
+      this.retryAtMs = this.nowMs() + RETRY_MS;
+      this.onError(err as Error);
+    }
   }
 
   /** Messages queued and not yet done, oldest first. */

@@ -256,6 +256,32 @@ describe('OutboxStore', () => {
       s.close();
     });
 
+    it('opens on a full disk, keeping the file as it was, and rewrites it from memory once it can', () => {
+      const first = new OutboxStore(file);
+      first.add(message(0));
+      first.add(message(1));
+      first.done('id-0');
+      first.close();
+      const before = fs.readFileSync(file);
+      const errors: string[] = [];
+      let now = 0;
+      const disk = fillDisk(0);
+      let s: OutboxStore;
+      try {
+        s = new OutboxStore(file, (err) => errors.push((err as NodeJS.ErrnoException).code ?? err.message), () => now);
+      } finally {
+        disk.restore();
+      }
+      assert.deepEqual(errors, ['ENOSPC']);
+      assert.deepEqual(s.messages().map((m) => m.id), ['id-1']);
+      assert.deepEqual(fs.readFileSync(file), before, 'the file a failed rewrite left is the one it found');
+      assert.deepEqual(fs.readdirSync(path.dirname(file)), [path.basename(file)], 'no temporary file left behind');
+      now += 1000;
+      s.add(message(2));
+      assert.deepEqual(reopen().messages().map((m) => m.id), ['id-1', 'id-2']);
+      s.close();
+    });
+
     it('keeps its file open and whole when a compaction cannot write its temporary file, and leaves other files alone', () => {
       const errors: Error[] = [];
       let now = 0;
