@@ -11,6 +11,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { MonotonicClock, monotonicNs } from './clock';
 import { FastSocketError, FrameTooLargeError } from './errors';
 import { isBlank, LineFramer } from './framing';
+import { MAX_TIMER_MS } from './options';
 import { Endpoint, formatHostPort, formatUrl } from './url';
 
 /**
@@ -513,7 +514,8 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
   if (secure && (!opts.tls?.cert || !opts.tls?.key)) {
     return Promise.reject(new TypeError(`option tls.cert and tls.key are required to listen on ${ep.scheme}://`));
   }
-  const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? 120_000;
+  // idle_timeout_ms may exceed what a Node timer holds: past 2^31 - 1 ms it fired after 1 ms and cut every handshake.
+  const handshakeTimeoutMs = Math.min(opts.handshakeTimeoutMs ?? 120_000, MAX_TIMER_MS);
   const tlsServerOptions: tls.TlsOptions | undefined = secure
     ? {
         cert: opts.tls!.cert,

@@ -142,6 +142,28 @@ describe('FastSocketServer against slow and idle peers (slowloris)', function ()
       });
     }
 
+    // Regression test: the handshake deadline was a Node timer of idle_timeout_ms, which past 2^31 - 1 ms fires after
+    // 1 ms (with a TimeoutOverflowWarning), so a long idle timeout cut every TLS handshake and WebSocket upgrade.
+    for (const scheme of ['tls', 'ws', 'wss'] as const) {
+      it(`serves a ${scheme} client when idle_timeout_ms is longer than a Node timer holds`, async () => {
+        const overflows: string[] = [];
+        const onWarning = (w: Error) => {
+          if (w.name === 'TimeoutOverflowWarning') overflows.push(w.message);
+        };
+        process.on('warning', onWarning);
+        teardown.add(() => process.off('warning', onWarning));
+        const { server: s, url } = await server(scheme, { idleTimeoutMs: 2 ** 31 });
+        const peer = await RawPeer.connect(url, { ca: await caFor(url) });
+        teardown.add(() => peer.destroy());
+        peer.sendFrame(message1('long-idle', 1));
+        await peer.waitForFrame(isAck2('long-idle'), 'the ack of a message on a server with a long idle timeout');
+        // The warning is emitted on the next tick after the timer was made: by now it has come, if it comes.
+        await new Promise<void>((r) => setImmediate(r));
+        assert.deepEqual(overflows, []);
+        assert.equal(s.stats().closed_idle, 0);
+      });
+    }
+
     it('keeps a tcp connection open while it sends a frame within every idle_timeout_ms', async () => {
       const { server: s, url } = await server('tcp');
       const peer = await RawPeer.connect(url);
