@@ -433,7 +433,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       const check = () => {
         if (this.outbox.size === 0 || this.state === 'closed') done();
       };
-      const timer = setTimeout(done, timeoutMs);
+      // Past 2^31 - 1 ms a Node timer fires after 1 ms: close() gave up at once where it was asked to wait longest.
+      const timer = setTimeout(done, Math.min(timeoutMs, MAX_TIMER_MS));
       this.on('ack', check);
       this.on('drop', check);
       check();

@@ -771,6 +771,21 @@ describe('FastSocketClient', () => {
       assert.deepEqual({ abandoned: stats.abandoned, dropped: stats.dropped }, { abandoned: 2, dropped: 0 });
     });
 
+    // Regression test: a timeoutMs past 2^31 - 1 went to a Node timer as it was, which then fires after 1 ms, so
+    // close() gave up on the outbox at once instead of waiting.
+    it('keeps waiting for the acks when timeoutMs is longer than a Node timer holds', async () => {
+      const url = await unreachableUrl('tcp');
+      const client = await startClient(teardown, url, { reconnectMinMs: 20, reconnectMaxMs: 20 });
+      const sends = [client.send(1)];
+      let settled = false;
+      const closing = client.close({ timeoutMs: 2 ** 31 }).finally(() => (settled = true));
+      for (let attempt = 0; attempt < 3; attempt++) await waitForEvent(client, 'disconnect', { ms: 2_000 });
+      assert.equal(settled, false, 'close() resolved while the message was still waiting for its ack');
+      client.destroy();
+      await withDeadline(closing, 'close() to resolve after destroy()');
+      assert.deepEqual(await outcomes(sends), ['FS_ERR_DESTROYED']);
+    });
+
     it('rejects sends after close with FS_ERR_CLOSED and resolves again when called twice', async () => {
       const url = await unreachableUrl('tcp');
       const client = await startClient(teardown, url);
