@@ -50,7 +50,7 @@ export interface FastSocketClientOptions extends Partial<ClientLimits> {
    * Drop (FS_ERR_DROPPED) a message once this many connections closed while it was the oldest unacknowledged one:
    * a message the server keeps refusing (e.g. larger than its max_frame_bytes) then stops blocking the ones behind
    * it. 0 never drops, because a proxy in front of a server that is down looks the same and an outage must not
-   * lose data; a warning is logged every 10 such closes instead. @default 0
+   * lose data; a warning is logged at the 3rd such close and every 10th instead. @default 0
    */
   maxAttempts?: number;
   /** Consecutive bad frames from the server after which the connection is closed (and re-established). @default 10 */
