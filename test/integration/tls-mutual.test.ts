@@ -70,6 +70,18 @@ describe('FastSocketServer with mutual TLS', function () {
         assert.equal(client.stats().delivered, 0);
       });
 
+      // Regression test: over tls:// (TLS 1.3) the server's alert comes after the client's handshake is done; the client
+      // logged it at debug and warned only about a wrong token or a refused message, never naming the certificate.
+      it('warns a client without a certificate that the server asks for one', async () => {
+        const { url } = await mutualServer();
+        const warnings: string[] = [];
+        const logger = { debug: () => undefined, info: () => undefined, warn: (m: string) => void warnings.push(m), error: () => undefined };
+        const client = await startClient(teardown, url, { tls: { ca: (await testCerts()).ca }, logger });
+        await refusedTwice(client);
+        assert.ok(warnings.some((w) => /certificate required/.test(w)), `warnings: ${warnings.join('\n')}`);
+        assert.ok(!warnings.some((w) => /token/.test(w)), `warnings: ${warnings.join('\n')}`);
+      });
+
       it('refuses a client whose certificate no trusted CA signed', async () => {
         const { server, url, messages, connections } = await mutualServer();
         const intruder = await intruderCert(tempDir(teardown, 'intruder'));
