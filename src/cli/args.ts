@@ -215,7 +215,7 @@ export function clientTls(values: FlagValues, url: string): TlsOptions | undefin
 function requireTlsUrl(values: FlagValues, url: string, flags: string[]): void {
   const given = flags.filter((f) => values[f] !== undefined);
   if (given.length > 0 && !/^(tls|wss):/i.test(url)) {
-    throw new UsageError(`${given.map((f) => `--${f}`).join(' and ')} need a tls:// or wss:// --url, not ${JSON.stringify(url)}`);
+    throw new UsageError(`${given.map((f) => `--${f}`).join(' and ')} ${given.length === 1 ? 'needs' : 'need'} a tls:// or wss:// --url, not ${JSON.stringify(url)}`);
   }
 }
 

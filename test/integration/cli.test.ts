@@ -246,7 +246,7 @@ describe('fastsocket CLI', function () {
       [['serve', '--url', 'tls://127.0.0.1:0'], '--cert'],
       [['serve', '--record-format', 'xml', '--record', 'x'], '--record-format'],
       [['serve', '--url', 'tcp://127.0.0.1:0', '--cert', __filename, '--key', __filename], '--cert and --key need a tls:// or wss:// --url'],
-      [['send', '--url', 'ws://127.0.0.1:1/', '--ca', __filename], '--ca need a tls:// or wss:// --url'],
+      [['send', '--url', 'ws://127.0.0.1:1/', '--ca', __filename], '--ca needs a tls:// or wss:// --url'],
       [['serve', '--url', 'tls://127.0.0.1:0', '--cert', __filename, '--key', __filename], '--cert: '],
       // 950 bytes of payload fit under 1000, the message 1 frame around them does not.
       [['send', '--payload-bytes', '950', '--max-frame-bytes', '1000'], 'as a message frame: more than --max-frame-bytes'],
