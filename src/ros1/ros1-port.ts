@@ -7,7 +7,7 @@
  */
 import { hostname as osHostname } from 'node:os';
 import { isIP } from 'node:net';
-import type { Logger } from '../fastsocket';
+import { MAX_TIMER_MS, type Logger } from '../fastsocket';
 import { RosError } from '../ros/errors';
 import { LogThrottle } from '../ros/log-throttle';
 import type { MessageDefinition } from '../ros/message-definition';
@@ -515,13 +515,14 @@ export class Ros1Node implements RosNode {
   }
 
   createTimer(periodMs: number, callback: () => void): RosTimer {
+    // Past 2^31 - 1 ms Node runs an interval every 1 ms; rclnodejs's timers, in ns, have no such limit.
     const t = setInterval(() => {
       try {
         callback();
       } catch (err) {
         this.logger.error(`timer callback failed: ${(err as Error).stack ?? String(err)}`);
       }
-    }, Math.max(1, periodMs));
+    }, Math.min(MAX_TIMER_MS, Math.max(1, periodMs)));
     this.timers.add(t);
     return {
       cancel: () => {

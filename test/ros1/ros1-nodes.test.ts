@@ -157,6 +157,15 @@ describe('fastsocket on ROS 1 (bridge1 -> server1 on a real roscore)', function 
       assert.doesNotMatch(await master!.run('rostopic info /rosout', 30_000), /\/bad_params/);
     });
 
+    // Regression test: the timers were Node intervals of the period as given, which past 2^31 - 1 ms (24.8 days) fire
+    // every 1 ms: /diagnostics and the statistics windows ran a thousand times a second.
+    it('takes a diagnostics_period_s longer than a Node timer holds without running the timer every millisecond', async () => {
+      const node = master!.start('bin/server1 __name:=long_period _url:=tcp://127.0.0.1:0 _diagnostics_period_s:=3000000.0 _stats_window_s:=3000000.0');
+      await node.waitFor(/listening on tcp:\/\/127\.0\.0\.1:\d+/, 30_000);
+      assert.equal(await node.stop(15_000), 0);
+      assert.doesNotMatch(node.output(), /TimeoutOverflowWarning/);
+    });
+
     it('says in one line which parameters it ignores because they were set in its namespace, not its private one', async () => {
       // What `rosparam load my_bridge.yaml` (no namespace) or a <rosparam> outside the <node> tag does.
       await master!.run('rosparam set /misplaced "{topics: [/chatter], client_id: lost}"', 30_000);
