@@ -9,7 +9,8 @@
  * and 30 Hz of 1 MB sensor_msgs/msg/Image (latency and loss).
  *
  * Options: --quick (shorter phases, fewer rates), --json (print the JSON document instead of the table),
- * --paths direct,json,cdr (which paths to run; all by default). BENCH_ROS_NODE_ARGS adds node flags to the bridge
+ * --paths direct,json,cdr (which paths to run; all by default), --domains A,B (every path in these two ROS_DOMAIN_IDs
+ * instead of random ones in 60-101). BENCH_ROS_NODE_ARGS adds node flags to the bridge
  * and server processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  * Needs ROS 2 sourced; without it prints one line and exits 0.
  */
@@ -413,6 +414,16 @@ async function main(): Promise<void> {
   // ROS_DOMAIN_ID must be 0-101 or 215-232; 60-100 keeps clear of the tests' 1-99 triplets most of the time.
   const base = 60 + Math.floor(Math.random() * 36);
   const domainsFor: Record<PathKind, number[]> = { direct: [base], json: [base + 1, base + 2], cdr: [base + 3, base + 4] };
+  const domainsArg = argv.indexOf('--domains') >= 0 ? argv[argv.indexOf('--domains') + 1] : null;
+  if (domainsArg !== null) {
+    // Paths run one after another and each stops its processes before the next starts, so on a machine where this
+    // run was given two domains every path can reuse them.
+    const given = domainsArg.split(',').map(Number);
+    if (given.length !== 2 || given.some((d) => !Number.isInteger(d) || d < 0 || d > 232) || given[0] === given[1]) {
+      throw new Error(`--domains: expected two different ROS_DOMAIN_IDs such as 81,82, got ${domainsArg}`);
+    }
+    for (const k of Object.keys(domainsFor) as PathKind[]) domainsFor[k] = k === 'direct' ? [given[0]] : given;
+  }
   const results: PathResult[] = [];
   const pathsArg = argv.indexOf('--paths') >= 0 ? argv[argv.indexOf('--paths') + 1] : 'direct,json,cdr';
   const kinds = pathsArg.split(',') as PathKind[];
