@@ -2,14 +2,18 @@
  * `npm run bench:ros`: what the bridge costs next to plain ROS 2, side by side in one run on this host.
  *
  * Paths: direct (rclnodejs publisher -> subscriber in one ROS_DOMAIN_ID), and publisher (domain A) -> bridge node ->
- * server node -> subscriber (domain B), once with json encoding and once with cdr. The publisher and subscriber are
+ * server node -> subscriber (domain B), once with json encoding and once with cdr; and the baseline users weigh the
+ * bridge against, mqtt: publisher (A) -> MQTT bridge out (A, `--role mqtt-out`: raw CDR subscription, each message's
+ * bytes published at QoS 1) -> mosquitto on 127.0.0.1 -> MQTT bridge in (B, `--role mqtt-in`: publishes the bytes
+ * as they came) -> subscriber (B). That bridge is a minimal one in the style of ika-rwth-aachen/mqtt_client, written
+ * here, not mqtt_client itself. Without mosquitto the mqtt path is skipped with one line on stderr. The publisher and subscriber are
  * child processes of this script (`--role pub|sub`); the publisher stamps its monotonic send time into the message and
  * the subscriber subtracts it from its own reading of the same clock (same host, CLOCK_MONOTONIC is shared).
  * Measured per path: latency at 1 kHz of 100 B std_msgs/String, the highest rate of the tried ones with zero loss,
  * and 30 Hz of 1 MB sensor_msgs/msg/Image (latency and loss).
  *
  * Options: --quick (shorter phases, fewer rates), --json (print the JSON document instead of the table),
- * --paths direct,json,cdr (which paths to run; all by default), --domains A,B (every path in these two ROS_DOMAIN_IDs
+ * --paths direct,json,cdr,mqtt (which paths to run; all by default), --domains A,B (every path in these two ROS_DOMAIN_IDs
  * instead of random ones in 60-101). BENCH_ROS_NODE_ARGS adds node flags to the bridge
  * and server processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  * Needs ROS 2 sourced; without it prints one line and exits 0.
@@ -19,15 +23,22 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+import { connectAsync, type MqttClient } from 'mqtt';
 import { LatencyStats, type LatencySummary } from '../src/fastsocket';
 import { rosUnavailableReason } from '../src/ros/rclnodejs-port';
 import { describeMachine, fmt, machine, renderTable, REPO_ROOT, RESULTS_DIR, writeJson } from './bench-kit';
+import { findMosquitto, startMosquitto, type RunningBroker } from './protocol-mosquitto';
 
 const STRING_TOPIC = '/bench';
 const IMAGE_TOPIC = '/bench_img';
 const STRING_BYTES = 100;
 const IMAGE_SIDE = 1024; // mono8, 1024 x 1024 = 1 MiB of pixels
 const REPLY = '@@ ';
+/** What the MQTT bridge carries: ROS topic, its type, and the MQTT topic (the ROS name without its leading slash). */
+const BRIDGED = [
+  { ros: STRING_TOPIC, type: 'std_msgs/msg/String', mqtt: STRING_TOPIC.slice(1) },
+  { ros: IMAGE_TOPIC, type: 'sensor_msgs/msg/Image', mqtt: IMAGE_TOPIC.slice(1) },
+];
 
 // ---------------------------------------------------------------------------------------------------------------
 // Children: publisher and subscriber, driven by one-line commands on stdin, answering with `@@ {json}` on stdout.
@@ -152,6 +163,53 @@ async function runSubscriber(): Promise<void> {
   }
 }
 
+async function connectMqtt(url: string): Promise<MqttClient> {
+  const client = await connectAsync(url, { clean: true, reconnectPeriod: 0 });
+  // As paho (mqtt_client's library) does; mqtt.js leaves Nagle on.
+  (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+  client.on('error', (err) => process.stderr.write(`mqtt: ${err.message}\n`));
+  return client;
+}
+
+/** The MQTT bridge's sending side: each message's serialized bytes, untouched, to the broker at QoS 1. */
+async function runMqttBridgeOut(url: string): Promise<void> {
+  const { node, qos } = await openRcl('bench_mqtt_out');
+  const client = await connectMqtt(url);
+  for (const t of BRIDGED) {
+    node.createSubscription(t.type, t.ros, { qos, isRaw: true }, (bytes) => {
+      try {
+        client.publish(t.mqtt, bytes as Buffer, { qos: 1 });
+      } catch (err) {
+        process.stderr.write(`mqtt-out ${t.ros}: ${(err as Error).message}\n`);
+      }
+    });
+  }
+  reply({ ready: true });
+}
+
+/** The MQTT bridge's receiving side: subscribes at QoS 1 and publishes each payload as a serialized message. */
+async function runMqttBridgeIn(url: string): Promise<void> {
+  const { node, qos } = await openRcl('bench_mqtt_in');
+  const client = await connectMqtt(url);
+  const publishers = new Map(BRIDGED.map((t) => [t.mqtt, node.createPublisher(t.type, t.ros, { qos })]));
+  client.on('message', (topic, payload) => {
+    try {
+      publishers.get(topic)?.publish(payload);
+    } catch (err) {
+      process.stderr.write(`mqtt-in ${topic}: ${(err as Error).message}\n`);
+    }
+  });
+  await client.subscribeAsync(BRIDGED.map((t) => t.mqtt), { qos: 1 });
+  reply({ ready: true });
+}
+
+/** Role argument `--url`, given to the MQTT bridge roles. */
+function urlArg(argv: string[]): string {
+  const url = argv.indexOf('--url') >= 0 ? argv[argv.indexOf('--url') + 1] : undefined;
+  if (url === undefined) throw new Error('--url mqtt://HOST:PORT is required with this --role');
+  return url;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Orchestrator.
 
@@ -246,7 +304,7 @@ function start(label: string, args: string[], domain: number): Child {
 const TICK_US = 1e6 / 100;
 
 /** CPU time (user + system, all threads) a child has used so far, in clock ticks; 0 where /proc is missing. */
-function cpuTicks(c: Child): number {
+function cpuTicks(c: { proc: ChildProcess }): number {
   try {
     // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
     const stat = fs.readFileSync(`/proc/${c.proc.pid}/stat`, 'utf8');
@@ -257,11 +315,14 @@ function cpuTicks(c: Child): number {
   }
 }
 
+const brokers: RunningBroker[] = [];
+
 async function stopAll(): Promise<void> {
   await Promise.all(children.splice(0).map((c) => c.stop()));
+  await Promise.all(brokers.splice(0).map((b) => b.stop()));
 }
 
-type PathKind = 'direct' | 'json' | 'cdr';
+type PathKind = 'direct' | 'json' | 'cdr' | 'mqtt';
 
 interface RateResult {
   rate_hz: number;
@@ -288,6 +349,7 @@ const LABELS: Record<PathKind, string> = {
   direct: 'direct rclnodejs pub -> sub',
   json: 'pub -> bridge -> server -> sub (json)',
   cdr: 'pub -> bridge -> server -> sub (cdr)',
+  mqtt: 'MQTT bridge (mosquitto, QoS 1, CDR bytes)',
 };
 
 interface Settings {
@@ -321,10 +383,20 @@ async function runPath(kind: PathKind, domains: number[], s: Settings, log: (m: 
   const [a, b] = kind === 'direct' ? [domains[0], domains[0]] : [domains[0], domains[1]];
   const sub = start('subscriber', [script, '--role', 'sub'], b);
   const pub = start('publisher', [script, '--role', 'pub'], a);
-  const procs: Child[] = [pub, sub];
+  const procs: Array<{ label: string; proc: ChildProcess }> = [pub, sub];
   await sub.waitFor(/@@ \{"ready"/, 60_000);
   await pub.waitFor(/@@ \{"ready"/, 60_000);
-  if (kind !== 'direct') {
+  if (kind === 'mqtt') {
+    const broker = await startMosquitto(findMosquitto() as string);
+    brokers.push(broker);
+    // In the CPU columns the bridge's sending side stands where the fastsocket bridge does, its receiving side where
+    // the server does; mosquitto's share is in the JSON only.
+    const bridgeIn = start('server', [script, '--role', 'mqtt-in', '--url', broker.url], b);
+    await bridgeIn.waitFor(/@@ \{"ready"/, 60_000);
+    const bridgeOut = start('bridge', [script, '--role', 'mqtt-out', '--url', broker.url], a);
+    await bridgeOut.waitFor(/@@ \{"ready"/, 60_000);
+    procs.push(bridgeOut, bridgeIn, { label: 'mosquitto', proc: broker.child });
+  } else if (kind !== 'direct') {
     const server = start('server', [path.join(REPO_ROOT, 'dist/nodes/server.js'), '--ros-args', '-p', 'url:=tcp://127.0.0.1:0'], b);
     const [, url] = await server.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);
     const args = ['--ros-args', '-p', `url:=${url}`, '-p', 'client_id:=bench', '-p', `topics:=[${STRING_TOPIC},${IMAGE_TOPIC}]`];
@@ -386,10 +458,15 @@ function table(results: PathResult[]): string {
     ms(r.image.latency?.p99),
     `${r.image.loss}/${r.image.sent}`,
   ]);
-  return renderTable(
+  const rendered = renderTable(
     ['path', '1kHz p50 us', 'p99 us', '+p50 us', 'lost', 'bridge cpu us/msg', 'server cpu us/msg', 'lossless Hz', '1MB p50 ms', 'p99 ms', 'lost/sent'],
     rows,
   );
+  if (!results.some((r) => r.path === 'mqtt')) return rendered;
+  return `${rendered}\n${LABELS.mqtt}: a minimal bridge in the style of ika-rwth-aachen/mqtt_client written for this ` +
+    'benchmark (bench/ros.ts --role mqtt-out|mqtt-in), not mqtt_client itself; it gives no per-message one-way latency ' +
+    '(the latencies above are the bench\'s own stamps). bridge cpu is its sending side, server cpu its receiving side; ' +
+    'mosquitto\'s is in the JSON.';
 }
 
 async function main(): Promise<void> {
@@ -397,6 +474,13 @@ async function main(): Promise<void> {
   const role = argv.indexOf('--role') >= 0 ? argv[argv.indexOf('--role') + 1] : null;
   if (role === 'pub') return runPublisher();
   if (role === 'sub') return runSubscriber();
+  if (role === 'mqtt-out' || role === 'mqtt-in') {
+    // rclnodejs' own SIGINT handler only shuts the nodes down; the broker connection would keep the process alive.
+    process.once('SIGINT', () => process.exit(0));
+    await (role === 'mqtt-out' ? runMqttBridgeOut(urlArg(argv)) : runMqttBridgeIn(urlArg(argv)));
+    // Until the orchestrator stops it: main's resolution would exit the process.
+    return new Promise<void>(() => undefined);
+  }
   const reason = rosUnavailableReason();
   if (reason !== null) {
     process.stdout.write(`bench:ros skipped: ROS 2 is not sourced (${reason}); source /opt/ros/jazzy/setup.bash first.\n`);
@@ -413,7 +497,7 @@ async function main(): Promise<void> {
   const m = machine();
   // ROS_DOMAIN_ID must be 0-101 or 215-232; 60-100 keeps clear of the tests' 1-99 triplets most of the time.
   const base = 60 + Math.floor(Math.random() * 36);
-  const domainsFor: Record<PathKind, number[]> = { direct: [base], json: [base + 1, base + 2], cdr: [base + 3, base + 4] };
+  const domainsFor: Record<PathKind, number[]> = { direct: [base], json: [base + 1, base + 2], cdr: [base + 3, base + 4], mqtt: [base + 5, base + 6] };
   const domainsArg = argv.indexOf('--domains') >= 0 ? argv[argv.indexOf('--domains') + 1] : null;
   if (domainsArg !== null) {
     // Paths run one after another and each stops its processes before the next starts, so on a machine where this
@@ -425,10 +509,14 @@ async function main(): Promise<void> {
     for (const k of Object.keys(domainsFor) as PathKind[]) domainsFor[k] = k === 'direct' ? [given[0]] : given;
   }
   const results: PathResult[] = [];
-  const pathsArg = argv.indexOf('--paths') >= 0 ? argv[argv.indexOf('--paths') + 1] : 'direct,json,cdr';
-  const kinds = pathsArg.split(',') as PathKind[];
+  const pathsArg = argv.indexOf('--paths') >= 0 ? argv[argv.indexOf('--paths') + 1] : 'direct,json,cdr,mqtt';
+  let kinds = pathsArg.split(',') as PathKind[];
   const unknown = kinds.filter((k) => !(k in domainsFor));
-  if (unknown.length > 0) throw new Error(`--paths: unknown path ${unknown.join(', ')}; expected direct, json and/or cdr`);
+  if (unknown.length > 0) throw new Error(`--paths: unknown path ${unknown.join(', ')}; expected direct, json, cdr and/or mqtt`);
+  if (kinds.includes('mqtt') && findMosquitto() === null) {
+    log('skipping mqtt: mosquitto is not installed (apt-get install mosquitto)');
+    kinds = kinds.filter((k) => k !== 'mqtt');
+  }
   for (const kind of kinds) results.push(await runPath(kind, domainsFor[kind], settings, log));
   m.loadavg_end = os.loadavg();
   const doc = { bench: 'ros', quick, settings, machine: m, string_bytes: STRING_BYTES, image_bytes: IMAGE_SIDE * IMAGE_SIDE, results };
