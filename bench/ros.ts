@@ -12,7 +12,8 @@
  * Measured per path: latency at 1 kHz of 100 B std_msgs/String, the highest rate of the tried ones with zero loss,
  * and 30 Hz of 1 MB sensor_msgs/msg/Image (latency and loss).
  *
- * Options: --quick (shorter phases, fewer rates), --json (print the JSON document instead of the table),
+ * Options: --quick (shorter phases, fewer rates), --json (print the JSON document instead of the table), --out FILE
+ * (where the JSON goes; results/ros.json, or results/ros-quick.json with --quick, as bench:protocol does),
  * --paths direct,json,cdr,mqtt (which paths to run; all by default), --domains A,B (every path in these two ROS_DOMAIN_IDs
  * instead of random ones in 60-101). BENCH_ROS_NODE_ARGS adds node flags to the bridge
  * and server processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
@@ -520,9 +521,10 @@ async function main(): Promise<void> {
   for (const kind of kinds) results.push(await runPath(kind, domainsFor[kind], settings, log));
   m.loadavg_end = os.loadavg();
   const doc = { bench: 'ros', quick, settings, machine: m, string_bytes: STRING_BYTES, image_bytes: IMAGE_SIDE * IMAGE_SIDE, results };
-  writeJson(path.join(RESULTS_DIR, 'ros.json'), doc);
+  const out = argv.indexOf('--out') >= 0 ? path.resolve(argv[argv.indexOf('--out') + 1]) : path.join(RESULTS_DIR, quick ? 'ros-quick.json' : 'ros.json');
+  writeJson(out, doc);
   if (asJson) process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-  else process.stdout.write(`${describeMachine(m)}\n${table(results)}\nJSON: results/ros.json\n`);
+  else process.stdout.write(`${describeMachine(m)}\n${table(results)}\nJSON: ${path.relative(process.cwd(), out)}\n`);
 }
 
 const cleanUp = (): void => {
