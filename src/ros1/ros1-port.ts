@@ -234,6 +234,13 @@ export class Ros1Node implements RosNode {
   private readonly misplaced: string[] = [];
   private readonly subscriptions = new Map<string, TopicSubscription>();
   private readonly publications = new Map<string, TopicPublication>();
+  /**
+   * Per topic, the unregistration of a destroyed publisher: one created again under that name registers only after
+   * it, or the master, hearing both at once, may take them in the other order and forget the new publisher.
+   */
+  private readonly retiring = new Map<string, Promise<unknown>>();
+  /** unregisterPublisher calls @foxglove/ros1's unadvertise made, which it does not return. */
+  private readonly unregistering = new Map<string, Promise<unknown>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly throttle: LogThrottle;
   private readonly ready: Promise<void>;
@@ -289,6 +296,13 @@ export class Ros1Node implements RosNode {
             port.options.onShutdownRequest?.(this.fullyQualifiedName, reason ?? '');
           }
           shutdown(reason);
+        };
+        const mc = fg.rosMasterClient;
+        const unregister = mc.unregisterPublisher.bind(mc);
+        mc.unregisterPublisher = (callerId, topic, callerApi) => {
+          const call = unregister(callerId, topic, callerApi);
+          this.unregistering.set(topic, call);
+          return call;
         };
         await fg.start();
         if (port.options.rosout ?? true) this.rosout = this.createPublisher('rosgraph_msgs/msg/Log', '/rosout', qos('reliable', 'volatile', 100));
@@ -368,7 +382,9 @@ export class Ros1Node implements RosNode {
     let pub = this.publications.get(name);
     if (pub === undefined) {
       const latching = q.durability === 'transient_local';
+      const retired = this.retiring.get(name);
       const ready = this.ready.then(async () => {
+        await retired;
         const publication = await this.fg.advertise({ topic: name, dataType: ros1Type, latching, messageDefinitionText: fullText, md5sum });
         await this.awaitSubscribers(name, publication);
       });
@@ -393,7 +409,18 @@ export class Ros1Node implements RosNode {
         destroyed = true;
         if (--p.refs === 0 && this.publications.get(name) === p) {
           this.publications.delete(name);
-          void p.ready.then(() => this.fg.unadvertise(name)).catch(() => undefined);
+          const retiring = p.ready
+            .then(() => {
+              this.unregistering.delete(name);
+              this.fg.unadvertise(name);
+              return this.unregistering.get(name);
+            })
+            .catch(() => undefined)
+            .finally(() => {
+              this.unregistering.delete(name);
+              if (this.retiring.get(name) === retiring) this.retiring.delete(name);
+            });
+          this.retiring.set(name, retiring);
         }
       },
     };
