@@ -50,6 +50,11 @@ interface TopicState {
   readonly senderTopic: string;
   readonly type: string;
   readonly publisher: RosPublisher;
+  /**
+   * Published transient_local: what it holds is published once (a map, /tf_static) and, once closed under max_topics,
+   * comes back only when its vehicle publishes it again or its bridge restarts.
+   */
+  readonly latched: boolean;
   /** JSON messages are serialized here (cdr-json.ts) and published raw, rather than through rclnodejs objects. */
   readonly encodeCdr: boolean;
   /**
@@ -449,7 +454,7 @@ export class ServerNode {
     const ageStats = new LatencyStats();
     const uplinkStats = new LatencyStats();
     const state: TopicState = {
-      topic, senderTopic: env.topic, type: env.type, publisher, encodeCdr, latencyPublishers, stats, lastWindow: stats.window(),
+      topic, senderTopic: env.topic, type: env.type, publisher, latched: q.durability === 'transient_local', encodeCdr, latencyPublishers, stats, lastWindow: stats.window(),
       ageStats, lastAgeWindow: ageStats.window(), uplinkStats, lastUplinkWindow: uplinkStats.window(),
       messages: 0, published: 0, resends: 0, dropped: 0, senders: new Map(), retired: sumCounts([]),
     };
@@ -473,7 +478,7 @@ export class ServerNode {
   }
 
   /**
-   * Makes room under max_topics by closing the oldest topic none of whose senders is connected: at a roadside unit
+   * Makes room under max_topics by closing the oldest topic none of whose senders is connected, latched ones last: at a roadside unit
    * vehicles with ever new client ids pass by all day, and the topics of those that left would otherwise keep the
    * ones arriving from being republished. False when every topic has a sender connected.
    */
@@ -482,7 +487,10 @@ export class ServerNode {
     // not cost a scan of all topics per message.
     if (!this.mayReclaim) return false;
     const connected = new Set([...this.peers].map(([peer, id]) => id ?? peer));
-    const idle = [...this.topics.values()].find((t) => ![...t.senders.keys()].some((sender) => connected.has(sender)));
+    const idleTopics = [...this.topics.values()].filter((t) => ![...t.senders.keys()].some((sender) => connected.has(sender)));
+    // A latched topic last: a vehicle that comes back resends its ordinary topics with their next message, but not
+    // what it latched once.
+    const idle = idleTopics.find((t) => !t.latched) ?? idleTopics[0];
     if (idle === undefined) {
       this.mayReclaim = false;
       return false;

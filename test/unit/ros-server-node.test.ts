@@ -131,6 +131,26 @@ describe('ServerNode', () => {
       assert.equal(graph.messagesOn('/veh_c/chatter').length, 1, 'a disconnect after a search that found nothing makes room again');
     });
 
+    it('closes a latched topic of a vehicle that left only when no ordinary one of a vehicle that left is idle', () => {
+      const { graph, srv } = server({ max_topics: 3n, topic_prefix: '/{client_id}' });
+      const link = attachLink(srv);
+      const latched = { reliability: 'reliable', durability: 'transient_local', depth: 1 } as const;
+      const send = (clientId: string, topic: string, q?: typeof latched) =>
+        srv.handleMessage(message(envelope(0, { data: `${clientId}${topic}` }, { topic, ...(q ? { qos: q } : {}) }), { client_id: clientId, peer: `10.0.0.1:${clientId.length}` }));
+      link.connect('10.0.0.1:5', 'veh-a');
+      send('veh-a', '/map', latched);
+      send('veh-a', '/fix');
+      link.disconnect('10.0.0.1:5', 'veh-a');
+      link.connect('10.0.0.1:6', 'veh-bb');
+      send('veh-bb', '/fix');
+      send('veh-bb', '/odom');
+      assert.equal(srv.topicCounts('/veh_a/fix'), undefined, 'the ordinary topic made room');
+      assert.notEqual(srv.topicCounts('/veh_a/map'), undefined, 'the latched one, older, stays');
+      send('veh-bb', '/scan');
+      assert.equal(srv.topicCounts('/veh_a/map'), undefined, 'with no ordinary idle topic left, the latched one goes');
+      assert.equal(graph.messagesOn('/veh_bb/scan').length, 1);
+    });
+
     it('republishes a JSON message on its topic with its type and the sender QoS', () => {
       const { graph, srv } = server();
       srv.handleMessage(message(envelope(0, { data: 'hi' }, { qos: { reliability: 'best_effort', durability: 'transient_local', depth: 3 } })));
