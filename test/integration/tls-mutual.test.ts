@@ -92,6 +92,19 @@ describe('FastSocketServer with mutual TLS', function () {
         assert.equal(server.stats().connections_total, 0);
       });
 
+      // The server closes such a connection without a TLS alert over tls:// (its log names the certificate): the client
+      // can only say, once connections keep closing, that its certificate may be why.
+      it('tells a client whose certificate no trusted CA signed that its certificate may be why connections close', async () => {
+        const { url } = await mutualServer();
+        const intruder = await intruderCert(tempDir(teardown, 'intruder-warned'));
+        const warnings: string[] = [];
+        const logger = { debug: () => undefined, info: () => undefined, warn: (m: string) => void warnings.push(m), error: () => undefined };
+        const client = await startClient(teardown, url, { tls: { ca: (await testCerts()).ca, ...intruder }, logger });
+        client.send({ secret: 'must not arrive' }).catch(() => undefined);
+        await waitUntil(() => warnings.some((w) => /our client certificate\?/.test(w)), 'a warning naming our client certificate');
+        assert.equal(client.stats().delivered, 0);
+      });
+
       it('is refused by a client that does not trust the server certificate', async () => {
         const { server, url, messages } = await mutualServer();
         const c = await testCerts();
