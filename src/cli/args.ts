@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { FastSocketError, JsonDepthError, keyPairProblem, OUTBOX_POLICIES, parseJson, pemProblem, type OutboxPolicy, type TlsOptions } from '../fastsocket';
-import { fsErrorText } from '../fastsocket/fs-util';
+import { fileSystemErrorText } from '../fastsocket/fs-util';
 
 /** A mistake on the command line; the CLI prints its message on one line and exits 2. */
 export class UsageError extends Error {
@@ -248,10 +248,8 @@ const FLAG_OF_OPTION: Record<string, string> = {
  * @throws UsageError naming the flag and the error code
  */
 export function throwIfPathError(err: unknown, values: FlagValues, flag: string): void {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (typeof code === 'string' && /^E[A-Z]+$/.test(code) && values[flag] !== undefined) {
-    throw new UsageError(`--${flag}: cannot use ${JSON.stringify(values[flag])}: ${fsErrorText(err as Error, code)}`);
-  }
+  const text = fileSystemErrorText(err);
+  if (text !== null && values[flag] !== undefined) throw new UsageError(`--${flag}: cannot use ${JSON.stringify(values[flag])}: ${text}`);
 }
 
 /**

@@ -243,7 +243,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       if (longerThan(this.clientId, MAX_CLIENT_ID_LENGTH)) throw new TypeError(`option clientId must be at most ${MAX_CLIENT_ID_LENGTH} characters`);
     }
     if (options.token !== undefined) checkString('token', options.token);
-    checkTlsOptions(options.tls, this.endpoint.scheme === 'tls' || this.endpoint.scheme === 'wss', this.endpoint.scheme);
+    checkTlsOptions(options.tls, this.endpoint.scheme);
     if (options.tls?.rejectUnauthorized === false) {
       this.logger.warn(`tls.rejectUnauthorized is false: the certificate of ${this.url} is not checked, so anyone on the path can read and alter what is sent`);
     }

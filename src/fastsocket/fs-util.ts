@@ -118,9 +118,13 @@ export function* mapIterable<T, U>(items: Iterable<T>, f: (item: T) => U): Itera
 }
 
 /**
- * What to tell a user of a file-system error: its message when that starts with the code, as Node's do
- * (`EISDIR: illegal operation on a directory, open '/x'`) and ours do; else the code alone.
+ * What to tell a user of a file-system error (one with an errno-style code such as ENOENT): its message when that
+ * starts with the code, as Node's do (`EISDIR: illegal operation on a directory, open '/x'`) and ours do, else the
+ * code alone; null for any other error.
  */
-export function fsErrorText(err: Error, code: string): string {
-  return typeof err.message === 'string' && err.message.startsWith(`${code}:`) ? err.message : code;
+export function fileSystemErrorText(err: unknown): string | null {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) return null;
+  const message = (err as Error).message;
+  return typeof message === 'string' && message.startsWith(`${code}:`) ? message : code;
 }

@@ -20,7 +20,7 @@ export { silentLogger } from './logger';
 export type { Logger } from './logger';
 export { monotonicNs, wallNs } from './clock';
 export type { MonotonicClock } from './clock';
-export { DEFAULT_PORT, DEFAULT_URL, formatUrl, isLoopback, parseUrl, SCHEMES } from './url';
+export { DEFAULT_PORT, DEFAULT_URL, formatUrl, isLoopback, isSecureScheme, parseUrl, SCHEMES } from './url';
 export type { Endpoint, Scheme } from './url';
 export type { TlsOptions } from './transport';
 export { keyPairProblem, pemProblem } from './tls-options';

@@ -11,7 +11,7 @@ import { checkInteger, checkKnownKeys, orDefault, checkString, ServerLimits, val
 import { SeenIds } from './seen-ids';
 import { certificateValidityProblem, checkTlsOptions } from './tls-options';
 import { FrameConnection, isWebSocketProtocolError, listen, Listener, TlsOptions } from './transport';
-import { DEFAULT_URL, Endpoint, isLoopback, parseUrl } from './url';
+import { DEFAULT_URL, Endpoint, isLoopback, isSecureScheme, parseUrl } from './url';
 import { WarnBudget } from './warn-budget';
 import { Ack3Frame, LatencyRecord, MessageFrame, PROTOCOL_VERSION } from './wire';
 
@@ -218,9 +218,8 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     if (options.stateDir !== undefined) checkString('stateDir', options.stateDir);
     const capacity = checkInteger('dedupCapacity', orDefault(options.dedupCapacity, 100_000), 1);
     this.writeHighWater = checkInteger('writeHighWaterBytes', orDefault(options.writeHighWaterBytes, 1024 * 1024), 1);
-    const secure = this.endpoint.scheme === 'tls' || this.endpoint.scheme === 'wss';
-    checkTlsOptions(options.tls, secure, this.endpoint.scheme);
-    if (secure && (!options.tls?.cert || !options.tls?.key)) {
+    checkTlsOptions(options.tls, this.endpoint.scheme);
+    if (isSecureScheme(this.endpoint.scheme) && (!options.tls?.cert || !options.tls?.key)) {
       throw new TypeError(`option tls.cert and tls.key are required for ${this.endpoint.scheme}://`);
     }
     this.seen = new SeenIds(capacity, options.stateDir, (err) => {
@@ -281,8 +280,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     const sweepMs = Math.max(10, Math.min(1000, Math.min(this.limits.frameTimeoutMs, this.limits.idleTimeoutMs, this.limits.ack3TimeoutMs) / 4));
     this.sweeper = setInterval(() => this.sweep(), sweepMs);
     this.sweeper.unref();
-    const secure = this.endpoint.scheme === 'tls' || this.endpoint.scheme === 'wss';
-    const exposed = exposureWarning(listener.url, this.endpoint.host, secure, this.tokenDigest !== null, this.options.tls?.ca !== undefined);
+    const exposed = exposureWarning(listener.url, this.endpoint.host, isSecureScheme(this.endpoint.scheme), this.tokenDigest !== null, this.options.tls?.ca !== undefined);
     if (exposed) this.logger.warn(exposed);
     const invalid = this.options.tls?.cert ? certificateValidityProblem(this.options.tls.cert, this.wallClock() / 1e6) : null;
     // Served all the same (a clock that is wrong here may be right on the clients), but every client will refuse it.

@@ -7,6 +7,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { checkBoolean, checkKnownKeys, checkString } from './options';
 import type { TlsOptions } from './transport';
+import { isSecureScheme, type Scheme } from './url';
 
 const KNOWN_TLS_OPTIONS = ['cert', 'key', 'ca', 'rejectUnauthorized', 'servername'];
 
@@ -48,12 +49,12 @@ export function keyPairProblem(cert: string | Buffer, key: string | Buffer): str
  * its certificate, and no TLS settings on a tcp:// or ws:// url, where they would be silently unused.
  * @throws TypeError naming the option (`tls.cert`, ...)
  */
-export function checkTlsOptions(value: unknown, secure: boolean, scheme: string): TlsOptions | undefined {
+export function checkTlsOptions(value: unknown, scheme: Scheme): TlsOptions | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError('option tls must be an object');
   checkKnownKeys('tls', value, KNOWN_TLS_OPTIONS);
   const tls = value as TlsOptions;
-  if (!secure && Object.values(tls).some((v) => v !== undefined)) {
+  if (!isSecureScheme(scheme) && Object.values(tls).some((v) => v !== undefined)) {
     throw new TypeError(`option tls is set but the url is ${scheme}://, which does not use it: use tls:// or wss://`);
   }
   for (const [field, kind] of [['cert', 'certificate'], ['key', 'key'], ['ca', 'certificate']] as const) {

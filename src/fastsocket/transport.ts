@@ -12,7 +12,7 @@ import { MonotonicClock, monotonicNs } from './clock';
 import { FastSocketError, FrameTooLargeError } from './errors';
 import { isBlank, LineFramer } from './framing';
 import { MAX_TIMER_MS } from './options';
-import { Endpoint, formatHostPort, formatUrl } from './url';
+import { Endpoint, formatHostPort, formatUrl, isSecureScheme } from './url';
 
 /**
  * When a connection writes what the frames of one read made its handlers queue. Frames queued outside a read go out
@@ -510,7 +510,7 @@ export interface Listener {
 
 /** Binds a listener for the endpoint's scheme. */
 export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
-  const secure = ep.scheme === 'tls' || ep.scheme === 'wss';
+  const secure = isSecureScheme(ep.scheme);
   if (secure && (!opts.tls?.cert || !opts.tls?.key)) {
     return Promise.reject(new TypeError(`option tls.cert and tls.key are required to listen on ${ep.scheme}://`));
   }

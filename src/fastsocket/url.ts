@@ -54,6 +54,11 @@ export function formatUrl(ep: Endpoint): string {
   return ep.scheme === 'ws' || ep.scheme === 'wss' ? base + (ep.path || '/') : base;
 }
 
+/** Whether a scheme's transport runs over TLS (tls://, wss://). */
+export function isSecureScheme(scheme: Scheme): boolean {
+  return scheme === 'tls' || scheme === 'wss';
+}
+
 export function isLoopback(host: string): boolean {
   // An IPv4-mapped 127/8 address counts too; the URL parser writes ::ffff:127.0.0.1 as ::ffff:7f00:1.
   return host === 'localhost' || host === '::1' || /^127\./.test(host) || /^::ffff:(127\.|7f[0-9a-f]{2}:)/i.test(host);

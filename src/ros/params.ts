@@ -4,7 +4,7 @@
  * as an integer even where a double is meant.
  */
 import { parseUrl } from '../fastsocket';
-import { fsErrorText } from '../fastsocket/fs-util';
+import { fileSystemErrorText } from '../fastsocket/fs-util';
 import { ParameterError } from './errors';
 import { ParamState, ParamType, ParamValue, RosNode } from './port';
 
@@ -167,9 +167,9 @@ export function openParamPath<T>(param: string, path: string | null, open: () =>
   try {
     return open();
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (path === null || typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) throw err;
-    throw new ParameterError(param, `cannot use ${JSON.stringify(path)}: ${fsErrorText(err as Error, code)}`);
+    const text = fileSystemErrorText(err);
+    if (path === null || text === null) throw err;
+    throw new ParameterError(param, `cannot use ${JSON.stringify(path)}: ${text}`);
   }
 }
 

@@ -3,7 +3,7 @@
  * one is reported by parameter name. Secrets never appear in an error or a log line: only paths and errno codes do.
  */
 import { readFileSync } from 'node:fs';
-import { keyPairProblem, parseUrl, pemProblem, type TlsOptions } from '../fastsocket';
+import { isSecureScheme, keyPairProblem, parseUrl, pemProblem, type TlsOptions } from '../fastsocket';
 import { ParameterError } from './errors';
 import { ParamReader } from './params';
 
@@ -74,8 +74,7 @@ export function readTls(r: ParamReader, url: string, params: readonly TlsParam[]
 }
 
 function isSecureUrl(url: string): boolean {
-  const { scheme } = parseUrl(url);
-  return scheme === 'tls' || scheme === 'wss';
+  return isSecureScheme(parseUrl(url).scheme);
 }
 
 function readParamFile(param: string, path: string): Buffer {
