@@ -296,9 +296,9 @@ class RclnodejsNode implements RosNode {
     try {
       return this.rcl.require(type);
     } catch (err) {
-      const parent = /^([^/]+\/(?:srv|action)\/[^/_]+)_/.exec(type)?.[1];
-      if (parent === undefined) throw err;
-      this.rcl.require(parent);
+      const [pkg, folder, name] = type.split('/');
+      if (folder !== 'srv' && folder !== 'action') throw err;
+      this.rcl.require(`${pkg}/${folder}/${interfaceOfPart(name)}`);
       return this.rcl.require(type);
     }
   }
@@ -371,7 +371,15 @@ function isInstalledMessage(type: string, env: NodeJS.ProcessEnv = process.env):
   const m = INTERFACE_TYPE.exec(type);
   if (!m) return null;
   const [, pkg, folder, name] = m;
-  return installedMessageFile(pkg, folder === 'msg' ? name : name.split('_')[0], [folder, 'idl'], env, folder) !== undefined;
+  return installedMessageFile(pkg, folder === 'msg' ? name : interfaceOfPart(name), [folder, 'idl'], env, folder) !== undefined;
+}
+
+/**
+ * The service or action a part that rosidl makes of it belongs to: `SetBool` for `SetBool_Event`, `Drive` for
+ * `Drive_FeedbackMessage`. Interface names cannot hold `_`, so it is the name up to the first one.
+ */
+function interfaceOfPart(partName: string): string {
+  return partName.split('_')[0];
 }
 
 /** `pkg/msg/Name`, with the package and the name as groups 1 and 2. */
@@ -468,7 +476,7 @@ function toState(p: RclParameter): ParamState {
 function toField(name: string, t: RclFieldType, parent: string): FieldDefinition {
   const array: FieldDefinition['array'] = !t.isArray ? 'none' : t.isFixedSizeArray ? 'fixed' : t.isUpperBound ? 'bounded' : 'dynamic';
   const [pkg, folder, parentName] = parent.split('/');
-  const ownPart = folder !== 'msg' && t.pkgName === pkg && t.type.startsWith(`${parentName.split('_')[0]}_`);
+  const ownPart = folder !== 'msg' && t.pkgName === pkg && t.type.startsWith(`${interfaceOfPart(parentName)}_`);
   return {
     name,
     type: t.isPrimitiveType ? t.type : `${t.pkgName}/${ownPart ? folder : 'msg'}/${t.type}`,

@@ -182,7 +182,7 @@ export class ServerNode {
       this.drop('bad_envelope', null, `dropped a payload from ${m.client_id ?? m.peer}: ${(err as Error).message}`, problem);
       return;
     }
-    const sender = m.client_id ?? m.peer;
+    const sender = senderKey(m);
     const topic = this.republishedName(env.topic, m.client_id);
     if (env.body.kind === 'cdr' && env.typeHash !== null) {
       // Bytes laid out by another definition of the type would be published as if they were ours, misread by every
@@ -486,7 +486,7 @@ export class ServerNode {
     // Only a disconnect can make a topic idle: a client sending ever new topics while every sender is connected must
     // not cost a scan of all topics per message.
     if (!this.mayReclaim) return false;
-    const connected = new Set([...this.peers].map(([peer, id]) => id ?? peer));
+    const connected = new Set([...this.peers].map(([peer, id]) => senderKey({ client_id: id, peer })));
     const idleTopics = [...this.topics.values()].filter((t) => ![...t.senders.keys()].some((sender) => connected.has(sender)));
     // A latched topic last: a vehicle that comes back resends its ordinary topics with their next message, but not
     // what it latched once.
@@ -559,6 +559,11 @@ export class ServerNode {
     this.mayReclaim = true;
     this.node.logger.info(`peer ${p.client_id ?? p.peer} disconnected`);
   }
+}
+
+/** Whose seq accounting a message counts in (TopicState.senders): its client id, else its connection. */
+function senderKey(p: { client_id: string | null; peer: string }): string {
+  return p.client_id ?? p.peer;
 }
 
 function latencyValues(s: LatencySummary): Record<string, number> {
