@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { DEFAULT_CLIENT_LIMITS, DEFAULT_URL, FastSocketClient, JsonDepthError, parseJson, stringifyJson, type ClientStats } from '../fastsocket';
+import { DEFAULT_CLIENT_LIMITS, DEFAULT_URL, FastSocketClient, JsonDepthError, MAX_TIMER_MS, parseJson, stringifyJson, type ClientStats } from '../fastsocket';
 import { messageFrameBytes } from '../fastsocket/codec';
 import {
   asUsageError, CLIENT_LIMIT_OPTIONS, CLIENT_TLS_SPEC, clientTls, intFlag, jsonFlag, limitFlagSpecs, limitOptions, numberFlag,
@@ -16,7 +16,7 @@ const PROGRESS_INTERVAL_MS = 200;
 /** After SIGINT or SIGTERM, how long acks already on their way are still waited for. */
 const INTERRUPT_GRACE_MS = 1000;
 /** Node's timers hold at most 2^31 - 1 ms (24.8 days); a longer --timeout fired after 1 ms, before any connect. */
-const MAX_TIMEOUT_S = Math.floor((2 ** 31 - 1) / 1000);
+const MAX_TIMEOUT_S = Math.floor(MAX_TIMER_MS / 1000);
 
 export const sendCommand: Command = {
   name: 'send',
