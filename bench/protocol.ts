@@ -166,6 +166,46 @@ function runChild(cmd: string, args: string[], timeoutMs = CHILD_TIMEOUT_MS): Pr
   });
 }
 
+/** A child that printed its first stdout line (its "ready" line); `done` resolves when it exits. */
+interface StartedChild {
+  child: ChildProcessWithoutNullStreams;
+  first: string;
+  done: Promise<Finished>;
+}
+
+/**
+ * Spawns a long-running child and resolves at its first stdout line. Rejects when it cannot start, exits first, or
+ * prints nothing for 20 s (then it is killed); `label` and `awaited` name it and what it was to do in those errors.
+ */
+function startChild(cmd: string, args: string[], label: string, awaited: string): Promise<StartedChild> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
+    const done = new Promise<Finished>((r) => child.on('close', (code) => r({ code, lines, stderr })));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${label} did not ${awaited} within 20 s; stderr: ${stderr}`));
+    }, 20_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    void done.then((f) => {
+      clearTimeout(timer);
+      reject(new Error(`${label} exited before it could ${awaited}: ${describeExit(cmd, args, f)}`));
+    });
+    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
+      lines.push(line);
+      if (lines.length !== 1) return;
+      clearTimeout(timer);
+      resolve({ child, first: line, done });
+    });
+  });
+}
+
 function describeExit(cmd: string, args: string[], f: Finished): string {
   return `${path.basename(cmd)} ${args.map((a) => path.basename(a)).join(' ')} exited ${f.code}; stderr: ${f.stderr.trim() || '(empty)'}`;
 }
@@ -192,43 +232,19 @@ interface RunningServer {
 /** Starts a server child and resolves once it prints its listening line. */
 function startServer(impl: Impl, nodeFlags: readonly string[]): Promise<RunningServer> {
   const [cmd, args] = impl === 'python-peer' ? [PYTHON, [PEER_PY, 'serve', '--port', '0', '--quiet']] : [process.execPath, [...nodeFlags, SERVER_JS, impl]];
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
-    const lines: string[] = [];
-    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${impl} server did not print its listening line within 20 s; stderr: ${stderr}`));
-    }, 20_000);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${impl} server exited (${code}) before listening; stderr: ${stderr}`));
-    });
-    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
-      lines.push(line);
-      if (lines.length !== 1) return;
-      clearTimeout(timer);
-      const first = JSON.parse(line) as { event: string; url?: string; port?: number };
-      const url = first.url ?? `tcp://127.0.0.1:${first.port}`;
-      resolve({
-        child,
-        url,
-        stop: async () => {
-          child.kill('SIGTERM');
-          const code = await exited;
-          const summary = lastEvent<{ messages: number }>({ code, lines, stderr }, 'summary');
-          if (!summary) throw new Error(`${impl} server printed no summary (exit ${code}); stderr: ${stderr}`);
-          return summary;
-        },
-      });
-    });
+  return startChild(cmd, args, `${impl} server`, 'print its listening line').then(({ child, first, done }) => {
+    const listening = JSON.parse(first) as { event: string; url?: string; port?: number };
+    return {
+      child,
+      url: listening.url ?? `tcp://127.0.0.1:${listening.port}`,
+      stop: async () => {
+        child.kill('SIGTERM');
+        const f = await done;
+        const summary = lastEvent<{ messages: number }>(f, 'summary');
+        if (!summary) throw new Error(`${impl} server printed no summary (exit ${f.code}); stderr: ${f.stderr}`);
+        return summary;
+      },
+    };
   });
 }
 
@@ -354,32 +370,11 @@ const DELIVERY_GRACE_MS = 10_000;
 /** Starts the MQTT subscriber child and resolves once its subscription is acknowledged. */
 function startSubscriber(url: string, expect: number, measured: number, nodeFlags: readonly string[]): Promise<RunningSubscriber> {
   const args = [...nodeFlags, MQTT_SUBSCRIBER_JS, '--url', url, '--expect', String(expect), '--measured', String(measured), '--timeout-ms', String(CHILD_TIMEOUT_MS - 5000)];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines: string[] = [];
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
-    const done = new Promise<Finished>((r) => child.on('close', (code) => r({ code, lines, stderr })));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`mqtt subscriber did not subscribe within 20 s; stderr: ${stderr}`));
-    }, 20_000);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    void done.then((f) => {
-      clearTimeout(timer);
-      reject(new Error(`mqtt subscriber exited before subscribing: ${describeExit(process.execPath, args, f)}`));
-    });
-    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
-      lines.push(line);
-      if (lines.length !== 1) return;
-      clearTimeout(timer);
-      resolve({ done, stop: () => child.exitCode === null && child.kill('SIGTERM'), kill: () => child.exitCode === null && child.kill('SIGKILL') });
-    });
-  });
+  return startChild(process.execPath, args, 'mqtt subscriber', 'subscribe').then(({ child, done }) => ({
+    done,
+    stop: () => child.exitCode === null && child.kill('SIGTERM'),
+    kill: () => child.exitCode === null && child.kill('SIGKILL'),
+  }));
 }
 
 /**
