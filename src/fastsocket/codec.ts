@@ -1,5 +1,5 @@
 /** The single place where bytes become typed frames (and typed frames become bytes). */
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { ProtocolError } from './errors';
 import { MAX_JSON_DEPTH, nestsDeeperThan, parseCheckedJson, stringifyJson } from './json';
 import {
@@ -17,12 +17,15 @@ import {
 
 /** Decodes one frame (without its newline). Throws ProtocolError with a stable `reason`. */
 export function decodeFrame(data: Buffer | string): Frame {
-  if (typeof data !== 'string' && !isUtf8(data)) throw new ProtocolError('invalid_utf8', 'frame is not valid UTF-8');
+  // ASCII (every frame of ours whose payload is, base64 images included) is read as latin1, which copies bytes where
+  // utf8 decodes them: 0.29 against 0.88 ms per MB here. isAscii also stands in for the isUtf8 check it implies.
+  const ascii = typeof data !== 'string' && isAscii(data);
+  if (typeof data !== 'string' && !ascii && !isUtf8(data)) throw new ProtocolError('invalid_utf8', 'frame is not valid UTF-8');
   // Before JSON.parse, which takes ~250 ns per level: a 16 MiB frame of brackets held the event loop for 3.8 s.
   if (nestsDeeperThan(data, MAX_JSON_DEPTH)) {
     throw new ProtocolError('invalid_json', `frame of ${data.length} ${typeof data === 'string' ? 'characters' : 'bytes'} nests arrays/objects deeper than ${MAX_JSON_DEPTH} levels`);
   }
-  const text = typeof data === 'string' ? data : data.toString('utf8');
+  const text = typeof data === 'string' ? data : data.toString(ascii ? 'latin1' : 'utf8');
   let value: unknown;
   try {
     value = parseCheckedJson(text);
