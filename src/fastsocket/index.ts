@@ -13,7 +13,7 @@ export { FastSocketError, FrameTooLargeError, ProtocolError } from './errors';
 export type { FastSocketErrorCode, ProtocolErrorReason } from './errors';
 export { decodeFrame, decodeClientFrame, decodeServerFrame, encodeAck2, encodeAck3, encodeHello, encodeMessage, encodePayload } from './codec';
 export { LineFramer } from './framing';
-export { JsonDepthError, MAX_JSON_DEPTH, parseJson, stringifyJson } from './json';
+export { Base64Json, JsonDepthError, MAX_JSON_DEPTH, parseJson, stringifyJson } from './json';
 export { DEFAULT_CLIENT_LIMITS, DEFAULT_SERVER_LIMITS, MAX_TIMER_MS, OUTBOX_POLICIES } from './options';
 export type { ClientLimits, OutboxPolicy, ServerLimits } from './options';
 export { silentLogger } from './logger';

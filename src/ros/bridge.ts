@@ -16,7 +16,7 @@ import type { RosEnvelope } from './envelope';
 import { cdrJsonSupports, cdrToJson } from './cdr-json';
 import { LogThrottle } from './log-throttle';
 import type { DefinitionLookup } from './message-definition';
-import { rosToJson } from './msg-json';
+import { base64Value, rosToJson } from './msg-json';
 import { isHeard, type RosNode, type RosPublisher, type RosSubscription, type RosTimer } from './port';
 import { chooseSubscriptionQos, needsDiscovery, QosProfile, toEnvelopeQos } from './qos';
 import { DIAGNOSTIC_ARRAY, diagnosticArray, DiagnosticLevel, diagnosticStatus, DiagnosticStatusMsg, FLOAT64, linkStatusName } from './ros-messages';
@@ -184,7 +184,7 @@ class TopicForwarder {
     // server would count as network loss.
     const envelope: RosEnvelope = { topic: this.name, type, seq: -1, stamp_ns: this.bridge.wallNs(), qos: toEnvelopeQos(qos) };
     if (Buffer.isBuffer(message) && !this.decodeCdr) {
-      envelope.cdr = message.toString('base64');
+      envelope.cdr = base64Value(message);
       if (this.typeHash !== undefined) envelope.type_hash = this.typeHash;
     } else {
       try {

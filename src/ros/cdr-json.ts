@@ -17,7 +17,7 @@
 import { NEGATIVE_ZERO } from '../fastsocket/json';
 import { MessageMappingError } from './errors';
 import type { DefinitionLookup, FieldDefinition, MessageDefinition } from './message-definition';
-import type { JsonValue } from './msg-json';
+import { base64Value, JsonValue } from './msg-json';
 
 const HEADER_BYTES = 4;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -80,9 +80,9 @@ class CdrReader {
     if (field.primitive && BYTE_ARRAY_TYPES.has(field.type)) {
       const end = this.pos + count;
       if (end > this.buf.length) throw new RangeError('past the end');
-      const text = this.buf.toString('base64', this.pos, end);
+      const bytes = this.buf.subarray(this.pos, end);
       this.pos = end;
-      return text;
+      return base64Value(bytes);
     }
     const out: JsonValue[] = new Array<JsonValue>(count);
     for (let i = 0; i < count; i++) out[i] = this.element(lookup, field);

@@ -1,4 +1,5 @@
 /** The ROS envelope of PROTOCOL.md §4: what the bridge sends as `payload` and the server unpacks. */
+import type { Base64Json } from '../fastsocket';
 import { decodeStrictBase64 } from './base64';
 import { EnvelopeError } from './errors';
 import { normalizeTypeName } from './message-definition';
@@ -22,7 +23,7 @@ export interface RosEnvelope {
   /** JSON mode. */
   msg?: { [key: string]: JsonValue };
   /** Raw mode: base64 of the serialized message (ROS 2 to ROS 2 only). */
-  cdr?: string;
+  cdr?: string | Base64Json;
   /**
    * Extension, raw mode: the bridge's type hash of `type` (ROS 2's `RIHS01_...`), so a server whose definition of the
    * type differs refuses the bytes instead of publishing them misread.

@@ -5,14 +5,26 @@
  * rclnodejs happened to deliver it (int64 scalars arrive as bigint, int64[] elements as numbers or strings,
  * float64[] as Float64Array, char[] as Int8Array).
  */
+import { Base64Json } from '../fastsocket';
 import { longerThan } from '../fastsocket/codec';
 import { NEGATIVE_ZERO } from '../fastsocket/json';
 import { decodeStrictBase64 } from './base64';
 import { MessageMappingError } from './errors';
 import { DefinitionLookup, FieldDefinition, MessageDefinition, PrimitiveType } from './message-definition';
 
-/** NEGATIVE_ZERO stands for a float field's -0, which stringifyJson writes as -0.0 (JSON.stringify: 0). */
-export type JsonValue = null | boolean | number | string | typeof NEGATIVE_ZERO | JsonValue[] | { [key: string]: JsonValue };
+/**
+ * NEGATIVE_ZERO stands for a float field's -0, which stringifyJson writes as -0.0 (JSON.stringify: 0); a Base64Json
+ * for a large byte array, which it writes as the base64 string.
+ */
+export type JsonValue = null | boolean | number | string | typeof NEGATIVE_ZERO | Base64Json | JsonValue[] | { [key: string]: JsonValue };
+
+/** From this many bytes on, a byte array's base64 is a Base64Json: below, JSON.stringify's scan costs less than the splice. */
+const BASE64_JSON_MIN_BYTES = 4096;
+
+/** A byte array as JSON: its base64 (PROTOCOL.md §4), as a Base64Json once it is large. */
+export function base64Value(bytes: Buffer): string | Base64Json {
+  return bytes.length >= BASE64_JSON_MIN_BYTES ? new Base64Json(bytes) : bytes.toString('base64');
+}
 
 const INTEGER_RANGES: Readonly<Record<string, readonly [bigint, bigint]>> = {
   byte: [0n, 255n],
@@ -71,7 +83,7 @@ function encodeMessage(lookup: DefinitionLookup, def: MessageDefinition, message
 
 function encodeField(lookup: DefinitionLookup, field: FieldDefinition, value: unknown, path: string): JsonValue {
   if (field.array === 'none') return encodeElement(lookup, field, value, path);
-  if (field.primitive && BYTE_ARRAY_TYPES.has(field.type)) return bytesOf(value, path).toString('base64');
+  if (field.primitive && BYTE_ARRAY_TYPES.has(field.type)) return base64Value(bytesOf(value, path));
   if (!isArrayLike(value)) throw new MessageMappingError(path, 'expected an array');
   const out: JsonValue[] = [];
   for (let i = 0; i < value.length; i++) out.push(encodeElement(lookup, field, value[i], `${path}[${i}]`));
@@ -127,9 +139,9 @@ function decodeField(lookup: DefinitionLookup, field: FieldDefinition, value: un
   const byteArray = field.primitive && BYTE_ARRAY_TYPES.has(field.type);
   let bytes: Uint8Array | null = null;
   let elements: unknown[] = [];
-  if (byteArray && typeof value === 'string') {
+  if (byteArray && (typeof value === 'string' || value instanceof Base64Json)) {
     // Checked and handed over as bytes: a megabyte image must never become a million-element JS array.
-    bytes = decodeBase64(value, path);
+    bytes = decodeBase64(typeof value === 'string' ? value : value.text, path);
   } else if (Array.isArray(value)) {
     elements = value;
   } else {

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { JsonDepthError, MAX_JSON_DEPTH, NEGATIVE_ZERO, nestsDeeperThan, parseJson, stringifyJson } from '../../src/fastsocket/json';
+import { Base64Json, JsonDepthError, MAX_JSON_DEPTH, NEGATIVE_ZERO, nestsDeeperThan, parseJson, stringifyJson } from '../../src/fastsocket/json';
 
 /** JSON values that also hold Python's non-finite floats (no -0: JSON cannot carry it). */
 const pythonJsonValue = fc.letrec((tie) => ({
@@ -216,6 +216,38 @@ describe('json', () => {
     it('leaves strings that look like its internal marker untouched', () => {
       const tricky = { s: '\u0000fs000000000000\u0000NaN', t: '"NaN"', n: NaN, u: 'Infinity' };
       assert.deepStrictEqual(parseJson(stringifyJson(tricky)), tricky);
+    });
+
+    it('writes a Base64Json as the JSON string of its base64, wherever it stands and beside every special value', () => {
+      // Each byte string stands in the value twice: as a Base64Json, and as its base64 text in the reference copy.
+      type Pair = readonly [unknown, unknown];
+      const withBytes = fc.letrec((tie) => ({
+        value: fc.oneof(
+          { depthSize: 'small' },
+          pythonJsonValue.map((v) => [v, v] as const),
+          fc.uint8Array({ maxLength: 40 }).map((b) => [new Base64Json(b), Buffer.from(b).toString('base64')] as const),
+          fc.constantFrom([NEGATIVE_ZERO, NEGATIVE_ZERO] as const, [10n ** 20n, 10n ** 20n] as const),
+          fc.array(tie('value') as fc.Arbitrary<Pair>, { maxLength: 4 }).map((items) => [items.map((i) => i[0]), items.map((i) => i[1])] as const),
+          fc
+            .dictionary(fc.string({ maxLength: 6 }), tie('value') as fc.Arbitrary<Pair>, { maxKeys: 4, noNullPrototype: true })
+            .map((d) => [Object.fromEntries(Object.entries(d).map(([k, i]) => [k, i[0]])), Object.fromEntries(Object.entries(d).map(([k, i]) => [k, i[1]]))] as const),
+        ),
+      })).value as fc.Arbitrary<Pair>;
+      fc.assert(
+        fc.property(withBytes, ([value, reference]) => {
+          assert.equal(stringifyJson(value), stringifyJson(reference));
+        }),
+        { numRuns: 2000 },
+      );
+    });
+
+    it('writes a Base64Json of a megabyte, and a view into a larger buffer, as Buffer#toString(\'base64\') does', () => {
+      const big = Buffer.alloc((1 << 20) + 3, 0xfb);
+      big[7] = 0;
+      const view = big.subarray(5, big.length - 2);
+      const text = stringifyJson({ topic: '/cam', cdr: new Base64Json(view), seq: 1 });
+      assert.equal(text, `{"topic":"/cam","cdr":"${view.toString('base64')}","seq":1}`);
+      assert.equal(JSON.stringify({ b: new Base64Json(view) }), JSON.stringify({ b: view.toString('base64') }));
     });
 
     it('throws a TypeError for a cycle and for a value JSON cannot hold', () => {

@@ -90,9 +90,9 @@ describe('msg-json', () => {
       );
     });
 
-    it('round-trips any byte array exactly', () => {
+    it('round-trips any byte array exactly, below and above the size from which its base64 is a Base64Json', () => {
       fc.assert(
-        fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        fc.property(fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ minLength: 4000, maxLength: 4200 })), (bytes) => {
           const back = jsonToRos(lookup, 'std_msgs/msg/UInt8MultiArray', overTheWire(rosToJson(lookup, 'std_msgs/msg/UInt8MultiArray', { layout: { dim: [], data_offset: 0 }, data: bytes })));
           return Buffer.from(back.data as Uint8Array).equals(Buffer.from(bytes));
         }),
@@ -125,6 +125,13 @@ describe('msg-json', () => {
       const back = jsonToRos(lookup, 'std_msgs/msg/UInt8MultiArray', overTheWire(rosToJson(lookup, 'std_msgs/msg/UInt8MultiArray', { layout: { dim: [], data_offset: 0 }, data: pixels })));
       assert.ok(back.data instanceof Uint8Array);
       assert.ok(Buffer.from(back.data).equals(Buffer.from(pixels)));
+    });
+
+    it('reads back its own large byte array in-process, not over the wire, as the bytes', () => {
+      const pixels = Uint8Array.from({ length: 5000 }, (_, i) => (i * 7) & 0xff);
+      const json = rosToJson(lookup, 'std_msgs/msg/UInt8MultiArray', { layout: { dim: [], data_offset: 0 }, data: pixels });
+      assert.deepEqual(jsonToRos(lookup, 'std_msgs/msg/UInt8MultiArray', json).data, pixels);
+      assert.equal(JSON.stringify(json), JSON.stringify({ layout: { dim: [], data_offset: 0 }, data: Buffer.from(pixels).toString('base64') }));
     });
 
     it('returns byte arrays that own their memory when they are small enough for Node to pool', () => {
