@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { MonotonicClock, monotonicNs, wallNs } from './clock';
-import { badFrameCloseReason, decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodePayload, longerThan, messageFrameBytes } from './codec';
+import { badFrameCloseReason, decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodeMessageBytes, encodePayload, longerThan, messageFrameBytes } from './codec';
 import { FastSocketError, FastSocketErrorCode, ProtocolError } from './errors';
 import { newMessageId } from './ids';
 import { checkLogger, Logger } from './logger';
@@ -157,6 +157,9 @@ interface Entry {
 }
 
 type State = 'idle' | 'connecting' | 'connected' | 'waiting' | 'closing' | 'closed';
+
+/** From this many bytes of payload on, message 1 is written as bytes built at once (encodeMessageBytes). */
+const BYTES_FRAME_FROM = 64 * 1024;
 
 /**
  * Bounds of how long a new connection's first message may go unanswered before the messages behind it are written
@@ -712,7 +715,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       conn.writeLazy(() => {
         const at = this.clock();
         e.writtenAtNs = at;
-        return encodeMessage(e.id, e.json, { resent, queuedNs: at - e.queuedAtNs, clientSendWallNs: this.clockSync ? wallNs() : undefined });
+        const extra = { resent, queuedNs: at - e.queuedAtNs, clientSendWallNs: this.clockSync ? wallNs() : undefined };
+        return e.bytes < BYTES_FRAME_FROM ? encodeMessage(e.id, e.json, extra) : encodeMessageBytes(e.id, e.json, e.bytes, extra);
       }, e.bytes + 120);
     }
     if (this.queueHead === this.queue.length) {

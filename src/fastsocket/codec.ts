@@ -166,13 +166,41 @@ function jsonId(id: string): string {
   return PLAIN_ID.test(id) ? `"${id}"` : JSON.stringify(id);
 }
 
+export interface MessageExtra {
+  resent?: boolean;
+  queuedNs?: number;
+  clientSendWallNs?: number;
+}
+
 /** Encodes message 1. `payloadJson` is the already-serialised payload (serialised once, at send time). */
-export function encodeMessage(id: string, payloadJson: string, extra?: { resent?: boolean; queuedNs?: number; clientSendWallNs?: number }): string {
-  let s = `{"id":${jsonId(id)},"type":"message","payload":${payloadJson}`;
+export function encodeMessage(id: string, payloadJson: string, extra?: MessageExtra): string {
+  return `{"id":${jsonId(id)},"type":"message","payload":${payloadJson}${messageTail(extra)}`;
+}
+
+/** What follows the payload in message 1; ASCII only. */
+function messageTail(extra?: MessageExtra): string {
+  let s = '';
   if (extra?.resent) s += ',"resent":true';
   if (extra?.queuedNs !== undefined) s += `,"queued_ns":${Math.round(extra.queuedNs)}`;
   if (extra?.clientSendWallNs !== undefined) s += `,"client_send_wall_ns":${Math.round(extra.clientSendWallNs)}`;
   return s + '}';
+}
+
+/**
+ * encodeMessage's frame as its UTF-8 bytes, written straight into one buffer; `payloadBytes` is the UTF-8 length
+ * of `payloadJson`. For a large payload (a camera image): the string encodeMessage builds is flattened and then
+ * encoded at the write, a copy of every byte more, 1-1.5 ms per MB on our 2-core machine; an ASCII payload (base64
+ * images are) is copied as latin1, which needs no encoding.
+ */
+export function encodeMessageBytes(id: string, payloadJson: string, payloadBytes: number, extra?: MessageExtra): Buffer {
+  const head = `{"id":${jsonId(id)},"type":"message","payload":`;
+  const tail = messageTail(extra);
+  const headBytes = Buffer.byteLength(head);
+  const frame = Buffer.allocUnsafe(headBytes + payloadBytes + tail.length);
+  frame.write(head, 0, 'utf8');
+  frame.write(payloadJson, headBytes, payloadBytes === payloadJson.length ? 'latin1' : 'utf8');
+  frame.write(tail, headBytes + payloadBytes, 'latin1');
+  return frame;
 }
 
 /**

@@ -56,7 +56,7 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
   protected closed = false;
   /** WebSocket close code received from the peer (1009: our frame was too large for it), else null. */
   peerCloseCode: number | null = null;
-  private pending: Array<string | (() => string)> = [];
+  private pending: Array<string | (() => string | Buffer)> = [];
   private pendingBytes = 0;
   private flushScheduled = false;
   private drainWanted = false;
@@ -109,13 +109,14 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
 
   /**
    * Queues a frame built when it is actually written, so timestamps inside it (T1 starts, turnarounds) are taken
-   * at the write and not when it was queued. `sizeHint` counts towards bufferedBytes until then.
+   * at the write and not when it was queued. `sizeHint` counts towards bufferedBytes until then. A frame built as
+   * bytes is their UTF-8 (a large one, encoded once by its builder), written in a write of its own.
    */
-  writeLazy(build: () => string, sizeHint: number): void {
+  writeLazy(build: () => string | Buffer, sizeHint: number): void {
     this.enqueue(build, sizeHint);
   }
 
-  private enqueue(frame: string | (() => string), size: number): void {
+  private enqueue(frame: string | (() => string | Buffer), size: number): void {
     if (this.closed) return;
     this.pending.push(frame);
     this.pendingBytes += size;
@@ -223,7 +224,7 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
   abstract resumeReading(): void;
   protected abstract transportBuffered(): number;
   /** Returns false when the transport pushed back (a 'drain' will follow). */
-  protected abstract writeFrames(frames: string[]): boolean;
+  protected abstract writeFrames(frames: Array<string | Buffer>): boolean;
   protected abstract closeTransport(reason: CloseReason): void;
   protected abstract destroyTransport(): void;
 }
@@ -273,6 +274,8 @@ class ReusedReadBuffer {
 
 /** The size of a client's reused read buffer: the most one read returns. */
 const READ_BUFFER_BYTES = 64 * 1024;
+const NEWLINE = Buffer.from('\n');
+const AS_TEXT = { binary: false } as const;
 
 /** tcp:// and tls://: newline-delimited JSON over a byte stream. */
 class StreamConnection extends FrameConnection {
@@ -332,12 +335,18 @@ class StreamConnection extends FrameConnection {
     return this.socket.writableLength;
   }
 
-  protected writeFrames(frames: string[]): boolean {
+  protected writeFrames(frames: Array<string | Buffer>): boolean {
     if (frames.length === 1 || this.pendingLarge(frames)) {
       // Large frames go out one by one: joining them would flatten and copy megabytes into one string first.
       this.socket.cork();
       let ok = true;
-      for (const f of frames) ok = this.socket.write(f + '\n');
+      for (const f of frames) {
+        if (typeof f === 'string') ok = this.socket.write(f + '\n');
+        else {
+          this.socket.write(f);
+          ok = this.socket.write(NEWLINE);
+        }
+      }
       this.socket.uncork();
       return ok;
     }
@@ -345,9 +354,10 @@ class StreamConnection extends FrameConnection {
     return this.socket.write(frames.join('\n'));
   }
 
-  private pendingLarge(frames: string[]): boolean {
+  /** Whether the frames hold megabytes, or bytes (which join would decode as text). */
+  private pendingLarge(frames: Array<string | Buffer>): boolean {
     let total = 0;
-    for (const f of frames) if ((total += f.length) > 256 * 1024) return true;
+    for (const f of frames) if (typeof f !== 'string' || (total += f.length) > 256 * 1024) return true;
     return false;
   }
 
@@ -437,10 +447,14 @@ class WsConnection extends FrameConnection {
     return this.ws.bufferedAmount;
   }
 
-  protected writeFrames(frames: string[]): boolean {
+  protected writeFrames(frames: Array<string | Buffer>): boolean {
     const raw = (this.ws as unknown as { _socket?: net.Socket })._socket;
     raw?.cork();
-    for (const f of frames) this.ws.send(f);
+    // A frame given as bytes is still a text message (§1); ws sends a Buffer as binary unless told.
+    for (const f of frames) {
+      if (typeof f === 'string') this.ws.send(f);
+      else this.ws.send(f, AS_TEXT);
+    }
     raw?.uncork();
     return raw ? !raw.writableNeedDrain : true;
   }

@@ -8,6 +8,7 @@ import {
   encodeAck3,
   encodeHello,
   encodeMessage,
+  encodeMessageBytes,
   encodePayload,
   messageFrameBytes,
 } from '../../src/fastsocket/codec';
@@ -350,6 +351,24 @@ describe('codec', () => {
           assert.deepEqual(frame, { type: 'message', id, payload: JSON.parse(JSON.stringify(payload)) });
         }),
         { numRuns: 500 },
+      );
+    });
+  });
+
+  describe('#encodeMessageBytes', () => {
+    it('writes the UTF-8 bytes of encodeMessage\'s text, for ASCII and other payloads, plain and escaped ids', () => {
+      fc.assert(
+        fc.property(
+          fc.oneof(fc.uuid(), fc.string({ minLength: 1, maxLength: 40 })),
+          fc.oneof(fc.string({ unit: 'binary-ascii' }), fc.string({ unit: 'binary' }), fc.jsonValue().map((v) => encodePayload(v))),
+          fc.record({ resent: fc.boolean(), queuedNs: fc.nat(), clientSendWallNs: fc.option(fc.nat(), { nil: undefined }) }),
+          (id, text, extra) => {
+            const json = encodePayload(text);
+            const bytes = encodeMessageBytes(id, json, Buffer.byteLength(json), extra);
+            assert.ok(bytes.equals(Buffer.from(encodeMessage(id, json, extra), 'utf8')));
+          },
+        ),
+        { numRuns: 1000 },
       );
     });
   });
