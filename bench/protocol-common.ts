@@ -4,7 +4,7 @@
  */
 import type * as net from 'node:net';
 import * as path from 'node:path';
-import { monotonicNs } from '../src/fastsocket/clock';
+import { monotonicNs } from '../src/fastsocket';
 
 /** Compiled to build/bench/, so the source tree is two levels up. */
 export const REPO_ROOT = path.resolve(__dirname, '../..');

@@ -4,8 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { FastSocketError, JsonDepthError, keyPairProblem, OUTBOX_POLICIES, parseJson, pemProblem, type OutboxPolicy, type TlsOptions } from '../fastsocket';
-import { fileSystemErrorText } from '../fastsocket/fs-util';
+import { FastSocketError, fileSystemErrorText, JsonDepthError, keyPairProblem, OUTBOX_POLICIES, parseJson, pemProblem, type OutboxPolicy, type TlsOptions } from '../fastsocket';
 
 /** A mistake on the command line; the CLI prints its message on one line and exits 2. */
 export class UsageError extends Error {

@@ -2,8 +2,7 @@
 import * as fs from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { DEFAULT_CLIENT_LIMITS, DEFAULT_URL, FastSocketClient, JsonDepthError, MAX_TIMER_MS, parseJson, stringifyJson, type ClientStats } from '../fastsocket';
-import { messageFrameBytes } from '../fastsocket/codec';
+import { DEFAULT_CLIENT_LIMITS, DEFAULT_URL, FastSocketClient, JsonDepthError, MAX_TIMER_MS, messageFrameBytes, parseJson, stringifyJson, type ClientStats } from '../fastsocket';
 import {
   asUsageError, CLIENT_LIMIT_OPTIONS, CLIENT_TLS_SPEC, clientTls, intFlag, jsonFlag, limitFlagSpecs, limitOptions, numberFlag,
   OUTBOX_POLICY_SPEC, outboxPolicy, stringFlag, throwIfPathError, token, TOKEN_SPEC, UsageError, type FlagValues,

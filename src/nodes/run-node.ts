@@ -4,7 +4,7 @@
  * into a clean shutdown with exit code 0 (`ros2 launch` and roslaunch send SIGINT, then SIGTERM; neither rclnodejs
  * nor our ROS 1 port handles them for us).
  */
-import { FastSocketError } from '../fastsocket/errors';
+import { FastSocketError } from '../fastsocket';
 import { RosError } from '../ros/errors';
 import type { RosNode } from '../ros/port';
 import { openRclnodejsPort } from '../ros/rclnodejs-port';

@@ -1,7 +1,6 @@
 /** The bridge's parameters, read once into a frozen config; a bad value throws ParameterError naming it. */
-import { MAX_CLIENT_ID_LENGTH } from '../fastsocket';
+import { longerThan, MAX_CLIENT_ID_LENGTH } from '../fastsocket';
 import type { FastSocketClientOptions, Logger, TlsOptions } from '../fastsocket';
-import { longerThan } from '../fastsocket/codec';
 import { ParameterError, UnknownTypeError } from './errors';
 import { OutboxLimits, readOutboxLimits } from './limit-params';
 import { normalizeTypeName } from './message-definition';

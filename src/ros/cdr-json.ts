@@ -14,7 +14,7 @@
  * middleware makes it (rmw_cyclonedds_cpp: 4 bytes): `wstringUnitBytes`. Where that width is not known, types with a
  * wstring are not handled here: see `cdrJsonSupports`.
  */
-import { NEGATIVE_ZERO } from '../fastsocket/json';
+import { NEGATIVE_ZERO } from '../fastsocket';
 import { MessageMappingError } from './errors';
 import type { DefinitionLookup, FieldDefinition, MessageDefinition } from './message-definition';
 import { base64Value, JsonValue } from './msg-json';

@@ -5,9 +5,7 @@
  * rclnodejs happened to deliver it (int64 scalars arrive as bigint, int64[] elements as numbers or strings,
  * float64[] as Float64Array, char[] as Int8Array).
  */
-import { Base64Json } from '../fastsocket';
-import { longerThan } from '../fastsocket/codec';
-import { NEGATIVE_ZERO } from '../fastsocket/json';
+import { Base64Json, longerThan, NEGATIVE_ZERO } from '../fastsocket';
 import { decodeStrictBase64 } from './base64';
 import { MessageMappingError } from './errors';
 import { DefinitionLookup, FieldDefinition, MessageDefinition, PrimitiveType } from './message-definition';

@@ -3,8 +3,7 @@
  * name instead of surfacing later as a confusing failure. Numbers are lenient on purpose: YAML `rate: 10` arrives
  * as an integer even where a double is meant.
  */
-import { parseUrl } from '../fastsocket';
-import { fileSystemErrorText } from '../fastsocket/fs-util';
+import { fileSystemErrorText, parseUrl } from '../fastsocket';
 import { ParameterError } from './errors';
 import { ParamState, ParamType, ParamValue, RosNode } from './port';
 
