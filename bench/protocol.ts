@@ -137,8 +137,6 @@ export interface ProtocolReport {
   targets: Target[];
 }
 
-// ---- child processes ----
-
 interface Finished {
   code: number | null;
   lines: string[];
@@ -420,8 +418,6 @@ async function measureMqtt(payloadBytes: number, c: Counts, nodeFlags: readonly 
   }
 }
 
-// ---- aggregation ----
-
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
@@ -487,8 +483,6 @@ function targets(ratios: Ratio[]): Target[] {
   }
   return out;
 }
-
-// ---- output ----
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

@@ -41,7 +41,6 @@ const BRIDGED = [
   { ros: IMAGE_TOPIC, type: 'sensor_msgs/msg/Image', mqtt: IMAGE_TOPIC.slice(1) },
 ];
 
-// ---------------------------------------------------------------------------------------------------------------
 // Children: publisher and subscriber, driven by one-line commands on stdin, answering with `@@ {json}` on stdout.
 
 interface RclNode {
@@ -210,9 +209,6 @@ function urlArg(argv: string[]): string {
   if (url === undefined) throw new Error('--url mqtt://HOST:PORT is required with this --role');
   return url;
 }
-
-// ---------------------------------------------------------------------------------------------------------------
-// Orchestrator.
 
 /** A child in its own process group, so that stopping it takes everything it started. */
 class Child {
