@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import { benchCli, describeMachine, fmt, machine, Machine, positiveOption, renderTable, UsageError } from './bench-kit';
 import { Counts, measure, Sample } from './protocol';
 import { Impl, IMPL_LABELS } from './protocol-common';
+import { median } from '../test/support/estimator-harness';
 
 const IMPLS_COMPARED: readonly Impl[] = ['python-peer', 'fastsocket-tcp', 'fastsocket-ws'];
 const DEFAULT_FLAGS = '--min-semi-space-size=8';
@@ -41,12 +42,6 @@ interface FlagsReport {
   rounds: number;
   counts: Counts;
   rows: FlagsRow[];
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 benchCli<FlagsReport>({

@@ -36,6 +36,8 @@ import {
   SERVER_JS,
 } from './protocol-common';
 import { findMosquitto, startMosquitto } from './protocol-mosquitto';
+import { fmt, renderTable } from './bench-kit';
+import { median } from '../test/support/estimator-harness';
 
 /** Counts for one payload size; the same for every implementation. */
 export interface Counts {
@@ -418,12 +420,6 @@ async function measureMqtt(payloadBytes: number, c: Counts, nodeFlags: readonly 
   }
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
 function aggregate(impl: Impl, payloadBytes: number, rounds: Sample[]): ProtocolRow {
   const m = (k: Exclude<keyof Sample, 'client_cpu_us_per_msg' | 'publisher_msgs_per_s' | 'subscriber_cpu_us_per_msg'>) => median(rounds.map((r) => r[k]));
   const optional = (k: 'publisher_msgs_per_s' | 'subscriber_cpu_us_per_msg') => {
@@ -484,13 +480,6 @@ function targets(ratios: Ratio[]): Target[] {
   return out;
 }
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
-const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const size = (b: number) => (b >= 1024 ? `${b / 1024} KiB` : `${b} B`);
 
 function render(report: ProtocolReport): string {
@@ -502,7 +491,7 @@ function render(report: ProtocolReport): string {
   out.push(`every Node server and client (baselines too) ran with: ${report.node_flags.length > 0 ? report.node_flags.join(' ') : "Node's defaults"}`);
   out.push('');
   out.push(
-    table(
+    renderTable(
       ['implementation', 'payload', 'RTT p50 us', 'RTT p99 us', 'RTT p99.9 us', 'pipelined msgs/s', 'MB/s', 'srv RSS idle MB', 'srv RSS peak MB', 'srv CPU us/msg', 'cli CPU us/msg'],
       report.rows.map((r) => [
         r.label, size(r.payload_bytes), fmt(r.rtt_p50_us), fmt(r.rtt_p99_us), fmt(r.rtt_p999_us), fmt(r.msgs_per_s, 0), fmt(r.mb_per_s, 2),
@@ -521,7 +510,7 @@ function render(report: ProtocolReport): string {
   out.push('');
   out.push('Ratios (ours / theirs; msgs/s: higher is better; RTT and RSS: lower is better)');
   out.push(
-    table(
+    renderTable(
       ['implementation', 'payload', 'versus', 'msgs/s', 'RTT p50', 'RTT p99', 'RSS peak'],
       report.ratios.map((r) => [IMPL_LABELS[r.impl], size(r.payload_bytes), r.versus, `${fmt(r.msgs_per_s, 2)}x`, `${fmt(r.rtt_p50, 2)}x`, `${fmt(r.rtt_p99, 2)}x`, `${fmt(r.server_rss_peak, 2)}x`]),
     ),
@@ -529,7 +518,7 @@ function render(report: ProtocolReport): string {
   out.push('');
   out.push('Targets (issue #2, at 100 B and 1 KiB)');
   out.push(
-    table(
+    renderTable(
       ['implementation', 'payload', 'target', 'measured', 'goal', ''],
       report.targets.map((t) => [IMPL_LABELS[t.impl], size(t.payload_bytes), t.name, `${fmt(t.ratio, 2)}x`, t.goal, t.met ? 'met' : 'MISSED']),
     ),
