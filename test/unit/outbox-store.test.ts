@@ -162,7 +162,7 @@ describe('OutboxStore', () => {
       fs.mkdirSync(path.dirname(file), { recursive: true });
       for (const content of ['url: tcp://10.0.0.5:8888\nclient_id: vehicle_1\n', 'one line without a newline', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0])]) {
         fs.writeFileSync(file, content);
-        assert.throws(() => new OutboxStore(file), (err: NodeJS.ErrnoException) => err.code === 'EFTYPE' && err.message.includes(file) && err.message.includes('not an outbox file'));
+        assert.throws(() => new OutboxStore(file), (err: NodeJS.ErrnoException) => err.code === 'EFTYPE' && err.message.includes(file));
         assert.deepEqual(fs.readFileSync(file), Buffer.from(content));
       }
     });

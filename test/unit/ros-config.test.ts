@@ -27,7 +27,6 @@ function assertParamError(fn: () => unknown, parameter: string, secret?: string)
   assert.throws(fn, (e: unknown) => {
     assert.ok(e instanceof ParameterError && e.code === 'FS_ROS_ERR_PARAM', `a ParameterError, got ${String(e)}`);
     assert.equal(e.parameter, parameter);
-    assert.ok(e.message.includes(parameter));
     if (secret !== undefined) assert.ok(!e.message.includes(secret), 'the secret stays out of the error');
     return true;
   });

@@ -12,8 +12,8 @@ function withoutRos(): NodeJS.ProcessEnv {
 
 describe('loadRclnodejs', () => {
   describe('#without ROS 2 sourced', () => {
-    it('throws RosError FS_ROS_ERR_UNAVAILABLE saying ROS 2 must be sourced, without touching rclnodejs', () => {
-      assert.throws(() => loadRclnodejs(withoutRos()), (e: unknown) => e instanceof RosError && e.code === 'FS_ROS_ERR_UNAVAILABLE' && /^ROS 2 must be sourced/.test(e.message));
+    it('throws RosError FS_ROS_ERR_UNAVAILABLE without touching rclnodejs when ROS 2 is not sourced', () => {
+      assert.throws(() => loadRclnodejs(withoutRos()), (e: unknown) => e instanceof RosError && e.code === 'FS_ROS_ERR_UNAVAILABLE');
     });
 
     it('reports a missing librcl when ROS_DISTRO is set but the libraries are not on the path', () => {
