@@ -107,7 +107,8 @@ describe('TLS as deployed: misconfiguration and refusals', function () {
         // Over tls:// the handshake had completed on the client's side: its disconnect said error null.
         await waitUntil(() => errors.length > 0, 'a disconnect with an error');
         assert.equal(errors[0].code, 'FS_ERR_CONNECT');
-        assert.match(errors[0].message, /tlsv13 alert certificate required/);
+        // The error's cause is the alert, explained; its cause is OpenSSL's error, whose code names the alert.
+        assert.equal(((errors[0].cause as Error | undefined)?.cause as NodeJS.ErrnoException | undefined)?.code, 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED');
         assert.match(serverLines.find((l) => l.startsWith('warn '))!, /^warn closing 127\.0\.0\.1:\d+: it presented no client certificate, and this server requires one/);
         assert.ok(client.lines.some((l) => l.startsWith('warn ') && l.includes('tlsv13 alert certificate required')), client.lines.join('\n'));
       });
