@@ -25,9 +25,9 @@ export interface FastSocketClientOptions extends Partial<ClientLimits> {
   url?: string;
   /** Identifies this client to the server (sent in a hello frame); e.g. a vehicle name. @default null */
   clientId?: string | null;
-  /** Shared secret for a server that requires one (sent in the hello; on ws also as `Authorization: Bearer` when it is visible ASCII). */
+  /** Shared secret for a server that requires one (sent in the hello; on ws also as `Authorization: Bearer` when it is visible ASCII). @default undefined (none sent) */
   token?: string;
-  /** CA, client certificate and key for tls:// and wss://. */
+  /** CA, client certificate and key for tls:// and wss://. @default undefined (the server is verified against Node's CAs) */
   tls?: TlsOptions;
   /** Timeout of one connection attempt. @default 10000 */
   connectTimeoutMs?: number;
@@ -44,6 +44,7 @@ export interface FastSocketClientOptions extends Partial<ClientLimits> {
   /**
    * File that keeps unacknowledged messages across restarts of this process. Messages found there are sent again
    * (marked resent) as soon as the client is constructed. Messages still unacknowledged at close() stay in it.
+   * @default undefined (the outbox is kept in memory only)
    */
   outboxPath?: string;
   /**
@@ -62,10 +63,11 @@ export interface FastSocketClientOptions extends Partial<ClientLimits> {
   frameTimeoutMs?: number;
   /** Add wall-clock timestamps to message 1 and ack 3 (the clock-synced extension). @default false */
   clockSync?: boolean;
+  /** Receives what the client has to say; the library never writes to the console. @default silentLogger */
   logger?: Logger;
-  /** Monotonic clock in ns; injectable for tests. */
+  /** Monotonic clock in ns; injectable for tests. @default monotonicNs */
   clock?: MonotonicClock;
-  /** Uniform random in [0, 1) for backoff jitter; injectable for tests. */
+  /** Uniform random in [0, 1) for backoff jitter; injectable for tests. @default Math.random */
   random?: () => number;
 }
 

@@ -33,7 +33,7 @@ export function recordFormatFor(path: string): RecordFormat {
 export interface LatencyRecorderOptions {
   /**
    * Columns between server_wall_ns and the record's own (e.g. the ROS topic), filled from `write()`'s `extra`.
-   * A fixed list, so every row of a CSV file has the same cells.
+   * A fixed list, so every row of a CSV file has the same cells. @default []
    */
   extraColumns?: readonly string[];
   /** Wall clock, ns since the epoch. @default wallNs */

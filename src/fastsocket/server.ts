@@ -18,20 +18,27 @@ import { Ack3Frame, LatencyRecord, MessageFrame, PROTOCOL_VERSION } from './wire
 export interface FastSocketServerOptions extends Partial<ServerLimits> {
   /** Where to listen; port 0 picks a free port. @default 'tcp://127.0.0.1:8888' */
   url?: string;
-  /** Certificate and key for tls:// and wss://; `ca` additionally requires client certificates (mutual TLS). */
+  /**
+   * Certificate and key for tls:// and wss://; `ca` additionally requires client certificates (mutual TLS).
+   * @default undefined (required with tls:// and wss://, refused with tcp:// and ws://)
+   */
   tls?: TlsOptions;
-  /** Folder of the seen-ids journal, so each message reaches the application once even across a crash. */
+  /**
+   * Folder of the seen-ids journal, so each message reaches the application once even across a crash.
+   * @default undefined (ids are remembered in memory only, so not across a crash)
+   */
   stateDir?: string;
-  /** Shared secret clients must present in their hello (or, on ws, as `Authorization: Bearer`). */
+  /** Shared secret clients must present in their hello (or, on ws, as `Authorization: Bearer`). @default undefined (none asked for) */
   token?: string;
   /** How many message ids to remember for dedup. @default 100000 */
   dedupCapacity?: number;
   /** Pause reading from a peer whose unsent acks exceed this many bytes. @default 1 MiB */
   writeHighWaterBytes?: number;
+  /** Receives what the server has to say; the library never writes to the console. @default silentLogger */
   logger?: Logger;
-  /** Monotonic clock in ns; injectable for tests. */
+  /** Monotonic clock in ns; injectable for tests. @default monotonicNs */
   clock?: MonotonicClock;
-  /** Wall clock in ns since the epoch (clock-synced records only); injectable for tests. */
+  /** Wall clock in ns since the epoch (clock-synced records only); injectable for tests. @default wallNs */
   wallClock?: () => number;
   /** Clock-synced records get sync_ok when the offset is known to within this. @default 1000000 (1 ms) */
   syncMaxUncertaintyNs?: number;

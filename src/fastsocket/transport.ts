@@ -471,11 +471,17 @@ class WsConnection extends FrameConnection {
 
 /** `cert`, `key` and `ca` are PEM text: the contents of the files, not their names (checked in the constructors). */
 export interface TlsOptions {
-  /** This side's certificate, followed by the intermediate certificates that chain it to the CA the peer trusts. */
+  /**
+   * This side's certificate, followed by the intermediate certificates that chain it to the CA the peer trusts.
+   * @default undefined (a server needs one; a client then presents none)
+   */
   cert?: string | Buffer;
-  /** The private key of `cert`, unencrypted (there is no passphrase option). */
+  /** The private key of `cert`, unencrypted (there is no passphrase option). @default undefined (give it with `cert`) */
   key?: string | Buffer;
-  /** CA to verify the peer with, or a list of them (server: require and verify client certificates, i.e. mutual TLS). */
+  /**
+   * CA to verify the peer with, or a list of them (server: require and verify client certificates, i.e. mutual TLS).
+   * @default undefined (a client verifies the server against Node's CAs; a server asks for no client certificate)
+   */
   ca?: string | Buffer | Array<string | Buffer>;
   /** Client: verify the server certificate. @default true */
   rejectUnauthorized?: boolean;
