@@ -20,6 +20,7 @@ import { MAX_CLIENT_ID_LENGTH } from './wire';
 
 const noop = (): void => undefined;
 
+/** Options of FastSocketClient; each is validated in the constructor, which throws a TypeError naming a bad one. */
 export interface FastSocketClientOptions extends Partial<ClientLimits> {
   /** Server to send to. @default 'tcp://127.0.0.1:8888' */
   url?: string;
@@ -79,6 +80,7 @@ const KNOWN_OPTIONS = [
   'outboxMaxMessages', 'outboxMaxBytes', 'outboxPolicy', 'reconnectMinMs', 'reconnectMaxMs', 'reconnectJitter', 'maxFrameBytes',
 ];
 
+/** What send() resolves with once the server has acknowledged the message. */
 export interface SendResult {
   id: string;
   /** T1: message 1 written -> ack 2 read, in ns. */
@@ -87,6 +89,7 @@ export interface SendResult {
   resent: boolean;
 }
 
+/** Counters of FastSocketClient.stats(), since the client was created (outbox_* and connected: now). */
 export interface ClientStats {
   /** Messages written for the first time. */
   sent: number;
@@ -122,6 +125,7 @@ export interface ClientStats {
   connected: boolean;
 }
 
+/** The events a FastSocketClient emits, with their arguments. */
 export interface ClientEvents {
   connect: [info: { url: string }];
   /**
@@ -170,6 +174,10 @@ const BYTES_FRAME_FROM = 64 * 1024;
 const PROBE_WAIT_MIN_MS = 50;
 const PROBE_WAIT_MAX_MS = 2000;
 
+/**
+ * The sending end: queues messages in a bounded outbox and sends them until the server acknowledges each,
+ * reconnecting as needed.
+ */
 export class FastSocketClient extends EventEmitter<ClientEvents> {
   private readonly endpoint: Endpoint;
   private readonly limits: ClientLimits;
@@ -289,10 +297,12 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     }
   }
 
+  /** The server's URL, as normalised from the `url` option. */
   get url(): string {
     return formatUrl(this.endpoint);
   }
 
+  /** Whether a connection is open now. */
   get connected(): boolean {
     return this.state === 'connected';
   }
@@ -378,6 +388,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     });
   }
 
+  /** A copy of the counters, taken now. */
   stats(): ClientStats {
     return { ...this.counters, outbox_messages: this.outbox.size, outbox_bytes: this.outboxBytes, connected: this.connected };
   }

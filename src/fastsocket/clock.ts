@@ -6,8 +6,10 @@
  */
 const origin = process.hrtime.bigint() - 2n ** 32n;
 
+/** A clock returning monotonic nanoseconds as a number; injected into the client and server so tests control time. */
 export type MonotonicClock = () => number;
 
+/** Monotonic nanoseconds from process.hrtime, exact for ~104 days after the module loaded. */
 export const monotonicNs: MonotonicClock = () => Number(process.hrtime.bigint() - origin);
 
 /** Wall-clock nanoseconds since the epoch (only for the clock-synced extension and records meant for humans). */

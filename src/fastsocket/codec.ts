@@ -220,6 +220,7 @@ export function messageFrameBytes(payloadBytes: number): number {
 const ACK2_HEAD = '{"id":"';
 const ACK2_TAIL = '","type":"ack"}';
 
+/** Encodes ack 2, the server's answer to message 1 (PROTOCOL.md §2). */
 export function encodeAck2(id: string): string {
   return PLAIN_ID.test(id) ? ACK2_HEAD + id + ACK2_TAIL : `{"id":${JSON.stringify(id)},"type":"ack"}`;
 }
@@ -247,6 +248,10 @@ function plainAck2Id(data: Buffer): string | null {
   return data.toString('latin1', ACK2_HEAD_BYTES.length, idEnd);
 }
 
+/**
+ * Encodes ack 3, the client's answer to ack 2, carrying T1 and, when known, its own turnaround and wall clock
+ * (PROTOCOL.md §2, §3).
+ */
 export function encodeAck3(id: string, t1Ns: number, extra?: { pcNs?: number; clientRecvWallNs?: number }): string {
   let s = `{"id":${jsonId(id)},"type":"ack","send_and_ack_time_ns":${Math.round(t1Ns)}`;
   if (extra?.pcNs !== undefined) s += `,"pc_ns":${Math.round(extra.pcNs)}`;

@@ -10,6 +10,7 @@ const CR = 0x0d;
 const SPACE = 0x20;
 const TAB = 0x09;
 
+/** Splits a byte stream into newline-delimited frames. @throws FrameTooLargeError from push() past maxFrameBytes */
 export class LineFramer {
   private chunks: Buffer[] = [];
   private buffered = 0;

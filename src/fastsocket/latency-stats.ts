@@ -33,6 +33,7 @@ export interface LatencySummary {
   rejected: number;
 }
 
+/** Options of LatencyStats; each is validated in the constructor. */
 export interface LatencyStatsOptions {
   /** Largest value kept as is; larger samples are clamped to it and counted. @default 3_600_000_000_000 (1 h) */
   highestTrackableNs?: number;
@@ -157,6 +158,7 @@ export class LatencyStats {
   private readonly windowSeries: Series;
   private readonly totalSeries: Series;
 
+  /** @throws TypeError naming a bad or unknown option. */
   constructor(options: LatencyStatsOptions = {}) {
     checkKnownKeys('LatencyStats', options, OPTION_NAMES);
     const o = { ...DEFAULTS, ...stripUndefined(options) };

@@ -1,6 +1,7 @@
 /** The latency estimate of PROTOCOL.md §3, as a pure function so the arithmetic is tested on its own. */
 import { LatencyRecord } from './wire';
 
+/** The times of one message's three-way ack, as latencyRecord() needs them. */
 export interface ExchangeTimes {
   id: string;
   peer: string;

@@ -2,6 +2,7 @@
 
 export const MiB = 1024 * 1024;
 
+/** The limits of PROTOCOL.md §6 that a server enforces on its peers. */
 export interface ServerLimits {
   /** Largest frame accepted. @default 16 MiB */
   maxFrameBytes: number;
@@ -19,6 +20,7 @@ export interface ServerLimits {
   maxPendingAck3: number;
 }
 
+/** The ServerLimits a server applies when an option is left out. */
 export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxFrameBytes: 16 * MiB,
   maxBadFrames: 10,
@@ -29,9 +31,12 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxPendingAck3: 10_000,
 });
 
+/** What send() does when the outbox is full: drop the oldest message, drop the new one, or reject the new one. */
 export type OutboxPolicy = 'drop-oldest' | 'drop-newest' | 'reject';
+/** Every OutboxPolicy, for validating a user's choice. */
 export const OUTBOX_POLICIES: readonly OutboxPolicy[] = ['drop-oldest', 'drop-newest', 'reject'];
 
+/** The outbox, reconnect and frame limits of a client (PROTOCOL.md §6). */
 export interface ClientLimits {
   /** @default 10000 */
   outboxMaxMessages: number;
@@ -49,6 +54,7 @@ export interface ClientLimits {
   maxFrameBytes: number;
 }
 
+/** The ClientLimits a client applies when an option is left out. */
 export const DEFAULT_CLIENT_LIMITS: Readonly<ClientLimits> = Object.freeze({
   outboxMaxMessages: 10_000,
   outboxMaxBytes: 64 * MiB,

@@ -8,7 +8,9 @@ import { wallNs } from './clock';
 import { stringifyJson } from './json';
 import type { LatencyRecord } from './wire';
 
+/** How a LatencyRecorder writes records: JSON lines or CSV with a header row. */
 export type RecordFormat = 'jsonl' | 'csv';
+/** Every RecordFormat, for validating a user's choice. */
 export const RECORD_FORMATS: readonly RecordFormat[] = ['jsonl', 'csv'];
 
 /** The latency record's fields in CSV order; clock-synced ones stay empty unless the client reports them. */
@@ -30,6 +32,7 @@ export function recordFormatFor(path: string): RecordFormat {
   return path.toLowerCase().endsWith('.csv') ? 'csv' : 'jsonl';
 }
 
+/** Options of LatencyRecorder. */
 export interface LatencyRecorderOptions {
   /**
    * Columns between server_wall_ns and the record's own (e.g. the ROS topic), filled from `write()`'s `extra`.
@@ -43,6 +46,7 @@ export interface LatencyRecorderOptions {
 const FLUSH_BYTES = 256 * 1024;
 const FLUSH_INTERVAL_MS = 200;
 
+/** Appends one line per latency record to a file, buffered and flushed every 200 ms or 256 KiB. */
 export class LatencyRecorder {
   readonly columns: readonly string[];
   private readonly fd: number;
@@ -86,6 +90,7 @@ export class LatencyRecorder {
     writeSync(this.fd, text);
   }
 
+  /** Writes what is buffered and closes the file. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.flush();

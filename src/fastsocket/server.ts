@@ -15,6 +15,7 @@ import { DEFAULT_URL, Endpoint, isLoopback, isSecureScheme, parseUrl } from './u
 import { WarnBudget } from './warn-budget';
 import { Ack3Frame, LatencyRecord, MessageFrame, PROTOCOL_VERSION } from './wire';
 
+/** Options of FastSocketServer; each is validated in the constructor, which throws a TypeError naming a bad one. */
 export interface FastSocketServerOptions extends Partial<ServerLimits> {
   /** Where to listen; port 0 picks a free port. @default 'tcp://127.0.0.1:8888' */
   url?: string;
@@ -69,11 +70,13 @@ export interface MessageEvent {
   queued_ns: number | null;
 }
 
+/** A connection as events name it: the peer's address and port, and the client_id of its hello (null without one). */
 export interface PeerInfo {
   peer: string;
   client_id: string | null;
 }
 
+/** The events a FastSocketServer emits, with their arguments. */
 export interface ServerEvents {
   message: [event: MessageEvent];
   latency: [record: LatencyRecord];
@@ -85,6 +88,7 @@ export interface ServerEvents {
   error: [error: Error];
 }
 
+/** Counters of FastSocketServer.stats(), since the server was created (connections: open now). */
 export interface ServerStats {
   connections: number;
   connections_total: number;
@@ -172,6 +176,7 @@ const REFUSED_WARNINGS_PER_WINDOW = 10;
  */
 const PEER_WARNINGS_PER_WINDOW = 100;
 
+/** The receiving end: acknowledges every message, hands each to the application once, and measures its latency. */
 export class FastSocketServer extends EventEmitter<ServerEvents> {
   private readonly endpoint: Endpoint;
   private readonly limits: ServerLimits;
@@ -239,7 +244,10 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     });
   }
 
-  /** Starts listening; resolves with the bound URL (the real port when 0 was asked for). */
+  /**
+   * Starts listening; resolves with the bound URL (the real port when 0 was asked for).
+   * @throws FastSocketError FS_ERR_CLOSED after close(), FS_ERR_CONNECT when the address cannot be bound (as a rejection)
+   */
   async listen(): Promise<string> {
     if (this.state === 'closed') throw new FastSocketError('FS_ERR_CLOSED', 'server is closed');
     if (this.listener) return this.listener.url;
@@ -301,6 +309,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     return this.listener?.url ?? null;
   }
 
+  /** A copy of the counters, taken now. */
   stats(): ServerStats {
     return { ...this.counters, bad_frames_by_reason: { ...this.counters.bad_frames_by_reason }, connections: this.peers.size };
   }

@@ -1,11 +1,16 @@
 /** Parsing of fastsocket URLs (PROTOCOL.md §1): the scheme picks the transport. */
 import { FastSocketError } from './errors';
 
+/** The transports a URL can name. */
 export type Scheme = 'tcp' | 'tls' | 'ws' | 'wss';
+/** Every Scheme, for validating a URL. */
 export const SCHEMES: readonly Scheme[] = ['tcp', 'tls', 'ws', 'wss'];
+/** The port of a URL that names none. */
 export const DEFAULT_PORT = 8888;
+/** Where a server listens and a client connects when no `url` is given. */
 export const DEFAULT_URL = 'tcp://127.0.0.1:8888';
 
+/** A URL taken apart by parseUrl. */
 export interface Endpoint {
   scheme: Scheme;
   /** Host name or address, IPv6 without brackets. */
@@ -59,6 +64,7 @@ export function isSecureScheme(scheme: Scheme): boolean {
   return scheme === 'tls' || scheme === 'wss';
 }
 
+/** Whether `host` (as parseUrl writes it) is this machine only: localhost, 127/8 or ::1. */
 export function isLoopback(host: string): boolean {
   // An IPv4-mapped 127/8 address counts too; the URL parser writes ::ffff:127.0.0.1 as ::ffff:7f00:1.
   return host === 'localhost' || host === '::1' || /^127\./.test(host) || /^::ffff:(127\.|7f[0-9a-f]{2}:)/i.test(host);

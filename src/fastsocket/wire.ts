@@ -52,12 +52,17 @@ export interface HelloFrame {
 export type ClientFrame = MessageFrame | Ack3Frame | HelloFrame;
 /** Frames a client can receive. */
 export type ServerFrame = Ack2Frame | HelloFrame;
+/** Every frame of PROTOCOL.md §2, discriminated by `type` and, for acks, by their fields. */
 export type Frame = MessageFrame | Ack2Frame | Ack3Frame | HelloFrame;
 
+/** The protocol version a hello carries. */
 export const PROTOCOL_VERSION = 1;
+/** The longest message id accepted, in characters (code points). */
 export const MAX_ID_LENGTH = 128;
+/** The longest client_id accepted in a hello, in characters (code points). */
 export const MAX_CLIENT_ID_LENGTH = 256;
 
+/** Whether an ack is an ack 3, i.e. carries T1 (`send_and_ack_time_ns`). */
 export function isAck3(frame: Ack2Frame | Ack3Frame): frame is Ack3Frame {
   return (frame as Ack3Frame).send_and_ack_time_ns !== undefined;
 }
