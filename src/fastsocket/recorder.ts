@@ -6,6 +6,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { wallNs } from './clock';
 import { stringifyJson } from './json';
+import { checkKnownKeys, checkOneOf, checkString, describe, orDefault } from './options';
 import type { LatencyRecord } from './wire';
 
 /** How a LatencyRecorder writes records: JSON lines or CSV with a header row. */
@@ -43,6 +44,7 @@ export interface LatencyRecorderOptions {
   clock?: () => number;
 }
 
+const OPTION_NAMES: readonly (keyof LatencyRecorderOptions)[] = ['extraColumns', 'clock'];
 const FLUSH_BYTES = 256 * 1024;
 const FLUSH_INTERVAL_MS = 200;
 
@@ -58,10 +60,22 @@ export class LatencyRecorder {
   private closed = false;
   records = 0;
 
-  /** Creates (or truncates) `path`. @throws the fs error (with its `code`) when it cannot */
+  /**
+   * Creates (or truncates) `path`.
+   * @throws TypeError naming a bad argument or option; the fs error (with its `code`) when the file cannot be created
+   */
   constructor(readonly path: string, private readonly format: RecordFormat, options: LatencyRecorderOptions = {}) {
-    this.extraColumns = [...(options.extraColumns ?? [])];
-    this.clock = options.clock ?? wallNs;
+    checkString('path', path);
+    checkOneOf('format', format, RECORD_FORMATS);
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    checkKnownKeys('LatencyRecorder', options, OPTION_NAMES);
+    const extraColumns: unknown = orDefault(options.extraColumns, []);
+    if (!Array.isArray(extraColumns) || extraColumns.some((c) => typeof c !== 'string' || c === '')) {
+      throw new TypeError(`option extraColumns must be an array of non-empty strings, got ${describe(extraColumns)}`);
+    }
+    this.extraColumns = [...(extraColumns as string[])];
+    this.clock = orDefault(options.clock, wallNs);
+    if (typeof this.clock !== 'function') throw new TypeError('option clock must be a function returning ns');
     this.columns = ['server_wall_ns', ...this.extraColumns, ...RECORD_COLUMNS];
     this.fd = openSync(path, 'w');
     if (format === 'csv') this.push(this.columns.join(','));
