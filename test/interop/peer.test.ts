@@ -9,20 +9,18 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseJson, stringifyJson } from '../../src/fastsocket';
+import { useTeardown } from '../support/teardown';
 import { makePayloads } from './payloads';
 import { PythonPeer } from './python-peer';
 
 const DEADLINE_MS = 20_000;
 
 describe('peer.py', () => {
-  const teardown: Array<() => Promise<unknown> | unknown> = [];
-  afterEach(async () => {
-    while (teardown.length > 0) await teardown.pop()!();
-  });
+  const teardown = useTeardown();
 
   function startPeer(args: string[]): PythonPeer {
     const peer = new PythonPeer(args, parseJson);
-    teardown.push(() => peer.stop());
+    teardown.add(() => peer.stop());
     return peer;
   }
 
@@ -34,7 +32,7 @@ describe('peer.py', () => {
 
   function rawConnection(port: number): net.Socket {
     const socket = net.connect(port, '127.0.0.1');
-    teardown.push(() => socket.destroy());
+    teardown.add(() => socket.destroy());
     return socket;
   }
 
@@ -42,7 +40,7 @@ describe('peer.py', () => {
     it('hands every payload, falsy and non-finite ones included, to peer.py serve with one latency each', async () => {
       const { py: server, port } = await startServe();
       const dir = mkdtempSync(path.join(tmpdir(), 'fastsocket-peer-'));
-      teardown.push(() => rmSync(dir, { recursive: true, force: true }));
+      teardown.add(() => rmSync(dir, { recursive: true, force: true }));
       const payloads = makePayloads({ count: 300, seed: 3, largeStringChars: 100 * 1024, largeStrings: 1, nonFinite: true });
       const file = path.join(dir, 'p.jsonl');
       // stringifyJson writes bare NaN/Infinity as Python does (JSON.stringify would write null).

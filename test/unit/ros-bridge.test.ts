@@ -6,6 +6,7 @@ import type { ParamValue } from '../../src/ros/port';
 import { qos } from '../../src/ros/qos';
 import type { DiagnosticStatusMsg } from '../../src/ros/ros-messages';
 import { MemoryLink, MemoryRosGraph, MemoryRosNode } from '../support/memory-ros-port';
+import { useTeardown, type Teardown } from '../support/teardown';
 
 const RELIABLE = qos('reliable', 'volatile', 10);
 const BEST_EFFORT = qos('best_effort', 'volatile', 5);
@@ -21,14 +22,14 @@ interface Rig {
   sent(): RosEnvelope[];
 }
 
-function rig(overrides: Record<string, ParamValue | null>, teardown: Array<() => Promise<void>>, nodeName = 'fastsocket_bridge'): Rig {
+function rig(overrides: Record<string, ParamValue | null>, teardown: Teardown, nodeName = 'fastsocket_bridge'): Rig {
   const graph = new MemoryRosGraph();
   const node = graph.createNode(nodeName, overrides);
   const talker = graph.createNode('talker');
   const link = new MemoryLink();
   const clock = { mono: 0, wall: 1_700_000_000_000_000_000 };
   const bridge = new Bridge(node, readBridgeConfig(node, 'veh-17'), link, { monotonicNs: () => clock.mono, wallNs: () => clock.wall });
-  teardown.push(() => bridge.close());
+  teardown.add(() => bridge.close());
   return { graph, node, talker, link, bridge, clock, sent: () => link.payloads as RosEnvelope[] };
 }
 
@@ -38,10 +39,7 @@ function settle(): Promise<void> {
 }
 
 describe('Bridge', () => {
-  const teardown: Array<() => Promise<void>> = [];
-  afterEach(async () => {
-    for (const t of teardown.splice(0)) await t();
-  });
+  const teardown = useTeardown();
 
   describe('#start', () => {
     it('waits for a publisher to learn the type when none is configured, then forwards', () => {
