@@ -12,7 +12,7 @@ describe('fs-util', () => {
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  describe('forEachLine', () => {
+  describe('#forEachLine', () => {
     it('returns false for a file that does not exist', () => {
       assert.equal(forEachLine(path.join(dir, 'none'), () => assert.fail('no line')), false);
     });
@@ -35,7 +35,7 @@ describe('fs-util', () => {
     });
   });
 
-  describe('replaceFile', () => {
+  describe('#replaceFile', () => {
     it('writes every record, in order, across its write batches', () => {
       const file = path.join(dir, 'out');
       fs.writeFileSync(file, 'old\n');
