@@ -123,11 +123,12 @@ export function loadRclnodejs(env: NodeJS.ProcessEnv = process.env): Rclnodejs {
 }
 
 /**
- * Initialises ROS with `argv` (so `--ros-args` remaps, params files and log levels apply) and returns the port.
+ * Initialises ROS with `argv`, the entry point's process.argv (so `--ros-args` remaps, params files and log levels
+ * apply), and returns the port.
  * rclnodejs' own SIGINT handler is removed: the entry point handles SIGINT and SIGTERM itself.
  * @throws RosError FS_ROS_ERR_UNAVAILABLE; FS_ROS_ERR_PARAM when rcl rejects the arguments (a params file that is not YAML)
  */
-export async function openRclnodejsPort(argv: string[] = process.argv): Promise<RosPort> {
+export async function openRclnodejsPort(argv: string[]): Promise<RosPort> {
   const rcl = loadRclnodejs();
   rcl.removeSignalHandlers();
   try {
