@@ -34,9 +34,9 @@ export interface BridgeLink {
 }
 
 export interface BridgeOptions {
-  /** Wall clock, ns since the epoch, for the envelope's stamp_ns. */
+  /** Wall clock, ns since the epoch, for the envelope's stamp_ns. @default wallNs */
   wallNs?: () => number;
-  /** Monotonic ns, for max_rate_hz. */
+  /** Monotonic ns, for max_rate_hz. @default monotonicNs */
   monotonicNs?: () => number;
   /** How often to look at the graph for types and publisher QoS. @default 500 */
   discoveryPeriodMs?: number;

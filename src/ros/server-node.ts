@@ -33,6 +33,7 @@ export interface ServerLink {
 }
 
 export interface ServerNodeOptions {
+  /** Wall clock, ns since the epoch: statistics windows, diagnostics stamps, recorded rows; injectable for tests. @default wallNs */
   wallNs?: () => number;
   /** Ids remembered between message 1 and its latency record (ack 3). @default 100000 */
   maxPendingIds?: number;

@@ -86,8 +86,9 @@ const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 const ROSOUT_LEVEL: Readonly<Record<LogLevel, number>> = { debug: 1, info: 2, warn: 4, error: 8 };
 
 export interface Ros1PortOptions {
-  /** ROS 1 arguments (`__name:=`, `_param:=`, remaps); normally process.argv.slice(2). */
+  /** ROS 1 arguments (`__name:=`, `_param:=`, remaps); the entry point passes process.argv.slice(2). @default [] */
   args?: readonly string[];
+  /** Environment to read ROS_MASTER_URI and the other ROS 1 variables from. @default process.env */
   env?: NodeJS.ProcessEnv;
   /** Where formatted log lines go (the entry point writes them to the console). @default nowhere */
   logSink?: (level: LogLevel, line: string) => void;
@@ -95,9 +96,9 @@ export interface Ros1PortOptions {
   logLevel?: LogLevel;
   /** How long to wait for the master before giving up; roscpp waits forever. @default Infinity */
   masterWaitMs?: number;
-  /** Called once while waiting for the master, so the user knows why nothing happens. */
+  /** Called once while waiting for the master, so the user knows why nothing happens. @default nothing */
   onWaitingForMaster?: (uri: string) => void;
-  /** @default 200 */
+  /** How old a cached view of the master's graph may be before it is asked again. @default 200 */
   graphMaxAgeMs?: number;
   /** Also send log lines to /rosout, as every ROS 1 node does. @default true */
   rosout?: boolean;
@@ -113,6 +114,7 @@ export interface Ros1PortOptions {
    * the node has then stopped publishing, and a ROS 1 process is expected to exit. @default log only
    */
   onShutdownRequest?: (node: string, reason: string) => void;
+  /** The @foxglove/ros1 modules; injectable for tests. @default the installed optional dependency */
   foxglove?: Foxglove;
 }
 
