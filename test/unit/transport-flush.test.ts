@@ -38,155 +38,163 @@ class RecordingConnection extends FrameConnection {
   protected destroyTransport(): void {}
 }
 
-describe('FrameConnection write scheduling', () => {
-  it('server side: replies queued while one read is handled go out in one write when that read ends, not a loop turn later', () => {
-    const conn = new RecordingConnection('read');
-    conn.read(() => {
-      conn.write('{"a":1}');
-      conn.write('{"a":2}');
-      conn.write('{"a":3}');
-      assert.equal(conn.writes.length, 0, 'nothing written while the read is still being handled');
-    });
-    assert.deepEqual(conn.writes, [['{"a":1}', '{"a":2}', '{"a":3}']]);
-  });
-
-  it('server side: a lazy frame is built at the write, after everything the read handed over', () => {
-    const conn = new RecordingConnection('read');
-    const order: string[] = [];
-    conn.read(() => {
-      conn.writeLazy(() => {
-        order.push('built');
-        return '{"ack":1}';
-      }, 9);
-      order.push('handler done');
-    });
-    assert.deepEqual(order, ['handler done', 'built']);
-    assert.deepEqual(conn.writes, [['{"ack":1}']]);
-  });
-
-  it('server side: what is queued outside a read still goes out, at the end of the turn', async () => {
-    const conn = new RecordingConnection('read');
-    conn.write('{"hello":1}');
-    conn.write('{"hello":2}');
-    assert.equal(conn.writes.length, 0);
-    await nextTurn();
-    assert.deepEqual(conn.writes, [['{"hello":1}', '{"hello":2}']]);
-  });
-
-  it('server side: a write queued before a read shares the write at its end, and is not written twice', async () => {
-    const conn = new RecordingConnection('read');
-    conn.write('{"early":1}');
-    conn.read(() => conn.write('{"ack":1}'));
-    assert.deepEqual(conn.writes, [['{"early":1}', '{"ack":1}']]);
-    await nextTurn();
-    assert.equal(conn.writes.length, 1);
-  });
-
-  it('server side: a handler that throws does not leave later writes stuck', async () => {
-    const conn = new RecordingConnection('read');
-    assert.throws(() =>
+describe('FrameConnection', () => {
+  describe("#write, replyFlush 'read' (server side)", () => {
+    it('writes the replies queued during a read in one write when that read ends, not a loop turn later', () => {
+      const conn = new RecordingConnection('read');
       conn.read(() => {
-        conn.write('{"ack":1}');
-        throw new Error('handler failed');
-      }),
-    );
-    assert.deepEqual(conn.writes, [['{"ack":1}']]);
-    conn.write('{"later":1}');
-    await nextTurn();
-    assert.deepEqual(conn.writes, [['{"ack":1}'], ['{"later":1}']]);
-  });
-
-  it('client side: an ack 3 queued by a read waits for the promise callbacks the read set off, however deep, and shares their write', async () => {
-    const conn = new RecordingConnection('settled');
-    let resolveSend!: () => void;
-    const sent = new Promise<void>((resolve) => (resolveSend = resolve));
-    // The application awaits its send() through two async layers and one more await, then sends the next message.
-    const layer = async () => {
-      await sent;
-    };
-    void (async () => {
-      await layer();
-      await null;
-      conn.write('{"message":2}');
-    })();
-    // Scheduled before the read: it runs at the end of this turn, when the old end-of-turn flush would happen.
-    const writesAtTurnEnd = new Promise<number>((resolve) => setImmediate(() => resolve(conn.writes.length)));
-    conn.read(() => {
-      conn.write('{"ack3":1}');
-      resolveSend();
-    });
-    assert.equal(conn.writes.length, 0, 'not written at the end of the read');
-    assert.equal(await writesAtTurnEnd, 1, 'written before the end of the turn');
-    assert.deepEqual(conn.writes, [['{"ack3":1}', '{"message":2}']]);
-  });
-
-  it('client side: what is queued outside a read goes out at the end of the turn, in one write', async () => {
-    const conn = new RecordingConnection('settled');
-    conn.write('{"message":1}');
-    await Promise.resolve();
-    conn.write('{"message":2}');
-    assert.equal(conn.writes.length, 0);
-    await nextTurn();
-    assert.deepEqual(conn.writes, [['{"message":1}', '{"message":2}']]);
-  });
-
-  it('server side: work deferred with afterRead runs once the replies of the read have been written', () => {
-    const conn = new RecordingConnection('read');
-    const seen: number[] = [];
-    conn.read(() => {
-      conn.afterRead(() => seen.push(conn.writes.length));
-      conn.write('{"ack2":1}');
-      conn.afterRead(() => seen.push(conn.writes.length));
-    });
-    assert.deepEqual(seen, [1, 1], 'both ran, after the one write');
-    conn.afterRead(() => seen.push(-1));
-    assert.deepEqual(seen, [1, 1, -1], 'outside a read: at once');
-  });
-
-  it('afterRead: a callback that throws is reported as an error and does not stop the others', () => {
-    const conn = new RecordingConnection('read');
-    const errors: Error[] = [];
-    conn.on('error', (err) => errors.push(err));
-    let ran = false;
-    conn.read(() => {
-      conn.afterRead(() => {
-        throw new Error('record failed');
+        conn.write('{"a":1}');
+        conn.write('{"a":2}');
+        conn.write('{"a":3}');
+        assert.equal(conn.writes.length, 0, 'nothing written while the read is still being handled');
       });
-      conn.afterRead(() => (ran = true));
+      assert.deepEqual(conn.writes, [['{"a":1}', '{"a":2}', '{"a":3}']]);
     });
-    assert.equal(ran, true);
-    assert.deepEqual(errors.map((e) => e.message), ['record failed']);
-  });
 
-  it('stamps every frame of a read with the time the read began, before any of them was handled', () => {
-    const conn = new RecordingConnection('read');
-    let now = 1_000;
-    conn.readClock = () => now;
-    const seen: number[] = [];
-    conn.read(() => {
-      now += 70; // decoding the first frame
-      seen.push(conn.frameReadAtNs());
-      now += 70; // and the second
-      seen.push(conn.frameReadAtNs());
+    it('builds a lazy frame at the write, after everything the read handed over', () => {
+      const conn = new RecordingConnection('read');
+      const order: string[] = [];
+      conn.read(() => {
+        conn.writeLazy(() => {
+          order.push('built');
+          return '{"ack":1}';
+        }, 9);
+        order.push('handler done');
+      });
+      assert.deepEqual(order, ['handler done', 'built']);
+      assert.deepEqual(conn.writes, [['{"ack":1}']]);
     });
-    assert.deepEqual(seen, [1_000, 1_000]);
-    now = 5_000;
-    assert.equal(conn.frameReadAtNs(), 5_000, 'outside a read: now');
+
+    it('writes what is queued outside a read at the end of the turn', async () => {
+      const conn = new RecordingConnection('read');
+      conn.write('{"hello":1}');
+      conn.write('{"hello":2}');
+      assert.equal(conn.writes.length, 0);
+      await nextTurn();
+      assert.deepEqual(conn.writes, [['{"hello":1}', '{"hello":2}']]);
+    });
+
+    it('writes a frame queued before a read once, in the write at the end of that read', async () => {
+      const conn = new RecordingConnection('read');
+      conn.write('{"early":1}');
+      conn.read(() => conn.write('{"ack":1}'));
+      assert.deepEqual(conn.writes, [['{"early":1}', '{"ack":1}']]);
+      await nextTurn();
+      assert.equal(conn.writes.length, 1);
+    });
+
+    it('still writes later frames when a read handler throws', async () => {
+      const conn = new RecordingConnection('read');
+      assert.throws(() =>
+        conn.read(() => {
+          conn.write('{"ack":1}');
+          throw new Error('handler failed');
+        }),
+      );
+      assert.deepEqual(conn.writes, [['{"ack":1}']]);
+      conn.write('{"later":1}');
+      await nextTurn();
+      assert.deepEqual(conn.writes, [['{"ack":1}'], ['{"later":1}']]);
+    });
+
+    it('does not hold the replies of a read whose end is never reported past the next read', () => {
+      const conn = new RecordingConnection('read');
+      conn.readWithoutEnd();
+      conn.write('{"ack":1}');
+      conn.read(() => conn.write('{"ack":2}'));
+      assert.deepEqual(conn.writes, [['{"ack":1}'], ['{"ack":2}']]);
+    });
+
+    it('writes nothing once closed', async () => {
+      const conn = new RecordingConnection('read');
+      conn.destroy();
+      conn.read(() => conn.write('{"ack":1}'));
+      await nextTurn();
+      assert.deepEqual(conn.writes, []);
+    });
   });
 
-  it('a read whose end is never reported does not hold its replies past the next read', () => {
-    const conn = new RecordingConnection('read');
-    conn.readWithoutEnd();
-    conn.write('{"ack":1}');
-    conn.read(() => conn.write('{"ack":2}'));
-    assert.deepEqual(conn.writes, [['{"ack":1}'], ['{"ack":2}']]);
+  describe("#write, replyFlush 'settled' (client side)", () => {
+    it('holds an ack 3 queued by a read until the promise callbacks the read set off have run, however deep, and writes it with theirs', async () => {
+      const conn = new RecordingConnection('settled');
+      let resolveSend!: () => void;
+      const sent = new Promise<void>((resolve) => (resolveSend = resolve));
+      // The application awaits its send() through two async layers and one more await, then sends the next message.
+      const layer = async () => {
+        await sent;
+      };
+      void (async () => {
+        await layer();
+        await null;
+        conn.write('{"message":2}');
+      })();
+      // Scheduled before the read: it runs at the end of this turn, when the old end-of-turn flush would happen.
+      const writesAtTurnEnd = new Promise<number>((resolve) => setImmediate(() => resolve(conn.writes.length)));
+      conn.read(() => {
+        conn.write('{"ack3":1}');
+        resolveSend();
+      });
+      assert.equal(conn.writes.length, 0, 'not written at the end of the read');
+      assert.equal(await writesAtTurnEnd, 1, 'written before the end of the turn');
+      assert.deepEqual(conn.writes, [['{"ack3":1}', '{"message":2}']]);
+    });
+
+    it('writes what is queued outside a read at the end of the turn, in one write', async () => {
+      const conn = new RecordingConnection('settled');
+      conn.write('{"message":1}');
+      await Promise.resolve();
+      conn.write('{"message":2}');
+      assert.equal(conn.writes.length, 0);
+      await nextTurn();
+      assert.deepEqual(conn.writes, [['{"message":1}', '{"message":2}']]);
+    });
   });
 
-  it('writes nothing once closed', async () => {
-    const conn = new RecordingConnection('read');
-    conn.destroy();
-    conn.read(() => conn.write('{"ack":1}'));
-    await nextTurn();
-    assert.deepEqual(conn.writes, []);
+  describe('#afterRead', () => {
+    it('runs deferred work once the replies of the read have been written, and at once outside a read', () => {
+      const conn = new RecordingConnection('read');
+      const seen: number[] = [];
+      conn.read(() => {
+        conn.afterRead(() => seen.push(conn.writes.length));
+        conn.write('{"ack2":1}');
+        conn.afterRead(() => seen.push(conn.writes.length));
+      });
+      assert.deepEqual(seen, [1, 1], 'both ran, after the one write');
+      conn.afterRead(() => seen.push(-1));
+      assert.deepEqual(seen, [1, 1, -1], 'outside a read: at once');
+    });
+
+    it('emits an error for a callback that throws and still runs the others', () => {
+      const conn = new RecordingConnection('read');
+      const errors: Error[] = [];
+      conn.on('error', (err) => errors.push(err));
+      let ran = false;
+      conn.read(() => {
+        conn.afterRead(() => {
+          throw new Error('record failed');
+        });
+        conn.afterRead(() => (ran = true));
+      });
+      assert.equal(ran, true);
+      assert.deepEqual(errors.map((e) => e.message), ['record failed']);
+    });
+  });
+
+  describe('#frameReadAtNs', () => {
+    it('stamps every frame of a read with the time the read began, before any of them was handled', () => {
+      const conn = new RecordingConnection('read');
+      let now = 1_000;
+      conn.readClock = () => now;
+      const seen: number[] = [];
+      conn.read(() => {
+        now += 70; // decoding the first frame
+        seen.push(conn.frameReadAtNs());
+        now += 70; // and the second
+        seen.push(conn.frameReadAtNs());
+      });
+      assert.deepEqual(seen, [1_000, 1_000]);
+      now = 5_000;
+      assert.equal(conn.frameReadAtNs(), 5_000, 'outside a read: now');
+    });
   });
 });
