@@ -31,7 +31,10 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxPendingAck3: 10_000,
 });
 
-/** What send() does when the outbox is full: drop the oldest message, drop the new one, or reject the new one. */
+/**
+ * What send() does when the outbox is full: drop the oldest message, drop the new one (FS_ERR_DROPPED), or refuse the
+ * new one (FS_ERR_OUTBOX_FULL).
+ */
 export type OutboxPolicy = 'drop-oldest' | 'drop-newest' | 'reject';
 /** Every OutboxPolicy, for validating a user's choice. */
 export const OUTBOX_POLICIES: readonly OutboxPolicy[] = ['drop-oldest', 'drop-newest', 'reject'];
