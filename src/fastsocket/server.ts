@@ -202,6 +202,8 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
   /** Ids whose record expired, with when their ack 2 was written, oldest first; at most EXPIRED_IDS_KEPT. */
   private readonly expiredIds = new Map<string, number>();
   private listener: Listener | null = null;
+  /** listen() under way. */
+  private starting: Promise<string> | null = null;
   private sweeper: NodeJS.Timeout | null = null;
   private state: State = 'idle';
   private closing: Promise<void> | null = null;
@@ -245,12 +247,22 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
   }
 
   /**
-   * Starts listening; resolves with the bound URL (the real port when 0 was asked for).
+   * Starts listening; resolves with the bound URL (the real port when 0 was asked for). A call made while one is
+   * under way shares its result.
    * @throws FastSocketError FS_ERR_CLOSED after close(), FS_ERR_CONNECT when the address cannot be bound (as a rejection)
    */
   async listen(): Promise<string> {
     if (this.state === 'closed') throw new FastSocketError('FS_ERR_CLOSED', 'server is closed');
     if (this.listener) return this.listener.url;
+    // Two calls both bound (two ports when 0 was asked for), and close() freed only the last: the other kept
+    // accepting, and kept the process alive.
+    this.starting ??= this.start().finally(() => {
+      this.starting = null;
+    });
+    return this.starting;
+  }
+
+  private async start(): Promise<string> {
     const listener = await listen(this.endpoint, {
       maxFrameBytes: this.limits.maxFrameBytes,
       tls: this.options.tls,

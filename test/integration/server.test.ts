@@ -37,6 +37,24 @@ describe('FastSocketServer', () => {
       assert.equal(server.url, url);
     });
 
+    it('binds once when called again before the first call resolved, and close() then frees that one port', async () => {
+      const server = new FastSocketServer({ url: 'tcp://127.0.0.1:0' });
+      teardown.add(() => server.close());
+      const [first, second] = await Promise.all([server.listen(), server.listen()]);
+      assert.equal(second, first);
+      await server.close();
+      await assert.rejects(RawPeer.connect(first), 'nothing listens any more');
+    });
+
+    it('binds when called again after it failed on a port that has been freed since', async () => {
+      const { server: first, url } = await startServer(teardown, 'tcp');
+      const second = new FastSocketServer({ url });
+      teardown.add(() => second.close());
+      await assert.rejects(second.listen(), (e: unknown) => e instanceof FastSocketError && e.code === 'FS_ERR_CONNECT');
+      await first.close();
+      assert.equal(await second.listen(), url);
+    });
+
     it('rejects with FS_ERR_CONNECT when the port is taken', async () => {
       const { url } = await startServer(teardown, 'tcp');
       const second = new FastSocketServer({ url });
