@@ -1,0 +1,40 @@
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const REPO = path.resolve(__dirname, '../../..');
+
+/** The files `npm pack` puts in the tarball, from the dist/ on disk (--ignore-scripts: no rebuild). */
+function packedFiles(): Set<string> {
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const [pack] = JSON.parse(out) as Array<{ files: Array<{ path: string }> }>;
+  return new Set(pack.files.map((f) => f.path));
+}
+
+describe('the npm package', () => {
+  let files = new Set<string>();
+
+  before(function () {
+    this.timeout(30_000);
+    assert.ok(fs.existsSync(path.join(REPO, 'dist/fastsocket/index.js')), 'dist/ is built (npm run build) before this test');
+    files = packedFiles();
+  });
+
+  it('holds what the library, the command and the ROS package need at run time', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { main: string; types: string; bin: Record<string, string> };
+    const needed = [pkg.main, pkg.types, ...Object.values(pkg.bin), 'package.json', 'package.xml', 'CMakeLists.txt', 'README.md', 'LICENSE',
+      'bin/bridge', 'bin/server', 'bin/talker', 'bin/bridge1', 'bin/server1', 'launch/server.launch.py', 'config/bridge.yaml'];
+    for (const f of needed) assert.ok(files.has(path.normalize(f)), `${f} is in the package`);
+  });
+
+  it('holds nothing of the tests, the benchmarks or their results', () => {
+    const stray = [...files].filter((f) => /^(test|build|bench|results|node_modules)\//.test(f) || f.endsWith('.tgz'));
+    assert.deepEqual(stray, []);
+  });
+
+  it('holds no compiled file whose source is gone (tsc leaves the output of a deleted source in dist/)', () => {
+    const stale = [...files].filter((f) => /^dist\/.*\.(js|d\.ts)$/.test(f) && !fs.existsSync(path.join(REPO, 'src', f.slice('dist/'.length).replace(/(\.d)?\.ts$|\.js$/, '.ts'))));
+    assert.deepEqual(stale, []);
+  });
+});
