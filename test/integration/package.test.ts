@@ -21,10 +21,10 @@ describe('the npm package', () => {
     files = packedFiles();
   });
 
-  it('holds what the library, the command and the ROS package need at run time', () => {
+  it('holds what the library, the command and the ROS package need at run time, and the docs the README links to', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { main: string; types: string; bin: Record<string, string> };
     const needed = [pkg.main, pkg.types, ...Object.values(pkg.bin), 'package.json', 'package.xml', 'CMakeLists.txt', 'README.md', 'LICENSE',
-      'bin/bridge', 'bin/server', 'bin/talker', 'bin/bridge1', 'bin/server1', 'launch/server.launch.py', 'config/bridge.yaml'];
+      'bin/bridge', 'bin/server', 'bin/talker', 'bin/bridge1', 'bin/server1', 'launch/server.launch.py', 'config/bridge.yaml', 'docs/cli.md'];
     for (const f of needed) assert.ok(files.has(path.normalize(f)), `${f} is in the package`);
   });
 
@@ -36,5 +36,32 @@ describe('the npm package', () => {
   it('holds no compiled file whose source is gone (tsc leaves the output of a deleted source in dist/)', () => {
     const stale = [...files].filter((f) => /^dist\/.*\.(js|d\.ts)$/.test(f) && !fs.existsSync(path.join(REPO, 'src', f.slice('dist/'.length).replace(/(\.d)?\.ts$|\.js$/, '.ts'))));
     assert.deepEqual(stale, []);
+  });
+
+  it('holds the sources its source maps point at', () => {
+    const maps = [...files].filter((f) => f.endsWith('.map'));
+    assert.ok(maps.length > 0, 'the package has source maps');
+    const missing: string[] = [];
+    for (const map of maps) {
+      const { sources, sourceRoot = '' } = JSON.parse(fs.readFileSync(path.join(REPO, map), 'utf8')) as { sources: string[]; sourceRoot?: string };
+      for (const s of sources) {
+        const target = path.normalize(path.join(path.dirname(map), sourceRoot, s));
+        if (!files.has(target)) missing.push(`${map} -> ${target}`);
+      }
+    }
+    assert.deepEqual(missing, []);
+  });
+
+  it('resolves every link of its Markdown files that stays inside the package', () => {
+    const broken: string[] = [];
+    for (const md of [...files].filter((f) => f.endsWith('.md'))) {
+      for (const [, target] of fs.readFileSync(path.join(REPO, md), 'utf8').matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        if (/^[a-z]+:/.test(target)) continue;
+        const resolved = path.normalize(path.join(path.dirname(md), target));
+        if (resolved.startsWith('..')) continue;
+        if (!files.has(resolved) && ![...files].some((f) => f.startsWith(`${resolved}/`))) broken.push(`${md} -> ${target}`);
+      }
+    }
+    assert.deepEqual(broken, []);
   });
 });
