@@ -236,7 +236,10 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     closed_bad: 0, closed_oversize: 0, closed_frame_timeout: 0, closed_silent: 0, outbox_path_errors: 0,
   };
 
-  /** @throws TypeError naming a bad option; FastSocketError FS_ERR_INVALID_URL for a bad url. */
+  /**
+   * @throws TypeError naming a bad option; FastSocketError FS_ERR_INVALID_URL for a bad url; the file system's Error
+   *   (with its `code`, e.g. ENOTDIR) when outboxPath cannot be created or read.
+   */
   constructor(private readonly options: FastSocketClientOptions = {}) {
     super();
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
@@ -394,8 +397,10 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   }
 
   /**
-   * Waits up to `timeoutMs` for every queued message to be acknowledged, writes the last acks 3, then closes.
-   * What is still unacknowledged then is rejected with FS_ERR_CLOSED and counted as abandoned. Idempotent.
+   * Waits up to `timeoutMs` for every queued message to be acknowledged, writes the last acks 3, then closes,
+   * waiting up to 1 s more for the server to close its side. What is still unacknowledged then is rejected with
+   * FS_ERR_CLOSED and counted as abandoned. Idempotent.
+   * @throws TypeError when `timeoutMs` is not an integer >= 0 (thrown, not rejected).
    */
   close({ timeoutMs = 5000 }: { timeoutMs?: number } = {}): Promise<ClientStats> {
     if (this.closing) return this.closing;

@@ -214,7 +214,10 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     auth_failures: 0, paused_reading: 0, journal_errors: 0,
   };
 
-  /** @throws TypeError naming a bad option; FastSocketError FS_ERR_INVALID_URL for a bad url. */
+  /**
+   * @throws TypeError naming a bad option; FastSocketError FS_ERR_INVALID_URL for a bad url; the file system's Error
+   *   (with its `code`, e.g. ENOTDIR) when stateDir cannot be created or read.
+   */
   constructor(private readonly options: FastSocketServerOptions = {}) {
     super();
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
