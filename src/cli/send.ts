@@ -103,7 +103,6 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
     throwIfPathError(err, v, 'outbox-path');
     asUsageError(err);
   }
-  client.on('error', (err) => logger.error(err.message));
   // Why the last attempt failed, for the last line: with --log-level error it is the only one about connecting.
   let lastFailure = null as Error | null;
   client.on('disconnect', ({ error }) => (lastFailure = error ?? lastFailure));

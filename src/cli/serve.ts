@@ -68,7 +68,6 @@ async function serve(v: FlagValues, ctx: CommandContext): Promise<number> {
   }
 
   const series = new LatencySeries();
-  server.on('error', (err) => logger.error(err.message));
   server.on('connection', ({ peer }) => logger.debug(`connection from ${peer}`));
   server.on('disconnect', ({ peer }) => logger.debug(`${peer} disconnected`));
   server.on('latency', (r: LatencyRecord) => {

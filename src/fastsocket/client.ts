@@ -143,7 +143,6 @@ export interface ClientEvents {
   hello: [info: { url: string; server_instance: string | null; max_frame_bytes: number | null }];
   /** close() or destroy() was called: nothing more will be sent. */
   closing: [];
-  error: [error: Error];
 }
 
 interface Entry {

@@ -85,7 +85,6 @@ export interface ServerEvents {
   hello: [info: PeerInfo];
   /** A frame from a peer was rejected (it is also counted and logged). */
   'bad-frame': [info: { peer: string; error: ProtocolError }];
-  error: [error: Error];
 }
 
 /** Counters of FastSocketServer.stats(), since the server was created (connections: open now). */

@@ -385,7 +385,6 @@ export class Bridge {
     this.rttPublisher = this.node.createPublisher(FLOAT64, '~/rtt', { reliability: 'reliable', durability: 'volatile', history: 'keep_last', depth: 10 });
     this.diagnosticsPublisher = this.node.createPublisher(DIAGNOSTIC_ARRAY, '/diagnostics', { reliability: 'reliable', durability: 'volatile', history: 'keep_last', depth: 10 });
     // The client logs connects and disconnects itself; errors are events that must have a listener.
-    this.link.on('error', (error) => this.node.logger.error(`link error: ${error.message}`));
     this.link.on('connect', () => {
       this.linkConnected = true;
       if (this.state === 'running') for (const f of this.forwarders) f.releaseHeld();

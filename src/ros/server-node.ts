@@ -167,7 +167,6 @@ export class ServerNode {
     link.on('connection', (p) => this.onConnection(p));
     link.on('hello', (p) => this.onHello(p));
     link.on('disconnect', (p) => this.onDisconnect(p));
-    link.on('error', (e) => this.node.logger.error(`server error: ${e.message}`));
   }
 
   /** Republishes one received payload; never throws (a bad payload is logged, counted and dropped). */

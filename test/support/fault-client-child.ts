@@ -23,7 +23,6 @@ function send(msg: FromClientChild): void {
 function main(): void {
   const config = JSON.parse(process.env.FASTSOCKET_FAULT_CLIENT ?? '') as ClientChildConfig;
   const client = new FastSocketClient(config.options);
-  client.on('error', (err) => send({ type: 'failed', error: err.stack ?? String(err) }));
   process.on('message', (msg: ToClientChild) => {
     if (msg.type !== 'send') return;
     const acks: Promise<{ id: string }>[] = [];

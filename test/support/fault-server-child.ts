@@ -81,7 +81,6 @@ async function main(): Promise<void> {
     };
     fs.writeSync(out, JSON.stringify(rec) + '\n');
   });
-  server.on('error', (err) => send({ type: 'failed', error: err.stack ?? String(err) }));
   process.on('message', (msg: ToServerChild) => {
     if (msg.type === 'stats') send({ type: 'stats', stats: server.stats(), ...memoryOf('self') });
     else if (msg.type === 'close') void server.close().then(() => process.exit(0));
