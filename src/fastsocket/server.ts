@@ -141,6 +141,8 @@ interface PeerState {
   /** Bad frames mixed with good ones are never max_bad_frames in a row: their warnings are budgeted. */
   badFrameWarnings: WarnBudget;
   pending: Map<string, Pending>;
+  /** close() was called while records were pending: only their acks 3 are still read, then the connection closes. */
+  draining: boolean;
   /**
    * Ids in the order their records were made, oldest first, deleted lazily. Evicting or expiring the oldest record
    * through Map iteration would step over every entry deleted before it: tens of microseconds per message once a
@@ -333,7 +335,12 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     if (this.closing) return this.closing;
     this.state = 'closed';
     if (this.sweeper) clearInterval(this.sweeper);
-    for (const p of this.peers) p.conn.close('going_away');
+    // A peer with latency records pending keeps its connection until their acks 3 are read (the last message's
+    // record was lost otherwise: it is on its way when a server closes right after an ack 2) or the grace below ends.
+    for (const p of this.peers) {
+      if (p.pending.size === 0 || !p.authenticated) p.conn.close('going_away');
+      else p.draining = true;
+    }
     this.closing = (async () => {
       const stopped = this.listener?.close() ?? Promise.resolve();
       // Peers get a moment to read their last acks; one that does not close its side is cut off.
@@ -376,6 +383,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       badStreak: 0,
       badFrameWarnings: new WarnBudget(this.limits.maxBadFrames, undefined, this.peerWarnings),
       pending: new Map(),
+      draining: false,
       order: [],
       orderHead: 0,
       deferredAck3: [],
@@ -454,6 +462,8 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     p.firstFrame = false;
     // Any valid frame, a hello included, ends a run of bad frames (§5: max_bad_frames consecutive ones close).
     p.badStreak = 0;
+    // Closing: a message is not acknowledged (its client sends it again elsewhere), and not handed over after close().
+    if (p.draining && frame.type !== 'ack') return;
     if (frame.type === 'hello') {
       if (this.tokenDigest && !p.authenticated) {
         if (!first || frame.token === undefined || !safeEqual(digest(frame.token), this.tokenDigest)) {
@@ -507,6 +517,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
         this.logger.error(`error handling an ack 3 from ${p.conn.peer}: ${(err as Error).stack ?? err}`);
       }
     }
+    if (p.draining && p.pending.size === 0) p.conn.close('going_away');
   }
 
   private onMessage(p: PeerState, frame: MessageFrame, readAt: number): void {

@@ -485,6 +485,35 @@ describe('FastSocketServer', () => {
       });
     }
 
+    for (const scheme of ['tcp', 'ws'] as const) {
+      it(`${scheme}://: keeps the latency record of a message whose ack 3 was on its way when close() was called`, async () => {
+        const { server, url } = await startServer(teardown, scheme);
+        const latencies = collect<LatencyRecord>(server, 'latency');
+        const client = await startClient(teardown, url);
+        await client.send('last');
+        await server.close();
+        assert.equal(latencies.length, 1);
+        assert.equal(server.stats().ack3_expired, 0);
+      });
+    }
+
+    it('reads only acks 3 while records are pending after close(): a message then is neither acked nor handed over', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const messages = collect<MessageEvent>(server, 'message');
+      const latencies = collect<LatencyRecord>(server, 'latency');
+      const peer = await rawPeer(url);
+      peer.sendFrame(message1('d-1', 1));
+      await peer.waitForFrame(isAck2('d-1'));
+      const closed = server.close();
+      peer.sendFrame(message1('d-2', 2));
+      peer.sendFrame(ack3('d-1', 1000));
+      await closed;
+      await peer.waitClosed();
+      assert.deepEqual(messages.map((m) => m.id), ['d-1']);
+      assert.deepEqual(latencies.map((r) => r.id), ['d-1']);
+      assert.ok(!peer.frames.some((f) => isAck2('d-2')(f as Record<string, unknown>)), 'no ack 2 for the message sent after close()');
+    });
+
     it('closes even when a peer keeps its side open and never reads', async () => {
       const { server, url } = await startServer(teardown, 'ws');
       const peer = await RawPeer.connect(url, { noRead: true });
