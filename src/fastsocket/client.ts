@@ -344,7 +344,14 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         return Promise.reject(new FastSocketError('FS_ERR_DROPPED', 'message dropped: outbox full (policy drop-newest)'));
       }
       while (full() && this.outbox.size > 0) {
-        const oldest = this.outbox.values().next().value as Entry;
+        const oldest = this.oldestUnwritten();
+        if (!oldest) {
+          // Only messages already written on the live connection are left: their bytes are on the link and arrive
+          // anyway, so dropping them would free no capacity, count deliveries as drops and lose their latency records.
+          this.counters.dropped++;
+          this.emit('drop', { id: newMessageId(), reason: 'FS_ERR_OUTBOX_FULL' });
+          return Promise.reject(new FastSocketError('FS_ERR_DROPPED', 'message dropped: outbox full of messages already written (policy drop-oldest)'));
+        }
         this.drop(oldest, new FastSocketError('FS_ERR_DROPPED', 'message dropped: outbox full (policy drop-oldest)'));
       }
     }
@@ -440,6 +447,19 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.conn = null;
     this.store?.close();
     this.closing ??= Promise.resolve(this.stats());
+  }
+
+  /**
+   * The oldest message drop-oldest may drop: not one written on the live connection. Offline that is the oldest
+   * of all; connected, the first of the write queue still to be written (the queue keeps the outbox's order).
+   */
+  private oldestUnwritten(): Entry | undefined {
+    if (this.state !== 'connected') return this.outbox.values().next().value;
+    for (; this.queueHead < this.queue.length; this.queueHead++) {
+      const e = this.queue[this.queueHead];
+      if (this.outbox.has(e.id) && e.writtenGen !== this.gen) return e;
+    }
+    return undefined;
   }
 
   private drained(timeoutMs: number): Promise<void> {

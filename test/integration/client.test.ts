@@ -199,6 +199,41 @@ describe('FastSocketClient', () => {
     });
   });
 
+  describe('#send with the outbox full while connected (drop-oldest)', () => {
+    /** A connected client whose server has answered its hello, so what is sent is written at once. */
+    async function heardClient(url: string, options: Parameters<typeof startClient>[2]): Promise<ReturnType<typeof startClient>> {
+      const client = await startClient(teardown, url, { clientId: 'veh-full', ...options });
+      const hello = waitForEvent(client, 'hello');
+      await client.connect();
+      await hello;
+      return client;
+    }
+
+    it('drops the new message, not one already written, when every message in the outbox is on the link', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const messages = collect<MessageEvent>(server, 'message');
+      const client = await heardClient(url, { outboxMaxMessages: 3, outboxPolicy: 'drop-oldest' });
+      const sends = [0, 1, 2, 3, 4].map((i) => client.send({ i }));
+      const results = codes(await outcomes(sends));
+      // Every drop reported is a message the server never had, and every message it had is acknowledged.
+      assert.deepEqual(messages.map((m) => m.payload), [{ i: 0 }, { i: 1 }, { i: 2 }]);
+      assert.deepEqual(results, ['ok', 'ok', 'ok', 'FS_ERR_DROPPED', 'FS_ERR_DROPPED']);
+      assert.deepEqual({ dropped: client.stats().dropped, unknown_acks: client.stats().unknown_acks }, { dropped: 2, unknown_acks: 0 });
+      await waitUntil(() => server.stats().latencies === 3, () => `3 latency records (${JSON.stringify(server.stats())})`);
+    });
+
+    it('drops the oldest message still waiting to be written and keeps the one on the link', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const messages = collect<MessageEvent>(server, 'message');
+      // A high-water mark of one byte: one message is written, the others wait for it to drain.
+      const client = await heardClient(url, { outboxMaxMessages: 3, outboxPolicy: 'drop-oldest', writeHighWaterBytes: 1 });
+      const sends = [0, 1, 2, 3, 4].map((i) => client.send({ i }));
+      assert.deepEqual(codes(await outcomes(sends)), ['ok', 'FS_ERR_DROPPED', 'FS_ERR_DROPPED', 'ok', 'ok']);
+      assert.deepEqual(messages.map((m) => m.payload), [{ i: 0 }, { i: 3 }, { i: 4 }]);
+      assert.equal(client.stats().unknown_acks, 0);
+    });
+  });
+
   describe('#send across a reconnect', () => {
     it('writes one message on a new connection until the server answers: a front that accepts and resets costs one resend, not the outbox', async () => {
       const { url } = await startServer(teardown, 'tcp');
