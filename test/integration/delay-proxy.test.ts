@@ -317,6 +317,28 @@ describe('DelayProxy', () => {
       proxy.setLink('up', { delayMs: 30 });
       assert.ok((await echoRoundTrip(socket)) >= 30 * MS);
     });
+
+    it('sends the bytes queued behind a bandwidth cap at the new rate once it is raised', async () => {
+      let onAccept: (socket: net.Socket) => void = () => {};
+      const accepted = new Promise<net.Socket>((resolve) => (onAccept = resolve));
+      // 80 kbit/s: 100 KB take 10 s at the old rate.
+      const proxy = await startProxy({ target: { port: await startTarget((socket) => onAccept(socket)) }, up: { bandwidthBps: 80_000 } });
+      const client = await connect(proxy.port);
+      const total = 100_000;
+      let entered = 0;
+      const allEntered = new Promise<void>((resolve) => proxy.on('enter', (e) => {
+        entered += e.bytes;
+        if (entered === total) resolve();
+      }));
+      client.write(Buffer.alloc(total, 1));
+      await withDeadline(allEntered, 'every byte in the proxy');
+      const serverSide = await accepted;
+      const arrived = receive(serverSide, total);
+      proxy.setLink('up', { bandwidthBps: 100_000_000 });
+      // receive() gives up after 5 s, half the time the old pace needs.
+      assert.equal((await arrived).data.length, total);
+      assert.equal(proxy.stats().queued_up, 0);
+    });
   });
 
   describe('#close', () => {

@@ -433,10 +433,22 @@ export class DelayProxy extends EventEmitter<DelayProxyEvents> {
     return this.cutMode === 'hold';
   }
 
-  /** Changes one direction of the link for bytes entering from now on. @throws TypeError naming a bad field. */
+  /**
+   * Changes one direction of the link for bytes entering from now on. A new bandwidth also re-paces the bytes waiting
+   * in the proxy from now, as a radio link whose rate changed sends its queue at the new rate (each then gets the
+   * delay from now: up to one delay more than a real link gives bytes already on their way). @throws TypeError naming a bad field.
+   */
   setLink(direction: Direction, config: LinkConfig): void {
     const state = this.directionState(direction);
+    const bandwidthBefore = state.link.bandwidthBps;
     state.link = resolveLink(direction, state.link, config);
+    if (state.link.bandwidthBps === bandwidthBefore || this.holding) return;
+    const now = process.hrtime.bigint();
+    state.freeAtNs = now;
+    for (const c of this.connections.values()) {
+      c.pipes[direction].reschedule(now);
+      c.pipes[direction].pump();
+    }
   }
 
   /** Breaks the link until `restore()`; see `CutMode`. @default mode 'hold' */
