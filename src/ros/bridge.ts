@@ -21,6 +21,10 @@ import { isHeard, type RosNode, type RosPublisher, type RosSubscription, type Ro
 import { chooseSubscriptionQos, needsDiscovery, QosProfile, toEnvelopeQos } from './qos';
 import { DIAGNOSTIC_ARRAY, diagnosticArray, DiagnosticLevel, diagnosticStatus, DiagnosticStatusMsg, FLOAT64, linkStatusName } from './ros-messages';
 
+/** What to do when the outbox fills while connected; appended to the drop warning and the link status. */
+const OVERLOAD_HINT =
+  ' (the link carries less than the topics offer: lower max_rate_hz of the large topics, or forward them with a bridge of their own)';
+
 /** The client counters the bridge reports. */
 export type BridgeLinkStats = Pick<ClientStats, 'connected' | 'outbox_messages' | 'outbox_bytes' | 'sent' | 'delivered' | 'dropped' | 'resent' | 'reconnects'>;
 
@@ -360,6 +364,9 @@ export class Bridge {
   linkConnected = false;
   /** Messages the client gave up on at close, unacknowledged (FS_ERR_CLOSED drops), for the shutdown warning. */
   private abandonedAtClose = 0;
+  /** Messages of every topic dropped while connected, and that count at the last link status: what it reports. */
+  private droppedConnected = 0;
+  private droppedConnectedReported = 0;
   /** The server_instance of the last hello answer: a new one means the server restarted. */
   private serverInstance: string | null = null;
   /** Message definitions from the node, made once rather than per forwarded message. */
@@ -444,7 +451,11 @@ export class Bridge {
       (err: Error) => {
         settled?.(false);
         if (counters) counters.dropped++;
-        if (this.state === 'running') this.throttle.warn(`drop:${envelope.topic}`, `message on ${envelope.topic} dropped: ${err.message.replace(/^message dropped: /, '')}`);
+        // Connected, a full outbox means the link carries less than the topics offer: say what helps.
+        const overloaded = this.linkConnected && /outbox full/.test(err.message);
+        if (overloaded) this.droppedConnected++;
+        const hint = overloaded ? OVERLOAD_HINT : '';
+        if (this.state === 'running') this.throttle.warn(`drop:${envelope.topic}`, `message on ${envelope.topic} dropped: ${err.message.replace(/^message dropped: /, '')}${hint}`);
       },
     );
   }
@@ -459,10 +470,16 @@ export class Bridge {
 
   diagnostics(): DiagnosticStatusMsg[] {
     const s = this.link.stats();
+    const overloadDrops = this.droppedConnected - this.droppedConnectedReported;
+    this.droppedConnectedReported = this.droppedConnected;
     const link = diagnosticStatus(
       linkStatusName(this.node.name),
-      s.connected ? DiagnosticLevel.OK : DiagnosticLevel.WARN,
-      s.connected ? 'connected' : 'not connected; queueing',
+      s.connected && overloadDrops === 0 ? DiagnosticLevel.OK : DiagnosticLevel.WARN,
+      !s.connected
+        ? 'not connected; queueing'
+        : overloadDrops > 0
+          ? `connected; saturated: ${overloadDrops} message(s) dropped since the last status, outbox full${OVERLOAD_HINT}`
+          : 'connected',
       this.config.clientId,
       {
         url: this.config.url,

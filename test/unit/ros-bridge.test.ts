@@ -559,6 +559,29 @@ describe('Bridge', () => {
       assert.equal(array.status.find((s) => s.name === 'fastsocket_bridge: /chatter')?.message, 'waiting');
     });
 
+    it('reports the link as saturated while the outbox drops messages with the link up, and connected again once it stops', async () => {
+      const r = rig({ topics: ['/chatter'] }, teardown);
+      const pub = r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
+      r.talker.createSubscription('diagnostic_msgs/msg/DiagnosticArray', '/diagnostics', RELIABLE, 'object', () => undefined);
+      r.bridge.start();
+      await settle();
+      r.link.hold = true;
+      for (const data of ['a', 'b', 'c']) pub.publish({ data });
+      r.link.dropHeld();
+      await settle();
+      const linkStatus = (): DiagnosticStatusMsg => {
+        r.node.fireTimers(1000);
+        const array = r.graph.messagesOn('/diagnostics').at(-1) as { status: DiagnosticStatusMsg[] };
+        return array.status.find((s) => s.name === 'fastsocket_bridge: link')!;
+      };
+      const saturated = linkStatus();
+      assert.equal(saturated.level, 1);
+      assert.match(saturated.message, /^connected; saturated: 3 message\(s\) dropped since the last status, outbox full \(the link carries less than/);
+      assert.match(r.node.logged('warn', /\/chatter dropped/)[0].message, /max_rate_hz/);
+      const calm = linkStatus();
+      assert.deepEqual([calm.level, calm.message], [0, 'connected']);
+    });
+
     it('names its statuses after the node, so two bridges renamed apart publish statuses of different names', async () => {
       const r = rig({ topics: ['/chatter'] }, teardown, 'bridge_veh1');
       r.bridge.start();
