@@ -26,7 +26,7 @@ const OVERLOAD_HINT =
   ' (the link carries less than the topics offer: lower max_rate_hz of the large topics, or forward them with a bridge of their own)';
 
 /** The client counters the bridge reports. */
-export type BridgeLinkStats = Pick<ClientStats, 'connected' | 'outbox_messages' | 'outbox_bytes' | 'sent' | 'delivered' | 'dropped' | 'resent' | 'reconnects'>;
+export type BridgeLinkStats = Pick<ClientStats, 'connected' | 'outbox_messages' | 'outbox_bytes' | 'sent' | 'delivered' | 'dropped' | 'rejected' | 'resent' | 'reconnects'>;
 
 /** What the bridge needs from FastSocketClient; a test can stand in for the link. */
 export interface BridgeLink {
@@ -489,7 +489,8 @@ export class Bridge {
         outbox_bytes: s.outbox_bytes,
         sent_messages: s.sent,
         delivered_messages: s.delivered,
-        dropped_messages: s.dropped,
+        // outbox_policy reject refuses rather than drops; for the bridge the message is dropped all the same.
+        dropped_messages: s.dropped + s.rejected,
         resent_messages: s.resent,
         reconnects: s.reconnects,
         last_rtt_ms: this.lastRttMs,

@@ -411,7 +411,7 @@ export class MemoryLink extends EventEmitter<ClientEvents> {
   sink: ((payload: unknown, id: string) => void) | null = null;
   private readonly pending: Array<{ id: string; resolve: (r: SendResult) => void; reject: (e: Error) => void }> = [];
   private isConnected = false;
-  private counters = { sent: 0, delivered: 0, dropped: 0 };
+  private counters = { sent: 0, delivered: 0, dropped: 0, rejected: 0 };
   closed = false;
 
   send(payload: unknown): Promise<SendResult> {
@@ -433,11 +433,11 @@ export class MemoryLink extends EventEmitter<ClientEvents> {
     }
   }
 
-  /** Drops every held send, as the outbox policy would. */
-  dropHeld(): void {
+  /** Drops every held send, as the outbox policy would; `reject` refuses them, as outbox_policy reject does. */
+  dropHeld(policy: 'drop' | 'reject' = 'drop'): void {
     for (const p of this.pending.splice(0)) {
-      this.counters.dropped++;
-      p.reject(new Error('message dropped: outbox full'));
+      this.counters[policy === 'drop' ? 'dropped' : 'rejected']++;
+      p.reject(new Error(policy === 'drop' ? 'message dropped: outbox full' : 'outbox full (3 messages, 300 bytes)'));
     }
   }
 

@@ -582,6 +582,22 @@ describe('Bridge', () => {
       assert.deepEqual([calm.level, calm.message], [0, 'connected']);
     });
 
+    it('counts the sends outbox_policy reject refused in the link\'s dropped_messages, as in the topic\'s', async () => {
+      const r = rig({ topics: ['/chatter'] }, teardown);
+      const pub = r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
+      r.talker.createSubscription('diagnostic_msgs/msg/DiagnosticArray', '/diagnostics', RELIABLE, 'object', () => undefined);
+      r.bridge.start();
+      await settle();
+      r.link.hold = true;
+      for (const data of ['a', 'b']) pub.publish({ data });
+      r.link.dropHeld('reject');
+      await settle();
+      r.node.fireTimers(1000);
+      const [array] = r.graph.messagesOn('/diagnostics') as Array<{ status: DiagnosticStatusMsg[] }>;
+      const dropped = (name: string): string | undefined => array.status.find((s) => s.name === name)!.values.find((v) => v.key === 'dropped_messages')?.value;
+      assert.deepEqual([dropped('fastsocket_bridge: link'), dropped('fastsocket_bridge: /chatter')], ['2', '2']);
+    });
+
     it('names its statuses after the node, so two bridges renamed apart publish statuses of different names', async () => {
       const r = rig({ topics: ['/chatter'] }, teardown, 'bridge_veh1');
       r.bridge.start();
