@@ -559,16 +559,22 @@ describe('Bridge', () => {
       assert.equal(array.status.find((s) => s.name === 'fastsocket_bridge: /chatter')?.message, 'waiting');
     });
 
-    it('reports the link as saturated while the outbox drops messages with the link up, and connected again once it stops', async () => {
+    /** A connected bridge on /chatter with a /diagnostics listener, whose link drops (or refuses) `count` messages. */
+    async function droppedWhileConnected(count: number, policy: 'drop' | 'reject'): Promise<ReturnType<typeof rig>> {
       const r = rig({ topics: ['/chatter'] }, teardown);
       const pub = r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
       r.talker.createSubscription('diagnostic_msgs/msg/DiagnosticArray', '/diagnostics', RELIABLE, 'object', () => undefined);
       r.bridge.start();
       await settle();
       r.link.hold = true;
-      for (const data of ['a', 'b', 'c']) pub.publish({ data });
-      r.link.dropHeld();
+      for (let i = 0; i < count; i++) pub.publish({ data: String(i) });
+      r.link.dropHeld(policy);
       await settle();
+      return r;
+    }
+
+    it('reports the link as saturated while the outbox drops messages with the link up, and connected again once it stops', async () => {
+      const r = await droppedWhileConnected(3, 'drop');
       const linkStatus = (): DiagnosticStatusMsg => {
         r.node.fireTimers(1000);
         const array = r.graph.messagesOn('/diagnostics').at(-1) as { status: DiagnosticStatusMsg[] };
@@ -583,15 +589,7 @@ describe('Bridge', () => {
     });
 
     it('counts the sends outbox_policy reject refused in the link\'s dropped_messages, as in the topic\'s', async () => {
-      const r = rig({ topics: ['/chatter'] }, teardown);
-      const pub = r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
-      r.talker.createSubscription('diagnostic_msgs/msg/DiagnosticArray', '/diagnostics', RELIABLE, 'object', () => undefined);
-      r.bridge.start();
-      await settle();
-      r.link.hold = true;
-      for (const data of ['a', 'b']) pub.publish({ data });
-      r.link.dropHeld('reject');
-      await settle();
+      const r = await droppedWhileConnected(2, 'reject');
       r.node.fireTimers(1000);
       const [array] = r.graph.messagesOn('/diagnostics') as Array<{ status: DiagnosticStatusMsg[] }>;
       const dropped = (name: string): string | undefined => array.status.find((s) => s.name === name)!.values.find((v) => v.key === 'dropped_messages')?.value;
