@@ -95,7 +95,7 @@ async function demo(v: FlagValues, ctx: CommandContext): Promise<number> {
     term.line('');
     term.line(series.table());
     term.line('');
-    term.line('latency: one-way estimate without synchronised clocks (PROTOCOL.md §3); corrected: without the server turnaround.');
+    term.line('latency: one-way estimate without synchronised clocks (docs/protocol.md); corrected: without the server turnaround.');
     const c = series.corrected.total();
     if (c.count > 0) term.line(`median one-way latency on this loopback: ${ms(c.p50)} ms`);
     if (!ok) term.line(`DEMO INCOMPLETE: ${end === 'unreachable' ? 'the client never connected' : `${count - tally.delivered} messages not delivered`}`);

@@ -28,7 +28,7 @@ function overview(): string {
     '  help   fastsocket help [command]: this text, or one command\'s flags',
     '',
     'fastsocket --version prints the version. Exit codes: 0 success, 1 failure, 2 usage error.',
-    'Flags follow PROTOCOL.md §6 in kebab-case; a token comes from --token-file or $FASTSOCKET_TOKEN.',
+    'Limit flags are the protocol\'s limits in kebab-case (docs/cli.md, Limits); a token comes from --token-file or $FASTSOCKET_TOKEN.',
   ].join('\n');
 }
 

@@ -15,7 +15,7 @@ const STATUS_INTERVAL_LOG_MS = 10_000;
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'Receive messages, ack them, and report the one-way latency of each (PROTOCOL.md §3) until Ctrl-C.',
+  summary: 'Receive messages, ack them, and report the one-way latency of each (docs/protocol.md) until Ctrl-C.',
   usage: 'fastsocket serve [--url tcp://127.0.0.1:8888] [--json] [--state-dir DIR] [--record FILE] [limit flags]',
   flags: {
     url: { type: 'string', value: 'URL', help: `where to listen: tcp://, tls://, ws:// or wss:// (default ${DEFAULT_URL}; port 0 picks a free port)` },

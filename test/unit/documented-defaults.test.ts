@@ -84,7 +84,7 @@ describe('documented defaults', () => {
   describe('docs/cli.md "Limits"', () => {
     it('quotes the defaults of fastsocket serve --help', () => {
       const help = helpDefaults();
-      const rows = tableAfter('docs/cli.md', '### Limits (PROTOCOL.md §6)');
+      const rows = tableAfter('docs/cli.md', '### Limits');
       for (const [flag, value] of rows) {
         const name = camel(/^`--([a-z0-9-]+)/.exec(flag)![1]);
         if (value === 'none') continue;
