@@ -65,7 +65,7 @@ let inStringify = false;
 
 /** JSON.stringify, noting the text of each Base64Json it meets for spliceBase64. */
 function stringifyMarked(value: unknown, replacer?: (key: string, v: unknown) => unknown): string | undefined {
-  base64Texts = [];
+  if (base64Texts.length > 0) base64Texts = [];
   inStringify = true;
   try {
     return JSON.stringify(value, replacer);
