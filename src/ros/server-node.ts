@@ -342,6 +342,7 @@ export class ServerNode {
       latency_records: this.latencies,
       resent_latency_records: this.resentLatencies,
       ack3_expired: s?.ack3_expired ?? null,
+      ack3_late: s?.ack3_late ?? null,
       dropped_messages: dropped,
       ...Object.fromEntries(Object.entries(this.drops).map(([k, v]) => [`dropped_${k}_messages`, v])),
       ...latencyValues(this.lastWindow),

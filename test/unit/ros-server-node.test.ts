@@ -554,6 +554,14 @@ describe('ServerNode', () => {
       for (const key of ['latency_p99_ms', 'latency_jitter_ms', 'resent_messages', 'duplicate_messages', 'reordered_messages', 'dropped_messages']) assert.ok(key in topic, key);
     });
 
+    it('shows the latency records the core server lost: expired, and of those, expired before their late ack 3 came', () => {
+      const { srv } = server();
+      const link = new EventEmitter();
+      srv.attach(Object.assign(link, { stats: () => ({ ack3_expired: 7, ack3_late: 5 }) }) as unknown as Parameters<ServerNode['attach']>[0]);
+      const status = values(srv.diagnostics().find((s) => s.name === 'fastsocket_server: link'));
+      assert.deepEqual([status.ack3_expired, status.ack3_late], ['7', '5']);
+    });
+
     it('names its statuses after the node, so two servers renamed apart publish statuses of different names', () => {
       const { graph, srv } = server({}, 'server_rsu4');
       srv.handleMessage(message(envelope(0)));
