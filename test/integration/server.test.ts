@@ -525,6 +525,40 @@ describe('FastSocketServer', () => {
     });
   });
 
+  describe('#destroy', () => {
+    it('cuts every connection at once, counting pending records as expired instead of waiting for their acks 3, and resolves again when called twice', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const latencies = collect<LatencyRecord>(server, 'latency');
+      const peer = await rawPeer(url);
+      peer.sendFrame(message1('x-1', 1));
+      await peer.waitForFrame(isAck2('x-1'));
+      const destroyed = server.destroy();
+      peer.sendFrame(ack3('x-1', 1000));
+      await destroyed;
+      await server.destroy();
+      await peer.waitClosed();
+      assert.deepEqual(latencies, []);
+      assert.equal(server.stats().ack3_expired, 1);
+      assert.equal(server.stats().connections, 0);
+      await assert.rejects(RawPeer.connect(url), 'nothing listens any more');
+    });
+
+    it('cuts short a close() that waits for a peer\'s acks 3', async () => {
+      const { server, url } = await startServer(teardown, 'ws');
+      const latencies = collect<LatencyRecord>(server, 'latency');
+      const peer = await RawPeer.connect(url);
+      teardown.add(() => peer.destroy());
+      peer.sendFrame(message1('y-1', 1));
+      await peer.waitForFrame(isAck2('y-1'));
+      const closing = server.close();
+      const destroyed = server.destroy();
+      peer.sendFrame(ack3('y-1', 1000));
+      await Promise.all([closing, destroyed]);
+      assert.deepEqual(latencies, [], 'the ack 3 sent after destroy() is not read');
+      assert.equal(server.stats().ack3_expired, 1);
+    });
+  });
+
   describe('stateDir', () => {
     it('does not hand over again an id handed over before a restart', async () => {
       const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastsocket-state-'));
