@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { MonotonicClock, monotonicNs, wallNs } from './clock';
 import { badFrameCloseReason, decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodeMessageBytes, encodePayload, longerThan, messageFrameBytes } from './codec';
-import { FastSocketError, FastSocketErrorCode, ProtocolError } from './errors';
+import { FastSocketError, FastSocketErrorCode, OptionError, ProtocolError } from './errors';
 import { newMessageId } from './ids';
 import { checkLogger, Logger } from './logger';
 import {
@@ -241,7 +241,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
    */
   constructor(private readonly options: FastSocketClientOptions = {}) {
     super();
-    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    if (typeof options !== 'object' || options === null) throw new OptionError('options', 'options must be an object');
     checkKnownKeys('client', options, KNOWN_OPTIONS);
     this.endpoint = parseUrl(options.url ?? DEFAULT_URL);
     // Port 0 means "any free port" to a listener; dialled, it is refused for ever, one retry after another.
@@ -250,12 +250,12 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.logger = checkLogger(options.logger);
     this.clock = orDefault(options.clock, monotonicNs);
     this.random = orDefault(options.random, Math.random);
-    if (typeof this.clock !== 'function') throw new TypeError('option clock must be a function returning ns');
-    if (typeof this.random !== 'function') throw new TypeError('option random must be a function');
+    if (typeof this.clock !== 'function') throw new OptionError('clock', 'option clock must be a function returning ns');
+    if (typeof this.random !== 'function') throw new OptionError('random', 'option random must be a function');
     this.clientId = options.clientId ?? null;
     if (this.clientId !== null) {
       checkString('clientId', this.clientId);
-      if (longerThan(this.clientId, MAX_CLIENT_ID_LENGTH)) throw new TypeError(`option clientId must be at most ${MAX_CLIENT_ID_LENGTH} characters`);
+      if (longerThan(this.clientId, MAX_CLIENT_ID_LENGTH)) throw new OptionError('clientId', `option clientId must be at most ${MAX_CLIENT_ID_LENGTH} characters`);
     }
     if (options.token !== undefined) checkString('token', options.token);
     checkTlsOptions(options.tls, this.endpoint.scheme);

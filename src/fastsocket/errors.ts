@@ -23,6 +23,22 @@ export class FastSocketError extends Error {
   }
 }
 
+/**
+ * A bad option or argument: a TypeError, as STYLE asks of bad options, with a stable code and the option's name
+ * (`maxFrameBytes`, `tls.ca`, `options` for the options object itself) for callers and tests to match on.
+ */
+export class OptionError extends TypeError {
+  readonly code = 'FS_ERR_INVALID_OPTION';
+
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'OptionError';
+  }
+}
+
 /** Why a frame was rejected; `reason` is stable and becomes a counter key. */
 export type ProtocolErrorReason =
   | 'invalid_utf8'

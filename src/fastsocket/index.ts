@@ -9,7 +9,7 @@ export { latencyRecord, latencySource } from './latency';
 export { CSV_COLUMNS, csvCell, LatencyRecorder, RECORD_FORMATS, recordFormatFor } from './recorder';
 export type { LatencyRecorderOptions, RecordFormat } from './recorder';
 export type { ExchangeTimes } from './latency';
-export { FastSocketError, FrameTooLargeError, ProtocolError } from './errors';
+export { FastSocketError, FrameTooLargeError, OptionError, ProtocolError } from './errors';
 export type { FastSocketErrorCode, ProtocolErrorReason } from './errors';
 export { decodeFrame, decodeClientFrame, decodeServerFrame, encodeAck2, encodeAck3, encodeHello, encodeMessage, encodePayload, longerThan, messageFrameBytes } from './codec';
 export { LineFramer } from './framing';

@@ -1,4 +1,5 @@
 /** Limits and defaults of PROTOCOL.md §6, and the validation every constructor uses. */
+import { OptionError } from './errors';
 
 export const MiB = 1024 * 1024;
 
@@ -74,7 +75,7 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Throws a TypeError naming `name` unless `value` is an integer in [min, max]. */
 export function checkInteger(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new TypeError(`option ${name} must be an integer from ${min} to ${max}, got ${describe(value)}`);
+    throw new OptionError(name, `option ${name} must be an integer from ${min} to ${max}, got ${describe(value)}`);
   }
   return value;
 }
@@ -82,34 +83,34 @@ export function checkInteger(name: string, value: unknown, min: number, max = Nu
 /** Throws a TypeError naming `name` unless `value` is a finite number in [min, max]. */
 export function checkNumber(name: string, value: unknown, min: number, max = Number.MAX_VALUE): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new TypeError(`option ${name} must be a number from ${min} to ${max}, got ${describe(value)}`);
+    throw new OptionError(name, `option ${name} must be a number from ${min} to ${max}, got ${describe(value)}`);
   }
   return value;
 }
 
 export function checkString(name: string, value: unknown, { allowEmpty = false } = {}): string {
   if (typeof value !== 'string' || (!allowEmpty && value.length === 0)) {
-    throw new TypeError(`option ${name} must be a ${allowEmpty ? '' : 'non-empty '}string, got ${describe(value)}`);
+    throw new OptionError(name, `option ${name} must be a ${allowEmpty ? '' : 'non-empty '}string, got ${describe(value)}`);
   }
   return value;
 }
 
 export function checkOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw new TypeError(`option ${name} must be one of ${allowed.join(', ')}, got ${describe(value)}`);
+    throw new OptionError(name, `option ${name} must be one of ${allowed.join(', ')}, got ${describe(value)}`);
   }
   return value as T;
 }
 
 export function checkBoolean(name: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new TypeError(`option ${name} must be a boolean, got ${describe(value)}`);
+  if (typeof value !== 'boolean') throw new OptionError(name, `option ${name} must be a boolean, got ${describe(value)}`);
   return value;
 }
 
 /** Rejects option names that the caller misspelt, so a typo does not silently fall back to a default. */
 export function checkKnownKeys(what: string, options: object, known: readonly string[]): void {
   for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new TypeError(`unknown ${what} option ${key}; known options: ${known.join(', ')}`);
+    if (!known.includes(key)) throw new OptionError(key, `unknown ${what} option ${key}; known options: ${known.join(', ')}`);
   }
 }
 

@@ -3,6 +3,7 @@
  * be lined up afterwards with GNSS or modem logs. Shared by `fastsocket serve --record` and the ROS server node's
  * `record_path`, which adds the topic.
  */
+import { OptionError } from './errors';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { wallNs } from './clock';
 import { stringifyJson } from './json';
@@ -67,15 +68,15 @@ export class LatencyRecorder {
   constructor(readonly path: string, private readonly format: RecordFormat, options: LatencyRecorderOptions = {}) {
     checkString('path', path);
     checkOneOf('format', format, RECORD_FORMATS);
-    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    if (typeof options !== 'object' || options === null) throw new OptionError('options', 'options must be an object');
     checkKnownKeys('LatencyRecorder', options, OPTION_NAMES);
     const extraColumns: unknown = orDefault(options.extraColumns, []);
     if (!Array.isArray(extraColumns) || extraColumns.some((c) => typeof c !== 'string' || c === '')) {
-      throw new TypeError(`option extraColumns must be an array of non-empty strings, got ${describe(extraColumns)}`);
+      throw new OptionError('extraColumns', `option extraColumns must be an array of non-empty strings, got ${describe(extraColumns)}`);
     }
     this.extraColumns = [...(extraColumns as string[])];
     this.clock = orDefault(options.clock, wallNs);
-    if (typeof this.clock !== 'function') throw new TypeError('option clock must be a function returning ns');
+    if (typeof this.clock !== 'function') throw new OptionError('clock', 'option clock must be a function returning ns');
     this.columns = ['server_wall_ns', ...this.extraColumns, ...RECORD_COLUMNS];
     this.fd = openSync(path, 'w');
     if (format === 'csv') this.push(this.columns.join(','));

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import { MonotonicClock, monotonicNs, wallNs } from './clock';
 import { badFrameCloseReason, decodeClientFrame, encodeAck2, encodeHello } from './codec';
-import { FastSocketError, ProtocolError, ProtocolErrorReason } from './errors';
+import { FastSocketError, OptionError, ProtocolError, ProtocolErrorReason } from './errors';
 import { latencyRecord } from './latency';
 import { checkLogger, Logger } from './logger';
 import { checkInteger, checkKnownKeys, orDefault, checkString, ServerLimits, validateServerLimits } from './options';
@@ -221,15 +221,15 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
    */
   constructor(private readonly options: FastSocketServerOptions = {}) {
     super();
-    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    if (typeof options !== 'object' || options === null) throw new OptionError('options', 'options must be an object');
     checkKnownKeys('server', options, KNOWN_OPTIONS);
     this.endpoint = parseUrl(options.url ?? DEFAULT_URL);
     this.limits = validateServerLimits(options);
     this.logger = checkLogger(options.logger);
     this.clock = orDefault(options.clock, monotonicNs);
-    if (typeof this.clock !== 'function') throw new TypeError('option clock must be a function returning ns');
+    if (typeof this.clock !== 'function') throw new OptionError('clock', 'option clock must be a function returning ns');
     this.wallClock = orDefault(options.wallClock, wallNs);
-    if (typeof this.wallClock !== 'function') throw new TypeError('option wallClock must be a function returning ns');
+    if (typeof this.wallClock !== 'function') throw new OptionError('wallClock', 'option wallClock must be a function returning ns');
     this.syncMaxUncertaintyNs = checkInteger('syncMaxUncertaintyNs', orDefault(options.syncMaxUncertaintyNs, 1_000_000), 0);
     if (options.token !== undefined) checkString('token', options.token);
     this.tokenDigest = options.token !== undefined ? digest(options.token) : null;
@@ -238,7 +238,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     this.writeHighWater = checkInteger('writeHighWaterBytes', orDefault(options.writeHighWaterBytes, 1024 * 1024), 1);
     checkTlsOptions(options.tls, this.endpoint.scheme);
     if (isSecureScheme(this.endpoint.scheme) && (!options.tls?.cert || !options.tls?.key)) {
-      throw new TypeError(`option tls.cert and tls.key are required for ${this.endpoint.scheme}://`);
+      throw new OptionError('tls', `option tls.cert and tls.key are required for ${this.endpoint.scheme}://`);
     }
     this.seen = new SeenIds(capacity, options.stateDir, (err) => {
       this.counters.journal_errors++;

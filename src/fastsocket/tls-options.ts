@@ -3,6 +3,7 @@
  * failed only at listen() with OpenSSL's "no start line", and on a client, or as a server's `ca`, not at all (the
  * client fell back to the system CAs, the server refused every client certificate), both without naming the option.
  */
+import { OptionError } from './errors';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { checkBoolean, checkKnownKeys, checkString } from './options';
@@ -51,27 +52,27 @@ export function keyPairProblem(cert: string | Buffer, key: string | Buffer): str
  */
 export function checkTlsOptions(value: unknown, scheme: Scheme): TlsOptions | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError('option tls must be an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new OptionError('tls', 'option tls must be an object');
   checkKnownKeys('tls', value, KNOWN_TLS_OPTIONS);
   const tls = value as TlsOptions;
   if (!isSecureScheme(scheme) && Object.values(tls).some((v) => v !== undefined)) {
-    throw new TypeError(`option tls is set but the url is ${scheme}://, which does not use it: use tls:// or wss://`);
+    throw new OptionError('tls', `option tls is set but the url is ${scheme}://, which does not use it: use tls:// or wss://`);
   }
   for (const [field, kind] of [['cert', 'certificate'], ['key', 'key'], ['ca', 'certificate']] as const) {
     const value = tls[field];
     if (value === undefined) continue;
     // A list of CAs, as Node's tls takes it, is each checked.
     const pems: unknown[] = field === 'ca' && Array.isArray(value) ? value : [value];
-    if (pems.length === 0) throw new TypeError('option tls.ca must hold at least one certificate');
+    if (pems.length === 0) throw new OptionError('tls.ca', 'option tls.ca must hold at least one certificate');
     for (const pem of pems) {
-      if (typeof pem !== 'string' && !Buffer.isBuffer(pem)) throw new TypeError(`option tls.${field} must be a string or a Buffer of PEM text${field === 'ca' ? ', or an array of them' : ''}`);
+      if (typeof pem !== 'string' && !Buffer.isBuffer(pem)) throw new OptionError(`tls.${field}`, `option tls.${field} must be a string or a Buffer of PEM text${field === 'ca' ? ', or an array of them' : ''}`);
       const problem = pemProblem(kind, pem);
-      if (problem) throw new TypeError(`option tls.${field} ${problem}`);
+      if (problem) throw new OptionError(`tls.${field}`, `option tls.${field} ${problem}`);
     }
   }
   if (tls.cert !== undefined && tls.key !== undefined) {
     const problem = keyPairProblem(tls.cert, tls.key);
-    if (problem) throw new TypeError(`option tls.cert and tls.key ${problem}`);
+    if (problem) throw new OptionError('tls.cert', `option tls.cert and tls.key ${problem}`);
   }
   if (tls.rejectUnauthorized !== undefined) checkBoolean('tls.rejectUnauthorized', tls.rejectUnauthorized);
   if (tls.servername !== undefined) checkString('tls.servername', tls.servername);

@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import WebSocket, { WebSocketServer } from 'ws';
 import { MonotonicClock, monotonicNs } from './clock';
-import { FastSocketError, FrameTooLargeError } from './errors';
+import { FastSocketError, FrameTooLargeError, OptionError } from './errors';
 import { isBlank, LineFramer } from './framing';
 import { MAX_TIMER_MS } from './options';
 import { Endpoint, formatHostPort, formatUrl, isSecureScheme } from './url';
@@ -532,7 +532,7 @@ export interface Listener {
 export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
   const secure = isSecureScheme(ep.scheme);
   if (secure && (!opts.tls?.cert || !opts.tls?.key)) {
-    return Promise.reject(new TypeError(`option tls.cert and tls.key are required to listen on ${ep.scheme}://`));
+    return Promise.reject(new OptionError('tls', `option tls.cert and tls.key are required to listen on ${ep.scheme}://`));
   }
   // idle_timeout_ms may exceed what a Node timer holds: past 2^31 - 1 ms it fired after 1 ms and cut every handshake.
   const handshakeTimeoutMs = Math.min(opts.handshakeTimeoutMs ?? 120_000, MAX_TIMER_MS);
