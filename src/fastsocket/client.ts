@@ -89,13 +89,26 @@ export interface SendResult {
   resent: boolean;
 }
 
+/** Options of one send(). */
+export interface SendOptions {
+  /**
+   * Drop the message (FS_ERR_EXPIRED) rather than write it once it is older than this, in ms since send(): data that
+   * is worthless late (V2X messages have lifetimes) then never queues behind a link slower than the traffic. A
+   * message already written on the live connection is on the link and not recalled; one written on a connection
+   * that broke is not resent past it. Not kept in outboxPath. @default no limit
+   */
+  maxAgeMs?: number;
+}
+
 /** Counters of FastSocketClient.stats(), since the client was created (outbox_* and connected: now). */
 export interface ClientStats {
   /** Messages written for the first time. */
   sent: number;
   delivered: number;
-  /** Messages dropped by the outbox policy, each counted once. */
+  /** Messages dropped by the outbox policy or their maxAgeMs, each counted once. */
   dropped: number;
+  /** Of dropped: messages older than their send()'s maxAgeMs before they could be written. */
+  expired: number;
   /** Messages still unacknowledged when close() gave up or destroy() was called. */
   abandoned: number;
   /** Sends refused by the 'reject' outbox policy. */
@@ -150,6 +163,8 @@ interface Entry {
   json: string;
   bytes: number;
   queuedAtNs: number;
+  /** When it may no longer be written (send()'s maxAgeMs); Infinity without one. */
+  expiresAtNs: number;
   writtenAtNs: number;
   /** Connection generation it was last written on; -1 before the first write. */
   writtenGen: number;
@@ -231,7 +246,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private keepConnected = false;
   private closing: Promise<ClientStats> | null = null;
   private readonly counters = {
-    sent: 0, delivered: 0, dropped: 0, abandoned: 0, rejected: 0, resent: 0, reconnects: 0, connect_failures: 0, unknown_acks: 0, bad_frames: 0,
+    sent: 0, delivered: 0, dropped: 0, expired: 0, abandoned: 0, rejected: 0, resent: 0, reconnects: 0, connect_failures: 0, unknown_acks: 0, bad_frames: 0,
     closed_bad: 0, closed_oversize: 0, closed_frame_timeout: 0, closed_silent: 0, outbox_path_errors: 0,
   };
 
@@ -287,7 +302,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       for (const m of this.store.messages()) {
         const entry: Entry = {
           id: m.id, json: m.json, bytes: Buffer.byteLength(m.json), queuedAtNs: nowMono - Math.max(0, nowWall - m.queuedWallNs),
-          writtenAtNs: 0, writtenGen: -1, resent: true, failures: 0, resolve: noop, reject: noop,
+          expiresAtNs: Infinity, writtenAtNs: 0, writtenGen: -1, resent: true, failures: 0, resolve: noop, reject: noop,
         };
         this.outbox.set(entry.id, entry);
         this.outboxBytes += entry.bytes;
@@ -311,10 +326,15 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
 
   /**
    * Queues a JSON payload and resolves when the server has acknowledged it (ack 2). Rejects with FS_ERR_DROPPED
-   * or FS_ERR_OUTBOX_FULL (outbox policy), FS_ERR_PAYLOAD (not JSON-serialisable), FS_ERR_CLOSED/FS_ERR_DESTROYED.
+   * or FS_ERR_OUTBOX_FULL (outbox policy), FS_ERR_EXPIRED (options.maxAgeMs), FS_ERR_PAYLOAD (not JSON-serialisable),
+   * FS_ERR_CLOSED/FS_ERR_DESTROYED, and with an OptionError for a bad options.maxAgeMs.
    */
-  send(payload: unknown): Promise<SendResult> {
+  send(payload: unknown, options?: SendOptions): Promise<SendResult> {
     if (this.closing) return Promise.reject(new FastSocketError('FS_ERR_CLOSED', 'client is closed'));
+    const maxAgeMs = options?.maxAgeMs;
+    if (maxAgeMs !== undefined && !(typeof maxAgeMs === 'number' && maxAgeMs > 0)) {
+      return Promise.reject(new OptionError('maxAgeMs', `option maxAgeMs must be a number > 0, got ${String(maxAgeMs)}`));
+    }
     let json: string;
     try {
       json = encodePayload(payload);
@@ -356,7 +376,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       }
     }
     return new Promise<SendResult>((resolve, reject) => {
-      const entry: Entry = { id: newMessageId(), json, bytes, queuedAtNs: this.clock(), writtenAtNs: 0, writtenGen: -1, resent: false, failures: 0, resolve, reject };
+      const queuedAtNs = this.clock();
+      const expiresAtNs = maxAgeMs === undefined ? Infinity : queuedAtNs + maxAgeMs * 1e6;
+      const entry: Entry = { id: newMessageId(), json, bytes, queuedAtNs, expiresAtNs, writtenAtNs: 0, writtenGen: -1, resent: false, failures: 0, resolve, reject };
       // Registered before it is written, so an ack 2 that overtakes our bookkeeping is never ignored.
       this.store?.add({ id: entry.id, json, queuedWallNs: wallNs() });
       this.outbox.set(entry.id, entry);
@@ -730,6 +752,12 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       }
       const e = this.queue[this.queueHead++];
       if (!this.outbox.has(e.id) || e.writtenGen === this.gen) continue;
+      if (e.expiresAtNs !== Infinity && this.clock() >= e.expiresAtNs) {
+        this.counters.expired++;
+        const waitedMs = Math.round((this.clock() - e.queuedAtNs) / 1e6);
+        this.drop(e, new FastSocketError('FS_ERR_EXPIRED', `message dropped: it waited ${waitedMs} ms, past its maxAgeMs (${Math.round((e.expiresAtNs - e.queuedAtNs) / 1e6)} ms)`));
+        continue;
+      }
       if (messageFrameBytes(e.bytes) > this.serverMaxFrameBytes) {
         if (this.warnedServerMaxFrameBytes !== this.serverMaxFrameBytes) {
           this.warnedServerMaxFrameBytes = this.serverMaxFrameBytes;

@@ -7,6 +7,7 @@ export type FastSocketErrorCode =
   | 'FS_ERR_ACK_TIMEOUT'
   | 'FS_ERR_OUTBOX_FULL'
   | 'FS_ERR_DROPPED'
+  | 'FS_ERR_EXPIRED'
   | 'FS_ERR_CONNECT'
   | 'FS_ERR_AUTH'
   | 'FS_ERR_INVALID_URL'

@@ -2,7 +2,7 @@
 export { FastSocketServer } from './server';
 export type { FastSocketServerOptions, MessageEvent, PeerInfo, ServerEvents, ServerStats } from './server';
 export { DEFAULT_SILENCE_TIMEOUT_MS, FastSocketClient } from './client';
-export type { ClientEvents, ClientStats, FastSocketClientOptions, SendResult } from './client';
+export type { ClientEvents, ClientStats, FastSocketClientOptions, SendOptions, SendResult } from './client';
 export { EMPTY_LATENCY_SUMMARY, LatencyStats } from './latency-stats';
 export type { LatencyStatsOptions, LatencySummary } from './latency-stats';
 export { latencyRecord, latencySource } from './latency';

@@ -2,14 +2,14 @@
  * The vehicle side: subscribes to the configured topics, wraps each message in the ROS envelope of PROTOCOL.md §4
  * and sends it with the core client (which queues while offline and resends after a reconnect).
  *
- * A topic with `max_age_ms` is not handed to the client while the link is down: the client has no per-message
- * expiry, so the bridge holds those messages itself (in memory, oldest first) and, when the link comes back, drops
- * the ones older than max_age_ms (counted as stale, apart from drops by the outbox) and hands over the rest. So
- * max_age_ms bounds the time from the bridge's receipt to the hand-over; while connected the hand-over is at once
- * and the client writes without delay unless the server stops reading. A message already handed over when the link
- * breaks is resent by the client whatever its age: the server's ~/age shows it.
+ * A topic with `max_age_ms` is not handed to the client while the link is down: the bridge holds those messages
+ * itself (in memory, oldest first; they take no sequence number until handed over) and, when the link comes back,
+ * drops the ones older than max_age_ms (counted as stale, apart from drops by the outbox) and hands over the rest.
+ * Each goes to the client with what is left of its max_age_ms, and the client drops it rather than write it later
+ * (a link slower than the topics, a resend after a reconnect): also counted as stale. A message already written on
+ * the live connection arrives whatever its age: the server's ~/age shows it.
  */
-import type { ClientEvents, ClientStats, SendResult } from '../fastsocket';
+import type { ClientEvents, ClientStats, SendOptions, SendResult } from '../fastsocket';
 import { monotonicNs, wallNs } from '../fastsocket';
 import type { BridgeConfig, BridgeTopicConfig } from './bridge-config';
 import type { RosEnvelope } from './envelope';
@@ -30,7 +30,7 @@ export type BridgeLinkStats = Pick<ClientStats, 'connected' | 'outbox_messages' 
 
 /** What the bridge needs from FastSocketClient; a test can stand in for the link. */
 export interface BridgeLink {
-  send(payload: unknown): Promise<SendResult>;
+  send(payload: unknown, options?: SendOptions): Promise<SendResult>;
   connect(): Promise<void>;
   stats(): BridgeLinkStats;
   on<K extends keyof ClientEvents>(event: K, listener: (...args: ClientEvents[K]) => void): unknown;
@@ -278,10 +278,13 @@ class TopicForwarder {
   private handOver(envelope: RosEnvelope, receivedNs: number, replay = false): void {
     envelope.seq = this.seq++;
     const counters = replay ? null : this.counters;
+    // What is left of max_age_ms goes with the message: the client drops it rather than write it later than that
+    // (a link slower than the topics, a server that stops reading).
+    const maxAgeMs = this.maxAgeNs === null ? undefined : Math.max(1e-3, (this.maxAgeNs - (this.bridge.monotonicNs() - receivedNs)) / 1e6);
     const keep = this.latchedKeep;
     if (keep === 0) {
       this.latched.length = 0;
-      this.bridge.forward(envelope, counters);
+      this.bridge.forward(envelope, counters, undefined, maxAgeMs);
       return;
     }
     const entry = { envelope, receivedNs, delivered: false, owed: false };
@@ -294,7 +297,7 @@ class TopicForwarder {
       if (i !== -1) this.latched.splice(i, 1);
       this.trimLatched(this.latchedKeep);
       if (this.latched.some((l) => l.owed) && this.latched.every((l) => l.delivered)) this.bridge.replayLatched([this]);
-    });
+    }, maxAgeMs);
   }
 
   /**
@@ -437,10 +440,10 @@ export class Bridge {
 
   /**
    * @internal called by a TopicForwarder, with the topic's counters (null for a message sent again, counted apart);
-   * `settled` learns whether the server acknowledged it or it was dropped.
+   * `settled` learns whether the server acknowledged it or it was dropped; past `maxAgeMs` the client drops it unwritten.
    */
-  forward(envelope: RosEnvelope, counters: TopicCounters | null, settled?: (delivered: boolean) => void): void {
-    this.link.send(envelope).then(
+  forward(envelope: RosEnvelope, counters: TopicCounters | null, settled?: (delivered: boolean) => void, maxAgeMs?: number): void {
+    this.link.send(envelope, maxAgeMs === undefined ? undefined : { maxAgeMs }).then(
       (result) => {
         settled?.(true);
         if (counters) counters.delivered++;
@@ -448,8 +451,13 @@ export class Bridge {
         // Only for a listener: an rclnodejs publish per message was a sixth of the bridge's main-thread time at 1 kHz.
         if (this.state === 'running' && isHeard(this.rttPublisher)) this.rttPublisher.publish({ data: this.lastRttMs });
       },
-      (err: Error) => {
+      (err: Error & { code?: string }) => {
         settled?.(false);
+        if (err.code === 'FS_ERR_EXPIRED') {
+          if (counters) counters.dropped_stale++;
+          if (this.state === 'running') this.throttle.warn(`stale:${envelope.topic}`, `dropped message(s) on ${envelope.topic} older than max_age_ms before the link could carry them${this.linkConnected ? OVERLOAD_HINT : ''}`);
+          return;
+        }
         if (counters) counters.dropped++;
         // Connected, a full outbox means the link carries less than the topics offer: say what helps.
         const overloaded = this.linkConnected && /outbox full/.test(err.message);

@@ -234,6 +234,40 @@ describe('FastSocketClient', () => {
     });
   });
 
+  describe('#send with maxAgeMs', () => {
+    it('drops a message older than its maxAgeMs instead of writing it (FS_ERR_EXPIRED, counted), and writes those still young', async () => {
+      const raw = await RawServer.start(teardown);
+      let now = 1e12;
+      const client = await startClient(teardown, raw.url, { clock: () => now });
+      const drops = collect<{ id: string; reason: FastSocketErrorCode }>(client, 'drop');
+      await client.connect();
+      const conn = await raw.connection(1);
+      // Until the server first answers, the client writes one message and holds the others back.
+      const first = client.send({ i: 0 });
+      const stale = client.send({ i: 1 }, { maxAgeMs: 1_000 });
+      const young = client.send({ i: 2 }, { maxAgeMs: 60_000 });
+      now += 2_000 * 1e6;
+      const [m0] = await conn.waitForCount(isMessage, 1, 'the first message');
+      conn.send({ id: m0!.id, type: 'ack' });
+      await withDeadline(first, 'the first ack');
+      await assert.rejects(stale, (e: unknown) => e instanceof FastSocketError && e.code === 'FS_ERR_EXPIRED');
+      const written = await conn.waitForCount(isMessage, 2, 'the first and the young message');
+      assert.deepEqual(written.map((f) => f.payload), [{ i: 0 }, { i: 2 }]);
+      conn.send({ id: written[1]!.id, type: 'ack' });
+      await withDeadline(young, 'the young message acknowledged');
+      assert.deepEqual(drops.map((d) => d.reason), ['FS_ERR_EXPIRED']);
+      assert.deepEqual([client.stats().expired, client.stats().dropped, client.stats().delivered], [1, 1, 2]);
+    });
+
+    it('rejects with an OptionError naming maxAgeMs when it is not a number > 0', async () => {
+      const client = await startClient(teardown, await unreachableUrl('tcp'));
+      for (const bad of [0, -1, NaN, '5', null]) {
+        await assert.rejects(client.send(1, { maxAgeMs: bad as number }), (e: unknown) => e instanceof TypeError && (e as { option?: string }).option === 'maxAgeMs');
+      }
+      assert.equal(client.stats().outbox_messages, 0);
+    });
+  });
+
   describe('#send across a reconnect', () => {
     it('writes one message on a new connection until the server answers: a front that accepts and resets costs one resend, not the outbox', async () => {
       const { url } = await startServer(teardown, 'tcp');

@@ -4,7 +4,7 @@
  * queries, manually fired timers and a recording logger. It stands in for ROS, never for the code under test.
  */
 import { EventEmitter } from 'node:events';
-import { parseJson, stringifyJson, type ClientEvents, type Logger, type SendResult } from '../../src/fastsocket';
+import { FastSocketError, parseJson, stringifyJson, type ClientEvents, type Logger, type SendOptions, type SendResult } from '../../src/fastsocket';
 import type { BridgeLinkStats } from '../../src/ros/bridge';
 import { UnknownTypeError } from '../../src/ros/errors';
 import { FieldDefinition, isPrimitiveType, MessageDefinition } from '../../src/ros/message-definition';
@@ -406,6 +406,8 @@ function remove<T>(list: T[], item: T): void {
  */
 export class MemoryLink extends EventEmitter<ClientEvents> {
   readonly payloads: unknown[] = [];
+  /** The options of each send, in order. */
+  readonly sendOptions: Array<SendOptions | undefined> = [];
   rttNs = 2_000_000;
   hold = false;
   sink: ((payload: unknown, id: string) => void) | null = null;
@@ -414,8 +416,9 @@ export class MemoryLink extends EventEmitter<ClientEvents> {
   private counters = { sent: 0, delivered: 0, dropped: 0, rejected: 0 };
   closed = false;
 
-  send(payload: unknown): Promise<SendResult> {
+  send(payload: unknown, options?: SendOptions): Promise<SendResult> {
     const id = `m${this.counters.sent++}`;
+    this.sendOptions.push(options);
     const wire = parseJson(stringifyJson(payload));
     this.payloads.push(wire);
     this.sink?.(wire, id);
@@ -438,6 +441,14 @@ export class MemoryLink extends EventEmitter<ClientEvents> {
     for (const p of this.pending.splice(0)) {
       this.counters[policy === 'drop' ? 'dropped' : 'rejected']++;
       p.reject(new Error(policy === 'drop' ? 'message dropped: outbox full' : 'outbox full (3 messages, 300 bytes)'));
+    }
+  }
+
+  /** Drops every held send as past its maxAgeMs, as the client does. */
+  expireHeld(): void {
+    for (const p of this.pending.splice(0)) {
+      this.counters.dropped++;
+      p.reject(new FastSocketError('FS_ERR_EXPIRED', 'message dropped: it waited 120 ms, past its maxAgeMs (100 ms)'));
     }
   }
 

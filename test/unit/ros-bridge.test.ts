@@ -314,6 +314,27 @@ describe('Bridge', () => {
       assert.equal(r.node.logged('warn', /dropped 1 message\(s\) on \/cam older than max_age_ms 100/).length, 1);
     });
 
+    it('gives the client what is left of max_age_ms with each message, so that it drops rather than writes one grown older', async () => {
+      const r = rig({ 'topic_options.cam.max_age_ms': 100n, topics: ['/chatter'] }, teardown);
+      const cam = r.talker.createPublisher('std_msgs/msg/Float64', '/cam', RELIABLE);
+      const chatter = r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
+      r.bridge.start();
+      cam.publish({ data: 0 });
+      chatter.publish({ data: 'no max_age_ms' });
+      r.link.disconnect();
+      cam.publish({ data: 1 });
+      r.clock.mono += 30 * MS;
+      r.link.connect();
+      assert.deepEqual(r.link.sendOptions, [{ maxAgeMs: 100 }, undefined, { maxAgeMs: 70 }]);
+      r.link.hold = true;
+      cam.publish({ data: 2 });
+      r.link.expireHeld();
+      await settle();
+      const c = r.bridge.topics().find((t) => t.name === '/cam')!.counters;
+      assert.deepEqual([c.forwarded, c.delivered, c.dropped_stale, c.dropped], [3, 2, 1, 0]);
+      assert.equal(r.node.logged('warn', /dropped message\(s\) on \/cam older than max_age_ms before the link could carry them/).length, 1);
+    });
+
     it('publishes /diagnostics only while a subscription matches it, and drops stale held messages either way', () => {
       const r = rig({ 'topic_options.cam.max_age_ms': 50n }, teardown);
       r.graph.matchSubscribers = true;
