@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES, Proc, REPO, requireRos, rosEnv, startBash, uniqueDomains } from './ros-harness';
@@ -53,6 +53,47 @@ describe('fastsocket ROS 2 package', function () {
       assert.equal(await list.exited(30_000), 0);
       assert.match(list.output(), /fastsocket bridge\n/);
       assert.match(list.output(), /fastsocket talker\n/);
+    });
+
+    it('installs the runtime packages of node_modules and none of the dev dependencies', () => {
+      const modules = join(ws, 'install', 'fastsocket', 'share', 'fastsocket', 'node_modules');
+      // rclnodejs with its native build and generated messages, and a package nested under another (not hoisted).
+      for (const runtime of ['ws', 'yaml', 'uuid', 'hdr-histogram-js', 'rclnodejs/build/Release/rclnodejs.node',
+        'rclnodejs/generated/std_msgs', 'debug', 'node-gyp/node_modules/which']) {
+        assert.ok(existsSync(join(modules, runtime)), `${runtime} is installed`);
+      }
+      for (const dev of ['typescript', 'mocha', 'fast-check', 'rimraf', 'mqtt', '@types', '.bin']) {
+        assert.ok(!existsSync(join(modules, dev)), `${dev} is not installed`);
+      }
+    });
+
+    it('runs an executable from the install space with ros2 run', async () => {
+      const talker = start('ros2 run fastsocket talker', vehicleDomain);
+      await talker.waitFor(/publishing on \/chatter at 10 Hz/, 60_000);
+      assert.equal(await talker.stop(), 0);
+    });
+  });
+
+  describe('#colcon build --symlink-install', () => {
+    let linked = '';
+    after(() => {
+      if (linked) rmSync(linked, { recursive: true, force: true });
+    });
+
+    it('links the runtime packages of node_modules and none of the dev dependencies', async () => {
+      linked = mkdtempSync(join(tmpdir(), 'fastsocket-ws-'));
+      mkdirSync(join(linked, 'src'));
+      symlinkSync(REPO, join(linked, 'src', 'fastsocket'));
+      // Without the first workspace's setup sourced, which would make this one an overlay of the same package.
+      const build = startBash('colcon build --symlink-install --event-handlers console_direct+', rosEnv(vehicleDomain), [], linked);
+      procs.push(build);
+      assert.equal(await build.exited(180_000), 0, `colcon build --symlink-install failed:\n${build.output().slice(-3000)}`);
+      const modules = join(linked, 'install', 'fastsocket', 'share', 'fastsocket', 'node_modules');
+      for (const runtime of ['ws', 'rclnodejs', '@rclnodejs/ref-array-di']) {
+        assert.ok(lstatSync(join(modules, runtime)).isSymbolicLink(), `${runtime} is a link`);
+      }
+      assert.ok(existsSync(join(modules, 'rclnodejs/build/Release/rclnodejs.node')), 'rclnodejs resolves through its link');
+      for (const dev of ['typescript', 'mocha', '@types']) assert.ok(!existsSync(join(modules, dev)), `${dev} is not installed`);
     });
   });
 
