@@ -24,6 +24,7 @@ describe('the npm package', () => {
   it('holds what the library, the command and the ROS package need at run time, and the docs the README links to', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { main: string; types: string; bin: Record<string, string> };
     const needed = [pkg.main, pkg.types, ...Object.values(pkg.bin), 'package.json', 'package.xml', 'CMakeLists.txt', 'README.md', 'LICENSE',
+      'cmake/install-runtime-node-modules.cmake',
       'bin/bridge', 'bin/server', 'bin/talker', 'bin/bridge1', 'bin/server1', 'launch/server.launch.py', 'config/bridge.yaml', 'docs/cli.md'];
     for (const f of needed) assert.ok(files.has(path.normalize(f)), `${f} is in the package`);
   });
