@@ -36,8 +36,11 @@ function unmarkRaw(text: string): string {
 /** What a Base64Json writes in place of its text: a JSON string of its own, whose quotes the text goes between. */
 const BASE64_MARKER = `\u0000fs${randomBytes(6).toString('hex')}b\u0000`;
 const QUOTED_BASE64_MARKER = `"${JSON.stringify(BASE64_MARKER).slice(1, -1)}`;
-/** The texts of the Base64Json values met by the JSON.stringify call under way, in the order it wrote them. */
-let base64Texts: string[] = [];
+/**
+ * The texts of the Base64Json values met by the JSON.stringify call under way, in the order it wrote them; null
+ * outside one, the only time a Base64Json writes its text itself.
+ */
+let base64Texts: string[] | null = null;
 
 /**
  * Bytes in a payload, which stringifyJson writes as a JSON string of their base64 (PROTOCOL.md §4 carries raw CDR
@@ -54,35 +57,40 @@ export class Base64Json {
   }
 
   toJSON(): string {
-    if (!inStringify) return this.text;
+    if (base64Texts === null) return this.text;
     base64Texts.push(this.text);
     return BASE64_MARKER;
   }
 }
 
-/** True while stringifyJson's JSON.stringify runs, the only time a Base64Json writes its marker. */
-let inStringify = false;
-
-/** JSON.stringify, noting the text of each Base64Json it meets for spliceBase64. */
-function stringifyMarked(value: unknown, replacer?: (key: string, v: unknown) => unknown): string | undefined {
-  if (base64Texts.length > 0) base64Texts = [];
-  inStringify = true;
+/**
+ * JSON.stringify, noting the text of each Base64Json it meets for spliceBase64 when `mark`. Each call has its own
+ * list, so a toJSON that calls stringifyJson neither empties nor fills the list of the call it runs in.
+ */
+function stringifyMarked(value: unknown, mark: boolean, replacer?: (key: string, v: unknown) => unknown): { text: string | undefined; texts: string[] } {
+  const outer = base64Texts;
+  const texts: string[] = [];
+  base64Texts = mark ? texts : null;
   try {
-    return JSON.stringify(value, replacer);
+    return { text: JSON.stringify(value, replacer), texts };
   } finally {
-    inStringify = false;
+    base64Texts = outer;
   }
 }
 
-/** Puts the noted base64 texts in place of their markers: last, so that no other pass over the text reads them. */
-function spliceBase64(text: string): string {
-  if (base64Texts.length === 0) return text;
+/**
+ * Puts the noted base64 texts in place of their markers: last, so that no other pass over the text reads them.
+ * Null when the markers in the text are not one per text (a toJSON ran JSON.stringify itself, so a marker went into a
+ * string of its own, escaped): the texts would land on the wrong fields.
+ */
+function spliceBase64(text: string, texts: string[]): string | null {
+  if (texts.length === 0) return text;
   const parts = text.split(QUOTED_BASE64_MARKER);
+  if (parts.length !== texts.length + 1) return null;
   // Each part after the first starts with the closing quote of a marker string; its base64 goes before it. Joined
   // with +, not join(''), which copied a megabyte of base64 (1 ms) that the socket write copies anyway.
   let out = parts[0];
-  for (let i = 1; i < parts.length; i++) out += '"' + base64Texts[i - 1] + parts[i];
-  base64Texts = [];
+  for (let i = 1; i < parts.length; i++) out += '"' + texts[i - 1] + parts[i];
   return out;
 }
 
@@ -172,18 +180,23 @@ export function parseCheckedJson(text: string): unknown {
 export function stringifyJson(value: unknown): string {
   // A string cannot hold a non-finite number: skip the scan of what may be a large output.
   if (typeof value === 'string') return JSON.stringify(value);
+  return stringifyOnce(value, true) ?? (stringifyOnce(value, false) as string);
+}
+
+/** stringifyJson, splicing Base64Json texts in when `mark`; null when they could not be put back (spliceBase64). */
+function stringifyOnce(value: unknown, mark: boolean): string | null {
   // Fast path: without a replacer. A non-finite number would have become a null token and a bigint would have
   // thrown, so output without one needs nothing more. JSON.stringify writes no whitespace, so a null value always
   // sits between [ : , and , ] }; "null" inside a string (common in base64) no longer sends us down the slow path.
   const zerosBefore = negativeZerosWritten;
   try {
-    const plain = stringifyMarked(value);
-    if (plain !== undefined && plain !== 'null' && !NULL_TOKEN.test(plain)) return spliceBase64(negativeZerosWritten === zerosBefore ? plain : unmarkRaw(plain));
+    const { text: plain, texts } = stringifyMarked(value, mark);
+    if (plain !== undefined && plain !== 'null' && !NULL_TOKEN.test(plain)) return spliceBase64(negativeZerosWritten === zerosBefore ? plain : unmarkRaw(plain), texts);
   } catch (err) {
     if (!(err instanceof TypeError) || !/BigInt/i.test(err.message)) throw err;
   }
   let marked = false;
-  const text = stringifyMarked(value, (_key, v: unknown) => {
+  const { text, texts } = stringifyMarked(value, mark, (_key, v: unknown) => {
     if (typeof v === 'number') {
       if (Number.isFinite(v)) return v;
       marked = true;
@@ -196,7 +209,7 @@ export function stringifyJson(value: unknown): string {
     return v;
   });
   if (text === undefined) throw new TypeError('value cannot be represented as JSON');
-  return spliceBase64(marked || negativeZerosWritten !== zerosBefore ? unmarkRaw(text) : text);
+  return spliceBase64(marked || negativeZerosWritten !== zerosBefore ? unmarkRaw(text) : text, texts);
 }
 
 /** A small recursive-descent parser, used only when JSON.parse rejected text containing NaN or Infinity. */

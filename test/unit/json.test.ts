@@ -250,6 +250,17 @@ describe('json', () => {
       assert.equal(JSON.stringify({ b: new Base64Json(view) }), JSON.stringify({ b: view.toString('base64') }));
     });
 
+    it('writes every Base64Json as its base64 when a toJSON inside the value calls stringifyJson or JSON.stringify', () => {
+      const [a, b, c] = [1, 2, 3].map((n) => new Base64Json(Buffer.alloc(n, n)));
+      const reference = (inner: unknown) => JSON.stringify({ a, inner, c });
+      const nested = { a, inner: { toJSON: () => JSON.parse(stringifyJson({ b })) as unknown }, c };
+      assert.equal(stringifyJson(nested), reference({ b: b.text }));
+      const asText = { a, inner: { toJSON: () => stringifyJson({ b }) }, c };
+      assert.equal(stringifyJson(asText), reference(JSON.stringify({ b: b.text })));
+      const plain = { a, inner: { toJSON: () => JSON.stringify({ b }) }, c };
+      assert.equal(stringifyJson(plain), reference(JSON.stringify({ b: b.text })));
+    });
+
     it('throws a TypeError for a cycle and for a value JSON cannot hold', () => {
       const cyclic: Record<string, unknown> = {};
       cyclic.self = cyclic;
