@@ -363,17 +363,24 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         this.emit('drop', { id, reason: 'FS_ERR_OUTBOX_FULL' });
         return Promise.reject(new FastSocketError('FS_ERR_DROPPED', 'message dropped: outbox full (policy drop-newest)'));
       }
-      while (full() && this.outbox.size > 0) {
-        const oldest = this.oldestUnwritten();
-        if (!oldest) {
-          // Only messages already written on the live connection are left: their bytes are on the link and arrive
-          // anyway, so dropping them would free no capacity, count deliveries as drops and lose their latency records.
-          this.counters.dropped++;
-          this.emit('drop', { id: newMessageId(), reason: 'FS_ERR_OUTBOX_FULL' });
-          return Promise.reject(new FastSocketError('FS_ERR_DROPPED', 'message dropped: outbox full of messages already written (policy drop-oldest)'));
-        }
-        this.drop(oldest, new FastSocketError('FS_ERR_DROPPED', 'message dropped: outbox full (policy drop-oldest)'));
+      // Chosen before any is dropped: when even all of them would not make room, dropping them would lose them for nothing.
+      const victims: Entry[] = [];
+      let messages = this.outbox.size;
+      let outboxBytes = this.outboxBytes;
+      for (const e of this.unwritten()) {
+        if (messages + 1 <= this.limits.outboxMaxMessages && outboxBytes + bytes <= this.limits.outboxMaxBytes) break;
+        victims.push(e);
+        messages--;
+        outboxBytes -= e.bytes;
       }
+      if (messages + 1 > this.limits.outboxMaxMessages || outboxBytes + bytes > this.limits.outboxMaxBytes) {
+        // Only messages already written on the live connection would make room: their bytes are on the link and arrive
+        // anyway, so dropping them would free no capacity, count deliveries as drops and lose their latency records.
+        this.counters.dropped++;
+        this.emit('drop', { id: newMessageId(), reason: 'FS_ERR_OUTBOX_FULL' });
+        return Promise.reject(new FastSocketError('FS_ERR_DROPPED', 'message dropped: outbox full of messages already written (policy drop-oldest)'));
+      }
+      for (const e of victims) this.drop(e, new FastSocketError('FS_ERR_DROPPED', 'message dropped: outbox full (policy drop-oldest)'));
     }
     return new Promise<SendResult>((resolve, reject) => {
       const queuedAtNs = this.clock();
@@ -472,16 +479,18 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   }
 
   /**
-   * The oldest message drop-oldest may drop: not one written on the live connection. Offline that is the oldest
-   * of all; connected, the first of the write queue still to be written (the queue keeps the outbox's order).
+   * The messages drop-oldest may drop, oldest first: not those written on the live connection. Offline that is all
+   * of them; connected, those of the write queue still to be written (the queue keeps the outbox's order).
    */
-  private oldestUnwritten(): Entry | undefined {
-    if (this.state !== 'connected') return this.outbox.values().next().value;
-    for (; this.queueHead < this.queue.length; this.queueHead++) {
-      const e = this.queue[this.queueHead];
-      if (this.outbox.has(e.id) && e.writtenGen !== this.gen) return e;
+  private *unwritten(): Generator<Entry> {
+    if (this.state !== 'connected') {
+      yield* this.outbox.values();
+      return;
     }
-    return undefined;
+    for (let i = this.queueHead; i < this.queue.length; i++) {
+      const e = this.queue[i];
+      if (this.outbox.has(e.id) && e.writtenGen !== this.gen) yield e;
+    }
   }
 
   private drained(timeoutMs: number): Promise<void> {

@@ -232,6 +232,17 @@ describe('FastSocketClient', () => {
       assert.deepEqual(messages.map((m) => m.payload), [{ i: 0 }, { i: 3 }, { i: 4 }]);
       assert.equal(client.stats().unknown_acks, 0);
     });
+
+    it('drops only the new message when dropping every message still waiting would not make room for it', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const messages = collect<MessageEvent>(server, 'message');
+      // {"i":0} is 7 bytes: one written, two waiting (21 bytes); a new one of 95 fits only with 5 bytes or fewer beside it.
+      const client = await heardClient(url, { outboxMaxBytes: 100, outboxPolicy: 'drop-oldest', writeHighWaterBytes: 1 });
+      const sends = [client.send({ i: 0 }), client.send({ i: 1 }), client.send({ i: 2 }), client.send('x'.repeat(93))];
+      assert.deepEqual(codes(await outcomes(sends)), ['ok', 'ok', 'ok', 'FS_ERR_DROPPED']);
+      assert.deepEqual(messages.map((m) => m.payload), [{ i: 0 }, { i: 1 }, { i: 2 }]);
+      assert.equal(client.stats().dropped, 1);
+    });
   });
 
   describe('#send with maxAgeMs', () => {
