@@ -345,7 +345,9 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       else p.draining = true;
     }
     this.closing = (async () => {
-      const stopped = this.listener?.close() ?? Promise.resolve();
+      // A listen() under way binds after this, sees the state and closes its listener: wait for that, or the port
+      // stayed bound after close() resolved.
+      const stopped = this.listener?.close() ?? this.starting?.then(() => undefined, () => undefined) ?? Promise.resolve();
       // Peers get a moment to read their last acks; one that does not close its side is cut off.
       await Promise.race([stopped, new Promise<void>((r) => setTimeout(r, 500).unref())]);
       for (const p of this.peers) p.conn.destroy();

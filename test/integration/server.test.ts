@@ -46,6 +46,20 @@ describe('FastSocketServer', () => {
       await assert.rejects(RawPeer.connect(first), 'nothing listens any more');
     });
 
+    it('has freed its port when close(), called while it was binding, resolves', async () => {
+      const { server: probe, url } = await startServer(teardown, 'tcp');
+      await probe.close();
+      const server = new FastSocketServer({ url });
+      teardown.add(() => server.close());
+      const listening = server.listen();
+      listening.catch(() => undefined);
+      await server.close();
+      const next = new FastSocketServer({ url });
+      teardown.add(() => next.close());
+      assert.equal(await next.listen(), url);
+      await assert.rejects(listening, (e: unknown) => e instanceof FastSocketError && e.code === 'FS_ERR_CLOSED');
+    });
+
     it('binds when called again after it failed on a port that has been freed since', async () => {
       const { server: first, url } = await startServer(teardown, 'tcp');
       const second = new FastSocketServer({ url });
