@@ -33,8 +33,8 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
 });
 
 /**
- * What send() does when the outbox is full: drop the oldest message, drop the new one (FS_ERR_DROPPED), or refuse the
- * new one (FS_ERR_OUTBOX_FULL).
+ * What send() does when the outbox is full: drop the oldest messages not yet written (the new one when those cannot make
+ * room), drop the new one (both FS_ERR_DROPPED), or refuse the new one (FS_ERR_OUTBOX_FULL).
  */
 export type OutboxPolicy = 'drop-oldest' | 'drop-newest' | 'reject';
 /** Every OutboxPolicy, for validating a user's choice. */
