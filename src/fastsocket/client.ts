@@ -378,7 +378,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         // anyway, so dropping them would free no capacity, count deliveries as drops and lose their latency records.
         this.counters.dropped++;
         this.emit('drop', { id: newMessageId(), reason: 'FS_ERR_OUTBOX_FULL' });
-        return Promise.reject(new FastSocketError('FS_ERR_DROPPED', 'message dropped: outbox full of messages already written (policy drop-oldest)'));
+        return Promise.reject(new FastSocketError('FS_ERR_DROPPED', 'message dropped: outbox full, and the messages not yet written cannot make room for it (policy drop-oldest)'));
       }
       for (const e of victims) this.drop(e, new FastSocketError('FS_ERR_DROPPED', 'message dropped: outbox full (policy drop-oldest)'));
     }
