@@ -59,14 +59,15 @@ function accepts(port: number): Promise<boolean> {
 }
 
 /** Starts mosquitto and resolves once its port accepts connections. */
-export async function startMosquitto(bin: string): Promise<RunningBroker> {
+export async function startMosquitto(bin: string, leadingArgs: string[] = []): Promise<RunningBroker> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastsocket-mosquitto-'));
   const port = await freePort();
   const conf = path.join(dir, 'mosquitto.conf');
   // The default max_queued_messages (1000) drops QoS 1 messages to a subscriber that falls behind ("Outgoing
   // messages are being dropped"): 56 of 60,000 in a pipelined trial. Every other row delivers every message.
   fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\n`);
-  const child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // `leadingArgs`: when `bin` is a wrapper (taskset, from bench/protocol.ts's pinned), its arguments up to mosquitto's own.
+  const child = spawn(bin, [...leadingArgs, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
   const exited = new Promise<void>((resolve) => {

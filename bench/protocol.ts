@@ -129,6 +129,8 @@ export interface ProtocolReport {
   machine: { cpu: string; cpus: number; node: string; python: string; kernel: string; loadavg_start: number[]; loadavg_end: number[] };
   /** V8 flags every Node process of the run had. */
   node_flags: string[];
+  /** How the children were pinned to cores (see Pinning). */
+  pin: Pinning;
   quick: boolean;
   rounds: number;
   counts: Record<string, Counts>;
@@ -143,6 +145,30 @@ interface Finished {
   code: number | null;
   lines: string[];
   stderr: string;
+}
+
+/**
+ * Which cores the children run on. 'split' (the default on 2 or more cores, where taskset is installed): every server
+ * process (the broker and the MQTT subscriber too) on the last core, every client on the first, as two machines would
+ * have them. Left to the scheduler ('none'), a client and its server shared a core in some runs and not in others:
+ * the raw ws echo's 1 KiB RTT p50 was 40 us in one run and 131 us in the next, which swamped every difference the
+ * table is for. The bench process itself is not pinned; it waits while the children run.
+ */
+export type Pinning = 'split' | 'none';
+export const PINNINGS: readonly Pinning[] = ['split', 'none'];
+let pinning: Pinning = os.cpus().length >= 2 && spawnSync('taskset', ['--version']).status === 0 ? 'split' : 'none';
+
+/** Sets how children are pinned (see Pinning); returns the one in force. */
+export function setPinning(p: Pinning): Pinning {
+  if (p === 'split' && (os.cpus().length < 2 || spawnSync('taskset', ['--version']).status !== 0)) throw new Error('--pin split needs 2 cores and taskset (util-linux)');
+  pinning = p;
+  return pinning;
+}
+
+/** The command that runs `cmd args` on its side's core under the pinning in force. */
+export function pinned(side: 'server' | 'client', cmd: string, args: string[]): [string, string[]] {
+  if (pinning === 'none') return [cmd, args];
+  return ['taskset', ['-c', side === 'server' ? String(os.cpus().length - 1) : '0', cmd, ...args]];
 }
 
 /** Runs a child to its end, collecting its stdout lines; kills it after the deadline. */
@@ -231,7 +257,7 @@ interface RunningServer {
 
 /** Starts a server child and resolves once it prints its listening line. */
 function startServer(impl: Impl, nodeFlags: readonly string[]): Promise<RunningServer> {
-  const [cmd, args] = impl === 'python-peer' ? [PYTHON, [PEER_PY, 'serve', '--port', '0', '--quiet']] : [process.execPath, [...nodeFlags, SERVER_JS, impl]];
+  const [cmd, args] = impl === 'python-peer' ? pinned('server', PYTHON, [PEER_PY, 'serve', '--port', '0', '--quiet']) : pinned('server', process.execPath, [...nodeFlags, SERVER_JS, impl]);
   return startChild(cmd, args, `${impl} server`, 'print its listening line').then(({ child, first, done }) => {
     const listening = JSON.parse(first) as { event: string; url?: string; port?: number };
     return {
@@ -282,7 +308,7 @@ async function nodeClient(impl: Impl, url: string, payloadBytes: number, c: Coun
     '--pipeline-warmup', String(c.pipelineWarmup), '--pipeline-count', String(c.pipeline), '--window', String(c.window),
     '--timeout-ms', String(CHILD_TIMEOUT_MS - 5000),
   ];
-  const f = await runChild(process.execPath, args);
+  const f = await runChild(...pinned('client', process.execPath, args));
   const results = f.lines.map((l) => JSON.parse(l) as ClientResultLine).filter((r) => r.event === 'result');
   const rtt = results.find((r) => r.mode === 'rtt');
   const pipeline = results.find((r) => r.mode === 'pipeline');
@@ -308,7 +334,7 @@ async function pythonClient(url: string, payloadBytes: number, c: Counts): Promi
     const args = [PEER_PY, 'send', '--port', port, '--count', String(count), '--payload-bytes', String(payloadBytes), '--timeout', String(CHILD_TIMEOUT_MS / 1000 - 5)];
     if (pipelineWindow !== null) args.push('--pipeline', '--window', String(pipelineWindow));
     if (rtts) args.push('--rtts');
-    const f = await runChild(PYTHON, args);
+    const f = await runChild(...pinned('client', PYTHON, args));
     const summary = lastEvent<PeerSummary>(f, 'summary');
     if (f.code !== 0 || !summary || summary.failed !== 0) throw new Error(`python-peer client failed: ${describeExit(PYTHON, args, f)}`);
     return summary;
@@ -370,7 +396,7 @@ const DELIVERY_GRACE_MS = 10_000;
 /** Starts the MQTT subscriber child and resolves once its subscription is acknowledged. */
 function startSubscriber(url: string, expect: number, measured: number, nodeFlags: readonly string[]): Promise<RunningSubscriber> {
   const args = [...nodeFlags, MQTT_SUBSCRIBER_JS, '--url', url, '--expect', String(expect), '--measured', String(measured), '--timeout-ms', String(CHILD_TIMEOUT_MS - 5000)];
-  return startChild(process.execPath, args, 'mqtt subscriber', 'subscribe').then(({ child, done }) => ({
+  return startChild(...pinned('server', process.execPath, args), 'mqtt subscriber', 'subscribe').then(({ child, done }) => ({
     done,
     stop: () => child.exitCode === null && child.kill('SIGTERM'),
     kill: () => child.exitCode === null && child.kill('SIGKILL'),
@@ -385,7 +411,7 @@ function startSubscriber(url: string, expect: number, measured: number, nodeFlag
 async function measureMqtt(payloadBytes: number, c: Counts, nodeFlags: readonly string[]): Promise<Sample> {
   const bin = findMosquitto();
   if (!bin) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
-  const broker = await startMosquitto(bin);
+  const broker = await startMosquitto(...pinned('server', bin, []));
   let subscriber: RunningSubscriber | undefined;
   try {
     const pid = broker.child.pid!;
@@ -489,6 +515,7 @@ function render(report: ProtocolReport): string {
   out.push(`${report.rounds} round(s), median shown; loopback; every server and client in its own process${report.quick ? '; QUICK counts: not for quoting' : ''}`);
   out.push(`load average (1 min) ${m.loadavg_start[0].toFixed(2)} at start, ${m.loadavg_end[0].toFixed(2)} at end`);
   out.push(`every Node server and client (baselines too) ran with: ${report.node_flags.length > 0 ? report.node_flags.join(' ') : "Node's defaults"}`);
+  out.push(report.pin === 'split' ? `pinned (--pin split): servers, broker and subscriber on core ${m.cpus - 1}, clients on core 0` : 'not pinned (--pin none): the scheduler placed every process');
   out.push('');
   out.push(
     renderTable(
@@ -563,6 +590,7 @@ async function main(): Promise<void> {
         impls: { type: 'string' },
         sizes: { type: 'string' },
         'node-flags': { type: 'string' },
+        pin: { type: 'string' },
       },
     }));
   } catch (err) {
@@ -578,6 +606,14 @@ async function main(): Promise<void> {
   }, 'sizes');
   const out = path.resolve(values.out ?? path.join(REPO_ROOT, 'results', values.quick ? 'protocol-quick.json' : 'protocol.json'));
   const nodeFlags = (values['node-flags'] ?? '').split(' ').filter((f) => f !== '');
+  if (values.pin !== undefined) {
+    if (!(PINNINGS as readonly string[]).includes(values.pin)) fail(`--pin must be one of ${PINNINGS.join(', ')} (got ${values.pin})`);
+    try {
+      setPinning(values.pin as Pinning);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  }
   const countsFor = (b: number) => (b >= LARGE ? plan.large : plan.small);
   const progress = (s: string) => process.stderr.write(s + '\n');
   const skipped: ProtocolReport['skipped'] = [];
@@ -630,7 +666,7 @@ async function main(): Promise<void> {
   }
   const counts = Object.fromEntries(sizes.map((b) => [String(b), countsFor(b)]));
   const report: ProtocolReport = {
-    benchmark: 'protocol', started_at: startedAt, machine: machine(loadStart), node_flags: nodeFlags, quick: values.quick ?? false, rounds, counts, skipped, rows, ratios, targets: targets(ratios),
+    benchmark: 'protocol', started_at: startedAt, machine: machine(loadStart), node_flags: nodeFlags, pin: pinning, quick: values.quick ?? false, rounds, counts, skipped, rows, ratios, targets: targets(ratios),
   };
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
