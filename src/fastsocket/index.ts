@@ -11,7 +11,7 @@ export type { LatencyRecorderOptions, RecordFormat } from './recorder';
 export type { ExchangeTimes } from './latency';
 export { FastSocketError, FrameTooLargeError, OptionError, ProtocolError } from './errors';
 export type { FastSocketErrorCode, ProtocolErrorReason } from './errors';
-export { decodeFrame, decodeClientFrame, decodeServerFrame, encodeAck2, encodeAck3, encodeHello, encodeMessage, encodePayload, longerThan, messageFrameBytes } from './codec';
+export { decodeFrame, decodeClientFrame, decodeServerFrame, encodeAck2, encodeAck3, encodeHello, encodeMessage, encodeMessageBytes, encodePayload, longerThan, messageFrameBytes } from './codec';
 export { LineFramer } from './framing';
 export { Base64Json, JsonDepthError, MAX_JSON_DEPTH, NEGATIVE_ZERO, parseJson, stringifyJson } from './json';
 export { fileSystemErrorText } from './fs-util';

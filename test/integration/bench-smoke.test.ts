@@ -8,6 +8,7 @@ import { hasMosquitto } from '../support/mosquitto';
 /** Compiled to build/test/integration/, beside build/bench/. */
 const PROTOCOL_JS = path.resolve(__dirname, '../../bench/protocol.js');
 const NODE_FLAGS_JS = path.resolve(__dirname, '../../bench/node-flags.js');
+const FRAMES_JS = path.resolve(__dirname, '../../bench/frames.js');
 const DEADLINE_MS = 150_000;
 
 /** Written out here rather than imported, so that a row silently dropped from the benchmark fails this test. */
@@ -149,6 +150,20 @@ describe('bench/node-flags.js --quick --sizes 100 --json', () => {
       for (const key of ['rtt_p50_us', 'rtt_p99_us', 'rtt_p995_us', 'rtt_p999_us', 'server_rss_peak_mb']) {
         assert.ok(isPositive(row[key]), `${row.impl} ${row.node_flags.join(' ')}: ${key} = ${row[key]}`);
       }
+    }
+  });
+});
+
+describe('bench/frames.js --quick --json', () => {
+  const bench = useBenchRun(FRAMES_JS, (dir) => ['--quick', '--json', '--out', path.join(dir, 'frames.json')]);
+
+  it('exits 0, having checked that both ways write the same frame and read back the bytes, with a positive CPU time per step', () => {
+    assert.equal(bench.run().code, 0, `exit ${bench.run().code}; stderr: ${bench.run().stderr.slice(-2000)}`);
+    const report = JSON.parse(bench.run().stdout) as { benchmark: string; rows: Array<Record<'baseline' | 'fastsocket', Record<string, number>> & { bytes: number }> };
+    assert.equal(report.benchmark, 'frames');
+    assert.ok(report.rows.length > 0);
+    for (const row of report.rows) {
+      for (const way of ['baseline', 'fastsocket'] as const) for (const step of ['encode_ms', 'decode_ms']) assert.ok(isPositive(row[way][step]), `${row.bytes} B ${way} ${step}`);
     }
   });
 });
