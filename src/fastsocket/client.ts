@@ -351,8 +351,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         new FastSocketError('FS_ERR_PAYLOAD', `payload of ${bytes} bytes is up to ${frameBytes} as a message frame: more than max_frame_bytes (${this.limits.maxFrameBytes})`),
       );
     }
-    const full = () => this.outbox.size + 1 > this.limits.outboxMaxMessages || this.outboxBytes + bytes > this.limits.outboxMaxBytes;
-    if (full()) {
+    // Whether an outbox of `messages` messages and `outboxBytes` bytes has room for this one.
+    const fits = (messages: number, outboxBytes: number) => messages + 1 <= this.limits.outboxMaxMessages && outboxBytes + bytes <= this.limits.outboxMaxBytes;
+    if (!fits(this.outbox.size, this.outboxBytes)) {
       if (this.limits.outboxPolicy === 'reject') {
         this.counters.rejected++;
         return Promise.reject(new FastSocketError('FS_ERR_OUTBOX_FULL', `outbox full (${this.outbox.size} messages, ${this.outboxBytes} bytes)`));
@@ -368,12 +369,12 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       let messages = this.outbox.size;
       let outboxBytes = this.outboxBytes;
       for (const e of this.unwritten()) {
-        if (messages + 1 <= this.limits.outboxMaxMessages && outboxBytes + bytes <= this.limits.outboxMaxBytes) break;
+        if (fits(messages, outboxBytes)) break;
         victims.push(e);
         messages--;
         outboxBytes -= e.bytes;
       }
-      if (messages + 1 > this.limits.outboxMaxMessages || outboxBytes + bytes > this.limits.outboxMaxBytes) {
+      if (!fits(messages, outboxBytes)) {
         // Only messages already written on the live connection would make room: their bytes are on the link and arrive
         // anyway, so dropping them would free no capacity, count deliveries as drops and lose their latency records.
         this.counters.dropped++;
@@ -761,9 +762,11 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       }
       const e = this.queue[this.queueHead++];
       if (!this.outbox.has(e.id) || e.writtenGen === this.gen) continue;
-      if (e.expiresAtNs !== Infinity && this.clock() >= e.expiresAtNs) {
+      // The clock is read only for a message with a maxAgeMs (Infinity is never reached).
+      const now = e.expiresAtNs === Infinity ? 0 : this.clock();
+      if (now >= e.expiresAtNs) {
         this.counters.expired++;
-        const waitedMs = Math.round((this.clock() - e.queuedAtNs) / 1e6);
+        const waitedMs = Math.round((now - e.queuedAtNs) / 1e6);
         this.drop(e, new FastSocketError('FS_ERR_EXPIRED', `message dropped: it waited ${waitedMs} ms, past its maxAgeMs (${Math.round((e.expiresAtNs - e.queuedAtNs) / 1e6)} ms)`));
         continue;
       }
