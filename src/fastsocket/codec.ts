@@ -174,7 +174,12 @@ export interface MessageExtra {
 
 /** Encodes message 1. `payloadJson` is the already-serialised payload (serialised once, at send time). */
 export function encodeMessage(id: string, payloadJson: string, extra?: MessageExtra): string {
-  return `{"id":${jsonId(id)},"type":"message","payload":${payloadJson}${messageTail(extra)}`;
+  return messageHead(id) + payloadJson + messageTail(extra);
+}
+
+/** What precedes the payload in message 1. */
+function messageHead(id: string): string {
+  return `{"id":${jsonId(id)},"type":"message","payload":`;
 }
 
 /** What follows the payload in message 1; ASCII only. */
@@ -193,7 +198,7 @@ function messageTail(extra?: MessageExtra): string {
  * images are) is copied as latin1, which needs no encoding.
  */
 export function encodeMessageBytes(id: string, payloadJson: string, payloadBytes: number, extra?: MessageExtra): Buffer {
-  const head = `{"id":${jsonId(id)},"type":"message","payload":`;
+  const head = messageHead(id);
   const tail = messageTail(extra);
   const headBytes = Buffer.byteLength(head);
   const frame = Buffer.allocUnsafe(headBytes + payloadBytes + tail.length);
