@@ -17,6 +17,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { LatencyStats } from '../src/fastsocket';
 import {
@@ -171,15 +172,24 @@ export function pinned(side: 'server' | 'client', cmd: string, args: string[]): 
   return ['taskset', ['-c', side === 'server' ? String(os.cpus().length - 1) : '0', cmd, ...args]];
 }
 
+/** Keeps a child's stdout lines, each also given to `onLine`, and the last 4000 characters of its stderr. */
+function collectOutput(child: { stdout: Readable; stderr: Readable }, onLine?: (line: string) => void): { lines: string[]; stderr: () => string } {
+  const lines: string[] = [];
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
+  createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
+    lines.push(line);
+    onLine?.(line);
+  });
+  return { lines, stderr: () => stderr };
+}
+
 /** Runs a child to its end, collecting its stdout lines; kills it after the deadline. */
 function runChild(cmd: string, args: string[], timeoutMs = CHILD_TIMEOUT_MS): Promise<Finished> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines: string[] = [];
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
-    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (l) => lines.push(l));
+    const { lines, stderr } = collectOutput(child);
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
@@ -187,7 +197,7 @@ function runChild(cmd: string, args: string[], timeoutMs = CHILD_TIMEOUT_MS): Pr
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, lines, stderr });
+      resolve({ code, lines, stderr: stderr() });
     });
   });
 }
@@ -206,14 +216,15 @@ interface StartedChild {
 function startChild(cmd: string, args: string[], label: string, awaited: string): Promise<StartedChild> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const lines: string[] = [];
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
-    const done = new Promise<Finished>((r) => child.on('close', (code) => r({ code, lines, stderr })));
+    const { lines, stderr } = collectOutput(child, (line) => {
+      if (lines.length !== 1) return;
+      clearTimeout(timer);
+      resolve({ child, first: line, done });
+    });
+    const done = new Promise<Finished>((r) => child.on('close', (code) => r({ code, lines, stderr: stderr() })));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${label} did not ${awaited} within 20 s; stderr: ${stderr}`));
+      reject(new Error(`${label} did not ${awaited} within 20 s; stderr: ${stderr()}`));
     }, 20_000);
     child.on('error', (err) => {
       clearTimeout(timer);
@@ -222,12 +233,6 @@ function startChild(cmd: string, args: string[], label: string, awaited: string)
     void done.then((f) => {
       clearTimeout(timer);
       reject(new Error(`${label} exited before it could ${awaited}: ${describeExit(cmd, args, f)}`));
-    });
-    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
-      lines.push(line);
-      if (lines.length !== 1) return;
-      clearTimeout(timer);
-      resolve({ child, first: line, done });
     });
   });
 }
