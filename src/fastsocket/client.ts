@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { MonotonicClock, monotonicNs, wallNs } from './clock';
-import { badFrameCloseReason, decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodeMessageBytes, encodePayload, longerThan, messageFrameBytes } from './codec';
+import { badFrameCloseReason, decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodeMessageBytes, encodePayload, longerThan, messageFrameBytes, payloadJsonBytes } from './codec';
 import { FastSocketError, FastSocketErrorCode, OptionError, ProtocolError } from './errors';
 import { newMessageId } from './ids';
 import { checkLogger, Logger } from './logger';
@@ -341,7 +341,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     } catch (err) {
       return Promise.reject(new FastSocketError('FS_ERR_PAYLOAD', `payload cannot be sent as JSON: ${(err as Error).message}`, { cause: err }));
     }
-    const bytes = Buffer.byteLength(json);
+    const bytes = payloadJsonBytes(payload, json);
     if (bytes > this.limits.outboxMaxBytes) {
       return Promise.reject(new FastSocketError('FS_ERR_PAYLOAD', `payload of ${bytes} bytes exceeds outbox_max_bytes (${this.limits.outboxMaxBytes})`));
     }

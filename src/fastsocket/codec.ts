@@ -281,8 +281,18 @@ export function encodeHello(clientId?: string | null, token?: string, maxFrameBy
  */
 export function encodePayload(payload: unknown): string {
   const json = stringifyJson(payload);
-  if (nestsDeeperThan(json, MAX_JSON_DEPTH - 1)) {
+  // A JSON string nests nothing; scanning one would also flatten the quoted copy stringifyJson returns, a copy more.
+  if (typeof payload !== 'string' && nestsDeeperThan(json, MAX_JSON_DEPTH - 1)) {
     throw new RangeError(`payload nests arrays/objects deeper than ${MAX_JSON_DEPTH - 1} levels (${MAX_JSON_DEPTH} with its message frame)`);
   }
   return json;
+}
+
+/**
+ * The UTF-8 length of `json`, which encodePayload made of `payload`. A string's JSON with nothing escaped in it is the
+ * string between two quotes: its length is the string's, read without flattening the quoted copy (Buffer.byteLength
+ * would, allocating it again).
+ */
+export function payloadJsonBytes(payload: unknown, json: string): number {
+  return typeof payload === 'string' && json.length === payload.length + 2 ? Buffer.byteLength(payload) + 2 : Buffer.byteLength(json);
 }

@@ -10,6 +10,7 @@ import {
   encodeMessage,
   encodeMessageBytes,
   encodePayload,
+  payloadJsonBytes,
   messageFrameBytes,
 } from '../../src/fastsocket/codec';
 import { ProtocolError, type ProtocolErrorReason } from '../../src/fastsocket/errors';
@@ -369,6 +370,18 @@ describe('codec', () => {
           },
         ),
         { numRuns: 1000 },
+      );
+    });
+  });
+
+  describe('#payloadJsonBytes', () => {
+    it("is the UTF-8 length of encodePayload's JSON, for strings with and without escapes and for other values", () => {
+      fc.assert(
+        fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary-ascii' }), fc.jsonValue()), (payload) => {
+          const json = encodePayload(payload);
+          assert.equal(payloadJsonBytes(payload, json), Buffer.byteLength(json));
+        }),
+        { numRuns: 2000 },
       );
     });
   });

@@ -187,6 +187,17 @@ describe('json', () => {
       assert.equal(stringifyJson({ big: 12345678901234567890n }), '{"big":12345678901234567890}');
     });
 
+    it('writes a string as JSON.stringify does, whatever it holds (quotes, controls, lone or paired surrogates)', () => {
+      const samples = ['', 'plain', 'x'.repeat(4096), 'a"b', 'back\\slash', 'tab\tnl\n', '\u0000\u001f\u007f', 'é€😀', '\ud800', 'a\udc00b', '\u2028\u2029'];
+      for (const s of samples) assert.equal(stringifyJson(s), JSON.stringify(s), JSON.stringify(s));
+      fc.assert(
+        fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary-ascii' })), (s) => {
+          assert.equal(stringifyJson(s), JSON.stringify(s));
+        }),
+        { numRuns: 2000 },
+      );
+    });
+
     it('writes the same as JSON.stringify when every number is finite', () => {
       fc.assert(
         fc.property(fc.jsonValue(), (v) => {
