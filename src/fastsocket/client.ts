@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { MonotonicClock, monotonicNs, wallNs } from './clock';
 import { badFrameCloseReason, decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodeMessageBytes, encodePayload, longerThan, messageFrameBytes, payloadJsonBytes } from './codec';
-import { FastSocketError, FastSocketErrorCode, OptionError, ProtocolError } from './errors';
+import { DroppedError, FastSocketError, FastSocketErrorCode, OptionError, ProtocolError } from './errors';
 import { newMessageId } from './ids';
 import { checkLogger, Logger } from './logger';
 import {
@@ -362,7 +362,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         const id = newMessageId();
         this.counters.dropped++;
         this.emit('drop', { id, reason: 'FS_ERR_OUTBOX_FULL' });
-        return Promise.reject(new FastSocketError('FS_ERR_DROPPED', 'message dropped: outbox full (policy drop-newest)'));
+        return Promise.reject(new DroppedError('outbox_full', 'message dropped: outbox full (policy drop-newest)'));
       }
       // Chosen before any is dropped: when even all of them would not make room, dropping them would lose them for nothing.
       const victims: Entry[] = [];
@@ -379,9 +379,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         // anyway, so dropping them would free no capacity, count deliveries as drops and lose their latency records.
         this.counters.dropped++;
         this.emit('drop', { id: newMessageId(), reason: 'FS_ERR_OUTBOX_FULL' });
-        return Promise.reject(new FastSocketError('FS_ERR_DROPPED', 'message dropped: outbox full, and the messages not yet written cannot make room for it (policy drop-oldest)'));
+        return Promise.reject(new DroppedError('outbox_full', 'message dropped: outbox full, and the messages not yet written cannot make room for it (policy drop-oldest)'));
       }
-      for (const e of victims) this.drop(e, new FastSocketError('FS_ERR_DROPPED', 'message dropped: outbox full (policy drop-oldest)'));
+      for (const e of victims) this.drop(e, new DroppedError('outbox_full', 'message dropped: outbox full (policy drop-oldest)'));
     }
     return new Promise<SendResult>((resolve, reject) => {
       const queuedAtNs = this.clock();
@@ -524,7 +524,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       this.counters.dropped++;
     }
     e.reject(err);
-    this.emit('drop', { id: e.id, reason: err.code });
+    // An outbox drop is reported as the other two outbox policies' drops are.
+    this.emit('drop', { id: e.id, reason: err instanceof DroppedError && err.reason === 'outbox_full' ? 'FS_ERR_OUTBOX_FULL' : err.code });
   }
 
   private dial(): void {
@@ -656,7 +657,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     const head = unacked.reduce((a, b) => (b.writtenAtNs < a.writtenAtNs ? b : a));
     head.failures++;
     if (this.maxAttempts > 0 && head.failures >= this.maxAttempts) {
-      this.drop(head, new FastSocketError('FS_ERR_DROPPED', `message dropped: ${head.failures} connections closed while it was the oldest unacknowledged`));
+      this.drop(head, new DroppedError('max_attempts', `message dropped: ${head.failures} connections closed while it was the oldest unacknowledged`));
     } else if (head.failures === 3 || head.failures % 10 === 0) {
       // Soon, since a tcp:// server cannot say why it closed (a ws one sends 1009), then now and then while it lasts.
       this.logger.warn(

@@ -24,6 +24,19 @@ export class FastSocketError extends Error {
   }
 }
 
+/** Why the client gave up on a message with FS_ERR_DROPPED: its outbox policy made room, or maxAttempts connections closed on it. */
+export type DropReason = 'outbox_full' | 'max_attempts';
+
+/** FS_ERR_DROPPED, with why: callers tell a link slower than what they send (`outbox_full`) from a poisoned message. */
+export class DroppedError extends FastSocketError {
+  constructor(
+    readonly reason: DropReason,
+    message: string,
+  ) {
+    super('FS_ERR_DROPPED', message);
+  }
+}
+
 /**
  * A bad option or argument: a TypeError, as STYLE asks of bad options, with a stable code and the option's name
  * (`maxFrameBytes`, `tls.ca`, `options` for the options object itself) for callers and tests to match on.

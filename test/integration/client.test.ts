@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { WebSocket, WebSocketServer } from 'ws';
-import { FastSocketError, FastSocketServer, MAX_JSON_DEPTH, type FastSocketErrorCode, type MessageEvent, type SendResult } from '../../src/fastsocket';
+import { DroppedError, FastSocketError, FastSocketServer, MAX_JSON_DEPTH, type FastSocketErrorCode, type MessageEvent, type SendResult } from '../../src/fastsocket';
 import { MAX_TIMER_MS } from '../../src/fastsocket/options';
 import { startClient, startServer, unreachableUrl } from '../support/fixtures';
 import { isMessage, RawServer } from '../support/raw-server';
@@ -45,8 +45,10 @@ describe('FastSocketClient', () => {
       const sends = [0, 1, 2, 3, 4].map((i) => client.send({ i }));
       const first = await outcomes(sends.slice(0, 2));
       assert.deepEqual(first, ['FS_ERR_DROPPED', 'FS_ERR_DROPPED']);
-      assert.equal(drops.length, 2);
-      assert.ok(drops.every((d) => d.reason === 'FS_ERR_DROPPED'));
+      const reasons = await Promise.allSettled(sends.slice(0, 2)).then((s) => s.map((r) => ((r as PromiseRejectedResult).reason as DroppedError).reason));
+      assert.deepEqual(reasons, ['outbox_full', 'outbox_full']);
+      // Reported as drop-newest's drops are: the outbox was full.
+      assert.deepEqual(drops.map((d) => d.reason), ['FS_ERR_OUTBOX_FULL', 'FS_ERR_OUTBOX_FULL']);
       assert.deepEqual(
         { dropped: client.stats().dropped, outbox: client.stats().outbox_messages, connected: client.stats().connected },
         { dropped: 2, outbox: 3, connected: false },
@@ -804,6 +806,21 @@ describe('FastSocketClient', () => {
       assert.equal(told.length, 1, `warnings: ${JSON.stringify(warnings)}`);
       assert.match(told[0], /message [0-9a-f-]{36} \(2002 bytes\) was the oldest unacknowledged on 3 connections that closed.*max_frame_bytes.*maxAttempts/);
       assert.ok(server.stats().closed_oversize >= 3, 'the server closed them for the frame size');
+    });
+
+    it("drops it after maxAttempts connections closed on it with a DroppedError of reason 'max_attempts', and delivers the rest", async () => {
+      const { server, url } = await startServer(teardown, 'tcp', { maxFrameBytes: 1024 });
+      const messages = collect<MessageEvent>(server, 'message');
+      const client = await startClient(teardown, url, { ...BRISK_RECONNECT, maxAttempts: 2 });
+      const drops = collect<{ id: string; reason: string }>(client, 'drop');
+      const [big, after] = await Promise.allSettled([client.send('b'.repeat(2000)), client.send('after')]);
+      assert.equal(big.status, 'rejected');
+      const err = (big as PromiseRejectedResult).reason as unknown;
+      assert.ok(err instanceof DroppedError, String(err));
+      assert.deepEqual([err.code, err.reason], ['FS_ERR_DROPPED', 'max_attempts']);
+      assert.equal(after.status, 'fulfilled');
+      assert.deepEqual(messages.map((m) => m.payload), ['after']);
+      assert.deepEqual(drops.map((d) => d.reason), ['FS_ERR_DROPPED']);
     });
   });
 

@@ -4,7 +4,7 @@
  * queries, manually fired timers and a recording logger. It stands in for ROS, never for the code under test.
  */
 import { EventEmitter } from 'node:events';
-import { FastSocketError, parseJson, stringifyJson, type ClientEvents, type Logger, type SendOptions, type SendResult } from '../../src/fastsocket';
+import { DroppedError, FastSocketError, parseJson, stringifyJson, type ClientEvents, type Logger, type SendOptions, type SendResult } from '../../src/fastsocket';
 import type { BridgeLinkStats } from '../../src/ros/bridge';
 import { UnknownTypeError } from '../../src/ros/errors';
 import { FieldDefinition, isPrimitiveType, MessageDefinition } from '../../src/ros/message-definition';
@@ -436,11 +436,20 @@ export class MemoryLink extends EventEmitter<ClientEvents> {
     }
   }
 
-  /** Drops every held send, as the outbox policy would; `reject` refuses them, as outbox_policy reject does. */
-  dropHeld(policy: 'drop' | 'reject' = 'drop'): void {
+  /**
+   * Drops every held send with the client's errors: as the outbox policy would (`drop`), refused as outbox_policy
+   * reject does (`reject`), or given up after maxAttempts connections closed on it (`max-attempts`).
+   */
+  dropHeld(policy: 'drop' | 'reject' | 'max-attempts' = 'drop'): void {
     for (const p of this.pending.splice(0)) {
-      this.counters[policy === 'drop' ? 'dropped' : 'rejected']++;
-      p.reject(new Error(policy === 'drop' ? 'message dropped: outbox full' : 'outbox full (3 messages, 300 bytes)'));
+      this.counters[policy === 'reject' ? 'rejected' : 'dropped']++;
+      p.reject(
+        policy === 'drop'
+          ? new DroppedError('outbox_full', 'message dropped: outbox full (policy drop-oldest)')
+          : policy === 'reject'
+            ? new FastSocketError('FS_ERR_OUTBOX_FULL', 'outbox full (3 messages, 300 bytes)')
+            : new DroppedError('max_attempts', 'message dropped: 10 connections closed while it was the oldest unacknowledged'),
+      );
     }
   }
 

@@ -581,7 +581,7 @@ describe('Bridge', () => {
     });
 
     /** A connected bridge on /chatter with a /diagnostics listener, whose link drops (or refuses) `count` messages. */
-    async function droppedWhileConnected(count: number, policy: 'drop' | 'reject'): Promise<ReturnType<typeof rig>> {
+    async function droppedWhileConnected(count: number, policy: 'drop' | 'reject' | 'max-attempts'): Promise<ReturnType<typeof rig>> {
       const r = rig({ topics: ['/chatter'] }, teardown);
       const pub = r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
       r.talker.createSubscription('diagnostic_msgs/msg/DiagnosticArray', '/diagnostics', RELIABLE, 'object', () => undefined);
@@ -607,6 +607,16 @@ describe('Bridge', () => {
       assert.match(r.node.logged('warn', /\/chatter dropped/)[0].message, /max_rate_hz/);
       const calm = linkStatus();
       assert.deepEqual([calm.level, calm.message], [0, 'connected']);
+    });
+
+    it('does not call the link saturated for a message dropped after maxAttempts connections closed on it', async () => {
+      const r = await droppedWhileConnected(2, 'max-attempts');
+      r.node.fireTimers(1000);
+      const [array] = r.graph.messagesOn('/diagnostics') as Array<{ status: DiagnosticStatusMsg[] }>;
+      const link = array.status.find((s) => s.name === 'fastsocket_bridge: link')!;
+      assert.deepEqual([link.level, link.message], [0, 'connected']);
+      const [warning] = r.node.logged('warn', /\/chatter dropped/);
+      assert.ok(warning && !/max_rate_hz/.test(warning.message), warning?.message);
     });
 
     it('counts the sends outbox_policy reject refused in the link\'s dropped_messages, as in the topic\'s', async () => {
