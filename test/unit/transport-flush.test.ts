@@ -31,7 +31,8 @@ class RecordingConnection extends FrameConnection {
     return 0;
   }
   protected writeFrames(frames: string[]): boolean {
-    this.writes.push(frames);
+    // The array is the connection's, reused once this returns.
+    this.writes.push([...frames]);
     return true;
   }
   protected closeTransport(): void {}
