@@ -151,9 +151,9 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
       this.emit('error', err as Error);
       this.destroy();
     } finally {
-      queued.length = 0;
+      empty(queued);
       this.spare = queued;
-      frames.length = 0;
+      empty(frames);
     }
   }
 
@@ -246,6 +246,11 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
   protected abstract writeFrames(frames: Array<string | Buffer>): boolean;
   protected abstract closeTransport(reason: CloseReason): void;
   protected abstract destroyTransport(): void;
+}
+
+/** Empties an array and keeps its backing store for reuse, which `a.length = 0` would free (V8 trims it to none). */
+function empty(a: unknown[]): void {
+  while (a.length > 0) a.pop();
 }
 
 /** Already resolved: a reaction to it is a microtask. */
