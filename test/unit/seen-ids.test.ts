@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { JOURNAL_FILE, SeenIds } from '../../src/fastsocket/seen-ids';
 import { fillDisk } from '../support/full-disk';
+import { waitUntil } from '../support/wait';
 
 describe('SeenIds', () => {
   let dir: string;
@@ -112,8 +113,12 @@ describe('SeenIds', () => {
       assert.ok(s.has('id-19') && s.has('id-15') && !s.has('id-14'));
     });
 
+    /** Runs each compaction step at once, so that a loop of add() calls compacts as it goes. */
+    const atOnce = (task: () => void): void => task();
+
     it('compacts the journal so that the file stays bounded', () => {
-      const s = make(10, dir);
+      const s = new SeenIds(10, dir, undefined, undefined, atOnce);
+      open.push(s);
       for (let i = 0; i < 1_000; i++) s.add(`id-${i}`);
       const lines = fs.readFileSync(journal(), 'utf8').split('\n').filter(Boolean);
       assert.ok(lines.length <= 2 * 10 + 1, `journal has ${lines.length} lines with a capacity of 10`);
@@ -123,7 +128,7 @@ describe('SeenIds', () => {
       fc.assert(
         fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 40 }), (capacity, n) => {
           fs.rmSync(journal(), { force: true });
-          const s = new SeenIds(capacity, dir);
+          const s = new SeenIds(capacity, dir, undefined, undefined, atOnce);
           for (let i = 0; i < n; i++) s.add(`id-${i}`);
           s.close();
           const again = new SeenIds(capacity, dir);
@@ -200,6 +205,70 @@ describe('SeenIds', () => {
       const s = make(10, dir);
       assert.deepEqual(['a', 'b', 'c'].filter((id) => s.has(id)), ['a', 'b', 'c']);
       assert.equal(s.size, 3);
+    });
+
+    describe('compaction, a step at a time', () => {
+      /** A scheduler the test steps through: each call runs the oldest task waiting. */
+      function steps(): { schedule: (task: () => void) => void; run(): boolean; readonly waiting: number } {
+        const tasks: Array<() => void> = [];
+        return {
+          schedule: (task) => void tasks.push(task),
+          run: () => {
+            const task = tasks.shift();
+            task?.();
+            return task !== undefined;
+          },
+          get waiting() {
+            return tasks.length;
+          },
+        };
+      }
+      const journalIds = (): string[] => fs.readFileSync(journal(), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as string);
+      const ids = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, i) => `id-${from + i}`);
+
+      it('writes the new journal between event-loop turns, with the ids added meanwhile, and keeps the old one whole until the rename', () => {
+        // 3,000 ids in memory when it starts: two steps of 2,000.
+        const capacity = 3000;
+        const step = steps();
+        const s = new SeenIds(capacity, dir, undefined, undefined, step.schedule);
+        open.push(s);
+        for (const id of ids(0, 2 * capacity + 1)) s.add(id);
+        assert.equal(step.waiting, 1, 'the journal passed twice the capacity: a compaction is under way');
+        assert.ok(step.run());
+        assert.ok(fs.existsSync(`${journal()}.tmp`));
+        for (const id of ids(2 * capacity + 1, 2 * capacity + 11)) s.add(id);
+        // A crash now finds every id in the journal, the ten added mid-compaction included.
+        assert.deepEqual(journalIds().slice(-capacity), ids(2 * capacity + 11 - capacity, 2 * capacity + 11));
+        while (step.run());
+        assert.equal(fs.existsSync(`${journal()}.tmp`), false);
+        assert.deepEqual(journalIds(), ids(2 * capacity + 1 - capacity, 2 * capacity + 11));
+        // Appends go to the new journal.
+        s.add('after');
+        assert.equal(journalIds().at(-1), 'after');
+        s.close();
+        const again = make(capacity, dir);
+        assert.equal(again.size, capacity);
+        assert.ok(again.has('after') && again.has(`id-${2 * capacity + 10}`) && !again.has(`id-${2 * capacity + 11 - capacity}`));
+      });
+
+      it('removes its temporary file when closed mid-way, and leaves the journal whole', () => {
+        const capacity = 3000;
+        const step = steps();
+        const s = new SeenIds(capacity, dir, undefined, undefined, step.schedule);
+        for (const id of ids(0, 2 * capacity + 1)) s.add(id);
+        assert.ok(step.run());
+        s.close();
+        while (step.run());
+        assert.equal(fs.existsSync(`${journal()}.tmp`), false);
+        assert.deepEqual(journalIds(), ids(0, 2 * capacity + 1));
+      });
+
+      it('runs by itself once the event loop turns (the default scheduler)', async () => {
+        const capacity = 3000;
+        const s = make(capacity, dir);
+        for (const id of ids(0, 2 * capacity + 1)) s.add(id);
+        await waitUntil(() => !fs.existsSync(`${journal()}.tmp`) && journalIds().length === capacity, 'the compaction to finish');
+      });
     });
 
     it('remembers an id holding a NUL character after a reopen', () => {
