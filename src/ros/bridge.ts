@@ -82,6 +82,8 @@ class TopicForwarder {
   qos: QosProfile | null = null;
   private subscription: RosSubscription | null = null;
   private seq = 0;
+  /** Numbered messages of this run the bridge gave up on (the next envelopes' `dropped`). */
+  private givenUp = 0;
   private lastForwardNs = -Infinity;
   private waitingLogged = false;
   /** The situation last warned about, by kind (see warnOnce). */
@@ -275,8 +277,16 @@ class TopicForwarder {
     return kept.length;
   }
 
+  /** Counts a numbered message the client dropped (not one left unsent by closing: an outbox file keeps those). */
+  private readonly noteSettled = (delivered: boolean, code?: string): void => {
+    if (!delivered && code !== 'FS_ERR_CLOSED' && code !== 'FS_ERR_DESTROYED') this.givenUp++;
+  };
+
   private handOver(envelope: RosEnvelope, receivedNs: number, replay = false): void {
     envelope.seq = this.seq++;
+    // What the bridge gave up on after numbering it is a gap the server would otherwise count as lost on the link.
+    if (this.givenUp > 0) envelope.dropped = this.givenUp;
+    else delete envelope.dropped;
     const counters = replay ? null : this.counters;
     // What is left of max_age_ms goes with the message: the client drops it rather than write it later than that
     // (a link slower than the topics, a server that stops reading).
@@ -284,13 +294,14 @@ class TopicForwarder {
     const keep = this.latchedKeep;
     if (keep === 0) {
       this.latched.length = 0;
-      this.bridge.forward(envelope, counters, undefined, maxAgeMs);
+      this.bridge.forward(envelope, counters, this.noteSettled, maxAgeMs);
       return;
     }
     const entry = { envelope, receivedNs, delivered: false, owed: false };
     this.latched.push(entry);
     this.trimLatched(keep);
-    this.bridge.forward(envelope, counters, (delivered) => {
+    this.bridge.forward(envelope, counters, (delivered, code) => {
+      this.noteSettled(delivered, code);
       // A copy sent again that the outbox drops is still what an earlier server was given: kept for the next restart.
       entry.delivered = delivered || replay;
       const i = entry.delivered ? -1 : this.latched.indexOf(entry);
@@ -440,9 +451,9 @@ export class Bridge {
 
   /**
    * @internal called by a TopicForwarder, with the topic's counters (null for a message sent again, counted apart);
-   * `settled` learns whether the server acknowledged it or it was dropped; past `maxAgeMs` the client drops it unwritten.
+   * `settled` learns whether the server acknowledged it or it was dropped (with the error's code); past `maxAgeMs` the client drops it unwritten.
    */
-  forward(envelope: RosEnvelope, counters: TopicCounters | null, settled?: (delivered: boolean) => void, maxAgeMs?: number): void {
+  forward(envelope: RosEnvelope, counters: TopicCounters | null, settled?: (delivered: boolean, code?: string) => void, maxAgeMs?: number): void {
     this.link.send(envelope, maxAgeMs === undefined ? undefined : { maxAgeMs }).then(
       (result) => {
         settled?.(true);
@@ -452,7 +463,7 @@ export class Bridge {
         if (this.state === 'running' && isHeard(this.rttPublisher)) this.rttPublisher.publish({ data: this.lastRttMs });
       },
       (err: Error & { code?: string }) => {
-        settled?.(false);
+        settled?.(false, err.code);
         if (err.code === 'FS_ERR_EXPIRED') {
           if (counters) counters.dropped_stale++;
           if (this.state === 'running') this.throttle.warn(`stale:${envelope.topic}`, `dropped message(s) on ${envelope.topic} older than max_age_ms before the link could carry them${this.linkConnected ? OVERLOAD_HINT : ''}`);

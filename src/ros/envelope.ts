@@ -19,6 +19,11 @@ export interface RosEnvelope {
    * was down), so the server's age counts that wait too; absent when it was handed over at once.
    */
   held_ns?: number;
+  /**
+   * Extension: how many seqs of this bridge run on this topic the bridge dropped itself after numbering them (outbox
+   * full, older than max_age_ms, too large), so the server does not count them as lost; absent while none.
+   */
+  dropped?: number;
   qos?: EnvelopeQos;
   /** JSON mode. */
   msg?: { [key: string]: JsonValue };
@@ -39,6 +44,8 @@ export interface ParsedEnvelope {
   stampNs: number | null;
   /** 0 when absent: an optional extension, so a value that is not a whole number of ns is ignored, not refused. */
   heldNs: number;
+  /** 0 when absent; an optional extension, so a value that is not a whole number >= 0 is ignored, not refused. */
+  dropped: number;
   qos: EnvelopeQos | null;
   body: { kind: 'json'; msg: unknown } | { kind: 'cdr'; bytes: Buffer };
   /** null when absent (an optional extension: a value that is not a non-empty string is ignored, not refused). */
@@ -60,6 +67,7 @@ export function parseEnvelope(payload: unknown): ParsedEnvelope {
   if (typeof p.seq !== 'number' || !Number.isSafeInteger(p.seq) || p.seq < 0) throw new EnvelopeError('seq', `expected an integer >= 0, got ${JSON.stringify(p.seq)}`);
   const stampNs = typeof p.stamp_ns === 'number' && Number.isFinite(p.stamp_ns) ? p.stamp_ns : null;
   const heldNs = typeof p.held_ns === 'number' && Number.isSafeInteger(p.held_ns) && p.held_ns > 0 ? p.held_ns : 0;
+  const dropped = typeof p.dropped === 'number' && Number.isSafeInteger(p.dropped) && p.dropped > 0 ? p.dropped : 0;
   const qos = p.qos === undefined || p.qos === null ? null : parseQos(p.qos);
   let body: ParsedEnvelope['body'];
   if (p.cdr !== undefined) {
@@ -72,7 +80,7 @@ export function parseEnvelope(payload: unknown): ParsedEnvelope {
     throw new EnvelopeError('msg', 'missing: an envelope carries msg (JSON) or cdr (raw)');
   }
   const typeHash = typeof p.type_hash === 'string' && p.type_hash.length > 0 ? p.type_hash : null;
-  return { topic: p.topic, type, seq: p.seq, stampNs, heldNs, qos, body, typeHash };
+  return { topic: p.topic, type, seq: p.seq, stampNs, heldNs, dropped, qos, body, typeHash };
 }
 
 function parseQos(value: unknown): EnvelopeQos {

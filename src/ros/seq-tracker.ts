@@ -1,13 +1,19 @@
 /**
  * Loss, duplicates and reordering of one sender's topic from the envelope's `seq` (PROTOCOL.md §4: per topic,
  * from 0 for each bridge run). A gap counts as lost until the missing seq turns up late (then it counts as
- * reordered instead); seqs further than `window` behind the newest are no longer tracked.
+ * reordered instead); seqs further than `window` behind the newest are no longer tracked. The envelope's `dropped`
+ * (our extension: how many seqs of this run the bridge gave up on itself) takes those out of the lost ones.
  */
 
 export interface SeqCounts {
   received: number;
-  /** Seqs skipped and not (yet) received. */
+  /** Seqs skipped and not (yet) received, less those the sender says it dropped itself. */
   lost: number;
+  /**
+   * Seqs the sender dropped itself after numbering them (its outbox full on a slow link, older than max_age_ms,
+   * too large for the server), from the envelope's `dropped`: the link did not lose them.
+   */
+  sender_dropped: number;
   duplicates: number;
   /** Arrived after a higher seq. */
   reordered: number;
@@ -27,16 +33,35 @@ export class SeqTracker {
    * of twice that: 830 us of the server's main thread per message.
    */
   private missing: Array<[number, number]> = [];
-  private readonly counts: SeqCounts = { received: 0, lost: 0, duplicates: 0, reordered: 0, late: 0, restarts: 0 };
+  private readonly counts: SeqCounts = { received: 0, lost: 0, sender_dropped: 0, duplicates: 0, reordered: 0, late: 0, restarts: 0 };
+  /** The highest `dropped` of this sender run. */
+  private droppedInRun = 0;
+  /** Gaps counted, before the sender's drops are taken out (counts.lost is this less sender_dropped). */
+  private gaps = 0;
 
   constructor(private readonly window = 4096) {}
 
   /**
    * `resent`: the message came marked resent (PROTOCOL.md §4), so a seq 0 it carries may be a copy of the one seen;
    * a new message with seq 0 is always a bridge run starting over, also after a run that sent only seq 0 (a latched
-   * topic's one message).
+   * topic's one message). `dropped`: the envelope's count of the seqs of this run the sender dropped itself.
    */
-  observe(seq: number, resent = false): SeqVerdict {
+  observe(seq: number, resent = false, dropped = 0): SeqVerdict {
+    const verdict = this.place(seq, resent);
+    if (verdict === 'first') this.droppedInRun = dropped;
+    else {
+      if (verdict === 'restart') this.droppedInRun = 0;
+      // The count only grows within a run; a message sent before a drop and read after one carries the older count.
+      if (dropped > this.droppedInRun) {
+        this.counts.sender_dropped += dropped - this.droppedInRun;
+        this.droppedInRun = dropped;
+      }
+    }
+    this.counts.lost = Math.max(0, this.gaps - this.counts.sender_dropped);
+    return verdict;
+  }
+
+  private place(seq: number, resent: boolean): SeqVerdict {
     this.counts.received++;
     if (this.highest < 0) {
       // The first seq we see is the baseline: earlier ones went to a previous server run, not into a hole.
@@ -51,7 +76,7 @@ export class SeqTracker {
     }
     if (seq > this.highest) {
       const gap = seq - this.highest - 1;
-      this.counts.lost += gap;
+      this.gaps += gap;
       const from = Math.max(this.highest + 1, seq - this.window);
       if (from < seq) this.missing.push([from, seq]);
       this.highest = seq;
@@ -59,7 +84,7 @@ export class SeqTracker {
       return gap > 0 ? 'gap' : 'in_order';
     }
     if (this.deleteMissing(seq)) {
-      this.counts.lost--;
+      this.gaps--;
       this.counts.reordered++;
       return 'reordered';
     }

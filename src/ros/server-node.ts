@@ -235,7 +235,7 @@ export class ServerNode {
       tracker = new SeqTracker();
       state.senders.set(sender, tracker);
     }
-    tracker.observe(env.seq, m.resent);
+    tracker.observe(env.seq, m.resent, env.dropped);
     this.rememberId(m.id, topic, env.heldNs);
     let message: unknown;
     if (env.body.kind === 'cdr') {
@@ -361,6 +361,7 @@ export class ServerNode {
         published_messages: t.published,
         resent_messages: t.resends,
         lost_messages: seq.lost,
+        sender_dropped_messages: seq.sender_dropped,
         duplicate_messages: seq.duplicates,
         reordered_messages: seq.reordered,
         late_messages: seq.late,
@@ -591,7 +592,7 @@ function uplinkValues(s: LatencySummary): Record<string, number> {
 }
 
 function sumCounts(all: SeqCounts[]): SeqCounts {
-  const out: SeqCounts = { received: 0, lost: 0, duplicates: 0, reordered: 0, late: 0, restarts: 0 };
+  const out: SeqCounts = { received: 0, lost: 0, sender_dropped: 0, duplicates: 0, reordered: 0, late: 0, restarts: 0 };
   for (const c of all) for (const k of Object.keys(out) as Array<keyof SeqCounts>) out[k] += c[k];
   return out;
 }

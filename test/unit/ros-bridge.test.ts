@@ -335,6 +335,30 @@ describe('Bridge', () => {
       assert.equal(r.node.logged('warn', /dropped message\(s\) on \/cam older than max_age_ms before the link could carry them/).length, 1);
     });
 
+    it("tells the server in the next envelopes' dropped how many numbered messages it gave up on, so it does not count them lost", async () => {
+      const r = rig({ topics: ['/chatter'] }, teardown);
+      const pub = r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
+      r.bridge.start();
+      await settle();
+      pub.publish({ data: 'a' });
+      r.link.hold = true;
+      pub.publish({ data: 'b' });
+      pub.publish({ data: 'c' });
+      r.link.expireHeld();
+      await settle();
+      r.link.hold = false;
+      pub.publish({ data: 'd' });
+      r.link.hold = true;
+      pub.publish({ data: 'e' });
+      r.link.dropHeld('drop');
+      await settle();
+      r.link.hold = false;
+      pub.publish({ data: 'f' });
+      await settle();
+      const sent = (r.link.payloads as Array<{ topic: string; seq: number; dropped?: number }>).filter((p) => p.topic === '/chatter');
+      assert.deepEqual(sent.map((e) => [e.seq, e.dropped]), [[0, undefined], [1, undefined], [2, undefined], [3, 2], [4, 2], [5, 3]]);
+    });
+
     it('publishes /diagnostics only while a subscription matches it, and drops stale held messages either way', () => {
       const r = rig({ 'topic_options.cam.max_age_ms': 50n }, teardown);
       r.graph.matchSubscribers = true;

@@ -8,7 +8,12 @@ describe('parseEnvelope', () => {
   describe('#valid', () => {
     it('reads the JSON-mode envelope of PROTOCOL.md §4', () => {
       const e = parseEnvelope(GOOD);
-      assert.deepEqual(e, { topic: '/chatter', type: 'std_msgs/msg/String', seq: 41, stampNs: 1.7e18, heldNs: 0, qos: GOOD.qos, body: { kind: 'json', msg: { data: 'hi' } }, typeHash: null });
+      assert.deepEqual(e, { topic: '/chatter', type: 'std_msgs/msg/String', seq: 41, stampNs: 1.7e18, heldNs: 0, dropped: 0, qos: GOOD.qos, body: { kind: 'json', msg: { data: 'hi' } }, typeHash: null });
+    });
+
+    it('reads the dropped extension, and ignores a value that is not a whole number', () => {
+      assert.equal(parseEnvelope({ ...GOOD, dropped: 3 }).dropped, 3);
+      for (const bad of [-1, 2.5, '3', null, 2 ** 60]) assert.equal(parseEnvelope({ ...GOOD, dropped: bad }).dropped, 0, String(bad));
     });
 
     it('reads the held_ns extension, and ignores a value that is not a positive whole number of ns', () => {

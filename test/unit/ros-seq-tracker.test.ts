@@ -11,7 +11,7 @@ function feed(seqs: number[], window?: number): SeqTracker {
 describe('SeqTracker', () => {
   describe('#observe', () => {
     it('counts nothing wrong when seqs arrive in order', () => {
-      assert.deepEqual(feed([0, 1, 2, 3]).snapshot(), { received: 4, lost: 0, duplicates: 0, reordered: 0, late: 0, restarts: 0 });
+      assert.deepEqual(feed([0, 1, 2, 3]).snapshot(), { received: 4, lost: 0, sender_dropped: 0, duplicates: 0, reordered: 0, late: 0, restarts: 0 });
     });
 
     it('takes the first seq as the baseline when the server starts after the bridge', () => {
@@ -45,12 +45,12 @@ describe('SeqTracker', () => {
       const t = feed([0]);
       assert.equal(t.observe(0), 'restart');
       assert.equal(t.observe(0, true), 'duplicate');
-      assert.deepEqual(t.snapshot(), { received: 3, lost: 0, duplicates: 1, reordered: 0, late: 0, restarts: 1 });
+      assert.deepEqual(t.snapshot(), { received: 3, lost: 0, sender_dropped: 0, duplicates: 1, reordered: 0, late: 0, restarts: 1 });
     });
 
     it('counts a seq older than the window as late and keeps its memory bounded', () => {
       const t = feed([0, 100, 1], 10);
-      assert.deepEqual(t.snapshot(), { received: 3, lost: 99, duplicates: 0, reordered: 0, late: 1, restarts: 0 });
+      assert.deepEqual(t.snapshot(), { received: 3, lost: 99, sender_dropped: 0, duplicates: 0, reordered: 0, late: 1, restarts: 0 });
     });
 
     it('keeps a gap as one entry however long it is: a window of 2^30 takes a gap of 2^29 and finds a message in it', () => {
@@ -61,7 +61,32 @@ describe('SeqTracker', () => {
       assert.equal(t.observe(2 ** 29), 'gap');
       assert.equal(t.observe(2 ** 28), 'reordered');
       assert.equal(t.observe(2 ** 28), 'duplicate');
-      assert.deepEqual(t.snapshot(), { received: 4, lost: 2 ** 29 - 3, duplicates: 1, reordered: 1, late: 0, restarts: 0 });
+      assert.deepEqual(t.snapshot(), { received: 4, lost: 2 ** 29 - 3, sender_dropped: 0, duplicates: 1, reordered: 1, late: 0, restarts: 0 });
+    });
+
+    it("does not count as lost the seqs the sender says it dropped itself (the envelope's dropped), and counts them apart", () => {
+      const t = new SeqTracker();
+      t.observe(0);
+      t.observe(1);
+      // seq 2 expired in the bridge's outbox; messages numbered before the bridge knew still say dropped 0.
+      assert.equal(t.observe(3, false, 0), 'gap');
+      assert.deepEqual([t.snapshot().lost, t.snapshot().sender_dropped], [1, 0]);
+      t.observe(4, false, 1);
+      assert.deepEqual([t.snapshot().lost, t.snapshot().sender_dropped], [0, 1]);
+      // A real loss beside it stays lost; an older count read late takes nothing back.
+      t.observe(6, false, 1);
+      t.observe(7, false, 0);
+      assert.deepEqual([t.snapshot().lost, t.snapshot().sender_dropped], [1, 1]);
+    });
+
+    it("takes the first envelope's dropped as the baseline, and a new run's from zero", () => {
+      const t = new SeqTracker();
+      t.observe(40, false, 5);
+      t.observe(41, false, 5);
+      assert.equal(t.snapshot().sender_dropped, 0, 'drops before the server saw the sender are not its to count');
+      assert.equal(t.observe(0, false, 0), 'restart');
+      t.observe(2, false, 1);
+      assert.deepEqual([t.snapshot().lost, t.snapshot().sender_dropped], [0, 1]);
     });
 
     it('keeps received = in order + duplicates + reordered + late + first and lost = missing, for any permutation with drops', () => {
@@ -81,7 +106,7 @@ describe('SeqTracker', () => {
 class SeqModel {
   private highest = -1;
   private readonly missing = new Set<number>();
-  readonly counts = { received: 0, lost: 0, duplicates: 0, reordered: 0, late: 0, restarts: 0 };
+  readonly counts = { received: 0, lost: 0, sender_dropped: 0, duplicates: 0, reordered: 0, late: 0, restarts: 0 };
 
   constructor(private readonly window: number) {}
 

@@ -294,14 +294,14 @@ describe('ServerNode', () => {
       for (const seq of [0, 1, 3, 2, 2, 6]) srv.handleMessage(message(envelope(seq)));
       srv.handleMessage(message(envelope(5), { client_id: 'veh-18' }));
       const counts = srv.topicCounts('/chatter')!;
-      assert.deepEqual(counts.get('veh-17'), { received: 6, lost: 2, duplicates: 1, reordered: 1, late: 0, restarts: 0 });
-      assert.deepEqual(counts.get('veh-18'), { received: 1, lost: 0, duplicates: 0, reordered: 0, late: 0, restarts: 0 });
+      assert.deepEqual(counts.get('veh-17'), { received: 6, lost: 2, sender_dropped: 0, duplicates: 1, reordered: 1, late: 0, restarts: 0 });
+      assert.deepEqual(counts.get('veh-18'), { received: 1, lost: 0, sender_dropped: 0, duplicates: 0, reordered: 0, late: 0, restarts: 0 });
     });
 
     it('counts a bridge restart on a topic with one message per run (latched) as a restart, and a resent copy as a duplicate', () => {
       const { srv } = server();
       for (const resent of [false, false, true]) srv.handleMessage(message(envelope(0), { resent }));
-      assert.deepEqual(srv.topicCounts('/chatter')!.get('veh-17'), { received: 3, lost: 0, duplicates: 1, reordered: 0, late: 0, restarts: 1 });
+      assert.deepEqual(srv.topicCounts('/chatter')!.get('veh-17'), { received: 3, lost: 0, sender_dropped: 0, duplicates: 1, reordered: 0, late: 0, restarts: 1 });
     });
   });
 
@@ -552,6 +552,21 @@ describe('ServerNode', () => {
       const topic = values(array.status.find((s) => s.name === 'fastsocket_server: /chatter'));
       assert.deepEqual([topic.messages, topic.lost_messages, topic.latency_p50_ms, topic.latency_window_samples], ['2', '1', '4', '2']);
       for (const key of ['latency_p99_ms', 'latency_jitter_ms', 'resent_messages', 'duplicate_messages', 'reordered_messages', 'dropped_messages']) assert.ok(key in topic, key);
+    });
+
+    it("shows the seqs the bridge dropped itself as sender_dropped_messages, not lost_messages, and stays OK for them", () => {
+      const { graph, srv } = server();
+      // seq 1 expired in the bridge's outbox (dropped: 1 from seq 3 on); seq 4 was lost on the way.
+      for (const [seq, dropped] of [[0, 0], [2, 0], [3, 1], [5, 1]]) srv.handleMessage(message(envelope(seq, undefined, dropped > 0 ? { dropped } : {})));
+      srv.publishDiagnostics();
+      const [array] = graph.messagesOn('/diagnostics') as Array<{ status: DiagnosticStatusMsg[] }>;
+      const status = array.status.find((s) => s.name === 'fastsocket_server: /chatter')!;
+      const topic = values(status);
+      assert.deepEqual([topic.lost_messages, topic.sender_dropped_messages], ['1', '1']);
+      srv.handleMessage(message(envelope(6, undefined, { dropped: 2 })));
+      srv.publishDiagnostics();
+      const again = (graph.messagesOn('/diagnostics').at(-1) as { status: DiagnosticStatusMsg[] }).status.find((s) => s.name === 'fastsocket_server: /chatter')!;
+      assert.deepEqual([values(again).lost_messages, values(again).sender_dropped_messages, again.level], ['0', '2', 0]);
     });
 
     it('shows the latency records the core server lost: expired, and of those, expired before their late ack 3 came', () => {
