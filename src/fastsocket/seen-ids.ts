@@ -30,8 +30,54 @@ interface Compaction {
   since: string[];
 }
 
+/** About how many ids one shard of a ShardedSet holds at capacity. */
+const SHARD_IDS = 1024;
+
+/**
+ * A set of strings split by a hash of each into sets of about SHARD_IDS. One V8 Set of the default 100,000 ids
+ * rehashed all of them at once, growing past 65,536 and 131,072 entries and, once full, each time deletions had
+ * filled its table: 3-10 ms of the server's event loop each time (over 300,000 ids), a latency spike for every
+ * vehicle's messages. A shard rehashes a thousand.
+ */
+class ShardedSet {
+  private readonly shards: Array<Set<string>> = [];
+  private readonly mask: number;
+  size = 0;
+
+  constructor(capacity: number) {
+    let n = 1;
+    while (n < 256 && n * SHARD_IDS < capacity) n *= 2;
+    for (let i = 0; i < n; i++) this.shards.push(new Set());
+    this.mask = n - 1;
+  }
+
+  has(id: string): boolean {
+    return this.shardOf(id).has(id);
+  }
+
+  /** False when it was there already. */
+  add(id: string): boolean {
+    const shard = this.shardOf(id);
+    if (shard.has(id)) return false;
+    shard.add(id);
+    this.size++;
+    return true;
+  }
+
+  delete(id: string): void {
+    if (this.shardOf(id).delete(id)) this.size--;
+  }
+
+  /** FNV-1a of the last 8 characters, where uuids (random) and counters (the last digits) vary alike. */
+  private shardOf(id: string): Set<string> {
+    let h = 0x811c9dc5;
+    for (let i = Math.max(0, id.length - 8); i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+    return this.shards[(h ^ (h >>> 16)) & this.mask];
+  }
+}
+
 export class SeenIds {
-  private readonly ids = new Set<string>();
+  private readonly ids: ShardedSet;
   /**
    * The same ids in insertion order. Evicting through the Set's iterator would step over every id deleted before
    * it (V8 leaves their slots until a rehash): ~70 us per message once a server is past its capacity.
@@ -65,6 +111,7 @@ export class SeenIds {
     private readonly nowMs: () => number = () => performance.now(),
     private readonly schedule: Scheduler = (task) => void setImmediate(task),
   ) {
+    this.ids = new ShardedSet(capacity);
     if (!stateDir) {
       this.journalPath = null;
       return;
@@ -82,6 +129,11 @@ export class SeenIds {
 
   has(id: string): boolean {
     return this.ids.has(id);
+  }
+
+  /** The ids remembered, oldest first. */
+  remembered(): string[] {
+    return this.order.slice(this.orderHead);
   }
 
   /**
@@ -137,7 +189,7 @@ export class SeenIds {
       this.compactionFailed(err as Error);
       return;
     }
-    this.compaction = { fd, ids: this.order.slice(this.orderHead), written: 0, since: [] };
+    this.compaction = { fd, ids: this.remembered(), written: 0, since: [] };
     this.schedule(this.compactionStep);
   }
 
@@ -207,8 +259,7 @@ export class SeenIds {
   }
 
   private remember(id: string): void {
-    if (this.ids.has(id)) return;
-    this.ids.add(id);
+    if (!this.ids.add(id)) return;
     this.order.push(id);
     this.compaction?.since.push(id);
     if (this.ids.size > this.capacity) this.ids.delete(this.order[this.orderHead++]);
@@ -225,7 +276,7 @@ export class SeenIds {
    */
   private rewrite(): void {
     const file = this.journalPath!;
-    replaceFile(file, mapIterable(this.ids, encodeLine));
+    replaceFile(file, mapIterable(this.remembered(), encodeLine));
     this.close();
     this.fd = fs.openSync(file, 'a');
     this.journalLines = this.ids.size;

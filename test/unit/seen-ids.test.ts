@@ -53,6 +53,18 @@ describe('SeenIds', () => {
       assert.ok(s.has('id-9999') && s.has('id-9900') && !s.has('id-9899'));
     });
 
+    it('keeps exactly the newest ids at a capacity spread over many shards, for counters and uuids alike', () => {
+      const s = make(5000);
+      const counters = Array.from({ length: 12_000 }, (_, i) => `msg-${i}`);
+      const uuids = Array.from({ length: 12_000 }, (_, i) => `6f1c1f2e-8a43-4d7e-9a57-${i.toString(16).padStart(12, '0')}`);
+      for (const id of [...counters, ...uuids]) s.add(id);
+      s.add(uuids[uuids.length - 1]);
+      assert.equal(s.size, 5000);
+      assert.deepEqual(s.remembered(), uuids.slice(-5000));
+      assert.ok(uuids.slice(-5000).every((id) => s.has(id)), 'every newest id is known');
+      assert.ok(![...counters, ...uuids.slice(0, -5000)].some((id) => s.has(id)), 'no evicted id is known');
+    });
+
     it('writes each id to the journal before returning, so a crash right after still knows it', () => {
       const s = make(10, dir);
       s.add('first');

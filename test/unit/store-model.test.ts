@@ -164,11 +164,11 @@ describe('stores against an in-memory model, with a disk that fills up and crash
             else if (step.kind === 'step') tasks.shift()?.();
             else {
               const waiting = new Set((seen as unknown as { unjournalled: string[] }).unjournalled);
-              const known = [...(seen as unknown as { ids: Set<string> }).ids];
+              const known = seen.remembered();
               d.room = null;
               tasks = [];
               const again = new SeenIds(capacity, stateDir, onError, () => now, schedule);
-              const got = [...(again as unknown as { ids: Set<string> }).ids];
+              const got = again.remembered();
               for (const id of got) assert.ok(everAdded.has(id), `${id} was never added`);
               for (const id of known) if (!got.includes(id)) assert.ok(waiting.has(id) && !healthy, `${id} was journalled, yet forgotten (known ${known}, got ${got})`);
               seen.close();
