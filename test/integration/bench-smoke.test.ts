@@ -9,6 +9,7 @@ import { hasMosquitto } from '../support/mosquitto';
 const PROTOCOL_JS = path.resolve(__dirname, '../../bench/protocol.js');
 const NODE_FLAGS_JS = path.resolve(__dirname, '../../bench/node-flags.js');
 const FRAMES_JS = path.resolve(__dirname, '../../bench/frames.js');
+const JOURNAL_JS = path.resolve(__dirname, '../../bench/journal.js');
 const DEADLINE_MS = 150_000;
 
 /** Written out here rather than imported, so that a row silently dropped from the benchmark fails this test. */
@@ -164,6 +165,21 @@ describe('bench/frames.js --quick --json', () => {
     assert.ok(report.rows.length > 0);
     for (const row of report.rows) {
       for (const way of ['baseline', 'fastsocket'] as const) for (const step of ['encode_ms', 'decode_ms']) assert.ok(isPositive(row[way][step]), `${row.bytes} B ${way} ${step}`);
+    }
+  });
+});
+
+describe('bench/journal.js --quick --json', () => {
+  const bench = useBenchRun(JOURNAL_JS, (dir) => ['--quick', '--json', '--out', path.join(dir, 'journal.json')]);
+
+  it('exits 0 with both ways measured, and a journal that compaction kept under three times the capacity', () => {
+    assert.equal(bench.run().code, 0, `exit ${bench.run().code}; stderr: ${bench.run().stderr.slice(-2000)}`);
+    const report = JSON.parse(bench.run().stdout) as { benchmark: string; capacity: number; rows: Array<{ way: string; max_add_ms: number; compaction_steps: number; journal_lines: number }> };
+    assert.equal(report.benchmark, 'journal');
+    assert.deepEqual(report.rows.map((r) => r.way), ['baseline', 'fastsocket', 'baseline', 'fastsocket']);
+    for (const row of report.rows) {
+      assert.ok(isPositive(row.max_add_ms) && row.compaction_steps > 0, JSON.stringify(row));
+      assert.ok(row.journal_lines > 0 && row.journal_lines < 3 * report.capacity, JSON.stringify(row));
     }
   });
 });
