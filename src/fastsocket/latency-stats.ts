@@ -208,7 +208,7 @@ export class LatencyStats {
    * @throws TypeError when `p` is not a number from 0 to 100.
    */
   totalPercentile(p: number): number {
-    if (typeof p !== 'number' || !(p >= 0 && p <= 100)) throw new OptionError('percentile', `percentile must a number from 0 to 100, got ${String(p)}`);
+    if (typeof p !== 'number' || !(p >= 0 && p <= 100)) throw new OptionError('percentile', `percentile must be a number from 0 to 100, got ${String(p)}`);
     return this.totalSeries.percentile(p);
   }
 }
