@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { MonotonicClock, monotonicNs, wallNs } from './clock';
 import { badFrameCloseReason, decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodeMessageBytes, encodePayload, longerThan, messageFrameBytes, payloadJsonBytes } from './codec';
-import { DroppedError, FastSocketError, FastSocketErrorCode, OptionError, ProtocolError } from './errors';
+import { DroppedError, FastSocketError, FastSocketErrorCode, isOutboxFull, OptionError, ProtocolError } from './errors';
 import { newMessageId } from './ids';
 import { checkLogger, Logger } from './logger';
 import {
@@ -525,7 +525,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     }
     e.reject(err);
     // An outbox drop is reported as the other two outbox policies' drops are.
-    this.emit('drop', { id: e.id, reason: err instanceof DroppedError && err.reason === 'outbox_full' ? 'FS_ERR_OUTBOX_FULL' : err.code });
+    this.emit('drop', { id: e.id, reason: isOutboxFull(err) ? 'FS_ERR_OUTBOX_FULL' : err.code });
   }
 
   private dial(): void {

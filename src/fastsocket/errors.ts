@@ -37,6 +37,11 @@ export class DroppedError extends FastSocketError {
   }
 }
 
+/** Whether `err` is send() refusing or dropping a message because the outbox was full (any outbox policy). */
+export function isOutboxFull(err: unknown): boolean {
+  return (err instanceof FastSocketError && err.code === 'FS_ERR_OUTBOX_FULL') || (err instanceof DroppedError && err.reason === 'outbox_full');
+}
+
 /**
  * A bad option or argument: a TypeError, as STYLE asks of bad options, with a stable code and the option's name
  * (`maxFrameBytes`, `tls.ca`, `options` for the options object itself) for callers and tests to match on.

@@ -9,7 +9,7 @@ export { latencyRecord, latencySource } from './latency';
 export { CSV_COLUMNS, csvCell, LatencyRecorder, RECORD_FORMATS, recordFormatFor } from './recorder';
 export type { LatencyRecorderOptions, RecordFormat } from './recorder';
 export type { ExchangeTimes } from './latency';
-export { DroppedError, FastSocketError, FrameTooLargeError, OptionError, ProtocolError } from './errors';
+export { DroppedError, FastSocketError, FrameTooLargeError, isOutboxFull, OptionError, ProtocolError } from './errors';
 export type { DropReason, FastSocketErrorCode, ProtocolErrorReason } from './errors';
 export { decodeFrame, decodeClientFrame, decodeServerFrame, encodeAck2, encodeAck3, encodeHello, encodeMessage, encodeMessageBytes, encodePayload, longerThan, messageFrameBytes } from './codec';
 export { LineFramer } from './framing';

@@ -10,7 +10,7 @@
  * the live connection arrives whatever its age: the server's ~/age shows it.
  */
 import type { ClientEvents, ClientStats, SendOptions, SendResult } from '../fastsocket';
-import { DroppedError, monotonicNs, wallNs } from '../fastsocket';
+import { isOutboxFull, monotonicNs, wallNs } from '../fastsocket';
 import type { BridgeConfig, BridgeTopicConfig } from './bridge-config';
 import type { RosEnvelope } from './envelope';
 import { cdrJsonSupports, cdrToJson } from './cdr-json';
@@ -471,8 +471,7 @@ export class Bridge {
         }
         if (counters) counters.dropped++;
         // Connected, a full outbox means the link carries less than the topics offer: say what helps.
-        const outboxFull = err.code === 'FS_ERR_OUTBOX_FULL' || (err instanceof DroppedError && err.reason === 'outbox_full');
-        const overloaded = this.linkConnected && outboxFull;
+        const overloaded = this.linkConnected && isOutboxFull(err);
         if (overloaded) this.droppedConnected++;
         const hint = overloaded ? OVERLOAD_HINT : '';
         if (this.state === 'running') this.throttle.warn(`drop:${envelope.topic}`, `message on ${envelope.topic} dropped: ${err.message.replace(/^message dropped: /, '')}${hint}`);
