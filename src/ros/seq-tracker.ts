@@ -33,10 +33,11 @@ export class SeqTracker {
    * of twice that: 830 us of the server's main thread per message.
    */
   private missing: Array<[number, number]> = [];
-  private readonly counts: SeqCounts = { received: 0, lost: 0, sender_dropped: 0, duplicates: 0, reordered: 0, late: 0, restarts: 0 };
+  /** `lost` is derived, in snapshot(), from the gaps. */
+  private readonly counts: Omit<SeqCounts, 'lost'> = { received: 0, sender_dropped: 0, duplicates: 0, reordered: 0, late: 0, restarts: 0 };
   /** The highest `dropped` of this sender run. */
   private droppedInRun = 0;
-  /** Gaps counted, before the sender's drops are taken out (counts.lost is this less sender_dropped). */
+  /** Seqs skipped and not (yet) received, the sender's own drops included. */
   private gaps = 0;
 
   constructor(private readonly window = 4096) {}
@@ -57,7 +58,6 @@ export class SeqTracker {
         this.droppedInRun = dropped;
       }
     }
-    this.counts.lost = Math.max(0, this.gaps - this.counts.sender_dropped);
     return verdict;
   }
 
@@ -97,7 +97,8 @@ export class SeqTracker {
   }
 
   snapshot(): Readonly<SeqCounts> {
-    return { ...this.counts };
+    const { received, sender_dropped, duplicates, reordered, late, restarts } = this.counts;
+    return { received, lost: Math.max(0, this.gaps - sender_dropped), sender_dropped, duplicates, reordered, late, restarts };
   }
 
   private forgetOlderThan(limit: number): void {
