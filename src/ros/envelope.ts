@@ -66,8 +66,8 @@ export function parseEnvelope(payload: unknown): ParsedEnvelope {
   if (type === null) throw new EnvelopeError('type', `expected a type name like pkg/msg/Name, got ${JSON.stringify(p.type)}`);
   if (typeof p.seq !== 'number' || !Number.isSafeInteger(p.seq) || p.seq < 0) throw new EnvelopeError('seq', `expected an integer >= 0, got ${JSON.stringify(p.seq)}`);
   const stampNs = typeof p.stamp_ns === 'number' && Number.isFinite(p.stamp_ns) ? p.stamp_ns : null;
-  const heldNs = typeof p.held_ns === 'number' && Number.isSafeInteger(p.held_ns) && p.held_ns > 0 ? p.held_ns : 0;
-  const dropped = typeof p.dropped === 'number' && Number.isSafeInteger(p.dropped) && p.dropped > 0 ? p.dropped : 0;
+  const heldNs = wholeOrZero(p.held_ns);
+  const dropped = wholeOrZero(p.dropped);
   const qos = p.qos === undefined || p.qos === null ? null : parseQos(p.qos);
   let body: ParsedEnvelope['body'];
   if (p.cdr !== undefined) {
@@ -81,6 +81,11 @@ export function parseEnvelope(payload: unknown): ParsedEnvelope {
   }
   const typeHash = typeof p.type_hash === 'string' && p.type_hash.length > 0 ? p.type_hash : null;
   return { topic: p.topic, type, seq: p.seq, stampNs, heldNs, dropped, qos, body, typeHash };
+}
+
+/** An optional whole-number extension field: its value when a positive safe integer, else 0 (ignored, not refused). */
+function wholeOrZero(value: unknown): number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : 0;
 }
 
 function parseQos(value: unknown): EnvelopeQos {
