@@ -317,6 +317,26 @@ describe('ServerNode', () => {
       assert.equal(graph.messagesOn('/remote/chatter').length, 1);
     });
 
+    it('attributes a record to its topic while it is among the newest maxPendingIds messages whose record has not come', () => {
+      const graph = new MemoryRosGraph();
+      const node = graph.createNode('fastsocket_server', {});
+      const srv = new ServerNode(node, readServerConfig(node), { wallNs: () => WALL0, maxPendingIds: 2 });
+      srv.start();
+      const [lost, a, b] = [0, 1, 2].map((seq) => {
+        const m = message(envelope(seq));
+        srv.handleMessage(m);
+        return m.id;
+      });
+      srv.handleLatency(latency(b, 2e6));
+      const c = message(envelope(3));
+      srv.handleMessage(c);
+      srv.handleLatency(latency(a, 1e6));
+      srv.handleLatency(latency(lost, 9e6));
+      srv.handleLatency(latency(c.id, 3e6));
+      assert.deepEqual(graph.messagesOn('/fastsocket_server/latency/chatter'), [{ data: 2 }, { data: 1 }, { data: 3 }], 'the oldest record-less message was given up for the fourth');
+      assert.deepEqual(graph.messagesOn('/fastsocket_server/latency'), [{ data: 2 }, { data: 1 }, { data: 9 }, { data: 3 }]);
+    });
+
     it('keeps the latency of two vehicles sending the same topic apart with topic_prefix {client_id}: own topic, own statistics', () => {
       const { graph, srv } = server({ topic_prefix: '/{client_id}' });
       for (const [clientId, ns] of [['veh1', 1e6], ['veh2', 7e6], ['veh1', 3e6], ['veh-2', 9e6]] as const) {
