@@ -50,6 +50,52 @@ export function loadWarning(m: Machine): string | null {
   return load > m.nproc / 2 ? `warning: load average ${load.toFixed(1)} on ${m.nproc} cores: other work will distort the numbers` : null;
 }
 
+/** Linux's PM QoS device: while a process holds it open with a value written, idle CPUs keep to states that wake within it. */
+const CPU_DMA_LATENCY = '/dev/cpu_dma_latency';
+
+/** The kernel's cpuidle driver (haltpoll in a KVM/Firecracker guest, intel_idle, acpi_idle...), or null when none is exposed. */
+export function cpuidleDriver(): string | null {
+  try {
+    return fs.readFileSync('/sys/devices/system/cpu/cpuidle/current_driver', 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Keeps the machine's idle CPUs polling rather than halting until release(): writes a latency of 0 us to
+ * /dev/cpu_dma_latency and holds the file open (the kernel forgets the request when it is closed, the process's exit
+ * included). A one-in-flight loopback exchange wakes two idle CPUs; what that costs is the machine's, not the code's
+ * (on a 2-vCPU Firecracker guest with haltpoll: ~80 us of a ~110 us RTT), and it varies from minute to minute. Both
+ * CPUs are then busy for the whole run, so nothing else should run beside it.
+ * @throws Error saying what is missing: the device (not Linux, or no PM QoS) or the permission to write it (root).
+ */
+export function holdCpusAwake(): { release(): void } {
+  let fd: number;
+  try {
+    fd = fs.openSync(CPU_DMA_LATENCY, 'w');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'it does not exist here (Linux with PM QoS only)' : code === 'EACCES' || code === 'EPERM' ? 'it is writable by root only' : (err as Error).message;
+    throw new Error(`--awake needs to write ${CPU_DMA_LATENCY}: ${why}`);
+  }
+  const zero = Buffer.alloc(4);
+  try {
+    fs.writeSync(fd, zero);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw new Error(`--awake could not write ${CPU_DMA_LATENCY}: ${(err as Error).message}`);
+  }
+  let held = true;
+  return {
+    release() {
+      if (!held) return;
+      held = false;
+      fs.closeSync(fd);
+    },
+  };
+}
+
 /** A plain-text table: the first `leftColumns` columns left-aligned, the numbers right-aligned. */
 export function renderTable(header: readonly string[], rows: readonly (readonly string[])[], leftColumns = 1): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

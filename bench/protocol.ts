@@ -10,7 +10,8 @@
  *
  * Options: --quick (small counts, one round: a smoke test), --json, --rounds N, --out FILE,
  *          --impls a,b (subset of the rows), --sizes 100,1024 (payload bytes),
- *          --node-flags "..." (V8 flags for every Node server and client, baselines included; default: none).
+ *          --node-flags "..." (V8 flags for every Node server and client, baselines included; default: none),
+ *          --pin split|none, --awake (idle CPUs poll instead of halting for the run: see holdCpusAwake; root only).
  */
 import { ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -37,7 +38,7 @@ import {
   SERVER_JS,
 } from './protocol-common';
 import { findMosquitto, startMosquitto } from './protocol-mosquitto';
-import { fmt, renderTable } from './bench-kit';
+import { cpuidleDriver, fmt, holdCpusAwake, renderTable } from './bench-kit';
 import { median } from '../test/support/estimator-harness';
 
 /** Counts for one payload size; the same for every implementation. */
@@ -127,11 +128,16 @@ export interface Target {
 export interface ProtocolReport {
   benchmark: 'protocol';
   started_at: string;
-  machine: { cpu: string; cpus: number; node: string; python: string; kernel: string; loadavg_start: number[]; loadavg_end: number[] };
+  machine: { cpu: string; cpus: number; node: string; python: string; kernel: string; cpuidle: string | null; loadavg_start: number[]; loadavg_end: number[] };
   /** V8 flags every Node process of the run had. */
   node_flags: string[];
   /** How the children were pinned to cores (see Pinning). */
   pin: Pinning;
+  /**
+   * Whether idle CPUs were kept polling (--awake). Without it each one-in-flight exchange also pays for waking two
+   * idle CPUs, which the machine decides and which moves from run to run.
+   */
+  awake: boolean;
   quick: boolean;
   rounds: number;
   counts: Record<string, Counts>;
@@ -520,6 +526,11 @@ function render(report: ProtocolReport): string {
   out.push(`${report.rounds} round(s), median shown; loopback; every server and client in its own process${report.quick ? '; QUICK counts: not for quoting' : ''}`);
   out.push(`load average (1 min) ${m.loadavg_start[0].toFixed(2)} at start, ${m.loadavg_end[0].toFixed(2)} at end`);
   out.push(`every Node server and client (baselines too) ran with: ${report.node_flags.length > 0 ? report.node_flags.join(' ') : "Node's defaults"}`);
+  out.push(
+    report.awake
+      ? `idle CPUs kept polling (--awake, ${m.cpuidle ?? 'no'} cpuidle driver): RTTs without the wake-ups from idle`
+      : `idle CPUs left to halt (${m.cpuidle ?? 'no'} cpuidle driver): every RTT includes waking two idle CPUs; --awake keeps them polling`,
+  );
   out.push(report.pin === 'split' ? `pinned (--pin split): servers, broker and subscriber on core ${m.cpus - 1}, clients on core 0` : 'not pinned (--pin none): the scheduler placed every process');
   out.push('');
   out.push(
@@ -566,13 +577,14 @@ export function machine(loadStart: number[]): ProtocolReport['machine'] {
     node: process.version,
     python: (py.stdout || py.stderr || 'python unknown').trim(),
     kernel: os.release(),
+    cpuidle: cpuidleDriver(),
     loadavg_start: loadStart,
     loadavg_end: os.loadavg(),
   };
 }
 
 function fail(problem: string): never {
-  process.stderr.write(`bench:protocol: ${problem}\nusage: protocol.js [--quick] [--json] [--rounds N] [--out FILE] [--impls ${IMPLS.join(',')}] [--sizes 100,1024,65536]\n`);
+  process.stderr.write(`bench:protocol: ${problem}\nusage: protocol.js [--quick] [--json] [--rounds N] [--out FILE] [--impls ${IMPLS.join(',')}] [--sizes 100,1024,65536] [--node-flags "..."] [--pin split|none] [--awake]\n`);
   process.exit(2);
 }
 
@@ -596,6 +608,7 @@ async function main(): Promise<void> {
         sizes: { type: 'string' },
         'node-flags': { type: 'string' },
         pin: { type: 'string' },
+        awake: { type: 'boolean', default: false },
       },
     }));
   } catch (err) {
@@ -637,20 +650,32 @@ async function main(): Promise<void> {
   const samples = new Map<string, Sample[]>();
   const total = rounds * sizes.length * impls.length;
   let done = 0;
-  for (let round = 0; round < rounds; round++) {
-    for (const bytes of sizes) {
-      // Rotating the order keeps any drift of the machine from always favouring the same row.
-      const order = impls.map((_, i) => impls[(i + round) % impls.length]);
-      for (const impl of order) {
-        const s = await measure(impl, bytes, countsFor(bytes), nodeFlags);
-        const key = `${impl}/${bytes}`;
-        samples.set(key, [...(samples.get(key) ?? []), s]);
-        progress(
-          `[${++done}/${total}] round ${round + 1} ${impl} ${size(bytes)}: RTT p50 ${fmt(s.rtt_p50_us)} us p99 ${fmt(s.rtt_p99_us)} us p99.9 ${fmt(s.rtt_p999_us)} us, ` +
-            `${fmt(s.msgs_per_s, 0)} msgs/s, server RSS peak ${fmt(s.server_rss_peak_kb / 1024)} MB`,
-        );
+  let awake: { release(): void } | null = null;
+  if (values.awake) {
+    try {
+      awake = holdCpusAwake();
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  }
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const bytes of sizes) {
+        // Rotating the order keeps any drift of the machine from always favouring the same row.
+        const order = impls.map((_, i) => impls[(i + round) % impls.length]);
+        for (const impl of order) {
+          const s = await measure(impl, bytes, countsFor(bytes), nodeFlags);
+          const key = `${impl}/${bytes}`;
+          samples.set(key, [...(samples.get(key) ?? []), s]);
+          progress(
+            `[${++done}/${total}] round ${round + 1} ${impl} ${size(bytes)}: RTT p50 ${fmt(s.rtt_p50_us)} us p99 ${fmt(s.rtt_p99_us)} us p99.9 ${fmt(s.rtt_p999_us)} us, ` +
+              `${fmt(s.msgs_per_s, 0)} msgs/s, server RSS peak ${fmt(s.server_rss_peak_kb / 1024)} MB`,
+          );
+        }
       }
     }
+  } finally {
+    awake?.release();
   }
 
   const rows: ProtocolRow[] = [];
@@ -671,7 +696,7 @@ async function main(): Promise<void> {
   }
   const counts = Object.fromEntries(sizes.map((b) => [String(b), countsFor(b)]));
   const report: ProtocolReport = {
-    benchmark: 'protocol', started_at: startedAt, machine: machine(loadStart), node_flags: nodeFlags, pin: pinning, quick: values.quick ?? false, rounds, counts, skipped, rows, ratios, targets: targets(ratios),
+    benchmark: 'protocol', started_at: startedAt, machine: machine(loadStart), node_flags: nodeFlags, pin: pinning, awake: awake !== null, quick: values.quick ?? false, rounds, counts, skipped, rows, ratios, targets: targets(ratios),
   };
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(report, null, 2) + '\n');

@@ -3,6 +3,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { holdCpusAwake } from '../../bench/bench-kit';
 import { hasMosquitto } from '../support/mosquitto';
 
 /** Compiled to build/test/integration/, beside build/bench/. */
@@ -82,6 +83,8 @@ describe('bench/protocol.js', () => {
       assert.equal(printed.benchmark, 'protocol');
       assert.equal(printed.quick, true);
       assert.deepEqual(printed.node_flags, [], 'Node\'s defaults unless --node-flags');
+      assert.equal(printed.awake, false, 'idle CPUs left alone unless --awake');
+      assert.ok(printed.machine.cpuidle === null || typeof printed.machine.cpuidle === 'string', `machine.cpuidle = ${printed.machine.cpuidle}`);
     });
 
     it('skips the MQTT row, with one line on stderr naming the package, exactly when mosquitto is not installed', () => {
@@ -129,6 +132,61 @@ describe('bench/protocol.js', () => {
     });
   });
 
+});
+
+/** The PM QoS latency the kernel holds idle CPUs to now (µs), or null when this process may not read it. */
+function cpuLatencyTarget(): number | null {
+  try {
+    return fs.readFileSync('/dev/cpu_dma_latency').readInt32LE(0);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether this process may hold idle CPUs awake (root, on Linux with PM QoS). */
+function mayHoldCpus(): boolean {
+  try {
+    fs.closeSync(fs.openSync('/dev/cpu_dma_latency', 'w'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('holdCpusAwake', () => {
+  it('holds the PM QoS CPU latency at 0 us until released, then gives back what was there, or says what it lacks', () => {
+    if (!mayHoldCpus()) {
+      assert.throws(() => holdCpusAwake(), /--awake needs to write \/dev\/cpu_dma_latency: (it does not exist here|it is writable by root only)/);
+      return;
+    }
+    const before = cpuLatencyTarget();
+    const hold = holdCpusAwake();
+    try {
+      assert.equal(cpuLatencyTarget(), 0);
+    } finally {
+      hold.release();
+    }
+    hold.release();
+    assert.equal(cpuLatencyTarget(), before);
+  });
+});
+
+describe('bench/protocol.js --awake', () => {
+  const bench = useBenchRun(PROTOCOL_JS, (dir) => ['--quick', '--json', '--awake', '--impls', 'raw-tcp,fastsocket-tcp', '--sizes', '100', '--out', path.join(dir, 'protocol.json')]);
+
+  it('runs with idle CPUs held awake and says so in its JSON, or exits 2 naming what it lacks', () => {
+    const { code, stdout, stderr } = bench.run();
+    if (!mayHoldCpus()) {
+      assert.equal(code, 2, stderr);
+      assert.match(stderr, /--awake needs to write \/dev\/cpu_dma_latency/);
+      return;
+    }
+    assert.equal(code, 0, `exit ${code}; stderr: ${stderr.slice(-2000)}`);
+    const report = JSON.parse(stdout) as { awake: boolean; rows: Row[] };
+    assert.equal(report.awake, true);
+    assert.deepEqual(report.rows.map((r) => r.impl), ['raw-tcp', 'fastsocket-tcp']);
+    assert.notEqual(cpuLatencyTarget(), 0, 'released at the end of the run');
+  });
 });
 
 describe('bench/node-flags.js --quick --sizes 100 --json', () => {
