@@ -97,6 +97,7 @@ export interface ServerStats {
   resent: number;
   possible_duplicates: number;
   latencies: number;
+  /** Acks 3 ignored: for no record of their connection (unknown, completed, expired), or read before their ack 2 was written. */
   ack3_unknown: number;
   /** Pending latency records dropped without their ack 3: after ack3_timeout_ms, or when their connection closed. */
   ack3_expired: number;
@@ -125,7 +126,10 @@ interface Pending {
   /** Distinguishes this record from an older one of the same id in the eviction queue. */
   seq: number;
   readAtNs: number;
+  /** When ack 2 was written; until then, when message 1 was read. */
   ack2AtNs: number;
+  ack2Written: boolean;
+  /** Flagged resent by the client, or a copy of an id already seen: its latency stays out of the statistics (§4). */
   resent: boolean;
   queuedNs?: number;
   /** Clock-synced mode: client send, server receive, server send wall times. */
@@ -153,6 +157,8 @@ interface PeerState {
   paused: boolean;
   /** A late ack 3 (see ServerStats.ack3_late) was already logged as a warning for this connection. */
   warnedLateAck3: boolean;
+  /** An ack 3 read before its ack 2 was written was warned about on this connection. */
+  warnedEarlyAck3: boolean;
   /** A hello was answered on this connection: later ones get the bare answer (see onFrame). */
   helloAnswered: boolean;
   /**
@@ -404,6 +410,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       deferredAck3: [],
       paused: false,
       warnedLateAck3: false,
+      warnedEarlyAck3: false,
       helloAnswered: false,
     };
     conn.readClock = this.clock;
@@ -551,7 +558,9 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       }
     }
     const wallRecv = frame.client_send_wall_ns !== undefined ? this.wallClock() - (this.clock() - readAt) : 0;
-    const pending: Pending = { seq: ++this.pendingSeq, readAtNs: readAt, ack2AtNs: readAt, resent, queuedNs: frame.queued_ns };
+    // §3: a message 1 with an id already seen is a resend, whether or not the client flagged it.
+    const duplicate = this.seen.has(frame.id);
+    const pending: Pending = { seq: ++this.pendingSeq, readAtNs: readAt, ack2AtNs: readAt, ack2Written: false, resent: resent || duplicate, queuedNs: frame.queued_ns };
     if (frame.client_send_wall_ns !== undefined) pending.wall = [frame.client_send_wall_ns, wallRecv, wallRecv];
     p.pending.set(frame.id, pending);
     p.order.push({ id: frame.id, seq: pending.seq });
@@ -560,11 +569,12 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     p.conn.writeLazy(() => {
       const at = this.clock();
       pending.ack2AtNs = at;
+      pending.ack2Written = true;
       if (pending.wall) pending.wall[2] = pending.wall[1] + (at - readAt);
       return ack2;
     }, ack2.length);
     this.pauseIfCongested(p);
-    if (this.seen.has(frame.id)) {
+    if (duplicate) {
       this.counters.duplicates++;
       return;
     }
@@ -612,6 +622,17 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       if (p.warnedLateAck3) this.logger.debug(text);
       else this.peerWarnings.warn(this.logger, text);
       p.warnedLateAck3 = true;
+      return;
+    }
+    if (!pending.ack2Written || readAt < pending.ack2AtNs) {
+      // Read before its ack 2 was written (the peer did not wait for it, or wrote both in one go): its T2 would be
+      // negative and its latency larger than its T1. Ignored as an ack 3 for no message awaiting one; the record stays
+      // pending, for an ack 3 that answers ack 2, or to expire.
+      this.counters.ack3_unknown++;
+      if (!p.warnedEarlyAck3) {
+        p.warnedEarlyAck3 = true;
+        this.peerWarnings.warn(this.logger, `ignoring an ack 3 of ${frame.id} from ${p.conn.peer}: it was read before its ack 2 was written (counted in ack3_unknown)`);
+      }
       return;
     }
     p.pending.delete(frame.id);

@@ -118,6 +118,36 @@ describe('FastSocketServer', () => {
       assert.equal(server.stats().duplicates, 1);
     });
 
+    it('marks the record of a repeated id resent even when the client did not flag it, keeping it out of the statistics (§3, §4)', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      const latencies = collect<LatencyRecord>(server, 'latency');
+      const peer = await rawPeer(url);
+      for (let copy = 0; copy < 2; copy++) {
+        peer.sendFrame(message1('again', 'same'));
+        await waitUntil(() => peer.frames.filter((f) => isAck2('again')(f as Record<string, unknown>)).length === copy + 1, `ack 2 of copy ${copy + 1}`);
+        peer.sendFrame(ack3('again', 5_000));
+        await waitUntil(() => latencies.length === copy + 1, `the record of copy ${copy + 1}`);
+      }
+      assert.deepEqual(latencies.map((l) => l.resent), [false, true]);
+      assert.equal(server.stats().duplicates, 1);
+    });
+
+    it('ignores an ack 3 read before its ack 2 was written (no negative T2), and measures the ack 3 that answers ack 2', async () => {
+      const logger = recordingLogger();
+      const { server, url } = await startServer(teardown, 'tcp', { logger });
+      const latencies = collect<LatencyRecord>(server, 'latency');
+      const peer = await rawPeer(url);
+      // A peer that does not wait for ack 2: message 1 and its ack 3 in one chunk.
+      peer.sendBytes(`${message1('eager', 1)}\n${ack3('eager', 7)}\n`);
+      await peer.waitForFrame(isAck2('eager'));
+      await waitUntil(() => server.stats().ack3_unknown === 1, 'the early ack 3 counted');
+      peer.sendFrame(ack3('eager', 9_000));
+      await waitUntil(() => latencies.length === 1, 'the record of the ack 3 that answers ack 2');
+      assert.equal(latencies[0].t1_ns, 9_000);
+      assert.ok(latencies[0].t2_ns > 0, `t2_ns ${latencies[0].t2_ns}`);
+      assert.equal(logger.lines.filter((l) => /warn: ignoring an ack 3 of eager .* read before its ack 2 was written/.test(l)).length, 1);
+    });
+
     it('recognises a resend on another connection as a duplicate', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
       const messages = collect<MessageEvent>(server, 'message');
