@@ -21,3 +21,13 @@ export function checkLogger(value: unknown): Logger {
   }
   return l as Logger;
 }
+
+/**
+ * A string a peer chose (a message id), made safe to put in a log line: returned as is when it is printable ASCII,
+ * else JSON-quoted with every control character (C0, DEL, C1) and line separator escaped, so that it can neither
+ * break the line nor send terminal escape sequences.
+ */
+export function logSafe(s: string): string {
+  if (/^[\x20-\x7e]*$/.test(s)) return s;
+  return JSON.stringify(s).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

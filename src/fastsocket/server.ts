@@ -6,7 +6,7 @@ import { MonotonicClock, monotonicNs, wallNs } from './clock';
 import { badFrameCloseReason, decodeClientFrame, encodeAck2, encodeHello } from './codec';
 import { FastSocketError, OptionError, ProtocolError, ProtocolErrorReason } from './errors';
 import { latencyRecord } from './latency';
-import { checkLogger, Logger } from './logger';
+import { checkLogger, Logger, logSafe } from './logger';
 import { checkInteger, checkKnownKeys, orDefault, checkString, ServerLimits, validateServerLimits } from './options';
 import { SeenIds } from './seen-ids';
 import { certificateValidityProblem, checkTlsOptions } from './tls-options';
@@ -564,6 +564,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     if (frame.client_send_wall_ns !== undefined) pending.wall = [frame.client_send_wall_ns, wallRecv, wallRecv];
     p.pending.set(frame.id, pending);
     p.order.push({ id: frame.id, seq: pending.seq });
+    this.pruneOrder(p);
     const ack2 = encodeAck2(frame.id);
     // T2 and ps hinge on when ack 2 really leaves, which is at the end of this event-loop turn.
     p.conn.writeLazy(() => {
@@ -615,7 +616,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       this.expiredIds.delete(frame.id);
       this.counters.ack3_late++;
       const text =
-        `ack 3 of ${frame.id} from ${p.conn.peer} came ${Math.round((readAt - ack2AtNs) / 1e6)} ms after its ack 2, later than ack3_timeout_ms ` +
+        `ack 3 of ${logSafe(frame.id)} from ${p.conn.peer} came ${Math.round((readAt - ack2AtNs) / 1e6)} ms after its ack 2, later than ack3_timeout_ms ` +
         `(${this.limits.ack3TimeoutMs} ms), so its latency record was lost (counted in ack3_expired and ack3_late). T2 on this link outlasts ` +
         'the timeout (acks 3 queued behind later messages under a bandwidth cap, a long outage): raise ack3_timeout_ms above it, or the ' +
         'records left are biased towards the messages whose ack 3 came soonest';
@@ -678,6 +679,19 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       p.orderHead++;
     }
     return null;
+  }
+
+  /**
+   * Drops the queue entries whose record is gone or was replaced, once they outnumber the live ones by 1024: a
+   * resent id replaces its record and leaves its old entry behind, and acks 3 out of order leave theirs, which
+   * oldestPending() only skips from the head. A client that resent one id over and over behind one unanswered message
+   * grew the queue by an entry per frame (5,000,000 in 8 s: 400 MB) although max_pending_ack3 bounds the records.
+   * Amortised O(1): after a prune the queue is as long as what is pending.
+   */
+  private pruneOrder(p: PeerState): void {
+    if (p.order.length - p.orderHead <= 2 * p.pending.size + 1024) return;
+    p.order = p.order.slice(p.orderHead).filter((e) => p.pending.get(e.id)?.seq === e.seq);
+    p.orderHead = 0;
   }
 
   private compactOrder(p: PeerState): void {

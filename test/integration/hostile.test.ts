@@ -1,0 +1,63 @@
+/**
+ * Found by acting as a hostile client against the server: peer-chosen strings reaching the log, and a per-connection
+ * queue that grew past max_pending_ack3.
+ */
+import { strict as assert } from 'node:assert';
+import type { FastSocketServer, Logger } from '../../src/fastsocket';
+import { startServer } from '../support/fixtures';
+import { ack3, isAck2, message1, RawPeer } from '../support/raw-peer';
+import { useTeardown } from '../support/teardown';
+import { waitUntil } from '../support/wait';
+
+function recordingLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const record = (level: string) => (m: string) => void lines.push(`${level} ${m}`);
+  return { lines, debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
+}
+
+/** The order queue of the server's only peer (internal: what the hostile client made grow). */
+function orderQueueLength(server: FastSocketServer): number {
+  const peers = (server as unknown as { peers: Set<{ order: unknown[]; orderHead: number }> }).peers;
+  assert.equal(peers.size, 1);
+  const [p] = [...peers];
+  return p.order.length - p.orderHead;
+}
+
+describe('FastSocketServer against a hostile client', () => {
+  const teardown = useTeardown();
+
+  async function rawPeer(url: string): Promise<RawPeer> {
+    const peer = await RawPeer.connect(url);
+    teardown.add(() => peer.destroy());
+    return peer;
+  }
+
+  it('does not write control characters of a message id into its log (late ack 3 warning)', async () => {
+    const logger = recordingLogger();
+    const { server, url } = await startServer(teardown, 'tcp', { ack3TimeoutMs: 50, logger });
+    const peer = await rawPeer(url);
+    const evil = 'x\nwarn FORGED LINE\u001b[31m\u0085\u2028';
+    peer.sendFrame(message1(evil, 1));
+    await peer.waitForFrame(isAck2(evil));
+    await waitUntil(() => server.stats().ack3_expired === 1, 'the pending record to expire');
+    peer.sendFrame(ack3(evil, 10));
+    await waitUntil(() => server.stats().ack3_late === 1, 'the late ack 3 to be counted');
+    const warning = logger.lines.find((l) => l.includes('ack3_timeout_ms'));
+    assert.ok(warning, logger.lines.join('\n'));
+    assert.doesNotMatch(warning, /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/, JSON.stringify(warning));
+    assert.ok(warning.includes('FORGED LINE'), warning);
+  });
+
+  it('keeps the order queue of a connection bounded when a client resends one id over and over without ack 3', async () => {
+    const { server, url } = await startServer(teardown, 'tcp');
+    const peer = await rawPeer(url);
+    peer.sendFrame(message1('head', 1)); // never acked: holds the head of the queue for ack3_timeout_ms
+    const repeats = 5000;
+    for (let i = 0; i < repeats; i++) peer.sendFrame(message1('same', i));
+    await waitUntil(() => server.stats().duplicates === repeats - 1, 'every repeat to be read');
+    assert.equal(server.stats().messages, 2);
+    // Two records are pending ('head' and the newest 'same'); the queue held one entry per repeat.
+    const length = orderQueueLength(server);
+    assert.ok(length < 2100, `order queue holds ${length} entries for 2 pending records`);
+  });
+});
