@@ -10,6 +10,7 @@ import type { DefinitionLookup } from './message-definition';
 import { EnvelopeError, MessageMappingError, RosError, UnknownTypeError } from './errors';
 import { openParamPath } from './params';
 import { LogThrottle } from './log-throttle';
+import { logSafe } from '../fastsocket/logger';
 import { jsonToRos } from './msg-json';
 import { isHeard, type RosNode, type RosPublisher, type RosTimer } from './port';
 import { qos, QosProfile } from './qos';
@@ -545,12 +546,12 @@ export class ServerNode {
   private onHello(p: PeerInfo): void {
     const others = [...this.peers].filter(([peer, id]) => id !== null && id === p.client_id && peer !== p.peer).map(([peer]) => peer);
     // The connection was logged by address, before its hello; which vehicle it is matters to whoever reads the log.
-    if (p.client_id !== null && this.peers.get(p.peer) !== p.client_id) this.node.logger.info(`peer ${p.peer} is client_id ${p.client_id}`);
+    if (p.client_id !== null && this.peers.get(p.peer) !== p.client_id) this.node.logger.info(`peer ${p.peer} is client_id ${logSafe(p.client_id)}`);
     this.peers.set(p.peer, p.client_id);
     if (others.length === 0) return;
     this.throttle.warn(
       `client_id:${p.client_id}`,
-      `client_id ${p.client_id} is connected from ${p.peer} and ${others.join(', ')} at once (two bridges, or an old connection of one not closed ` +
+      `client_id ${logSafe(p.client_id ?? '')} is connected from ${p.peer} and ${others.join(', ')} at once (two bridges, or an old connection of one not closed ` +
         'yet): two bridges with one client_id count as one sender, so the lost, duplicate and reordered counts of topics they share are wrong; ' +
         'give each bridge its own client_id (default: the host name)',
     );
@@ -559,7 +560,7 @@ export class ServerNode {
   private onDisconnect(p: PeerInfo): void {
     this.peers.delete(p.peer);
     this.mayReclaim = true;
-    this.node.logger.info(`peer ${p.client_id ?? p.peer} disconnected`);
+    this.node.logger.info(`peer ${p.client_id === null ? p.peer : logSafe(p.client_id)} disconnected`);
   }
 }
 
