@@ -140,6 +140,8 @@ interface PeerState {
   conn: FrameConnection;
   clientId: string | null;
   authenticated: boolean;
+  /** performance.now() when accepted: a peer that has not authenticated idle_timeout_ms later is closed. */
+  acceptedAtMs: number;
   firstFrame: boolean;
   badStreak: number;
   /** Bad frames mixed with good ones are never max_bad_frames in a row: their warnings are budgeted. */
@@ -400,6 +402,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       conn,
       clientId: null,
       authenticated: this.tokenDigest === null || (conn as FrameConnection & { bearerOk?: boolean }).bearerOk === true,
+      acceptedAtMs: performance.now(),
       firstFrame: true,
       badStreak: 0,
       badFrameWarnings: new WarnBudget(this.limits.maxBadFrames, undefined, this.peerWarnings),
@@ -758,6 +761,14 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     for (const p of this.peers) {
       // Closing already (e.g. waiting for a close handshake the peer never answers): counted once, when closed.
       if (p.conn.isClosed) continue;
+      // Blank lines, blank ws messages and pings are bytes but no frame: counted as activity, they held an
+      // unauthenticated connection (and its slot under max_connections) open for ever, without a hello.
+      if (!p.authenticated && nowMs - p.acceptedAtMs > this.limits.idleTimeoutMs) {
+        this.counters.closed_idle++;
+        this.peerWarnings.warn(this.logger, `closing ${p.conn.peer}: no hello with a token within ${this.limits.idleTimeoutMs} ms (idle_timeout_ms) of connecting`);
+        p.conn.close('policy');
+        continue;
+      }
       if (nowMs - p.conn.lastActivityMs > this.limits.idleTimeoutMs) {
         this.counters.closed_idle++;
         this.logger.info(`closing ${p.conn.peer}: idle for ${this.limits.idleTimeoutMs} ms`);

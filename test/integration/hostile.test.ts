@@ -3,7 +3,7 @@
  * queue that grew past max_pending_ack3.
  */
 import { strict as assert } from 'node:assert';
-import type { FastSocketServer, Logger } from '../../src/fastsocket';
+import type { FastSocketServer, Logger, Scheme } from '../../src/fastsocket';
 import { startServer } from '../support/fixtures';
 import { ack3, isAck2, message1, RawPeer } from '../support/raw-peer';
 import { useTeardown } from '../support/teardown';
@@ -60,4 +60,20 @@ describe('FastSocketServer against a hostile client', () => {
     const length = orderQueueLength(server);
     assert.ok(length < 2100, `order queue holds ${length} entries for 2 pending records`);
   });
+
+  for (const scheme of ['tcp', 'ws'] as Scheme[]) {
+    it(`closes a ${scheme}:// peer that never authenticates idle_timeout_ms after it connected, however often it sends blank lines`, async () => {
+      const idleTimeoutMs = 300;
+      const { server, url } = await startServer(teardown, scheme, { token: 'right-token', idleTimeoutMs });
+      const peer = await rawPeer(url);
+      // Blank lines (ws: blank messages) are bytes but no frame: they kept the connection, and its slot under
+      // max_connections, open for ever without a hello.
+      const keepAlive = setInterval(() => peer.isClosed || peer.sendFrame(' '), idleTimeoutMs / 5);
+      teardown.add(() => clearInterval(keepAlive));
+      await peer.waitClosed('the unauthenticated peer to be closed', 10 * idleTimeoutMs + 3000);
+      clearInterval(keepAlive);
+      assert.equal(server.stats().closed_idle, 1);
+      assert.equal(server.stats().messages, 0);
+    });
+  }
 });
