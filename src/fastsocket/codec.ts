@@ -1,6 +1,7 @@
 /** The single place where bytes become typed frames (and typed frames become bytes). */
 import { isAscii, isUtf8 } from 'node:buffer';
 import { ProtocolError } from './errors';
+import { quoteForLog } from './logger';
 import { MAX_JSON_DEPTH, nestsDeeperThan, parseCheckedJson, stringifyJson } from './json';
 import {
   Ack2Frame,
@@ -75,7 +76,7 @@ function validateFrame(value: unknown): Frame {
   if (typeof type !== 'string') throw new ProtocolError('invalid_type', 'frame has no string "type"');
   if (type === 'hello') return validateHello(o);
   // Before the id: a frame of a type we do not know (a newer peer's, id-less like hello) was reported as a bad id.
-  if (type !== 'message' && type !== 'ack') throw new ProtocolError('unknown_type', `unknown frame type ${JSON.stringify(type.slice(0, 40))}`);
+  if (type !== 'message' && type !== 'ack') throw new ProtocolError('unknown_type', `unknown frame type ${quoteForLog(type.slice(0, 40))}`);
   const id = o.id;
   if (typeof id !== 'string' || id.length === 0 || longerThan(id, MAX_ID_LENGTH)) {
     throw new ProtocolError('invalid_id', `frame "id" must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);

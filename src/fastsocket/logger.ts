@@ -28,6 +28,10 @@ export function checkLogger(value: unknown): Logger {
  * break the line nor send terminal escape sequences.
  */
 export function logSafe(s: string): string {
-  if (/^[\x20-\x7e]*$/.test(s)) return s;
+  return /^[\x20-\x7e]*$/.test(s) ? s : quoteForLog(s);
+}
+
+/** `s` JSON-quoted, with DEL, C1 controls and line separators escaped too (JSON.stringify leaves them raw). */
+export function quoteForLog(s: string): string {
   return JSON.stringify(s).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -635,7 +635,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       this.counters.ack3_unknown++;
       if (!p.warnedEarlyAck3) {
         p.warnedEarlyAck3 = true;
-        this.peerWarnings.warn(this.logger, `ignoring an ack 3 of ${frame.id} from ${p.conn.peer}: it was read before its ack 2 was written (counted in ack3_unknown)`);
+        this.peerWarnings.warn(this.logger, `ignoring an ack 3 of ${logSafe(frame.id)} from ${p.conn.peer}: it was read before its ack 2 was written (counted in ack3_unknown)`);
       }
       return;
     }

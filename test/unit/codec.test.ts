@@ -192,6 +192,15 @@ describe('codec', () => {
         for (const type of ['msg', 'ACK', 'Message', '', 'ack3']) rejects(JSON.stringify({ id: ID, type, payload: 1 }), 'unknown_type');
       });
 
+      it('names an unknown type in its error on one line, its control characters and line separators escaped', () => {
+        const type = 'x\n\u001b[2J\u0085\u2028y';
+        assert.throws(() => decodeFrame(JSON.stringify({ id: ID, type })), (e: unknown) => {
+          assert.ok(e instanceof ProtocolError);
+          assert.equal(e.message, 'unknown frame type "x\\n\\u001b[2J\\u0085\\u2028y"');
+          return true;
+        });
+      });
+
       it('rejects an unknown type without an id, as a hello has none, with reason unknown_type rather than invalid_id', () => {
         for (const type of ['ping', 'subscribe', 'Hello']) rejects(JSON.stringify({ type }), 'unknown_type');
       });
