@@ -171,7 +171,8 @@ describe('fastsocket ROS 2 faults', function () {
       const bridge = start(nodeScript('bridge', `-r __node:=frames_bridge -p url:=${url} -p topics:=[${topic}] -p diagnostics_period_s:=0.2`), vehicleDomain);
       const diag = start('ros2 topic echo /diagnostics', vehicleDomain);
       await waitUntil(() => lastDiagnostic(diag.output(), `frames_bridge: ${topic}`, 'delivered_messages') === 12,
-        () => `the bridge delivering the 12 latched messages (${lastDiagnostic(diag.output(), `frames_bridge: ${topic}`, 'delivered_messages')})`, 60_000);
+        () => `the bridge delivering the 12 latched messages (${lastDiagnostic(diag.output(), `frames_bridge: ${topic}`, 'delivered_messages')}); ` +
+          `bridge output: ${bridge.output().slice(-1500)}\nserver output: ${server.output().slice(-800)}\n/diagnostics echo: ${diag.output().slice(-600)}`, 60_000);
       await diag.stop();
       // Late: the server published all twelve before this subscriber existed, so it gets what the server's publisher keeps.
       const late = start(`ros2 topic echo ${topic} std_msgs/msg/String --qos-reliability reliable --qos-durability transient_local --qos-depth 100`, infraDomain);
