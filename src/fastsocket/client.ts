@@ -827,11 +827,11 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     // Only the answer to our own hello on this connection tells the limit of the server behind it, and all of it: one
     // that gives none has none. A hello we did not ask for, or one later on the connection, was taken as the limit
     // for good, so a server (or whatever answered at that address once) could make every later message be dropped.
-    const answersOurHello = frame.type === 'hello' && conn === this.conn && this.helloUnanswered;
+    const ourHelloUnanswered = conn === this.conn && this.helloUnanswered;
     if (conn === this.conn) this.helloUnanswered = false;
     // Before hear(), which writes what waited behind the first message: a message over the limit this hello gives was
     // written anyway, the server closed the connection on it, and the messages behind it went again marked resent.
-    if (answersOurHello) this.serverMaxFrameBytes = (frame as { max_frame_bytes?: number }).max_frame_bytes ?? Infinity;
+    if (frame.type === 'hello' && ourHelloUnanswered) this.serverMaxFrameBytes = frame.max_frame_bytes ?? Infinity;
     if (!this.heard && conn === this.conn) this.hear();
     if (frame.type === 'hello') {
       this.emit('hello', { url: this.url, server_instance: frame.server_instance ?? null, max_frame_bytes: frame.max_frame_bytes ?? null });

@@ -567,7 +567,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     if (frame.client_send_wall_ns !== undefined) pending.wall = [frame.client_send_wall_ns, wallRecv, wallRecv];
     p.pending.set(frame.id, pending);
     p.order.push({ id: frame.id, seq: pending.seq });
-    this.pruneOrder(p);
+    this.compactOrder(p);
     const ack2 = encodeAck2(frame.id);
     // T2 and ps hinge on when ack 2 really leaves, which is at the end of this event-loop turn.
     p.conn.writeLazy(() => {
@@ -685,20 +685,17 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
   }
 
   /**
-   * Drops the queue entries whose record is gone or was replaced, once they outnumber the live ones by 1024: a
-   * resent id replaces its record and leaves its old entry behind, and acks 3 out of order leave theirs, which
-   * oldestPending() only skips from the head. A client that resent one id over and over behind one unanswered message
-   * grew the queue by an entry per frame (5,000,000 in 8 s: 400 MB) although max_pending_ack3 bounds the records.
-   * Amortised O(1): after a prune the queue is as long as what is pending.
+   * Keeps a peer's queue about as long as what is pending: drops the entries that eviction and expiry have passed,
+   * and, once entries whose record is gone or was replaced outnumber the live ones by 1024, those too. A resent id
+   * replaces its record and leaves its old entry behind, and acks 3 out of order leave theirs, which oldestPending()
+   * only skips from the head: a client that resent one id over and over behind one unanswered message grew the queue
+   * by an entry per frame (5,000,000 in 8 s: 400 MB) although max_pending_ack3 bounds the records. Amortised O(1).
    */
-  private pruneOrder(p: PeerState): void {
-    if (p.order.length - p.orderHead <= 2 * p.pending.size + 1024) return;
-    p.order = p.order.slice(p.orderHead).filter((e) => p.pending.get(e.id)?.seq === e.seq);
-    p.orderHead = 0;
-  }
-
   private compactOrder(p: PeerState): void {
-    if (p.orderHead > 1024 && p.orderHead * 2 > p.order.length) {
+    if (p.order.length - p.orderHead > 2 * p.pending.size + 1024) {
+      p.order = p.order.slice(p.orderHead).filter((e) => p.pending.get(e.id)?.seq === e.seq);
+      p.orderHead = 0;
+    } else if (p.orderHead > 1024 && p.orderHead * 2 > p.order.length) {
       p.order = p.order.slice(p.orderHead);
       p.orderHead = 0;
     }
