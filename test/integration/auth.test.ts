@@ -3,20 +3,13 @@ import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import WebSocket from 'ws';
 import type { FastSocketServer, Logger, MessageEvent, Scheme } from '../../src/fastsocket';
-import { ALL_SCHEMES, caFor, startClient, startServer } from '../support/fixtures';
+import { ALL_SCHEMES, caFor, capturingLogger, startClient, startServer } from '../support/fixtures';
 import { isAck2, message1, RawPeer } from '../support/raw-peer';
 import { useTeardown } from '../support/teardown';
 import { collect, waitForEvent, waitUntil, withDeadline } from '../support/wait';
 
 const hello = (token?: unknown, extra: Record<string, unknown> = {}): string =>
   JSON.stringify({ type: 'hello', protocol: 1, client_id: 'veh-auth', ...(token === undefined ? {} : { token }), ...extra });
-
-/** Every line any logger level received, for asserting what was (not) logged. */
-function capturingLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const at = (level: string) => (msg: string) => void lines.push(`${level} ${msg}`);
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 /** Log lines holding any 8 consecutive characters of `secret` (random): a part of a secret is a leak too. */
 function leaks(lines: string[], secret: string): string[] {

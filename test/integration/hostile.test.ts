@@ -3,17 +3,11 @@
  * queue that grew past max_pending_ack3.
  */
 import { strict as assert } from 'node:assert';
-import type { FastSocketServer, Logger, Scheme } from '../../src/fastsocket';
-import { startServer } from '../support/fixtures';
+import type { FastSocketServer, Scheme } from '../../src/fastsocket';
+import { capturingLogger, startServer } from '../support/fixtures';
 import { ack3, isAck2, message1, RawPeer } from '../support/raw-peer';
 import { useTeardown } from '../support/teardown';
 import { waitUntil } from '../support/wait';
-
-function recordingLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const record = (level: string) => (m: string) => void lines.push(`${level} ${m}`);
-  return { lines, debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
-}
 
 /** The order queue of the server's only peer (internal: what the hostile client made grow). */
 function orderQueueLength(server: FastSocketServer): number {
@@ -33,7 +27,7 @@ describe('FastSocketServer against a hostile client', () => {
   }
 
   it('does not write control characters of a message id into its log (late ack 3 warning)', async () => {
-    const logger = recordingLogger();
+    const logger = capturingLogger();
     const { server, url } = await startServer(teardown, 'tcp', { ack3TimeoutMs: 50, logger });
     const peer = await rawPeer(url);
     const evil = 'x\nwarn FORGED LINE\u001b[31m\u0085\u2028';

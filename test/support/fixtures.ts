@@ -8,6 +8,7 @@ import {
   FastSocketServer,
   type FastSocketClientOptions,
   type FastSocketServerOptions,
+  type Logger,
   type Scheme,
 } from '../../src/fastsocket';
 import { Teardown } from './teardown';
@@ -65,4 +66,11 @@ export async function unreachableUrl(scheme: Scheme): Promise<string> {
   const port = (probe.address() as net.AddressInfo).port;
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   return scheme === 'ws' || scheme === 'wss' ? `${scheme}://127.0.0.1:${port}/` : `${scheme}://127.0.0.1:${port}`;
+}
+
+/** A logger that keeps every line any level received as `level message`, for asserting what was (not) logged. */
+export function capturingLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const at = (level: string) => (msg: string) => void lines.push(`${level} ${msg}`);
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
