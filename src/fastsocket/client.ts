@@ -7,7 +7,7 @@ import { MonotonicClock, monotonicNs, wallNs } from './clock';
 import { badFrameCloseReason, decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodeMessageBytes, encodePayload, longerThan, messageFrameBytes, payloadJsonBytes } from './codec';
 import { DroppedError, FastSocketError, FastSocketErrorCode, isOutboxFull, OptionError, ProtocolError } from './errors';
 import { newMessageId } from './ids';
-import { checkLogger, Logger } from './logger';
+import { checkLogger, Logger, quoteForLog } from './logger';
 import {
   checkBoolean, checkInteger, orDefault, checkKnownKeys, checkString, ClientLimits, DEFAULT_SERVER_LIMITS, MAX_TIMER_MS, validateClientLimits,
 } from './options';
@@ -16,7 +16,8 @@ import { connect, FrameConnection, isTlsAlert, isWebSocketProtocolError, tlsAler
 import { DEFAULT_URL, Endpoint, formatUrl, parseUrl } from './url';
 import { OutboxStore } from './outbox-store';
 import { WarnBudget } from './warn-budget';
-import { MAX_CLIENT_ID_LENGTH } from './wire';
+import { isTimers, nodeTimers, TimerHandle, Timers } from './timers';
+import { MAX_CLIENT_ID_LENGTH, MAX_ID_LENGTH } from './wire';
 
 const noop = (): void => undefined;
 
@@ -70,13 +71,23 @@ export interface FastSocketClientOptions extends Partial<ClientLimits> {
   clock?: MonotonicClock;
   /** Uniform random in [0, 1) for backoff jitter; injectable for tests. @default Math.random */
   random?: () => number;
+  /**
+   * The timers of backoff, probes, watchdogs and close(); injectable so tests drive them with a fake clock (e.g.
+   * @sinonjs/fake-timers' `createClock()`). @default nodeTimers
+   */
+  timers?: Timers;
+  /**
+   * Makes the id of each message: a non-empty string of at most 128 characters, unique among those not yet
+   * acknowledged (PROTOCOL.md: a UUID v4; the server deduplicates by id). @default random v4 UUIDs
+   */
+  newId?: () => string;
 }
 
 /** See FastSocketClientOptions.silenceTimeoutMs. */
 export const DEFAULT_SILENCE_TIMEOUT_MS = 30_000;
 
 const KNOWN_OPTIONS = [
-  'url', 'clientId', 'token', 'tls', 'connectTimeoutMs', 'silenceTimeoutMs', 'writeHighWaterBytes', 'clockSync', 'outboxPath', 'maxAttempts', 'maxBadFrames', 'frameTimeoutMs', 'logger', 'clock', 'random',
+  'url', 'clientId', 'token', 'tls', 'connectTimeoutMs', 'silenceTimeoutMs', 'writeHighWaterBytes', 'clockSync', 'outboxPath', 'maxAttempts', 'maxBadFrames', 'frameTimeoutMs', 'logger', 'clock', 'random', 'timers', 'newId',
   'outboxMaxMessages', 'outboxMaxBytes', 'outboxPolicy', 'reconnectMinMs', 'reconnectMaxMs', 'reconnectJitter', 'maxFrameBytes',
 ];
 
@@ -198,6 +209,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private readonly logger: Logger;
   private readonly clock: MonotonicClock;
   private readonly random: () => number;
+  private readonly timers: Timers;
+  private readonly newId: () => string;
   private readonly clientId: string | null;
   private readonly connectTimeoutMs: number;
   private readonly silenceTimeoutMs: number;
@@ -232,7 +245,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private writtenUnheard = 0;
   /** A hello went out on the current connection and no valid frame has come back on it yet. */
   private helloUnanswered = false;
-  private probeTimer: NodeJS.Timeout | null = null;
+  private probeTimer: TimerHandle | null = null;
   /** How long the current connection's first message may go unanswered before the rest follow anyway. */
   private probeWaitMs = 0;
   /** performance.now() when the current dial started: the connect time scales the probe's wait. */
@@ -241,7 +254,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   /** When the current (or last) connection was made, performance.now() ms: one that lasted resets the backoff. */
   private connectedAtMs = 0;
   private state: State = 'idle';
-  private reconnectTimer: NodeJS.Timeout | null = null;
+  private reconnectTimer: TimerHandle | null = null;
   /** connect() was called: stay connected, reconnecting after every close, until close(). */
   private keepConnected = false;
   private closing: Promise<ClientStats> | null = null;
@@ -267,6 +280,10 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.random = orDefault(options.random, Math.random);
     if (typeof this.clock !== 'function') throw new OptionError('clock', 'option clock must be a function returning ns');
     if (typeof this.random !== 'function') throw new OptionError('random', 'option random must be a function');
+    this.timers = orDefault(options.timers, nodeTimers);
+    if (!isTimers(this.timers)) throw new OptionError('timers', 'option timers must have setTimeout, clearTimeout, setInterval and clearInterval functions');
+    this.newId = orDefault(options.newId, newMessageId);
+    if (typeof this.newId !== 'function') throw new OptionError('newId', 'option newId must be a function returning a string');
     this.clientId = options.clientId ?? null;
     if (this.clientId !== null) {
       checkString('clientId', this.clientId);
@@ -351,6 +368,11 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         new FastSocketError('FS_ERR_PAYLOAD', `payload of ${bytes} bytes is up to ${frameBytes} as a message frame: more than max_frame_bytes (${this.limits.maxFrameBytes})`),
       );
     }
+    const id = this.newId();
+    if (typeof id !== 'string' || id.length === 0 || longerThan(id, MAX_ID_LENGTH) || this.outbox.has(id)) {
+      const got = typeof id === 'string' ? quoteForLog(id.slice(0, 40)) + (id.length > 40 ? '...' : '') : typeof id;
+      return Promise.reject(new OptionError('newId', `option newId must return a non-empty string of at most ${MAX_ID_LENGTH} characters that no unacknowledged message has, got ${got}`));
+    }
     // Whether an outbox of `messages` messages and `outboxBytes` bytes has room for this one.
     const fits = (messages: number, outboxBytes: number) => messages + 1 <= this.limits.outboxMaxMessages && outboxBytes + bytes <= this.limits.outboxMaxBytes;
     if (!fits(this.outbox.size, this.outboxBytes)) {
@@ -359,7 +381,6 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         return Promise.reject(new FastSocketError('FS_ERR_OUTBOX_FULL', `outbox full (${this.outbox.size} messages, ${this.outboxBytes} bytes)`));
       }
       if (this.limits.outboxPolicy === 'drop-newest') {
-        const id = newMessageId();
         this.counters.dropped++;
         this.emit('drop', { id, reason: 'FS_ERR_OUTBOX_FULL' });
         return Promise.reject(new DroppedError('outbox_full', 'message dropped: outbox full (policy drop-newest)'));
@@ -378,7 +399,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         // Only messages already written on the live connection would make room: their bytes are on the link and arrive
         // anyway, so dropping them would free no capacity, count deliveries as drops and lose their latency records.
         this.counters.dropped++;
-        this.emit('drop', { id: newMessageId(), reason: 'FS_ERR_OUTBOX_FULL' });
+        this.emit('drop', { id, reason: 'FS_ERR_OUTBOX_FULL' });
         return Promise.reject(new DroppedError('outbox_full', 'message dropped: outbox full, and the messages not yet written cannot make room for it (policy drop-oldest)'));
       }
       for (const e of victims) this.drop(e, new DroppedError('outbox_full', 'message dropped: outbox full (policy drop-oldest)'));
@@ -386,7 +407,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     return new Promise<SendResult>((resolve, reject) => {
       const queuedAtNs = this.clock();
       const expiresAtNs = maxAgeMs === undefined ? Infinity : queuedAtNs + maxAgeMs * 1e6;
-      const entry: Entry = { id: newMessageId(), json, bytes, queuedAtNs, expiresAtNs, writtenAtNs: 0, writtenGen: -1, resent: false, failures: 0, resolve, reject };
+      const entry: Entry = { id, json, bytes, queuedAtNs, expiresAtNs, writtenAtNs: 0, writtenGen: -1, resent: false, failures: 0, resolve, reject };
       // Registered before it is written, so an ack 2 that overtakes our bookkeeping is never ignored.
       this.store?.add({ id: entry.id, json, queuedWallNs: wallNs() });
       this.outbox.set(entry.id, entry);
@@ -446,14 +467,14 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.closing = (async () => {
       if (!wasIdle && this.outbox.size > 0) await this.drained(timeoutMs);
       this.state = 'closing';
-      if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+      if (this.reconnectTimer) this.timers.clearTimeout(this.reconnectTimer);
       this.clearProbe();
       for (const e of [...this.outbox.values()]) this.drop(e, new FastSocketError('FS_ERR_CLOSED', 'client closed before the message was acknowledged'));
       const conn = this.conn;
       if (conn && !conn.isClosed) {
         const closed = new Promise<void>((r) => conn.once('close', () => r()));
         conn.close('normal');
-        await Promise.race([closed, new Promise<void>((r) => setTimeout(r, 1000).unref())]);
+        await Promise.race([closed, new Promise<void>((r) => this.timers.setTimeout(r, 1000).unref())]);
         conn.destroy();
       }
       this.state = 'closed';
@@ -470,7 +491,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     const wasClosing = this.closing !== null;
     this.state = 'closed';
     if (!wasClosing) this.emit('closing');
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.reconnectTimer) this.timers.clearTimeout(this.reconnectTimer);
     this.clearProbe();
     for (const e of [...this.outbox.values()]) this.drop(e, new FastSocketError('FS_ERR_DESTROYED', 'client destroyed'));
     this.conn?.destroy();
@@ -497,7 +518,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private drained(timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve) => {
       const done = () => {
-        clearTimeout(timer);
+        this.timers.clearTimeout(timer);
         this.off('ack', check);
         this.off('drop', check);
         resolve();
@@ -506,7 +527,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         if (this.outbox.size === 0 || this.state === 'closed') done();
       };
       // Past 2^31 - 1 ms a Node timer fires after 1 ms: close() gave up at once where it was asked to wait longest.
-      const timer = setTimeout(done, Math.min(timeoutMs, MAX_TIMER_MS));
+      const timer = this.timers.setTimeout(done, Math.min(timeoutMs, MAX_TIMER_MS));
       this.on('ack', check);
       this.on('drop', check);
       check();
@@ -599,10 +620,10 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       } else this.logger.debug(`connection to ${this.url}: ${err.message}`);
     });
     const sendProgress = { atMs: performance.now(), buffered: 0, openedNs: this.clock() };
-    const watchdog = setInterval(() => this.watch(conn, sendProgress), Math.max(10, Math.min(1000, this.frameTimeoutMs / 4, this.silenceTimeoutMs / 4 || Infinity)));
+    const watchdog = this.timers.setInterval(() => this.watch(conn, sendProgress), Math.max(10, Math.min(1000, this.frameTimeoutMs / 4, this.silenceTimeoutMs / 4 || Infinity)));
     watchdog.unref();
     conn.on('close', () => {
-      clearInterval(watchdog);
+      this.timers.clearInterval(watchdog);
       this.onClosed(conn, refusal);
     });
     conn.resumeReading();
@@ -683,7 +704,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     // The jitter can take a reconnectMaxMs near the timer limit past it.
     const delay = Math.min(MAX_TIMER_MS, Math.max(0, Math.round(base * (1 + reconnectJitter * (2 * this.random() - 1)))));
     this.attempt++;
-    this.reconnectTimer = setTimeout(() => {
+    this.reconnectTimer = this.timers.setTimeout(() => {
       this.reconnectTimer = null;
       if (this.state === 'waiting') this.dial();
     }, delay);
@@ -701,14 +722,14 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     const conn = this.conn;
     // Silence is not a refusal: a server may answer only once it has several frames (or not read at all, and then
     // backpressure is what holds the rest). A reset comes within about one round trip of the connect.
-    this.probeTimer = setTimeout(() => {
+    this.probeTimer = this.timers.setTimeout(() => {
       this.probeTimer = null;
       if (this.conn === conn && !this.heard) this.hear();
     }, this.probeWaitMs);
   }
 
   private clearProbe(): void {
-    if (this.probeTimer !== null) clearTimeout(this.probeTimer);
+    if (this.probeTimer !== null) this.timers.clearTimeout(this.probeTimer);
     this.probeTimer = null;
   }
 

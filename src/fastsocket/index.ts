@@ -21,6 +21,8 @@ export { silentLogger } from './logger';
 export type { Logger } from './logger';
 export { monotonicNs, wallNs } from './clock';
 export type { MonotonicClock } from './clock';
+export { nodeTimers } from './timers';
+export type { TimerHandle, Timers } from './timers';
 export { DEFAULT_PORT, DEFAULT_URL, formatUrl, isLoopback, isSecureScheme, parseUrl, SCHEMES } from './url';
 export type { Endpoint, Scheme } from './url';
 export type { TlsOptions } from './transport';

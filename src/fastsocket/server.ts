@@ -9,6 +9,7 @@ import { latencyRecord } from './latency';
 import { checkLogger, Logger, logSafe } from './logger';
 import { checkInteger, checkKnownKeys, orDefault, checkString, ServerLimits, validateServerLimits } from './options';
 import { SeenIds } from './seen-ids';
+import { isTimers, nodeTimers, TimerHandle, Timers } from './timers';
 import { certificateValidityProblem, checkTlsOptions } from './tls-options';
 import { FrameConnection, isWebSocketProtocolError, listen, Listener, TlsOptions } from './transport';
 import { DEFAULT_URL, Endpoint, isLoopback, isSecureScheme, parseUrl } from './url';
@@ -43,12 +44,17 @@ export interface FastSocketServerOptions extends Partial<ServerLimits> {
   wallClock?: () => number;
   /** Clock-synced records get sync_ok when the offset is known to within this. @default 1000000 (1 ms) */
   syncMaxUncertaintyNs?: number;
+  /**
+   * The timers of the sweeper (timeouts, expired ack-3 records) and of close(); injectable so tests drive them with a
+   * fake clock (e.g. @sinonjs/fake-timers' `createClock()`). @default nodeTimers
+   */
+  timers?: Timers;
 }
 
 /** The first line of an HTTP/1 request (a WebSocket upgrade), as a tcp:// server reads it. */
 const HTTP_REQUEST_LINE = /^[A-Z]+ \S+ HTTP\/1\.[01]\r?$/;
 const KNOWN_OPTIONS = [
-  'url', 'tls', 'stateDir', 'token', 'dedupCapacity', 'writeHighWaterBytes', 'logger', 'clock', 'wallClock', 'syncMaxUncertaintyNs',
+  'url', 'tls', 'stateDir', 'token', 'dedupCapacity', 'writeHighWaterBytes', 'logger', 'clock', 'wallClock', 'syncMaxUncertaintyNs', 'timers',
   'maxFrameBytes', 'maxBadFrames', 'frameTimeoutMs', 'idleTimeoutMs', 'maxConnections', 'ack3TimeoutMs', 'maxPendingAck3',
 ];
 
@@ -191,6 +197,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
   private readonly limits: ServerLimits;
   private readonly logger: Logger;
   private readonly clock: MonotonicClock;
+  private readonly timers: Timers;
   private readonly wallClock: () => number;
   private readonly syncMaxUncertaintyNs: number;
   private readonly tokenDigest: Buffer | null;
@@ -213,7 +220,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
   private listener: Listener | null = null;
   /** listen() under way. */
   private starting: Promise<string> | null = null;
-  private sweeper: NodeJS.Timeout | null = null;
+  private sweeper: TimerHandle | null = null;
   private state: State = 'idle';
   private closing: Promise<void> | null = null;
   private readonly counters: ServerStats = {
@@ -236,6 +243,8 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     this.logger = checkLogger(options.logger);
     this.clock = orDefault(options.clock, monotonicNs);
     if (typeof this.clock !== 'function') throw new OptionError('clock', 'option clock must be a function returning ns');
+    this.timers = orDefault(options.timers, nodeTimers);
+    if (!isTimers(this.timers)) throw new OptionError('timers', 'option timers must have setTimeout, clearTimeout, setInterval and clearInterval functions');
     this.wallClock = orDefault(options.wallClock, wallNs);
     if (typeof this.wallClock !== 'function') throw new OptionError('wallClock', 'option wallClock must be a function returning ns');
     this.syncMaxUncertaintyNs = checkInteger('syncMaxUncertaintyNs', orDefault(options.syncMaxUncertaintyNs, 1_000_000), 0);
@@ -317,7 +326,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     this.listener = listener;
     this.state = 'listening';
     const sweepMs = Math.max(10, Math.min(1000, Math.min(this.limits.frameTimeoutMs, this.limits.idleTimeoutMs, this.limits.ack3TimeoutMs) / 4));
-    this.sweeper = setInterval(() => this.sweep(), sweepMs);
+    this.sweeper = this.timers.setInterval(() => this.sweep(), sweepMs);
     this.sweeper.unref();
     const exposed = exposureWarning(listener.url, this.endpoint.host, isSecureScheme(this.endpoint.scheme), this.tokenDigest !== null, this.options.tls?.ca !== undefined);
     if (exposed) this.logger.warn(exposed);
@@ -345,7 +354,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.state = 'closed';
-    if (this.sweeper) clearInterval(this.sweeper);
+    if (this.sweeper) this.timers.clearInterval(this.sweeper);
     // A peer with latency records pending keeps its connection until their acks 3 are read (the last message's
     // record was lost otherwise: it is on its way when a server closes right after an ack 2) or the grace below ends.
     for (const p of this.peers) {
@@ -357,11 +366,11 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       // stayed bound after close() resolved.
       const stopped = this.listener?.close() ?? this.starting?.then(() => undefined, () => undefined) ?? Promise.resolve();
       // Peers get a moment to read their last acks; one that does not close its side is cut off.
-      await Promise.race([stopped, new Promise<void>((r) => setTimeout(r, 500).unref())]);
+      await Promise.race([stopped, new Promise<void>((r) => this.timers.setTimeout(r, 500).unref())]);
       for (const p of this.peers) p.conn.destroy();
       await stopped;
       // A destroyed socket reports its close a tick or two later; 'disconnect' comes from there.
-      await Promise.race([this.noPeersLeft(), new Promise<void>((r) => setTimeout(r, 2000).unref())]);
+      await Promise.race([this.noPeersLeft(), new Promise<void>((r) => this.timers.setTimeout(r, 2000).unref())]);
       this.seen.close();
     })();
     return this.closing;

@@ -8,6 +8,7 @@ import * as vm from 'node:vm';
 import { WebSocket, WebSocketServer } from 'ws';
 import { DroppedError, FastSocketError, FastSocketServer, MAX_JSON_DEPTH, type FastSocketErrorCode, type MessageEvent, type SendResult } from '../../src/fastsocket';
 import { MAX_TIMER_MS } from '../../src/fastsocket/options';
+import { fakeClock } from '../support/fake-clock';
 import { startClient, startServer, unreachableUrl } from '../support/fixtures';
 import { isMessage, RawServer } from '../support/raw-server';
 import { useTeardown } from '../support/teardown';
@@ -198,6 +199,63 @@ describe('FastSocketClient', () => {
       await waitUntil(() => client.stats().connect_failures >= 1, 'the first connect to fail');
       // A delay past 2^31 - 1 ms fires after 1 ms: the client redialled every millisecond.
       await assert.rejects(waitUntil(() => client.stats().connect_failures >= 2, 'a second connect', 500), /deadline of 500 ms/);
+    });
+  });
+
+  describe('reconnect backoff, on a fake clock (PROTOCOL.md §6: 100 ms doubling to 5 s, +-20 % jitter)', () => {
+    /**
+     * The waits between `attempts` connection attempts that a server refuses at once, read off the fake clock: each
+     * refusal leaves exactly one timer armed, the reconnect, and firing it dials again.
+     */
+    async function backoffWaits(attempts: number, options: Parameters<typeof startClient>[2]): Promise<number[]> {
+      const fake = fakeClock();
+      // The defaults of §6, not the brisk ones the other tests are started with.
+      const client = await startClient(teardown, await unreachableUrl('tcp'), { reconnectMinMs: undefined, reconnectMaxMs: undefined, timers: fake.timers, clock: fake.clock, ...options });
+      client.send(1).catch(() => undefined);
+      const waits: number[] = [];
+      for (let i = 1; i <= attempts; i++) {
+        await waitUntil(() => client.stats().connect_failures === i && fake.pending() === 1, `connection attempt ${i} to be refused and a reconnect armed`);
+        waits.push(fake.next());
+      }
+      return waits;
+    }
+
+    it('waits 100 ms, doubling each time, up to 5 s, without jitter when random() is 0.5', async () => {
+      assert.deepEqual(await backoffWaits(9, { random: () => 0.5 }), [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
+    });
+
+    it('waits up to 20 % less or more, as random() says', async () => {
+      assert.deepEqual(await backoffWaits(7, { random: () => 0 }), [80, 160, 320, 640, 1280, 2560, 4000]);
+      assert.deepEqual(await backoffWaits(7, { random: () => 0.999999 }), [120, 240, 480, 960, 1920, 3840, 6000]);
+    });
+
+    it('waits exactly the longest timer Node holds when the jitter takes reconnectMaxMs past it', async () => {
+      assert.deepEqual(await backoffWaits(2, { reconnectMinMs: MAX_TIMER_MS, reconnectMaxMs: MAX_TIMER_MS, random: () => 0.99 }), [MAX_TIMER_MS, MAX_TIMER_MS]);
+    });
+  });
+
+  describe('newId', () => {
+    it('gives each message the id it returns, on the wire and in the ack', async () => {
+      const { server, url } = await startServer(teardown, 'tcp');
+      let n = 0;
+      const client = await startClient(teardown, url, { newId: () => `veh-7/${++n}` });
+      const seen = collect<MessageEvent>(server, 'message');
+      const acks = await Promise.all([client.send('a'), client.send('b')]);
+      assert.deepEqual(acks.map((a) => a.id), ['veh-7/1', 'veh-7/2']);
+      assert.deepEqual(seen.map((m) => [m.id, m.payload]), [['veh-7/1', 'a'], ['veh-7/2', 'b']]);
+    });
+
+    it('refuses an id that is empty, too long, not a string or already unacknowledged, naming the option, and keeps the others', async () => {
+      const ids: unknown[] = ['ok-1', '', 'x'.repeat(129), 42, 'ok-1', 'ok-2'];
+      let next = 0;
+      const client = await startClient(teardown, await unreachableUrl('tcp'), { newId: () => ids[next++] as string });
+      const sends = ids.map((_, i) => client.send(i));
+      const settled = await Promise.allSettled(sends.slice(1, 5));
+      for (const s of settled) {
+        assert.equal(s.status, 'rejected');
+        assert.ok(s.reason instanceof TypeError && /option newId/.test(s.reason.message), String(s.reason));
+      }
+      assert.equal(client.stats().outbox_messages, 2, 'ok-1 and ok-2 wait in the outbox');
     });
   });
 

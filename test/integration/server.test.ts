@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FastSocketError, FastSocketServer, type LatencyRecord, type Logger, type MessageEvent, type PeerInfo } from '../../src/fastsocket';
 import WebSocket from 'ws';
+import { fakeClock } from '../support/fake-clock';
 import { caFor, startClient, startServer } from '../support/fixtures';
 import { ack3, isAck2, message1, RawPeer } from '../support/raw-peer';
 import { useTeardown } from '../support/teardown';
@@ -303,6 +304,22 @@ describe('FastSocketServer', () => {
       await peer.waitForFrame(isAck2('e-1'));
       await waitUntil(() => server.stats().ack3_expired === 1, 'the pending record to expire');
       peer.sendFrame(ack3('e-1', 10));
+      await waitUntil(() => server.stats().ack3_unknown === 1, 'the late ack 3 to count as unknown');
+      assert.equal(server.stats().latencies, 0);
+    });
+
+    it('keeps a pending record for ack3_timeout_ms after its ack 2 and drops it at the next sweep after that (fake clock)', async () => {
+      const fake = fakeClock();
+      const { server, url } = await startServer(teardown, 'tcp', { ack3TimeoutMs: 10_000, timers: fake.timers, clock: fake.clock });
+      const peer = await rawPeer(url);
+      peer.sendFrame(message1('slow-1', 1));
+      await peer.waitForFrame(isAck2('slow-1'));
+      // The sweeper runs every quarter of the shortest timeout, at most every second: 1 s here.
+      fake.tick(10_000);
+      assert.equal(server.stats().ack3_expired, 0, 'at 10 s the record is exactly ack3_timeout_ms old: still pending');
+      fake.tick(1_000);
+      assert.equal(server.stats().ack3_expired, 1, 'at 11 s it is older: dropped');
+      peer.sendFrame(ack3('slow-1', 10));
       await waitUntil(() => server.stats().ack3_unknown === 1, 'the late ack 3 to count as unknown');
       assert.equal(server.stats().latencies, 0);
     });

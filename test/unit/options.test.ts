@@ -32,6 +32,7 @@ const SERVER_BAD: Record<string, unknown[]> = {
   stateDir: ['', 5, {}, null],
   logger: [null, 5, {}, { debug() {}, info() {}, warn() {} }, console.log],
   clock: [5, 'now', {}],
+  timers: [5, {}, null, { setTimeout() {}, clearTimeout() {}, setInterval() {} }],
 };
 
 const CLIENT_BAD: Record<string, unknown[]> = {
@@ -51,6 +52,8 @@ const CLIENT_BAD: Record<string, unknown[]> = {
   logger: [null, 5, {}, { debug() {}, info() {}, warn() {} }],
   clock: [5, 'now'],
   random: [5, 'x'],
+  timers: [5, {}, null, { setTimeout() {}, clearTimeout() {}, setInterval() {} }],
+  newId: [5, 'id', null],
 };
 
 describe('options', () => {

@@ -1,0 +1,32 @@
+/**
+ * The timers the client and server arm (reconnect backoff, probes, watchdogs, the ack-3 sweeper, close deadlines),
+ * behind one interface so that tests drive them with a fake clock instead of waiting (STYLE.md habit 7).
+ */
+
+/** What a timer function returns: Node's Timeout, or a fake one; `unref` keeps it from holding the process open. */
+export interface TimerHandle {
+  unref(): unknown;
+}
+
+/** The four timer functions, with Node's signatures. @see nodeTimers */
+export interface Timers {
+  setTimeout(callback: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+  setInterval(callback: () => void, ms: number): TimerHandle;
+  clearInterval(handle: TimerHandle): void;
+}
+
+/** Node's own timers (looked up at each call, so a fake installed globally afterwards is used too). */
+export const nodeTimers: Timers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  setInterval: (callback, ms) => setInterval(callback, ms),
+  clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout),
+};
+
+/** True when `value` has the four functions of Timers (an option's check). */
+export function isTimers(value: unknown): value is Timers {
+  if (typeof value !== 'object' || value === null) return false;
+  const t = value as Record<string, unknown>;
+  return typeof t.setTimeout === 'function' && typeof t.clearTimeout === 'function' && typeof t.setInterval === 'function' && typeof t.clearInterval === 'function';
+}
