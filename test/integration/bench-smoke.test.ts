@@ -185,7 +185,9 @@ describe('bench/protocol.js --awake', () => {
     const report = JSON.parse(stdout) as { awake: boolean; rows: Row[] };
     assert.equal(report.awake, true);
     assert.deepEqual(report.rows.map((r) => r.impl), ['raw-tcp', 'fastsocket-tcp']);
-    assert.notEqual(cpuLatencyTarget(), 0, 'released at the end of the run');
+    // Not checked here that the target is back: the bench has exited, and the kernel drops an exited process's
+    // request; the value read now is the minimum over every process on the machine (a second test run holding it
+    // made this fail). holdCpusAwake's own release is checked in process, above.
   });
 });
 
