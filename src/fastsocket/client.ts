@@ -755,7 +755,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     const conn = this.conn;
     // A connection being closed (frame timeout, bad frames) stays this.conn until its 'close', up to 2 s when the server
     // holds its side open: what was "written" there went nowhere, then came back marked resent and blamed for the close.
-    if (!conn || conn.isClosed || this.state !== 'connected') return;
+    // So is one whose server has begun to close it (a ws close frame read, its handshake under way).
+    if (!conn || !conn.writable || this.state !== 'connected') return;
     while (this.queueHead < this.queue.length && !conn.congested(this.writeHighWater)) {
       if (!this.heard && this.writtenUnheard > 0) {
         this.armProbe();

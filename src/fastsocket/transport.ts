@@ -89,6 +89,14 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
     return this.closed;
   }
 
+  /**
+   * Whether a frame written now can reach the peer: not once the peer has begun to close. A WebSocket that read the
+   * peer's close frame stays open for the close handshake, a round trip, and drops what is sent meanwhile.
+   */
+  get writable(): boolean {
+    return !this.closed;
+  }
+
   /** Bytes written but not yet handed to the kernel. */
   get bufferedBytes(): number {
     return this.pendingBytes + this.transportBuffered();
@@ -463,6 +471,10 @@ class WsConnection extends FrameConnection {
       const partial = (receiver?._bufferedBytes ?? 0) > 0 || (receiver?._fragments?.length ?? 0) > 0 || (receiver?._fragmented ?? 0) > 0;
       this.partialSinceMs = unfinishedSince(partial, this.messageInRead, this.partialSinceMs, this.lastActivityMs);
     });
+  }
+
+  override get writable(): boolean {
+    return !this.closed && this.ws.readyState === WebSocket.OPEN;
   }
 
   pauseReading(): void {

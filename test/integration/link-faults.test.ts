@@ -278,6 +278,33 @@ describe('FastSocketClient and FastSocketServer on a link that fails', function 
     }
   }
 
+  for (const scheme of ['ws', 'wss'] as const) {
+    it(`${scheme}: a message sent after the server's close frame came goes on the next connection, not marked resent`, async () => {
+      // The server closes an idle connection with a close frame; on a 20/20 ms link the connection closes only a
+      // round trip after the client read it. A message sent in between went into the closing connection, nowhere.
+      const { server, url } = await startServer(teardown, scheme, { idleTimeoutMs: 300 });
+      const proxy = await DelayProxy.start({ target: url, up: { delayMs: 20 }, down: { delayMs: 20 } });
+      teardown.add(() => proxy.close());
+      const client = await startClient(teardown, proxy.url);
+      const messages = collect<MessageEvent>(server, 'message');
+      await withDeadline(client.send({ n: 0 }), 'the first ack');
+      const closeFrameDelivered = new Promise<void>((resolve) => {
+        // On wss the frames are inside TLS records: the first bytes down once the server has closed for idleness.
+        proxy.on('leave', (rec, data) => {
+          if (rec.direction === 'down' && (scheme === 'wss' ? server.stats().closed_idle === 1 : data[0] === 0x88)) resolve();
+        });
+      });
+      await withDeadline(closeFrameDelivered, 'the close frame reaching the client', 2000);
+      // It is on the client's socket: a few ms let the client read it, well inside the 40 ms before the close completes.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      assert.equal(client.stats().reconnects, 0, 'still on the first connection');
+      const second = await withDeadline(client.send({ n: 1 }), 'the second ack', 3000);
+      assert.equal(second.resent, false, 'the second message was never written before: not a resend');
+      assert.deepEqual(messages.map((m) => m.resent), [false, false]);
+      assert.equal(client.stats().resent, 0);
+    });
+  }
+
   describe('#close and #destroy while reconnecting', () => {
     it('close() waits its deadline while the link refuses, then rejects what is left with FS_ERR_CLOSED', async () => {
       const r = await rig(teardown, 'tcp');
