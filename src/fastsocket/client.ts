@@ -589,7 +589,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     });
     conn.on('drain', () => this.pump());
     let refusal: Error | null = null;
+    let reset = false;
     conn.on('error', (err) => {
+      if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') reset = true;
       if (isWebSocketProtocolError(err)) this.logger.warn(`closing the connection to ${this.url}: ${err.message}`);
       else if (isTlsAlert(err)) {
         // With TLS 1.3 a server checks our certificate after our side of the handshake is done: its verdict comes here.
@@ -603,7 +605,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     watchdog.unref();
     conn.on('close', () => {
       clearInterval(watchdog);
-      this.onClosed(conn, refusal);
+      this.onClosed(conn, refusal, reset);
     });
     conn.resumeReading();
     this.helloUnanswered = this.clientId !== null || this.options.token !== undefined;
@@ -616,8 +618,11 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.pump();
   }
 
-  /** @param refusal the server's TLS alert, when it refused the handshake after our side had completed it */
-  private onClosed(conn: FrameConnection, refusal: Error | null): void {
+  /**
+   * @param refusal the server's TLS alert, when it refused the handshake after our side had completed it
+   * @param reset the connection was reset (a link cut, or a server that reset it)
+   */
+  private onClosed(conn: FrameConnection, refusal: Error | null, reset: boolean): void {
     if (this.conn !== conn) return;
     this.conn = null;
     this.clearProbe();
@@ -628,9 +633,11 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     // A refusal was warned about when its alert came.
     if (this.helloUnanswered && refusal === null) {
       // A server closes without a word on a wrong token (tcp, tls), and so does a ws server read by a tcp client: said
-      // only at info, the client's side looked like a flaky link, reconnecting for ever.
+      // only at info, the client's side looked like a flaky link, reconnecting for ever. A reset is said first: on a
+      // link cut during the hello, the warning blamed only the token or the scheme.
       this.logger.warn(
-        `disconnected from ${this.url} before the server answered the hello (a wrong or missing token? a server on another scheme ` +
+        `disconnected from ${this.url} before the server answered the hello (${reset ? 'the connection was reset: a link cut? ' : ''}` +
+          `a wrong or missing token? a server on another scheme ` +
           `than ${this.endpoint.scheme}://?${this.options.tls?.cert ? ' a refused client certificate?' : ''} the server's log says why); ` +
           `${this.outbox.size} messages unacknowledged`,
       );

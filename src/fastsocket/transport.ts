@@ -454,6 +454,11 @@ class WsConnection extends FrameConnection {
     });
     const raw = (ws as unknown as { _socket?: net.Socket })._socket;
     raw?.on('drain', () => this.emitDrain());
+    // ws closes on a socket error (1006) without reporting it; a reset is said as on tcp, so the client can tell a link
+    // cut from a refusal.
+    raw?.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'ECONNRESET') this.emit('error', err);
+    });
     // ws only reports whole messages; its receiver's buffer tells whether one has started and not ended, which the
     // frame timeout needs. This listener runs after ws's own, so the receiver has already consumed the chunk.
     const receiver = (ws as unknown as { _receiver?: { _bufferedBytes?: number; _fragments?: unknown[]; _fragmented?: number } })._receiver;

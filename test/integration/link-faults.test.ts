@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { FastSocketClient, FastSocketError, type ClientStats, type FastSocketClientOptions, type FastSocketServer, type FastSocketServerOptions, type LatencyRecord, type MessageEvent, type Scheme, type SendResult } from '../../src/fastsocket';
 import { DelayProxy } from '../support/delay-proxy';
 import { chunkText, FaultLink, type FaultKind } from '../support/fault-link';
-import { startClient, startServer } from '../support/fixtures';
+import { capturingLogger, startClient, startServer } from '../support/fixtures';
 import { seededRandom } from '../support/seeded-random';
 import { useTeardown, type Teardown } from '../support/teardown';
 import { collect, waitUntil, withDeadline } from '../support/wait';
@@ -294,6 +294,19 @@ describe('FastSocketClient and FastSocketServer on a link that fails', function 
       assert.equal(second.resent, false, 'the second message was never written before: not a resend');
       assert.deepEqual(messages.map((m) => m.resent), [false, false]);
       assert.equal(client.stats().resent, 0);
+    });
+  }
+
+  for (const scheme of ['tcp', 'ws'] as const) {
+    it(`${scheme}: a reset during the hello is warned about as a reset, not only as a refused token or a wrong scheme`, async () => {
+      const logger = capturingLogger();
+      const r = await rig(teardown, scheme, { client: { clientId: 'veh-1', logger } });
+      r.link.arm({ direction: 'up', match: (c) => chunkText(c).includes('"type":"hello"'), keep: (c) => c.length >> 1, kind: 'rst' });
+      r.send();
+      await r.settled();
+      const warnings = logger.lines.filter((l) => l.startsWith('warn') && l.includes('before the server answered the hello'));
+      assert.equal(warnings.length, 1, logger.lines.join('\n'));
+      assert.match(warnings[0]!, /reset/);
     });
   }
 
