@@ -610,7 +610,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     });
     conn.on('drain', () => this.pump());
     let refusal: Error | null = null;
+    let reset = false;
     conn.on('error', (err) => {
+      if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') reset = true;
       if (isWebSocketProtocolError(err)) this.logger.warn(`closing the connection to ${this.url}: ${err.message}`);
       else if (isTlsAlert(err)) {
         // With TLS 1.3 a server checks our certificate after our side of the handshake is done: its verdict comes here.
@@ -624,7 +626,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     watchdog.unref();
     conn.on('close', () => {
       this.timers.clearInterval(watchdog);
-      this.onClosed(conn, refusal);
+      this.onClosed(conn, refusal, reset);
     });
     conn.resumeReading();
     this.helloUnanswered = this.clientId !== null || this.options.token !== undefined;
@@ -637,8 +639,11 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.pump();
   }
 
-  /** @param refusal the server's TLS alert, when it refused the handshake after our side had completed it */
-  private onClosed(conn: FrameConnection, refusal: Error | null): void {
+  /**
+   * @param refusal the server's TLS alert, when it refused the handshake after our side had completed it
+   * @param reset the connection was reset (a link cut, or a server that reset it)
+   */
+  private onClosed(conn: FrameConnection, refusal: Error | null, reset: boolean): void {
     if (this.conn !== conn) return;
     this.conn = null;
     this.clearProbe();
@@ -649,9 +654,11 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     // A refusal was warned about when its alert came.
     if (this.helloUnanswered && refusal === null) {
       // A server closes without a word on a wrong token (tcp, tls), and so does a ws server read by a tcp client: said
-      // only at info, the client's side looked like a flaky link, reconnecting for ever.
+      // only at info, the client's side looked like a flaky link, reconnecting for ever. A reset is said first: on a
+      // link cut during the hello, the warning blamed only the token or the scheme.
       this.logger.warn(
-        `disconnected from ${this.url} before the server answered the hello (a wrong or missing token? a server on another scheme ` +
+        `disconnected from ${this.url} before the server answered the hello (${reset ? 'the connection was reset: a link cut? ' : ''}` +
+          `a wrong or missing token? a server on another scheme ` +
           `than ${this.endpoint.scheme}://?${this.options.tls?.cert ? ' a refused client certificate?' : ''} the server's log says why); ` +
           `${this.outbox.size} messages unacknowledged`,
       );
@@ -776,7 +783,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     const conn = this.conn;
     // A connection being closed (frame timeout, bad frames) stays this.conn until its 'close', up to 2 s when the server
     // holds its side open: what was "written" there went nowhere, then came back marked resent and blamed for the close.
-    if (!conn || conn.isClosed || this.state !== 'connected') return;
+    // So is one whose server has begun to close it (a ws close frame read, its handshake under way).
+    if (!conn || !conn.writable || this.state !== 'connected') return;
     while (this.queueHead < this.queue.length && !conn.congested(this.writeHighWater)) {
       if (!this.heard && this.writtenUnheard > 0) {
         this.armProbe();

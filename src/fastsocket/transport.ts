@@ -89,6 +89,14 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
     return this.closed;
   }
 
+  /**
+   * Whether a frame written now can reach the peer: not once the peer has begun to close. A WebSocket that read the
+   * peer's close frame stays open for the close handshake, a round trip, and drops what is sent meanwhile.
+   */
+  get writable(): boolean {
+    return !this.closed;
+  }
+
   /** Bytes written but not yet handed to the kernel. */
   get bufferedBytes(): number {
     return this.pendingBytes + this.transportBuffered();
@@ -446,6 +454,11 @@ class WsConnection extends FrameConnection {
     });
     const raw = (ws as unknown as { _socket?: net.Socket })._socket;
     raw?.on('drain', () => this.emitDrain());
+    // ws closes on a socket error (1006) without reporting it; a reset is said as on tcp, so the client can tell a link
+    // cut from a refusal.
+    raw?.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'ECONNRESET') this.emit('error', err);
+    });
     // ws only reports whole messages; its receiver's buffer tells whether one has started and not ended, which the
     // frame timeout needs. This listener runs after ws's own, so the receiver has already consumed the chunk.
     const receiver = (ws as unknown as { _receiver?: { _bufferedBytes?: number; _fragments?: unknown[]; _fragmented?: number } })._receiver;
@@ -463,6 +476,10 @@ class WsConnection extends FrameConnection {
       const partial = (receiver?._bufferedBytes ?? 0) > 0 || (receiver?._fragments?.length ?? 0) > 0 || (receiver?._fragmented ?? 0) > 0;
       this.partialSinceMs = unfinishedSince(partial, this.messageInRead, this.partialSinceMs, this.lastActivityMs);
     });
+  }
+
+  override get writable(): boolean {
+    return !this.closed && this.ws.readyState === WebSocket.OPEN;
   }
 
   pauseReading(): void {
