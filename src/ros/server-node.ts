@@ -569,8 +569,13 @@ function senderKey(p: { client_id: string | null; peer: string }): string {
   return p.client_id ?? p.peer;
 }
 
+/** ns to ms; NaN for a window without samples (as ~/latency_stats has it), where the summary's 0 would read 0 ms. */
+function msOf(s: LatencySummary): (ns: number) => number {
+  return (ns) => (s.count > 0 ? ns / 1e6 : NaN);
+}
+
 function latencyValues(s: LatencySummary): Record<string, number> {
-  const ms = (ns: number): number => ns / 1e6;
+  const ms = msOf(s);
   return {
     latency_window_samples: s.count,
     latency_mean_ms: ms(s.mean),
@@ -584,12 +589,14 @@ function latencyValues(s: LatencySummary): Record<string, number> {
 }
 
 function ageValues(s: LatencySummary): Record<string, number> {
-  return { age_window_samples: s.count, age_p50_ms: s.p50 / 1e6, age_p95_ms: s.p95 / 1e6, age_max_ms: s.max / 1e6 };
+  const ms = msOf(s);
+  return { age_window_samples: s.count, age_p50_ms: ms(s.p50), age_p95_ms: ms(s.p95), age_max_ms: ms(s.max) };
 }
 
 /** Negative uplinks (offset error larger than the uplink) count as 0 in the percentiles. */
 function uplinkValues(s: LatencySummary): Record<string, number> {
-  return { uplink_wall_window_samples: s.count, uplink_wall_p50_ms: s.p50 / 1e6, uplink_wall_p95_ms: s.p95 / 1e6, uplink_wall_max_ms: s.max / 1e6 };
+  const ms = msOf(s);
+  return { uplink_wall_window_samples: s.count, uplink_wall_p50_ms: ms(s.p50), uplink_wall_p95_ms: ms(s.p95), uplink_wall_max_ms: ms(s.max) };
 }
 
 function sumCounts(all: SeqCounts[]): SeqCounts {

@@ -53,7 +53,7 @@ describe('Bridge', () => {
       assert.equal(r.bridge.topics()[0].type, 'std_msgs/msg/String');
       assert.deepEqual(r.sent(), [{
         topic: '/chatter', type: 'std_msgs/msg/String', seq: 0, stamp_ns: r.clock.wall,
-        qos: { reliability: 'reliable', durability: 'volatile', depth: 10 }, msg: { data: 'hello' },
+        qos: { reliability: 'reliable', durability: 'volatile', depth: 100 }, msg: { data: 'hello' },
       }]);
     });
 
@@ -84,7 +84,7 @@ describe('Bridge', () => {
       r.bridge.start();
       pub.publish({ data: 2.5 });
       assert.equal(r.sent().length, 1);
-      assert.deepEqual(r.sent()[0].qos, { reliability: 'best_effort', durability: 'volatile', depth: 10 });
+      assert.deepEqual(r.sent()[0].qos, { reliability: 'best_effort', durability: 'volatile', depth: 100 });
     });
 
     it('receives the latched message of a transient-local publisher that published before the bridge started', () => {

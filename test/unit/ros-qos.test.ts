@@ -4,7 +4,16 @@ import { chooseSubscriptionQos, qos } from '../../src/ros/qos';
 describe('chooseSubscriptionQos', () => {
   describe('#matching publishers', () => {
     it('subscribes reliable and volatile when the publishers are reliable and volatile', () => {
-      assert.deepEqual(chooseSubscriptionQos({}, [qos('reliable', 'volatile', 10)]), qos('reliable', 'volatile', 10));
+      assert.deepEqual(chooseSubscriptionQos({}, [qos('reliable', 'volatile', 10)]), qos('reliable', 'volatile', 100));
+    });
+
+    it('queues at least 100 messages of a volatile topic, so a 100 Hz topic survives the bridge converting a camera frame', () => {
+      assert.equal(chooseSubscriptionQos({}, [qos('reliable', 'volatile', 10)]).depth, 100);
+      assert.equal(chooseSubscriptionQos({}, [qos('best_effort', 'volatile', 5)]).depth, 100);
+      assert.equal(chooseSubscriptionQos({}, [qos('reliable', 'volatile', 500)]).depth, 500);
+      assert.equal(chooseSubscriptionQos({ reliability: 'reliable', durability: 'volatile' }, []).depth, 100);
+      assert.equal(chooseSubscriptionQos({ durability: 'transient_local' }, [qos('reliable', 'volatile', 10)]).depth, 10);
+      assert.equal(chooseSubscriptionQos({ depth: 7 }, [qos('reliable', 'volatile', 10)]).depth, 7);
     });
 
     it('subscribes best-effort when any publisher is best-effort, since a reliable reader would hear nothing from it', () => {
@@ -31,11 +40,11 @@ describe('chooseSubscriptionQos', () => {
     });
 
     it('takes the deepest queue, not the sum, when the publishers are volatile (their histories are not replayed)', () => {
-      assert.equal(chooseSubscriptionQos({}, Array.from({ length: 12 }, () => qos('reliable', 'volatile', 10))).depth, 10);
+      assert.equal(chooseSubscriptionQos({}, Array.from({ length: 12 }, () => qos('reliable', 'volatile', 200))).depth, 200);
     });
 
-    it('uses the ROS default when there are no publishers', () => {
-      assert.deepEqual(chooseSubscriptionQos({}, []), qos('reliable', 'volatile', 10));
+    it('uses the ROS default reliability and durability when there are no publishers', () => {
+      assert.deepEqual(chooseSubscriptionQos({}, []), qos('reliable', 'volatile', 100));
     });
   });
 

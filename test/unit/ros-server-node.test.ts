@@ -477,6 +477,20 @@ describe('ServerNode', () => {
       assert.deepEqual([topic.age_window_samples, topic.age_max_ms, topic.latency_window_samples], ['2', '2000', '1']);
       assert.equal(values(array.status.find((s) => s.name === 'fastsocket_server: link')).age_records, '2');
     });
+
+    it('reports NaN, not 0 ms, for the latency and age of a window without records, as ~/latency_stats does', () => {
+      const { srv } = server();
+      exchange(srv, 0);
+      srv.closeWindow();
+      srv.closeWindow();
+      for (const name of ['fastsocket_server: /chatter', 'fastsocket_server: link']) {
+        const v = values(srv.diagnostics().find((s) => s.name === name));
+        assert.deepEqual([v.latency_window_samples, v.age_window_samples], ['0', '0'], name);
+        for (const key of ['latency_mean_ms', 'latency_min_ms', 'latency_max_ms', 'latency_p50_ms', 'latency_p95_ms', 'latency_p99_ms', 'latency_jitter_ms', 'age_p50_ms', 'age_p95_ms', 'age_max_ms']) {
+          assert.equal(v[key], 'NaN', `${name} ${key}`);
+        }
+      }
+    });
   });
 
   describe('#handleLatency (record_path)', () => {
