@@ -280,15 +280,19 @@ describe('FastSocketClient and FastSocketServer on a link that fails', function 
       const client = await startClient(teardown, proxy.url);
       const messages = collect<MessageEvent>(server, 'message');
       await withDeadline(client.send({ n: 0 }), 'the first ack');
-      const closeFrameDelivered = new Promise<void>((resolve) => {
+      let closeFrameDelivered = false;
+      const closeFrameRead = new Promise<void>((resolve) => {
         // On wss the frames are inside TLS records: the first bytes down once the server has closed for idleness.
         proxy.on('leave', (rec, data) => {
-          if (rec.direction === 'down' && (scheme === 'wss' ? server.stats().closed_idle === 1 : data[0] === 0x88)) resolve();
+          if (rec.direction === 'down' && (scheme === 'wss' ? server.stats().closed_idle === 1 : data[0] === 0x88)) closeFrameDelivered = true;
+        });
+        // The client answers the close frame with its own once it has read it: the first bytes up after it (an idle
+        // client sends nothing else), which take 20 ms to reach the server, so the connection is still closing.
+        proxy.on('enter', (rec: { direction: string }) => {
+          if (closeFrameDelivered && rec.direction === 'up') resolve();
         });
       });
-      await withDeadline(closeFrameDelivered, 'the close frame reaching the client', 2000);
-      // It is on the client's socket: a few ms let the client read it, well inside the 40 ms before the close completes.
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await withDeadline(closeFrameRead, 'the client to read the close frame and answer it', 2000);
       assert.equal(client.stats().reconnects, 0, 'still on the first connection');
       const second = await withDeadline(client.send({ n: 1 }), 'the second ack', 3000);
       assert.equal(second.resent, false, 'the second message was never written before: not a resend');
