@@ -110,6 +110,12 @@ export interface Ros1PortOptions {
    */
   subscriberWaitMs?: number;
   /**
+   * Bytes published to one subscriber that its socket has not taken yet, past which further messages are dropped for
+   * that subscriber alone (with a warning), as roscpp's per-connection queue drops: without a bound, a subscriber that
+   * stops reading (a frozen node, rviz behind a slow link) kept every later message in memory. @default 32 MiB
+   */
+  subscriberBacklogBytes?: number;
+  /**
    * Called when the master asks a node to shut down (another node registered under its name, `rosnode kill`);
    * the node has then stopped publishing, and a ROS 1 process is expected to exit. @default log only
    */
@@ -388,6 +394,7 @@ export class Ros1Node implements RosNode {
       const ready = this.ready.then(async () => {
         await retired;
         const publication = await this.fg.advertise({ topic: name, dataType: ros1Type, latching, messageDefinitionText: fullText, md5sum });
+        this.boundSubscriberBacklog(name, publication);
         await this.awaitSubscribers(name, publication);
       });
       ready.catch((err: Error) => this.logger.error(`cannot advertise ${name} (${ros1Type}): ${err.message}`));
@@ -494,6 +501,41 @@ export class Ros1Node implements RosNode {
       const i = node.lastIndexOf('/');
       return { nodeName: node.slice(i + 1), nodeNamespace: i <= 0 ? '/' : node.slice(0, i), type: toRos2TypeName(type), qos: ROS1_PUBLISHER_QOS };
     });
+  }
+
+  /**
+   * @foxglove/ros1 hands each message to every subscriber's socket without a limit, so what a subscriber does not read
+   * piles up here (a stopped subscriber of a 5 Hz, 2 MB camera took the server to 1 GB in 30 s). Each subscriber of
+   * `publication` gets messages only while less than `subscriberBacklogBytes` of what it was sent is still unwritten;
+   * the others are not held back by it.
+   */
+  private boundSubscriberBacklog(topic: string, publication: unknown): void {
+    type Client = { write(data: Uint8Array): Promise<void> };
+    const p = publication as { addSubscriber?: (id: number, caller: string, client: Client) => void } | null;
+    if (typeof p?.addSubscriber !== 'function') {
+      this.logger.debug(`${topic}: cannot see this publisher's subscribers; their backlog is not bounded`);
+      return;
+    }
+    const limit = this.port.options.subscriberBacklogBytes ?? 32 * 1024 * 1024;
+    const add = p.addSubscriber.bind(p);
+    p.addSubscriber = (id, caller, client) => {
+      const write = client.write.bind(client);
+      let pending = 0;
+      client.write = async (data) => {
+        // A message larger than the limit still goes to a subscriber that has taken everything before it.
+        if (pending > 0 && pending + data.length > limit) {
+          this.throttle.warn(`backlog:${topic}:${caller}`, `dropped a message on ${topic} for the subscriber ${caller}, which has not yet taken ${pending} bytes sent to it (at most ${limit} may wait)`);
+          return;
+        }
+        pending += data.length;
+        try {
+          await write(data);
+        } finally {
+          pending -= data.length;
+        }
+      };
+      add(id, caller, client);
+    };
   }
 
   /**
