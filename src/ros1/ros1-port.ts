@@ -401,6 +401,7 @@ export class Ros1Node implements RosNode {
         await retired;
         const publication = await this.fg.advertise({ topic: name, dataType: ros1Type, latching, messageDefinitionText: fullText, md5sum });
         this.boundSubscriberBacklog(name, publication);
+        if (latching) this.latchHistory(name, publication, q.depth);
         await this.awaitSubscribers(name, publication);
       });
       ready.catch((err: Error) => this.logger.error(`cannot advertise ${name} (${ros1Type}): ${err.message}`));
@@ -541,6 +542,38 @@ export class Ros1Node implements RosNode {
         }
       };
       add(id, caller, client);
+    };
+  }
+
+  /**
+   * A latched ROS 1 publication hands a new subscriber only its last message, where a transient-local ROS 2 publisher
+   * of depth N hands the last N: /tf_static from several static broadcasters on a vehicle, republished by one server
+   * publisher, reached a subscriber that came later as the last broadcaster's transforms alone. Keeps the last
+   * `depth` messages and hands them all to each new subscriber, oldest first.
+   */
+  private latchHistory(topic: string, publication: unknown, depth: number): void {
+    type Client = { write(data: Uint8Array): Promise<void> };
+    const p = publication as {
+      write?: (transport: string, data: Uint8Array) => Promise<void>;
+      latchedMessage?: (transport: string) => Uint8Array | undefined;
+      addSubscriber?: (id: number, caller: string, client: Client) => void;
+    } | null;
+    if (typeof p?.write !== 'function' || typeof p.latchedMessage !== 'function' || typeof p.addSubscriber !== 'function') {
+      this.logger.debug(`${topic}: cannot see this publisher's latched message; a new subscriber gets the last one only`);
+      return;
+    }
+    const history: Uint8Array[] = [];
+    const write = p.write.bind(p);
+    p.write = (transport, data) => {
+      if (history.push(data) > Math.max(1, depth)) history.shift();
+      return write(transport, data);
+    };
+    // The library writes its one latched message as the subscriber connects; these are written instead.
+    p.latchedMessage = () => undefined;
+    const add = p.addSubscriber.bind(p);
+    p.addSubscriber = (id, caller, client) => {
+      add(id, caller, client);
+      for (const data of history) void client.write(new Uint8Array(data));
     };
   }
 

@@ -70,6 +70,27 @@ describe('Ros1Node on a real roscore', function () {
     });
   });
 
+  describe('#createPublisher latched', () => {
+    // Regression test: a latched publication handed a new subscriber only its last message, so /tf_static from a
+    // vehicle's several static broadcasters (a ROS 2 bridge sends it transient-local with their summed depth) reached
+    // a ROS 1 subscriber that came later as the last broadcaster's transforms alone; a ROS 2 server hands it all.
+    it('hands a subscriber that comes later the last depth messages of a transient_local topic, oldest first', async () => {
+      const p = await openRos1Port({ env: master!.env(), args: ['__name:=latch_test'], rosout: false, subscriberWaitMs: 0, masterWaitMs: 10_000 });
+      try {
+        const node = p.createNode('latch_test');
+        await node.whenReady();
+        const pub = node.createPublisher('std_msgs/msg/String', '/latched_history', qos('reliable', 'transient_local', 3));
+        for (const data of ['m0', 'm1', 'm2', 'm3']) pub.publish({ data });
+        const echo = master!.start('rostopic echo /latched_history');
+        await echo.waitFor(/^data: "m3"$/m, 30_000);
+        assert.deepEqual([...echo.output().matchAll(/^data: "(\w+)"$/gm)].map((m) => m[1]), ['m1', 'm2', 'm3']);
+        await echo.stop(5000);
+      } finally {
+        await p.close();
+      }
+    });
+  });
+
   describe('#createPublisher with a subscriber that stops reading', () => {
     // Regression test: @foxglove/ros1 handed every message to every subscriber's socket without a limit, so a
     // subscriber that stopped reading (a frozen node, rviz behind a slow link) kept all later messages in the
