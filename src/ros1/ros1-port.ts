@@ -110,6 +110,12 @@ export interface Ros1PortOptions {
    */
   subscriberWaitMs?: number;
   /**
+   * Bytes published to one subscriber that its socket has not taken yet, past which further messages are dropped for
+   * that subscriber alone (with a warning), as roscpp's per-connection queue drops: without a bound, a subscriber that
+   * stops reading (a frozen node, rviz behind a slow link) kept every later message in memory. @default 32 MiB
+   */
+  subscriberBacklogBytes?: number;
+  /**
    * Called when the master asks a node to shut down (another node registered under its name, `rosnode kill`);
    * the node has then stopped publishing, and a ROS 1 process is expected to exit. @default log only
    */
@@ -245,6 +251,8 @@ export class Ros1Node implements RosNode {
   private readonly unregistering = new Map<string, Promise<unknown>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly throttle: LogThrottle;
+  /** For a subscription's link to a publisher, retried every <= 10 s while a dead publisher stays registered. */
+  private readonly linkThrottle: LogThrottle;
   private readonly ready: Promise<void>;
   private readyError: Error | null = null;
   private graph: { atMs: number; publishers: Map<string, string[]>; types: Map<string, string> } = { atMs: -Infinity, publishers: new Map(), types: new Map() };
@@ -266,11 +274,15 @@ export class Ros1Node implements RosNode {
     this.logger = this.makeLogger(level);
     if (wanted !== undefined && wanted !== level) this.logger.warn(`parameter log_level: expected one of ${LEVELS.join(', ')}, got ${JSON.stringify(wanted)}; using ${level}`);
     this.throttle = new LogThrottle(this.logger);
+    this.linkThrottle = new LogThrottle(this.logger, 60_000);
     const fgLog = {
       debug: (m: string) => this.logger.debug(m),
-      // The library's info lines are registration chatter; its warnings are worth seeing.
+      // The library's info lines are registration chatter; its warnings are worth seeing, except those of a
+      // subscription's TCPROS link (`tcpros://host:port ...`): three at every retry, every <= 10 s for as long as the
+      // master lists a publisher that died (288 lines in 40 s for one killed node with six topics). The subscription's
+      // error event says it once per topic instead.
       info: (m: string) => this.logger.debug(m),
-      warn: (m: string) => this.logger.warn(m),
+      warn: (m: string) => (m.startsWith('tcpros://') ? this.logger.debug(m) : this.logger.warn(m)),
       error: (m: string) => this.logger.error(m),
     };
     const host = this.port.args.hostname ?? port.env.ROS_HOSTNAME ?? port.env.ROS_IP ?? osHostname();
@@ -388,6 +400,8 @@ export class Ros1Node implements RosNode {
       const ready = this.ready.then(async () => {
         await retired;
         const publication = await this.fg.advertise({ topic: name, dataType: ros1Type, latching, messageDefinitionText: fullText, md5sum });
+        this.boundSubscriberBacklog(name, publication);
+        if (latching) this.latchHistory(name, publication, q.depth);
         await this.awaitSubscribers(name, publication);
       });
       ready.catch((err: Error) => this.logger.error(`cannot advertise ${name} (${ros1Type}): ${err.message}`));
@@ -459,7 +473,7 @@ export class Ros1Node implements RosNode {
           }
           for (const h of s.handlers) h(message);
         });
-        fgSub.on('error', (err) => this.throttle.warn(`sub:${name}`, `subscription to ${name}: ${err.message}`));
+        fgSub.on('error', (err) => this.linkThrottle.warn(`sub:${name}`, `subscription to ${name}: ${err.message} (retrying for as long as the master lists the publisher)`));
       });
     }
     const s = sub;
@@ -494,6 +508,73 @@ export class Ros1Node implements RosNode {
       const i = node.lastIndexOf('/');
       return { nodeName: node.slice(i + 1), nodeNamespace: i <= 0 ? '/' : node.slice(0, i), type: toRos2TypeName(type), qos: ROS1_PUBLISHER_QOS };
     });
+  }
+
+  /**
+   * @foxglove/ros1 hands each message to every subscriber's socket without a limit, so what a subscriber does not read
+   * piles up here (a stopped subscriber of a 5 Hz, 2 MB camera took the server to 1 GB in 30 s). Each subscriber of
+   * `publication` gets messages only while less than `subscriberBacklogBytes` of what it was sent is still unwritten;
+   * the others are not held back by it.
+   */
+  private boundSubscriberBacklog(topic: string, publication: unknown): void {
+    type Client = { write(data: Uint8Array): Promise<void> };
+    const p = publication as { addSubscriber?: (id: number, caller: string, client: Client) => void } | null;
+    if (typeof p?.addSubscriber !== 'function') {
+      this.logger.debug(`${topic}: cannot see this publisher's subscribers; their backlog is not bounded`);
+      return;
+    }
+    const limit = this.port.options.subscriberBacklogBytes ?? 32 * 1024 * 1024;
+    const add = p.addSubscriber.bind(p);
+    p.addSubscriber = (id, caller, client) => {
+      const write = client.write.bind(client);
+      let pending = 0;
+      client.write = async (data) => {
+        // A message larger than the limit still goes to a subscriber that has taken everything before it.
+        if (pending > 0 && pending + data.length > limit) {
+          this.throttle.warn(`backlog:${topic}:${caller}`, `dropped a message on ${topic} for the subscriber ${caller}, which has not yet taken ${pending} bytes sent to it (at most ${limit} may wait)`);
+          return;
+        }
+        pending += data.length;
+        try {
+          await write(data);
+        } finally {
+          pending -= data.length;
+        }
+      };
+      add(id, caller, client);
+    };
+  }
+
+  /**
+   * A latched ROS 1 publication hands a new subscriber only its last message, where a transient-local ROS 2 publisher
+   * of depth N hands the last N: /tf_static from several static broadcasters on a vehicle, republished by one server
+   * publisher, reached a subscriber that came later as the last broadcaster's transforms alone. Keeps the last
+   * `depth` messages and hands them all to each new subscriber, oldest first.
+   */
+  private latchHistory(topic: string, publication: unknown, depth: number): void {
+    type Client = { write(data: Uint8Array): Promise<void> };
+    const p = publication as {
+      write?: (transport: string, data: Uint8Array) => Promise<void>;
+      latchedMessage?: (transport: string) => Uint8Array | undefined;
+      addSubscriber?: (id: number, caller: string, client: Client) => void;
+    } | null;
+    if (typeof p?.write !== 'function' || typeof p.latchedMessage !== 'function' || typeof p.addSubscriber !== 'function') {
+      this.logger.debug(`${topic}: cannot see this publisher's latched message; a new subscriber gets the last one only`);
+      return;
+    }
+    const history: Uint8Array[] = [];
+    const write = p.write.bind(p);
+    p.write = (transport, data) => {
+      if (history.push(data) > Math.max(1, depth)) history.shift();
+      return write(transport, data);
+    };
+    // The library writes its one latched message as the subscriber connects; these are written instead.
+    p.latchedMessage = () => undefined;
+    const add = p.addSubscriber.bind(p);
+    p.addSubscriber = (id, caller, client) => {
+      add(id, caller, client);
+      for (const data of history) void client.write(new Uint8Array(data));
+    };
   }
 
   /**

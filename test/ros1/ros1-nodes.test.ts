@@ -137,6 +137,24 @@ describe('fastsocket on ROS 1 (bridge1 -> server1 on a real roscore)', function 
     });
   });
 
+  describe('#subscriptions', () => {
+    // Regression test: @foxglove/ros1 retries the link to a publisher for as long as the master lists it, and warned
+    // three lines at every retry; a killed publisher node (which never unregisters) with six topics gave 288 WARN
+    // lines in 40 s, for good.
+    it('warns once, not at every retry, when a publisher it subscribed to is killed', async () => {
+      const talker = master!.start('rostopic pub -r 10 /orphan std_msgs/String "data: x"');
+      const node = master!.start('bin/bridge1 __name:=orphan_bridge _url:=tcp://127.0.0.1:9 "_topics:=[/orphan]" _log_level:=debug');
+      await node.waitFor(/connected to tcpros:\/\//, 30_000);
+      process.kill(talker.child.pid as number, 'SIGKILL');
+      // The library's own retries, at its backoff of 2^n ms plus up to 1 s.
+      await node.waitFor(/connecting to tcpros:\/\/\S+ \(attempt 4\)/, 30_000);
+      const warnings = node.output().split('\n').filter((l) => /\[ WARN\]/.test(l) && /tcpros:|subscription to \/orphan/.test(l));
+      assert.equal(warnings.length, 1, warnings.join('\n'));
+      assert.match(warnings[0], /subscription to \/orphan: .*retrying/);
+      assert.equal(await node.stop(15_000), 0);
+    });
+  });
+
   describe('#shutdown', () => {
     it('exits 0 when the master asks it to shut down because another node took its name', async () => {
       const first = master!.start('bin/server1 __name:=twin _url:=tcp://127.0.0.1:0');

@@ -1,4 +1,6 @@
 import { strict as assert } from 'node:assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { openRos1Port, Ros1Node, Ros1Port } from '../../src/ros1/ros1-port';
 import { qos } from '../../src/ros/qos';
 import { requireOrSkip, Ros1Master, ros1SkipReason, startRoscore } from './ros1-harness';
@@ -65,6 +67,92 @@ describe('Ros1Node on a real roscore', function () {
       }
       await untilGraph(node, () => topics.every(listed), 'every re-created publisher registered', 5_000)
         .catch(() => assert.fail(`the master lost re-created publishers: ${topics.filter((t) => !listed(t)).join(', ')}`));
+    });
+  });
+
+  describe('#createPublisher latched', () => {
+    // Regression test: a latched publication handed a new subscriber only its last message, so /tf_static from a
+    // vehicle's several static broadcasters (a ROS 2 bridge sends it transient-local with their summed depth) reached
+    // a ROS 1 subscriber that came later as the last broadcaster's transforms alone; a ROS 2 server hands it all.
+    it('hands a subscriber that comes later the last depth messages of a transient_local topic, oldest first', async () => {
+      const p = await openRos1Port({ env: master!.env(), args: ['__name:=latch_test'], rosout: false, subscriberWaitMs: 0, masterWaitMs: 10_000 });
+      try {
+        const node = p.createNode('latch_test');
+        await node.whenReady();
+        const pub = node.createPublisher('std_msgs/msg/String', '/latched_history', qos('reliable', 'transient_local', 3));
+        for (const data of ['m0', 'm1', 'm2', 'm3']) pub.publish({ data });
+        const echo = master!.start('rostopic echo /latched_history');
+        await echo.waitFor(/^data: "m3"$/m, 30_000);
+        assert.deepEqual([...echo.output().matchAll(/^data: "(\w+)"$/gm)].map((m) => m[1]), ['m1', 'm2', 'm3']);
+        await echo.stop(5000);
+      } finally {
+        await p.close();
+      }
+    });
+  });
+
+  describe('#createPublisher with a subscriber that stops reading', () => {
+    // Regression test: @foxglove/ros1 handed every message to every subscriber's socket without a limit, so a
+    // subscriber that stopped reading (a frozen node, rviz behind a slow link) kept all later messages in the
+    // server's memory: a stopped subscriber of a 5 Hz, 2 MB camera took server1 from 135 MB to 1 GB in 30 s.
+    it('drops messages for that subscriber alone once subscriberBacklogBytes of them wait, and still sends every one to the others', async () => {
+      const limit = 4 * 1024 * 1024;
+      const lines: string[] = [];
+      const p = await openRos1Port({
+        env: master!.env(), args: ['__name:=backlog_test'], rosout: false, subscriberWaitMs: 0, masterWaitMs: 10_000,
+        subscriberBacklogBytes: limit, logSink: (_level, line) => lines.push(line),
+      });
+      const script = join(master!.home, 'counting_sub.py');
+      writeFileSync(script, [
+        'import sys, rospy',
+        'from std_msgs.msg import UInt8MultiArray',
+        'rospy.init_node(sys.argv[1])',
+        'n = [0]',
+        'def cb(m):',
+        '    n[0] += 1',
+        "    print('n %d' % n[0], flush=True)",
+        "rospy.Subscriber('/backlog', UInt8MultiArray, cb, queue_size=10000, buff_size=1 << 26)",
+        "print('subscribed', flush=True)",
+        'rospy.spin()',
+        '',
+      ].join('\n'));
+      const healthy = master!.start(`python3 ${script} healthy_sub`);
+      const stalled = master!.start(`python3 ${script} stalled_sub`);
+      try {
+        const node = p.createNode('backlog_test');
+        await node.whenReady();
+        const pub = node.createPublisher('std_msgs/msg/UInt8MultiArray', '/backlog', Q);
+        const msg = (bytes: number) => ({ layout: { dim: [], data_offset: 0 }, data: new Uint8Array(bytes) });
+        // Until both have connected: what is published before reaches only those already there.
+        const deadline = performance.now() + 20_000;
+        while (!/^n 1$/m.test(healthy.output()) || !/^n 1$/m.test(stalled.output())) {
+          assert.ok(performance.now() < deadline, `the subscribers did not connect:\n${healthy.output()}\n${stalled.output()}`);
+          pub.publish(msg(1));
+          await new Promise((resolve) => setTimeout(resolve, 100)); // the period of the retry, not a wait for an event
+        }
+        process.kill(stalled.child.pid as number, 'SIGSTOP');
+        const base = Number([...healthy.output().matchAll(/^n (\d+)$/gm)].pop()![1]);
+        // 40 MiB: more than the stopped subscriber's socket buffers take, so the rest waits in this process. Paced by
+        // the healthy subscriber (at most 4 messages, 1 MiB, ahead of it), which must get every one.
+        const count = 160;
+        for (let i = 1; i <= count; i++) {
+          pub.publish(msg(256 * 1024));
+          if (i > 4) await healthy.waitFor(new RegExp(`^n ${base + i - 4}$`, 'm'), 10_000);
+        }
+        await healthy.waitFor(new RegExp(`^n ${base + count}$`, 'm'), 10_000);
+        const warning = lines.find((l) => /dropped a message on \/backlog for the subscriber \/stalled_sub/.test(l));
+        assert.ok(warning !== undefined, `no warning about the stopped subscriber; log:\n${lines.join('\n')}`);
+        assert.match(warning, /\[ WARN\]/);
+        assert.ok(!lines.some((l) => /healthy_sub/.test(l)), `the healthy subscriber was held back:\n${lines.join('\n')}`);
+      } finally {
+        try {
+          process.kill(stalled.child.pid as number, 'SIGCONT');
+        } catch {
+          // Already gone.
+        }
+        await Promise.all([healthy.stop(5000), stalled.stop(5000)]);
+        await p.close();
+      }
     });
   });
 });
