@@ -230,6 +230,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private readonly outbox = new Map<string, Entry>();
   private readonly store: OutboxStore | null = null;
   private outboxBytes = 0;
+  private readonly outboxFullTexts = new Map<string, string>();
   private queue: Entry[] = [];
   private queueHead = 0;
   private conn: FrameConnection | null = null;
@@ -376,14 +377,15 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     // Whether an outbox of `messages` messages and `outboxBytes` bytes has room for this one.
     const fits = (messages: number, outboxBytes: number) => messages + 1 <= this.limits.outboxMaxMessages && outboxBytes + bytes <= this.limits.outboxMaxBytes;
     if (!fits(this.outbox.size, this.outboxBytes)) {
+      const bound = this.outbox.size + 1 > this.limits.outboxMaxMessages ? 'messages' : 'bytes';
       if (this.limits.outboxPolicy === 'reject') {
         this.counters.rejected++;
-        return Promise.reject(new FastSocketError('FS_ERR_OUTBOX_FULL', `outbox full (${this.outbox.size} messages, ${this.outboxBytes} bytes)`));
+        return Promise.reject(new FastSocketError('FS_ERR_OUTBOX_FULL', this.outboxFull(bound, '')));
       }
       if (this.limits.outboxPolicy === 'drop-newest') {
         this.counters.dropped++;
         this.emit('drop', { id, reason: 'FS_ERR_OUTBOX_FULL' });
-        return Promise.reject(new DroppedError('outbox_full', 'message dropped: outbox full (policy drop-newest)'));
+        return Promise.reject(new DroppedError('outbox_full', this.outboxFull(bound, ' (policy drop-newest)')));
       }
       // Chosen before any is dropped: when even all of them would not make room, dropping them would lose them for nothing.
       const victims: Entry[] = [];
@@ -400,9 +402,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         // anyway, so dropping them would free no capacity, count deliveries as drops and lose their latency records.
         this.counters.dropped++;
         this.emit('drop', { id, reason: 'FS_ERR_OUTBOX_FULL' });
-        return Promise.reject(new DroppedError('outbox_full', 'message dropped: outbox full, and the messages not yet written cannot make room for it (policy drop-oldest)'));
+        return Promise.reject(new DroppedError('outbox_full', this.outboxFull(bound, ', and the messages not yet written cannot make room for it (policy drop-oldest)')));
       }
-      for (const e of victims) this.drop(e, new DroppedError('outbox_full', 'message dropped: outbox full (policy drop-oldest)'));
+      for (const e of victims) this.drop(e, new DroppedError('outbox_full', this.outboxFull(bound, ' (policy drop-oldest)')));
     }
     return new Promise<SendResult>((resolve, reject) => {
       const queuedAtNs = this.clock();
@@ -513,6 +515,22 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       const e = this.queue[i];
       if (this.outbox.has(e.id) && e.writtenGen !== this.gen) yield e;
     }
+  }
+
+  /**
+   * Why a message did not fit, naming the bound (a user who raises outbox_max_messages when the bytes were the limit
+   * changes nothing). One string per bound and case, kept: a drop-oldest client may drop thousands a second, and
+   * 20,000 drops made in one go held 5 MB more as texts of their own.
+   */
+  private outboxFull(bound: 'messages' | 'bytes', rest: string): string {
+    const key = bound + rest;
+    let text = this.outboxFullTexts.get(key);
+    if (text === undefined) {
+      const limit = bound === 'messages' ? `outbox_max_messages (${this.limits.outboxMaxMessages})` : `outbox_max_bytes (${this.limits.outboxMaxBytes})`;
+      text = `${rest ? 'message dropped: ' : ''}outbox full: ${limit} reached${rest}`;
+      this.outboxFullTexts.set(key, text);
+    }
+    return text;
   }
 
   private drained(timeoutMs: number): Promise<void> {

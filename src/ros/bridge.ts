@@ -23,7 +23,7 @@ import { DIAGNOSTIC_ARRAY, diagnosticArray, DiagnosticLevel, diagnosticStatus, D
 
 /** What to do when the outbox fills while connected; appended to the drop warning and the link status. */
 const OVERLOAD_HINT =
-  ' (the link carries less than the topics offer: lower max_rate_hz of the large topics, or forward them with a bridge of their own)';
+  ' (the link, or the server at its end, takes less than the topics offer: lower max_rate_hz of the large topics, or forward them with a bridge of their own)';
 
 /** The client counters the bridge reports. */
 export type BridgeLinkStats = Pick<ClientStats, 'connected' | 'outbox_messages' | 'outbox_bytes' | 'sent' | 'delivered' | 'dropped' | 'rejected' | 'resent' | 'reconnects'>;
@@ -470,7 +470,7 @@ export class Bridge {
           return;
         }
         if (counters) counters.dropped++;
-        // Connected, a full outbox means the link carries less than the topics offer: say what helps.
+        // Connected, a full outbox means the link (or the server) takes less than the topics offer: say what helps.
         const overloaded = this.linkConnected && isOutboxFull(err);
         if (overloaded) this.droppedConnected++;
         const hint = overloaded ? OVERLOAD_HINT : '';

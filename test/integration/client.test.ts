@@ -104,6 +104,17 @@ describe('FastSocketClient', () => {
       assert.deepEqual({ messages: client.stats().outbox_messages, bytes: client.stats().outbox_bytes }, { messages: 3, bytes: 300 });
     });
 
+    it('says which bound of the outbox is full, messages or bytes, naming its option', async () => {
+      const url = await unreachableUrl('tcp');
+      const byBytes = await startClient(teardown, url, { outboxMaxBytes: 350, outboxPolicy: 'reject' });
+      const byCount = await startClient(teardown, url, { outboxMaxMessages: 2, outboxPolicy: 'drop-newest' });
+      const refusal = (send: Promise<unknown>): Promise<string> => send.then(() => 'sent', (e: Error) => e.message);
+      for (let i = 0; i < 3; i++) byBytes.send('x'.repeat(98)).catch(() => undefined); // 100 bytes each as JSON
+      for (let i = 0; i < 2; i++) byCount.send(i).catch(() => undefined);
+      assert.match(await refusal(byBytes.send('x'.repeat(98))), /outbox full: outbox_max_bytes \(350\) reached$/);
+      assert.match(await refusal(byCount.send(2)), /outbox full: outbox_max_messages \(2\) reached \(policy drop-newest\)/);
+    });
+
     it('drop-oldest frees enough bytes for a large new message by dropping several old ones', async () => {
       const url = await unreachableUrl('tcp');
       const client = await startClient(teardown, url, { outboxMaxBytes: 350, outboxPolicy: 'drop-oldest' });
