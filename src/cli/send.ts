@@ -7,6 +7,7 @@ import {
   asUsageError, CLIENT_LIMIT_OPTIONS, CLIENT_TLS_SPEC, clientTls, intFlag, jsonFlag, limitFlagSpecs, limitOptions, numberFlag,
   OUTBOX_POLICY_SPEC, outboxPolicy, stringFlag, throwIfPathError, token, TOKEN_SPEC, UsageError, type FlagValues,
 } from './args';
+import { validateClientLimits } from '../fastsocket/options';
 import { COMMON_FLAGS, logLevel, type Command, type CommandContext } from './command';
 import { connectWithin, repeat, sendAll, Tally, type LoopEnd, type Outgoing } from './send-loop';
 import { formatTable, ms, round, Terminal } from './terminal';
@@ -56,6 +57,13 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
 
   const policy = outboxPolicy(v);
   const limits = limitOptions(v, CLIENT_LIMIT_OPTIONS);
+  // Checked before the payload is measured against them: `--max-frame-bytes 0` read "the payload is 102 bytes, more
+  // than --max-frame-bytes (0)", as if the payload were at fault.
+  try {
+    validateClientLimits(limits);
+  } catch (err) {
+    asUsageError(err);
+  }
   const maxInFlight = limits.outboxMaxMessages ?? DEFAULT_CLIENT_LIMITS.outboxMaxMessages;
   const maxInFlightBytes = limits.outboxMaxBytes ?? DEFAULT_CLIENT_LIMITS.outboxMaxBytes;
   let source: Iterable<Outgoing> | AsyncIterable<Outgoing>;

@@ -257,6 +257,12 @@ describe('fastsocket CLI', function () {
       [['send', '--url', 'tcp://127.0.0.1:9', '--outbox-path', __dirname], '--outbox-path'],
       [['send', '--url', 'tcp://127.0.0.1:9', '--outbox-path', path.join(__filename, 'outbox.log')], '--outbox-path'],
       [['frobnicate'], 'frobnicate'],
+      // The last of a repeated flag was kept without a word (here: exit 1 after trying to connect for 1 s).
+      [['send', '--url', 'tcp://127.0.0.1:9', '--timeout', '1', '--timeout', '1'], 'option --timeout is given more than once'],
+      [['serve', '--url', 'tcp://127.0.0.1:0', '--url', 'tcp://127.0.0.1:0'], 'option --url is given more than once'],
+      // Each was "the payload is 102 bytes, more than --... (0)", blaming the payload for the flag's bad value.
+      [['send', '--url', 'tcp://127.0.0.1:9', '--max-frame-bytes', '0'], '--max-frame-bytes must be an integer from 64'],
+      [['send', '--url', 'tcp://127.0.0.1:9', '--outbox-max-bytes', '0'], '--outbox-max-bytes must be an integer from 1'],
     ];
     for (const [args, flag] of cases) {
       it(`exits 2 with one line naming ${flag} when given: ${args.join(' ')}`, async () => {
