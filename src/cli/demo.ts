@@ -82,6 +82,8 @@ async function demo(v: FlagValues, ctx: CommandContext): Promise<number> {
   await server.close();
 
   const stats = server.stats();
+  const shortfall = tally.rateShortfall(rate);
+  if (shortfall) logger.warn(shortfall);
   const ok = end === 'done' && tally.delivered === count && received === count;
   if (json) {
     term.json({

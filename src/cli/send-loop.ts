@@ -5,6 +5,9 @@
 import { FastSocketClient, FastSocketError, LatencyStats, monotonicNs, type SendResult } from '../fastsocket';
 import { round } from './terminal';
 
+/** A paced run that queued at less than this fraction of --rate says so. */
+const RATE_REACHED = 0.9;
+
 /** One input: a payload with its encoded size, or an input line that could not be parsed. */
 export type Outgoing = { payload: unknown; bytes: number } | { error: string };
 
@@ -36,6 +39,7 @@ export class Tally {
   undelivered = 0;
   readonly rtt = new LatencyStats();
   firstQueuedNs: number | null = null;
+  lastQueuedNs: number | null = null;
   lastAckNs: number | null = null;
 
   get inFlight(): number {
@@ -58,6 +62,16 @@ export class Tally {
     const code = err instanceof FastSocketError ? err.code : undefined;
     if (code === 'FS_ERR_DROPPED' || code === 'FS_ERR_OUTBOX_FULL') this.dropped++;
     else this.undelivered++;
+  }
+
+  /**
+   * What a paced run could not do, or null: `--rate 1e6` was queued as fast as this process could, and the summary's
+   * msgs_per_s was the only hint that the rate asked for was not the rate measured at.
+   */
+  rateShortfall(rate: number | undefined): string | null {
+    if (rate === undefined || this.queued < 2 || this.firstQueuedNs === null || this.lastQueuedNs === null) return null;
+    const achieved = (this.queued - 1) / ((this.lastQueuedNs - this.firstQueuedNs) / 1e9);
+    return achieved < rate * RATE_REACHED ? `--rate ${rate} was not reached: messages were queued at ${round(achieved)} per second` : null;
   }
 
   /** RTT percentiles in us; null when no message was delivered (0 would read as a measured round trip). */
@@ -112,7 +126,8 @@ export async function sendAll(
     if (index % 256 === 255) await new Promise<void>((resolve) => setImmediate(resolve));
     index++;
     tally.queued++;
-    tally.firstQueuedNs ??= monotonicNs();
+    tally.lastQueuedNs = monotonicNs();
+    tally.firstQueuedNs ??= tally.lastQueuedNs;
     const bytes = item.bytes;
     inFlightBytes += bytes;
     client.send(item.payload).then(

@@ -163,6 +163,9 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
   clearInterval(progress);
   const failed = planned() - tally.delivered;
   const result = summary(stats, tally, failed);
+  const shortfall = tally.rateShortfall(rate);
+  if (shortfall) logger.warn(shortfall);
+  if (failed > 0) logger.error(whyFailed(failed, planned(), tally, { policy, timeoutMs, rate }));
   if (json) term.json(result);
   else {
     term.endLive();
@@ -172,6 +175,18 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
   // Ctrl-C is how a --stdin stream ends (tail -f | fastsocket send --stdin): what was read counts, not what was not.
   const finished = end === 'done' || (fromStdin && end === 'aborted');
   return finished && failed === 0 ? 0 : 1;
+}
+
+/** The line that says why `send` exits 1: a summary with `failed` above 0 said how many, not why. */
+function whyFailed(failed: number, planned: number, tally: Tally, o: { policy: string; timeoutMs: number; rate?: number }): string {
+  const notQueued = planned - tally.badInputs - tally.queued;
+  const parts = [
+    tally.badInputs > 0 ? `${tally.badInputs} input lines skipped` : '',
+    tally.dropped > 0 ? `${tally.dropped} dropped from the full outbox (--outbox-policy ${o.policy}${o.rate !== undefined ? ': the acks did not keep up with --rate' : ''})` : '',
+    tally.undelivered > 0 ? `${tally.undelivered} refused or not acknowledged within --timeout ${o.timeoutMs / 1000} s` : '',
+    notQueued > 0 ? `${notQueued} never sent` : '',
+  ].filter((p) => p !== '');
+  return `${failed} of ${planned} messages not delivered: ${parts.join(', ')}`;
 }
 
 function stdinIsDirectory(): boolean {

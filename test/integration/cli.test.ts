@@ -456,6 +456,24 @@ describe('fastsocket CLI', function () {
     });
   });
 
+  describe('send: why it failed', () => {
+    it('says on stderr why it exits 1 when messages were not acknowledged within --timeout', async () => {
+      // A server that reads and never acks: the summary said failed 5, and nothing said why.
+      const raw = await RawServer.start(teardown);
+      const send = startCli(teardown, ['send', '--url', raw.url, '--count', '5', '--timeout', '1', '--json']);
+      assert.equal(await send.exitCode(), 1);
+      assert.equal(send.events('summary')[0]?.failed, 5);
+      assert.ok(send.stderr.some((l) => l.includes('5 of 5 messages not delivered: 5 refused or not acknowledged within --timeout 1 s')), send.stderr.join('\n'));
+    });
+
+    it('warns when --rate is beyond what the process can queue, instead of reporting a run paced as asked', async () => {
+      const { url } = await startServe(teardown, 'tcp://127.0.0.1:0');
+      const send = startCli(teardown, ['send', '--url', url, '--count', '300', '--rate', '1e9', '--json']);
+      assert.equal(await send.exitCode(), 0);
+      assert.ok(send.stderr.some((l) => /--rate 1000000000 was not reached: messages were queued at [\d.]+ per second/.test(l)), send.stderr.join('\n'));
+    });
+  });
+
   describe('send and SIGINT', () => {
     it('prints the summary soon after SIGINT while waiting for the last acks, not after --timeout', async () => {
       // A server that reads and never acks: send queues its 5 messages, then waits up to --timeout for acks.
