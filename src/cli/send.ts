@@ -165,7 +165,8 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
   const result = summary(stats, tally, failed);
   const shortfall = tally.rateShortfall(rate);
   if (shortfall) logger.warn(shortfall);
-  if (failed > 0) logger.error(whyFailed(failed, planned(), tally, { policy, timeoutMs, rate }));
+  // Unreachable, the last line stays the one that says why the last attempt to connect failed.
+  if (failed > 0 && end !== 'unreachable') logger.error(whyFailed(failed, planned(), tally, { policy, timeoutMs, rate }));
   if (json) term.json(result);
   else {
     term.endLive();
