@@ -15,6 +15,11 @@ export interface CommandContext {
    * (Node writes those asynchronously on POSIX). For output a crash must not lose: `serve --json` message lines.
    */
   blockingStdout?: () => void;
+  /**
+   * Writes to stdout before returning, and when the reader has gone (EPIPE) ends the process at once, as a crash
+   * would: for `serve --json` message lines, whose ack 2 leaves only after the line is out.
+   */
+  writeStdoutNow?: (text: string) => void;
 }
 
 export interface Command {

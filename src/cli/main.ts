@@ -3,7 +3,7 @@
  * The `fastsocket` command: serve, send, demo. The only CLI code that touches process: argv, signals, exit.
  * Exit codes: 0 success, 1 failure (e.g. not everything delivered), 2 usage error.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseFlags, UsageError } from './args';
 import { commandHelp, type Command, type CommandContext } from './command';
@@ -100,6 +100,23 @@ function blockingStdout(): void {
   if (process.stdout.isTTY !== true) handle?.setBlocking?.(true);
 }
 
+/**
+ * Writes `text` to stdout now. A reader that went away (`serve --json | head -1`) is known here, before the message
+ * of this line is acknowledged: the stream reported it a turn later, after ack 2 had left, and the sender counted
+ * delivered a message nobody read. So this ends the process at once, as a crash would: the message is not
+ * acknowledged, and its sender sends it again.
+ */
+function writeStdoutNow(text: string): void {
+  const bytes = Buffer.from(text);
+  try {
+    for (let done = 0; done < bytes.length; ) done += writeSync(1, bytes, done);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
+    process.stderr.write('fastsocket: stdout was closed: stopping before acknowledging a message that could not be printed\n');
+    process.exit(EXIT_FAILURE);
+  }
+}
+
 function runFromProcess(): void {
   const controller = new AbortController();
   const stop = () => {
@@ -114,7 +131,7 @@ function runFromProcess(): void {
     if (err.code !== 'EPIPE') throw err;
     controller.abort();
   });
-  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, signal: controller.signal, blockingStdout }).then(
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, signal: controller.signal, blockingStdout, writeStdoutNow }).then(
     (code) => process.exit(code),
     (err: unknown) => {
       process.stderr.write(`fastsocket: internal error: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -34,7 +34,7 @@ async function serve(v: FlagValues, ctx: CommandContext): Promise<number> {
   const json = v.json === true;
   // Message lines are hand-overs: one its sender holds an ack for must survive our crash (Terminal.jsonNow).
   if (json) ctx.blockingStdout?.();
-  const term = new Terminal(ctx.stdout, ctx.stderr, 'serve');
+  const term = new Terminal(ctx.stdout, ctx.stderr, 'serve', json ? ctx.writeStdoutNow : undefined);
   const logger = term.logger(logLevel(v));
   const recordPath = stringFlag(v, 'record');
   if (v['record-format'] !== undefined && recordPath === undefined) throw new UsageError('--record-format needs --record FILE');

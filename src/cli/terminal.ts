@@ -22,6 +22,8 @@ export class Terminal {
     private readonly stdout: Stream,
     private readonly stderr: Stream,
     private readonly command: string,
+    /** How jsonNow writes, when not through stdout: CommandContext.writeStdoutNow. */
+    private readonly writeNow?: (text: string) => void,
   ) {}
 
   /** True when a live line can be redrawn in place. */
@@ -53,7 +55,11 @@ export class Terminal {
    */
   jsonNow(value: object): void {
     this.pending.push(stringifyJson(value));
-    this.flush();
+    if (!this.writeNow) return this.flush();
+    // A write to a pipe whose reader has gone fails only after this turn, once ack 2 has left with nothing printed.
+    const text = this.pending.join('\n') + '\n';
+    this.pending = [];
+    this.writeNow(text);
   }
 
   flush(): void {

@@ -511,6 +511,20 @@ describe('fastsocket CLI', function () {
     });
   });
 
+  describe('serve --json: a reader that went away', () => {
+    it('does not acknowledge a message whose line could not be printed, and exits 1 saying why', async () => {
+      const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0');
+      // serve --json | head -1: the reader has the listening line and is gone. The message line failed after its
+      // ack 2 had left, so send counted delivered a message that nobody read, and serve exited 0.
+      serve.child.stdout!.destroy();
+      const send = startCli(teardown, ['send', '--url', url, '--count', '1', '--timeout', '1', '--json']);
+      assert.equal(await send.exitCode(), 1);
+      assert.equal(send.events('summary')[0]?.delivered, 0);
+      assert.equal(await serve.exitCode(), 1);
+      assert.ok(serve.stderr.some((l) => l.includes('stdout was closed: stopping before acknowledging')), serve.stderr.join('\n'));
+    });
+  });
+
   describe('serve --json: a crash with a reader that lags', () => {
     /** The write(2) system call number, for reading /proc/PID/syscall. */
     const WRITE_SYSCALL: Record<string, string> = { x64: '1', arm64: '64' };
