@@ -29,20 +29,11 @@ export type FlagValues = Record<string, string | boolean | undefined>;
 export function parseFlags(argv: string[], specs: FlagSpecs): FlagValues {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
   for (const [name, spec] of Object.entries(specs)) options[name] = spec.short ? { type: spec.type, short: spec.short } : { type: spec.type };
-  let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false, tokens: true });
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as FlagValues;
   } catch (err) {
     throw new UsageError(describeParseError(err as Error & { code?: string }));
   }
-  // parseArgs keeps the last of a repeated flag: `--url A ... --url B` sent to B without a word.
-  const seen = new Set<string>();
-  for (const t of parsed.tokens) {
-    if (t.kind !== 'option') continue;
-    if (seen.has(t.name)) throw new UsageError(`option --${t.name} is given more than once`);
-    seen.add(t.name);
-  }
-  return parsed.values as FlagValues;
 }
 
 function describeParseError(err: Error & { code?: string }): string {
