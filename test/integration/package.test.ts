@@ -41,6 +41,19 @@ describe('the npm package', () => {
     assert.equal(pkg.allowScripts?.rclnodejs, true);
   });
 
+  it('declares in package.xml the ROS packages its launch files import', () => {
+    const xml = fs.readFileSync(path.join(REPO, 'package.xml'), 'utf8');
+    const declared = new Set([...xml.matchAll(/<(?:exec_)?depend(?:\s[^>]*)?>([^<]+)</g)].map((m) => m[1].trim()));
+    const ours = new Set(fs.readdirSync(path.join(REPO, 'launch')).filter((f) => f.endsWith('.py')).map((f) => f.replace(/\.py$/, '')));
+    const imported = new Set<string>();
+    for (const f of [...ours].map((m) => `${m}.py`)) {
+      for (const [, mod] of fs.readFileSync(path.join(REPO, 'launch', f), 'utf8').matchAll(/^(?:from|import)\s+([A-Za-z_][\w]*)/gm)) imported.add(mod);
+    }
+    const python = new Set(['os', 'sys', 'json', 'tempfile']);
+    const missing = [...imported].filter((m) => !python.has(m) && !ours.has(m) && !declared.has(m));
+    assert.deepEqual(missing, []);
+  });
+
   it('holds nothing of the tests, the benchmarks or their results', () => {
     const stray = [...files].filter((f) => /^(test|build|bench|results|node_modules)\//.test(f) || f.endsWith('.tgz'));
     assert.deepEqual(stray, []);
