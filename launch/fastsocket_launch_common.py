@@ -5,7 +5,8 @@ import tempfile
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, RegisterEventHandler
+from launch.event_handlers import OnShutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -19,17 +20,20 @@ def node_launch_description(executable, node_name, what):
         if params_file and not os.path.isfile(params_file):
             raise RuntimeError(f'params_file {params_file} is not a file')
         parameters = [params_file] if params_file else []
+        actions = []
         if url:
             # A file keyed by the node's name, last: launch_ros keys a dict /**, and rclnodejs lets an entry under the
             # bare node name win over /** whatever the order, so a params file keyed that way would override url:=.
             with tempfile.NamedTemporaryFile('w', prefix=f'{node_name}_url_', suffix='.yaml', delete=False) as f:
                 f.write(f'{node_name}:\n  ros__parameters:\n    url: {json.dumps(url)}\n')
             parameters.append(f.name)
+            # Read by the node at start; removed when the launch ends rather than left in the temp folder.
+            actions.append(RegisterEventHandler(OnShutdown(on_shutdown=lambda *_, path=f.name: os.remove(path))))
         # No namespace=: launch_ros would then key the url dict by the full node name, which rclnodejs ignores.
         return [Node(
             package='fastsocket', executable=executable, name=node_name, output='screen',
             parameters=parameters, ros_arguments=['--log-level', log_level] if log_level else [],
-        )]
+        ), *actions]
 
     share = get_package_share_directory('fastsocket')
     return LaunchDescription([

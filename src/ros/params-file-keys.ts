@@ -30,7 +30,8 @@ export function ignoredParamsFileKeys(argv: readonly string[], name: string, fqn
   for (const file of paramsFiles(argv)) {
     let keys: string[];
     try {
-      const doc: unknown = parseYaml(read(file));
+      // Only the keys count here: no warning for tags such as the !!python/tuple launch_ros writes for a list.
+      const doc: unknown = parseYaml(read(file), { logLevel: 'error' });
       if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) continue;
       keys = Object.keys(doc);
     } catch {

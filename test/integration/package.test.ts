@@ -29,6 +29,31 @@ describe('the npm package', () => {
     for (const f of needed) assert.ok(files.has(path.normalize(f)), `${f} is in the package`);
   });
 
+  it('names in allowScripts every locked dependency with an install script (npm 11 warns about the others, and fails with --strict-allow-scripts)', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> };
+    const lock = JSON.parse(fs.readFileSync(path.join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, { hasInstallScript?: boolean }> };
+    const unreviewed = Object.entries(lock.packages)
+      .filter(([, entry]) => entry.hasInstallScript)
+      .map(([where]) => where.slice(where.lastIndexOf('node_modules/') + 'node_modules/'.length))
+      .filter((name) => !(name in (pkg.allowScripts ?? {})));
+    assert.deepEqual(unreviewed, []);
+    // rclnodejs is compiled against the sourced ROS 2 by its install script: denying it would leave the nodes without it.
+    assert.equal(pkg.allowScripts?.rclnodejs, true);
+  });
+
+  it('declares in package.xml the ROS packages its launch files import', () => {
+    const xml = fs.readFileSync(path.join(REPO, 'package.xml'), 'utf8');
+    const declared = new Set([...xml.matchAll(/<(?:exec_)?depend(?:\s[^>]*)?>([^<]+)</g)].map((m) => m[1].trim()));
+    const ours = new Set(fs.readdirSync(path.join(REPO, 'launch')).filter((f) => f.endsWith('.py')).map((f) => f.replace(/\.py$/, '')));
+    const imported = new Set<string>();
+    for (const f of [...ours].map((m) => `${m}.py`)) {
+      for (const [, mod] of fs.readFileSync(path.join(REPO, 'launch', f), 'utf8').matchAll(/^(?:from|import)\s+([A-Za-z_][\w]*)/gm)) imported.add(mod);
+    }
+    const python = new Set(['os', 'sys', 'json', 'tempfile']);
+    const missing = [...imported].filter((m) => !python.has(m) && !ours.has(m) && !declared.has(m));
+    assert.deepEqual(missing, []);
+  });
+
   it('holds nothing of the tests, the benchmarks or their results', () => {
     const stray = [...files].filter((f) => /^(test|build|bench|results|node_modules)\//.test(f) || f.endsWith('.tgz'));
     assert.deepEqual(stray, []);

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES, Proc, REPO, requireRos, rosEnv, startBash, uniqueDomains } from './ros-harness';
@@ -110,13 +110,16 @@ describe('fastsocket ROS 2 package', function () {
   });
 
   describe('#ros2 launch url:= with a params file keyed by the node name', () => {
-    it('listens on the url argument, not on the params file\'s url', async () => {
+    it('listens on the url argument, not on the params file\'s url, and removes the file it wrote for it on exit', async () => {
       const file = join(ws, 'server-keyed.yaml');
       writeFileSync(file, 'fastsocket_server:\n  ros__parameters:\n    url: "tcp://127.0.0.1:9"\n');
-      const server = start(`ros2 launch fastsocket server.launch.py params_file:=${file} url:=tcp://127.0.0.1:0`, infraDomain);
+      const tmp = mkdtempSync(join(ws, 'tmp-'));
+      const server = startBash(`ros2 launch fastsocket server.launch.py params_file:=${file} url:=tcp://127.0.0.1:0`, rosEnv(infraDomain, { TMPDIR: tmp }), [setup]);
+      procs.push(server);
       const [, port] = await server.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+)|failed to start.*/, 60_000);
       assert.ok(port !== undefined && port !== '9', `the server did not take url:= (${server.output().slice(-500)})`);
       assert.equal(await server.stop(), 0);
+      assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith('fastsocket_')), [], 'url params file left behind in TMPDIR');
     });
   });
 

@@ -17,6 +17,8 @@ describe('params-file-keys', () => {
       'bare.yaml': 'fastsocket_bridge:\n  ros__parameters:\n    url: "x"\n',
       'other.yaml': 'fastsocket_server:\n  ros__parameters:\n    url: "x"\n',
       'broken.yaml': '[',
+      // What launch_ros writes for `parameters=[{'topics': ['/chatter']}]` (loopback.launch.py), here with a namespace.
+      'launch.yaml': '/fastsocket_bridge:\n  ros__parameters:\n    topics: !!python/tuple\n    - /chatter\n',
     };
     const check = (file: string, name = 'fastsocket_bridge', fqn = `/${name}`): string[] =>
       ignoredParamsFileKeys(['node', 'b.js', '--ros-args', '--params-file', file], name, fqn, (p) => files[p]);
@@ -42,6 +44,19 @@ describe('params-file-keys', () => {
         'params file bare.yaml has no key for this node (veh_bridge), only "fastsocket_bridge", so none of it applies; key it "veh_bridge:" or "/**:"',
       ]);
       assert.equal(check('other.yaml').length, 1);
+    });
+
+    it('reads a file launch_ros wrote for a list parameter without a YAML warning on stderr (!!python/tuple)', async () => {
+      const warnings: string[] = [];
+      const onWarning = (w: Error): void => void warnings.push(w.message);
+      process.on('warning', onWarning);
+      try {
+        assert.equal(check('launch.yaml').length, 1, 'its keys are read');
+        await new Promise(setImmediate); // process.emitWarning emits on the next tick
+      } finally {
+        process.off('warning', onWarning);
+      }
+      assert.deepEqual(warnings, []);
     });
 
     it('passes over a file it cannot read or parse', () => {
