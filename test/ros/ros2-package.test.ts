@@ -49,6 +49,8 @@ describe('fastsocket ROS 2 package', function () {
         'share/fastsocket/node_modules/rclnodejs/generated/std_msgs']) {
         assert.ok(existsSync(join(prefix, f)), f);
       }
+      // The ROS 1 files stay in the source tree: installed, `ros2 launch fastsocket bridge.launch` ran the ROS 1 XML.
+      for (const f of ['share/fastsocket/launch/ros1', 'share/fastsocket/config/ros1']) assert.ok(!existsSync(join(prefix, f)), `${f} is not installed`);
       const list = start('ros2 pkg executables fastsocket', vehicleDomain);
       assert.equal(await list.exited(30_000), 0);
       assert.match(list.output(), /fastsocket bridge\n/);
