@@ -9,7 +9,8 @@ import { round } from './terminal';
 const RATE_REACHED = 0.9;
 
 /** One input: a payload with its encoded size, or an input line that could not be parsed. */
-export type Outgoing = { payload: unknown; bytes: number } | { error: string };
+/** A payload to send (`label` names where it came from, e.g. `stdin line 7`, for the message that refuses it), or a bad input. */
+export type Outgoing = { payload: unknown; bytes: number; label?: string } | { error: string };
 
 export interface SendLoopOptions {
   /** Messages per second; without it messages are pipelined. */
@@ -139,7 +140,7 @@ export async function sendAll(
       (err: unknown) => {
         tally.fail(err);
         inFlightBytes -= bytes;
-        if (err instanceof FastSocketError && err.code === 'FS_ERR_PAYLOAD') opts.onReject?.(err.message);
+        if (err instanceof FastSocketError && err.code === 'FS_ERR_PAYLOAD') opts.onReject?.(item.label ? `${item.label} skipped: ${err.message}` : err.message);
         settled?.();
       },
     );

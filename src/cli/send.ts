@@ -224,7 +224,7 @@ async function* stdinPayloads(input: Readable, limit: number, signal: AbortSigna
     if (lineNo === 1 && line.startsWith('\uFEFF')) line = line.slice(1);
     if (line.trim() === '') continue;
     try {
-      yield { payload: parseJson(line), bytes: bytes.length };
+      yield { payload: parseJson(line), bytes: bytes.length, label: `stdin line ${lineNo}` };
     } catch (err) {
       yield { error: `stdin line ${lineNo} skipped: ${err instanceof JsonDepthError ? err.message : `not JSON (${(err as Error).message})`}` };
     }

@@ -209,6 +209,16 @@ describe('fastsocket CLI', function () {
       assert.deepEqual(serve.events('message').map((m) => m.payload), [{ a: 1 }, [1, 2], 'three']);
     });
 
+    it('names the line of a payload too large for --max-frame-bytes, skips it and sends the rest', async () => {
+      const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0');
+      const send = startCli(teardown, ['send', '--url', url, '--stdin', '--json', '--max-frame-bytes', '300'], { stdin: `"small"\n"${'x'.repeat(400)}"\n"after"\n` });
+      assert.equal(await send.exitCode(), 1);
+      assert.equal(send.events('summary')[0]?.delivered, 2);
+      assert.ok(send.stderr.some((l) => l.includes('stdin line 2 skipped') && l.includes('max_frame_bytes')), `stderr names the line: ${send.stderr.join(' | ')}`);
+      await waitUntil(() => serve.events('message').length >= 2, 'two message lines', DEADLINE_MS);
+      assert.deepEqual(serve.events('message').map((m) => m.payload), ['small', 'after']);
+    });
+
     it('skips a line of invalid UTF-8 as a bad line, rather than sending it with U+FFFD in place of its bytes', async () => {
       const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0');
       const stdin = Buffer.concat([Buffer.from('"a\xff\xfeb"\n', 'latin1'), Buffer.from('"\u00e9\u20ac"\r\n"last"')]);
