@@ -17,9 +17,25 @@ import { cdrJsonSupports, cdrToJson } from './cdr-json';
 import { LogThrottle } from './log-throttle';
 import type { DefinitionLookup } from './message-definition';
 import { base64Value, rosToJson } from './msg-json';
-import { isHeard, type RosNode, type RosPublisher, type RosSubscription, type RosTimer } from './port';
+import { isHeard, type EndpointInfo, type RosNode, type RosPublisher, type RosSubscription, type RosTimer } from './port';
 import { chooseSubscriptionQos, needsDiscovery, QosProfile, toEnvelopeQos } from './qos';
 import { DIAGNOSTIC_ARRAY, diagnosticArray, DiagnosticLevel, diagnosticStatus, DiagnosticStatusMsg, FLOAT64, linkStatusName } from './ros-messages';
+
+/** `/ns/name` of a graph endpoint's node. */
+function fullNodeName(e: EndpointInfo): string {
+  return e.nodeNamespace.endsWith('/') ? e.nodeNamespace + e.nodeName : `${e.nodeNamespace}/${e.nodeName}`;
+}
+
+/** The nodes that publish `<node>/latency_stats` as a MetricsMessage, as every fastsocket server node does. */
+function fastsocketServerNodes(node: RosNode): Set<string> {
+  const servers = new Set<string>();
+  for (const t of node.topicNamesAndTypes()) {
+    if (t.name.endsWith(LATENCY_STATS) && t.types.some((type) => type.endsWith('/MetricsMessage'))) servers.add(t.name.slice(0, -LATENCY_STATS.length));
+  }
+  return servers;
+}
+
+const LATENCY_STATS = '/latency_stats';
 
 /** What to do when the outbox fills while connected; appended to the drop warning and the link status. */
 const OVERLOAD_HINT =
@@ -87,7 +103,7 @@ class TopicForwarder {
   private lastForwardNs = -Infinity;
   private waitingLogged = false;
   /** The situation last warned about, by kind (see warnOnce). */
-  private readonly warned = new Map<'type' | 'qos', string>();
+  private readonly warned = new Map<'type' | 'qos' | 'loop', string>();
   private failed = false;
   /** JSON encoding made from the raw CDR bytes (cdr-json.ts) instead of rclnodejs' message object. */
   private decodeCdr = false;
@@ -118,6 +134,17 @@ class TopicForwarder {
       this.type = found;
       const others = new Set(publishers.map((p) => p.type).filter((t) => t !== found));
       if (others.size > 0) node.logger.warn(`${this.name} has publishers of several types; forwarding ${found}, ignoring ${[...others].join(', ')}`);
+    }
+    // A server on this graph republishes what we forward, and we forward it again: a 10 Hz topic made 3,500-4,900
+    // messages/s within 20 s. Nothing in the messages tells its copies apart, so this can only be said.
+    const servers = [...new Set(publishers.map(fullNodeName).filter((n) => this.bridge.serverNodes.has(n)))].sort().join(', ');
+    if (servers) {
+      this.warnOnce(
+        'loop', servers,
+        `${this.name} is published by ${servers}, a fastsocket server on this ROS graph: it republishes what this bridge forwards, ` +
+          'and the bridge forwards that again, for ever. Give that server a topic_prefix, or keep it on another ROS graph (another ROS_DOMAIN_ID, or ' +
+          'another roscore; docs/ros2.md, "Launch the pair")',
+      );
     }
     const matching = publishers.filter((p) => p.type === this.type).map((p) => p.qos);
     // With none (a latching publisher may be gone), what was learnt stays: the server still holds what it latched.
@@ -334,7 +361,7 @@ class TopicForwarder {
   }
 
   /** Logs `message` once for each new `situation` of a kind, so a discovery tick every 500 ms does not repeat it. */
-  private warnOnce(kind: 'type' | 'qos', situation: string, message: string): void {
+  private warnOnce(kind: 'type' | 'qos' | 'loop', situation: string, message: string): void {
     if (this.warned.get(kind) === situation) return;
     this.warned.set(kind, situation);
     this.bridge.node.logger.warn(message);
@@ -431,8 +458,12 @@ export class Bridge {
 
   /** One look at the graph for every topic; the discovery timer calls it, tests may call it directly. */
   discover(): void {
+    this.serverNodes = fastsocketServerNodes(this.node);
     for (const f of this.forwarders) f.discover();
   }
+
+  /** The fastsocket servers on this bridge's ROS graph, by full node name, as of the last discovery tick. */
+  serverNodes: ReadonlySet<string> = new Set();
 
   /** Gives a restarted server the latched messages it lost (see TopicForwarder.replayLatched); @internal for one TopicForwarder too. */
   replayLatched(forwarders = this.forwarders): void {

@@ -85,6 +85,9 @@ const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 /** rosgraph_msgs/Log levels. */
 const ROSOUT_LEVEL: Readonly<Record<LogLevel, number>> = { debug: 1, info: 2, warn: 4, error: 8 };
 
+/** @foxglove/ros1's warnings about one TCPROS link, a subscription's or a subscriber's: logged at debug. */
+const TCPROS_LINK_LINE = /^(tcp client )?tcpros:\/\//;
+
 export interface Ros1PortOptions {
   /** ROS 1 arguments (`__name:=`, `_param:=`, remaps); the entry point passes process.argv.slice(2). @default [] */
   args?: readonly string[];
@@ -280,9 +283,10 @@ export class Ros1Node implements RosNode {
       // The library's info lines are registration chatter; its warnings are worth seeing, except those of a
       // subscription's TCPROS link (`tcpros://host:port ...`): three at every retry, every <= 10 s for as long as the
       // master lists a publisher that died (288 lines in 40 s for one killed node with six topics). The subscription's
-      // error event says it once per topic instead.
+      // error event says it once per topic instead. A publisher's link to a subscriber that went away (`tcp client
+      // tcpros://... error: read ECONNRESET`, twice for every subscriber stopped) is its ordinary end.
       info: (m: string) => this.logger.debug(m),
-      warn: (m: string) => (m.startsWith('tcpros://') ? this.logger.debug(m) : this.logger.warn(m)),
+      warn: (m: string) => (TCPROS_LINK_LINE.test(m) ? this.logger.debug(m) : this.logger.warn(m)),
       error: (m: string) => this.logger.error(m),
     };
     const host = this.port.args.hostname ?? port.env.ROS_HOSTNAME ?? port.env.ROS_IP ?? osHostname();

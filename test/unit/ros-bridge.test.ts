@@ -140,6 +140,32 @@ describe('Bridge', () => {
       assert.match(warnings[0].message, /std_msgs\/msg\/Float64/);
     });
 
+    it('warns once, naming the server, when a fastsocket server on the same graph publishes a forwarded topic (a loop)', () => {
+      const r = rig({ topics: ['/chatter', '/fix'] }, teardown);
+      const server = r.graph.createNode('fastsocket_server');
+      server.createPublisher('statistics_msgs/msg/MetricsMessage', '~/latency_stats', RELIABLE);
+      server.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
+      server.createPublisher('std_msgs/msg/String', '/remote/fix', RELIABLE);
+      r.talker.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
+      r.talker.createPublisher('std_msgs/msg/String', '/fix', RELIABLE);
+      r.bridge.start();
+      r.bridge.discover();
+      r.bridge.discover();
+      const loops = r.node.logged('warn', /fastsocket server on this ROS graph/);
+      assert.equal(loops.length, 1, JSON.stringify(r.node.logs));
+      assert.match(loops[0].message, /^\/chatter is published by \/fastsocket_server,/);
+    });
+
+    it('does not take a node for a server because it publishes some other latency_stats topic', () => {
+      const r = rig({ topics: ['/chatter'] }, teardown);
+      const other = r.graph.createNode('monitor');
+      other.createPublisher('std_msgs/msg/Float64', '~/latency_stats', RELIABLE);
+      other.createPublisher('std_msgs/msg/String', '/chatter', RELIABLE);
+      r.bridge.start();
+      r.bridge.discover();
+      assert.deepEqual(r.node.logged('warn', /./), []);
+    });
+
     it('does not warn about the type while no publisher exists or one of the configured type does', () => {
       const r = rig({ 'topic_options.x.type': 'std_msgs/msg/String' }, teardown);
       r.bridge.start();
