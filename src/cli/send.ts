@@ -2,12 +2,11 @@
 import * as fs from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { DEFAULT_CLIENT_LIMITS, DEFAULT_URL, FastSocketClient, JsonDepthError, MAX_TIMER_MS, messageFrameBytes, parseJson, stringifyJson, type ClientStats } from '../fastsocket';
+import { DEFAULT_URL, FastSocketClient, JsonDepthError, MAX_TIMER_MS, messageFrameBytes, parseJson, stringifyJson, validateClientLimits, type ClientLimits, type ClientStats } from '../fastsocket';
 import {
   asUsageError, CLIENT_LIMIT_OPTIONS, CLIENT_TLS_SPEC, clientTls, intFlag, jsonFlag, limitFlagSpecs, limitOptions, numberFlag,
   OUTBOX_POLICY_SPEC, outboxPolicy, stringFlag, throwIfPathError, token, TOKEN_SPEC, UsageError, type FlagValues,
 } from './args';
-import { validateClientLimits } from '../fastsocket/options';
 import { COMMON_FLAGS, logLevel, type Command, type CommandContext } from './command';
 import { connectWithin, repeat, sendAll, Tally, type LoopEnd, type Outgoing } from './send-loop';
 import { formatTable, ms, round, Terminal } from './terminal';
@@ -59,13 +58,14 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
   const limits = limitOptions(v, CLIENT_LIMIT_OPTIONS);
   // Checked before the payload is measured against them: `--max-frame-bytes 0` read "the payload is 102 bytes, more
   // than --max-frame-bytes (0)", as if the payload were at fault.
+  let checked: ClientLimits;
   try {
-    validateClientLimits(limits);
+    checked = validateClientLimits(limits);
   } catch (err) {
     asUsageError(err);
   }
-  const maxInFlight = limits.outboxMaxMessages ?? DEFAULT_CLIENT_LIMITS.outboxMaxMessages;
-  const maxInFlightBytes = limits.outboxMaxBytes ?? DEFAULT_CLIENT_LIMITS.outboxMaxBytes;
+  const maxInFlight = checked.outboxMaxMessages;
+  const maxInFlightBytes = checked.outboxMaxBytes;
   let source: Iterable<Outgoing> | AsyncIterable<Outgoing>;
   if (fromStdin) source = stdinPayloads(ctx.stdin, v.count !== undefined ? count : Infinity, ctx.signal);
   else {
@@ -81,7 +81,7 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
     const bytes = Buffer.byteLength(json);
     // Caught here once, rather than as the same refusal for each of --count messages. The frame is the payload in
     // its message 1 envelope, at its largest (a resend with every optional field).
-    const maxFrame = limits.maxFrameBytes ?? DEFAULT_CLIENT_LIMITS.maxFrameBytes;
+    const maxFrame = checked.maxFrameBytes;
     const frameBytes = messageFrameBytes(bytes);
     if (frameBytes > maxFrame) {
       throw new UsageError(`the payload is ${bytes} bytes, ${frameBytes} as a message frame: more than --max-frame-bytes (${maxFrame})`);

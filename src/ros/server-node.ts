@@ -3,14 +3,13 @@
  * duplicates and reordering from `seq`, and publishes the latency of every message as standard ROS messages.
  */
 import type { LatencyRecord, LatencySummary, MessageEvent, PeerInfo, ServerEvents, ServerStats } from '../fastsocket';
-import { LatencyRecorder, LatencyStats, latencySource, wallNs } from '../fastsocket';
+import { LatencyRecorder, LatencyStats, latencySource, logSafe, wallNs } from '../fastsocket';
 import { cdrJsonSupports, rosToCdr } from './cdr-json';
 import { parseEnvelope, ParsedEnvelope } from './envelope';
 import type { DefinitionLookup } from './message-definition';
 import { EnvelopeError, MessageMappingError, RosError, UnknownTypeError } from './errors';
 import { openParamPath } from './params';
 import { LogThrottle } from './log-throttle';
-import { logSafe } from '../fastsocket/logger';
 import { jsonToRos } from './msg-json';
 import { isHeard, type RosNode, type RosPublisher, type RosTimer } from './port';
 import { qos, QosProfile } from './qos';
