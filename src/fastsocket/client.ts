@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { MonotonicClock, monotonicNs, wallNs } from './clock';
-import { badFrameCloseReason, decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodeMessageBytes, encodePayload, longerThan, messageFrameBytes, payloadJsonBytes } from './codec';
+import { badFrameCloseReason, decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodeMessageBytes, encodePayload, isMessageId, longerThan, messageFrameBytes, payloadJsonBytes } from './codec';
 import { DroppedError, FastSocketError, FastSocketErrorCode, isOutboxFull, OptionError, ProtocolError } from './errors';
 import { newMessageId } from './ids';
 import { checkLogger, Logger, quoteForLog } from './logger';
@@ -370,7 +370,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       );
     }
     const id = this.newId();
-    if (typeof id !== 'string' || id.length === 0 || longerThan(id, MAX_ID_LENGTH) || this.outbox.has(id)) {
+    if (!isMessageId(id) || this.outbox.has(id)) {
       const got = typeof id === 'string' ? quoteForLog(id.slice(0, 40)) + (id.length > 40 ? '...' : '') : typeof id;
       return Promise.reject(new OptionError('newId', `option newId must return a non-empty string of at most ${MAX_ID_LENGTH} characters that no unacknowledged message has, got ${got}`));
     }

@@ -78,7 +78,7 @@ function validateFrame(value: unknown): Frame {
   // Before the id: a frame of a type we do not know (a newer peer's, id-less like hello) was reported as a bad id.
   if (type !== 'message' && type !== 'ack') throw new ProtocolError('unknown_type', `unknown frame type ${quoteForLog(type.slice(0, 40))}`);
   const id = o.id;
-  if (typeof id !== 'string' || id.length === 0 || longerThan(id, MAX_ID_LENGTH)) {
+  if (!isMessageId(id)) {
     throw new ProtocolError('invalid_id', `frame "id" must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);
   }
   if (type === 'message') {
@@ -116,6 +116,11 @@ export function longerThan(s: string, max: number): boolean {
   let n = 0;
   for (const _ of s) if (++n > max) return true;
   return false;
+}
+
+/** Whether `id` can be a message id (PROTOCOL.md §2): a non-empty string of at most MAX_ID_LENGTH characters. */
+export function isMessageId(id: unknown): id is string {
+  return typeof id === 'string' && id.length > 0 && !longerThan(id, MAX_ID_LENGTH);
 }
 
 function validateHello(o: Record<string, unknown>): HelloFrame {
