@@ -19,23 +19,23 @@ import type { DefinitionLookup } from './message-definition';
 import { base64Value, rosToJson } from './msg-json';
 import { isHeard, type EndpointInfo, type RosNode, type RosPublisher, type RosSubscription, type RosTimer } from './port';
 import { chooseSubscriptionQos, needsDiscovery, QosProfile, toEnvelopeQos } from './qos';
-import { DIAGNOSTIC_ARRAY, diagnosticArray, DiagnosticLevel, diagnosticStatus, DiagnosticStatusMsg, FLOAT64, linkStatusName } from './ros-messages';
+import { DIAGNOSTIC_ARRAY, diagnosticArray, DiagnosticLevel, diagnosticStatus, DiagnosticStatusMsg, FLOAT64, linkStatusName, METRICS_MESSAGE } from './ros-messages';
 
 /** `/ns/name` of a graph endpoint's node. */
 function fullNodeName(e: EndpointInfo): string {
   return e.nodeNamespace.endsWith('/') ? e.nodeNamespace + e.nodeName : `${e.nodeNamespace}/${e.nodeName}`;
 }
 
+const LATENCY_STATS = '/latency_stats';
+
 /** The nodes that publish `<node>/latency_stats` as a MetricsMessage, as every fastsocket server node does. */
 function fastsocketServerNodes(node: RosNode): Set<string> {
   const servers = new Set<string>();
   for (const t of node.topicNamesAndTypes()) {
-    if (t.name.endsWith(LATENCY_STATS) && t.types.some((type) => type.endsWith('/MetricsMessage'))) servers.add(t.name.slice(0, -LATENCY_STATS.length));
+    if (t.name.endsWith(LATENCY_STATS) && t.types.includes(METRICS_MESSAGE)) servers.add(t.name.slice(0, -LATENCY_STATS.length));
   }
   return servers;
 }
-
-const LATENCY_STATS = '/latency_stats';
 
 /** What to do when the outbox fills while connected; appended to the drop warning and the link status. */
 const OVERLOAD_HINT =

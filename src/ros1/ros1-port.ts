@@ -85,6 +85,9 @@ const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 /** rosgraph_msgs/Log levels. */
 const ROSOUT_LEVEL: Readonly<Record<LogLevel, number>> = { debug: 1, info: 2, warn: 4, error: 8 };
 
+/** What @foxglove/ros1 hands a publication for each subscriber (its TcpClient), as far as we wrap it. */
+type SubscriberClient = { write(data: Uint8Array): Promise<void> };
+
 /** @foxglove/ros1's warnings about one TCPROS link, a subscription's or a subscriber's: logged at debug. */
 const TCPROS_LINK_LINE = /^(tcp client )?tcpros:\/\//;
 
@@ -521,8 +524,7 @@ export class Ros1Node implements RosNode {
    * the others are not held back by it.
    */
   private boundSubscriberBacklog(topic: string, publication: unknown): void {
-    type Client = { write(data: Uint8Array): Promise<void> };
-    const p = publication as { addSubscriber?: (id: number, caller: string, client: Client) => void } | null;
+    const p = publication as { addSubscriber?: (id: number, caller: string, client: SubscriberClient) => void } | null;
     if (typeof p?.addSubscriber !== 'function') {
       this.logger.debug(`${topic}: cannot see this publisher's subscribers; their backlog is not bounded`);
       return;
@@ -556,11 +558,10 @@ export class Ros1Node implements RosNode {
    * `depth` messages and hands them all to each new subscriber, oldest first.
    */
   private latchHistory(topic: string, publication: unknown, depth: number): void {
-    type Client = { write(data: Uint8Array): Promise<void> };
     const p = publication as {
       write?: (transport: string, data: Uint8Array) => Promise<void>;
       latchedMessage?: (transport: string) => Uint8Array | undefined;
-      addSubscriber?: (id: number, caller: string, client: Client) => void;
+      addSubscriber?: (id: number, caller: string, client: SubscriberClient) => void;
     } | null;
     if (typeof p?.write !== 'function' || typeof p.latchedMessage !== 'function' || typeof p.addSubscriber !== 'function') {
       this.logger.debug(`${topic}: cannot see this publisher's latched message; a new subscriber gets the last one only`);
