@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import WebSocket from 'ws';
 import type { FastSocketServer, Logger, MessageEvent, Scheme } from '../../src/fastsocket';
-import { ALL_SCHEMES, caFor, capturingLogger, startClient, startServer } from '../support/fixtures';
+import { ALL_SCHEMES, caFor, capturingLogger, startClient, startRawPeer, startServer } from '../support/fixtures';
 import { isAck2, message1, RawPeer } from '../support/raw-peer';
 import { useTeardown } from '../support/teardown';
 import { collect, waitForEvent, waitUntil, withDeadline } from '../support/wait';
@@ -228,8 +228,7 @@ describe('FastSocketServer authentication with a shared token', function () {
         `{"type":"hello","token":"${token}","protocol":one}`,
         `{"type":"hello","protocol":1,"token":"${token}"x}`,
       ]) {
-        const raw = await RawPeer.connect(url);
-        teardown.add(() => raw.destroy());
+        const raw = await startRawPeer(teardown, url);
         raw.sendFrame(frame);
         await raw.waitClosed();
       }

@@ -7,8 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseJson, type FastSocketClient } from '../../src/fastsocket';
 import { DelayProxy } from '../support/delay-proxy';
-import { startClient } from '../support/fixtures';
-import { RawPeer } from '../support/raw-peer';
+import { startClient, startRawPeer } from '../support/fixtures';
 import { isMessage, RawServer } from '../support/raw-server';
 import { testCerts } from '../support/tls-certs';
 import { useTeardown, type Teardown } from '../support/teardown';
@@ -392,8 +391,7 @@ describe('fastsocket CLI', function () {
       const url = (await serve.waitForEvent('listening')).url as string;
       const ids = Array.from({ length: 300 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
       for (const resent of [false, true]) {
-        const peer = await RawPeer.connect(url);
-        teardown.add(() => peer.destroy());
+        const peer = await startRawPeer(teardown, url);
         for (const id of ids) peer.sendFrame({ id, type: 'message', payload: id, ...(resent ? { resent } : {}) });
         await peer.waitForFrame((f) => f.id === ids.at(-1), 'the ack 2 of the last message', DEADLINE_MS);
         peer.destroy();

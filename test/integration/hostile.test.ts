@@ -4,8 +4,8 @@
  */
 import { strict as assert } from 'node:assert';
 import type { FastSocketServer, Scheme } from '../../src/fastsocket';
-import { capturingLogger, startServer } from '../support/fixtures';
-import { ack3, isAck2, message1, RawPeer } from '../support/raw-peer';
+import { capturingLogger, startRawPeer, startServer } from '../support/fixtures';
+import { ack3, isAck2, message1 } from '../support/raw-peer';
 import { useTeardown } from '../support/teardown';
 import { waitUntil } from '../support/wait';
 
@@ -20,16 +20,10 @@ function orderQueueLength(server: FastSocketServer): number {
 describe('FastSocketServer against a hostile client', () => {
   const teardown = useTeardown();
 
-  async function rawPeer(url: string): Promise<RawPeer> {
-    const peer = await RawPeer.connect(url);
-    teardown.add(() => peer.destroy());
-    return peer;
-  }
-
   it('does not write control characters of a message id into its log (late ack 3 warning)', async () => {
     const logger = capturingLogger();
     const { server, url } = await startServer(teardown, 'tcp', { ack3TimeoutMs: 50, logger });
-    const peer = await rawPeer(url);
+    const peer = await startRawPeer(teardown, url);
     const evil = 'x\nwarn FORGED LINE\u001b[31m\u0085\u2028';
     peer.sendFrame(message1(evil, 1));
     await peer.waitForFrame(isAck2(evil));
@@ -44,7 +38,7 @@ describe('FastSocketServer against a hostile client', () => {
 
   it('keeps the order queue of a connection bounded when a client resends one id over and over without ack 3', async () => {
     const { server, url } = await startServer(teardown, 'tcp');
-    const peer = await rawPeer(url);
+    const peer = await startRawPeer(teardown, url);
     peer.sendFrame(message1('head', 1)); // never acked: holds the head of the queue for ack3_timeout_ms
     const repeats = 5000;
     for (let i = 0; i < repeats; i++) peer.sendFrame(message1('same', i));
@@ -59,7 +53,7 @@ describe('FastSocketServer against a hostile client', () => {
     it(`closes a ${scheme}:// peer that never authenticates idle_timeout_ms after it connected, however often it sends blank lines`, async () => {
       const idleTimeoutMs = 300;
       const { server, url } = await startServer(teardown, scheme, { token: 'right-token', idleTimeoutMs });
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       // Blank lines (ws: blank messages) are bytes but no frame: they kept the connection, and its slot under
       // max_connections, open for ever without a hello.
       const keepAlive = setInterval(() => peer.isClosed || peer.sendFrame(' '), idleTimeoutMs / 5);

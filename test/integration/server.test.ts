@@ -2,10 +2,10 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FastSocketError, FastSocketServer, type LatencyRecord, type Logger, type MessageEvent, type PeerInfo } from '../../src/fastsocket';
+import { FastSocketError, FastSocketServer, type LatencyRecord, type MessageEvent, type PeerInfo } from '../../src/fastsocket';
 import WebSocket from 'ws';
 import { fakeClock } from '../support/fake-clock';
-import { caFor, startClient, startServer } from '../support/fixtures';
+import { caFor, capturingLogger, startClient, startRawPeer, startServer } from '../support/fixtures';
 import { ack3, isAck2, message1, RawPeer } from '../support/raw-peer';
 import { useTeardown } from '../support/teardown';
 import { collect, waitForEvent, waitUntil, withDeadline } from '../support/wait';
@@ -16,20 +16,8 @@ function manualClock(): { now: number; clock: () => number } {
   return c;
 }
 
-function recordingLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const log = (level: string) => (msg: string) => void lines.push(`${level}: ${msg}`);
-  return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
-}
-
 describe('FastSocketServer', () => {
   const teardown = useTeardown();
-
-  async function rawPeer(url: string): Promise<RawPeer> {
-    const peer = await RawPeer.connect(url);
-    teardown.add(() => peer.destroy());
-    return peer;
-  }
 
   describe('#listen', () => {
     it('resolves with the same URL when called again', async () => {
@@ -87,7 +75,7 @@ describe('FastSocketServer', () => {
   describe('message 1', () => {
     it('acks at once and hands the payload over on arrival, before any ack 3', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       const handed = waitForEvent<[MessageEvent]>(server, 'message');
       peer.sendFrame(message1('m-1', { v: 1 }));
       const [m] = await handed;
@@ -99,7 +87,7 @@ describe('FastSocketServer', () => {
     it('hands over falsy payloads (0, "", {}, [], false, null), which the original drops', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
       const messages = collect<MessageEvent>(server, 'message');
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       const payloads = [0, '', {}, [], false, null];
       payloads.forEach((p, i) => peer.sendFrame(message1(`f-${i}`, p)));
       await peer.waitForFrame(isAck2(`f-${payloads.length - 1}`), 'the last ack 2');
@@ -109,7 +97,7 @@ describe('FastSocketServer', () => {
     it('acks a repeated id again but hands it over once, and counts the duplicate', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
       const messages = collect<MessageEvent>(server, 'message');
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       peer.sendFrame(message1('dup', 'first'));
       peer.sendFrame(message1('dup', 'second', { resent: true }));
       peer.sendFrame(message1('after', 'x'));
@@ -122,7 +110,7 @@ describe('FastSocketServer', () => {
     it('marks the record of a repeated id resent even when the client did not flag it, keeping it out of the statistics (§3, §4)', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
       const latencies = collect<LatencyRecord>(server, 'latency');
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       for (let copy = 0; copy < 2; copy++) {
         peer.sendFrame(message1('again', 'same'));
         await waitUntil(() => peer.frames.filter((f) => isAck2('again')(f as Record<string, unknown>)).length === copy + 1, `ack 2 of copy ${copy + 1}`);
@@ -134,10 +122,10 @@ describe('FastSocketServer', () => {
     });
 
     it('ignores an ack 3 read before its ack 2 was written (no negative T2), and measures the ack 3 that answers ack 2', async () => {
-      const logger = recordingLogger();
+      const logger = capturingLogger();
       const { server, url } = await startServer(teardown, 'tcp', { logger });
       const latencies = collect<LatencyRecord>(server, 'latency');
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       // A peer that does not wait for ack 2: message 1 and its ack 3 in one chunk.
       peer.sendBytes(`${message1('eager', 1)}\n${ack3('eager', 7)}\n`);
       await peer.waitForFrame(isAck2('eager'));
@@ -146,17 +134,17 @@ describe('FastSocketServer', () => {
       await waitUntil(() => latencies.length === 1, 'the record of the ack 3 that answers ack 2');
       assert.equal(latencies[0].t1_ns, 9_000);
       assert.ok(latencies[0].t2_ns > 0, `t2_ns ${latencies[0].t2_ns}`);
-      assert.equal(logger.lines.filter((l) => /warn: ignoring an ack 3 of eager .* read before its ack 2 was written/.test(l)).length, 1);
+      assert.equal(logger.lines.filter((l) => /^warn ignoring an ack 3 of eager .* read before its ack 2 was written/.test(l)).length, 1);
     });
 
     it('recognises a resend on another connection as a duplicate', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
       const messages = collect<MessageEvent>(server, 'message');
-      const a = await rawPeer(url);
+      const a = await startRawPeer(teardown, url);
       a.sendFrame(message1('same', 1));
       await a.waitForFrame(isAck2('same'));
       a.destroy();
-      const b = await rawPeer(url);
+      const b = await startRawPeer(teardown, url);
       b.sendFrame(message1('same', 1, { resent: true }));
       await b.waitForFrame(isAck2('same'));
       assert.equal(messages.length, 1);
@@ -165,7 +153,7 @@ describe('FastSocketServer', () => {
 
     it('hands a resend it has never seen over marked resent and possible_duplicate', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       const handed = waitForEvent<[MessageEvent]>(server, 'message');
       peer.sendFrame(message1('r-1', 'p', { resent: true }));
       const [m] = await handed;
@@ -175,11 +163,11 @@ describe('FastSocketServer', () => {
     });
 
     it('keeps serving a connection whose message listener throws', async () => {
-      const { server, url } = await startServer(teardown, 'tcp', { logger: recordingLogger() });
+      const { server, url } = await startServer(teardown, 'tcp', { logger: capturingLogger() });
       server.on('message', () => {
         throw new Error('application bug');
       });
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       peer.sendFrame(message1('t-1', 1));
       peer.sendFrame(message1('t-2', 2));
       await peer.waitForFrame(isAck2('t-2'));
@@ -191,7 +179,7 @@ describe('FastSocketServer', () => {
     it('emits a latency record computed from its monotonic clock and the T1 it was sent', async () => {
       const mc = manualClock();
       const { server, url } = await startServer(teardown, 'tcp', { clock: mc.clock });
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       mc.now = 5_000_000;
       peer.sendFrame(message1('l-1', 'x'));
       await peer.waitForFrame(isAck2('l-1'));
@@ -210,7 +198,7 @@ describe('FastSocketServer', () => {
       const mc = manualClock();
       const wall = 1_000_000_000_000_000; // below 2^53, so the arithmetic below is exact
       const { server, url } = await startServer(teardown, 'tcp', { clock: mc.clock, wallClock: () => wall });
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       const latencies = collect<LatencyRecord>(server, 'latency');
       // Both server clocks stand still, so message 1 is read at `wall` and its ack 2 leaves then: 7 ms after the client
       // says it sent message 1, 3 ms before the client says it read ack 2.
@@ -232,7 +220,7 @@ describe('FastSocketServer', () => {
 
     it('completes an ack 3 after the message 1 that shares its read has been handed over and acked', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       peer.sendFrame(message1('d-1', 1));
       await peer.waitForFrame(isAck2('d-1'));
       const order: string[] = [];
@@ -251,7 +239,7 @@ describe('FastSocketServer', () => {
       const mc = manualClock();
       const { server, url } = await startServer(teardown, 'tcp', { clock: mc.clock });
       const latencies = collect<LatencyRecord>(server, 'latency');
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       peer.sendFrame(message1('r-1', 1));
       await peer.waitForFrame(isAck2('r-1'));
       mc.now += 3_000;
@@ -269,7 +257,7 @@ describe('FastSocketServer', () => {
       const mc = manualClock();
       const { server, url } = await startServer(teardown, 'tcp', { clock: mc.clock });
       const latencies = collect<LatencyRecord>(server, 'latency');
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       // A stale ack 3 (its id unknown on this connection when read), then that id's message 1, in one chunk.
       peer.sendBytes(`${ack3('e-1', 1)}\n${message1('e-1', 1)}\n`);
       await peer.waitForFrame(isAck2('e-1'));
@@ -283,7 +271,7 @@ describe('FastSocketServer', () => {
     it('ignores and counts an ack 3 for an unknown id, and for an id already completed', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
       const latencies = collect<LatencyRecord>(server, 'latency');
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       peer.sendFrame(ack3('never-sent', 10));
       peer.sendFrame(message1('k', 1));
       await peer.waitForFrame(isAck2('k'));
@@ -299,7 +287,7 @@ describe('FastSocketServer', () => {
 
     it('drops a pending record after ack3_timeout_ms and counts it as expired', async () => {
       const { server, url } = await startServer(teardown, 'tcp', { ack3TimeoutMs: 50 });
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       peer.sendFrame(message1('e-1', 1));
       await peer.waitForFrame(isAck2('e-1'));
       await waitUntil(() => server.stats().ack3_expired === 1, 'the pending record to expire');
@@ -311,7 +299,7 @@ describe('FastSocketServer', () => {
     it('keeps a pending record for ack3_timeout_ms after its ack 2 and drops it at the next sweep after that (fake clock)', async () => {
       const fake = fakeClock();
       const { server, url } = await startServer(teardown, 'tcp', { ack3TimeoutMs: 10_000, timers: fake.timers, clock: fake.clock });
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       peer.sendFrame(message1('slow-1', 1));
       await peer.waitForFrame(isAck2('slow-1'));
       // The sweeper runs every quarter of the shortest timeout, at most every second: 1 s here.
@@ -326,7 +314,7 @@ describe('FastSocketServer', () => {
 
     it('counts as expired the pending records of a peer that disconnects before their acks 3', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       for (const id of ['g-1', 'g-2', 'g-3']) peer.sendFrame(message1(id, 1));
       await peer.waitForFrame(isAck2('g-3'));
       peer.sendFrame(ack3('g-1', 10));
@@ -338,9 +326,9 @@ describe('FastSocketServer', () => {
     });
 
     it('tells an ack 3 that comes after its record expired from an unknown one, and warns once per connection', async () => {
-      const logger = recordingLogger();
+      const logger = capturingLogger();
       const { server, url } = await startServer(teardown, 'tcp', { ack3TimeoutMs: 50, logger });
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       for (const id of ['late-1', 'late-2']) peer.sendFrame(message1(id, 1));
       await peer.waitForFrame(isAck2('late-2'));
       await waitUntil(() => server.stats().ack3_expired === 2, 'both pending records to expire');
@@ -357,7 +345,7 @@ describe('FastSocketServer', () => {
 
     it('keeps at most max_pending_ack3 records per connection, dropping the oldest', async () => {
       const { server, url } = await startServer(teardown, 'tcp', { maxPendingAck3: 2 });
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       for (const id of ['p1', 'p2', 'p3']) peer.sendFrame(message1(id, 1));
       await peer.waitForFrame(isAck2('p3'));
       const latencies = collect<LatencyRecord>(server, 'latency');
@@ -372,7 +360,7 @@ describe('FastSocketServer', () => {
   describe('hello', () => {
     it('answers a hello and tags messages and latency records with its client_id', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       const hello = waitForEvent<[PeerInfo]>(server, 'hello');
       peer.sendFrame({ type: 'hello', protocol: 1, client_id: 'veh-17' });
       assert.equal((await peer.waitForFrame((f) => f.type === 'hello', 'the hello answer')).protocol, 1);
@@ -387,7 +375,7 @@ describe('FastSocketServer', () => {
 
     it('gives its limits and instance in the answer to a connection\'s first hello only; later hellos get the bare answer, as long as theirs', async () => {
       const { server, url } = await startServer(teardown, 'tcp', { maxFrameBytes: 65536 });
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       peer.sendFrame({ type: 'hello', protocol: 1, client_id: 'veh-17' });
       peer.sendFrame({ type: 'hello', protocol: 1 });
       const answers = () => peer.frames.filter((f) => (f as { type?: string }).type === 'hello');
@@ -400,7 +388,7 @@ describe('FastSocketServer', () => {
 
     it('takes a null token as no token, as a Python peer writes an unset one (json.dumps(None)), and keeps its client_id', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       peer.sendFrame({ type: 'hello', protocol: 1, client_id: 'veh-py', token: null });
       assert.equal((await peer.waitForFrame((f) => f.type === 'hello', 'the hello answer')).protocol, 1);
       const handed = waitForEvent<[MessageEvent]>(server, 'message');
@@ -411,7 +399,7 @@ describe('FastSocketServer', () => {
 
     it('serves a peer that never sends hello, as the original client does not', async () => {
       const { url } = await startServer(teardown, 'tcp');
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       peer.sendFrame(message1('n-1', 1));
       await peer.waitForFrame(isAck2('n-1'));
     });
@@ -463,7 +451,7 @@ describe('FastSocketServer', () => {
         });
 
         it('closes a peer with a wrong token, and never logs either token', async () => {
-          const logger = recordingLogger();
+          const logger = capturingLogger();
           const { server, url } = await startServer(teardown, scheme, { token: TOKEN, logger });
           const messages = collect<MessageEvent>(server, 'message');
           const peer = await attacker(url);
@@ -508,7 +496,7 @@ describe('FastSocketServer', () => {
     it('emits connection and disconnect with the peer address and client_id', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
       const connected = waitForEvent<[PeerInfo]>(server, 'connection');
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       const peerAddr = `127.0.0.1:${peer.stream.localPort}`;
       assert.equal((await connected)[0].peer, peerAddr);
       peer.sendFrame({ type: 'hello', protocol: 1, client_id: 'c-9' });
@@ -523,7 +511,7 @@ describe('FastSocketServer', () => {
   describe('#close', () => {
     it('closes every connection, stops listening and resolves again when called twice', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       peer.sendFrame(message1('c-1', 1));
       await peer.waitForFrame(isAck2('c-1'));
       await server.close();
@@ -562,7 +550,7 @@ describe('FastSocketServer', () => {
       const { server, url } = await startServer(teardown, 'tcp');
       const messages = collect<MessageEvent>(server, 'message');
       const latencies = collect<LatencyRecord>(server, 'latency');
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       peer.sendFrame(message1('d-1', 1));
       await peer.waitForFrame(isAck2('d-1'));
       const closed = server.close();
@@ -590,7 +578,7 @@ describe('FastSocketServer', () => {
     it('cuts every connection at once, counting pending records as expired instead of waiting for their acks 3, and resolves again when called twice', async () => {
       const { server, url } = await startServer(teardown, 'tcp');
       const latencies = collect<LatencyRecord>(server, 'latency');
-      const peer = await rawPeer(url);
+      const peer = await startRawPeer(teardown, url);
       peer.sendFrame(message1('x-1', 1));
       await peer.waitForFrame(isAck2('x-1'));
       const destroyed = server.destroy();
@@ -607,8 +595,7 @@ describe('FastSocketServer', () => {
     it('cuts short a close() that waits for a peer\'s acks 3', async () => {
       const { server, url } = await startServer(teardown, 'ws');
       const latencies = collect<LatencyRecord>(server, 'latency');
-      const peer = await RawPeer.connect(url);
-      teardown.add(() => peer.destroy());
+      const peer = await startRawPeer(teardown, url);
       peer.sendFrame(message1('y-1', 1));
       await peer.waitForFrame(isAck2('y-1'));
       const closing = server.close();
@@ -625,14 +612,14 @@ describe('FastSocketServer', () => {
       const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastsocket-state-'));
       teardown.add(() => fs.rmSync(stateDir, { recursive: true, force: true }));
       const first = await startServer(teardown, 'tcp', { stateDir });
-      const peer = await rawPeer(first.url);
+      const peer = await startRawPeer(teardown, first.url);
       peer.sendFrame(message1('s-1', 'once'));
       await peer.waitForFrame(isAck2('s-1'));
       await first.server.close();
 
       const second = await startServer(teardown, 'tcp', { stateDir });
       const messages = collect<MessageEvent>(second.server, 'message');
-      const again = await rawPeer(second.url);
+      const again = await startRawPeer(teardown, second.url);
       again.sendFrame(message1('s-1', 'once', { resent: true }));
       again.sendFrame(message1('s-2', 'new'));
       await again.waitForFrame(isAck2('s-2'));
@@ -644,13 +631,13 @@ describe('FastSocketServer', () => {
 
   describe('logger', () => {
     it('logs a rejected frame with the peer address and never writes to the console', async () => {
-      const logger = recordingLogger();
+      const logger = capturingLogger();
       const { url } = await startServer(teardown, 'tcp', { logger });
       const written: string[] = [];
       const originals = { log: console.log, warn: console.warn, error: console.error, info: console.info, debug: console.debug };
       for (const k of Object.keys(originals) as Array<keyof typeof originals>) console[k] = (...a: unknown[]) => void written.push(a.join(' '));
       try {
-        const peer = await rawPeer(url);
+        const peer = await startRawPeer(teardown, url);
         peer.sendFrame('not json');
         peer.sendFrame(message1('g-1', 1));
         await peer.waitForFrame(isAck2('g-1'));

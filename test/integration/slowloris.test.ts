@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Scheme } from '../../src/fastsocket';
-import { ALL_SCHEMES, caFor, startServer } from '../support/fixtures';
+import { ALL_SCHEMES, caFor, startRawPeer, startServer } from '../support/fixtures';
 import { isAck2, message1, RawPeer, wsFrameBytes } from '../support/raw-peer';
 import { useTeardown } from '../support/teardown';
 import { waitForEvent, waitUntil } from '../support/wait';
@@ -166,8 +166,7 @@ describe('FastSocketServer against slow and idle peers (slowloris)', function ()
 
     it('keeps a tcp connection open while it sends a frame within every idle_timeout_ms', async () => {
       const { server: s, url } = await server('tcp');
-      const peer = await RawPeer.connect(url);
-      teardown.add(() => peer.destroy());
+      const peer = await startRawPeer(teardown, url);
       // Ack 3 for an unknown id is a valid frame that asks for nothing; 9 of them span three idle timeouts.
       await paced(9, IDLE_MS / 3, (i) => peer.sendFrame(`{"id":"keepalive-${i}","type":"ack","send_and_ack_time_ns":1}`));
       peer.sendFrame(message1('after-keepalive', 1));
@@ -241,8 +240,7 @@ describe('FastSocketServer against slow and idle peers (slowloris)', function ()
 
     it('still closes a tcp connection whose frame, started after complete ones, never completes', async () => {
       const { server: s, url } = await server('tcp', { frameTimeoutMs: FRAME_MS });
-      const peer = await RawPeer.connect(url);
-      teardown.add(() => peer.destroy());
+      const peer = await startRawPeer(teardown, url);
       peer.sendBytes(`${message1('whole', 1)}\n{"id":"never-end`);
       await peer.waitForFrame(isAck2('whole'), 'the ack of the complete frame');
       dribble(peer.stream, Buffer.from('x'.repeat(100)), IDLE_MS / 3);

@@ -11,6 +11,7 @@ import {
   type Logger,
   type Scheme,
 } from '../../src/fastsocket';
+import { RawPeer } from './raw-peer';
 import { Teardown } from './teardown';
 import { testCerts } from './tls-certs';
 
@@ -47,6 +48,13 @@ export async function startClient(teardown: Teardown, url: string, options: Omit
   });
   teardown.add(() => client.destroy());
   return client;
+}
+
+/** A hand-driven peer of `url` (see RawPeer.connect), destroyed at teardown. */
+export async function startRawPeer(teardown: Teardown, url: string): Promise<RawPeer> {
+  const peer = await RawPeer.connect(url);
+  teardown.add(() => peer.destroy());
+  return peer;
 }
 
 export async function serverTls(): Promise<{ cert: string; key: string }> {
