@@ -55,19 +55,19 @@ export class Terminal {
    */
   jsonNow(value: object): void {
     this.pending.push(stringifyJson(value));
-    if (!this.writeNow) return this.flush();
-    // A write to a pipe whose reader has gone fails only after this turn, once ack 2 has left with nothing printed.
-    const text = this.pending.join('\n') + '\n';
-    this.pending = [];
-    this.writeNow(text);
+    // Through writeNow when given: a write to a pipe whose reader has gone fails only after this turn, once ack 2 has
+    // left with nothing printed.
+    this.flush(this.writeNow);
   }
 
-  flush(): void {
+  /** Writes what is queued, through `write` when given, else to stdout. */
+  flush(write?: (text: string) => void): void {
     this.flushScheduled = false;
     if (this.pending.length === 0) return;
     const text = this.pending.join('\n') + '\n';
     this.pending = [];
-    this.stdout.write(text);
+    if (write) write(text);
+    else this.stdout.write(text);
   }
 
   /** Resolves once everything queued has been handed to the operating system. */
