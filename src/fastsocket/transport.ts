@@ -13,6 +13,7 @@ import { FastSocketError, FrameTooLargeError, OptionError } from './errors';
 import { isBlank, LineFramer } from './framing';
 import { MAX_TIMER_MS } from './options';
 import { Endpoint, formatHostPort, formatUrl, isSecureScheme } from './url';
+import { encodeTextFrames } from './ws-frames';
 
 /**
  * When a connection writes what the frames of one read made its handlers queue. Frames queued outside a read go out
@@ -309,6 +310,16 @@ class ReusedReadBuffer {
 
 /** The size of a client's reused read buffer: the most one read returns. */
 const READ_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * Whether frames queued together hold megabytes, or bytes: those go out one by one, as joining them into one write
+ * would copy megabytes first (and decode bytes as text).
+ */
+function largeOrBytes(frames: Array<string | Buffer>): boolean {
+  let total = 0;
+  for (const f of frames) if (typeof f !== 'string' || (total += f.length) > 256 * 1024) return true;
+  return false;
+}
 const NEWLINE = Buffer.from('\n');
 const AS_TEXT = { binary: false } as const;
 
@@ -374,7 +385,7 @@ class StreamConnection extends FrameConnection {
     // One frame, the usual reply (an ack 2): a plain write. Corked, it was buffered, then handed over by uncork() with
     // the stream's bookkeeping of a batch, ~350 B of allocation per message for nothing.
     if (frames.length === 1 && typeof frames[0] === 'string') return this.socket.write(frames[0] + '\n');
-    if (frames.length === 1 || this.pendingLarge(frames)) {
+    if (frames.length === 1 || largeOrBytes(frames)) {
       // Large frames go out one by one: joining them would flatten and copy megabytes into one string first.
       this.socket.cork();
       let ok = true;
@@ -390,13 +401,6 @@ class StreamConnection extends FrameConnection {
     }
     frames.push('');
     return this.socket.write(frames.join('\n'));
-  }
-
-  /** Whether the frames hold megabytes, or bytes (which join would decode as text). */
-  private pendingLarge(frames: Array<string | Buffer>): boolean {
-    let total = 0;
-    for (const f of frames) if (typeof f !== 'string' || (total += f.length) > 256 * 1024) return true;
-    return false;
   }
 
   protected closeTransport(): void {
@@ -420,10 +424,13 @@ const WS_NEWLINE_ALLOWANCE = 2;
 class WsConnection extends FrameConnection {
   /** Whether the current read of the socket completed a message. */
   private messageInRead = false;
+  /** Whether frames this side sends are masked: a client's (RFC 6455 §5.3). */
+  private readonly masked: boolean;
 
   /** @param maxFrameBytes largest frame accepted, a trailing newline excluded (ws itself must allow WS_NEWLINE_ALLOWANCE more). */
   constructor(private readonly ws: WebSocket, readonly peer: string, maxFrameBytes: number, replyFlush: ReplyFlush) {
     super(replyFlush);
+    this.masked = !(ws as unknown as { _isServer: boolean })._isServer;
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data: Buffer) => {
       this.lastActivityMs = performanceNow();
@@ -496,6 +503,13 @@ class WsConnection extends FrameConnection {
 
   protected writeFrames(frames: Array<string | Buffer>): boolean {
     const raw = (this.ws as unknown as { _socket?: net.Socket })._socket;
+    // The acks and small messages of a flush, framed by us in one write. ws's Sender writes a message at once when
+    // it is not compressing (we never offer permessage-deflate) nor reading a Blob (we send none), so bytes written
+    // past it here keep their order with what it writes, a close frame included.
+    if (raw && this.ws.readyState === WebSocket.OPEN && !largeOrBytes(frames)) {
+      raw.write(encodeTextFrames(frames as string[], this.masked));
+      return !raw.writableNeedDrain;
+    }
     raw?.cork();
     // A frame given as bytes is still a text message (§1); ws sends a Buffer as binary unless told.
     for (const f of frames) {

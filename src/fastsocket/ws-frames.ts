@@ -1,0 +1,101 @@
+/**
+ * WebSocket text frames (RFC 6455 §5.2) for the frames one flush writes, encoded into one Buffer: the bytes ws's
+ * Sender writes for each `send(string)`, without its per-message header Buffer, string copy and nested cork, which
+ * cost ~2 us of a ws:// one-in-flight exchange of 100 B (docs/benchmarks.md).
+ */
+import { randomFillSync } from 'node:crypto';
+
+const OPCODE_TEXT_FIN = 0x81;
+const MASK_BIT = 0x80;
+const MASK_POOL_BYTES = 8 * 1024;
+/** Below this many bytes a JavaScript loop masks faster than a call into bufferutil (ws's own threshold). */
+const NATIVE_MASK_MIN_BYTES = 48;
+
+interface BufferUtil {
+  mask(source: Buffer, mask: Buffer, output: Buffer, offset: number, length: number): void;
+}
+
+/** The native masking ws uses when the optional bufferutil loads; ws's own switch WS_NO_BUFFER_UTIL turns it off here too. */
+const bufferUtil: BufferUtil | null = loadBufferUtil();
+
+function loadBufferUtil(): BufferUtil | null {
+  if (process.env.WS_NO_BUFFER_UTIL) return null;
+  try {
+    return require('bufferutil') as BufferUtil;
+  } catch {
+    return null;
+  }
+}
+
+let maskPool: Buffer | undefined;
+let maskPoolAt = MASK_POOL_BYTES;
+const maskKey = Buffer.alloc(4);
+
+/** Fills maskKey from a pool refilled with cryptographically strong randomness: a client's masking key (§5.3). */
+function nextMask(): Buffer {
+  if (maskPoolAt === MASK_POOL_BYTES) {
+    maskPool ??= Buffer.allocUnsafe(MASK_POOL_BYTES);
+    randomFillSync(maskPool);
+    maskPoolAt = 0;
+  }
+  maskPool!.copy(maskKey, 0, maskPoolAt, maskPoolAt + 4);
+  maskPoolAt += 4;
+  return maskKey;
+}
+
+function headerBytes(payloadBytes: number, masked: boolean): number {
+  const base = payloadBytes < 126 ? 2 : payloadBytes < 65536 ? 4 : 10;
+  return masked ? base + 4 : base;
+}
+
+/**
+ * Encodes `frames` as unfragmented text messages whose payload is each frame's UTF-8, masked (as a client must
+ * send them) or not (a server).
+ */
+export function encodeTextFrames(frames: readonly string[], masked: boolean): Buffer {
+  let total = 0;
+  for (const f of frames) {
+    const n = Buffer.byteLength(f, 'utf8');
+    total += headerBytes(n, masked) + n;
+  }
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const f of frames) {
+    const n = Buffer.byteLength(f, 'utf8');
+    const maskBit = masked ? MASK_BIT : 0;
+    out[at] = OPCODE_TEXT_FIN;
+    if (n < 126) {
+      out[at + 1] = maskBit | n;
+      at += 2;
+    } else if (n < 65536) {
+      out[at + 1] = maskBit | 126;
+      out.writeUInt16BE(n, at + 2);
+      at += 4;
+    } else {
+      out[at + 1] = maskBit | 127;
+      out.writeUInt32BE(Math.floor(n / 2 ** 32), at + 2);
+      out.writeUInt32BE(n >>> 0, at + 6);
+      at += 10;
+    }
+    if (masked) {
+      const key = nextMask();
+      key.copy(out, at);
+      at += 4;
+      out.write(f, at, 'utf8');
+      maskInPlace(out, at, n, key);
+    } else {
+      out.write(f, at, 'utf8');
+    }
+    at += n;
+  }
+  return out;
+}
+
+/** XORs the `n` bytes of `buf` from `start` with the masking key, in place. */
+function maskInPlace(buf: Buffer, start: number, n: number, key: Buffer): void {
+  if (bufferUtil !== null && n >= NATIVE_MASK_MIN_BYTES) {
+    bufferUtil.mask(buf.subarray(start, start + n), key, buf, start, n);
+    return;
+  }
+  for (let i = 0; i < n; i++) buf[start + i] ^= key[i & 3];
+}
