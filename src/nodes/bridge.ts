@@ -18,4 +18,4 @@ export function startBridge(node: RosNode): RunningNode {
   return { close: () => bridge.close() };
 }
 
-if (require.main === module) void runNode('fastsocket_bridge', startBridge);
+if (require.main === module) void runNode('bridge', 'fastsocket_bridge', startBridge);

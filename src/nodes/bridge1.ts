@@ -3,4 +3,4 @@
 import { startBridge } from './bridge';
 import { runRos1Node } from './run-ros1-node';
 
-void runRos1Node('fastsocket_bridge', startBridge);
+void runRos1Node('bridge', 'fastsocket_bridge', startBridge);

@@ -8,6 +8,7 @@ import { FastSocketError } from '../fastsocket';
 import { RosError } from '../ros/errors';
 import type { RosNode } from '../ros/port';
 import { openRclnodejsPort } from '../ros/rclnodejs-port';
+import { Executable, ignoredArgWarning, nodeHelp, ownArgs, RosVersion } from './node-help';
 
 export interface RunningNode {
   close(): Promise<void>;
@@ -15,8 +16,8 @@ export interface RunningNode {
 
 /** One ROS version as an entry point sees it. */
 export interface RosRuntime {
-  /** 'ROS 2' or 'ROS 1', for messages. */
-  readonly name: string;
+  /** Which ROS, for messages and for telling its arguments from the node's own. */
+  readonly name: RosVersion;
   /** Loads the client library and reads argv; rejects with a RosError that says what is missing. */
   open(): Promise<OpenRuntime>;
 }
@@ -41,7 +42,12 @@ export const ROS2_RUNTIME: RosRuntime = {
 
 const CLOSE_TIMEOUT_MS = 4000;
 
+/**
+ * Runs `executable` as a node named `defaultName` unless remapped. `--help` prints its usage and exits 0 before ROS
+ * is loaded; other arguments ROS does not read are warned about and ignored.
+ */
 export async function runNode(
+  executable: Executable,
   defaultName: string,
   start: (node: RosNode) => Promise<RunningNode> | RunningNode,
   runtime: RosRuntime = ROS2_RUNTIME,
@@ -68,6 +74,13 @@ export async function runNode(
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+
+  const own = ownArgs(process.argv.slice(2), runtime.name);
+  if (own.includes('--help') || own.includes('-h')) {
+    process.stdout.write(nodeHelp(executable, runtime.name));
+    process.exit(0);
+  }
+  for (const arg of own) process.stderr.write(`${ignoredArgWarning(arg, executable, runtime.name)}\n`);
 
   try {
     opened = await runtime.open();

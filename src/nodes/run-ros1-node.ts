@@ -5,6 +5,7 @@
  */
 import type { RosNode } from '../ros/port';
 import { openRos1Port } from '../ros1/ros1-port';
+import type { Executable } from './node-help';
 import { RosRuntime, runNode, RunningNode } from './run-node';
 
 export const ROS1_RUNTIME: RosRuntime = {
@@ -28,6 +29,6 @@ export const ROS1_RUNTIME: RosRuntime = {
   },
 };
 
-export function runRos1Node(defaultName: string, start: (node: RosNode) => Promise<RunningNode> | RunningNode): Promise<void> {
-  return runNode(defaultName, start, ROS1_RUNTIME);
+export function runRos1Node(executable: Executable, defaultName: string, start: (node: RosNode) => Promise<RunningNode> | RunningNode): Promise<void> {
+  return runNode(executable, defaultName, start, ROS1_RUNTIME);
 }

@@ -23,4 +23,4 @@ export async function startServer(node: RosNode): Promise<RunningNode> {
   };
 }
 
-if (require.main === module) void runNode('fastsocket_server', startServer);
+if (require.main === module) void runNode('server', 'fastsocket_server', startServer);

@@ -3,4 +3,4 @@
 import { startServer } from './server';
 import { runRos1Node } from './run-ros1-node';
 
-void runRos1Node('fastsocket_server', startServer);
+void runRos1Node('server', 'fastsocket_server', startServer);

@@ -5,7 +5,7 @@ import { DEFAULT_QOS } from '../ros/qos';
 import { STRING } from '../ros/ros-messages';
 import { runNode } from './run-node';
 
-void runNode('talker', (node) => {
+void runNode('talker', 'talker', (node) => {
   const params = new ParamReader(node);
   const rateHz = params.double('rate_hz', 10.0, 'Messages per second.', positive);
   const text = params.string('message', 'Hello World', 'Text before the counter.');
