@@ -451,7 +451,8 @@ class WsConnection extends FrameConnection {
     });
     ws.on('ping', () => (this.lastActivityMs = performanceNow()));
     ws.on('error', (err: Error & { code?: string }) => {
-      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.emit('oversize', new FrameTooLargeError(-1));
+      // Over maxPayload, or a declared length past 2^53 - 1: closed by ws with 1009 either way.
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || err.code === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH') this.emit('oversize', new FrameTooLargeError(-1));
       else this.emit('error', err);
     });
     ws.on('close', (code: number) => {

@@ -1,11 +1,12 @@
 /**
- * Found by acting as a hostile client against the server: peer-chosen strings reaching the log, and a per-connection
- * queue that grew past max_pending_ack3.
+ * Found by acting as a hostile client against the server: peer-chosen strings reaching the log, a per-connection
+ * queue that grew past max_pending_ack3, and a WebSocket length past 2^53 closed as too large (1009) but not counted
+ * as such.
  */
 import { strict as assert } from 'node:assert';
 import type { FastSocketServer, Scheme } from '../../src/fastsocket';
 import { capturingLogger, startRawPeer, startServer } from '../support/fixtures';
-import { ack3, isAck2, message1 } from '../support/raw-peer';
+import { ack3, isAck2, message1, RawPeer } from '../support/raw-peer';
 import { useTeardown } from '../support/teardown';
 import { waitUntil } from '../support/wait';
 
@@ -47,6 +48,16 @@ describe('FastSocketServer against a hostile client', () => {
     // Two records are pending ('head' and the newest 'same'); the queue held one entry per repeat.
     const length = orderQueueLength(server);
     assert.ok(length < 2100, `order queue holds ${length} entries for 2 pending records`);
+  });
+
+  it('closes a ws:// frame that declares a length past 2^53 - 1 as too large, and counts it in closed_oversize', async () => {
+    const { server, url } = await startServer(teardown, 'ws');
+    const peer = await RawPeer.connectRawWebSocket(url);
+    teardown.add(() => peer.destroy());
+    // A text frame whose 64-bit length is 2^53, then its mask: what ws refuses before buffering anything.
+    peer.sendBytes(Buffer.from([0x81, 0xff, 0x00, 0x20, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]));
+    await peer.waitClosed('the connection to be closed');
+    await waitUntil(() => server.stats().closed_oversize === 1, () => `closed_oversize ${server.stats().closed_oversize}`);
   });
 
   for (const scheme of ['tcp', 'ws'] as Scheme[]) {
