@@ -449,7 +449,16 @@ class WsConnection extends FrameConnection {
       this.emit('oversize', new FrameTooLargeError(maxFrameBytes));
       this.close('too_large');
     });
-    ws.on('ping', () => (this.lastActivityMs = performanceNow()));
+    ws.on('ping', () => {
+      this.lastActivityMs = performanceNow();
+      // ws answers each ping with a pong, and cuts the peer without a word once maxPendingAutoPongs of them are still
+      // unwritten: one that pings and never reads. Said as a protocol violation, so the cut is not a mystery 1006.
+      const pongs = ws as unknown as { _pendingAutoPongs?: number; _maxPendingAutoPongs?: number };
+      if (!this.closed && ws.readyState !== WebSocket.OPEN && (pongs._maxPendingAutoPongs ?? 0) > 0 && pongs._pendingAutoPongs! >= pongs._maxPendingAutoPongs!) {
+        const err = new Error(`${pongs._pendingAutoPongs} pongs unwritten: the peer sends pings faster than it reads the pongs (a ping flood)`);
+        this.emit('error', Object.assign(err, { code: 'WS_ERR_PING_FLOOD' }));
+      }
+    });
     ws.on('error', (err: Error & { code?: string }) => {
       // Over maxPayload, or a declared length past 2^53 - 1: closed by ws with 1009 either way.
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || err.code === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH') this.emit('oversize', new FrameTooLargeError(-1));
@@ -803,7 +812,7 @@ function tlsFailure(err: NodeJS.ErrnoException & { reason?: string }, socket: tl
 
 /**
  * Whether a connection's 'error' is a WebSocket protocol violation by the peer (a reserved opcode or RSV bit, too many
- * fragments), after which ws closes the connection itself: worth a warning, where a socket error (a reset) is not.
+ * fragments, a ping flood: WS_ERR_PING_FLOOD), after which ws closes the connection itself: worth a warning, where a socket error (a reset) is not.
  */
 export function isWebSocketProtocolError(err: Error & { code?: string }): boolean {
   return err.code?.startsWith('WS_ERR_') === true;

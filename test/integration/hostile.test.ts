@@ -1,14 +1,14 @@
 /**
  * Found by acting as a hostile client against the server: peer-chosen strings reaching the log, a per-connection
- * queue that grew past max_pending_ack3, and a WebSocket length past 2^53 closed as too large (1009) but not counted
- * as such.
+ * queue that grew past max_pending_ack3, a ws:// peer cut for a ping flood without a word, and a WebSocket length
+ * past 2^53 closed as too large (1009) but not counted as such.
  */
 import { strict as assert } from 'node:assert';
 import type { FastSocketServer, Scheme } from '../../src/fastsocket';
-import { capturingLogger, startRawPeer, startServer } from '../support/fixtures';
-import { ack3, isAck2, message1, RawPeer } from '../support/raw-peer';
+import { capturingLogger, startClient, startRawPeer, startServer } from '../support/fixtures';
+import { ack3, isAck2, message1, RawPeer, wsFrameBytes } from '../support/raw-peer';
 import { useTeardown } from '../support/teardown';
-import { waitUntil } from '../support/wait';
+import { waitForEvent, waitUntil } from '../support/wait';
 
 /** The order queue of the server's only peer (internal: what the hostile client made grow). */
 function orderQueueLength(server: FastSocketServer): number {
@@ -48,6 +48,24 @@ describe('FastSocketServer against a hostile client', () => {
     // Two records are pending ('head' and the newest 'same'); the queue held one entry per repeat.
     const length = orderQueueLength(server);
     assert.ok(length < 2100, `order queue holds ${length} entries for 2 pending records`);
+  });
+
+  it('says why it cut a ws:// peer that floods pings without reading the pongs, and serves another client meanwhile', async () => {
+    const logger = capturingLogger();
+    const { server, url } = await startServer(teardown, 'ws', { logger });
+    const peer = await RawPeer.connectRawWebSocket(url);
+    teardown.add(() => peer.destroy());
+    peer.stream.pause();
+    // Each ping is answered with a pong the peer never reads: before ws 8.23 the pongs piled up in the server without
+    // bound (353 MB in 6 s); ws now cuts the peer, and said nothing about it (a bare 1006, no log line).
+    const ping = wsFrameBytes(Buffer.alloc(125, 0x61), 0x9);
+    const cut = waitForEvent(server, 'disconnect');
+    peer.sendBytes(Buffer.concat(Array.from({ length: 2000 }, () => ping)));
+    await cut;
+    assert.ok(logger.lines.some((l) => l.startsWith('warn') && /ping flood/.test(l)), logger.lines.join('\n'));
+    const client = await startClient(teardown, url);
+    await client.send('after the flood');
+    assert.equal(server.stats().messages, 1);
   });
 
   it('closes a ws:// frame that declares a length past 2^53 - 1 as too large, and counts it in closed_oversize', async () => {
