@@ -478,7 +478,11 @@ class WsConnection extends FrameConnection {
     });
     // ws only reports whole messages; its receiver's buffer tells whether one has started and not ended, which the
     // frame timeout needs. This listener runs after ws's own, so the receiver has already consumed the chunk.
-    const receiver = (ws as unknown as { _receiver?: { _bufferedBytes?: number; _fragments?: unknown[]; _fragmented?: number } })._receiver;
+    const receiver = (ws as unknown as { _receiver?: EventEmitter & { _bufferedBytes?: number; _fragments?: unknown[]; _fragmented?: number } })._receiver;
+    // A close frame read in one chunk with messages before it: ws answers it at once, in the read, and from then on
+    // drops what is sent, so the replies those messages queued (acks 2 for the server, an ack 3 for the client) would be
+    // lost. They go first (RFC 6455 §5.5.1 lets data precede the answering close frame).
+    receiver?.prependListener('conclude', () => this.flush());
     // ws hands over every message of a chunk synchronously (allowSynchronousEvents, its default) from its own 'data'
     // listener, which was added before these two.
     raw?.prependListener('data', () => {
