@@ -139,6 +139,8 @@ export interface ClientStats {
   closed_frame_timeout: number;
   /** Connections taken for dead: nothing read for silenceTimeoutMs while messages waited for their ack. */
   closed_silent: number;
+  /** ws/wss connections closed because the server broke the WebSocket protocol (RFC 6455), e.g. a masked frame. */
+  closed_protocol: number;
   /**
    * Failed writes of the outboxPath file (a full disk). The messages are still sent from memory; those written while
    * it failed would not survive a restart of the client.
@@ -261,7 +263,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private closing: Promise<ClientStats> | null = null;
   private readonly counters = {
     sent: 0, delivered: 0, dropped: 0, expired: 0, abandoned: 0, rejected: 0, resent: 0, reconnects: 0, connect_failures: 0, unknown_acks: 0, bad_frames: 0,
-    closed_bad: 0, closed_oversize: 0, closed_frame_timeout: 0, closed_silent: 0, outbox_path_errors: 0,
+    closed_bad: 0, closed_oversize: 0, closed_frame_timeout: 0, closed_silent: 0, closed_protocol: 0, outbox_path_errors: 0,
   };
 
   /**
@@ -631,8 +633,10 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     let reset = false;
     conn.on('error', (err) => {
       if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') reset = true;
-      if (isWebSocketProtocolError(err)) this.logger.warn(`closing the connection to ${this.url}: ${err.message}`);
-      else if (isTlsAlert(err)) {
+      if (isWebSocketProtocolError(err)) {
+        this.counters.closed_protocol++;
+        this.logger.warn(`closing the connection to ${this.url}: ${err.message}`);
+      } else if (isTlsAlert(err)) {
         // With TLS 1.3 a server checks our certificate after our side of the handshake is done: its verdict comes here.
         const alert = tlsAlertError(err);
         refusal = new FastSocketError('FS_ERR_CONNECT', `cannot connect to ${this.url}: ${alert.message}`, { cause: alert });

@@ -119,6 +119,11 @@ export interface ServerStats {
   closed_oversize: number;
   closed_idle: number;
   closed_frame_timeout: number;
+  /**
+   * ws/wss connections ws closed for breaking the WebSocket protocol (RFC 6455): a reserved opcode or bit, a control
+   * frame over 125 bytes or fragmented, an unmasked frame, a bad close code, pings faster than the pongs are read.
+   */
+  closed_protocol: number;
   auth_failures: number;
   paused_reading: number;
   /**
@@ -226,7 +231,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
   private readonly counters: ServerStats = {
     connections: 0, connections_total: 0, connections_refused: 0, messages: 0, duplicates: 0, resent: 0,
     possible_duplicates: 0, latencies: 0, ack3_unknown: 0, ack3_expired: 0, ack3_late: 0, ack3_overflow: 0, bad_frames: 0,
-    bad_frames_by_reason: {}, closed_bad: 0, closed_oversize: 0, closed_idle: 0, closed_frame_timeout: 0,
+    bad_frames_by_reason: {}, closed_bad: 0, closed_oversize: 0, closed_idle: 0, closed_frame_timeout: 0, closed_protocol: 0,
     auth_failures: 0, paused_reading: 0, journal_errors: 0,
   };
 
@@ -441,8 +446,10 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       }
     });
     conn.on('error', (err) => {
-      if (isWebSocketProtocolError(err)) this.peerWarnings.warn(this.logger, `closing ${conn.peer}: ${err.message}`);
-      else this.logger.debug(`connection ${conn.peer}: ${err.message}`);
+      if (isWebSocketProtocolError(err)) {
+        this.counters.closed_protocol++;
+        this.peerWarnings.warn(this.logger, `closing ${conn.peer}: ${err.message}`);
+      } else this.logger.debug(`connection ${conn.peer}: ${err.message}`);
     });
     conn.on('close', () => {
       if (!this.peers.delete(p)) return;

@@ -424,6 +424,8 @@ const WS_NEWLINE_ALLOWANCE = 2;
 class WsConnection extends FrameConnection {
   /** Whether the current read of the socket completed a message. */
   private messageInRead = false;
+  /** The cut for a ping flood was reported: the pings read after it in the same chunk are not. */
+  private pingFloodSaid = false;
   /** Whether frames this side sends are masked: a client's (RFC 6455 §5.3). */
   private readonly masked: boolean;
 
@@ -454,8 +456,9 @@ class WsConnection extends FrameConnection {
       // ws answers each ping with a pong, and cuts the peer without a word once maxPendingAutoPongs of them are still
       // unwritten: one that pings and never reads. Said as a protocol violation, so the cut is not a mystery 1006.
       const pongs = ws as unknown as { _pendingAutoPongs?: number; _maxPendingAutoPongs?: number };
-      if (!this.closed && ws.readyState !== WebSocket.OPEN && (pongs._maxPendingAutoPongs ?? 0) > 0 && pongs._pendingAutoPongs! >= pongs._maxPendingAutoPongs!) {
+      if (!this.pingFloodSaid && ws.readyState !== WebSocket.OPEN && (pongs._maxPendingAutoPongs ?? 0) > 0 && pongs._pendingAutoPongs! >= pongs._maxPendingAutoPongs!) {
         const err = new Error(`${pongs._pendingAutoPongs} pongs unwritten: the peer sends pings faster than it reads the pongs (a ping flood)`);
+        this.pingFloodSaid = true;
         this.emit('error', Object.assign(err, { code: 'WS_ERR_PING_FLOOD' }));
       }
     });

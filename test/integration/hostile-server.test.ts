@@ -3,11 +3,13 @@
  * from an earlier connection, made it drop every later message for good, whatever the server it talked to later.
  */
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import * as net from 'node:net';
 import { FastSocketError, type FastSocketClient } from '../../src/fastsocket';
-import { startClient } from '../support/fixtures';
+import { capturingLogger, startClient } from '../support/fixtures';
 import { isMessage, type RawConnection, RawServer } from '../support/raw-server';
 import { useTeardown } from '../support/teardown';
-import { waitForEvent, withDeadline } from '../support/wait';
+import { waitForEvent, waitUntil, withDeadline } from '../support/wait';
 
 const isHello = (f: Record<string, unknown>): boolean => f.type === 'hello';
 
@@ -57,5 +59,33 @@ describe('FastSocketClient against a hostile server', () => {
     await heardAgain;
     await deliversOver50Bytes(client, conn2, 'the second connection');
     assert.equal(client.stats().dropped, 0);
+  });
+
+  it('counts and names a ws:// server that breaks the WebSocket protocol (a masked frame), and reconnects', async () => {
+    // A server that upgrades by hand and answers every connection with a masked text frame, which RFC 6455 forbids
+    // a server to send.
+    let connections = 0;
+    const server = net.createServer((socket) => {
+      connections++;
+      socket.on('error', () => undefined);
+      socket.once('data', (head: Buffer) => {
+        const key = /Sec-WebSocket-Key: (\S+)/i.exec(head.toString('latin1'))?.[1] ?? '';
+        const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+        socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+        socket.write(Buffer.from([0x81, 0x82, 1, 2, 3, 4, 0x7b ^ 1, 0x7d ^ 2]));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    teardown.add(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const sockets = new Set<net.Socket>();
+    server.on('connection', (s) => sockets.add(s));
+    teardown.add(() => {
+      for (const s of sockets) s.destroy();
+    });
+    const logger = capturingLogger();
+    const client = await startClient(teardown, `ws://127.0.0.1:${(server.address() as net.AddressInfo).port}/`, { logger });
+    await client.connect();
+    await waitUntil(() => client.stats().closed_protocol >= 2 && connections >= 2, () => `closed_protocol ${client.stats().closed_protocol} after ${connections} connection(s)`);
+    assert.ok(logger.lines.some((l) => l.startsWith('warn') && /MASK must be clear/.test(l)), logger.lines.join('\n'));
   });
 });

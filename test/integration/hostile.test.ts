@@ -63,6 +63,7 @@ describe('FastSocketServer against a hostile client', () => {
     peer.sendBytes(Buffer.concat(Array.from({ length: 2000 }, () => ping)));
     await cut;
     assert.ok(logger.lines.some((l) => l.startsWith('warn') && /ping flood/.test(l)), logger.lines.join('\n'));
+    assert.equal(server.stats().closed_protocol, 1);
     const client = await startClient(teardown, url);
     await client.send('after the flood');
     assert.equal(server.stats().messages, 1);
