@@ -48,6 +48,9 @@ function writeMaskKey(out: Buffer, at: number): void {
   maskPoolAt += 4;
 }
 
+/** Each frame's UTF-8 length, measured once per call; reused from call to call (encodeTextFrames is not reentrant). */
+const payloadSizes: number[] = [];
+
 function headerBytes(payloadBytes: number, masked: boolean): number {
   const base = payloadBytes < 126 ? 2 : payloadBytes < 65536 ? 4 : 10;
   return masked ? base + 4 : base;
@@ -58,16 +61,18 @@ function headerBytes(payloadBytes: number, masked: boolean): number {
  * send them) or not (a server).
  */
 export function encodeTextFrames(frames: readonly string[], masked: boolean): Buffer {
+  const sizes = payloadSizes;
   let total = 0;
-  for (const f of frames) {
-    const n = Buffer.byteLength(f, 'utf8');
+  for (let i = 0; i < frames.length; i++) {
+    const n = (sizes[i] = Buffer.byteLength(frames[i], 'utf8'));
     total += headerBytes(n, masked) + n;
   }
   const out = Buffer.allocUnsafe(total);
+  const maskBit = masked ? MASK_BIT : 0;
   let at = 0;
-  for (const f of frames) {
-    const n = Buffer.byteLength(f, 'utf8');
-    const maskBit = masked ? MASK_BIT : 0;
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i];
+    const n = sizes[i];
     out[at] = OPCODE_TEXT_FIN;
     if (n < 126) {
       out[at + 1] = maskBit | n;

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { FastSocketClient } from '../../src/fastsocket';
 import { startServer } from '../support/fixtures';
@@ -53,7 +53,7 @@ describe('ws:// close frame read together with the messages before it', () => {
         const frame = JSON.parse(data.toString('utf8')) as Record<string, unknown>;
         read.push(frame);
         if (frame.type === 'message' && read.filter((f) => f.type === 'message').length === 1) {
-          const raw = (ws as unknown as { _socket: import('node:net').Socket })._socket;
+          const raw = (ws as unknown as { _socket: Socket })._socket;
           raw.write(Buffer.concat([serverFrame(0x1, Buffer.from(`{"id":${JSON.stringify(frame.id)},"type":"ack"}`)), serverFrame(0x8, CLOSE_1000)]));
         }
       });
