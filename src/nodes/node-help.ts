@@ -22,6 +22,11 @@ export function ownArgs(args: readonly string[], ros: RosVersion): string[] {
   return own;
 }
 
+/** The name the executable is started by: ROS 1's carry a 1 (bridge1, server1). */
+function executableName(executable: Executable, ros: RosVersion): string {
+  return ros === 'ROS 1' ? `${executable}1` : executable;
+}
+
 /**
  * The shipped example params file of an executable: config/ beside dist/ in the repository and in the installed
  * share/fastsocket/ (and beside build/ for the tests), found by walking up from this file.
@@ -65,11 +70,10 @@ const MAIN_PARAMS: Record<Executable, Array<[string, string]>> = {
 export function nodeHelp(executable: Executable, ros: RosVersion): string {
   const lines: string[] = [];
   if (ros === 'ROS 2') {
-    if (executable !== 'talker') lines.push(`usage: ros2 launch fastsocket ${executable}.launch.py [url:=URL] [params_file:=FILE] [log_level:=LEVEL]`, '       ros2 run fastsocket ' + executable + ' [--ros-args --params-file FILE | --ros-args -p NAME:=VALUE ...]');
+    if (executable !== 'talker') lines.push(`usage: ros2 launch fastsocket ${executable}.launch.py [url:=URL] [params_file:=FILE] [log_level:=LEVEL]`, `       ros2 run fastsocket ${executable} [--ros-args --params-file FILE | --ros-args -p NAME:=VALUE ...]`);
     else lines.push('usage: ros2 run fastsocket talker [--ros-args -p rate_hz:=HZ]');
   } else {
-    const exe = `${executable}1`;
-    if (executable !== 'talker') lines.push(`usage: roslaunch fastsocket ${executable}.launch [url:=URL] [params_file:=FILE] [log_level:=LEVEL] [node_name:=NAME]`, `       rosrun fastsocket ${exe} [_NAME:=VALUE ...] [__name:=NODE_NAME]`);
+    if (executable !== 'talker') lines.push(`usage: roslaunch fastsocket ${executable}.launch [url:=URL] [params_file:=FILE] [log_level:=LEVEL] [node_name:=NAME]`, `       rosrun fastsocket ${executableName(executable, ros)} [_NAME:=VALUE ...] [__name:=NODE_NAME]`);
   }
   lines.push('', SUMMARY[executable], '');
   const params = MAIN_PARAMS[executable];
@@ -87,6 +91,5 @@ export function nodeHelp(executable: Executable, ros: RosVersion): string {
 /** Why an argument the node does not read changes nothing, and what does. */
 export function ignoredArgWarning(arg: string, executable: Executable, ros: RosVersion): string {
   const how = ros === 'ROS 2' ? 'ROS parameters (--ros-args -p NAME:=VALUE or --params-file FILE)' : 'private parameters (_NAME:=VALUE) or a launch file';
-  const exe = ros === 'ROS 2' ? executable : `${executable}1`;
-  return `${exe}: ignoring argument ${JSON.stringify(arg)}: this node is configured by ${how}; --help lists them`;
+  return `${executableName(executable, ros)}: ignoring argument ${JSON.stringify(arg)}: this node is configured by ${how}; --help lists them`;
 }
