@@ -16,7 +16,7 @@ import { connect, FrameConnection, isTlsAlert, isWebSocketProtocolError, tlsAler
 import { DEFAULT_URL, Endpoint, formatUrl, parseUrl } from './url';
 import { OutboxStore } from './outbox-store';
 import { WarnBudget } from './warn-budget';
-import { isTimers, nodeTimers, TimerHandle, Timers } from './timers';
+import { TimerHandle, Timers, timersOption } from './timers';
 import { MAX_CLIENT_ID_LENGTH, MAX_ID_LENGTH } from './wire';
 
 const noop = (): void => undefined;
@@ -283,8 +283,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.random = orDefault(options.random, Math.random);
     if (typeof this.clock !== 'function') throw new OptionError('clock', 'option clock must be a function returning ns');
     if (typeof this.random !== 'function') throw new OptionError('random', 'option random must be a function');
-    this.timers = orDefault(options.timers, nodeTimers);
-    if (!isTimers(this.timers)) throw new OptionError('timers', 'option timers must have setTimeout, clearTimeout, setInterval and clearInterval functions');
+    this.timers = timersOption(options.timers);
     this.newId = orDefault(options.newId, newMessageId);
     if (typeof this.newId !== 'function') throw new OptionError('newId', 'option newId must be a function returning a string');
     this.clientId = options.clientId ?? null;

@@ -9,7 +9,7 @@ import { latencyRecord } from './latency';
 import { checkLogger, Logger, logSafe } from './logger';
 import { checkInteger, checkKnownKeys, orDefault, checkString, ServerLimits, validateServerLimits } from './options';
 import { SeenIds } from './seen-ids';
-import { isTimers, nodeTimers, TimerHandle, Timers } from './timers';
+import { TimerHandle, Timers, timersOption } from './timers';
 import { certificateValidityProblem, checkTlsOptions } from './tls-options';
 import { FrameConnection, isWebSocketProtocolError, listen, Listener, TlsOptions } from './transport';
 import { DEFAULT_URL, Endpoint, isLoopback, isSecureScheme, parseUrl } from './url';
@@ -248,8 +248,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     this.logger = checkLogger(options.logger);
     this.clock = orDefault(options.clock, monotonicNs);
     if (typeof this.clock !== 'function') throw new OptionError('clock', 'option clock must be a function returning ns');
-    this.timers = orDefault(options.timers, nodeTimers);
-    if (!isTimers(this.timers)) throw new OptionError('timers', 'option timers must have setTimeout, clearTimeout, setInterval and clearInterval functions');
+    this.timers = timersOption(options.timers);
     this.wallClock = orDefault(options.wallClock, wallNs);
     if (typeof this.wallClock !== 'function') throw new OptionError('wallClock', 'option wallClock must be a function returning ns');
     this.syncMaxUncertaintyNs = checkInteger('syncMaxUncertaintyNs', orDefault(options.syncMaxUncertaintyNs, 1_000_000), 0);

@@ -2,6 +2,8 @@
  * The timers the client and server arm (reconnect backoff, probes, watchdogs, the ack-3 sweeper, close deadlines),
  * behind one interface so that tests drive them with a fake clock instead of waiting (STYLE.md habit 7).
  */
+import { OptionError } from './errors';
+import { orDefault } from './options';
 
 /** What a timer function returns: Node's Timeout, or a fake one; `unref` keeps it from holding the process open. */
 export interface TimerHandle {
@@ -24,8 +26,15 @@ export const nodeTimers: Timers = {
   clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout),
 };
 
-/** True when `value` has the four functions of Timers (an option's check). */
-export function isTimers(value: unknown): value is Timers {
+/** The `timers` option of the client and server: nodeTimers when not given, else checked to have the four functions. */
+export function timersOption(value: Timers | undefined): Timers {
+  const timers = orDefault(value, nodeTimers);
+  if (!isTimers(timers)) throw new OptionError('timers', 'option timers must have setTimeout, clearTimeout, setInterval and clearInterval functions');
+  return timers;
+}
+
+/** True when `value` has the four functions of Timers. */
+function isTimers(value: unknown): value is Timers {
   if (typeof value !== 'object' || value === null) return false;
   const t = value as Record<string, unknown>;
   return typeof t.setTimeout === 'function' && typeof t.clearTimeout === 'function' && typeof t.setInterval === 'function' && typeof t.clearInterval === 'function';
