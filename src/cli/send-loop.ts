@@ -8,8 +8,10 @@ import { round } from './terminal';
 /** A paced run that queued at less than this fraction of --rate says so. */
 const RATE_REACHED = 0.9;
 
-/** One input: a payload with its encoded size, or an input line that could not be parsed. */
-/** A payload to send (`label` names where it came from, e.g. `stdin line 7`, for the message that refuses it), or a bad input. */
+/**
+ * One input: a payload with its encoded size (`label` names where it came from, e.g. `stdin line 7`, for the message
+ * that refuses it), or an input line that could not be parsed.
+ */
 export type Outgoing = { payload: unknown; bytes: number; label?: string } | { error: string };
 
 export interface SendLoopOptions {
