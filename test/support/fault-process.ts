@@ -67,6 +67,11 @@ class Child<In, Out extends { type: string }> {
   }
 
   /** SIGKILL: no handler runs, nothing is flushed; resolves once the process is gone. */
+  /** Stops the process where it is (SIGSTOP): it reads and answers nothing more, its sockets stay open. */
+  freeze(): void {
+    if (this.alive) this.proc.kill('SIGSTOP');
+  }
+
   async kill(): Promise<void> {
     if (this.alive) this.proc.kill('SIGKILL');
     await withDeadline(this.exited, `${this.what} to die after SIGKILL`);
@@ -146,6 +151,11 @@ export class ServerProcess {
 
   async kill(): Promise<void> {
     await this.child?.kill();
+  }
+
+  /** Stops the server where it is (SIGSTOP) until kill(): what a client writes meanwhile stays unacknowledged. */
+  freeze(): void {
+    this.child?.freeze();
   }
 
   /** Resolves once the process has exited on its own (crashOnMessage). */
