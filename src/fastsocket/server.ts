@@ -134,7 +134,8 @@ export interface ServerStats {
 }
 
 interface Pending {
-  /** Distinguishes this record from an older one of the same id in the eviction queue. */
+  id: string;
+  /** Orders this record against the acks 3 of a read (onAck3's seqAtRead). */
   seq: number;
   readAtNs: number;
   /** When ack 2 was written; until then, when message 1 was read. */
@@ -163,9 +164,11 @@ interface PeerState {
   /**
    * Ids in the order their records were made, oldest first, deleted lazily. Evicting or expiring the oldest record
    * through Map iteration would step over every entry deleted before it: tens of microseconds per message once a
-   * peer that never sends ack 3 fills the table.
+   * peer that never sends ack 3 fills the table. An entry is the record itself, current while the table still maps its
+   * id to it; the slots behind orderHead are emptied, so a record does not outlive its exchange there (kept until the
+   * next compaction, every message's record lived through young-generation collections and was copied into the old one).
    */
-  order: Array<{ id: string; seq: number }>;
+  order: Array<Pending | undefined>;
   orderHead: number;
   paused: boolean;
   /** A late ack 3 (see ServerStats.ack3_late) was already logged as a warning for this connection. */
@@ -570,18 +573,17 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     if (p.pending.size >= this.limits.maxPendingAck3 && !p.pending.has(frame.id)) {
       const oldest = this.oldestPending(p);
       if (oldest) {
-        p.pending.delete(oldest.id);
-        p.orderHead++;
+        this.dropOldest(p, oldest);
         this.counters.ack3_overflow++;
       }
     }
     const wallRecv = frame.client_send_wall_ns !== undefined ? this.wallClock() - (this.clock() - readAt) : 0;
     // §3: a message 1 with an id already seen is a resend, whether or not the client flagged it.
     const duplicate = this.seen.has(frame.id);
-    const pending: Pending = { seq: ++this.pendingSeq, readAtNs: readAt, ack2AtNs: readAt, ack2Written: false, resent: resent || duplicate, queuedNs: frame.queued_ns };
+    const pending: Pending = { id: frame.id, seq: ++this.pendingSeq, readAtNs: readAt, ack2AtNs: readAt, ack2Written: false, resent: resent || duplicate, queuedNs: frame.queued_ns };
     if (frame.client_send_wall_ns !== undefined) pending.wall = [frame.client_send_wall_ns, wallRecv, wallRecv];
     p.pending.set(frame.id, pending);
-    p.order.push({ id: frame.id, seq: pending.seq });
+    p.order.push(pending);
     this.compactOrder(p);
     const ack2 = encodeAck2(frame.id);
     // T2 and ps hinge on when ack 2 really leaves, which is at the end of this event-loop turn.
@@ -687,16 +689,21 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
   }
 
   /**
-   * The oldest pending record (p.pending.get(id) of the entry returned), after skipping queue entries whose record
-   * is gone or was replaced. Runs on every ack 3, so it returns the queue entry rather than allocating.
+   * The oldest pending record, after skipping (and emptying) the queue entries whose record is gone or was replaced.
    */
-  private oldestPending(p: PeerState): { id: string; seq: number } | null {
+  private oldestPending(p: PeerState): Pending | null {
     while (p.orderHead < p.order.length) {
-      const entry = p.order[p.orderHead];
-      if (p.pending.get(entry.id)?.seq === entry.seq) return entry;
-      p.orderHead++;
+      const entry = p.order[p.orderHead]!;
+      if (p.pending.get(entry.id) === entry) return entry;
+      p.order[p.orderHead++] = undefined;
     }
     return null;
+  }
+
+  /** Deletes the record oldestPending() returned, and its queue entry. */
+  private dropOldest(p: PeerState, oldest: Pending): void {
+    p.pending.delete(oldest.id);
+    p.order[p.orderHead++] = undefined;
   }
 
   /**
@@ -708,7 +715,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
    */
   private compactOrder(p: PeerState): void {
     if (p.order.length - p.orderHead > 2 * p.pending.size + 1024) {
-      p.order = p.order.slice(p.orderHead).filter((e) => p.pending.get(e.id)?.seq === e.seq);
+      p.order = p.order.slice(p.orderHead).filter((e) => e !== undefined && p.pending.get(e.id) === e);
       p.orderHead = 0;
     } else if (p.orderHead > 1024 && p.orderHead * 2 > p.order.length) {
       p.order = p.order.slice(p.orderHead);
@@ -794,11 +801,9 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
         continue;
       }
       for (let oldest = this.oldestPending(p); oldest; oldest = this.oldestPending(p)) {
-        const { ack2AtNs } = p.pending.get(oldest.id)!;
-        if (nowNs - ack2AtNs <= ack3TimeoutNs) break;
-        this.rememberExpired(oldest.id, ack2AtNs);
-        p.pending.delete(oldest.id);
-        p.orderHead++;
+        if (nowNs - oldest.ack2AtNs <= ack3TimeoutNs) break;
+        this.rememberExpired(oldest.id, oldest.ack2AtNs);
+        this.dropOldest(p, oldest);
         this.counters.ack3_expired++;
       }
       this.compactOrder(p);

@@ -355,6 +355,20 @@ describe('FastSocketServer', () => {
       assert.deepEqual(latencies.map((r) => r.id), ['p2', 'p3']);
       assert.equal(server.stats().ack3_unknown, 1);
     });
+
+    it('holds on to no completed record: its queue keeps the pending ones only, not the last thousand exchanges', async () => {
+      // A record kept alive after its exchange lives through the young-generation collections that come in between
+      // and is copied into the old one: garbage that slows every collection (docs/benchmarks.md, "the tail").
+      const { server, url } = await startServer(teardown, 'tcp');
+      const client = await startClient(teardown, url);
+      const latencies = collect<LatencyRecord>(server, 'latency');
+      for (let i = 0; i < 1500; i++) await client.send(i);
+      await waitUntil(() => latencies.length === 1500, () => `${latencies.length} of 1500 latency records`);
+      const [peer] = (server as unknown as { peers: Set<{ order: unknown[]; pending: Map<string, unknown> }> }).peers;
+      const held = peer.order.filter((entry) => entry !== undefined).length;
+      assert.equal(peer.pending.size, 0);
+      assert.equal(held, 0, `the queue still refers to ${held} records of completed exchanges`);
+    });
   });
 
   describe('hello', () => {
