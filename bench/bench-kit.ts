@@ -375,5 +375,21 @@ export function listOption<T extends string>(values: OptionValues, name: string,
   return items as T[];
 }
 
+/** --rounds: a whole number of rounds, or `fallback`. @throws UsageError naming the option. */
+export function roundsOption(values: OptionValues, fallback: number): number {
+  const rounds = positiveOption(values, 'rounds', fallback);
+  if (!Number.isSafeInteger(rounds)) throw new UsageError(`--rounds must be a whole number (got ${String(values.rounds)})`);
+  return rounds;
+}
+
+/** --sizes: comma-separated payload sizes in bytes, or those of `fallback`. @throws UsageError naming the bad one. */
+export function sizesOption(values: OptionValues, fallback: string): number[] {
+  return String(values.sizes ?? fallback).split(',').map((s) => {
+    const n = Number(s);
+    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--sizes: ${s} is not a byte count`);
+    return n;
+  });
+}
+
 /** ns as ms with two decimals. */
 export const msOf = (ns: number): string => fmt(ns / 1e6, 2);

@@ -11,7 +11,7 @@
  *          --sizes 100,1024, --flags "..." (default: --min-semi-space-size=8).
  */
 import * as os from 'node:os';
-import { benchCli, describeMachine, fmt, machine, Machine, positiveOption, renderTable, UsageError } from './bench-kit';
+import { benchCli, describeMachine, fmt, machine, Machine, renderTable, roundsOption, sizesOption, UsageError } from './bench-kit';
 import { Counts, measure, Sample } from './protocol';
 import { Impl, IMPL_LABELS } from './protocol-common';
 import { median } from '../test/support/estimator-harness';
@@ -50,13 +50,8 @@ benchCli<FlagsReport>({
   options: { rounds: { type: 'string' }, sizes: { type: 'string' }, flags: { type: 'string' } },
   async run(values, { progress }) {
     const quick = values.quick === true;
-    const rounds = quick ? 1 : positiveOption(values, 'rounds', 8);
-    if (!Number.isSafeInteger(rounds)) throw new UsageError(`--rounds must be a whole number (got ${String(values.rounds)})`);
-    const sizes = String(values.sizes ?? '100,1024').split(',').map((s) => {
-      const n = Number(s);
-      if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--sizes: ${s} is not a byte count`);
-      return n;
-    });
+    const rounds = quick ? 1 : roundsOption(values, 8);
+    const sizes = sizesOption(values, '100,1024');
     const counts = quick ? QUICK : FULL;
     const flags = String(values.flags ?? DEFAULT_FLAGS).split(' ').filter((f) => f !== '');
     if (flags.length === 0) throw new UsageError('--flags must name at least one flag to compare with Node\'s defaults');

@@ -8,12 +8,14 @@
  * the MQTT publisher: --url is the broker's mqtt:// URL, and a reply is the broker's PUBACK.
  */
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { connectAsync, MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import { FastSocketClient, LatencyStats } from '../src/fastsocket';
-import { ClientImpl, ClientResultLine, hostMonotonicNs, integerArg, isClientImpl, lineSplitter, MQTT_TOPIC, nowNs, NS_PER_US, payloadOf, rawFrame } from './protocol-common';
+import { ClientImpl, ClientResultLine, hostMonotonicNs, integerArg, isClientImpl, lineSplitter, MQTT_TOPIC, nowNs, NS_PER_US, payloadOf, rawFrame, RttSeries, SERIES_DIR_ENV } from './protocol-common';
 
 interface Span {
   firstNs: number;
@@ -293,10 +295,21 @@ function open(impl: ClientImpl, url: string, payloadBytes: number): Promise<Driv
 async function measureRtt(driver: Driver, warmup: number, count: number): Promise<ClientResultLine> {
   for (let i = 0; i < warmup; i++) await driver.roundTrip();
   const stats = new LatencyStats();
+  // For bench:tail: when each exchange began (wall clock, ms) and its RTT, to line up with the GC pauses of both sides.
+  const seriesDir = process.env[SERIES_DIR_ENV];
+  const startsMs = seriesDir ? new Float64Array(count) : null;
+  const rttsNs = seriesDir ? new Float64Array(count) : null;
   for (let i = 0; i < count; i++) {
+    if (startsMs) startsMs[i] = performance.timeOrigin + performance.now();
     const t0 = nowNs();
     await driver.roundTrip();
-    stats.record(nowNs() - t0);
+    const rtt = nowNs() - t0;
+    stats.record(rtt);
+    if (rttsNs) rttsNs[i] = rtt;
+  }
+  if (seriesDir) {
+    const series: RttSeries = { start_ms: Array.from(startsMs!), rtt_ns: Array.from(rttsNs!) };
+    fs.writeFileSync(path.join(seriesDir, `rtt-${process.pid}.json`), JSON.stringify(series));
   }
   const s = stats.total();
   return {

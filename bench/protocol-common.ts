@@ -131,6 +131,18 @@ export type MqttSubscriberLine =
 
 export const NS_PER_US = 1000;
 
+/**
+ * For bench:tail: a folder where the Node clients write their one-in-flight series (RttSeries, `rtt-<pid>.json`) and
+ * the processes that preload gc-marks.js their GC pauses.
+ */
+export const SERIES_DIR_ENV = 'FASTSOCKET_BENCH_SERIES_DIR';
+
+/** Each measured exchange of a one-in-flight phase: when it began (ms since the epoch) and its RTT (ns). */
+export interface RttSeries {
+  start_ms: number[];
+  rtt_ns: number[];
+}
+
 /** A child process's integer flag `--name`, at least `min`; anything else goes to `usage`, which exits. */
 export function integerArg(name: string, value: string | undefined, min: number, usage: (problem: string) => never): number {
   const n = Number(value);

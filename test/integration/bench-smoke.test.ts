@@ -9,6 +9,7 @@ import { hasMosquitto } from '../support/mosquitto';
 /** Compiled to build/test/integration/, beside build/bench/. */
 const PROTOCOL_JS = path.resolve(__dirname, '../../bench/protocol.js');
 const NODE_FLAGS_JS = path.resolve(__dirname, '../../bench/node-flags.js');
+const TAIL_JS = path.resolve(__dirname, '../../bench/tail.js');
 const FRAMES_JS = path.resolve(__dirname, '../../bench/frames.js');
 const JOURNAL_JS = path.resolve(__dirname, '../../bench/journal.js');
 const DEADLINE_MS = 150_000;
@@ -211,6 +212,30 @@ describe('bench/node-flags.js --quick --sizes 100 --json', () => {
       for (const key of ['rtt_p50_us', 'rtt_p99_us', 'rtt_p995_us', 'rtt_p999_us', 'server_rss_peak_mb']) {
         assert.ok(isPositive(row[key]), `${row.impl} ${row.node_flags.join(' ')}: ${key} = ${row[key]}`);
       }
+    }
+  });
+});
+
+describe('bench/tail.js --quick --sizes 100 --json', () => {
+  const bench = useBenchRun(TAIL_JS, (dir) => ['--quick', '--sizes', '100', '--json', '--out', path.join(dir, 'tail.json')]);
+
+  it('matches every measured exchange of each Node row against the GC pauses both processes recorded', () => {
+    assert.equal(bench.run().code, 0, `exit ${bench.run().code}; stderr: ${bench.run().stderr.slice(-2000)}`);
+    const report = JSON.parse(bench.run().stdout) as {
+      benchmark: string;
+      counts: { rtt: number };
+      rows: Array<Row & { exchanges: number; touched_share: number; slowest: { count: number; server_gc: number; client_gc: number; none: number } }>;
+    };
+    assert.equal(report.benchmark, 'tail');
+    assert.deepEqual(report.rows.map((r) => r.impl), ['raw-tcp', 'fastsocket-tcp', 'raw-ws', 'fastsocket-ws']);
+    for (const row of report.rows) {
+      assert.equal(row.exchanges, report.counts.rtt, `${row.impl}: every measured exchange in the series`);
+      for (const key of ['rtt_p50_us', 'rtt_p99_us', 'rtt_p999_us', 'untouched_p99_us']) assert.ok(isPositive(row[key]), `${row.impl}: ${key} = ${row[key]}`);
+      assert.ok(row.touched_share >= 0 && row.touched_share <= 1, `${row.impl}: touched_share ${row.touched_share}`);
+      const { count, server_gc, client_gc, none } = row.slowest;
+      assert.ok(count >= report.counts.rtt / 100, `${row.impl}: ${count} exchanges at or above the p99`);
+      // Each slow exchange is either untouched or touched by one side or both.
+      assert.ok(none + Math.max(server_gc, client_gc) <= 1 + 1e-9 && none + server_gc + client_gc >= 1 - 1e-9, JSON.stringify(row.slowest));
     }
   });
 });
