@@ -713,6 +713,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         `message ${head.id} (${head.bytes} bytes) was the oldest unacknowledged on ${head.failures} connections that closed; the server may ` +
           'refuse it (its max_frame_bytes below the frame\'s size: a client with a clientId, --client-id, learns that limit from its hello), or a proxy in ' +
           `front of it may reach no server, or the server refuses this client (another scheme than ${this.endpoint.scheme}://?` +
+          `${this.options.token === undefined ? ' a token it requires (token, --token-file)?' : ''}` +
           `${this.options.tls?.cert ? ' our client certificate?' : ''} its log says why); set maxAttempts (--max-attempts) to drop such a message`,
       );
     }

@@ -112,7 +112,7 @@ function topicOptionAliases(node: RosNode): string[] {
     if (!p.name.startsWith('topic_options.')) continue;
     const parts = p.name.split('.');
     if (parts.length !== 3 || !(TOPIC_OPTION_KEYS as readonly string[]).includes(parts[2])) {
-      throw new ParameterError(p.name, `unknown setting; topic_options.<alias>. takes ${TOPIC_OPTION_KEYS.join(', ')}`);
+      throw new ParameterError(p.name, `unknown setting; topic_options.<alias> takes ${TOPIC_OPTION_KEYS.join(', ')}`);
     }
     aliases.add(parts[1]);
   }

@@ -100,7 +100,13 @@ class TopicForwarder {
   private seq = 0;
   /** Numbered messages of this run the bridge gave up on (the next envelopes' `dropped`). */
   private givenUp = 0;
-  private lastForwardNs = -Infinity;
+  /**
+   * max_rate_hz: when the next message may be forwarded. It advances by the period from the slot, not from the
+   * message, and a message a quarter period early (a publisher's timer jitter) takes its slot: spacing each message a
+   * full period after the last forwarded one turned a 10 Hz topic at 5.0 into 3.4-3.9 Hz, every message that came a
+   * little early skipped with the one after it. Over time the rate still never exceeds max_rate_hz.
+   */
+  private nextForwardNs = -Infinity;
   private waitingLogged = false;
   /** The situation last warned about, by kind (see warnOnce). */
   private readonly warned = new Map<'type' | 'qos' | 'loop', string>();
@@ -209,7 +215,7 @@ class TopicForwarder {
   private onMessage(message: unknown, type: string, qos: QosProfile): void {
     this.counters.received++;
     const now = this.bridge.monotonicNs();
-    if (this.config.maxRateHz !== null && now - this.lastForwardNs < 1e9 / this.config.maxRateHz) {
+    if (this.config.maxRateHz !== null && now < this.nextForwardNs - 1e9 / this.config.maxRateHz / 4) {
       this.counters.skipped_rate++;
       return;
     }
@@ -229,7 +235,7 @@ class TopicForwarder {
         return;
       }
     }
-    this.lastForwardNs = now;
+    if (this.config.maxRateHz !== null) this.nextForwardNs = Math.max(this.nextForwardNs, now) + 1e9 / this.config.maxRateHz;
     this.counters.forwarded++;
     if (this.maxAgeNs === null || (this.bridge.linkConnected && this.held.length === 0)) {
       this.handOver(envelope, now);

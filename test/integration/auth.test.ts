@@ -146,6 +146,15 @@ describe('FastSocketServer authentication with a shared token', function () {
       });
     }
 
+    it('names a missing token among the causes when it sent no hello (no clientId, no token) and connections keep closing on its message', async () => {
+      const { url } = await guarded('tcp');
+      const logger = capturingLogger();
+      const client = await startClient(teardown, url, { logger, reconnectMinMs: 20, reconnectMaxMs: 20, reconnectJitter: 0 });
+      client.send({ n: 1 }).catch(() => undefined);
+      await waitUntil(() => logger.lines.some((l) => l.includes('was the oldest unacknowledged')), 'the warning after three closed connections');
+      assert.match(logger.lines.find((l) => l.includes('was the oldest unacknowledged'))!, /a token it requires \(token, --token-file\)\?/);
+    });
+
     it('says only at info that it was disconnected when the server had answered the hello (a server restart)', async () => {
       const { server, url } = await guarded('tcp');
       const logger = capturingLogger();

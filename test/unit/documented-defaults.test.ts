@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DEFAULT_CLIENT_LIMITS, DEFAULT_SERVER_LIMITS, DEFAULT_SILENCE_TIMEOUT_MS } from '../../src/fastsocket';
+import { DEFAULT_CLIENT_LIMITS, DEFAULT_SERVER_LIMITS, DEFAULT_SILENCE_TIMEOUT_MS, FastSocketClient, FastSocketServer } from '../../src/fastsocket';
 import { CLIENT_LIMIT_OPTIONS, limitFlagSpecs, SERVER_LIMIT_OPTIONS } from '../../src/cli/args';
 import { readBridgeConfig } from '../../src/ros/bridge-config';
 import { readServerConfig } from '../../src/ros/server-config';
@@ -27,7 +27,7 @@ function documented(cell: string): number | string {
   const text = cell.replace(/`/g, '');
   const mib = /^(\d+) MiB$/.exec(text);
   if (mib) return Number(mib[1]) * MiB;
-  const n = /^(\d+)\b/.exec(text);
+  const n = /^(\d+(?:\.\d+)?)\b/.exec(text);
   if (n) return Number(n[1]);
   return text === 'empty' ? '' : text;
 }
@@ -51,6 +51,18 @@ function helpDefaults(): Record<string, number> {
     out[name] = Number(m[1]);
   }
   return out;
+}
+
+/** The options a constructor accepts, as its error for an unknown one lists them. */
+function knownOptions(construct: () => unknown): string[] {
+  try {
+    construct();
+  } catch (err) {
+    const m = /known options: (.*)$/.exec((err as Error).message);
+    assert.ok(m, (err as Error).message);
+    return m[1].split(', ');
+  }
+  assert.fail('an unknown option was accepted');
 }
 
 function declaredDefaults(node: MemoryRosNode): Map<string, number | string | boolean> {
@@ -108,5 +120,28 @@ describe('documented defaults', () => {
         assert.equal(documented(value), defaults.get(name), `docs/ros2.md: ${node} ${name}`);
       }
     });
+  });
+
+  describe('docs/library.md "Options"', () => {
+    const tables: Array<[string, () => unknown]> = [
+      ['The server, `new FastSocketServer(options)`:', () => new FastSocketServer({ noSuchOption: 1 } as never)],
+      ['The client, `new FastSocketClient(options)`:', () => new FastSocketClient({ noSuchOption: 1 } as never)],
+    ];
+    for (const [heading, construct] of tables) {
+      it(`lists every option and default of ${heading.split(',')[0].slice(4)}`, () => {
+        const rows = tableAfter('docs/library.md', heading);
+        const listed: string[] = [];
+        for (const [names, defaults] of rows) {
+          const keys = [...names.matchAll(/`(\w+)`/g)].map((m) => m[1]);
+          listed.push(...keys);
+          const values = defaults.split(', ').map(documented);
+          if (values.length !== keys.length) continue;
+          keys.forEach((k, i) => {
+            if (k in LIBRARY_DEFAULTS) assert.equal(values[i], LIBRARY_DEFAULTS[k], `docs/library.md: ${k}`);
+          });
+        }
+        assert.deepEqual([...listed].sort(), knownOptions(construct).sort());
+      });
+    }
   });
 });

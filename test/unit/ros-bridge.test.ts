@@ -247,9 +247,43 @@ describe('Bridge', () => {
         pub.publish({ data: i });
         r.clock.mono += 40e6;
       }
-      // At 40 ms apart and 100 ms minimum spacing: messages 0, 3, 6, 9.
-      assert.deepEqual(r.sent().map((e) => [e.seq, e.msg?.data]), [[0, 0], [1, 3], [2, 6], [3, 9]]);
+      // At 40 ms apart, 10 Hz: slots at 0, 100, 200, 300 ms, each taken by the first message at most 25 ms before it:
+      // messages 0 (0 ms), 2 (80), 5 (200) and 7 (280).
+      assert.deepEqual(r.sent().map((e) => [e.seq, e.msg?.data]), [[0, 0], [1, 2], [2, 5], [3, 7]]);
       assert.equal(r.bridge.topics()[0].counters.skipped_rate, 6);
+    });
+
+    it('forwards every other message of a 10 Hz topic at max_rate_hz 5.0 although the timer jitters by +-0.5 ms', () => {
+      const r = rig({ 'topic_options.gps.max_rate_hz': 5.0 }, teardown);
+      const pub = r.talker.createPublisher('std_msgs/msg/Float64', '/gps', RELIABLE);
+      r.bridge.start();
+      for (let i = 0; i < 100; i++) {
+        r.clock.mono = 1e9 + i * 100e6 + (i % 3 === 1 ? -0.5e6 : 0.5e6);
+        pub.publish({ data: i });
+      }
+      // 10 s of a 10 Hz topic: 50 at 5 Hz. Spacing each message at least 200 ms after the last forwarded one
+      // skipped every message that came 0.5 ms early and the one after it: 34, 3.4 Hz.
+      assert.equal(r.sent().length, 50);
+      assert.equal(r.bridge.topics()[0].counters.skipped_rate, 50);
+    });
+
+    it('never forwards more than max_rate_hz over time, nor two messages closer than 3/4 of the period, whatever the publisher does', () => {
+      const r = rig({ 'topic_options.fast.max_rate_hz': 5.0 }, teardown);
+      const pub = r.talker.createPublisher('std_msgs/msg/Float64', '/fast', RELIABLE);
+      r.bridge.start();
+      const forwardedAt: number[] = [];
+      // 1 kHz for 10 s, a 3 s pause, then 2 s at 7 Hz (143 ms apart).
+      const times = [...Array.from({ length: 10_000 }, (_, i) => i * 1e6), ...Array.from({ length: 14 }, (_, i) => 13e9 + i * 143e6)];
+      for (const t of times) {
+        r.clock.mono = t;
+        const before = r.sent().length;
+        pub.publish({ data: t });
+        if (r.sent().length > before) forwardedAt.push(t);
+      }
+      // One per 200 ms slot, the first slot's message at 0 and the others' up to 50 ms before their slot: 50 or 51 in 10 s.
+      assert.ok([50, 51].includes(forwardedAt.filter((t) => t < 10e9).length), String(forwardedAt.filter((t) => t < 10e9).length));
+      for (let i = 1; i < forwardedAt.length; i++) assert.ok(forwardedAt[i] - forwardedAt[i - 1] >= 150e6, `${forwardedAt[i - 1]} -> ${forwardedAt[i]}`);
+      assert.ok(forwardedAt.filter((t) => t >= 13e9).length <= 11, String(forwardedAt.filter((t) => t >= 13e9).length));
     });
 
     it('publishes the round-trip time in ms on ~/rtt when a message is acknowledged', async () => {

@@ -186,6 +186,15 @@ describe('readBridgeConfig', () => {
       assert.deepEqual(c.topics.map((t) => [t.name, t.maxRateHz]), [['~/status', 2]]);
     });
 
+    it('lists the keys a topic_options entry takes when one is unknown, in a sentence that reads', () => {
+      assert.throws(() => bridgeWith({ 'topic_options.cam.max_age': 500n }), (e: unknown) => {
+        assert.ok(e instanceof ParameterError, String(e));
+        assert.equal(e.parameter, 'topic_options.cam.max_age');
+        assert.match(e.message, /unknown setting; topic_options\.<alias> takes name, type, .*, max_age_ms$/);
+        return true;
+      });
+    });
+
     it('throws ParameterError naming both keys when two topic_options entries name the same topic', () => {
       assert.throws(() => bridgeWith({ 'topic_options.fix.max_rate_hz': 1.0, 'topic_options.gps.name': 'fix' }), (e: unknown) => {
         assert.ok(e instanceof ParameterError && e.code === 'FS_ROS_ERR_PARAM', String(e));
