@@ -100,9 +100,11 @@ export class Ros1MessageCatalog {
     for (const dir of this.searchPath) {
       const candidates = [join(dir, pkg, 'msg', `${name}.msg`)];
       if (basename(dir) === pkg) candidates.push(join(dir, 'msg', `${name}.msg`));
-      const nested = this.crawlRoots.includes(dir) ? this.packagesUnder(dir).get(pkg) : undefined;
-      if (nested !== undefined) candidates.push(join(nested, 'msg', `${name}.msg`));
       for (const file of candidates) if (existsSync(file)) return readFileSync(file, 'utf8');
+      // Only when the flat layout has nothing: the crawl reads every folder down to the packages, once per root.
+      const nested = this.crawlRoots.includes(dir) ? this.packagesUnder(dir).get(pkg) : undefined;
+      const file = nested === undefined ? null : join(nested, 'msg', `${name}.msg`);
+      if (file !== null && existsSync(file)) return readFileSync(file, 'utf8');
     }
     return this.builtins[type] ?? null;
   }
