@@ -198,7 +198,7 @@ export const CLIENT_TLS_SPEC: FlagSpecs = {
 export function serverTls(values: FlagValues, url: string): TlsOptions | undefined {
   requireTlsUrl(values, url, ['cert', 'key', 'ca']);
   const tls: TlsOptions = { cert: pemFlag(values, 'cert', 'certificate'), key: pemFlag(values, 'key', 'key'), ca: pemFlag(values, 'ca', 'certificate') };
-  if (tls.cert && tls.key) secureContextOf(tls.cert, tls.key, '--cert', '--key');
+  if (tls.cert && tls.key) checkKeyPair(values, tls.cert, tls.key, 'cert', 'key');
   return tls.cert || tls.key || tls.ca ? tls : undefined;
 }
 
@@ -207,7 +207,7 @@ export function clientTls(values: FlagValues, url: string): TlsOptions | undefin
   requireTlsUrl(values, url, ['ca', 'client-cert', 'client-key']);
   const tls: TlsOptions = { ca: pemFlag(values, 'ca', 'certificate'), cert: pemFlag(values, 'client-cert', 'certificate'), key: pemFlag(values, 'client-key', 'key') };
   if (!tls.cert !== !tls.key) throw new UsageError('--client-cert and --client-key go together');
-  if (tls.cert && tls.key) secureContextOf(tls.cert, tls.key, '--client-cert', '--client-key');
+  if (tls.cert && tls.key) checkKeyPair(values, tls.cert, tls.key, 'client-cert', 'client-key');
   return tls.cert || tls.ca ? tls : undefined;
 }
 
@@ -227,9 +227,10 @@ function pemFlag(values: FlagValues, name: string, kind: 'certificate' | 'key'):
   return pem;
 }
 
-function secureContextOf(cert: string | Buffer, key: string | Buffer, certFlag: string, keyFlag: string): void {
+/** Refuses a key that is not the certificate's, naming both flags and their files (as tls_cert and tls_key are named). */
+function checkKeyPair(values: FlagValues, cert: string | Buffer, key: string | Buffer, certFlag: string, keyFlag: string): void {
   const problem = keyPairProblem(cert, key);
-  if (problem) throw new UsageError(`${certFlag} and ${keyFlag} ${problem}`);
+  if (problem) throw new UsageError(`--${certFlag} ${JSON.stringify(raw(values, certFlag))} and --${keyFlag} ${JSON.stringify(raw(values, keyFlag))} ${problem}`);
 }
 
 /** Library options that have a flag of another name than kebab(option). */

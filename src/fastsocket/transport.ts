@@ -755,7 +755,7 @@ const CERT_REFUSAL_HINTS: Record<string, string> = {
   CERT_UNTRUSTED: 'no CA this client trusts vouches for it: give that CA as tls.ca (--ca, tls_ca)',
   CERT_HAS_EXPIRED: 'renew it, or check the clocks of both machines',
   CERT_NOT_YET_VALID: 'check the clocks of both machines',
-  ERR_TLS_CERT_ALTNAME_INVALID: 'its subjectAltName must list the host of the url, an address as IP:, a name as DNS: (the CN is not read)',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'its subjectAltName must list the host of the url, an address as IP:, a name as DNS: (the CN is compared only with a name, and only when the certificate lists no DNS: name)',
   INVALID_PURPOSE: 'it does not allow server authentication (extendedKeyUsage)',
 };
 

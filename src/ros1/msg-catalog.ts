@@ -4,7 +4,7 @@
  * ROS_PACKAGE_PATH, a sourced ROS 1 prefix, or Debian's /usr/share/<pkg>/msg; and, for the few types the nodes
  * publish themselves, from the copies below, so the nodes run even without the message packages.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UnknownTypeError } from '../ros/errors';
 import { buildFullText, isRos1TypeName, parseFullText, parseRos1Msg, ros1Md5, Ros1MessageSpec } from './msg-spec';
@@ -35,13 +35,28 @@ export function ros1MsgSearchPath(env: NodeJS.ProcessEnv): string[] {
   return dirs;
 }
 
+/**
+ * The folders of ROS_PACKAGE_PATH, which rospack crawls for packages at any depth (a catkin workspace's src holds
+ * repositories that hold packages). A ROS 1 prefix and /usr/share hold packages one level down only, and are large.
+ */
+export function ros1PackagePathRoots(env: NodeJS.ProcessEnv): string[] {
+  return (env.ROS_PACKAGE_PATH ?? '').split(':').filter((p) => p !== '');
+}
+
 export class Ros1MessageCatalog {
   private readonly specs = new Map<string, Ros1MessageSpec>();
   private readonly fullTexts = new Map<string, string>();
+  /** The packages found under each crawled root, by name, made at the first lookup there. */
+  private readonly crawled = new Map<string, ReadonlyMap<string, string>>();
 
+  /**
+   * @param searchPath folders that hold `<pkg>/msg/<Name>.msg` (or are a package), in lookup order
+   * @param crawlRoots those of searchPath to search for packages at any depth, as rospack does (ROS_PACKAGE_PATH)
+   */
   constructor(
     private readonly searchPath: readonly string[],
     private readonly builtins: Readonly<Record<string, string>> = BUILTIN_MSG_TEXTS,
+    private readonly crawlRoots: readonly string[] = [],
   ) {}
 
   /** @throws UnknownTypeError when no definition of `type` (`pkg/Name`) is known here */
@@ -86,8 +101,68 @@ export class Ros1MessageCatalog {
       const candidates = [join(dir, pkg, 'msg', `${name}.msg`)];
       if (basename(dir) === pkg) candidates.push(join(dir, 'msg', `${name}.msg`));
       for (const file of candidates) if (existsSync(file)) return readFileSync(file, 'utf8');
+      // Only when the flat layout has nothing: the crawl reads every folder down to the packages, once per root.
+      const nested = this.crawlRoots.includes(dir) ? this.packagesUnder(dir).get(pkg) : undefined;
+      const file = nested === undefined ? null : join(nested, 'msg', `${name}.msg`);
+      if (file !== null && existsSync(file)) return readFileSync(file, 'utf8');
     }
     return this.builtins[type] ?? null;
+  }
+
+  private packagesUnder(root: string): ReadonlyMap<string, string> {
+    let found = this.crawled.get(root);
+    if (found === undefined) {
+      found = crawlPackages(root);
+      this.crawled.set(root, found);
+    }
+    return found;
+  }
+}
+
+/** Folders below a crawl root that rospack would not look into either. */
+const MAX_CRAWL_DEPTH = 16;
+
+/**
+ * The ROS packages under `root`, by the name in their package.xml, found as rospack finds them: a folder with a
+ * package.xml is a package and is not searched further; hidden folders and folders holding CATKIN_IGNORE are skipped;
+ * the first package of a name wins.
+ */
+export function crawlPackages(root: string): Map<string, string> {
+  const found = new Map<string, string>();
+  const seen = new Set<string>();
+  const visit = (dir: string, depth: number): void => {
+    let entries;
+    try {
+      // A symbolic link back up the tree is followed once.
+      const real = realpathSync(dir);
+      if (seen.has(real)) return;
+      seen.add(real);
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return; // gone, or not readable: nothing there for us, as for rospack
+    }
+    const names = new Set(entries.map((e) => e.name));
+    if (names.has('package.xml')) {
+      const name = packageName(join(dir, 'package.xml')) ?? basename(dir);
+      if (!found.has(name)) found.set(name, dir);
+      return;
+    }
+    if (names.has('CATKIN_IGNORE') || depth >= MAX_CRAWL_DEPTH) return;
+    for (const e of entries) {
+      if (e.name.startsWith('.') || !(e.isDirectory() || e.isSymbolicLink())) continue;
+      visit(join(dir, e.name), depth + 1);
+    }
+  };
+  visit(root, 0);
+  return found;
+}
+
+/** The <name> of a package.xml, or null when it cannot be read. */
+function packageName(file: string): string | null {
+  try {
+    return /<name>\s*([^<\s]+)\s*<\/name>/.exec(readFileSync(file, 'utf8'))?.[1] ?? null;
+  } catch {
+    return null;
   }
 }
 

@@ -14,7 +14,7 @@ import type { MessageDefinition } from '../ros/message-definition';
 import type { EndpointInfo, ParamDeclaration, ParamState, RosNode, RosPort, RosPublisher, RosSubscription, RosTimer, SubscriptionMode } from '../ros/port';
 import { qos, QosProfile } from '../ros/qos';
 import { isRos1TypeName } from './msg-spec';
-import { Ros1MessageCatalog, ros1MsgSearchPath } from './msg-catalog';
+import { Ros1MessageCatalog, ros1MsgSearchPath, ros1PackagePathRoots } from './msg-catalog';
 import { normalizeNamespace, parseRos1Args, Ros1Args, Ros1Names } from './names';
 import { flattenParams, Ros1ParamTree, toParamState, withParam } from './params';
 import { toRos1TypeName, toRos2TypeName, Ros1TypeMapper } from './type-map';
@@ -192,7 +192,7 @@ export class Ros1Port implements RosPort {
     private readonly paramTree: Ros1ParamTree,
     readonly options: Ros1PortOptions,
   ) {
-    this.catalog = new Ros1MessageCatalog(ros1MsgSearchPath(env));
+    this.catalog = new Ros1MessageCatalog(ros1MsgSearchPath(env), undefined, ros1PackagePathRoots(env));
   }
 
   createNode(name: string): Ros1Node {

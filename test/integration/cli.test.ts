@@ -318,6 +318,24 @@ describe('fastsocket CLI', function () {
       assert.match(cli.stderr.join('\n'), /--cert: .*server\.key" is not a PEM certificate/);
     });
 
+    // docs/security.md: a key of another certificate is "one line naming the flag or parameter and the path", as the
+    // ROS parameters tls_cert/tls_key do; the line named the two flags only, not which files did not match.
+    it('exits 2 naming --cert and --key with their paths when the key belongs to another certificate', async () => {
+      const certs = await testCerts();
+      const cli = startCli(teardown, ['serve', '--url', 'tls://127.0.0.1:0', '--cert', path.join(certs.dir, 'server.pem'), '--key', path.join(certs.dir, 'client.key')]);
+      assert.equal(await cli.exitCode(), 2);
+      assert.equal(cli.stderr.length, 1, cli.stderr.join('\n'));
+      assert.match(cli.stderr[0], /--cert ".*server\.pem" and --key ".*client\.key" do not belong together/);
+    });
+
+    it('exits 2 naming --client-cert and --client-key with their paths when the key belongs to another certificate', async () => {
+      const certs = await testCerts();
+      const f = (name: string) => path.join(certs.dir, name);
+      const cli = startCli(teardown, ['send', '--url', 'tls://127.0.0.1:9', '--timeout', '1', '--ca', f('ca.pem'), '--client-cert', f('client.pem'), '--client-key', f('server.key')]);
+      assert.equal(await cli.exitCode(), 2);
+      assert.match(cli.stderr.join('\n'), /--client-cert ".*client\.pem" and --client-key ".*server\.key" do not belong together/);
+    });
+
     it('exits 0 and prints every command for --help', async () => {
       const cli = startCli(teardown, ['--help']);
       assert.equal(await cli.exitCode(), 0);

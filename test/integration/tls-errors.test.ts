@@ -165,6 +165,22 @@ describe('TLS as deployed: misconfiguration and refusals', function () {
         assert.match(message, /the server's certificate was refused: .*\(ERR_TLS_CERT_ALTNAME_INVALID; its subjectAltName must list the host/);
       });
 
+      // Node compares the CN with a host name when the certificate lists no DNS: name ("Host: other.example. is not
+      // cert's CN: ..."); the hint beside that said "the CN is not read".
+      it('a certificate with a CN and no subjectAltName, dialled by another name: does not say the CN is not read', async () => {
+        const c = await testCerts();
+        const dir = tempDir(teardown, 'cn-only');
+        const f = (name: string): string => path.join(dir, name);
+        fs.writeFileSync(f('cn.ext'), 'extendedKeyUsage=serverAuth\n');
+        await run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('cn.key'), '-out', f('cn.csr'), '-subj', '/CN=cn-only.example']);
+        await run('openssl', ['x509', '-req', '-in', f('cn.csr'), '-CA', path.join(c.dir, 'ca.pem'), '-CAkey', path.join(c.dir, 'ca.key'), '-CAcreateserial', '-CAserial', f('ca.srl'), '-out', f('cn.pem'), '-days', '2', '-extfile', f('cn.ext')]);
+        const { url } = await startServer(teardown, scheme, { tls: { cert: fs.readFileSync(f('cn.pem'), 'utf8'), key: fs.readFileSync(f('cn.key'), 'utf8') } });
+        const message = await firstError(url, { ca: c.ca, servername: 'other.example' });
+        assert.match(message, /is not cert's CN: cn-only\.example.*\(ERR_TLS_CERT_ALTNAME_INVALID; its subjectAltName must list the host/);
+        assert.doesNotMatch(message, /the CN is not read/);
+        assert.match(message, /CN is compared only with a name, and only when the certificate lists no DNS: name/);
+      });
+
       it(`a ${scheme === 'tls' ? 'tcp' : 'ws'}:// server: says it does not speak TLS`, async () => {
         const { url } = await startServer(teardown, scheme === 'tls' ? 'tcp' : 'ws');
         const message = await firstError(url.replace(/^tcp:/, 'tls:').replace(/^ws:/, 'wss:'), { ca: (await testCerts()).ca });

@@ -1,6 +1,9 @@
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { UnknownTypeError } from '../../src/ros/errors';
-import { BUILTIN_MSG_TEXTS, Ros1MessageCatalog, ros1MsgSearchPath } from '../../src/ros1/msg-catalog';
+import { BUILTIN_MSG_TEXTS, Ros1MessageCatalog, ros1MsgSearchPath, ros1PackagePathRoots } from '../../src/ros1/msg-catalog';
 import { buildFullText, MsgSyntaxError, parseFullText, parseRos1Msg, ros1Md5 } from '../../src/ros1/msg-spec';
 import { ROS1_TEST_TEXTS } from '../support/ros1-msgs';
 
@@ -87,6 +90,45 @@ describe('Ros1MessageCatalog', () => {
     it('serves the types the nodes publish without any message package installed', () => {
       const bare = new Ros1MessageCatalog([]);
       for (const t of Object.keys(BUILTIN_MSG_TEXTS)) assert.ok(bare.fullText(t).length > 0);
+    });
+  });
+
+  // docs/ros1.md: "Message definitions are read from ROS_PACKAGE_PATH". A catkin workspace's src folder, which is what
+  // ROS_PACKAGE_PATH names, holds repositories that hold packages (src/<repo>/<pkg>/msg): rospack finds those at any
+  // depth, and the server found only src/<pkg>/msg, so it refused the types of a workspace's message packages.
+  describe('with a ROS_PACKAGE_PATH folder of nested packages', () => {
+    let root: string;
+    beforeEach(() => {
+      root = fs.mkdtempSync(path.join(os.tmpdir(), 'fastsocket-ros1-pkgs-'));
+      const pkg = (dir: string, name: string, msgs: Record<string, string>) => {
+        fs.mkdirSync(path.join(root, dir, 'msg'), { recursive: true });
+        fs.writeFileSync(path.join(root, dir, 'package.xml'), `<?xml version="1.0"?>\n<package format="2">\n  <name>${name}</name>\n</package>\n`);
+        for (const [file, text] of Object.entries(msgs)) fs.writeFileSync(path.join(root, dir, 'msg', file), text);
+      };
+      pkg('vehicle_repo/vehicle_msgs', 'vehicle_msgs', { 'Status.msg': 'uint8 mode\nfloat64 speed\n' });
+      pkg('other_repo/deeper/renamed_dir', 'lidar_msgs', { 'Scan.msg': 'float32[] ranges\n' });
+      pkg('ignored_repo/hidden_msgs', 'hidden_msgs', { 'Nope.msg': 'int32 x\n' });
+      fs.writeFileSync(path.join(root, 'ignored_repo', 'CATKIN_IGNORE'), '');
+    });
+    afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+    it('finds a package nested in a repository folder, as rospack does', () => {
+      const c = new Ros1MessageCatalog([root], {}, [root]);
+      assert.deepEqual(c.spec('vehicle_msgs/Status').fields.map((f) => f.name), ['mode', 'speed']);
+    });
+
+    it('names a package by the <name> of its package.xml, not its folder', () => {
+      const c = new Ros1MessageCatalog([root], {}, [root]);
+      assert.deepEqual(c.spec('lidar_msgs/Scan').fields.map((f) => f.name), ['ranges']);
+    });
+
+    it('skips a folder holding CATKIN_IGNORE', () => {
+      const c = new Ros1MessageCatalog([root], {}, [root]);
+      assert.throws(() => c.spec('hidden_msgs/Nope'), (err: unknown) => err instanceof UnknownTypeError);
+    });
+
+    it('crawls the ROS_PACKAGE_PATH entries only, not a ROS 1 prefix or /usr/share', () => {
+      assert.deepEqual(ros1PackagePathRoots({ ROS_PACKAGE_PATH: `${root}:/other`, CMAKE_PREFIX_PATH: '/opt/ros/noetic' }), [root, '/other']);
     });
   });
 
