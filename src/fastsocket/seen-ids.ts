@@ -118,8 +118,7 @@ export class SeenIds {
     }
     ensureDir(stateDir);
     this.journalPath = path.join(stateDir, JOURNAL_FILE);
-    const lines = readJournal(this.journalPath);
-    for (const id of lines.slice(-capacity)) this.remember(id);
+    for (const id of newestDistinct(readJournal(this.journalPath), capacity)) this.remember(id);
     this.rewrite();
   }
 
@@ -140,11 +139,11 @@ export class SeenIds {
    * Records an id, in the journal before returning, so a crash right after this still knows it. A journal that cannot
    * be written is reported to onJournalError and never thrown: the id is still remembered in memory. Once the journal
    * holds twice the capacity, a compaction rewrites it beside the live one a step at a time (2,000 ids per
-   * event-loop turn), and renames the new file over it when done.
+   * event-loop turn), and renames the new file over it when done. An id remembered already is neither moved nor
+   * written again.
    */
   add(id: string): void {
-    this.remember(id);
-    if (this.journalPath === null) return;
+    if (!this.remember(id) || this.journalPath === null) return;
     this.unjournalled.push(id);
     // Only the newest `capacity` ids are read back, so older ones need not wait for the disk.
     if (this.unjournalled.length > 2 * this.capacity) this.unjournalled = this.unjournalled.slice(-this.capacity);
@@ -258,8 +257,9 @@ export class SeenIds {
     return this.journalPath + '.tmp';
   }
 
-  private remember(id: string): void {
-    if (!this.ids.add(id)) return;
+  /** False when the id was remembered already. */
+  private remember(id: string): boolean {
+    if (!this.ids.add(id)) return false;
     this.order.push(id);
     this.compaction?.since.push(id);
     if (this.ids.size > this.capacity) this.ids.delete(this.order[this.orderHead++]);
@@ -267,6 +267,7 @@ export class SeenIds {
       this.order = this.order.slice(this.orderHead);
       this.orderHead = 0;
     }
+    return true;
   }
 
   /**
@@ -283,6 +284,18 @@ export class SeenIds {
     this.unjournalled = [];
     this.torn = false;
   }
+}
+
+/**
+ * The newest `capacity` different ids of a journal, oldest first, each where it was last written. A journal can name an
+ * id twice: one forgotten and added again, or a torn record completed by the newline written before the next one (a
+ * write cut short by a full disk can end just before its newline). Its last `capacity` lines then held fewer ids than
+ * the capacity, and a restart forgot ids it had journalled.
+ */
+function newestDistinct(ids: readonly string[], capacity: number): string[] {
+  const newest = new Set<string>();
+  for (let i = ids.length - 1; i >= 0 && newest.size < capacity; i--) newest.add(ids[i]);
+  return [...newest].reverse();
 }
 
 function readJournal(file: string): string[] {

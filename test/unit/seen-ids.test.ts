@@ -125,6 +125,21 @@ describe('SeenIds', () => {
       assert.ok(s.has('id-19') && s.has('id-15') && !s.has('id-14'));
     });
 
+    it('keeps as many different ids as its capacity when the journal names the newest ones twice', () => {
+      // A write cut short just before its newline, then the newline written before the next record: id-3 twice.
+      fs.writeFileSync(journal(), '"id-0"\n"id-1"\n"id-2"\n"id-3"\n"id-3"\n"id-4"\n');
+      const s = make(3, dir);
+      assert.deepEqual(s.remembered(), ['id-2', 'id-3', 'id-4']);
+    });
+
+    it('does not write an id it remembers already to the journal again', () => {
+      const s = make(3, dir);
+      s.add('a');
+      s.add('a');
+      s.close();
+      assert.equal(fs.readFileSync(journal(), 'utf8'), '"a"\n');
+    });
+
     /** Runs each compaction step at once, so that a loop of add() calls compacts as it goes. */
     const atOnce = (task: () => void): void => task();
 
