@@ -25,12 +25,14 @@ export const BUILTIN_MSG_TEXTS: Readonly<Record<string, string>> = {
     'string file\nstring function\nuint32 line\nstring[] topics',
 };
 
+/** The folders of a colon-separated path variable, empty entries left out. */
+const splitPathList = (v: string | undefined): string[] => (v ?? '').split(':').filter((p) => p !== '');
+
 /** Folders that may hold `<pkg>/msg/<Name>.msg` (or are a package themselves), in lookup order. */
 export function ros1MsgSearchPath(env: NodeJS.ProcessEnv): string[] {
-  const split = (v: string | undefined): string[] => (v ?? '').split(':').filter((p) => p !== '');
-  const dirs = [...split(env.ROS_PACKAGE_PATH)];
+  const dirs = ros1PackagePathRoots(env);
   // A sourced ROS 2 prefix holds ROS 2 .msg files of the same names, which are not ROS 1 definitions.
-  if (env.ROS_VERSION !== '2') dirs.push(...split(env.CMAKE_PREFIX_PATH).map((p) => join(p, 'share')));
+  if (env.ROS_VERSION !== '2') dirs.push(...splitPathList(env.CMAKE_PREFIX_PATH).map((p) => join(p, 'share')));
   dirs.push('/usr/share');
   return dirs;
 }
@@ -40,7 +42,7 @@ export function ros1MsgSearchPath(env: NodeJS.ProcessEnv): string[] {
  * repositories that hold packages). A ROS 1 prefix and /usr/share hold packages one level down only, and are large.
  */
 export function ros1PackagePathRoots(env: NodeJS.ProcessEnv): string[] {
-  return (env.ROS_PACKAGE_PATH ?? '').split(':').filter((p) => p !== '');
+  return splitPathList(env.ROS_PACKAGE_PATH);
 }
 
 export class Ros1MessageCatalog {
