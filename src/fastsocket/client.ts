@@ -175,6 +175,8 @@ interface Entry {
   id: string;
   json: string;
   bytes: number;
+  /** The most bytes its message 1 can take (messageFrameBytes), for the limit a server's hello gives. */
+  frameBytes: number;
   queuedAtNs: number;
   /** When it may no longer be written (send()'s maxAgeMs); Infinity without one. */
   expiresAtNs: number;
@@ -319,8 +321,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       const nowMono = this.clock();
       const nowWall = wallNs();
       for (const m of this.store.messages()) {
+        const bytes = Buffer.byteLength(m.json);
         const entry: Entry = {
-          id: m.id, json: m.json, bytes: Buffer.byteLength(m.json), queuedAtNs: nowMono - Math.max(0, nowWall - m.queuedWallNs),
+          id: m.id, json: m.json, bytes, frameBytes: messageFrameBytes(bytes, m.id), queuedAtNs: nowMono - Math.max(0, nowWall - m.queuedWallNs),
           expiresAtNs: Infinity, writtenAtNs: 0, writtenGen: -1, resent: true, failures: 0, resolve: noop, reject: noop,
         };
         this.outbox.set(entry.id, entry);
@@ -364,16 +367,17 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     if (bytes > this.limits.outboxMaxBytes) {
       return Promise.reject(new FastSocketError('FS_ERR_PAYLOAD', `payload of ${bytes} bytes exceeds outbox_max_bytes (${this.limits.outboxMaxBytes})`));
     }
-    const frameBytes = messageFrameBytes(bytes);
-    if (frameBytes > this.limits.maxFrameBytes) {
-      return Promise.reject(
-        new FastSocketError('FS_ERR_PAYLOAD', `payload of ${bytes} bytes is up to ${frameBytes} as a message frame: more than max_frame_bytes (${this.limits.maxFrameBytes})`),
-      );
-    }
     const id = this.newId();
     if (!isMessageId(id) || this.outbox.has(id)) {
       const got = typeof id === 'string' ? quoteForLog(id.slice(0, 40)) + (id.length > 40 ? '...' : '') : typeof id;
       return Promise.reject(new OptionError('newId', `option newId must return a non-empty string of at most ${MAX_ID_LENGTH} characters that no unacknowledged message has, got ${got}`));
+    }
+    // After the id, which the frame holds: one of newId's may be 128 characters.
+    const frameBytes = messageFrameBytes(bytes, id);
+    if (frameBytes > this.limits.maxFrameBytes) {
+      return Promise.reject(
+        new FastSocketError('FS_ERR_PAYLOAD', `payload of ${bytes} bytes is up to ${frameBytes} as a message frame: more than max_frame_bytes (${this.limits.maxFrameBytes})`),
+      );
     }
     // Whether an outbox of `messages` messages and `outboxBytes` bytes has room for this one.
     const fits = (messages: number, outboxBytes: number) => messages + 1 <= this.limits.outboxMaxMessages && outboxBytes + bytes <= this.limits.outboxMaxBytes;
@@ -410,7 +414,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     return new Promise<SendResult>((resolve, reject) => {
       const queuedAtNs = this.clock();
       const expiresAtNs = maxAgeMs === undefined ? Infinity : queuedAtNs + maxAgeMs * 1e6;
-      const entry: Entry = { id, json, bytes, queuedAtNs, expiresAtNs, writtenAtNs: 0, writtenGen: -1, resent: false, failures: 0, resolve, reject };
+      const entry: Entry = { id, json, bytes, frameBytes, queuedAtNs, expiresAtNs, writtenAtNs: 0, writtenGen: -1, resent: false, failures: 0, resolve, reject };
       // Registered before it is written, so an ack 2 that overtakes our bookkeeping is never ignored.
       this.store?.add({ id: entry.id, json, queuedWallNs: wallNs() });
       this.outbox.set(entry.id, entry);
@@ -822,7 +826,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         this.drop(e, new FastSocketError('FS_ERR_EXPIRED', `message dropped: it waited ${waitedMs} ms, past its maxAgeMs (${Math.round((e.expiresAtNs - e.queuedAtNs) / 1e6)} ms)`));
         continue;
       }
-      if (messageFrameBytes(e.bytes) > this.serverMaxFrameBytes) {
+      if (e.frameBytes > this.serverMaxFrameBytes) {
         if (this.warnedServerMaxFrameBytes !== this.serverMaxFrameBytes) {
           this.warnedServerMaxFrameBytes = this.serverMaxFrameBytes;
           this.logger.warn(

@@ -214,17 +214,22 @@ export function encodeMessageBytes(id: string, payloadJson: string, payloadBytes
   return frame;
 }
 
+/** An id as newMessageId makes them: what messageFrameBytes counts when it is given none. */
+const UUID_ID = '00000000-0000-4000-8000-000000000000';
+
 /**
- * What encodeMessage adds at most to a payload, with a UUID id and every optional field at its longest: a wall clock
+ * What encodeMessage adds at most to a payload besides its id, with every optional field at its longest: a wall clock
  * in ns has 19 digits (until 2286), more than MAX_SAFE_INTEGER's 16.
  */
-const MESSAGE_FRAME_OVERHEAD = Buffer.byteLength(
-  encodeMessage('00000000-0000-4000-8000-000000000000', '', { resent: true, queuedNs: Number.MAX_SAFE_INTEGER, clientSendWallNs: MAX_WALL_NS }),
-);
+const MESSAGE_FRAME_OVERHEAD =
+  Buffer.byteLength(encodeMessage(UUID_ID, '', { resent: true, queuedNs: Number.MAX_SAFE_INTEGER, clientSendWallNs: MAX_WALL_NS })) - jsonId(UUID_ID).length;
 
-/** The most bytes a client's message 1 carrying a payload of `payloadBytes` (JSON, UTF-8) can take on the wire. */
-export function messageFrameBytes(payloadBytes: number): number {
-  return payloadBytes + MESSAGE_FRAME_OVERHEAD;
+/**
+ * The most bytes a client's message 1 with id `id` carrying a payload of `payloadBytes` (JSON, UTF-8) can take on the
+ * wire. The id counts: one of 128 characters (§2) takes 92 bytes more than a UUID, or hundreds once escaped.
+ */
+export function messageFrameBytes(payloadBytes: number, id = UUID_ID): number {
+  return payloadBytes + MESSAGE_FRAME_OVERHEAD + Buffer.byteLength(jsonId(id));
 }
 
 /** encodeAck2's text around a plain id; plainAck2Id reads exactly this back. */

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { WebSocket, WebSocketServer } from 'ws';
-import { DroppedError, FastSocketError, FastSocketServer, MAX_JSON_DEPTH, type FastSocketErrorCode, type MessageEvent, type SendResult } from '../../src/fastsocket';
+import { DroppedError, FastSocketError, FastSocketServer, MAX_JSON_DEPTH, messageFrameBytes, type FastSocketErrorCode, type MessageEvent, type SendResult } from '../../src/fastsocket';
 import { MAX_TIMER_MS } from '../../src/fastsocket/options';
 import { fakeClock } from '../support/fake-clock';
 import { startClient, startServer, unreachableUrl } from '../support/fixtures';
@@ -834,6 +834,27 @@ describe('FastSocketClient', () => {
       assert.deepEqual(results.map((r) => (typeof r === 'string' ? r : `ok resent=${r.resent}`)), ['ok resent=false', 'FS_ERR_PAYLOAD', 'ok resent=false']);
       assert.deepEqual(messages.map((m) => [m.payload, m.resent]), [['first', false], ['after', false]]);
       assert.deepEqual({ reconnects: client.stats().reconnects, closedOversize: server.stats().closed_oversize }, { reconnects: 0, closedOversize: 0 });
+    });
+
+    it('counts the id in the frame: a message that fits the limit of the hello only with a UUID id is refused when its id is 128 characters (§2)', async () => {
+      const { server, url } = await startServer(teardown, 'tcp', { maxFrameBytes: 1024 });
+      const messages = collect<MessageEvent>(server, 'message');
+      let n = 0;
+      const client = await startClient(teardown, url, { clientId: 'veh-1', newId: () => `${++n}`.padStart(128, 'v'), ...BRISK_RECONNECT });
+      await client.send('first');
+      // 2 bytes under the limit with a UUID id, 92 over it with this one.
+      const payload = 'b'.repeat(1024 - messageFrameBytes(2) - 2);
+      const results = await withDeadline(outcomes([client.send(payload), client.send('after')]), 'both sends to settle', 10_000);
+      assert.deepEqual(codes(results), ['FS_ERR_PAYLOAD', 'ok']);
+      assert.deepEqual(messages.map((m) => m.payload), ['first', 'after']);
+      assert.deepEqual({ reconnects: client.stats().reconnects, closedOversize: server.stats().closed_oversize }, { reconnects: 0, closedOversize: 0 });
+    });
+
+    it('counts the id in the frame against its own maxFrameBytes too, when send() is called', async () => {
+      const { url } = await startServer(teardown, 'tcp');
+      const client = await startClient(teardown, url, { newId: () => 'i'.repeat(128), maxFrameBytes: 1024 });
+      const results = await outcomes([client.send('b'.repeat(1024 - messageFrameBytes(2) - 2))]);
+      assert.deepEqual(codes(results), ['FS_ERR_PAYLOAD']);
     });
 
     it('says once, not once per message, that it drops messages over the limit the server\'s hello gave', async () => {

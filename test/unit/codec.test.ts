@@ -404,6 +404,15 @@ describe('codec', () => {
       const text = encodeMessage('00000000-0000-4000-8000-000000000000', payload, { resent: true, queuedNs: 86_400e9, clientSendWallNs: wall2026 });
       assert.ok(Buffer.byteLength(text) <= messageFrameBytes(Buffer.byteLength(payload)), `${Buffer.byteLength(text)} > ${messageFrameBytes(Buffer.byteLength(payload))}`);
     });
+
+    it('counts the id it is given: 128 characters, escaped or not, make the frame longer than a UUID does', () => {
+      const payload = encodePayload('x'.repeat(100));
+      for (const id of ['v'.repeat(128), '\u0001'.repeat(128), '😀'.repeat(128)]) {
+        const text = encodeMessage(id, payload, { resent: true, queuedNs: 86_400e9, clientSendWallNs: Date.UTC(2026, 10, 27) * 1e6 });
+        assert.ok(Buffer.byteLength(text) <= messageFrameBytes(Buffer.byteLength(payload), id), `${Buffer.byteLength(text)} > ${messageFrameBytes(Buffer.byteLength(payload), id)}`);
+        assert.ok(messageFrameBytes(Buffer.byteLength(payload), id) > messageFrameBytes(Buffer.byteLength(payload)));
+      }
+    });
   });
 
   describe('#encodeAck2', () => {
