@@ -1,12 +1,14 @@
 import { strict as assert } from 'node:assert';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { type LatencyRecord, type MessageEvent, type SendResult } from '../../src/fastsocket';
 import { makePayloads } from '../interop/payloads';
 import { ALL_SCHEMES, serverTls, startClient, startServer } from '../support/fixtures';
+import { isAck2, message1, RawPeer } from '../support/raw-peer';
 import { useTeardown } from '../support/teardown';
 import { testCerts } from '../support/tls-certs';
-import { collect, waitUntil, withDeadline } from '../support/wait';
+import { collect, waitForEvent, waitUntil, withDeadline } from '../support/wait';
 
 // Beside the large unicode strings, a large ASCII one as a camera image's base64 is: each takes the client's path for
 // large frames (written as bytes), the ASCII one copied as latin1.
@@ -143,5 +145,50 @@ describe('transports', () => {
       await client.send('hi');
       assert.deepEqual(messages.map((m) => m.payload), ['hi']);
     });
+
+    it('reads a message 1 sent in fragments with a ping between them as one frame, and answers the ping with a pong (§1)', async () => {
+      const { server, url } = await startServer(teardown, 'ws');
+      const messages = collect<MessageEvent>(server, 'message');
+      const peer = await RawPeer.connect(url);
+      teardown.add(() => peer.destroy());
+      const ws = peer.webSocket;
+      const pong = waitForEvent(ws, 'pong');
+      const text = message1('fragmented', { n: 1 });
+      ws.send(text.slice(0, 10), { fin: false });
+      ws.ping('between');
+      ws.send(text.slice(10, 20), { fin: false });
+      ws.send(text.slice(20), { fin: true });
+      await peer.waitForFrame(isAck2('fragmented'), 'the ack 2 of the fragmented message');
+      await pong;
+      assert.deepEqual(messages.map((m) => [m.id, m.payload]), [['fragmented', { n: 1 }]]);
+      assert.equal(server.stats().bad_frames, 0);
+    });
   });
+
+  for (const scheme of ['tcp', 'tls'] as const) {
+    describe(`${scheme}:// half-closed by the peer`, () => {
+      it('still writes the ack 2 of the last message 1 a peer sent before its FIN, then closes (§1)', async () => {
+        const { server, url } = await startServer(teardown, scheme);
+        const messages = collect<MessageEvent>(server, 'message');
+        const port = Number(new URL(url).port);
+        // Half-open, as a peer that writes its last frame and shuts down its side (Python's writer.write_eof()).
+        const tcp = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+        const peer = scheme === 'tcp' ? tcp : tls.connect({ socket: tcp, host: '127.0.0.1', ca: (await testCerts()).ca });
+        tcp.on('error', () => undefined);
+        peer.on('error', () => undefined);
+        teardown.add(() => tcp.destroy());
+        let received = '';
+        peer.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+        const ended = new Promise<void>((resolve) => peer.once('end', resolve));
+        await waitForEvent(peer, scheme === 'tcp' ? 'connect' : 'secureConnect');
+        peer.end(`${message1('last', 1)}\n${message1('very-last', 2)}\n`);
+        await withDeadline(ended, 'the server to end its side');
+        assert.deepEqual(received.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as unknown), [
+          { id: 'last', type: 'ack' },
+          { id: 'very-last', type: 'ack' },
+        ]);
+        assert.deepEqual(messages.map((m) => m.id), ['last', 'very-last']);
+      });
+    });
+  }
 });
