@@ -9,7 +9,7 @@ import type { Logger } from '../fastsocket';
 import { hasWstring } from './cdr-json';
 import { RosError, UnknownTypeError } from './errors';
 import type { FieldDefinition, MessageDefinition } from './message-definition';
-import { ignoredParamsFileKeys } from './params-file-keys';
+import { ignoredParamsFileKeys, shadowedCommandLineParams } from './params-file-keys';
 import type {
   EndpointInfo, ParamDeclaration, ParamState, ParamType, ParamValue, RosNode, RosPort, RosPublisher, RosSubscription, RosTimer, SubscriptionMode,
 } from './port';
@@ -166,7 +166,8 @@ class RclnodejsPort implements RosPort {
     }
     const node = new RclnodejsNode(this.rcl, rclNode);
     this.nodes.push(node);
-    for (const warning of ignoredParamsFileKeys(this.argv, rclNode.name(), rclNode.getFullyQualifiedName())) node.logger.warn(warning);
+    const warnings = [...ignoredParamsFileKeys(this.argv, rclNode.name(), rclNode.getFullyQualifiedName()), ...shadowedCommandLineParams(this.argv, rclNode.name())];
+    for (const warning of warnings) node.logger.warn(warning);
     return node;
   }
 

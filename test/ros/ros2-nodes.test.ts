@@ -87,6 +87,15 @@ describe('fastsocket ROS 2 nodes', function () {
       });
     }
 
+    it('warns, naming the fix, when -p url:= is shadowed by the params file\'s entry under the node name, which rclnodejs applies over it', async () => {
+      const file = join(graph.dir(), 'keyed-url.yaml');
+      writeFileSync(file, 'fastsocket_server:\n  ros__parameters:\n    url: "tcp://127.0.0.1:0"\n');
+      const server = start(nodeScript('server', `--params-file ${file} -p url:=tcp://127.0.0.1:1`), infraDomain);
+      await server.waitFor(/listening on tcp:/, 60_000);
+      assert.match(server.output(), /-p url:=tcp:\/\/127\.0\.0\.1:1 on the command line does not apply: params file \S+keyed-url\.yaml sets url under "fastsocket_server:".*write -p fastsocket_server:url:=tcp:\/\/127\.0\.0\.1:1/);
+      assert.equal(await server.stop(), 0);
+    });
+
     it('exits 1 with one line, no stack trace, when its port is taken', async () => {
       const first = start(nodeScript('server', '-r __node:=port_owner -p url:=tcp://127.0.0.1:0'), infraDomain);
       const [, url] = await first.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);
