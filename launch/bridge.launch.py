@@ -1,4 +1,4 @@
-"""Starts the fastsocket bridge. Arguments: params_file, url, log_level; one left empty is not passed."""
+"""Starts the fastsocket bridge. Arguments: params_file, url, log_level, node_name, namespace; one left empty is not passed."""
 import os
 import sys
 

@@ -16,6 +16,8 @@ def node_launch_description(executable, node_name, what):
         params_file = LaunchConfiguration('params_file').perform(context)
         url = LaunchConfiguration('url').perform(context)
         log_level = LaunchConfiguration('log_level').perform(context)
+        name = LaunchConfiguration('node_name').perform(context) or node_name
+        namespace = LaunchConfiguration('namespace').perform(context)
         # launch_ros only warns about a missing file and starts the node without it, on defaults (another url, no topics).
         if params_file and not os.path.isfile(params_file):
             raise RuntimeError(f'params_file {params_file} is not a file')
@@ -24,14 +26,15 @@ def node_launch_description(executable, node_name, what):
         if url:
             # A file keyed by the node's name, last: launch_ros keys a dict /**, and rclnodejs lets an entry under the
             # bare node name win over /** whatever the order, so a params file keyed that way would override url:=.
-            with tempfile.NamedTemporaryFile('w', prefix=f'{node_name}_url_', suffix='.yaml', delete=False) as f:
-                f.write(f'{node_name}:\n  ros__parameters:\n    url: {json.dumps(url)}\n')
+            # The bare name applies in any namespace, so this file also serves namespace:=.
+            with tempfile.NamedTemporaryFile('w', prefix=f'{name}_url_', suffix='.yaml', delete=False) as f:
+                f.write(f'{name}:\n  ros__parameters:\n    url: {json.dumps(url)}\n')
             parameters.append(f.name)
             # Read by the node at start; removed when the launch ends rather than left in the temp folder.
             actions.append(RegisterEventHandler(OnShutdown(on_shutdown=lambda *_, path=f.name: os.remove(path))))
-        # No namespace=: launch_ros would then key the url dict by the full node name, which rclnodejs ignores.
+        # Files only, never a dict: with namespace= launch_ros keys a dict by the full node name, which rclnodejs ignores.
         return [Node(
-            package='fastsocket', executable=executable, name=node_name, output='screen',
+            package='fastsocket', executable=executable, name=name, output='screen', **({'namespace': namespace} if namespace else {}),
             parameters=parameters, ros_arguments=['--log-level', log_level] if log_level else [],
         ), *actions]
 
@@ -41,5 +44,8 @@ def node_launch_description(executable, node_name, what):
                               description=f'{what} parameters (YAML keyed /** or {node_name}); empty: none'),
         DeclareLaunchArgument('url', default_value='', description=f'{what} URL; empty: from the params file'),
         DeclareLaunchArgument('log_level', default_value='', description='debug, info, warn or error; empty: info'),
+        DeclareLaunchArgument('node_name', default_value=node_name,
+                              description='Node name, e.g. for a second pair on one ROS graph (a params file keyed by name must use it)'),
+        DeclareLaunchArgument('namespace', default_value='', description='Node namespace, e.g. /vehicle_1; empty: none'),
         OpaqueFunction(function=_node),
     ])

@@ -70,7 +70,7 @@ const MAIN_PARAMS: Record<Executable, Array<[string, string]>> = {
 export function nodeHelp(executable: Executable, ros: RosVersion): string {
   const lines: string[] = [];
   if (ros === 'ROS 2') {
-    if (executable !== 'talker') lines.push(`usage: ros2 launch fastsocket ${executable}.launch.py [url:=URL] [params_file:=FILE] [log_level:=LEVEL]`, `       ros2 run fastsocket ${executable} [--ros-args --params-file FILE | --ros-args -p NAME:=VALUE ...]`);
+    if (executable !== 'talker') lines.push(`usage: ros2 launch fastsocket ${executable}.launch.py [url:=URL] [params_file:=FILE] [log_level:=LEVEL] [node_name:=NAME] [namespace:=NS]`, `       ros2 run fastsocket ${executable} [--ros-args --params-file FILE | --ros-args -p NAME:=VALUE ...]`);
     else lines.push('usage: ros2 run fastsocket talker [--ros-args -p rate_hz:=HZ]');
   } else {
     if (executable !== 'talker') lines.push(`usage: roslaunch fastsocket ${executable}.launch [url:=URL] [params_file:=FILE] [log_level:=LEVEL] [node_name:=NAME]`, `       rosrun fastsocket ${executableName(executable, ros)} [_NAME:=VALUE ...] [__name:=NODE_NAME]`);

@@ -59,3 +59,61 @@ function rclcppApplies(key: string, fqn: string): boolean {
     .join('');
   return new RegExp(`^${pattern}$`).test(fqn);
 }
+
+/**
+ * One warning per `-p key:=value` (or `--param`) for all nodes that the node never sees because a params file sets
+ * the same key under its bare name: rclnodejs applies the bare name's entries over the `/**` ones whatever their
+ * order, where rclcpp lets the later one win, so `--params-file f.yaml -p url:=...` kept the file's url in silence.
+ * Never throws: a file that cannot be read here is passed over.
+ * @param name the node's name after remapping, e.g. `fastsocket_bridge`
+ */
+export function shadowedCommandLineParams(argv: readonly string[], name: string, read: (path: string) => string = (p) => readFileSync(p, 'utf8')): string[] {
+  const overrides: Array<{ key: string; raw: string }> = [];
+  let inRosArgs = false;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--ros-args') inRosArgs = true;
+    else if (argv[i] === '--') inRosArgs = false;
+    else if (inRosArgs && (argv[i] === '-p' || argv[i] === '--param') && i + 1 < argv.length) {
+      const m = /^([^:]+):=(.*)$/s.exec(argv[++i]);
+      if (m) overrides.push({ key: m[1], raw: m[2] });
+    }
+  }
+  if (overrides.length === 0) return [];
+  const warnings: string[] = [];
+  for (const file of paramsFiles(argv)) {
+    let own: Map<string, unknown>;
+    try {
+      const doc: unknown = parseYaml(read(file), { logLevel: 'error' });
+      own = flatten((doc as Record<string, { ros__parameters?: unknown } | undefined> | null)?.[name]?.ros__parameters);
+    } catch {
+      continue;
+    }
+    for (const { key, raw } of overrides) {
+      if (!own.has(key) || sameValue(own.get(key), raw)) continue;
+      warnings.push(
+        `-p ${key}:=${raw} on the command line does not apply: params file ${file} sets ${key} under "${name}:", which rclnodejs applies over ` +
+          `every "/**" value, the command line's included; write -p ${name}:${key}:=${raw}`,
+      );
+    }
+  }
+  return warnings;
+}
+
+/** A ros__parameters map's values by their dotted names, as rcl flattens nested maps. */
+function flatten(value: unknown, prefix = '', out = new Map<string, unknown>()): Map<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return out;
+  for (const [k, v] of Object.entries(value)) {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) flatten(v, `${prefix}${k}.`, out);
+    else out.set(`${prefix}${k}`, v);
+  }
+  return out;
+}
+
+/** Whether the command line's `raw` value (YAML, as rcl reads it) is the file's. */
+function sameValue(fileValue: unknown, raw: string): boolean {
+  try {
+    return JSON.stringify(parseYaml(raw, { logLevel: 'error' })) === JSON.stringify(fileValue);
+  } catch {
+    return false;
+  }
+}

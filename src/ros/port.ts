@@ -117,7 +117,7 @@ export interface RosNode {
   /** All topics on the graph with their types (a topic can have several). */
   topicNamesAndTypes(): Array<{ name: string; types: string[] }>;
   publishersInfo(topic: string): EndpointInfo[];
-  /** Repeating timer; the callback is guarded like subscription callbacks. */
+  /** Repeating timer on the steady clock (use_sim_time does not slow or stop it); the callback is guarded like subscription callbacks. */
   createTimer(periodMs: number, callback: () => void): RosTimer;
   /** Resolves a relative or private name (`~/latency`) to the absolute topic name. */
   resolveTopicName(topic: string): string;

@@ -9,7 +9,7 @@ import type { Logger } from '../fastsocket';
 import { hasWstring } from './cdr-json';
 import { RosError, UnknownTypeError } from './errors';
 import type { FieldDefinition, MessageDefinition } from './message-definition';
-import { ignoredParamsFileKeys } from './params-file-keys';
+import { ignoredParamsFileKeys, shadowedCommandLineParams } from './params-file-keys';
 import type {
   EndpointInfo, ParamDeclaration, ParamState, ParamType, ParamValue, RosNode, RosPort, RosPublisher, RosSubscription, RosTimer, SubscriptionMode,
 } from './port';
@@ -44,7 +44,7 @@ interface RclNode {
   destroySubscription(s: unknown): void;
   getTopicNamesAndTypes(noDemangle?: boolean): Array<{ name: string; types: string[] }>;
   getPublishersInfoByTopic(topic: string, noDemangle: boolean): Array<{ node_name: string; node_namespace: string; topic_type: string; qos_profile: RclQosInfo }>;
-  createTimer(periodNs: bigint, cb: () => void): { cancel(): void };
+  createTimer(periodNs: bigint, cb: () => void, optionsOrClock?: unknown): { cancel(): void };
   resolveTopicName(topic: string, onlyExpand?: boolean): string;
   getRMWImplementationIdentifier(): string;
 }
@@ -79,6 +79,8 @@ interface Rclnodejs {
   Parameter: new (name: string, type: number, value?: unknown) => RclParameter;
   ParameterDescriptor: new (name: string, type: number, description?: string, readOnly?: boolean) => unknown;
   QoS: new (history: number, depth: number, reliability: number, durability: number) => unknown;
+  Clock: new (clockType: number) => unknown;
+  ClockType: { STEADY_TIME: number };
 }
 
 const PARAM_TYPES: readonly (ParamType | 'not_set')[] = [
@@ -164,7 +166,8 @@ class RclnodejsPort implements RosPort {
     }
     const node = new RclnodejsNode(this.rcl, rclNode);
     this.nodes.push(node);
-    for (const warning of ignoredParamsFileKeys(this.argv, rclNode.name(), rclNode.getFullyQualifiedName())) node.logger.warn(warning);
+    const warnings = [...ignoredParamsFileKeys(this.argv, rclNode.name(), rclNode.getFullyQualifiedName()), ...shadowedCommandLineParams(this.argv, rclNode.name())];
+    for (const warning of warnings) node.logger.warn(warning);
     return node;
   }
 
@@ -185,6 +188,12 @@ class RclnodejsNode implements RosNode {
   readonly logger: Logger;
   readonly rawIsCdr = true;
   readonly cdrWstringUnitBytes: 2 | 4 | undefined;
+  /**
+   * The timers' clock. rclnodejs times them on the node's ROS clock, which with use_sim_time follows /clock: before
+   * a bag plays, or while it is paused, discovery, /diagnostics and ~/latency_stats stopped; at --rate 2 the windows
+   * were half their stats_window_s. They are the node's own housekeeping, as rclcpp's wall timers are.
+   */
+  private readonly steadyClock: unknown;
   private readonly definitions = new Map<string, MessageDefinition>();
   private readonly typeHashes = new Map<string, string | null>();
   private destroyed = false;
@@ -201,6 +210,7 @@ class RclnodejsNode implements RosNode {
       error: (m) => void l.error(m),
     };
     this.cdrWstringUnitBytes = WSTRING_UNIT_BYTES[node.getRMWImplementationIdentifier()];
+    this.steadyClock = new rcl.Clock(rcl.ClockType.STEADY_TIME);
     node.spin();
   }
 
@@ -334,7 +344,7 @@ class RclnodejsNode implements RosNode {
       } catch (err) {
         this.logger.error(`timer callback failed: ${(err as Error).stack ?? String(err)}`);
       }
-    });
+    }, this.steadyClock);
     return { cancel: () => timer.cancel() };
   }
 

@@ -119,7 +119,7 @@ describe('fastsocket ROS 2 faults', function () {
       assert.ok(twice.every((n) => times.get(n) === 2), `repeated ${JSON.stringify(twice.map((n) => [n, times.get(n)]))}`);
       assert.ok(seen.every((n) => n < published), 'nothing the publisher did not send');
 
-      const diag = start('ros2 topic echo /diagnostics', vehicleDomain);
+      const diag = start('ros2 topic echo /diagnostics diagnostic_msgs/msg/DiagnosticArray', vehicleDomain);
       await waitUntil(() => lastDiagnostic(diag.output(), `faults_bridge: ${TOPIC}`, 'delivered_messages') === published,
         `bridge diagnostics showing ${published} delivered`, 20_000);
       assert.equal(lastDiagnostic(diag.output(), `faults_bridge: ${TOPIC}`, 'dropped_messages'), 0);
@@ -169,7 +169,7 @@ describe('fastsocket ROS 2 faults', function () {
       const server = start(nodeScript('server', '-r __node:=frames_server -p url:=tcp://127.0.0.1:0'), infraDomain);
       const [, url] = await server.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);
       const bridge = start(nodeScript('bridge', `-r __node:=frames_bridge -p url:=${url} -p topics:=[${topic}] -p diagnostics_period_s:=0.2`), vehicleDomain);
-      const diag = start('ros2 topic echo /diagnostics', vehicleDomain);
+      const diag = start('ros2 topic echo /diagnostics diagnostic_msgs/msg/DiagnosticArray', vehicleDomain);
       await waitUntil(() => lastDiagnostic(diag.output(), `frames_bridge: ${topic}`, 'delivered_messages') === 12,
         () => `the bridge delivering the 12 latched messages (${lastDiagnostic(diag.output(), `frames_bridge: ${topic}`, 'delivered_messages')}); ` +
           `bridge output: ${bridge.output().slice(-1500)}\nserver output: ${server.output().slice(-800)}\n/diagnostics echo: ${diag.output().slice(-600)}`, 60_000);

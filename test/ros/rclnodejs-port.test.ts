@@ -275,6 +275,20 @@ describe('RclnodejsPort', function () {
     });
   });
 
+  describe('#createTimer', () => {
+    it('fires on the steady clock with use_sim_time true and no /clock, as a bag replay before it plays or while paused has', async () => {
+      const node = (await open('/**:\n  ros__parameters:\n    use_sim_time: true\n')).createNode('timer_node');
+      let ticks = 0;
+      const timer = node.createTimer(50, () => ticks++);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        assert.ok(ticks >= 3, `${ticks} ticks of a 50 ms timer in 600 ms`);
+      } finally {
+        timer.cancel();
+      }
+    });
+  });
+
   describe('#signals', () => {
     it('exits 0 when a bare node gets SIGTERM, which rclnodejs alone does not handle', async function () {
       this.timeout(30_000);

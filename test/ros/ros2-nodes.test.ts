@@ -87,6 +87,15 @@ describe('fastsocket ROS 2 nodes', function () {
       });
     }
 
+    it('warns, naming the fix, when -p url:= is shadowed by the params file\'s entry under the node name, which rclnodejs applies over it', async () => {
+      const file = join(graph.dir(), 'keyed-url.yaml');
+      writeFileSync(file, 'fastsocket_server:\n  ros__parameters:\n    url: "tcp://127.0.0.1:0"\n');
+      const server = start(nodeScript('server', `--params-file ${file} -p url:=tcp://127.0.0.1:1`), infraDomain);
+      await server.waitFor(/listening on tcp:/, 60_000);
+      assert.match(server.output(), /-p url:=tcp:\/\/127\.0\.0\.1:1 on the command line does not apply: params file \S+keyed-url\.yaml sets url under "fastsocket_server:".*write -p fastsocket_server:url:=tcp:\/\/127\.0\.0\.1:1/);
+      assert.equal(await server.stop(), 0);
+    });
+
     it('exits 1 with one line, no stack trace, when its port is taken', async () => {
       const first = start(nodeScript('server', '-r __node:=port_owner -p url:=tcp://127.0.0.1:0'), infraDomain);
       const [, url] = await first.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);
@@ -143,7 +152,7 @@ describe('fastsocket ROS 2 nodes', function () {
     });
 
     it('shows the clock-synced bridge in the server /diagnostics', async () => {
-      const echo = start('ros2 topic echo /diagnostics', infraDomain);
+      const echo = start('ros2 topic echo /diagnostics diagnostic_msgs/msg/DiagnosticArray', infraDomain);
       await echo.waitFor(/name: 'fastsocket_server: clock sync vehicle_1'[\s\S]*?key: offset_ms/, 30_000);
       assert.match(String(diagnosticValue(echo.output(), 'fastsocket_server: clock sync vehicle_1', 'clock_synced_records')), /^[1-9]\d*$/);
     });
@@ -169,7 +178,7 @@ describe('fastsocket ROS 2 nodes', function () {
         const [, ms] = await echo.waitFor(/data: (\d+\.\d+)/, 60_000);
         assert.ok(Number(ms) > 0 && Number(ms) < 1000, `${id} latency ${ms} ms`);
       }
-      const diagnostics = start('ros2 topic echo /diagnostics', infraDomain);
+      const diagnostics = start('ros2 topic echo /diagnostics diagnostic_msgs/msg/DiagnosticArray', infraDomain);
       for (const id of ['veh1', 'veh2']) {
         await diagnostics.waitFor(new RegExp(`name: 'fleet_server: /${id}/chatter'[\\s\\S]*?key: latency_p50_ms`), 30_000);
       }
@@ -300,7 +309,7 @@ describe('fastsocket ROS 2 nodes', function () {
       await waitUntil(() => jsonLines(first).length >= 3, 'records before the cut', 60_000);
 
       assert.equal(await serverA.stop(), 0);
-      const diag = start('ros2 topic echo /diagnostics', vehicleDomain);
+      const diag = start('ros2 topic echo /diagnostics diagnostic_msgs/msg/DiagnosticArray', vehicleDomain);
       await waitUntil(() => Number(diagnosticValue(diag.output(), 'age_bridge: /age_chatter', 'dropped_stale_messages')) > 0, 'stale drops in the bridge diagnostics', 30_000);
       await diag.stop();
 
@@ -312,7 +321,7 @@ describe('fastsocket ROS 2 nodes', function () {
       for (const r of held) assert.ok((r.held_ns as number) <= 300e6, `held_ns ${String(r.held_ns)} within max_age_ms`);
       assert.ok(jsonLines(second).every((r) => r.topic === '/age_chatter'));
       // The stale messages took no seq, so the new server sees no loss on the topic.
-      const serverDiag = start('ros2 topic echo /diagnostics', infraDomain);
+      const serverDiag = start('ros2 topic echo /diagnostics diagnostic_msgs/msg/DiagnosticArray', infraDomain);
       await waitUntil(() => diagnosticValue(serverDiag.output(), 'fastsocket_server: /age_chatter', 'lost_messages') !== null, 'server topic diagnostics', 30_000);
       assert.equal(diagnosticValue(serverDiag.output(), 'fastsocket_server: /age_chatter', 'lost_messages'), '0');
       assert.equal(await bridge.stop(), 0);
@@ -325,7 +334,7 @@ describe('fastsocket ROS 2 nodes', function () {
       const url = `tcp://127.0.0.1:${await freePort()}`;
       start(nodeScript('talker', '-r __node:=offline_talker -r chatter:=/offline_chatter -p rate_hz:=20.0'), vehicleDomain);
       const bridge = start(nodeScript('bridge', `-r __node:=offline_bridge -p url:=${url} -p topics:=[/offline_chatter] -p diagnostics_period_s:=0.2`), vehicleDomain);
-      const diag = start('ros2 topic echo /diagnostics', vehicleDomain);
+      const diag = start('ros2 topic echo /diagnostics diagnostic_msgs/msg/DiagnosticArray', vehicleDomain);
       await waitUntil(() => Number(diagnosticValue(diag.output(), 'offline_bridge: link', 'outbox_messages')) > 0, 'messages in the bridge outbox', 60_000);
       await diag.stop();
       assert.equal(await bridge.stop(), 0);

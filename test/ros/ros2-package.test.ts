@@ -125,6 +125,14 @@ describe('fastsocket ROS 2 package', function () {
     });
   });
 
+  describe('#ros2 launch node_name:= namespace:=', () => {
+    it('starts the node under that name in that namespace, url:= applied, as a second pair on one graph needs', async () => {
+      const server = start('ros2 launch fastsocket server.launch.py node_name:=server_down namespace:=/infra url:=tcp://127.0.0.1:0', infraDomain);
+      await server.waitFor(/\[infra\.server_down\]: listening on tcp:\/\/127\.0\.0\.1:(?!8888)\d+/, 60_000);
+      assert.equal(await server.stop(), 0);
+    });
+  });
+
   describe('#ros2 launch (bridge and server in two ROS domains)', () => {
     let server: Proc;
     let bridge: Proc;

@@ -160,6 +160,8 @@ describe('msg-json', () => {
       ['an unsafe int64 number', 'std_msgs/msg/Int64', { data: 2 ** 60 }, 'msg.data'],
       ['a wrong fixed-array length', 'sensor_msgs/msg/Imu', { orientation_covariance: [1, 2] }, 'msg.orientation_covariance'],
       ['a too long bounded array', ALL, { f32_bounded: [1, 2, 3, 4] }, 'msg.f32_bounded'],
+      ['a float32 beyond its range, which would become Infinity', ALL, { f32: 1e300 }, 'msg.f32'],
+      ['a float32 element beyond its range', ALL, { f32_bounded: [1, -3.5e38] }, 'msg.f32_bounded[1]'],
       ['a too long bounded string', ALL, { bounded_s: 'abcdef' }, 'msg.bounded_s'],
       ['bad base64', 'std_msgs/msg/UInt8MultiArray', { data: 'not base64!' }, 'msg.data'],
       ['a nested field of the wrong kind', 'std_msgs/msg/Int64MultiArray', { layout: { dim: [{ label: 'x', size: -1 }] } }, 'msg.layout.dim[0].size'],

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { ignoredParamsFileKeys, paramsFiles } from '../../src/ros/params-file-keys';
+import { ignoredParamsFileKeys, paramsFiles, shadowedCommandLineParams } from '../../src/ros/params-file-keys';
 
 describe('params-file-keys', () => {
   describe('#paramsFiles', () => {
@@ -62,6 +62,33 @@ describe('params-file-keys', () => {
     it('passes over a file it cannot read or parse', () => {
       assert.deepEqual(check('broken.yaml'), []);
       assert.deepEqual(ignoredParamsFileKeys(['n', '--ros-args', '--params-file', '/no/such/file.yaml'], 'a', '/a'), []);
+    });
+  });
+
+  describe('#shadowedCommandLineParams', () => {
+    const files: Record<string, string> = {
+      'bare.yaml': 'fastsocket_bridge:\n  ros__parameters:\n    url: "tcp://10.0.0.1:8888"\n    topic_options:\n      fix:\n        max_rate_hz: 5.0\n',
+      'global.yaml': '/**:\n  ros__parameters:\n    url: "tcp://10.0.0.1:8888"\n',
+    };
+    const check = (...rosArgs: string[]): string[] =>
+      shadowedCommandLineParams(['node', 'b.js', '--ros-args', ...rosArgs], 'fastsocket_bridge', (p) => files[p]);
+
+    it('warns, naming the file and the fix, when -p sets what the file sets under the bare node name, which rclnodejs applies over it', () => {
+      assert.deepEqual(check('--params-file', 'bare.yaml', '-p', 'url:=tcp://10.0.0.2:9999'), [
+        '-p url:=tcp://10.0.0.2:9999 on the command line does not apply: params file bare.yaml sets url under "fastsocket_bridge:", which ' +
+          'rclnodejs applies over every "/**" value, the command line\'s included; write -p fastsocket_bridge:url:=tcp://10.0.0.2:9999',
+      ]);
+    });
+
+    it('finds nested keys, and --param as well as -p, before or after the file', () => {
+      assert.equal(check('--param', 'topic_options.fix.max_rate_hz:=2.0', '--params-file', 'bare.yaml').length, 1);
+    });
+
+    it('says nothing when the value is the file\'s, the file is keyed /**, or -p names the node', () => {
+      assert.deepEqual(check('--params-file', 'bare.yaml', '-p', 'url:="tcp://10.0.0.1:8888"', '-p', 'topic_options.fix.max_rate_hz:=5.0'), []);
+      assert.deepEqual(check('--params-file', 'global.yaml', '-p', 'url:=tcp://10.0.0.2:9999'), []);
+      assert.deepEqual(check('--params-file', 'bare.yaml', '-p', 'fastsocket_bridge:url:=tcp://10.0.0.2:9999'), []);
+      assert.deepEqual(check('--params-file', 'bare.yaml', '-p', 'client_id:=veh_1'), []);
     });
   });
 });
