@@ -13,7 +13,8 @@ from launch_ros.actions import Node
 
 def node_launch_description(executable, node_name, what):
     def _node(context):
-        params_file = LaunchConfiguration('params_file').perform(context)
+        # A shell leaves the ~ of params_file:=~/x.yaml alone (it is not at the start of a word), and so does launch_ros.
+        params_file = os.path.expanduser(LaunchConfiguration('params_file').perform(context))
         url = LaunchConfiguration('url').perform(context)
         log_level = LaunchConfiguration('log_level').perform(context)
         name = LaunchConfiguration('node_name').perform(context) or node_name

@@ -111,6 +111,17 @@ describe('fastsocket ROS 2 package', function () {
     }
   });
 
+  describe('#ros2 launch params_file:=~/...', () => {
+    it('reads the file from the home folder, as the shell does not expand a ~ after :=', async () => {
+      const home = mkdtempSync(join(ws, 'home-'));
+      writeFileSync(join(home, 'server.yaml'), '/**:\n  ros__parameters:\n    url: "tcp://127.0.0.1:0"\n');
+      const server = startBash('ros2 launch fastsocket server.launch.py params_file:=~/server.yaml', rosEnv(infraDomain, { HOME: home }), [setup]);
+      procs.push(server);
+      await server.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(?!8888)\d+/, 60_000);
+      assert.equal(await server.stop(), 0);
+    });
+  });
+
   describe('#ros2 launch url:= with a params file keyed by the node name', () => {
     it('listens on the url argument, not on the params file\'s url, and removes the file it wrote for it on exit', async () => {
       const file = join(ws, 'server-keyed.yaml');
