@@ -7,16 +7,21 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 
-/** The `--params-file` paths of the `--ros-args` sections of `argv`, in order. */
-export function paramsFiles(argv: readonly string[]): string[] {
-  const files: string[] = [];
+/** The values that follow any of `flags` in the `--ros-args` sections of `argv`, in order. */
+function rosArgValues(argv: readonly string[], flags: readonly string[]): string[] {
+  const values: string[] = [];
   let inRosArgs = false;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--ros-args') inRosArgs = true;
     else if (argv[i] === '--') inRosArgs = false;
-    else if (inRosArgs && argv[i] === '--params-file' && i + 1 < argv.length) files.push(argv[++i]);
+    else if (inRosArgs && flags.includes(argv[i]) && i + 1 < argv.length) values.push(argv[++i]);
   }
-  return files;
+  return values;
+}
+
+/** The `--params-file` paths of the `--ros-args` sections of `argv`, in order. */
+export function paramsFiles(argv: readonly string[]): string[] {
+  return rosArgValues(argv, ['--params-file']);
 }
 
 /**
@@ -69,14 +74,9 @@ function rclcppApplies(key: string, fqn: string): boolean {
  */
 export function shadowedCommandLineParams(argv: readonly string[], name: string, read: (path: string) => string = (p) => readFileSync(p, 'utf8')): string[] {
   const overrides: Array<{ key: string; raw: string }> = [];
-  let inRosArgs = false;
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--ros-args') inRosArgs = true;
-    else if (argv[i] === '--') inRosArgs = false;
-    else if (inRosArgs && (argv[i] === '-p' || argv[i] === '--param') && i + 1 < argv.length) {
-      const m = /^([^:]+):=(.*)$/s.exec(argv[++i]);
-      if (m) overrides.push({ key: m[1], raw: m[2] });
-    }
+  for (const param of rosArgValues(argv, ['-p', '--param'])) {
+    const m = /^([^:]+):=(.*)$/s.exec(param);
+    if (m) overrides.push({ key: m[1], raw: m[2] });
   }
   if (overrides.length === 0) return [];
   const warnings: string[] = [];
