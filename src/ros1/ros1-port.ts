@@ -38,6 +38,7 @@ interface FgRosNode {
   on(event: 'error', listener: (error: Error) => void): unknown;
   rosFollower: { url(): string | undefined };
   rosMasterClient: {
+    registerPublisher(callerId: string, topic: string, topicType: string, callerApi: string): Promise<XmlRpcResponse>;
     unregisterPublisher(callerId: string, topic: string, callerApi: string): Promise<XmlRpcResponse>;
     unregisterSubscriber(callerId: string, topic: string, callerApi: string): Promise<XmlRpcResponse>;
   };
@@ -255,6 +256,8 @@ export class Ros1Node implements RosNode {
   private readonly retiring = new Map<string, Promise<unknown>>();
   /** unregisterPublisher calls @foxglove/ros1's unadvertise made, which it does not return. */
   private readonly unregistering = new Map<string, Promise<unknown>>();
+  /** How many other nodes subscribed to each topic when the master registered our publisher of it. */
+  private readonly subscribersAtRegistration = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly throttle: LogThrottle;
   /** For a subscription's link to a publisher, retried every <= 10 s while a dead publisher stays registered. */
@@ -319,6 +322,16 @@ export class Ros1Node implements RosNode {
           shutdown(reason);
         };
         const mc = fg.rosMasterClient;
+        // The master answers a registration with the topic's subscribers, which advertise() does not return. Asking
+        // getSystemState instead cost a parse of the whole graph per new publication: 60-200 ms of blocked event loop
+        // on a 570-topic graph, so a server taking 200 topics stopped acknowledging for 5 s and the bridge dropped.
+        const register = mc.registerPublisher.bind(mc);
+        mc.registerPublisher = async (callerId, topic, topicType, callerApi) => {
+          const reply = await register(callerId, topic, topicType, callerApi);
+          const [code, , subscribers] = reply;
+          if (code === 1 && Array.isArray(subscribers)) this.subscribersAtRegistration.set(topic, subscribers.filter((api) => api !== callerApi).length);
+          return reply;
+        };
         const unregister = mc.unregisterPublisher.bind(mc);
         mc.unregisterPublisher = (callerId, topic, callerApi) => {
           const call = unregister(callerId, topic, callerApi);
@@ -584,25 +597,16 @@ export class Ros1Node implements RosNode {
 
   /**
    * Waits, up to `subscriberWaitMs`, until as many subscribers have connected to a new publication as the master
-   * lists for its topic (other than this node). Never rejects: publishing goes on either way.
+   * listed for its topic when it registered it (other than this node). Never rejects: publishing goes on either way.
    */
   private async awaitSubscribers(topic: string, publication: unknown): Promise<void> {
     const waitMs = this.port.options.subscriberWaitMs ?? 2000;
     const links = (publication as { subscribers?: () => unknown } | null)?.subscribers;
     const connected = typeof links === 'function' ? links.call(publication) : undefined;
-    if (waitMs <= 0 || !(connected instanceof Map)) {
+    const expected = this.subscribersAtRegistration.get(topic);
+    this.subscribersAtRegistration.delete(topic);
+    if (waitMs <= 0 || !(connected instanceof Map) || expected === undefined) {
       this.logger.debug(`${topic}: cannot see this publisher's subscribers; publishing without waiting for them`);
-      return;
-    }
-    let expected = 0;
-    try {
-      const master = new this.port.fg.XmlRpcClient(this.port.masterUri);
-      const [code, , state] = (await master.methodCall('getSystemState', [this.fullyQualifiedName])) as XmlRpcResponse;
-      if (code !== 1) return;
-      const subscribers = (state as [unknown, Array<[string, string[]]>])[1].find(([t]) => t === topic)?.[1] ?? [];
-      expected = subscribers.filter((n) => n !== this.fullyQualifiedName).length;
-    } catch (err) {
-      this.logger.debug(`could not ask the master for the subscribers of ${topic}: ${(err as Error).message}`);
       return;
     }
     const deadline = performance.now() + waitMs;

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openRos1Port, Ros1Node, Ros1Port } from '../../src/ros1/ros1-port';
+import { Foxglove, loadFoxglove, openRos1Port, Ros1Node, Ros1Port } from '../../src/ros1/ros1-port';
 import { qos } from '../../src/ros/qos';
 import { requireOrSkip, Ros1Master, ros1SkipReason, startRoscore } from './ros1-harness';
 
@@ -67,6 +67,52 @@ describe('Ros1Node on a real roscore', function () {
       }
       await untilGraph(node, () => topics.every(listed), 'every re-created publisher registered', 5_000)
         .catch(() => assert.fail(`the master lost re-created publishers: ${topics.filter((t) => !listed(t)).join(', ')}`));
+    });
+  });
+
+  describe('#createPublisher on a large graph', () => {
+    // Regression test: each new publication asked the master for the whole graph (getSystemState) to learn how many
+    // subscribers to wait for. Parsing that answer blocked the event loop 60-200 ms on a 570-topic graph, so a server
+    // republishing 200 topics (400 publications with their ~latency/<topic>) stopped acknowledging for 5 s and its
+    // bridge dropped 791 messages from a full outbox. The master's answer to the registration lists the subscribers.
+    it('registers a publication without a graph query, and still hands its first message to a subscriber already waiting', async () => {
+      const fg = loadFoxglove();
+      const asked: string[] = [];
+      const counting: Foxglove = {
+        ...fg,
+        XmlRpcClient: class extends fg.XmlRpcClient {
+          override methodCall(method: string, params?: unknown[]): Promise<unknown> {
+            asked.push(method);
+            return super.methodCall(method, params);
+          }
+        },
+      };
+      const master1 = new fg.XmlRpcClient(master!.uri);
+      const p = await openRos1Port({ env: master!.env(), args: ['__name:=graph_test'], rosout: false, masterWaitMs: 10_000, foxglove: counting });
+      // rostopic echo subscribes only once the topic has a publisher; this one is there before it.
+      const echo = master!.start(
+        `python3 -c "import rospy; from std_msgs.msg import Float64; rospy.init_node('first_sub'); ` +
+          `rospy.Subscriber('/first_of_many', Float64, lambda m: print('data: %s' % m.data, flush=True)); rospy.spin()"`,
+      );
+      try {
+        const node = p.createNode('graph_test');
+        await node.whenReady();
+        const deadline = performance.now() + 30_000;
+        for (;;) {
+          const [, , state] = (await master1.methodCall('getSystemState', ['/graph_test'])) as [number, string, [unknown, Array<[string, string[]]>]];
+          if (state[1].some(([t]) => t === '/first_of_many')) break;
+          assert.ok(performance.now() < deadline, `the subscriber did not register:\n${echo.output()}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        asked.length = 0;
+        for (let i = 0; i < 20; i++) node.createPublisher(FLOAT64, `/many_${i}`, Q).publish({ data: i });
+        node.createPublisher(FLOAT64, '/first_of_many', Q).publish({ data: 42 });
+        await echo.waitFor(/^data: 42\.0$/m, 30_000);
+        assert.deepEqual(asked.filter((m) => m === 'getSystemState'), []);
+      } finally {
+        await echo.stop(5000);
+        await p.close();
+      }
     });
   });
 
