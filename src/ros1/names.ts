@@ -3,7 +3,7 @@
  * `from:=to` remaps) and ROS 1 name resolution (global, relative, private `~name`, then remapping).
  */
 import { parse as parseYaml } from 'yaml';
-import { ParameterError } from '../ros/errors';
+import { ParameterError, RosError } from '../ros/errors';
 
 export interface Ros1Args {
   /** `__name:=`: replaces the node's default name. */
@@ -60,6 +60,26 @@ function parseParamValue(text: string): unknown {
     return parseYaml(text) ?? text;
   } catch {
     return text;
+  }
+}
+
+const BASE_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
+const NAME_RULE = 'letters, digits and _, starting with a letter';
+
+/**
+ * The master registers any name, so a typo (`__name:=my bridge`) ran as a node other nodes could not name; roscpp
+ * refuses to start with one.
+ * @param source where the name came from, for the message (`__name`, `ROS_NAMESPACE`, ...)
+ * @throws RosError FS_ROS_ERR_PARAM when `name` is not a ROS 1 node name
+ */
+export function checkNodeName(name: string, source: string): void {
+  if (!BASE_NAME.test(name)) throw new RosError('FS_ROS_ERR_PARAM', `${source} ${JSON.stringify(name)} is not a ROS 1 node name: ${NAME_RULE}`);
+}
+
+/** @throws RosError FS_ROS_ERR_PARAM when a part of namespace `ns` is not a ROS 1 name */
+export function checkNamespace(ns: string, source: string): void {
+  if (!ns.split('/').every((part) => part === '' || BASE_NAME.test(part))) {
+    throw new RosError('FS_ROS_ERR_PARAM', `${source} ${JSON.stringify(ns)} is not a ROS 1 namespace: names of ${NAME_RULE}, separated by /`);
   }
 }
 

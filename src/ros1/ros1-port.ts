@@ -15,7 +15,7 @@ import type { EndpointInfo, ParamDeclaration, ParamState, RosNode, RosPort, RosP
 import { qos, QosProfile } from '../ros/qos';
 import { isRos1TypeName } from './msg-spec';
 import { Ros1MessageCatalog, ros1MsgSearchPath, ros1PackagePathRoots } from './msg-catalog';
-import { normalizeNamespace, parseRos1Args, Ros1Args, Ros1Names } from './names';
+import { checkNamespace, checkNodeName, normalizeNamespace, parseRos1Args, Ros1Args, Ros1Names } from './names';
 import { flattenParams, Ros1ParamTree, toParamState, withParam } from './params';
 import { toRos1TypeName, toRos2TypeName, Ros1TypeMapper } from './type-map';
 
@@ -196,8 +196,13 @@ export class Ros1Port implements RosPort {
     this.catalog = new Ros1MessageCatalog(ros1MsgSearchPath(env), undefined, ros1PackagePathRoots(env));
   }
 
+  /** @throws RosError FS_ROS_ERR_PARAM when `__name`, `__ns` or ROS_NAMESPACE is not a ROS 1 name */
   createNode(name: string): Ros1Node {
-    const names = new Ros1Names(normalizeNamespace(this.args.namespace ?? this.env.ROS_NAMESPACE), this.args.name ?? name, this.args.remaps);
+    const nodeName = this.args.name ?? name;
+    checkNodeName(nodeName, this.args.name !== null ? '__name' : 'node name');
+    const namespace = this.args.namespace ?? this.env.ROS_NAMESPACE ?? '';
+    checkNamespace(namespace, this.args.namespace !== null ? '__ns' : 'ROS_NAMESPACE');
+    const names = new Ros1Names(normalizeNamespace(namespace), nodeName, this.args.remaps);
     let params = subtree(this.paramTree, names.fullyQualifiedName);
     for (const [k, v] of Object.entries(this.args.params)) params = withParam(params, k, v);
     const node = new Ros1Node(this, names, params, subtree(this.paramTree, names.namespace));

@@ -129,6 +129,22 @@ describe('Ros1Port', () => {
       assert.throws(() => readServerConfig(port.createNode('fastsocket_server')), (err: unknown) => err instanceof ParameterError && err.parameter === 'stats_window_s');
     });
 
+    it('throws FS_ROS_ERR_PARAM naming __name, __ns or ROS_NAMESPACE when it is not a ROS 1 name', async () => {
+      // Regression test: `__name:=my bridge` registered "/my bridge" with the master, a node no other could name.
+      const cases: Array<[string[], NodeJS.ProcessEnv, RegExp]> = [
+        [['__name:=my bridge'], {}, /^__name "my bridge" is not a ROS 1 node name/],
+        [['__name:=a/b'], {}, /^__name "a\/b"/],
+        [['__ns:=/fleet/veh-1'], {}, /^__ns "\/fleet\/veh-1" is not a ROS 1 namespace/],
+        [[], { ROS_NAMESPACE: 'bad ns' }, /^ROS_NAMESPACE "bad ns"/],
+      ];
+      for (const [args, env, message] of cases) {
+        const port = await openRos1Port({ foxglove: offlineRos1({}), env, args });
+        assert.throws(() => port.createNode('fastsocket_bridge'), (err: unknown) => err instanceof RosError && err.code === 'FS_ROS_ERR_PARAM' && message.test(err.message), args.join(' ') || JSON.stringify(env));
+      }
+      const ok = await openRos1Port({ foxglove: offlineRos1({}), env: { ROS_NAMESPACE: '/fleet/veh_1/' }, args: ['__name:=bridge_2'] });
+      assert.equal(ok.createNode('fastsocket_bridge').fullyQualifiedName, '/fleet/veh_1/bridge_2');
+    });
+
     it('throws ParameterError when a parameter that takes one value is given a map', async () => {
       const port = await openRos1Port({ foxglove: offlineRos1({ fastsocket_bridge: { topics: { a: '/a' } } }), env: {} });
       assert.throws(() => readBridgeConfig(port.createNode('fastsocket_bridge'), 'h'), (err: unknown) => err instanceof ParameterError && err.parameter === 'topics');
