@@ -4,7 +4,7 @@
  * client fell back to the system CAs, the server refused every client certificate), both without naming the option.
  */
 import { OptionError } from './errors';
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { checkBoolean, checkKnownKeys, checkString } from './options';
 import type { TlsOptions } from './transport';
@@ -36,13 +36,26 @@ export function pemProblem(kind: 'certificate' | 'key', pem: string | Buffer): s
 
 /** What is wrong with a certificate and key as a pair (a key of another certificate), or null. */
 export function keyPairProblem(cert: string | Buffer, key: string | Buffer): string | null {
+  const chainHint = "a certificate file holding a chain must start with the key's own certificate";
   try {
     createSecureContext({ cert, key });
-    return null;
   } catch (err) {
     // Only the first certificate of a chain file is the key's: an intermediate put first is refused the same way.
-    return `do not belong together (${(err as Error).message}; a certificate file holding a chain must start with the key's own certificate)`;
+    return `do not belong together (${(err as Error).message}; ${chainHint})`;
   }
+  // OpenSSL keeps a key of another type than the certificate's (an RSA key for an EC certificate) in a slot of its own
+  // without a word: the server listened, and every handshake failed with "no suitable signature algorithm".
+  let own: X509Certificate;
+  let privateKey: KeyObject;
+  try {
+    own = new X509Certificate(cert);
+    privateKey = createPrivateKey(key);
+  } catch {
+    return null; // not PEM: pemProblem names that
+  }
+  if (own.checkPrivateKey(privateKey)) return null;
+  const [keyType, certType] = [privateKey.asymmetricKeyType, own.publicKey.asymmetricKeyType];
+  return `do not belong together (${keyType !== certType ? `the key is ${keyType}, the certificate's is ${certType}` : "the key is not the certificate's"}; ${chainHint})`;
 }
 
 /**

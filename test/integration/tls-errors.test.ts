@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
@@ -49,6 +50,12 @@ describe('TLS as deployed: misconfiguration and refusals', function () {
       assertTypeError(() => new FastSocketServer({ url: 'tls://127.0.0.1:0', tls: { cert: c.serverCert, key: c.clientKey } }), 'tls.cert and tls.key', 'do not belong together');
       // A chain file with the CA first, where Node reads the key's certificate.
       assertTypeError(() => new FastSocketServer({ url: 'tls://127.0.0.1:0', tls: { cert: c.ca + c.serverCert, key: c.serverKey } }), 'must start with the key\'s own certificate');
+      // A key of another type than the certificate's (RSA for an EC certificate): OpenSSL keeps it in a slot of its own
+      // without a word, so the server listened and failed every handshake with "no suitable signature algorithm", and
+      // its clients were told it wanted a client certificate.
+      const rsaKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+      assertTypeError(() => new FastSocketServer({ url: 'tls://127.0.0.1:0', tls: { cert: c.serverCert, key: rsaKey } }), 'tls.cert and tls.key', 'do not belong together', 'rsa', 'ec');
+      assertTypeError(() => new FastSocketClient({ url: 'tls://127.0.0.1:1', tls: { ca: c.ca, cert: c.clientCert, key: rsaKey } }), 'tls.cert and tls.key', 'do not belong together');
       const dir = tempDir(teardown, 'enc-key');
       const encrypted = path.join(dir, 'enc.key');
       await run('openssl', ['pkey', '-in', path.join(c.dir, 'server.key'), '-aes256', '-passout', 'pass:hunter2', '-out', encrypted]);
