@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { FastSocketError, fileSystemErrorText, JsonDepthError, keyPairProblem, OUTBOX_POLICIES, parseJson, pemProblem, type OutboxPolicy, type TlsOptions } from '../fastsocket';
+import { closest, FastSocketError, fileSystemErrorText, JsonDepthError, keyPairProblem, OUTBOX_POLICIES, parseJson, pemProblem, type OutboxPolicy, type TlsOptions } from '../fastsocket';
 
 /** A mistake on the command line; the CLI prints its message on one line and exits 2. */
 export class UsageError extends Error {
@@ -25,22 +25,26 @@ export interface FlagSpec {
 export type FlagSpecs = Record<string, FlagSpec>;
 export type FlagValues = Record<string, string | boolean | undefined>;
 
-/** Parses argv strictly; an unknown flag, a missing value or a stray argument becomes a UsageError naming it. */
-export function parseFlags(argv: string[], specs: FlagSpecs): FlagValues {
+/**
+ * Parses argv strictly; an unknown flag, a missing value or a stray argument becomes a UsageError naming it.
+ * @param elsewhere the flags of the other commands, each with its command's name: an unknown flag that is one of
+ *   them, or is close to one of `specs`, gets a hint
+ */
+export function parseFlags(argv: string[], specs: FlagSpecs, elsewhere: Record<string, string> = {}): FlagValues {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
   for (const [name, spec] of Object.entries(specs)) options[name] = spec.short ? { type: spec.type, short: spec.short } : { type: spec.type };
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as FlagValues;
   } catch (err) {
-    throw new UsageError(describeParseError(err as Error & { code?: string }));
+    throw new UsageError(describeParseError(err as Error & { code?: string }, specs, elsewhere));
   }
 }
 
-function describeParseError(err: Error & { code?: string }): string {
+function describeParseError(err: Error & { code?: string }, specs: FlagSpecs, elsewhere: Record<string, string>): string {
   const flag = /'(-[^' ]+)/.exec(err.message)?.[1];
   switch (err.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `unknown option ${flag}`;
+      return `unknown option ${flag}${flag?.startsWith('--') ? unknownFlagHint(flag.slice(2), specs, elsewhere) : ''}`;
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
       return `unexpected argument ${JSON.stringify(/'([^']*)'/.exec(err.message)?.[1] ?? '')}`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
@@ -50,6 +54,13 @@ function describeParseError(err: Error & { code?: string }): string {
     default:
       return err.message.split('\n')[0];
   }
+}
+
+/** ' (it is a flag of send)' or ' (did you mean --count?)' for an unknown --name, or '' when neither fits. */
+function unknownFlagHint(name: string, specs: FlagSpecs, elsewhere: Record<string, string>): string {
+  if (elsewhere[name] !== undefined) return ` (it is a flag of ${elsewhere[name]})`;
+  const guess = closest(name, Object.keys(specs));
+  return guess === null ? '' : ` (did you mean --${guess}?)`;
 }
 
 function raw(values: FlagValues, name: string): string | undefined {

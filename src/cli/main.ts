@@ -5,6 +5,7 @@
  */
 import { readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { closest } from '../fastsocket';
 import { parseFlags, UsageError } from './args';
 import { commandHelp, type Command, type CommandContext } from './command';
 import { demoCommand } from './demo';
@@ -50,6 +51,20 @@ function version(): string {
   return 'unknown';
 }
 
+function unknownCommand(name: string): string {
+  const guess = closest(name, [...COMMANDS.map((c) => c.name), 'help']);
+  return `unknown command ${JSON.stringify(name)}${guess === null ? '' : ` (did you mean ${guess}?)`}`;
+}
+
+/** Each flag that `command` does not take, with the name of a command that does. */
+function flagsOfOtherCommands(command: Command): Record<string, string> {
+  const elsewhere: Record<string, string> = {};
+  for (const other of COMMANDS) {
+    for (const flag of Object.keys(other.flags)) if (!(flag in command.flags)) elsewhere[flag] ??= other.name;
+  }
+  return elsewhere;
+}
+
 /** Runs one command line; resolves with the exit code. Usage errors become one line on stderr and exit 2. */
 export async function main(argv: string[], ctx: CommandContext): Promise<number> {
   const [name, ...rest] = argv;
@@ -64,7 +79,7 @@ export async function main(argv: string[], ctx: CommandContext): Promise<number>
     }
     if (name === 'help') {
       const topic = rest[0] === undefined ? undefined : COMMANDS.find((c) => c.name === rest[0]);
-      if (rest[0] !== undefined && !topic) throw new UsageError(`help: unknown command ${JSON.stringify(rest[0])}`);
+      if (rest[0] !== undefined && !topic) throw new UsageError(`help: ${unknownCommand(rest[0])}`);
       ctx.stdout.write(`${topic ? commandHelp(topic) : fullHelp()}\n`);
       return EXIT_OK;
     }
@@ -73,8 +88,8 @@ export async function main(argv: string[], ctx: CommandContext): Promise<number>
       return EXIT_OK;
     }
     const command = COMMANDS.find((c) => c.name === name);
-    if (!command) throw new UsageError(name.startsWith('-') ? `expected a command before ${name}` : `unknown command ${JSON.stringify(name)}`);
-    const values = parseFlags(rest, command.flags);
+    if (!command) throw new UsageError(name.startsWith('-') ? `expected a command before ${name}` : unknownCommand(name));
+    const values = parseFlags(rest, command.flags, flagsOfOtherCommands(command));
     if (values.help) {
       ctx.stdout.write(`${commandHelp(command)}\n`);
       return EXIT_OK;

@@ -15,7 +15,7 @@ export { decodeFrame, decodeClientFrame, decodeServerFrame, encodeAck2, encodeAc
 export { LineFramer } from './framing';
 export { Base64Json, JsonDepthError, MAX_JSON_DEPTH, NEGATIVE_ZERO, parseJson, stringifyJson } from './json';
 export { fileSystemErrorText } from './fs-util';
-export { DEFAULT_CLIENT_LIMITS, DEFAULT_SERVER_LIMITS, MAX_TIMER_MS, OUTBOX_POLICIES, validateClientLimits } from './options';
+export { closest, DEFAULT_CLIENT_LIMITS, DEFAULT_SERVER_LIMITS, MAX_TIMER_MS, OUTBOX_POLICIES, validateClientLimits } from './options';
 export type { ClientLimits, OutboxPolicy, ServerLimits } from './options';
 export { logSafe, silentLogger } from './logger';
 export type { Logger } from './logger';

@@ -3,7 +3,7 @@
  * name instead of surfacing later as a confusing failure. Numbers are lenient on purpose: YAML `rate: 10` arrives
  * as an integer even where a double is meant.
  */
-import { fileSystemErrorText, parseUrl } from '../fastsocket';
+import { closest, fileSystemErrorText, parseUrl } from '../fastsocket';
 import { ParameterError } from './errors';
 import { ParamState, ParamType, ParamValue, RosNode } from './port';
 
@@ -113,28 +113,6 @@ function formatValue(v: ParamValue | undefined): string {
   if (v instanceof Uint8Array) return `[${Array.from(v).join(', ')}]`;
   if (Array.isArray(v)) return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
   return JSON.stringify(v);
-}
-
-/** The candidate within edit distance 2 of `name` (the nearest, the first on a tie), or null. */
-function closest(name: string, candidates: Iterable<string>): string | null {
-  let best: string | null = null;
-  let bestDistance = 3;
-  for (const c of candidates) {
-    const d = editDistance(name, c);
-    if (d < bestDistance) [best, bestDistance] = [c, d];
-  }
-  return best;
-}
-
-/** Levenshtein distance: insertions, deletions and substitutions of one character. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    previous = row;
-  }
-  return previous[b.length];
 }
 
 /**

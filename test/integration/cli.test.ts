@@ -288,6 +288,23 @@ describe('fastsocket CLI', function () {
       });
     }
 
+    // Each said only "unknown command" or "unknown option", and the reader had to find the right name in --help.
+    const typos: [string[], string][] = [
+      [['sned'], 'unknown command "sned" (did you mean send?)'],
+      [['send', '--cuont', '3'], 'unknown option --cuont (did you mean --count?)'],
+      [['serve', '--max-frame-byte', '100'], 'unknown option --max-frame-byte (did you mean --max-frame-bytes?)'],
+      [['serve', '--count', '5'], 'unknown option --count (it is a flag of send)'],
+      [['demo', '--client-cert', 'x'], 'unknown option --client-cert (it is a flag of send)'],
+    ];
+    for (const [args, says] of typos) {
+      it(`exits 2 suggesting the name meant for: ${args.join(' ')}`, async () => {
+        const cli = startCli(teardown, args);
+        assert.equal(await cli.exitCode(), 2);
+        assert.equal(cli.stderr.length, 1, cli.stderr.join('\n'));
+        assert.ok(cli.stderr[0].includes(says), cli.stderr[0]);
+      });
+    }
+
     it('exits 2 naming --outbox-path and leaves the file as it was when it names a file that is not an outbox', async () => {
       const file = path.join(tmpDir(teardown), 'bridge.yaml');
       fs.writeFileSync(file, 'url: tcp://10.0.0.5:8888\nclient_id: vehicle_1\n');
