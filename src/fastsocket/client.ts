@@ -276,7 +276,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     super();
     if (typeof options !== 'object' || options === null) throw new OptionError('options', 'options must be an object');
     checkKnownKeys('client', options, KNOWN_OPTIONS);
-    this.endpoint = parseUrl(options.url ?? DEFAULT_URL);
+    this.endpoint = parseUrl(options.url === undefined ? DEFAULT_URL : options.url);
     // Port 0 means "any free port" to a listener; dialled, it is refused for ever, one retry after another.
     if (this.endpoint.port === 0) throw new FastSocketError('FS_ERR_INVALID_URL', `url ${JSON.stringify(options.url)} has port 0: give the port the server listens on`);
     this.limits = validateClientLimits(options);

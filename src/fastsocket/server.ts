@@ -246,7 +246,7 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     super();
     if (typeof options !== 'object' || options === null) throw new OptionError('options', 'options must be an object');
     checkKnownKeys('server', options, KNOWN_OPTIONS);
-    this.endpoint = parseUrl(options.url ?? DEFAULT_URL);
+    this.endpoint = parseUrl(options.url === undefined ? DEFAULT_URL : options.url);
     this.limits = validateServerLimits(options);
     this.logger = checkLogger(options.logger);
     this.clock = orDefault(options.clock, monotonicNs);

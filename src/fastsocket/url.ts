@@ -22,7 +22,7 @@ export interface Endpoint {
 
 /** Parses `tcp://host:port`, `tls://...`, `ws://host:port/path`, `wss://...`. Throws FS_ERR_INVALID_URL. */
 export function parseUrl(url: string): Endpoint {
-  if (typeof url !== 'string') throw new FastSocketError('FS_ERR_INVALID_URL', `url must be a string, got ${typeof url}`);
+  if (typeof url !== 'string') throw new FastSocketError('FS_ERR_INVALID_URL', `url must be a string, got ${url === null ? 'null' : typeof url}`);
   let u: URL;
   try {
     u = new URL(url);

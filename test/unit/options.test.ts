@@ -107,6 +107,12 @@ describe('options', () => {
       assert.throws(() => new FastSocketServer({ url: 'http://127.0.0.1:1' }), (e: unknown) => e instanceof FastSocketError && e.code === 'FS_ERR_INVALID_URL');
     });
 
+    // A url read from a config where it was null listened on tcp://127.0.0.1:8888 without a word, as the limits did
+    // before null was refused for them.
+    it('throws FS_ERR_INVALID_URL for a null url, rather than listening on the default', () => {
+      assert.throws(() => new FastSocketServer({ url: null as never }), (e: unknown) => e instanceof FastSocketError && e.code === 'FS_ERR_INVALID_URL' && /got null/.test(e.message));
+    });
+
     it('throws a TypeError when the options are not an object', () => {
       assert.throws(() => new FastSocketServer(null as never), TypeError);
       assert.throws(() => new FastSocketServer('tcp://127.0.0.1:1' as never), TypeError);
@@ -160,6 +166,10 @@ describe('options', () => {
 
     it('throws FS_ERR_INVALID_URL for a bad url', () => {
       assert.throws(() => new FastSocketClient({ url: 'tcp://h:1/path' }), (e: unknown) => e instanceof FastSocketError && e.code === 'FS_ERR_INVALID_URL');
+    });
+
+    it('throws FS_ERR_INVALID_URL for a null url, rather than dialling the default', () => {
+      assert.throws(() => new FastSocketClient({ url: null as never }), (e: unknown) => e instanceof FastSocketError && e.code === 'FS_ERR_INVALID_URL' && /got null/.test(e.message));
     });
 
     it('throws FS_ERR_INVALID_URL for port 0, which a server can listen on but a client cannot reach', () => {
