@@ -53,6 +53,10 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
   const json = v.json === true;
   const term = new Terminal(ctx.stdout, ctx.stderr, 'send');
   const logger = term.logger(logLevel(v));
+  // `cat data.ndjson | fastsocket send` sent the generated payloads and said nothing of the lines it left unread.
+  if (sources.length === 0 && ctx.stdin === process.stdin && stdinIsPipeOrFile()) {
+    logger.warn(`standard input is not read without --stdin: sending ${count} payloads of 100 'x' characters instead`);
+  }
 
   const policy = outboxPolicy(v);
   const limits = limitOptions(v, CLIENT_LIMIT_OPTIONS);
@@ -191,10 +195,20 @@ function whyFailed(failed: number, planned: number, tally: Tally, o: { policy: s
 }
 
 function stdinIsDirectory(): boolean {
+  return stdinStat()?.isDirectory() ?? false;
+}
+
+/** Whether standard input is a shell pipe or a redirected file: data a user may have meant to send. */
+function stdinIsPipeOrFile(): boolean {
+  const stat = stdinStat();
+  return stat !== null && (stat.isFIFO() || stat.isFile());
+}
+
+function stdinStat(): fs.Stats | null {
   try {
-    return fs.fstatSync(0).isDirectory();
+    return fs.fstatSync(0);
   } catch {
-    return false;
+    return null;
   }
 }
 

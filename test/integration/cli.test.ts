@@ -231,6 +231,24 @@ describe('fastsocket CLI', function () {
       assert.deepEqual(serve.events('message').map((m) => m.payload), ['\u00e9\u20ac', 'last']);
     });
 
+    // `send < data.ndjson` or `cat data.ndjson | send`, with --stdin forgotten, sent the generated payloads and said
+    // nothing of the lines it left unread: the summary read "delivered 1000", and the data never went.
+    it('warns that standard input is not read when it is a file or a pipe and no payload flag is given', async () => {
+      const { url } = await startServe(teardown, 'tcp://127.0.0.1:0');
+      const file = path.join(tmpDir(teardown), 'data.ndjson');
+      fs.writeFileSync(file, '{"a": 1}\n');
+      const fd = fs.openSync(file, 'r');
+      const child = spawn(process.execPath, [MAIN, 'send', '--url', url, '--count', '2', '--json'], { stdio: [fd, 'pipe', 'pipe'] });
+      fs.closeSync(fd);
+      teardown.add(() => child.kill('SIGKILL'));
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdout!.resume();
+      const code = await withDeadline(new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c))), 'send to exit', DEADLINE_MS);
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, /standard input is not read without --stdin/);
+    });
+
     it('reads a file that starts with a UTF-8 byte order mark (as Notepad saves one) from its first line', async () => {
       const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0');
       const send = startCli(teardown, ['send', '--url', url, '--stdin', '--json'], { stdin: Buffer.from('\ufeff{"a": 1}\n2\n') });
