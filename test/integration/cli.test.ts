@@ -550,6 +550,9 @@ describe('fastsocket CLI', function () {
       assert.equal(await send.exitCode(), 1);
       const [summary] = send.events('summary');
       assert.deepEqual({ delivered: summary?.delivered, failed: summary?.failed }, { delivered: 0, failed: 5 });
+      // It said "5 refused or not acknowledged within --timeout 600 s", a wait that never happened.
+      const why = send.stderr.at(-1) ?? '';
+      assert.ok(why.includes('5 of 5 messages not delivered') && why.includes('interrupt') && !why.includes('--timeout'), why);
     });
 
     it('takes a connection that answers nothing for --silence-timeout-ms for dead, and resends on a new one', async () => {
