@@ -234,6 +234,11 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private readonly outbox = new Map<string, Entry>();
   private readonly store: OutboxStore | null = null;
   private outboxBytes = 0;
+  /**
+   * No message waiting to be written expires (maxAgeMs) before this, monotonic ns: a full outbox looks for expired
+   * messages only once one may be, not at every send().
+   */
+  private earliestExpiryNs = Infinity;
   private readonly outboxFullTexts = new Map<string, string>();
   private queue: Entry[] = [];
   private queueHead = 0;
@@ -381,6 +386,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     }
     // Whether an outbox of `messages` messages and `outboxBytes` bytes has room for this one.
     const fits = (messages: number, outboxBytes: number) => messages + 1 <= this.limits.outboxMaxMessages && outboxBytes + bytes <= this.limits.outboxMaxBytes;
+    if (!fits(this.outbox.size, this.outboxBytes)) this.expireWaiting();
     if (!fits(this.outbox.size, this.outboxBytes)) {
       const bound = this.outbox.size + 1 > this.limits.outboxMaxMessages ? 'messages' : 'bytes';
       if (this.limits.outboxPolicy === 'reject') {
@@ -414,6 +420,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     return new Promise<SendResult>((resolve, reject) => {
       const queuedAtNs = this.clock();
       const expiresAtNs = maxAgeMs === undefined ? Infinity : queuedAtNs + maxAgeMs * 1e6;
+      this.earliestExpiryNs = Math.min(this.earliestExpiryNs, expiresAtNs);
       const entry: Entry = { id, json, bytes, frameBytes, queuedAtNs, expiresAtNs, writtenAtNs: 0, writtenGen: -1, resent: false, failures: 0, resolve, reject };
       // Registered before it is written, so an ack 2 that overtakes our bookkeeping is never ignored.
       this.store?.add({ id: entry.id, json, queuedWallNs: wallNs() });
@@ -555,6 +562,30 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       this.on('drop', check);
       check();
     });
+  }
+
+  private expire(e: Entry, nowNs: number): void {
+    this.counters.expired++;
+    const waitedMs = Math.round((nowNs - e.queuedAtNs) / 1e6);
+    this.drop(e, new FastSocketError('FS_ERR_EXPIRED', `message dropped: it waited ${waitedMs} ms, past its maxAgeMs (${Math.round((e.expiresAtNs - e.queuedAtNs) / 1e6)} ms)`));
+  }
+
+  /**
+   * Drops the messages past their maxAgeMs that wait to be written, for a full outbox. They would be dropped at their
+   * write anyway; kept until then, during an outage, they made drop-newest and reject refuse the young messages in
+   * their place, and drop-oldest count them as outbox drops, so nothing sent during an outage arrived after it.
+   */
+  private expireWaiting(): void {
+    if (this.earliestExpiryNs === Infinity) return;
+    const now = this.clock();
+    if (now < this.earliestExpiryNs) return;
+    let earliest = Infinity;
+    for (const e of [...this.unwritten()]) {
+      if (now >= e.expiresAtNs) this.expire(e, now);
+      else earliest = Math.min(earliest, e.expiresAtNs);
+    }
+    // A message written on a connection that then breaks is not in this bound: its next write expires it.
+    this.earliestExpiryNs = earliest;
   }
 
   private drop(e: Entry, err: FastSocketError): void {
@@ -821,9 +852,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       // The clock is read only for a message with a maxAgeMs (Infinity is never reached).
       const now = e.expiresAtNs === Infinity ? 0 : this.clock();
       if (now >= e.expiresAtNs) {
-        this.counters.expired++;
-        const waitedMs = Math.round((now - e.queuedAtNs) / 1e6);
-        this.drop(e, new FastSocketError('FS_ERR_EXPIRED', `message dropped: it waited ${waitedMs} ms, past its maxAgeMs (${Math.round((e.expiresAtNs - e.queuedAtNs) / 1e6)} ms)`));
+        this.expire(e, now);
         continue;
       }
       if (e.frameBytes > this.serverMaxFrameBytes) {

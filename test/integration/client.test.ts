@@ -341,6 +341,23 @@ describe('FastSocketClient', () => {
       assert.deepEqual([client.stats().expired, client.stats().dropped, client.stats().delivered], [1, 1, 2]);
     });
 
+    // After an outage nothing of it arrived with drop-newest or reject: the outbox stayed full of messages past their
+    // maxAgeMs, which were never to be written, and refused the young ones in their place.
+    for (const outboxPolicy of ['drop-newest', 'reject'] as const) {
+      it(`makes room in a full outbox by dropping the messages past their maxAgeMs, before ${outboxPolicy} refuses a young one`, async () => {
+        let now = 1e12;
+        const client = await startClient(teardown, await unreachableUrl('tcp'), { clock: () => now, outboxMaxMessages: 2, outboxPolicy });
+        const stale = [client.send({ i: 0 }, { maxAgeMs: 1_000 }), client.send({ i: 1 }, { maxAgeMs: 1_000 })];
+        stale.forEach((p) => p.catch(() => {}));
+        now += 2_000 * 1e6;
+        const young = client.send({ i: 2 }, { maxAgeMs: 1_000 });
+        young.catch(() => {});
+        const { outbox_messages, expired, rejected, dropped } = client.stats();
+        assert.deepEqual({ outbox_messages, expired, rejected, dropped }, { outbox_messages: 1, expired: 2, rejected: 0, dropped: 2 });
+        for (const p of stale) await assert.rejects(p, (e: unknown) => e instanceof FastSocketError && e.code === 'FS_ERR_EXPIRED');
+      });
+    }
+
     it('rejects with an OptionError naming maxAgeMs when it is not a number > 0', async () => {
       const client = await startClient(teardown, await unreachableUrl('tcp'));
       for (const bad of [0, -1, NaN, '5', null]) {
