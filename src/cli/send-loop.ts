@@ -2,7 +2,7 @@
  * Feeds payloads to a FastSocketClient, either paced at a fixed rate or pipelined within the outbox bounds, and
  * tallies what happened to each one. Shared by `send` and `demo`.
  */
-import { FastSocketClient, FastSocketError, LatencyStats, monotonicNs, type SendResult } from '../fastsocket';
+import { DroppedError, FastSocketClient, FastSocketError, LatencyStats, monotonicNs, type SendResult } from '../fastsocket';
 import { round } from './terminal';
 
 /** A paced run that queued at less than this fraction of --rate says so. */
@@ -36,10 +36,14 @@ export class Tally {
   badInputs = 0;
   queued = 0;
   delivered = 0;
-  /** Dropped by the outbox policy (not by the final close). */
+  /** Dropped by the outbox policy or after --max-attempts (not by the final close). */
   dropped = 0;
+  /** Of dropped: after --max-attempts connections closed with the message the oldest unacknowledged. */
+  droppedMaxAttempts = 0;
   /** Refused or dropped for another reason (payload too large, client closed before the ack). */
   undelivered = 0;
+  /** Of undelivered: refused as larger than a frame may be (ours, or the server's max_frame_bytes). */
+  tooLarge = 0;
   readonly rtt = new LatencyStats();
   firstQueuedNs: number | null = null;
   lastQueuedNs: number | null = null;
@@ -63,8 +67,13 @@ export class Tally {
 
   fail(err: unknown): void {
     const code = err instanceof FastSocketError ? err.code : undefined;
-    if (code === 'FS_ERR_DROPPED' || code === 'FS_ERR_OUTBOX_FULL') this.dropped++;
-    else this.undelivered++;
+    if (code === 'FS_ERR_DROPPED' || code === 'FS_ERR_OUTBOX_FULL') {
+      this.dropped++;
+      if (err instanceof DroppedError && err.reason === 'max_attempts') this.droppedMaxAttempts++;
+    } else {
+      this.undelivered++;
+      if (code === 'FS_ERR_PAYLOAD') this.tooLarge++;
+    }
   }
 
   /**

@@ -170,7 +170,9 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
   const shortfall = tally.rateShortfall(rate);
   if (shortfall) logger.warn(shortfall);
   // Unreachable, the last line stays the one that says why the last attempt to connect failed.
-  if (failed > 0 && end !== 'unreachable') logger.error(whyFailed(failed, planned(), tally, { policy, timeoutMs, rate, interrupted: ctx.signal.aborted }));
+  if (failed > 0 && end !== 'unreachable') {
+    logger.error(whyFailed(failed, planned(), tally, { policy, timeoutMs, rate, maxAttempts: limits.maxAttempts ?? 0, interrupted: ctx.signal.aborted }));
+  }
   if (json) term.json(result);
   else {
     term.endLive();
@@ -183,13 +185,22 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
 }
 
 /** The line that says why `send` exits 1: a summary with `failed` above 0 said how many, not why. */
-function whyFailed(failed: number, planned: number, tally: Tally, o: { policy: string; timeoutMs: number; rate?: number; interrupted: boolean }): string {
+function whyFailed(
+  failed: number,
+  planned: number,
+  tally: Tally,
+  o: { policy: string; timeoutMs: number; rate?: number; maxAttempts: number; interrupted: boolean },
+): string {
   const notQueued = planned - tally.badInputs - tally.queued;
+  const outboxFull = tally.dropped - tally.droppedMaxAttempts;
+  const unacknowledged = tally.undelivered - tally.tooLarge;
   const parts = [
     tally.badInputs > 0 ? `${tally.badInputs} input lines skipped` : '',
-    tally.dropped > 0 ? `${tally.dropped} dropped from the full outbox (--outbox-policy ${o.policy}${o.rate !== undefined ? ': the acks did not keep up with --rate' : ''})` : '',
+    outboxFull > 0 ? `${outboxFull} dropped from the full outbox (--outbox-policy ${o.policy}${o.rate !== undefined ? ': the acks did not keep up with --rate' : ''})` : '',
+    tally.droppedMaxAttempts > 0 ? `${tally.droppedMaxAttempts} dropped after --max-attempts ${o.maxAttempts} connections closed with each unacknowledged` : '',
+    tally.tooLarge > 0 ? `${tally.tooLarge} refused as too large (the warnings above say for what)` : '',
     // After SIGINT the wait for acks was cut short: "within --timeout 600 s" named a wait that never happened.
-    tally.undelivered > 0 ? `${tally.undelivered} refused or not acknowledged ${o.interrupted ? 'when interrupted (SIGINT or SIGTERM)' : `within --timeout ${o.timeoutMs / 1000} s`}` : '',
+    unacknowledged > 0 ? `${unacknowledged} refused or not acknowledged ${o.interrupted ? 'when interrupted (SIGINT or SIGTERM)' : `within --timeout ${o.timeoutMs / 1000} s`}` : '',
     notQueued > 0 ? `${notQueued} never sent` : '',
   ].filter((p) => p !== '');
   return `${failed} of ${planned} messages not delivered: ${parts.join(', ')}`;

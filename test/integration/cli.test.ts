@@ -532,6 +532,25 @@ describe('fastsocket CLI', function () {
       assert.ok(send.stderr.some((l) => l.includes('5 of 5 messages not delivered: 5 refused or not acknowledged within --timeout 1 s')), send.stderr.join('\n'));
     });
 
+    // Both said what did not happen: "3 dropped from the full outbox (--outbox-policy drop-oldest)" for drops by
+    // --max-attempts, and "refused or not acknowledged within --timeout 30 s" for messages the server's hello had
+    // declared too large, refused at once.
+    it('names --max-attempts, not the outbox policy, when messages were dropped after that many connections closed', async () => {
+      const { url } = await startServe(teardown, 'tcp://127.0.0.1:0', ['--max-frame-bytes', '1000']);
+      const send = startCli(teardown, ['send', '--url', url, '--count', '2', '--payload-bytes', '2000', '--max-attempts', '2', '--reconnect-min-ms', '10', '--json']);
+      assert.equal(await send.exitCode(), 1);
+      const why = send.stderr.at(-1) ?? '';
+      assert.ok(why.includes('2 of 2 messages not delivered: 2 dropped after --max-attempts 2') && !why.includes('outbox'), why);
+    });
+
+    it('names the server\'s max_frame_bytes, not --timeout, when the server\'s hello declared the messages too large', async () => {
+      const { url } = await startServe(teardown, 'tcp://127.0.0.1:0', ['--max-frame-bytes', '1000']);
+      const send = startCli(teardown, ['send', '--url', url, '--count', '2', '--payload-bytes', '2000', '--client-id', 'veh-17', '--json']);
+      assert.equal(await send.exitCode(), 1);
+      const why = send.stderr.at(-1) ?? '';
+      assert.ok(why.includes('2 of 2 messages not delivered: 2 refused as too large') && !why.includes('--timeout'), why);
+    });
+
     it('warns when --rate is beyond what the process can queue, instead of reporting a run paced as asked', async () => {
       const { url } = await startServe(teardown, 'tcp://127.0.0.1:0');
       const send = startCli(teardown, ['send', '--url', url, '--count', '300', '--rate', '1e9', '--json']);
