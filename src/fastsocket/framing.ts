@@ -9,11 +9,24 @@ const NEWLINE = 0x0a;
 const CR = 0x0d;
 const SPACE = 0x20;
 const TAB = 0x09;
+/**
+ * Pieces of an unfinished frame below this size, after its first, are copied into a shared block rather than kept as
+ * they came: every Buffer a socket read makes costs ~200 B of memory besides its bytes, so a peer that sent its frame a
+ * byte per segment (1.5 million writes in 9 s on loopback) grew the server by 270 MB for 1.6 MB of bytes.
+ */
+const SMALL_PIECE_BYTES = 4096;
+/** Size of a block the small pieces of one unfinished frame are copied into. */
+const BLOCK_BYTES = 16 * 1024;
 
 /** Splits a byte stream into newline-delimited frames. @throws FrameTooLargeError from push() past maxFrameBytes */
 export class LineFramer {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  /** The block small pieces are copied into, and how much of it is used; null until a frame needs one. */
+  private block: Buffer | null = null;
+  private blockUsed = 0;
+  /** Where in `block` the last entry of `chunks` starts, when that entry is a view of it that a small piece extends; else -1. */
+  private lastViewStart = -1;
 
   /** @param maxFrameBytes largest frame accepted, newline excluded. */
   constructor(private readonly maxFrameBytes: number) {}
@@ -21,6 +34,11 @@ export class LineFramer {
   /** Bytes of an unfinished frame held right now. */
   get pendingBytes(): number {
     return this.buffered;
+  }
+
+  /** Buffers holding the unfinished frame: at most a few per SMALL_PIECE_BYTES of it, however it was cut. */
+  get pendingPieces(): number {
+    return this.chunks.length;
   }
 
   /**
@@ -44,6 +62,8 @@ export class LineFramer {
         frame = Buffer.concat(this.chunks, this.buffered + (nl - start));
         this.chunks = [];
         this.buffered = 0;
+        this.block = null;
+        this.lastViewStart = -1;
       }
       let end = frame.length;
       if (end > 0 && frame[end - 1] === CR) end--;
@@ -57,10 +77,31 @@ export class LineFramer {
       // +1 leaves room for a CR that may precede the newline still to come.
       if (this.buffered + rest > this.maxFrameBytes + 1) throw new FrameTooLargeError(this.maxFrameBytes);
       const piece = start === 0 ? chunk : chunk.subarray(start);
-      this.chunks.push(transient ? Buffer.from(piece) : piece);
+      if (this.chunks.length > 0 && rest < SMALL_PIECE_BYTES) this.keepSmall(piece);
+      else {
+        this.chunks.push(transient ? Buffer.from(piece) : piece);
+        this.lastViewStart = -1;
+      }
       this.buffered += rest;
     }
     return endedLine;
+  }
+
+  /** Copies a small piece of the unfinished frame into the block, extending the view of it that `chunks` ends with. */
+  private keepSmall(piece: Buffer): void {
+    if (this.block === null || this.blockUsed + piece.length > this.block.length) {
+      this.block = Buffer.allocUnsafe(BLOCK_BYTES);
+      this.blockUsed = 0;
+      this.lastViewStart = -1;
+    }
+    piece.copy(this.block, this.blockUsed);
+    this.blockUsed += piece.length;
+    if (this.lastViewStart >= 0) {
+      this.chunks[this.chunks.length - 1] = this.block.subarray(this.lastViewStart, this.blockUsed);
+    } else {
+      this.lastViewStart = this.blockUsed - piece.length;
+      this.chunks.push(this.block.subarray(this.lastViewStart, this.blockUsed));
+    }
   }
 }
 

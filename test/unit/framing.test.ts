@@ -166,6 +166,54 @@ describe('LineFramer', () => {
       assert.deepEqual(out, ['ok1', 'ok2']);
     });
 
+    it('holds a frame that arrives a byte per chunk in a few buffers, not one per byte', () => {
+      // Each Buffer a socket read makes costs ~200 B besides its byte: a peer trickling its frame a byte per segment
+      // grew the server by 270 MB for 1.6 MB of bytes.
+      for (const transient of [false, true]) {
+        const framer = new LineFramer(1 << 20);
+        const out: Buffer[] = [];
+        const reused = Buffer.alloc(1);
+        for (let i = 0; i < 100_000; i++) {
+          const chunk = transient ? reused : Buffer.alloc(1);
+          chunk[0] = 0x61 + (i % 26);
+          framer.push(chunk, (f) => out.push(Buffer.from(f)), transient);
+        }
+        assert.ok(framer.pendingPieces <= 10, `${framer.pendingPieces} buffers hold 100000 bytes (transient ${transient})`);
+        framer.push(Buffer.from('\n'), (f) => out.push(Buffer.from(f)), transient);
+        assert.equal(out.length, 1);
+        assert.equal(out[0]!.length, 100_000);
+        assert.ok(out[0]!.every((b, i) => b === 0x61 + (i % 26)), 'the frame holds its bytes in order');
+        assert.equal(framer.pendingPieces, 0);
+      }
+    });
+
+    it('yields exactly the frames written when small and large pieces of long frames alternate, transient or not', () => {
+      const frameBytes = fc.tuple(fc.integer({ min: 1, max: 40_000 }), fc.integer({ min: 0, max: 25 })).map(([n, c]) => String.fromCharCode(0x61 + c).repeat(n));
+      fc.assert(
+        fc.property(
+          fc.array(frameBytes, { minLength: 1, maxLength: 6 }),
+          fc.array(fc.oneof(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 4000, max: 20_000 })), { minLength: 1, maxLength: 200 }),
+          fc.boolean(),
+          (texts, sizes, transient) => {
+            const stream = Buffer.from(texts.map((t) => t + '\n').join(''));
+            const framer = new LineFramer(1 << 20);
+            const reused = Buffer.alloc(20_000);
+            const frames: string[] = [];
+            let at = 0;
+            for (let i = 0; at < stream.length; i++) {
+              const piece = stream.subarray(at, at + sizes[i % sizes.length]!);
+              at += piece.length;
+              const chunk = transient ? reused.subarray(0, piece.copy(reused)) : piece;
+              framer.push(chunk, (f) => frames.push(f.toString('latin1')), transient);
+              if (transient) reused.fill(0x3f);
+            }
+            assert.deepEqual(frames, texts);
+          },
+        ),
+        { numRuns: 300 },
+      );
+    });
+
     it('concatenates a frame split over many chunks once, not once per chunk', () => {
       // 20 000 one-byte chunks would cost ~200 MB of copying if each push re-copied the partial frame.
       const framer = new LineFramer(1 << 20);
