@@ -193,6 +193,17 @@ interface Entry {
 
 type State = 'idle' | 'connecting' | 'connected' | 'waiting' | 'closing' | 'closed';
 
+/** What the watchdog of one connection keeps: when our own bytes last drained, and whether it closed the connection. */
+interface SendProgress {
+  /** performance.now() when the bytes we had buffered last went down. */
+  atMs: number;
+  buffered: number;
+  /** this.clock() when the connection opened. */
+  openedNs: number;
+  /** The watchdog closed the connection as silent (closed_silent). */
+  silent: boolean;
+}
+
 /** From this many bytes of payload on, message 1 is written as bytes built at once (encodeMessageBytes). */
 const BYTES_FRAME_FROM = 64 * 1024;
 
@@ -677,12 +688,12 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         this.logger.warn(`closing the connection to ${this.url}: ${alert.message}`);
       } else this.logger.debug(`connection to ${this.url}: ${err.message}`);
     });
-    const sendProgress = { atMs: performance.now(), buffered: 0, openedNs: this.clock() };
+    const sendProgress: SendProgress = { atMs: performance.now(), buffered: 0, openedNs: this.clock(), silent: false };
     const watchdog = this.timers.setInterval(() => this.watch(conn, sendProgress), Math.max(10, Math.min(1000, this.frameTimeoutMs / 4, this.silenceTimeoutMs / 4 || Infinity)));
     watchdog.unref();
     conn.on('close', () => {
       this.timers.clearInterval(watchdog);
-      this.onClosed(conn, refusal, reset);
+      this.onClosed(conn, refusal, reset, sendProgress.silent);
     });
     conn.resumeReading();
     this.helloUnanswered = this.clientId !== null || this.options.token !== undefined;
@@ -698,8 +709,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   /**
    * @param refusal the server's TLS alert, when it refused the handshake after our side had completed it
    * @param reset the connection was reset (a link cut, or a server that reset it)
+   * @param silent we closed it ourselves, taking it for dead after silenceTimeoutMs (and warned about that)
    */
-  private onClosed(conn: FrameConnection, refusal: Error | null, reset: boolean): void {
+  private onClosed(conn: FrameConnection, refusal: Error | null, reset: boolean, silent: boolean): void {
     if (this.conn !== conn) return;
     this.conn = null;
     this.clearProbe();
@@ -707,8 +719,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.dropRefused(conn.peerCloseCode === 1009);
     // A connection that lasted (an idle client closed at the server's idle timeout) reconnects at the minimum again.
     if (performance.now() - this.connectedAtMs >= this.limits.reconnectMaxMs) this.attempt = 0;
-    // A refusal was warned about when its alert came.
-    if (this.helloUnanswered && refusal === null) {
+    // A refusal was warned about when its alert came, and a connection taken for dead when it was closed: a link that
+    // went silent during the hello was then blamed on the token or the scheme as well.
+    if (this.helloUnanswered && refusal === null && !silent) {
       // A server closes without a word on a wrong token (tcp, tls), and so does a ws server read by a tcp client: said
       // only at info, the client's side looked like a flaky link, reconnecting for ever. A reset is said first: on a
       // link cut during the hello, the warning blamed only the token or the scheme.
@@ -804,7 +817,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
    * them. Our own bytes draining (a large frame going up a slow link, no ack possible until it is whole) is progress;
    * bytes that sit unsent, or all handed to the kernel with no answer, are not.
    */
-  private watch(conn: FrameConnection, sendProgress: { atMs: number; buffered: number; openedNs: number }): void {
+  private watch(conn: FrameConnection, sendProgress: SendProgress): void {
     if (conn.isClosed || conn !== this.conn) return;
     const now = performance.now();
     if (conn.frameOverdue(now, this.frameTimeoutMs)) {
@@ -833,6 +846,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       `closing the connection to ${this.url}: nothing read from it for ${Math.round(silentMs)} ms while messages wait for their ack (silenceTimeoutMs ` +
         `${this.silenceTimeoutMs}); taking it for dead (a NAT that dropped it, a link gone without a reset) and connecting again`,
     );
+    sendProgress.silent = true;
     conn.destroy();
   }
 

@@ -9,7 +9,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { DroppedError, FastSocketError, FastSocketServer, MAX_JSON_DEPTH, messageFrameBytes, type FastSocketErrorCode, type MessageEvent, type SendResult } from '../../src/fastsocket';
 import { MAX_TIMER_MS } from '../../src/fastsocket/options';
 import { fakeClock } from '../support/fake-clock';
-import { startClient, startServer, unreachableUrl } from '../support/fixtures';
+import { capturingLogger, startClient, startServer, unreachableUrl } from '../support/fixtures';
 import { isMessage, RawServer } from '../support/raw-server';
 import { useTeardown } from '../support/teardown';
 import { collect, waitForEvent, waitUntil, withDeadline } from '../support/wait';
@@ -413,6 +413,25 @@ describe('FastSocketClient', () => {
       const results = await withDeadline(Promise.all(sends), 'both messages acknowledged on the second connection');
       assert.ok(results.every((r) => r.resent));
       assert.equal(client.stats().closed_silent, 1);
+    });
+
+    it('says a silent connection it closed before the hello was answered was taken for dead, not refused for a token or scheme', async () => {
+      const raw = await RawServer.start(teardown);
+      const logger = capturingLogger();
+      const client = await startClient(teardown, raw.url, { clientId: 'veh-17', silenceTimeoutMs: 300, logger, ...BRISK_RECONNECT });
+      const sent = client.send({ i: 0 });
+      const first = await raw.connection(1);
+      await first.waitForCount(isMessage, 1, 'the first write');
+      // Nothing answers the hello on the first connection (a link gone silent): the client closes it itself.
+      const second = await raw.connection(2, 5_000);
+      const [m] = await second.waitForCount(isMessage, 1, 'the resend');
+      second.send({ type: 'hello', protocol: 1 });
+      second.send({ id: m!.id, type: 'ack' });
+      await withDeadline(sent, 'the message acknowledged on the second connection');
+      assert.equal(client.stats().closed_silent, 1);
+      const warnings = logger.lines.filter((l) => l.startsWith('warn'));
+      assert.ok(warnings.some((l) => /taking it for dead/.test(l)), warnings.join('\n'));
+      assert.ok(!warnings.some((l) => /before the server answered the hello/.test(l)), `blamed the token or scheme for its own close:\n${warnings.join('\n')}`);
     });
 
     it('counts silence from the message, not from the last read: a connection idle for longer than silenceTimeoutMs keeps its next message', async () => {
