@@ -118,6 +118,11 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
   // Why the last attempt failed, for the last line: with --log-level error it is the only one about connecting.
   let lastFailure = null as Error | null;
   client.on('disconnect', ({ error }) => (lastFailure = error ?? lastFailure));
+  // Closes and failed dials once connected: an outbox that overflowed then did so because the server was away.
+  let connectedOnce = false;
+  let lostConnection = 0;
+  client.on('connect', () => (connectedOnce = true));
+  client.on('disconnect', () => (lostConnection += connectedOnce ? 1 : 0));
   if (json) {
     client.on('connect', ({ url }) => term.json({ event: 'connected', url }));
     client.on('disconnect', ({ error }) => term.json({ event: 'disconnected', error: error?.message ?? null }));
@@ -171,7 +176,7 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
   if (shortfall) logger.warn(shortfall);
   // Unreachable, the last line stays the one that says why the last attempt to connect failed.
   if (failed > 0 && end !== 'unreachable') {
-    logger.error(whyFailed(failed, planned(), tally, { policy, timeoutMs, rate, maxAttempts: limits.maxAttempts ?? 0, interrupted: ctx.signal.aborted }));
+    logger.error(whyFailed(failed, planned(), tally, { policy, timeoutMs, rate, maxAttempts: limits.maxAttempts ?? 0, lostConnection, interrupted: ctx.signal.aborted }));
   }
   if (json) term.json(result);
   else {
@@ -189,14 +194,21 @@ function whyFailed(
   failed: number,
   planned: number,
   tally: Tally,
-  o: { policy: string; timeoutMs: number; rate?: number; maxAttempts: number; interrupted: boolean },
+  o: { policy: string; timeoutMs: number; rate?: number; maxAttempts: number; lostConnection: number; interrupted: boolean },
 ): string {
   const notQueued = planned - tally.badInputs - tally.queued;
   const outboxFull = tally.dropped - tally.droppedMaxAttempts;
   const unacknowledged = tally.undelivered - tally.tooLarge;
+  // An outage fills the outbox at any rate: blaming the rate sent users looking for a link that was too slow.
+  const overflow =
+    o.rate === undefined
+      ? ''
+      : o.lostConnection > 0
+        ? `: the connection to the server was lost (${o.lostConnection} disconnects and failed dials) and the outbox filled meanwhile; --outbox-max-messages and --outbox-max-bytes bound how long an outage it bridges at --rate`
+        : ': the acks did not keep up with --rate';
   const parts = [
     tally.badInputs > 0 ? `${tally.badInputs} input lines skipped` : '',
-    outboxFull > 0 ? `${outboxFull} dropped from the full outbox (--outbox-policy ${o.policy}${o.rate !== undefined ? ': the acks did not keep up with --rate' : ''})` : '',
+    outboxFull > 0 ? `${outboxFull} dropped from the full outbox (--outbox-policy ${o.policy}${overflow})` : '',
     tally.droppedMaxAttempts > 0 ? `${tally.droppedMaxAttempts} dropped after --max-attempts ${o.maxAttempts} connections closed with each unacknowledged` : '',
     tally.tooLarge > 0 ? `${tally.tooLarge} refused as too large (the warnings above say for what)` : '',
     // After SIGINT the wait for acks was cut short: "within --timeout 600 s" named a wait that never happened.

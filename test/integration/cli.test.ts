@@ -551,6 +551,19 @@ describe('fastsocket CLI', function () {
       assert.ok(why.includes('2 of 2 messages not delivered: 2 refused as too large') && !why.includes('--timeout'), why);
     });
 
+    it('says the outbox overflowed because the server went away, not because the acks did not keep up with --rate', async () => {
+      const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0');
+      const send = startCli(teardown, ['send', '--url', url, '--count', '400', '--rate', '200', '--outbox-max-messages', '10', '--timeout', '1', '--json']);
+      await serve.waitForEvent('message');
+      serve.child.kill('SIGKILL');
+      assert.equal(await send.exitCode(), 1);
+      const [summary] = send.events('summary');
+      assert.ok((summary?.dropped as number) > 0, JSON.stringify(summary));
+      const why = send.stderr.find((l) => l.includes('messages not delivered:'));
+      assert.match(why ?? '', /dropped from the full outbox \(--outbox-policy drop-oldest: the connection to the server was lost/, send.stderr.join('\n'));
+      assert.doesNotMatch(why ?? '', /did not keep up/);
+    });
+
     it('warns when --rate is beyond what the process can queue, instead of reporting a run paced as asked', async () => {
       const { url } = await startServe(teardown, 'tcp://127.0.0.1:0');
       const send = startCli(teardown, ['send', '--url', url, '--count', '300', '--rate', '1e9', '--json']);
