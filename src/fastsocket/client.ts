@@ -238,6 +238,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private badStreak = 0;
   /** Warnings of bad frames from the server: mixed with good ones they are never maxBadFrames in a row. */
   private readonly badFrameWarnings: WarnBudget;
+  /** A full server refuses every reconnection: one warning per window says so. */
+  private readonly fullWarnings = new WarnBudget(1);
   /** Learnt from the server's hello, when it sends one. */
   private serverMaxFrameBytes = Infinity;
   /** The server limit last warned about: dropping for it is logged once per value, not once per message. */
@@ -716,12 +718,22 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.conn = null;
     this.clearProbe();
     if (this.state === 'closing' || this.state === 'closed') return;
-    this.dropRefused(conn.peerCloseCode === 1009);
+    // §5: a ws server past max_connections (or shutting down) closes new connections at once with 1013. The server read
+    // none of what we sent, so the oldest message is not to blame: counted, maxAttempts dropped messages only because the
+    // server was full, and the warnings blamed the message or the token.
+    const full = conn.peerCloseCode === 1013;
+    if (!full) this.dropRefused(conn.peerCloseCode === 1009);
     // A connection that lasted (an idle client closed at the server's idle timeout) reconnects at the minimum again.
     if (performance.now() - this.connectedAtMs >= this.limits.reconnectMaxMs) this.attempt = 0;
-    // A refusal was warned about when its alert came, and a connection taken for dead when it was closed: a link that
-    // went silent during the hello was then blamed on the token or the scheme as well.
-    if (this.helloUnanswered && refusal === null && !silent) {
+    if (full) {
+      this.fullWarnings.warn(
+        this.logger,
+        `${this.url} closed the connection with 1013 (try again later): the server is at its max_connections, or shutting down; ` +
+          `${this.outbox.size} messages unacknowledged, retrying`,
+      );
+    } else if (this.helloUnanswered && refusal === null && !silent) {
+      // A refusal was warned about when its alert came, and a connection taken for dead when it was closed: a link that
+      // went silent during the hello was then blamed on the token or the scheme as well.
       // A server closes without a word on a wrong token (tcp, tls), and so does a ws server read by a tcp client: said
       // only at info, the client's side looked like a flaky link, reconnecting for ever. A reset is said first: on a
       // link cut during the hello, the warning blamed only the token or the scheme.

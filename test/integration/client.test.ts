@@ -917,6 +917,27 @@ describe('FastSocketClient', () => {
     });
   });
 
+  describe('#send to a ws:// server at max_connections (close 1013)', () => {
+    it('says the server is full rather than blaming the token or the message, and drops nothing for maxAttempts', async () => {
+      const { server, url } = await startServer(teardown, 'ws', { maxConnections: 1 });
+      const first = await startClient(teardown, url);
+      await first.send('holds the only slot');
+      const logger = capturingLogger();
+      const client = await startClient(teardown, url, { clientId: 'veh-17', maxAttempts: 2, logger });
+      let closes = 0;
+      client.on('disconnect', () => closes++);
+      const sent = client.send('waits for a slot');
+      await waitUntil(() => closes >= 3, 'three refused connections');
+      first.destroy();
+      await withDeadline(sent, 'the message delivered once a slot is free');
+      assert.equal(client.stats().dropped, 0);
+      assert.ok(server.stats().connections_refused >= 3);
+      const warnings = logger.lines.filter((l) => l.startsWith('warn'));
+      assert.ok(warnings.some((l) => /1013/.test(l) && /max_connections/.test(l)), warnings.join('\n'));
+      assert.ok(!warnings.some((l) => /before the server answered the hello|the oldest unacknowledged on/.test(l)), warnings.join('\n'));
+    });
+  });
+
   describe('#send of a message larger than the server accepts, over tcp without a hello', () => {
     it('says, after three connections closed on it, which message the server may be refusing (tcp cannot tell why it closed)', async () => {
       const { server, url } = await startServer(teardown, 'tcp', { maxFrameBytes: 1024 });
