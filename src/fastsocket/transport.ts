@@ -73,6 +73,10 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
   private afterReadQueue: Array<() => void> = [];
   /** readClock() when the current read began. */
   private readStartNs = 0;
+  /** pauseReading() was called and not yet undone by resumeReading(). */
+  private readingPaused = false;
+  /** Reading stopped for a turn of the event loop after a large read (yieldAfterRead). */
+  private yielding = false;
   /** The clock frameReadAtNs() reads; the server and the client give theirs (tests inject one). */
   readClock: MonotonicClock = monotonicNs;
 
@@ -248,8 +252,37 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
     this.emit('drain');
   }
 
-  abstract pauseReading(): void;
-  abstract resumeReading(): void;
+  /** Stops reading from the peer until resumeReading() (backpressure; a new connection until its listeners are set). */
+  pauseReading(): void {
+    this.readingPaused = true;
+    this.stopReading();
+  }
+
+  resumeReading(): void {
+    this.readingPaused = false;
+    if (!this.yielding && !this.closed) this.startReading();
+  }
+
+  /**
+   * The server's connections (replyFlush 'read') stop reading for one turn of the event loop after a read of
+   * FAIR_READ_BYTES or more. libuv reads a socket up to 32 times in a row while it has data, and each read of small
+   * frames is handed over in the same turn: one client flooding messages (and reading its acks) took 250 ms of every
+   * turn, which another client's messages waited through (RTT p50 0.75 ms -> 230-270 ms on loopback).
+   */
+  protected yieldAfterRead(bytes: number): void {
+    if (this.replyFlush !== 'read' || bytes < FAIR_READ_BYTES || this.yielding || this.readingPaused || this.closed) return;
+    this.yielding = true;
+    this.stopReading();
+    setImmediate(this.endYield);
+  }
+
+  private readonly endYield = (): void => {
+    this.yielding = false;
+    if (!this.readingPaused && !this.closed) this.startReading();
+  };
+
+  protected abstract stopReading(): void;
+  protected abstract startReading(): void;
   protected abstract transportBuffered(): number;
   /** Returns false when the transport pushed back (a 'drain' will follow). `frames` is reused once it returns. */
   protected abstract writeFrames(frames: Array<string | Buffer>): boolean;
@@ -322,6 +355,8 @@ function largeOrBytes(frames: Array<string | Buffer>): boolean {
 }
 const NEWLINE = Buffer.from('\n');
 const AS_TEXT = { binary: false } as const;
+/** A server connection's read of this many bytes or more lets the other connections read before its next one. */
+const FAIR_READ_BYTES = 16 * 1024;
 
 /** tcp:// and tls://: newline-delimited JSON over a byte stream. */
 class StreamConnection extends FrameConnection {
@@ -367,14 +402,15 @@ class StreamConnection extends FrameConnection {
       this.endRead();
     }
     this.partialSinceMs = unfinishedSince(this.framer.pendingBytes > 0, endedFrame, this.partialSinceMs, this.lastActivityMs);
+    this.yieldAfterRead(chunk.length);
   }
 
-  pauseReading(): void {
+  protected stopReading(): void {
     this.socket.pause();
   }
 
-  resumeReading(): void {
-    if (!this.closed) this.socket.resume();
+  protected startReading(): void {
+    this.socket.resume();
   }
 
   protected transportBuffered(): number {
@@ -492,13 +528,14 @@ class WsConnection extends FrameConnection {
       this.messageInRead = false;
       this.beginRead();
     });
-    raw?.on('data', () => {
+    raw?.on('data', (chunk: Buffer) => {
       this.endRead();
       this.lastActivityMs = performanceNow();
       // _fragmented (the opcode of a message whose last fragment is still to come) also covers a message whose fragments
       // so far were all empty, which leaves nothing in _fragments: endless empty fragments must not dodge the timeout.
       const partial = (receiver?._bufferedBytes ?? 0) > 0 || (receiver?._fragments?.length ?? 0) > 0 || (receiver?._fragmented ?? 0) > 0;
       this.partialSinceMs = unfinishedSince(partial, this.messageInRead, this.partialSinceMs, this.lastActivityMs);
+      this.yieldAfterRead(chunk.length);
     });
   }
 
@@ -506,12 +543,12 @@ class WsConnection extends FrameConnection {
     return !this.closed && this.ws.readyState === WebSocket.OPEN;
   }
 
-  pauseReading(): void {
+  protected stopReading(): void {
     this.ws.pause();
   }
 
-  resumeReading(): void {
-    if (!this.closed) this.ws.resume();
+  protected startReading(): void {
+    this.ws.resume();
   }
 
   protected transportBuffered(): number {

@@ -4,7 +4,10 @@
  * counters and buffered bytes, not on timing.
  */
 import { strict as assert } from 'node:assert';
+import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
 import type { FastSocketClient, FastSocketServer, MessageEvent } from '../../src/fastsocket';
 import { startClient, startServer } from '../support/fixtures';
 import { RawPeer } from '../support/raw-peer';
@@ -188,4 +191,41 @@ describe('backpressure', () => {
       assert.equal(drops.length, 0);
     });
   });
+
+  describe('fairness between connections', () => {
+    /** Frames of the flooder in one socket read (64 KiB of ~45-byte frames): the unit of how long another client waits. */
+    const FRAMES_PER_READ = Math.floor(READ_CHUNK / 45);
+
+    for (const scheme of ['tcp', 'ws'] as const) {
+      it(`hands over another ${scheme} client's message within a few reads of a client flooding messages from another process`, async () => {
+        // libuv reads a socket up to 32 times in a row while it has data, and the server handed each read over at once:
+        // one flooding client held every turn of the event loop for up to 32 reads (tens of thousands of messages), and
+        // another client's messages waited through them (RTT 0.75 ms -> 230-270 ms on loopback, ws 320-740 ms).
+        const { server, url } = await startServer(teardown, scheme);
+        const flooder = fork(path.join(__dirname, '../support/flood-child.js'), [url], { stdio: 'ignore' });
+        teardown.add(() => void flooder.kill('SIGKILL'));
+        const good = await RawPeer.connect(url);
+        teardown.add(() => good.destroy());
+        let flooded = 0;
+        let probeAt = -1;
+        const waits: number[] = [];
+        server.on('message', (m: MessageEvent) => {
+          if (!m.id.startsWith('probe-')) {
+            // A probe every 20 reads' worth of flooding, once the flood is in full swing and the buffers have grown.
+            if (++flooded % (20 * FRAMES_PER_READ) === 0 && probeAt < 0 && waits.length < 5) {
+              probeAt = flooded;
+              writeFrames(good, [JSON.stringify({ id: `probe-${waits.length}`, type: 'message', payload: 0 })]);
+            }
+            return;
+          }
+          waits.push(flooded - probeAt);
+          probeAt = -1;
+        });
+        await waitUntil(() => waits.length === 5, () => `5 probes handed over (${waits.length} so far, ${flooded} flooded messages)`, 30_000);
+        // Three reads: the one under way when the probe arrived, the next, and slack. Before: 6,700 to 85,000 messages.
+        assert.ok(Math.max(...waits) < 3 * FRAMES_PER_READ, `the probes waited for ${waits.join(', ')} of the flooder's messages (${FRAMES_PER_READ} per read)`);
+      });
+    }
+  });
 });
+

@@ -25,8 +25,21 @@ class RecordingConnection extends FrameConnection {
     this.beginRead();
   }
 
-  pauseReading(): void {}
-  resumeReading(): void {}
+  /** Calls to the transport to stop and start reading, in order. */
+  readonly reading: Array<'stop' | 'start'> = [];
+
+  /** A read of `bytes` bytes, as a transport reports it: handed over, then a large one lets other connections read. */
+  readBytes(bytes: number): void {
+    this.read(() => undefined);
+    this.yieldAfterRead(bytes);
+  }
+
+  protected stopReading(): void {
+    this.reading.push('stop');
+  }
+  protected startReading(): void {
+    this.reading.push('start');
+  }
   protected transportBuffered(): number {
     return 0;
   }
@@ -198,4 +211,43 @@ describe('FrameConnection', () => {
       assert.equal(conn.frameReadAtNs(), 5_000, 'outside a read: now');
     });
   });
+
+  describe('reading turns between connections', () => {
+    it("stops a server connection's reading for one turn of the event loop after a read of 16 KiB or more, not after a smaller one", async () => {
+      const conn = new RecordingConnection('read');
+      conn.readBytes(16 * 1024 - 1);
+      assert.deepEqual(conn.reading, []);
+      conn.readBytes(64 * 1024);
+      assert.deepEqual(conn.reading, ['stop']);
+      await nextTurn();
+      assert.deepEqual(conn.reading, ['stop', 'start']);
+    });
+
+    it('does not stop a client connection (replyFlush settled): it reads from one server only', () => {
+      const conn = new RecordingConnection('settled');
+      conn.readBytes(64 * 1024);
+      assert.deepEqual(conn.reading, []);
+    });
+
+    it('leaves a connection paused for backpressure during the turn paused after it, until resumeReading()', async () => {
+      const conn = new RecordingConnection('read');
+      conn.readBytes(64 * 1024);
+      conn.pauseReading();
+      await nextTurn();
+      assert.deepEqual(conn.reading, ['stop', 'stop']);
+      conn.resumeReading();
+      assert.deepEqual(conn.reading, ['stop', 'stop', 'start']);
+    });
+
+    it('starts reading once, after the turn, when resumeReading() comes during it', async () => {
+      const conn = new RecordingConnection('read');
+      conn.readBytes(64 * 1024);
+      conn.pauseReading();
+      conn.resumeReading();
+      assert.deepEqual(conn.reading, ['stop', 'stop']);
+      await nextTurn();
+      assert.deepEqual(conn.reading, ['stop', 'stop', 'start']);
+    });
+  });
 });
+
