@@ -278,7 +278,8 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
 
   private readonly endYield = (): void => {
     this.yielding = false;
-    if (!this.readingPaused && !this.closed) this.startReading();
+    // Also when it was closed during the turn: a closing connection is read to notice the peer's end (or close frame).
+    if (!this.readingPaused) this.startReading();
   };
 
   protected abstract stopReading(): void;

@@ -239,6 +239,14 @@ describe('FrameConnection', () => {
       assert.deepEqual(conn.reading, ['stop', 'stop', 'start']);
     });
 
+    it('starts reading again after the turn when the connection was closed during it, to notice the peer closing its side', async () => {
+      const conn = new RecordingConnection('read');
+      conn.readBytes(64 * 1024);
+      conn.close();
+      await nextTurn();
+      assert.deepEqual(conn.reading, ['stop', 'start']);
+    });
+
     it('starts reading once, after the turn, when resumeReading() comes during it', async () => {
       const conn = new RecordingConnection('read');
       conn.readBytes(64 * 1024);
