@@ -149,7 +149,7 @@ class TopicForwarder {
         'loop', servers,
         `${this.name} is published by ${servers}, a fastsocket server on this ROS graph: it republishes what this bridge forwards, ` +
           'and the bridge forwards that again, for ever. Give that server a topic_prefix, or keep it on another ROS graph (another ROS_DOMAIN_ID, or ' +
-          'another roscore; docs/ros2.md, "Launch the pair")',
+          'another roscore: "Launch the pair" in docs/ros2.md, "Launch" in docs/ros1.md)',
       );
     }
     const matching = publishers.filter((p) => p.type === this.type).map((p) => p.qos);
