@@ -164,7 +164,8 @@ class TopicForwarder {
     let desired: QosProfile;
     if (needsDiscovery(this.config.qos)) {
       // With no publisher there is nothing to match yet; keep what we have rather than flapping back to the default.
-      if (matching.length === 0) return this.subscription ? undefined : this.logWaiting('its QoS');
+      // ROS 1 publishers offer no QoS but whether they latch: "its QoS" puzzled ROS 1 users.
+      if (matching.length === 0) return this.subscription ? undefined : this.logWaiting(node.qosCanExclude === false ? 'whether it latches' : 'its QoS');
       desired = chooseSubscriptionQos(this.config.qos, matching);
     } else {
       desired = chooseSubscriptionQos(this.config.qos, []);

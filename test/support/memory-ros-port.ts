@@ -229,6 +229,8 @@ export class MemoryRosNode implements RosNode {
   readonly params = new Map<string, ParamState>();
   readonly declarations: ParamDeclaration[] = [];
   readonly logger: Logger;
+  /** As RosNode's: false plays a ROS 1 node, whose publishers offer no QoS but latching. */
+  qosCanExclude?: boolean;
   private destroyed = false;
 
   constructor(

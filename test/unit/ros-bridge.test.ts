@@ -57,6 +57,14 @@ describe('Bridge', () => {
       }]);
     });
 
+    it('says it waits to learn whether a publisher latches, not its QoS, on ROS 1 where publishers offer no other QoS', () => {
+      const r = rig({ 'topic_options.chatter.type': 'std_msgs/String' }, teardown);
+      r.node.qosCanExclude = false;
+      r.bridge.start();
+      assert.equal(r.node.logged('info', /waiting for a publisher on \/chatter to learn whether it latches$/).length, 1, JSON.stringify(r.node.logs));
+      assert.equal(r.node.logged('info', /QoS/).length, 0);
+    });
+
     it('subscribes at once with the configured type and QoS, before any publisher exists', () => {
       const r = rig({ 'topic_options.chatter.type': 'std_msgs/String', 'topic_options.chatter.qos_preset': 'default' }, teardown);
       r.bridge.start();
