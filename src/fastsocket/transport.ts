@@ -472,6 +472,9 @@ class WsConnection extends FrameConnection {
     this.masked = !(ws as unknown as { _isServer: boolean })._isServer;
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data: Buffer) => {
+      // As on tcp/tls: what a closing connection still sends is never handled. ws hands over every message of a read,
+      // those after the one that made us close included (a second one over the limit would count a second close).
+      if (this.closed) return;
       this.lastActivityMs = performanceNow();
       this.messageInRead = true;
       let frame = data;

@@ -262,6 +262,25 @@ describe('FastSocketServer bad input', () => {
         await finish(a);
       });
 
+      // Regression test: on ws a message a byte or two over the limit (within the line-end allowance ws itself lets
+      // through) closed the connection, and the next such message in the same read was handled after that close: a
+      // second warning and a second count of closed_oversize for one connection, where tcp counts one.
+      it('counts one oversize close when several frames over the limit arrive in one read', async () => {
+        const a = await arena(scheme);
+        // On ws a hand-made connection, so that the frames go out in one write.
+        const peer = scheme === 'tcp' ? await attacker(a.url) : await RawPeer.connectRawWebSocket(a.url);
+        teardown.add(() => peer.destroy());
+        const ofSize = (id: string, bytes: number): string => message1(id, 'y'.repeat(bytes - Buffer.byteLength(message1(id, ''))));
+        const frames = [ofSize('over-1', LIMITS.maxFrameBytes + 1), ofSize('over-2', LIMITS.maxFrameBytes + 1), message1('after-over', 1)];
+        peer.sendBytes(scheme === 'tcp' ? frames.map((f) => `${f}\n`).join('') : Buffer.concat(frames.map((f) => wsFrameBytes(f))));
+        await peer.waitClosed('the frames over the limit to close the connection');
+        await waitUntil(() => a.server.stats().closed_oversize >= 1, 'closed_oversize to be counted');
+        await a.good.more(5, 'the server to have handled the rest of that read');
+        assert.equal(a.server.stats().closed_oversize, 1, 'one connection closed for oversize');
+        assert.ok(!a.messages.some((m) => m.id === 'after-over'), 'a frame after the close was handed over');
+        await finish(a);
+      });
+
       it('closes a connection that sends nothing at idle_timeout_ms and counts it', async () => {
         const a = await arena(scheme);
         const started = performance.now();

@@ -233,10 +233,12 @@ export class RawPeer {
  */
 export function wsFrameBytes(payload: string | Buffer, opcode = 0x1, fin = true): Buffer {
   const data = Buffer.from(payload);
-  if (data.length >= 126) throw new Error('wsFrameBytes builds short frames only');
+  if (data.length > 0xffff) throw new Error('wsFrameBytes builds frames of at most 65535 bytes');
   const mask = Buffer.from([1, 2, 3, 4]);
   const masked = Buffer.from(data.map((b, i) => b ^ mask[i % 4]!));
-  return Buffer.concat([Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | data.length]), mask, masked]);
+  // Lengths from 126 take the 16-bit extended length (RFC 6455 §5.2).
+  const length = data.length < 126 ? Buffer.from([0x80 | data.length]) : Buffer.from([0x80 | 126, data.length >> 8, data.length & 0xff]);
+  return Buffer.concat([Buffer.from([(fin ? 0x80 : 0) | opcode]), length, mask, masked]);
 }
 
 /** Message 1 as the original Python peer writes it. */
