@@ -223,6 +223,17 @@ describe('FrameConnection', () => {
       assert.deepEqual(conn.reading, ['stop', 'start']);
     });
 
+    it("does not stop a server connection while it is its server's only one: the turn is nobody else's", () => {
+      const conn = new RecordingConnection('read');
+      let others = false;
+      conn.othersOpen = () => others;
+      conn.readBytes(64 * 1024);
+      assert.deepEqual(conn.reading, []);
+      others = true;
+      conn.readBytes(64 * 1024);
+      assert.deepEqual(conn.reading, ['stop']);
+    });
+
     it('does not stop a client connection (replyFlush settled): it reads from one server only', () => {
       const conn = new RecordingConnection('settled');
       conn.readBytes(64 * 1024);
