@@ -207,7 +207,7 @@ function whyFailed(
         ? `: the connection to the server was lost (${o.lostConnection} disconnects and failed dials) and the outbox filled meanwhile; --outbox-max-messages and --outbox-max-bytes bound how long an outage it bridges at --rate`
         : ': the acks did not keep up with --rate';
   const parts = [
-    tally.badInputs > 0 ? `${tally.badInputs} input lines skipped` : '',
+    tally.badInputs > 0 ? `${tally.badInputs} input ${tally.badInputs === 1 ? 'line' : 'lines'} skipped` : '',
     outboxFull > 0 ? `${outboxFull} dropped from the full outbox (--outbox-policy ${o.policy}${overflow})` : '',
     tally.droppedMaxAttempts > 0 ? `${tally.droppedMaxAttempts} dropped after --max-attempts ${o.maxAttempts} connections closed with each unacknowledged` : '',
     tally.tooLarge > 0 ? `${tally.tooLarge} refused as too large (the warnings above say for what)` : '',

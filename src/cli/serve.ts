@@ -154,7 +154,7 @@ function summaryTable(s: ServerStats, recorder: LatencyRecorder | null): string 
     ['duplicates (acked again, not handed over)', s.duplicates],
     ['resent by clients', s.resent],
     ['latency records', s.latencies],
-    ['ack 3 unknown (of them late) / expired', s.ack3_unknown, s.ack3_late, s.ack3_expired],
+    ['ack 3 unknown / of them late / expired', s.ack3_unknown, s.ack3_late, s.ack3_expired],
     ['bad frames', s.bad_frames],
     ['closed: bad / oversize / idle / frame timeout', s.closed_bad, s.closed_oversize, s.closed_idle, s.closed_frame_timeout],
     ['authentication failures', s.auth_failures],

@@ -227,6 +227,7 @@ describe('fastsocket CLI', function () {
       const [summary] = send.events('summary');
       assert.deepEqual({ sent: summary.sent, delivered: summary.delivered, failed: summary.failed }, { sent: 2, delivered: 2, failed: 1 });
       assert.ok(send.stderr.some((l) => l.includes('line 1') && l.includes('not UTF-8')), `stderr names the bad line: ${send.stderr.join(' | ')}`);
+      assert.ok(send.stderr.some((l) => l.includes('1 of 3 messages not delivered: 1 input line skipped')), send.stderr.join(' | '));
       await waitUntil(() => serve.events('message').length >= 2, 'two message lines', DEADLINE_MS);
       assert.deepEqual(serve.events('message').map((m) => m.payload), ['\u00e9\u20ac', 'last']);
     });
