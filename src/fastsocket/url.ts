@@ -33,6 +33,13 @@ export function parseUrl(url: string): Endpoint {
   if (!SCHEMES.includes(scheme)) {
     throw new FastSocketError('FS_ERR_INVALID_URL', `unsupported scheme "${scheme}" in ${JSON.stringify(url)}: use one of ${SCHEMES.map((s) => s + '://').join(', ')}`);
   }
+  // Nothing reads them: `ws://user:secret@host` went out without the credentials, and without a word.
+  if (u.username !== '' || u.password !== '') {
+    throw new FastSocketError(
+      'FS_ERR_INVALID_URL',
+      `url ${JSON.stringify(`${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`)} names a user or password, which fastsocket does not use: give a shared secret as the token option (--token-file, FASTSOCKET_TOKEN)`,
+    );
+  }
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
   if (!host) throw new FastSocketError('FS_ERR_INVALID_URL', `url ${JSON.stringify(url)} has no host`);
   let port: number;

@@ -49,6 +49,16 @@ describe('url', () => {
       }
     });
 
+    it('rejects a user or password in the url, which nothing would send, without repeating the password', () => {
+      for (const url of ['ws://veh:s3cret@127.0.0.1:8888/', 'tcp://veh@127.0.0.1:8888', 'tls://:s3cret@example.com:9000']) {
+        assert.throws(
+          () => parseUrl(url),
+          (err: unknown) => err instanceof FastSocketError && err.code === 'FS_ERR_INVALID_URL' && /user or password/.test(err.message) && !err.message.includes('s3cret'),
+          url,
+        );
+      }
+    });
+
     it('rejects a url that is not a string with FS_ERR_INVALID_URL', () => {
       for (const url of [undefined, 5, null, {}]) invalid(url);
     });
