@@ -58,7 +58,8 @@ function describeParseError(err: Error & { code?: string }, specs: FlagSpecs, el
 
 /** ' (it is a flag of send)' or ' (did you mean --count?)' for an unknown --name, or '' when neither fits. */
 function unknownFlagHint(name: string, specs: FlagSpecs, elsewhere: Record<string, string>): string {
-  if (elsewhere[name] !== undefined) return ` (it is a flag of ${elsewhere[name]})`;
+  // Own keys only: `--constructor` was 'a flag of function Object() { [native code] }'.
+  if (Object.hasOwn(elsewhere, name)) return ` (it is a flag of ${elsewhere[name]})`;
   const guess = closest(name, Object.keys(specs));
   return guess === null ? '' : ` (did you mean --${guess}?)`;
 }

@@ -324,6 +324,14 @@ describe('fastsocket CLI', function () {
       });
     }
 
+    it('gives no hint for a flag named like a property every object has (--constructor, --__proto__)', async () => {
+      for (const flag of ['--constructor', '--__proto__']) {
+        const cli = startCli(teardown, ['send', flag]);
+        assert.equal(await cli.exitCode(), 2);
+        assert.deepEqual(cli.stderr, [`fastsocket send: unknown option ${flag} (see fastsocket --help)`]);
+      }
+    });
+
     it('exits 2 naming --outbox-path and leaves the file as it was when it names a file that is not an outbox', async () => {
       const file = path.join(tmpDir(teardown), 'bridge.yaml');
       fs.writeFileSync(file, 'url: tcp://10.0.0.5:8888\nclient_id: vehicle_1\n');
