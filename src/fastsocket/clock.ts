@@ -12,8 +12,24 @@ export type MonotonicClock = () => number;
 /** Monotonic nanoseconds from process.hrtime, exact for ~104 days after the module loaded. */
 export const monotonicNs: MonotonicClock = () => Number(process.hrtime.bigint() - origin);
 
+/**
+ * Wall-clock ms at performance.now() 0. performance.timeOrigin alone is the system clock read once, when the process
+ * started: a step of the clock after that (NTP or chrony stepping a clock that booted wrong, phc2sys, GNSS, a resume
+ * from suspend) never reached timeOrigin + now(), so a bridge started at boot before its clock was synchronised
+ * stamped every message seconds off for as long as it ran, while `date` showed the clock right.
+ */
+let anchorMs = performance.timeOrigin;
+
 /** Wall-clock nanoseconds since the epoch (only for the clock-synced extension and records meant for humans). */
 export function wallNs(): number {
+  const before = performance.now();
+  const dateMs = Date.now();
+  const after = performance.now();
+  // Date.now() is the system clock now, truncated to the ms: the true time at that read is in [dateMs, dateMs + 1)
+  // and was read between `before` and `after`. A sub-ms wall clock outside that window was stepped away from the
+  // system clock: move the anchor the least that brings it back (within 1 ms at once, to ~us over later reads).
+  if (anchorMs + after < dateMs) anchorMs = dateMs - after;
+  else if (anchorMs + before >= dateMs + 1) anchorMs = dateMs + 1 - before;
   // Above 2^53, so exact only to ~256 ns: far finer than any clock-sync uncertainty over a network.
-  return Math.round((performance.timeOrigin + performance.now()) * 1e6);
+  return Math.round((anchorMs + after) * 1e6);
 }
