@@ -2,7 +2,7 @@
  * The series the CLI reports from the server's latency records: seed estimate, corrected estimate, round trip, and,
  * side by side with them, the clock-synced uplink and the age of information when the client reports them.
  */
-import { LatencyStats, latencySource, type LatencyRecord, type LatencySummary } from '../fastsocket';
+import { clocksApartNs, LatencyStats, latencySource, type LatencyRecord, type LatencySummary } from '../fastsocket';
 import { latencyTable, ms } from './terminal';
 
 export class LatencySeries {
@@ -17,6 +17,12 @@ export class LatencySeries {
   resentSkipped = 0;
   /** Clock-synced records whose sync_ok was true. */
   syncOk = 0;
+  /** Clock-synced records proving the clocks more than syncMaxUncertaintyNs apart, and the most any of them proved. */
+  clocksApart = 0;
+  clocksApartMaxNs = 0;
+
+  /** @param syncMaxUncertaintyNs the server's: clocks proved further apart than this are said to disagree. */
+  constructor(private readonly syncMaxUncertaintyNs = 1_000_000) {}
 
   record(r: LatencyRecord): void {
     // Per sender, so that clients on links of different delays do not read as jitter.
@@ -33,6 +39,11 @@ export class LatencySeries {
     if (r.uplink_wall_ns !== null) {
       this.uplink.record(r.uplink_wall_ns, source);
       if (r.sync_ok === true) this.syncOk++;
+      const apart = clocksApartNs(r);
+      if (apart > this.syncMaxUncertaintyNs) {
+        this.clocksApart++;
+        this.clocksApartMaxNs = Math.max(this.clocksApartMaxNs, apart);
+      }
     }
   }
 
@@ -52,7 +63,11 @@ export class LatencySeries {
     ]);
     if (uplink.count === 0) return table;
     const negative = uplink.clamped_low > 0 ? `; ${uplink.clamped_low} negative, shown as 0: the clocks disagree` : '';
-    return `${table}\n(uplink: ${uplink.count} clock-synced records, ${this.syncOk} with sync_ok${negative})`;
+    // sync_ok says the offset is known precisely, not that it is small: clocks 5 s apart on a fast link are sync_ok.
+    const apart = this.clocksApart > 0
+      ? `; ${this.clocksApart} show the clocks apart, by up to ${ms(this.clocksApartMaxNs)} ms at least (offset_ns): their uplink is off by as much`
+      : '';
+    return `${table}\n(uplink: ${uplink.count} clock-synced records, ${this.syncOk} with sync_ok${negative}${apart})`;
   }
 
   /** A few words for a status line. */

@@ -42,6 +42,7 @@ async function serve(v: FlagValues, ctx: CommandContext): Promise<number> {
 
   const listenUrl = stringFlag(v, 'url') ?? DEFAULT_URL;
   const tls = serverTls(v, listenUrl);
+  const limits = limitOptions(v, SERVER_LIMIT_OPTIONS);
   let server: FastSocketServer;
   try {
     server = new FastSocketServer({
@@ -50,7 +51,7 @@ async function serve(v: FlagValues, ctx: CommandContext): Promise<number> {
       token: token(v, ctx.env),
       tls,
       logger,
-      ...limitOptions(v, SERVER_LIMIT_OPTIONS),
+      ...limits,
     });
   } catch (err) {
     // The seen-ids journal is opened in the constructor: a folder we cannot use is a bad --state-dir.
@@ -67,7 +68,7 @@ async function serve(v: FlagValues, ctx: CommandContext): Promise<number> {
     }
   }
 
-  const series = new LatencySeries();
+  const series = new LatencySeries(limits.syncMaxUncertaintyNs);
   server.on('connection', ({ peer }) => logger.debug(`connection from ${peer}`));
   server.on('disconnect', ({ peer }) => logger.debug(`${peer} disconnected`));
   server.on('latency', (r: LatencyRecord) => {

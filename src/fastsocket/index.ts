@@ -5,7 +5,7 @@ export { DEFAULT_SILENCE_TIMEOUT_MS, FastSocketClient } from './client';
 export type { ClientEvents, ClientStats, FastSocketClientOptions, SendOptions, SendResult } from './client';
 export { EMPTY_LATENCY_SUMMARY, LatencyStats } from './latency-stats';
 export type { LatencyStatsOptions, LatencySummary } from './latency-stats';
-export { latencyRecord, latencySource } from './latency';
+export { clocksApartNs, latencyRecord, latencySource } from './latency';
 export { CSV_COLUMNS, csvCell, LatencyRecorder, RECORD_FORMATS, recordFormatFor } from './recorder';
 export type { LatencyRecorderOptions, RecordFormat } from './recorder';
 export type { ExchangeTimes } from './latency';

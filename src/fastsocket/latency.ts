@@ -64,6 +64,16 @@ export function latencySource(r: Pick<LatencyRecord, 'client_id' | 'peer'>): str
 }
 
 /**
+ * How far apart the two wall clocks are at least, as one clock-synced record proves it: |offset_ns| less its
+ * uncertainty, in ns; 0 when the record cannot tell them apart or carries no offset. sync_ok says the offset is known
+ * precisely, not that it is small: clocks 5 s apart on a fast link give sync_ok records whose uplink_wall_ns is 5 s off.
+ */
+export function clocksApartNs(r: Pick<LatencyRecord, 'offset_ns' | 'sync_uncertainty_ns'>): number {
+  if (r.offset_ns === null || r.sync_uncertainty_ns === null) return 0;
+  return Math.max(0, Math.abs(r.offset_ns) - r.sync_uncertainty_ns);
+}
+
+/**
  * NTP's arithmetic on the four wall-clock timestamps: offset = ((t1 - t0) + (t2 - t3)) / 2 is the server clock
  * minus the client clock, known to within +-(round trip - server turnaround)/2. The uplink seen by the two wall
  * clocks, t1 - t0, is the only number here that can show an asymmetric link, and it is only as good as the sync.

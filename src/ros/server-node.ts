@@ -3,7 +3,7 @@
  * duplicates and reordering from `seq`, and publishes the latency of every message as standard ROS messages.
  */
 import type { LatencyRecord, LatencySummary, MessageEvent, PeerInfo, ServerEvents, ServerStats } from '../fastsocket';
-import { LatencyRecorder, LatencyStats, latencySource, logSafe, wallNs } from '../fastsocket';
+import { clocksApartNs, LatencyRecorder, LatencyStats, latencySource, logSafe, wallNs } from '../fastsocket';
 import { cdrJsonSupports, rosToCdr } from './cdr-json';
 import { parseEnvelope, ParsedEnvelope } from './envelope';
 import type { DefinitionLookup } from './message-definition';
@@ -23,7 +23,7 @@ import {
 interface ClockSyncState {
   records: number;
   syncOk: number;
-  last: { uplink_wall_ns: number; offset_ns: number; sync_uncertainty_ns: number; sync_ok: boolean; latency_corrected_ns: number };
+  last: { uplink_wall_ns: number; offset_ns: number; sync_uncertainty_ns: number; sync_ok: boolean; latency_corrected_ns: number; apart_ns: number };
 }
 
 /** What the server node needs from FastSocketServer. */
@@ -377,10 +377,13 @@ export class ServerNode {
     // A vehicle that left keeps its status (its counts), but its latest record no longer says anything about now: a
     // WARN it ended on would otherwise stay in every aggregator for as long as the server runs.
     const connected = new Set([...this.peers].map(([peer, id]) => latencySource({ client_id: id, peer })));
-    const clocks = [...this.clockSync].map(([sender, c]) =>
-      diagnosticStatus(`${this.node.name}: clock sync ${sender}`, !connected.has(sender) ? DiagnosticLevel.STALE : c.last.sync_ok ? DiagnosticLevel.OK : DiagnosticLevel.WARN,
-        !connected.has(sender) ? 'not connected; the values are from its last record'
-          : c.last.sync_ok ? 'clocks agree within sync_max_uncertainty_ns' : 'offset uncertain: uplink_wall_ms is not trustworthy', sender, {
+    const clocks = [...this.clockSync].map(([sender, c]) => {
+      const apart = c.last.apart_ns > this.config.syncMaxUncertaintyNs;
+      const [level, message] = !connected.has(sender) ? [DiagnosticLevel.STALE, 'not connected; the values are from its last record']
+        : !c.last.sync_ok ? [DiagnosticLevel.WARN, 'offset uncertain: uplink_wall_ms is not trustworthy']
+        : apart ? [DiagnosticLevel.WARN, `clocks at least ${(c.last.apart_ns / 1e6).toFixed(3)} ms apart (offset_ms): uplink_wall_ms is off by as much`]
+        : [DiagnosticLevel.OK, 'clocks agree within sync_max_uncertainty_ns'];
+      return diagnosticStatus(`${this.node.name}: clock sync ${sender}`, level, message, sender, {
           clock_synced_records: c.records,
           sync_ok_records: c.syncOk,
           sync_ok: c.last.sync_ok,
@@ -388,7 +391,8 @@ export class ServerNode {
           sync_uncertainty_ms: c.last.sync_uncertainty_ns / 1e6,
           uplink_wall_ms: c.last.uplink_wall_ns / 1e6,
           latency_corrected_ms: c.last.latency_corrected_ns / 1e6,
-        }));
+        });
+    });
     return [link, ...topics, ...clocks];
   }
 
@@ -414,15 +418,14 @@ export class ServerNode {
     const sender = latencySource(r);
     const last = {
       uplink_wall_ns: r.uplink_wall_ns ?? 0, offset_ns: r.offset_ns ?? 0, sync_uncertainty_ns: r.sync_uncertainty_ns ?? 0,
-      sync_ok: r.sync_ok === true, latency_corrected_ns: r.latency_corrected_ns,
+      sync_ok: r.sync_ok === true, latency_corrected_ns: r.latency_corrected_ns, apart_ns: clocksApartNs(r),
     };
     const c = this.clockSync.get(sender) ?? { records: 0, syncOk: 0, last };
     c.records++;
     c.last = last;
-    if (last.sync_ok) {
-      c.syncOk++;
-      state?.uplinkStats.record(last.uplink_wall_ns, sender);
-    }
+    if (last.sync_ok) c.syncOk++;
+    // An offset known precisely is not a small one: clocks seconds apart give sync_ok records whose uplink is that far off.
+    if (last.sync_ok && last.apart_ns <= this.config.syncMaxUncertaintyNs) state?.uplinkStats.record(last.uplink_wall_ns, sender);
     this.clockSync.delete(sender);
     this.clockSync.set(sender, c);
     // Most recently heard last; one status per sender must not grow /diagnostics without bound.

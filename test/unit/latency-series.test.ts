@@ -29,6 +29,24 @@ describe('LatencySeries', () => {
   });
 
   describe('#table', () => {
+    it('says the clocks are apart when the records prove it, also when they are sync_ok (a client clock 5 s behind)', () => {
+      const series = new LatencySeries(1 * MS);
+      for (let i = 0; i < 3; i++) {
+        series.record({
+          ...recordOf(`a-${i}`, 'veh-a', '10.0.0.1:40001', 20 * MS),
+          uplink_wall_ns: 5_020 * MS, offset_ns: 5_000 * MS + i * MS, sync_uncertainty_ns: 0.2 * MS, sync_ok: true,
+        });
+      }
+      const table = series.table();
+      assert.match(table, /3 clock-synced records, 3 with sync_ok; 3 show the clocks apart, by up to 5001\.800 ms at least \(offset_ns\): their uplink is off by as much\)/, table);
+    });
+
+    it('says nothing of the clocks when the offset is within its uncertainty (one host, an asymmetric link)', () => {
+      const series = new LatencySeries(1 * MS);
+      series.record({ ...recordOf('a', 'veh-a', '10.0.0.1:40001', 20 * MS), uplink_wall_ns: 5 * MS, offset_ns: -15 * MS, sync_uncertainty_ns: 20 * MS, sync_ok: false });
+      assert.doesNotMatch(series.table(), /apart/);
+    });
+
     it('says how many samples were above the range rather than print its top as their max (an age after a 5 h outage)', () => {
       const series = new LatencySeries();
       series.record(recordOf('a', 'veh-a', '10.0.0.1:40001', 20 * MS));
