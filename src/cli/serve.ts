@@ -1,6 +1,7 @@
 /** `fastsocket serve`: a server that prints every message and latency record until SIGINT/SIGTERM. */
 import {
-  DEFAULT_URL, FastSocketServer, LatencyRecorder, RECORD_FORMATS, recordFormatFor, type LatencyRecord, type MessageEvent, type ServerStats,
+  DEFAULT_URL, FastSocketServer, LatencyRecorder, monotonicNs, RECORD_FORMATS, recordFormatFor, type LatencyRecord, type Logger, type MessageEvent,
+  type ServerStats,
 } from '../fastsocket';
 import {
   asUsageError, limitFlagSpecs, limitOptions, oneOfFlag, SERVER_LIMIT_OPTIONS, SERVER_TLS_SPEC, serverTls,
@@ -12,6 +13,8 @@ import { formatTable, Terminal } from './terminal';
 
 const STATUS_INTERVAL_TTY_MS = 500;
 const STATUS_INTERVAL_LOG_MS = 10_000;
+/** A write to stdout that took this long waited for its reader: the pipe was full. */
+const STDOUT_BLOCKED_MS = 10;
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -34,8 +37,10 @@ async function serve(v: FlagValues, ctx: CommandContext): Promise<number> {
   const json = v.json === true;
   // Message lines are hand-overs: one its sender holds an ack for must survive our crash (Terminal.jsonNow).
   if (json) ctx.blockingStdout?.();
-  const term = new Terminal(ctx.stdout, ctx.stderr, 'serve', json ? ctx.writeStdoutNow : undefined);
+  const stdoutWait = new StdoutWait();
+  const term = new Terminal(ctx.stdout, ctx.stderr, 'serve', json && ctx.writeStdoutNow ? stdoutWait.timed(ctx.writeStdoutNow) : undefined);
   const logger = term.logger(logLevel(v));
+  stdoutWait.logger = logger;
   const recordPath = stringFlag(v, 'record');
   if (v['record-format'] !== undefined && recordPath === undefined) throw new UsageError('--record-format needs --record FILE');
   const recordFormat = oneOfFlag(v, 'record-format', RECORD_FORMATS, recordFormatFor(recordPath ?? ''));
@@ -109,6 +114,7 @@ async function serve(v: FlagValues, ctx: CommandContext): Promise<number> {
   await server.close();
   recorder?.close();
   const stats = server.stats();
+  stdoutWait.report();
   if (json) term.json(summary(stats, recorder));
   else {
     term.endLive();
@@ -119,6 +125,39 @@ async function serve(v: FlagValues, ctx: CommandContext): Promise<number> {
   }
   await term.drain();
   return 0;
+}
+
+/**
+ * Time `serve --json` spent waiting for the reader of its stdout (blocking, so that what is acked is printed). While
+ * it waits it reads nothing: the messages that arrive meanwhile wait in the socket, and that wait lands in their
+ * latency as if the link had taken it (a reader taking 20 ms a line behind 100 messages/s made a 20/20 ms link read
+ * 700 ms, p50). Said once when it first happens and in total at the end.
+ */
+class StdoutWait {
+  private blockedNs = 0;
+  private writes = 0;
+  logger: Logger | null = null;
+
+  timed(write: (text: string) => void): (text: string) => void {
+    return (text) => {
+      const start = monotonicNs();
+      write(text);
+      const tookNs = monotonicNs() - start;
+      if (tookNs < STDOUT_BLOCKED_MS * 1e6) return;
+      if (this.writes++ === 0) {
+        this.logger?.warn(
+          `printing a message line waited ${Math.round(tookNs / 1e6)} ms for the reader of stdout; messages that arrive while serve waits are ` +
+            'not read, so their latency includes the wait as if the link had taken it: read stdout faster, or use --record FILE',
+        );
+      }
+      this.blockedNs += tookNs;
+    };
+  }
+
+  report(): void {
+    if (this.writes === 0) return;
+    this.logger?.warn(`stdout kept serve waiting ${Math.round(this.blockedNs / 1e6)} ms in all (${this.writes} writes of ${STDOUT_BLOCKED_MS} ms or more); the latency of messages that arrived meanwhile includes it`);
+  }
 }
 
 function printMessage(term: Terminal, m: MessageEvent, onError: (msg: string) => void): void {

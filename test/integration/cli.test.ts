@@ -654,16 +654,18 @@ describe('fastsocket CLI', function () {
       }
     }
 
-    it('has printed every message a client holds ack 2 for when it is SIGKILLed', async function () {
-      if (!fs.existsSync('/proc/self/syscall') || !WRITE_SYSCALL[process.arch]) {
-        console.log('      skipped: needs /proc/PID/syscall (Linux, x64 or arm64) to see the server block on its stdout');
-        this.skip();
-      }
+    function skipWithoutSyscall(ctx: Mocha.Context): void {
+      if (fs.existsSync('/proc/self/syscall') && WRITE_SYSCALL[process.arch]) return;
+      console.log('      skipped: needs /proc/PID/syscall (Linux, x64 or arm64) to see the server block on its stdout');
+      ctx.skip();
+    }
+
+    /** `serve --json` whose reader takes the listening line and then stops reading, as a consumer fallen behind would. */
+    async function serveWithLaggingReader(): Promise<{ child: ChildProcess; chunks: Buffer[]; closed: Promise<void>; url: string }> {
       const child = spawn(process.execPath, [MAIN, 'serve', '--url', 'tcp://127.0.0.1:0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
       teardown.add(() => child.kill('SIGKILL'));
       const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
       const chunks: Buffer[] = [];
-      // The reader takes the listening line and then stops reading, as a consumer that has fallen behind would.
       const firstLine = await withDeadline(
         new Promise<string>((resolve) => {
           const onData = (d: Buffer): void => {
@@ -679,7 +681,12 @@ describe('fastsocket CLI', function () {
         'the listening line',
         DEADLINE_MS,
       );
-      const url = (JSON.parse(firstLine) as Json).url as string;
+      return { child, chunks, closed, url: (JSON.parse(firstLine) as Json).url as string };
+    }
+
+    it('has printed every message a client holds ack 2 for when it is SIGKILLed', async function () {
+      skipWithoutSyscall(this);
+      const { child, chunks, closed, url } = await serveWithLaggingReader();
       const client: FastSocketClient = await startClient(teardown, url);
       const COUNT = 1000;
       const acked = new Set<string>();
@@ -696,6 +703,30 @@ describe('fastsocket CLI', function () {
       const printed = new Set(lines.filter((l) => l.includes('"event":"message"')).map((l) => (JSON.parse(l) as Json).id as string));
       const lost = [...ackedAtKill].filter((id) => !printed.has(id));
       assert.equal(lost.length, 0, `${lost.length} of ${ackedAtKill.size} acked messages were never printed`);
+    });
+
+    it('says that the latency of what arrived while it waited for its reader includes the wait', async function () {
+      // While serve waits on its stdout it reads nothing: messages wait in the socket and their latency reads the
+      // reader's backlog as link delay (a reader at 20 ms a line behind 100 messages/s: a 20/20 ms link read 700 ms).
+      skipWithoutSyscall(this);
+      const { child, url } = await serveWithLaggingReader();
+      const stderr: string[] = [];
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => stderr.push(d));
+      const client: FastSocketClient = await startClient(teardown, url);
+      const COUNT = 1000;
+      let acked = 0;
+      for (let i = 0; i < COUNT; i++) void client.send({ i, pad: 'p'.repeat(1000) }).then(() => acked++);
+      await waitUntil(() => blockedOnStdout(child.pid!), `the server blocked writing its stdout (${acked} acked)`, DEADLINE_MS);
+      // The reader comes back 50 ms later: that is the lag, not a wait for anything.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      child.stdout!.resume();
+      await waitUntil(() => acked === COUNT, () => `all ${COUNT} acks (${acked})`, DEADLINE_MS);
+      await client.close();
+      child.kill('SIGINT');
+      await withDeadline(new Promise((resolve) => child.once('exit', resolve)), 'serve to exit', DEADLINE_MS);
+      const text = stderr.join('');
+      assert.match(text, /printing a message line waited \d+ ms for the reader of stdout; messages that arrive while serve waits are not read, so their latency includes the wait/, text);
+      assert.match(text, /stdout kept serve waiting \d+ ms in all \(\d+ writes of 10 ms or more\)/, text);
     });
   });
 
