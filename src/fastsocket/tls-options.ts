@@ -28,10 +28,32 @@ export function pemProblem(kind: 'certificate' | 'key', pem: string | Buffer): s
   try {
     if (kind === 'certificate') new X509Certificate(pem);
     else createPrivateKey(pem);
-    return null;
   } catch (err) {
     return `is not a PEM ${kind === 'key' ? 'private key' : 'certificate'} (${(err as Error).message})`;
   }
+  return kind === 'certificate' ? laterCertificateProblem(text) : null;
+}
+
+/** The labels OpenSSL reads a certificate under. */
+const CERTIFICATE_BLOCK = /-----BEGIN ((?:X509 |TRUSTED )?CERTIFICATE)-----[\s\S]*?-----END \1-----/g;
+
+/**
+ * What is wrong with a certificate after the first of a chain or CA bundle, or null. OpenSSL stops at a damaged one
+ * without a word for a CA list: the CAs after it were silently not trusted, and a client refused a server whose CA
+ * was in its --ca file ("no CA this client trusts signed it"). In a chain it failed as a key that did not match.
+ */
+function laterCertificateProblem(text: string): string | null {
+  const blocks = text.match(CERTIFICATE_BLOCK) ?? [];
+  const begun = text.match(/-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----/g)?.length ?? 0;
+  for (let i = 1; i < blocks.length; i++) {
+    try {
+      new X509Certificate(blocks[i]);
+    } catch (err) {
+      return `holds a damaged certificate (certificate ${i + 1} of ${begun}: ${(err as Error).message}): OpenSSL would use only the certificates before it`;
+    }
+  }
+  if (begun > blocks.length) return `holds a certificate without its "-----END" line (certificate ${blocks.length + 1} of ${begun}; a truncated file?): OpenSSL would use only the certificates before it`;
+  return null;
 }
 
 /** What is wrong with a certificate and key as a pair (a key of another certificate), or null. */

@@ -64,6 +64,18 @@ describe('TLS as deployed: misconfiguration and refusals', function () {
       assertTypeError(() => new FastSocketClient({ url: 'wss://127.0.0.1:1/', tls: { ca: c.ca, cert: c.clientCert, key } }), 'tls.key', 'encrypted');
     });
 
+    // OpenSSL stops reading a CA list at a damaged certificate without a word: a client whose CA file held the server's
+    // CA after one refused the server as "signed by no CA this client trusts"; a damaged intermediate in a chain file
+    // was reported as a key that did not belong to its certificate.
+    it('throw a TypeError naming tls.ca or tls.cert when a certificate after the first is damaged or cut off', async () => {
+      const c = await testCerts();
+      const damaged = '-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n';
+      assertTypeError(() => new FastSocketClient({ url: 'tls://127.0.0.1:1', tls: { ca: c.clientCert + damaged + c.ca } }), 'tls.ca', 'damaged certificate (certificate 2 of 3');
+      assertTypeError(() => new FastSocketServer({ url: 'wss://127.0.0.1:0', tls: { cert: c.serverCert + damaged, key: c.serverKey } }), 'tls.cert', 'damaged certificate');
+      assertTypeError(() => new FastSocketClient({ url: 'wss://127.0.0.1:1/', tls: { ca: [c.ca, c.clientCert + c.ca.slice(0, -40)] } }), 'tls.ca', 'without its "-----END" line');
+      new FastSocketClient({ url: 'tls://127.0.0.1:1', tls: { ca: c.clientCert + c.ca } }).destroy();
+    });
+
     it('throw a TypeError for a misspelt tls option, and for tls options on a tcp:// or ws:// url, where they would go unused', async () => {
       const c = await testCerts();
       assertTypeError(() => new FastSocketClient({ url: 'tls://127.0.0.1:1', tls: { caFile: c.ca } as never }), 'caFile');
