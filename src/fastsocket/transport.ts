@@ -801,6 +801,13 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
   });
 }
 
+/**
+ * A server that cut the connection before its TLS handshake or WebSocket upgrade for a reason of its own: the client
+ * sees what it sees of a server on another scheme, and was told only that, while the server was full or had blocked
+ * its address for a minute (a NAT shared with a client that kept trying a wrong token).
+ */
+const REFUSED_BEFORE_HANDSHAKE = 'a server at its max_connections, or blocking this address for a while after too many failed authentications from it? its log says why';
+
 /** Why a client refuses a server certificate (OpenSSL's verify codes, and Node's host check), with what to do about it. */
 const CERT_REFUSAL_HINTS: Record<string, string> = {
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'no CA this client trusts signed it: give that CA as tls.ca (--ca, tls_ca), or make the server send its intermediate certificates after its own',
@@ -823,7 +830,7 @@ function explainTlsConnectError(err: NodeJS.ErrnoException, scheme: string): Err
   const hint = err.code !== undefined ? CERT_REFUSAL_HINTS[err.code] : undefined;
   if (hint) return new Error(`the server's certificate was refused: ${err.message} (${err.code}; ${hint})`, { cause: err });
   if (err.code === 'ECONNRESET' && /before secure TLS connection was established/.test(err.message)) {
-    return new Error(`${err.message} (a server that does not speak TLS: tcp:// or ws://? this client is ${scheme}://)`, { cause: err });
+    return new Error(`${err.message} (a server that does not speak TLS: tcp:// or ws://? this client is ${scheme}://; or ${REFUSED_BEFORE_HANDSHAKE})`, { cause: err });
   }
   return isTlsAlert(err) ? tlsAlertError(err) : err;
 }
@@ -960,7 +967,7 @@ export function connect(ep: Endpoint, opts: ConnectOptions): Promise<FrameConnec
           err.code === 'ECONNRESET' && err.message === 'socket hang up'
             ? new Error(
                 `${err.message} without an HTTP answer (a tcp:// or tls:// server?${ep.scheme === 'ws' ? ' a wss:// one?' : ''}` +
-                  `${opts.tls?.cert ? ' one that refused our client certificate? its log says why' : ''})`,
+                  `${opts.tls?.cert ? ' one that refused our client certificate?' : ''} ${REFUSED_BEFORE_HANDSHAKE})`,
                 { cause: err },
               )
             : explainTlsConnectError(err, ep.scheme),

@@ -352,7 +352,7 @@ describe('FastSocketServer bad input', () => {
       const client = await startClient(teardown, a.url.replace(/^tcp:/, 'ws:'), { clientId: 'veh-ws', logger: capture(clientLines) });
       client.connect().catch(() => undefined);
       await waitUntil(() => clientLines.length > 0 && serverLines.length > 0, 'a warning on each side');
-      assert.match(clientLines[0], /^cannot connect to ws:\/\/127\.0\.0\.1:\d+\/: socket hang up without an HTTP answer \(a tcp:\/\/ or tls:\/\/ server\? a wss:\/\/ one\?\); retrying$/);
+      assert.match(clientLines[0], /^cannot connect to ws:\/\/127\.0\.0\.1:\d+\/: socket hang up without an HTTP answer \(a tcp:\/\/ or tls:\/\/ server\? a wss:\/\/ one\? a server at its max_connections, .*\); retrying$/);
       assert.match(serverLines[0], /^closing 127\.0\.0\.1:\d+: it sent an HTTP request \(a ws:\/\/ or wss:\/\/ client\? this server is tcp:\/\/\)$/);
       assert.ok(!serverLines.some((l) => l.startsWith('bad frame')), serverLines.join('\n'));
       await client.close({ timeoutMs: 0 });

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Scheme } from '../../src/fastsocket';
-import { ALL_SCHEMES, caFor, startRawPeer, startServer } from '../support/fixtures';
+import { ALL_SCHEMES, caFor, startClient, startRawPeer, startServer } from '../support/fixtures';
 import { isAck2, message1, RawPeer, wsFrameBytes } from '../support/raw-peer';
 import { useTeardown } from '../support/teardown';
 import { waitForEvent, waitUntil } from '../support/wait';
@@ -291,6 +291,22 @@ describe('FastSocketServer against slow and idle peers (slowloris)', function ()
       await raws[3].waitClosed('the 4th connection to be closed at once', 1_000);
       assert.equal(s.stats().connections_refused, 1);
     });
+
+    // Refused before its handshake, a client was told only that the server was on another scheme ("a server that does not
+    // speak TLS", "a tcp:// or tls:// server?"), and so was one whose address was blocked after failed authentications.
+    for (const scheme of ['tls', 'ws', 'wss'] as const) {
+      it(`tells a ${scheme} client refused before its handshake that the server may be full or blocking its address`, async () => {
+        const { url } = await server(scheme, { idleTimeoutMs: 10_000, maxConnections: 1 });
+        const holder = await RawPeer.connectBare(url);
+        teardown.add(() => holder.destroy());
+        const ca = await caFor(url);
+        const client = await startClient(teardown, url, { tls: ca === undefined ? undefined : { ca } });
+        const failed = waitForEvent<[{ error: Error | null }]>(client, 'disconnect');
+        client.send('x').catch(() => undefined);
+        const [{ error }] = await failed;
+        assert.match(error?.message ?? '', /at its max_connections, or blocking this address .* after too many failed authentications/);
+      });
+    }
   });
 });
 

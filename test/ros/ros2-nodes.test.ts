@@ -222,7 +222,7 @@ describe('fastsocket ROS 2 nodes', function () {
     {
       bridge: 'ws', server: 'tcp', what: 'rather than timing out after a bad frame per header line',
       serverSays: /\[WARN\].*closing 127\.0\.0\.1:\d+: it sent an HTTP request \(a ws:\/\/ or wss:\/\/ client\? this server is tcp:\/\/\)/,
-      bridgeSays: /\[WARN\].*cannot connect to ws:\S+: socket hang up without an HTTP answer \(a tcp:\/\/ or tls:\/\/ server\? a wss:\/\/ one\?\)/,
+      bridgeSays: /\[WARN\].*cannot connect to ws:\S+: socket hang up without an HTTP answer \(a tcp:\/\/ or tls:\/\/ server\? a wss:\/\/ one\? /,
       serverNeverSays: /bad frame/,
     },
     {
