@@ -295,7 +295,10 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       maxFrameBytes: this.limits.maxFrameBytes,
       tls: this.options.tls,
       onConnection: (conn) => this.accept(conn),
-      onUpgradeHeaders: (conn, headers) => this.checkBearer(conn, headers),
+      onUpgradeHeaders: (conn, headers) => {
+        this.checkBearer(conn, headers);
+        this.warnOfWebPage(conn, headers);
+      },
       onError: (err) => this.logger.error(`listener error: ${err.message}`),
       handshakeTimeoutMs: this.limits.idleTimeoutMs,
       onHandshakeTimeout: (peer) => {
@@ -462,6 +465,20 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       this.emit('disconnect', { peer: conn.peer, client_id: p.clientId });
     });
     this.emit('connection', { peer: conn.peer, client_id: null });
+  }
+
+  /**
+   * A browser opens a WebSocket to any address for any page, loopback included (the same-origin policy does not apply),
+   * and says so with an Origin header, which fastsocket clients and WebSocket libraries do not send: a server that
+   * authenticates nobody took such a page's messages in silence, on a machine where "loopback only" looked safe.
+   */
+  private warnOfWebPage(conn: FrameConnection, headers: IncomingHttpHeaders): void {
+    if (headers.origin === undefined || this.tokenDigest !== null || (isSecureScheme(this.endpoint.scheme) && this.options.tls?.ca !== undefined)) return;
+    this.peerWarnings.warn(
+      this.logger,
+      `${conn.peer} is a web page (Origin: ${JSON.stringify(headers.origin.slice(0, 200))}): any page a browser that can reach this server opens can send it messages, ` +
+        'and it requires no token: set one (token, --token-file, token_file)',
+    );
   }
 
   private checkBearer(conn: FrameConnection, headers: IncomingHttpHeaders): void {

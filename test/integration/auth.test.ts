@@ -201,6 +201,37 @@ describe('FastSocketServer authentication with a shared token', function () {
     });
   });
 
+  // A browser opens a WebSocket to any address for any page, loopback included: a server without a token took a web page's
+  // messages in silence.
+  describe('web pages (a WebSocket upgrade with an Origin header)', () => {
+    const origin = 'https://pages.example';
+    const webPageWarnings = (lines: string[]) => lines.filter((l) => l.startsWith('warn ') && l.includes('is a web page (Origin: "https://pages.example")'));
+
+    for (const scheme of ['ws', 'wss'] as const) {
+      it(`warns once a ${scheme} server that requires no token has taken a connection from one, naming the token`, async () => {
+        const logger = capturingLogger();
+        const { url } = await startServer(teardown, scheme, { logger });
+        const page = await headerPeer(url, { origin });
+        teardown.add(() => page.ws.terminate());
+        const lines = webPageWarnings(logger.lines);
+        assert.equal(lines.length, 1, logger.lines.join('\n'));
+        assert.match(lines[0], /requires no token: set one \(token, --token-file, token_file\)/);
+      });
+    }
+
+    it('says nothing of one when the server requires a token, nor of a fastsocket client', async () => {
+      const logger = capturingLogger();
+      const guardedServer = await guarded('ws', logger);
+      const page = await headerPeer(guardedServer.url, { origin, authorization: `Bearer ${token}` });
+      teardown.add(() => page.ws.terminate());
+      const open = await startServer(teardown, 'ws', { logger });
+      const client = await startClient(teardown, open.url);
+      await client.send('from a fastsocket client');
+      assert.deepEqual(webPageWarnings(logger.lines), []);
+      assert.deepEqual(logger.lines.filter((l) => l.includes('web page')), []);
+    });
+  });
+
   describe('secrets in logs', () => {
     it('never writes the token, or a wrong one a peer tried, to any log line of the server or the client', async () => {
       for (const scheme of ALL_SCHEMES) {
