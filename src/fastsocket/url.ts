@@ -49,9 +49,12 @@ export function parseUrl(url: string): Endpoint {
     port = scheme === 'ws' ? 80 : 443;
   } else port = DEFAULT_PORT;
   const isWs = scheme === 'ws' || scheme === 'wss';
-  const path = isWs && u.pathname !== '/' ? u.pathname + u.search : '';
-  if (!isWs && u.pathname !== '' && u.pathname !== '/') {
-    throw new FastSocketError('FS_ERR_INVALID_URL', `a ${scheme}:// url takes no path: ${JSON.stringify(url)}`);
+  // A query on the root path is the server's to read too (a proxy routing on it): `ws://gw/?veh=17` went out as `/`.
+  const path = isWs && (u.pathname !== '/' || u.search !== '') ? u.pathname + u.search : '';
+  if (!isWs && ((u.pathname !== '' && u.pathname !== '/') || u.search !== '')) {
+    // A query was dropped without a word, `tls://host:8888?token=...` included: refused, and not echoed.
+    const shown = `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}${u.search === '' ? '' : '?...'}`;
+    throw new FastSocketError('FS_ERR_INVALID_URL', `a ${scheme}:// url takes no path or query: ${JSON.stringify(shown)}`);
   }
   return { scheme, host, port, path };
 }

@@ -19,6 +19,16 @@ describe('url', () => {
       assert.deepEqual(parseUrl('wss://h:1/fast/socket?x=1'), { scheme: 'wss', host: 'h', port: 1, path: '/fast/socket?x=1' });
     });
 
+    // `ws://gw/?veh=17` went out as `GET /`, and `tls://h:1?token=...` dropped its query, both without a word.
+    it('keeps the query of a ws or wss url on the root path, and refuses one on a tcp or tls url', () => {
+      assert.deepEqual(parseUrl('ws://h:1/?veh=17'), { scheme: 'ws', host: 'h', port: 1, path: '/?veh=17' });
+      assert.deepEqual(parseUrl('wss://h:1?veh=17'), { scheme: 'wss', host: 'h', port: 1, path: '/?veh=17' });
+      assert.equal(formatUrl(parseUrl('ws://h:1/?veh=17')), 'ws://h:1/?veh=17');
+      invalid('tcp://h:1?x=1');
+      invalid('tls://h:1/?token=abc');
+      assert.throws(() => parseUrl('tls://h:1?token=s3cret'), (err: Error) => /takes no path or query: "tls:\/\/h:1\?\.\.\."/.test(err.message) && !err.message.includes('s3cret'));
+    });
+
     it('takes port 0 to mean "any free port"', () => {
       assert.equal(parseUrl('tcp://127.0.0.1:0').port, 0);
     });
