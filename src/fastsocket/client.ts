@@ -11,7 +11,7 @@ import { checkLogger, Logger, quoteForLog } from './logger';
 import {
   checkBoolean, checkInteger, orDefault, checkKnownKeys, checkString, ClientLimits, DEFAULT_SERVER_LIMITS, MAX_TIMER_MS, validateClientLimits,
 } from './options';
-import { checkTlsOptions } from './tls-options';
+import { certificateValidityProblem, checkTlsOptions } from './tls-options';
 import { connect, FrameConnection, isTlsAlert, isWebSocketProtocolError, tlsAlertError, TlsOptions } from './transport';
 import { DEFAULT_URL, Endpoint, formatUrl, parseUrl } from './url';
 import { OutboxStore } from './outbox-store';
@@ -313,6 +313,10 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     }
     if (options.token !== undefined) checkString('token', options.token);
     checkTlsOptions(options.tls, this.endpoint.scheme);
+    // A server refuses it in the handshake, and over tls:// the client then saw only connections that closed: it can
+    // say why itself, as a server does of its own certificate.
+    const invalid = options.tls?.cert ? certificateValidityProblem(options.tls.cert, wallNs() / 1e6) : null;
+    if (invalid) this.logger.warn(`the client certificate (tls.cert, --client-cert, tls_client_cert) ${invalid} by this machine's clock: a server that requires client certificates will refuse it`);
     if (options.tls?.rejectUnauthorized === false) {
       this.logger.warn(`tls.rejectUnauthorized is false: the certificate of ${this.url} is not checked, so anyone on the path can read and alter what is sent`);
     }

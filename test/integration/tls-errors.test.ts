@@ -21,6 +21,16 @@ function loggedLines(): { lines: string[]; logger: Logger } {
   return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
 }
 
+/** A certificate and key for `cn`, issued by the test CA into `dir` with `extensions`, valid for `days` (-1: expired). */
+async function issueCertificate(dir: string, cn: string, extensions: string, days: number): Promise<{ cert: string; key: string }> {
+  const c = await testCerts();
+  const f = (name: string): string => path.join(dir, name);
+  fs.writeFileSync(f('cert.ext'), extensions);
+  await run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('cert.key'), '-out', f('cert.csr'), '-subj', `/CN=${cn}`]);
+  await run('openssl', ['x509', '-req', '-in', f('cert.csr'), '-CA', path.join(c.dir, 'ca.pem'), '-CAkey', path.join(c.dir, 'ca.key'), '-CAcreateserial', '-CAserial', f('ca.srl'), '-out', f('cert.pem'), '-days', String(days), '-extfile', f('cert.ext')]);
+  return { cert: fs.readFileSync(f('cert.pem'), 'utf8'), key: fs.readFileSync(f('cert.key'), 'utf8') };
+}
+
 function assertTypeError(fn: () => unknown, ...needles: string[]): void {
   assert.throws(fn, (e: unknown) => {
     assert.ok(e instanceof TypeError, `a TypeError, got ${String(e)}`);
@@ -91,6 +101,20 @@ describe('TLS as deployed: misconfiguration and refusals', function () {
       const quiet = loggedLines();
       new FastSocketClient({ url: 'tls://127.0.0.1:1', tls: { ca: (await testCerts()).ca }, logger: quiet.logger }).destroy();
       assert.deepEqual(quiet.lines.filter((l) => l.startsWith('warn ')), []);
+    });
+
+    // Over tls:// a server refusing it only closed the connection: the client said "a refused client certificate?" among
+    // other causes, while it could tell by itself.
+    it('the client warns at construction when its certificate has expired', async () => {
+      const c = await testCerts();
+      // -days -1: valid until a day before it was issued.
+      const expired = await issueCertificate(tempDir(teardown, 'expired-client'), 'veh-expired', 'extendedKeyUsage=clientAuth\n', -1);
+      const { lines, logger } = loggedLines();
+      new FastSocketClient({ url: 'tls://127.0.0.1:1', tls: { ca: c.ca, ...expired }, logger }).destroy();
+      assert.equal(lines.filter((l) => /^warn the client certificate \(tls\.cert, --client-cert, tls_client_cert\) expired on \d{4}-.* will refuse it$/.test(l)).length, 1, lines.join('\n'));
+      const valid = loggedLines();
+      new FastSocketClient({ url: 'wss://127.0.0.1:1/', tls: { ca: c.ca, cert: c.clientCert, key: c.clientKey }, logger: valid.logger }).destroy();
+      assert.deepEqual(valid.lines.filter((l) => l.startsWith('warn ')), []);
     });
 
     it('the server warns at listen when its certificate is outside its validity dates by its wall clock', async () => {
@@ -188,12 +212,8 @@ describe('TLS as deployed: misconfiguration and refusals', function () {
       // cert's CN: ..."); the hint beside that said "the CN is not read".
       it('a certificate with a CN and no subjectAltName, dialled by another name: does not say the CN is not read', async () => {
         const c = await testCerts();
-        const dir = tempDir(teardown, 'cn-only');
-        const f = (name: string): string => path.join(dir, name);
-        fs.writeFileSync(f('cn.ext'), 'extendedKeyUsage=serverAuth\n');
-        await run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('cn.key'), '-out', f('cn.csr'), '-subj', '/CN=cn-only.example']);
-        await run('openssl', ['x509', '-req', '-in', f('cn.csr'), '-CA', path.join(c.dir, 'ca.pem'), '-CAkey', path.join(c.dir, 'ca.key'), '-CAcreateserial', '-CAserial', f('ca.srl'), '-out', f('cn.pem'), '-days', '2', '-extfile', f('cn.ext')]);
-        const { url } = await startServer(teardown, scheme, { tls: { cert: fs.readFileSync(f('cn.pem'), 'utf8'), key: fs.readFileSync(f('cn.key'), 'utf8') } });
+        const cnOnly = await issueCertificate(tempDir(teardown, 'cn-only'), 'cn-only.example', 'extendedKeyUsage=serverAuth\n', 2);
+        const { url } = await startServer(teardown, scheme, { tls: cnOnly });
         const message = await firstError(url, { ca: c.ca, servername: 'other.example' });
         assert.match(message, /is not cert's CN: cn-only\.example.*\(ERR_TLS_CERT_ALTNAME_INVALID; its subjectAltName must list the host/);
         assert.doesNotMatch(message, /the CN is not read/);
