@@ -12,7 +12,7 @@ import {
   checkBoolean, checkInteger, orDefault, checkKnownKeys, checkString, ClientLimits, DEFAULT_SERVER_LIMITS, MAX_TIMER_MS, validateClientLimits,
 } from './options';
 import { certificateValidityProblem, checkTlsOptions } from './tls-options';
-import { connect, FrameConnection, isTlsAlert, isWebSocketProtocolError, tlsAlertError, TlsOptions } from './transport';
+import { connect, FrameConnection, isTlsAlert, isWebSocketProtocolError, SERVER_REFUSING, tlsAlertError, TlsOptions } from './transport';
 import { DEFAULT_URL, Endpoint, formatUrl, parseUrl } from './url';
 import { OutboxStore } from './outbox-store';
 import { WarnBudget } from './warn-budget';
@@ -744,7 +744,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       this.logger.warn(
         `disconnected from ${this.url} before the server answered the hello (${reset ? 'the connection was reset: a link cut? ' : ''}` +
           `a wrong or missing token? a server on another scheme ` +
-          `than ${this.endpoint.scheme}://?${this.options.tls?.cert ? ' a refused client certificate?' : ''} the server's log says why); ` +
+          `than ${this.endpoint.scheme}://?${this.options.tls?.cert ? ' a refused client certificate?' : ''} ${SERVER_REFUSING} the server's log says why); ` +
           `${this.outbox.size} messages unacknowledged`,
       );
     } else {
@@ -778,7 +778,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
           'refuse it (its max_frame_bytes below the frame\'s size: a client with a clientId, --client-id, learns that limit from its hello), or a proxy in ' +
           `front of it may reach no server, or the server refuses this client (another scheme than ${this.endpoint.scheme}://?` +
           `${this.options.token === undefined ? ' a token it requires (token, --token-file)?' : ''}` +
-          `${this.options.tls?.cert ? ' our client certificate?' : ''} its log says why); set maxAttempts (--max-attempts) to drop such a message`,
+          `${this.options.tls?.cert ? ' our client certificate?' : ''} ${SERVER_REFUSING} its log says why); set maxAttempts (--max-attempts) to drop such a message`,
       );
     }
   }

@@ -802,11 +802,12 @@ export function listen(ep: Endpoint, opts: ListenOptions): Promise<Listener> {
 }
 
 /**
- * A server that cut the connection before its TLS handshake or WebSocket upgrade for a reason of its own: the client
- * sees what it sees of a server on another scheme, and was told only that, while the server was full or had blocked
- * its address for a minute (a NAT shared with a client that kept trying a wrong token).
+ * Why a server may close a client's connections without a word: it is full, or blocks the client's address for a
+ * minute (a NAT shared with a client that kept trying a wrong token). Before the handshake the client sees what it
+ * sees of a server on another scheme, after it what it sees of a wrong token, and was told only those.
  */
-const REFUSED_BEFORE_HANDSHAKE = 'a server at its max_connections, or blocking this address for a while after too many failed authentications from it? its log says why';
+export const SERVER_REFUSING = 'a server at its max_connections, or blocking this address for a while after too many failed authentications from it?';
+const REFUSED_BEFORE_HANDSHAKE = `${SERVER_REFUSING} its log says why`;
 
 /** Why a client refuses a server certificate (OpenSSL's verify codes, and Node's host check), with what to do about it. */
 const CERT_REFUSAL_HINTS: Record<string, string> = {

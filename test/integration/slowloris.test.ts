@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Scheme } from '../../src/fastsocket';
-import { ALL_SCHEMES, caFor, startClient, startRawPeer, startServer } from '../support/fixtures';
+import { ALL_SCHEMES, caFor, capturingLogger, startClient, startRawPeer, startServer } from '../support/fixtures';
 import { isAck2, message1, RawPeer, wsFrameBytes } from '../support/raw-peer';
 import { useTeardown } from '../support/teardown';
 import { waitForEvent, waitUntil } from '../support/wait';
@@ -305,6 +305,21 @@ describe('FastSocketServer against slow and idle peers (slowloris)', function ()
         client.send('x').catch(() => undefined);
         const [{ error }] = await failed;
         assert.match(error?.message ?? '', /at its max_connections, or blocking this address .* after too many failed authentications/);
+      });
+    }
+
+    // A full tcp:// or tls:// server closes a new connection without a word: its client blamed only the token or the scheme.
+    for (const scheme of ['tcp', 'tls'] as const) {
+      it(`tells a ${scheme} client whose connections a full server closes that the server may be full`, async () => {
+        const { url } = await server(scheme, { idleTimeoutMs: 10_000, maxConnections: 1 });
+        const ca = await caFor(url);
+        const holder = await RawPeer.connect(url, { ca });
+        teardown.add(() => holder.destroy());
+        const logger = capturingLogger();
+        const client = await startClient(teardown, url, { clientId: 'veh-late', logger, tls: ca === undefined ? undefined : { ca } });
+        client.send('x').catch(() => undefined);
+        await waitUntil(() => logger.lines.some((l) => l.startsWith('warn disconnected from')), 'a warning of the closed connection');
+        assert.match(logger.lines.find((l) => l.startsWith('warn disconnected from'))!, /before the server answered the hello \(.*a server at its max_connections/);
       });
     }
   });
