@@ -159,9 +159,12 @@ function optionalDuration(o: Record<string, unknown>, key: string): number | und
 /** 2^63: ns since the epoch as every clock API writes them fit an int64 (until the year 2262). */
 const MAX_WALL_NS = 2 ** 63;
 
-/** Wall-clock ns since the epoch are above 2^53, so they are integers but not "safe" ones. */
+/**
+ * Wall-clock ns since the epoch are above 2^53, so they are integers but not "safe" ones; written exactly (a peer's
+ * time.time_ns()) they parse as a bigint, kept to the ~256 ns a double holds of them.
+ */
 function optionalWallTime(o: Record<string, unknown>, key: string): number | undefined {
-  const v = o[key];
+  const v = typeof o[key] === 'bigint' ? Number(o[key]) : o[key];
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < MAX_WALL_NS ? v : undefined;
 }
 

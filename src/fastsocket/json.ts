@@ -150,8 +150,10 @@ export class JsonDepthError extends SyntaxError {
 }
 
 /**
- * Parses JSON text, also accepting Python's bare NaN/Infinity/-Infinity. Throws SyntaxError on anything else,
- * JsonDepthError for nesting deeper than MAX_JSON_DEPTH.
+ * Parses JSON text, also accepting Python's bare NaN/Infinity/-Infinity. An integer a double cannot hold as written
+ * (Python's ints, int64 ids, ns timestamps: 2**63, 1764412345123456789) is a bigint, which stringifyJson writes back
+ * digit for digit; every other number is a number. Throws SyntaxError on anything else, JsonDepthError for nesting
+ * deeper than MAX_JSON_DEPTH.
  */
 export function parseJson(text: string): unknown {
   if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw new JsonDepthError();
@@ -160,8 +162,9 @@ export function parseJson(text: string): unknown {
 
 /** parseJson for text already known not to nest deeper than MAX_JSON_DEPTH. */
 export function parseCheckedJson(text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     // The fast path failed: only text that mentions a non-finite word can still be valid for us, and only if
     // JSON.parse stopped at one (it reads left to right, and our grammar differs from its only at those words). A
@@ -170,6 +173,76 @@ export function parseCheckedJson(text: string): unknown {
     if (/^Unexpected token '[^NI]'/.test((err as Error).message)) throw err;
     return new PermissiveParser(text).parseDocument();
   }
+  // JSON.parse rounds every number to a double: a Python peer's 1764412345123456789 was handed over, printed and
+  // republished as 1764412345123456800 without a word.
+  return roundedAnInteger(value, text) ? new PermissiveParser(text).parseDocument() : value;
+}
+
+/**
+ * True when JSON.parse rounded an integer literal of the text to the double `value` holds: some number of it is an
+ * integer beyond 2^53 that is not written in the text as JavaScript writes it (its shortest form, e.g. our clients'
+ * client_send_wall_ns and stamp_ns, which read back as written). A walk over the parsed values, not a scan of the
+ * text: a regular expression looking for long digit runs took as long as JSON.parse over a camera image's base64.
+ */
+function roundedAnInteger(value: unknown, text: string): boolean {
+  if (typeof value !== 'object' && typeof value !== 'number') return false;
+  searchFrom = 0;
+  walkedChars = 0;
+  return holdsRoundedInteger(value, text);
+}
+
+/** Where the next integer is looked for in the text: past the last one found (the walk meets values in text order). */
+let searchFrom = 0;
+/**
+ * The characters of the strings and keys walked so far: the text before the current value holds at least as many
+ * (an escape is longer in the text than in the string), so a number after a camera image's base64 is looked for
+ * after it, not through it.
+ */
+let walkedChars = 0;
+
+function holdsRoundedInteger(v: unknown, text: string): boolean {
+  if (typeof v === 'number') return Number.isInteger(v) && !Number.isSafeInteger(v) && !writtenAsJavaScriptWrites(text, String(v));
+  if (typeof v === 'string') {
+    walkedChars += v.length;
+    return false;
+  }
+  if (typeof v !== 'object' || v === null) return false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (holdsRoundedInteger(v[i], text)) return true;
+    return false;
+  }
+  for (const key in v) {
+    walkedChars += key.length;
+    if (holdsRoundedInteger((v as Record<string, unknown>)[key], text)) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether `written` stands in the text as a whole number literal: looked for past the last one found, then (an
+ * object's integer-like keys come first in the walk, not in the text) from the start.
+ */
+function writtenAsJavaScriptWrites(text: string, written: string): boolean {
+  const from = Math.max(searchFrom, walkedChars);
+  for (const start of from > 0 ? [from, 0] : [0]) {
+    for (let i = text.indexOf(written, start); i !== -1; i = text.indexOf(written, i + 1)) {
+      const end = i + written.length;
+      if (!continuesNumber(text.charCodeAt(i - 1), true) && !continuesNumber(text.charCodeAt(end), false)) {
+        searchFrom = end;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+/** A digit or a dot, a minus sign before a number, an exponent after one: the literal found is part of another. */
+function continuesNumber(c: number, before: boolean): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === 0x2e || (before ? c === 0x2d : c === 0x65 || c === 0x45);
+}
+
+function isExactAsDouble(integer: string): boolean {
+  return String(Number(integer)) === integer;
 }
 
 /** A character JSON.stringify writes escaped (or, for a surrogate, may): a quote, a backslash, a control character. */
@@ -217,7 +290,10 @@ function stringifyOnce(value: unknown, mark: boolean): string | null {
   return spliceBase64(marked || negativeZerosWritten !== zerosBefore ? unmarkRaw(text) : text, texts);
 }
 
-/** A small recursive-descent parser, used only when JSON.parse rejected text containing NaN or Infinity. */
+/**
+ * A small recursive-descent parser, used only when JSON.parse rejected text containing NaN or Infinity, or would have
+ * rounded an integer.
+ */
 class PermissiveParser {
   private pos = 0;
 
@@ -301,13 +377,13 @@ class PermissiveParser {
     return JSON.parse(this.text.slice(start, this.pos)) as string;
   }
 
-  private number(): number {
-    const m = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+  private number(): number | bigint {
+    const m = /-?(?:0|[1-9]\d*)((?:\.\d+)?(?:[eE][+-]?\d+)?)/y;
     m.lastIndex = this.pos;
     const match = m.exec(this.text);
     if (!match) this.fail('unexpected character');
     this.pos += match[0].length;
-    return Number(match[0]);
+    return match[1] === '' && match[0].length > 15 && !isExactAsDouble(match[0]) ? BigInt(match[0]) : Number(match[0]);
   }
 
   private take(word: string): boolean {

@@ -1,5 +1,5 @@
 /** The ROS envelope of PROTOCOL.md §4: what the bridge sends as `payload` and the server unpacks. */
-import type { Base64Json } from '../fastsocket';
+import { stringifyJson, type Base64Json } from '../fastsocket';
 import { decodeStrictBase64 } from './base64';
 import { EnvelopeError } from './errors';
 import { normalizeTypeName } from './message-definition';
@@ -52,6 +52,13 @@ export interface ParsedEnvelope {
   typeHash: string | null;
 }
 
+/** A wrong envelope value as an error shows it: any JSON value (a bigint too), cut short. */
+function shown(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = stringifyJson(value);
+  return text.length > 80 ? `${text.slice(0, 80)}...` : text;
+}
+
 /**
  * Checks a received payload against §4.
  * @throws EnvelopeError naming the envelope field that is wrong
@@ -60,12 +67,14 @@ export function parseEnvelope(payload: unknown): ParsedEnvelope {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new EnvelopeError('payload', 'is not a JSON object');
   const p = payload as Record<string, unknown>;
   if (typeof p.topic !== 'string' || !isValidTopicName(p.topic) || !p.topic.startsWith('/')) {
-    throw new EnvelopeError('topic', `expected an absolute ROS topic name, got ${JSON.stringify(p.topic)}`);
+    throw new EnvelopeError('topic', `expected an absolute ROS topic name, got ${shown(p.topic)}`);
   }
   const type = typeof p.type === 'string' ? normalizeTypeName(p.type) : null;
-  if (type === null) throw new EnvelopeError('type', `expected a type name like pkg/msg/Name, got ${JSON.stringify(p.type)}`);
-  if (typeof p.seq !== 'number' || !Number.isSafeInteger(p.seq) || p.seq < 0) throw new EnvelopeError('seq', `expected an integer >= 0, got ${JSON.stringify(p.seq)}`);
-  const stampNs = typeof p.stamp_ns === 'number' && Number.isFinite(p.stamp_ns) ? p.stamp_ns : null;
+  if (type === null) throw new EnvelopeError('type', `expected a type name like pkg/msg/Name, got ${shown(p.type)}`);
+  if (typeof p.seq !== 'number' || !Number.isSafeInteger(p.seq) || p.seq < 0) throw new EnvelopeError('seq', `expected an integer >= 0, got ${shown(p.seq)}`);
+  // A peer writing ns exactly (time.time_ns()) gives a bigint: a double keeps it to ~256 ns.
+  const stamp = typeof p.stamp_ns === 'bigint' ? Number(p.stamp_ns) : p.stamp_ns;
+  const stampNs = typeof stamp === 'number' && Number.isFinite(stamp) ? stamp : null;
   const heldNs = wholeOrZero(p.held_ns);
   const dropped = wholeOrZero(p.dropped);
   const qos = p.qos === undefined || p.qos === null ? null : parseQos(p.qos);

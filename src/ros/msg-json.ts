@@ -177,13 +177,14 @@ function decodeElement(lookup: DefinitionLookup, field: FieldDefinition, value: 
   }
   if (FLOATS.has(t)) {
     // NEGATIVE_ZERO: rosToJson's own -0, handed back without going through the wire (where it is -0.0, parsed as -0).
-    const n = value === NEGATIVE_ZERO ? -0 : typeof value === 'string' ? parseNonFinite(value) : value;
+    // A bigint: an integer the peer wrote with more digits than a double holds (parseJson), rounded here as rclpy would.
+    const n = value === NEGATIVE_ZERO ? -0 : typeof value === 'string' ? parseNonFinite(value) : typeof value === 'bigint' ? Number(value) : value;
     if (typeof n !== 'number') throw new MessageMappingError(path, `expected a number or "NaN"/"Infinity"/"-Infinity", got ${describe(value)}`);
     // Written as float32 it would become Infinity without a word, where an integer out of range is refused (so is it by rclpy).
     if (t === 'float32' && Number.isFinite(n) && !Number.isFinite(Math.fround(n))) throw new MessageMappingError(path, `${n} is out of range for float32`);
     return n;
   }
-  const big = typeof value === 'number' || typeof value === 'string' ? toBigInt(value) : null;
+  const big = typeof value === 'number' || typeof value === 'string' || typeof value === 'bigint' ? toBigInt(value) : null;
   if (big === null) throw new MessageMappingError(path, `expected an integer (${t}), got ${describe(value)}`);
   const [min, max] = INTEGER_RANGES[t];
   if (big < min || big > max) throw new MessageMappingError(path, `${big} is out of range for ${t}`);

@@ -159,13 +159,14 @@ describe('fastsocket CLI', function () {
       });
     }
 
-    it('prints a payload as it was received, Python-style NaN included', async () => {
+    it('prints a payload as it was received, Python-style NaN and integers beyond a double included', async () => {
       const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0');
-      const send = startCli(teardown, ['send', '--url', url, '--count', '1', '--payload', '{"v": NaN, "s": "\u00fc\u20ac"}', '--json']);
+      const payload = '{"v": NaN, "s": "\u00fc\u20ac", "stamp_ns": 1764412345123456789, "id": 18446744073709551615}';
+      const send = startCli(teardown, ['send', '--url', url, '--count', '1', '--payload', payload, '--json']);
       assert.equal(await send.exitCode(), 0);
       await serve.waitForEvent('message');
       const line = serve.stdout.find((l) => l.includes('"event":"message"'))!;
-      assert.ok(line.endsWith('"payload":{"v":NaN,"s":"\u00fc\u20ac"}}'), line);
+      assert.ok(line.endsWith('"payload":{"v":NaN,"s":"\u00fc\u20ac","stamp_ns":1764412345123456789,"id":18446744073709551615}}'), line);
     });
 
     it('takes the last value of a flag given twice, so a script can append an override to its defaults', async () => {

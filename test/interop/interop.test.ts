@@ -10,6 +10,7 @@ import {
   FastSocketClient,
   FastSocketServer,
   parseJson,
+  stringifyJson,
   type LatencyRecord,
   type MessageEvent,
   type SendResult,
@@ -34,6 +35,8 @@ const PYTHON_ONLY: ReadonlyArray<[text: string, expected: unknown]> = [
   ['-0.0', -0],
   ['{"a": NaN, "b": [Infinity, -Infinity, -0.0], "c": {"d": NaN}}', { a: NaN, b: [Infinity, -Infinity, -0], c: { d: NaN } }],
   ['[1.0, 2.50, 1E3, 1e-3]', [1, 2.5, 1000, 0.001]],
+  // Python's ints have every digit: JSON.parse rounded these (1764412345123456800) without a word.
+  ['{"stamp_ns": 1764412345123456789, "neg": -9223372036854775809, "exact": 9007199254740992}', { stamp_ns: 1764412345123456789n, neg: -9223372036854775809n, exact: 2 ** 53 }],
 ];
 
 /** Resources created by a test, released after it whatever happened (hooked into each describe below). */
@@ -90,7 +93,7 @@ function writePayloadFile(count: number): { file: string; expected: unknown[] } 
   const dir = mkdtempSync(path.join(tmpdir(), 'fastsocket-interop-'));
   teardown.push(() => rmSync(dir, { recursive: true, force: true }));
   const generated = makePayloads({ count: count - PYTHON_ONLY.length, seed: 20240611, largeStringChars: LARGE_STRING_CHARS, largeStrings: 4, nonFinite: false });
-  const lines = [...PYTHON_ONLY.map(([text]) => text), ...generated.map((p) => JSON.stringify(p))];
+  const lines = [...PYTHON_ONLY.map(([text]) => text), ...generated.map((p) => stringifyJson(p))];
   const file = path.join(dir, 'payloads.jsonl');
   writeFileSync(file, lines.join('\n') + '\n');
   return { file, expected: [...PYTHON_ONLY.map(([, value]) => value), ...generated] };

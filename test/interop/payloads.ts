@@ -40,6 +40,8 @@ export function makePayloads(opts: PayloadOptions): unknown[] {
     0, '', {}, [], null, false, true,
     ...EDGE_NUMBERS,
     EDGE_NUMBERS,
+    // Integers a double cannot hold as written (Python ints, int64 ids, ns timestamps): bigints on our side.
+    { stamp_ns: 1764412345123456789n, station_id: 2n ** 64n - 1n, ids: [9007199254740993n, -(2n ** 63n) - 1n, 2 ** 53] },
     // From JSON text, because an object literal would treat __proto__ as the prototype, not as a key.
     JSON.parse('{"__proto__":{"x":1},"constructor":1,"":"empty key","ключ 😀":"unicode key"}'),
     cpmRecord(rnd),

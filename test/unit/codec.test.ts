@@ -114,6 +114,11 @@ describe('codec', () => {
       assert.equal((now as { client_send_wall_ns?: number }).client_send_wall_ns, 1764230400000000000);
     });
 
+    it('reads wall-clock ns a peer wrote exactly (time.time_ns()), and hands a payload integer beyond a double over exact', () => {
+      const frame = decodeFrame(`{"id":"${ID}","type":"message","payload":{"station_id":18446744073709551615},"client_send_wall_ns":1764412345123456789}`);
+      assert.deepStrictEqual(frame, { type: 'message', id: ID, payload: { station_id: 18446744073709551615n }, client_send_wall_ns: 1764412345123456789 });
+    });
+
     it('accepts Python NaN, Infinity and -Infinity in a payload as the float values', () => {
       const frame = decodeFrame(`{"id": "${ID}", "type": "message", "payload": {"a": NaN, "b": [Infinity, -Infinity], "c": "NaN"}}`);
       assert.equal(frame.type, 'message');

@@ -100,6 +100,38 @@ describe('json', () => {
       }
     });
 
+    it('keeps an integer a double would round as a bigint, digit for digit through stringifyJson (Python ints, ns timestamps)', () => {
+      const v = parseJson('{"stamp_ns": 1764412345123456789, "id": [9223372036854775808, -9223372036854775809], "ok": 9007199254740991}') as Record<string, unknown>;
+      assert.deepStrictEqual(v, { stamp_ns: 1764412345123456789n, id: [9223372036854775808n, -9223372036854775809n], ok: 9007199254740991 });
+      assert.equal(stringifyJson(v), '{"stamp_ns":1764412345123456789,"id":[9223372036854775808,-9223372036854775809],"ok":9007199254740991}');
+      assert.equal(parseJson('12345678901234567891'), 12345678901234567891n);
+      assert.deepStrictEqual(parseJson('[NaN, 12345678901234567891]'), [NaN, 12345678901234567891n]);
+    });
+
+    it('keeps numbers JavaScript wrote, fractions, exponents and digits inside strings as they were', () => {
+      // JavaScript writes the shortest digits of a double: they read back as the same double.
+      assert.equal(parseJson(JSON.stringify(1764412345123456789)), 1764412345123456789);
+      assert.equal(typeof parseJson('[9007199254740992]'), 'object');
+      assert.deepStrictEqual(parseJson('[9007199254740992, 12345678901234567891.5, 1.2345678901234567e+25, 100000000000000000000]'), [
+        2 ** 53, 12345678901234567891.5, 1.2345678901234567e25, 1e20,
+      ]);
+      assert.deepStrictEqual(parseJson('{"s": "12345678901234567891", "t": "a, 12345678901234567891 b"}'), { s: '12345678901234567891', t: 'a, 12345678901234567891 b' });
+    });
+
+    it('reads every integer Python can write exactly: a number when a double holds it as written, else a bigint', () => {
+      fc.assert(
+        fc.property(fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }), fc.boolean(), (n, spaced) => {
+          const text = spaced ? `{"n": ${n}}` : `[${n}]`;
+          const parsed = parseJson(text) as Record<string, unknown> | unknown[];
+          const got = Array.isArray(parsed) ? parsed[0] : parsed.n;
+          assert.equal(BigInt(got as number | bigint), n);
+          if (n >= -(2n ** 53n - 1n) && n <= 2n ** 53n - 1n) assert.equal(typeof got, 'number');
+          assert.equal(stringifyJson(parsed), spaced ? `{"n":${n}}` : `[${n}]`);
+        }),
+        { numRuns: 2000 },
+      );
+    });
+
     it('parses everything Python json.dumps writes back to the same value', () => {
       fc.assert(
         fc.property(pythonJsonValue, (v) => {

@@ -31,6 +31,10 @@ describe('parseEnvelope', () => {
       assert.deepEqual(e.body, { kind: 'cdr', bytes: Buffer.from([0, 1, 0, 0, 9]) });
     });
 
+    it('reads a stamp a peer wrote exactly in ns (a bigint from parseJson) to the ~256 ns a double holds', () => {
+      assert.equal(parseEnvelope({ ...GOOD, stamp_ns: 1764412345123456789n }).stampNs, 1764412345123456789);
+    });
+
     it('normalises a ROS 1 type name and accepts a missing qos and stamp', () => {
       const e = parseEnvelope({ topic: '/chatter', type: 'std_msgs/String', seq: 0, msg: {} });
       assert.equal(e.type, 'std_msgs/msg/String');
@@ -47,6 +51,8 @@ describe('parseEnvelope', () => {
       ['the type is not a type name', { ...GOOD, type: 'String' }, 'type'],
       ['seq is negative', { ...GOOD, seq: -1 }, 'seq'],
       ['seq is a string', { ...GOOD, seq: '4' }, 'seq'],
+      ['seq is an integer beyond a double (a bigint)', { ...GOOD, seq: 2n ** 64n }, 'seq'],
+      ['the topic is an object holding a bigint', { ...GOOD, topic: { n: 2n ** 64n } }, 'topic'],
       ['qos.reliability is unknown', { ...GOOD, qos: { ...GOOD.qos, reliability: 'x' } }, 'qos.reliability'],
       ['qos.depth is fractional', { ...GOOD, qos: { ...GOOD.qos, depth: 1.5 } }, 'qos.depth'],
       ['cdr is not base64', { ...GOOD, msg: undefined, cdr: '!!!!' }, 'cdr'],

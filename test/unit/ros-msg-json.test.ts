@@ -81,6 +81,16 @@ describe('msg-json', () => {
       assert.equal(back.s, 'héllo\n"');
     });
 
+    it('takes a 64-bit integer another peer wrote as a plain JSON number beyond 2^53 exactly, and such a number for a float', () => {
+      const i = jsonToRos(lookup, 'std_msgs/msg/Int64', parseJson('{"data": 9223372036854775807}'));
+      assert.equal(i.data, 9223372036854775807n);
+      const u = jsonToRos(lookup, 'std_msgs/msg/UInt64', parseJson('{"data": 18446744073709551615}'));
+      assert.equal(u.data, 18446744073709551615n);
+      const f = jsonToRos(lookup, 'std_msgs/msg/Float64', parseJson('{"data": 12345678901234567891}'));
+      assert.equal(f.data, 12345678901234567891);
+      assert.throws(() => jsonToRos(lookup, 'std_msgs/msg/Int64', parseJson('{"data": 9223372036854775808}')), (e: unknown) => e instanceof MessageMappingError && /out of range for int64/.test(e.message));
+    });
+
     it('round-trips any int64 and uint64 value exactly', () => {
       fc.assert(
         fc.property(fc.bigInt(-(2n ** 63n), 2n ** 63n - 1n), fc.bigInt(0n, 2n ** 64n - 1n), (i, u) => {
