@@ -47,13 +47,110 @@ export function cdrJsonSupports(lookup: DefinitionLookup, type: string, wstringU
  * @throws MessageMappingError (field `msg`) when the bytes are not a CDR message of that type
  */
 export function cdrToJson(lookup: DefinitionLookup, type: string, bytes: Buffer, wstringUnitBytes?: WstringUnitBytes): { [key: string]: JsonValue } {
-  if (bytes.length < HEADER_BYTES || bytes[0] !== 0 || bytes[1] > 1) throw new MessageMappingError('msg', 'not a CDR message (bad encapsulation header)');
+  checkHeader(bytes);
   const reader = new CdrReader(bytes, bytes[1] === 1, wstringUnitBytes);
   try {
     return reader.message(lookup, lookup(type));
   } catch (err) {
     if (err instanceof RangeError) throw new MessageMappingError('msg', `serialized ${type} ends early (${bytes.length} bytes)`);
     throw err;
+  }
+}
+
+/**
+ * Checks that `bytes` hold a whole CDR message of `type` (every count within the bytes, strings NUL-terminated,
+ * bounds kept) without decoding it: the server publishes a sender's raw bytes, and Cyclone DDS sends fewer than 4
+ * as a malformed packet that its reliable readers refuse and ask for again until newer messages push it out of the
+ * writer's history, holding back the topic's other senders; a subscriber cannot take a cut-off one. The walk costs
+ * one step per field, not per byte of a primitive array. Past a wstring whose width is not known, nothing is checked.
+ * @throws MessageMappingError (field `msg`) saying what is wrong
+ */
+export function checkCdr(lookup: DefinitionLookup, type: string, bytes: Buffer, wstringUnitBytes?: WstringUnitBytes): void {
+  checkHeader(bytes);
+  const checker = new CdrChecker(bytes, bytes[1] === 1, wstringUnitBytes);
+  try {
+    checker.message(lookup, lookup(type));
+  } catch (err) {
+    if (err === UNKNOWN_WIDTH) return;
+    if (err instanceof RangeError) throw new MessageMappingError('msg', `serialized ${type} ends early (${bytes.length} bytes)`);
+    throw err;
+  }
+}
+
+function checkHeader(bytes: Buffer): void {
+  if (bytes.length < HEADER_BYTES || bytes[0] !== 0 || bytes[1] > 1) throw new MessageMappingError('msg', 'not a CDR message (bad encapsulation header)');
+}
+
+const PRIMITIVE_BYTES: Readonly<Record<string, number>> = {
+  bool: 1, byte: 1, char: 1, int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, float32: 4, int64: 8, uint64: 8, float64: 8,
+};
+const UNKNOWN_WIDTH = Symbol('wstring of unknown width');
+
+/** CdrReader's walk without the values: positions, counts and bounds only. */
+class CdrChecker {
+  private pos = HEADER_BYTES;
+
+  constructor(
+    private readonly buf: Buffer,
+    private readonly le: boolean,
+    private readonly wstringUnitBytes: WstringUnitBytes,
+  ) {}
+
+  message(lookup: DefinitionLookup, def: MessageDefinition): void {
+    if (def.fields.length === 0) this.skip(1);
+    for (const field of def.fields) this.field(lookup, field);
+  }
+
+  private field(lookup: DefinitionLookup, field: FieldDefinition): void {
+    if (field.array === 'none') return this.element(lookup, field);
+    const count = field.array === 'fixed' ? (field.size as number) : this.uint32();
+    if (field.array === 'bounded' && count > (field.size as number)) throw new MessageMappingError(`msg.${field.name}`, `${count} elements in a sequence of at most ${field.size}`);
+    // Every element takes a byte at least: a count beyond the bytes left is cut off, however the elements look.
+    if (count > this.buf.length - this.pos) throw new RangeError('count past the end');
+    const size = field.primitive ? PRIMITIVE_BYTES[field.type] : undefined;
+    if (size !== undefined) {
+      // Elements of one size stay aligned once the first is.
+      if (count > 0) this.align(size);
+      return this.skip(count * size);
+    }
+    for (let i = 0; i < count; i++) this.element(lookup, field);
+  }
+
+  private element(lookup: DefinitionLookup, field: FieldDefinition): void {
+    if (!field.primitive) return this.message(lookup, lookup(field.type));
+    if (field.type === 'string') {
+      const length = this.uint32();
+      if (length === 0) throw new RangeError('string without its NUL');
+      this.skip(length);
+      if (this.buf[this.pos - 1] !== 0) throw new MessageMappingError(`msg.${field.name}`, 'string without its terminating NUL');
+      if (field.stringBound !== undefined && length - 1 > field.stringBound) throw new MessageMappingError(`msg.${field.name}`, `string of ${length - 1} bytes, at most ${field.stringBound}`);
+      return;
+    }
+    if (field.type === 'wstring') {
+      if (this.wstringUnitBytes === undefined) throw UNKNOWN_WIDTH;
+      const units = this.uint32();
+      return this.skip(units * this.wstringUnitBytes);
+    }
+    const size = PRIMITIVE_BYTES[field.type];
+    if (size === undefined) throw new MessageMappingError('msg', `${field.type} is not decoded from CDR here`);
+    this.align(size);
+    this.skip(size);
+  }
+
+  private uint32(): number {
+    this.align(4);
+    this.skip(4);
+    return this.le ? this.buf.readUInt32LE(this.pos - 4) : this.buf.readUInt32BE(this.pos - 4);
+  }
+
+  private skip(n: number): void {
+    if (this.pos + n > this.buf.length) throw new RangeError('past the end');
+    this.pos += n;
+  }
+
+  private align(n: number): void {
+    const misalignment = (this.pos - HEADER_BYTES) % n;
+    if (misalignment !== 0) this.pos += n - misalignment;
   }
 }
 
@@ -69,7 +166,7 @@ class CdrReader {
   message(lookup: DefinitionLookup, def: MessageDefinition): { [key: string]: JsonValue } {
     const out: { [key: string]: JsonValue } = {};
     // rosidl gives an empty message one uint8 member so that it has a size; rclnodejs does not list it.
-    if (def.fields.length === 0) this.pos += 1;
+    if (def.fields.length === 0) this.take(1);
     for (const field of def.fields) out[field.name] = this.field(lookup, field);
     return out;
   }
@@ -77,6 +174,8 @@ class CdrReader {
   private field(lookup: DefinitionLookup, field: FieldDefinition): JsonValue {
     if (field.array === 'none') return this.element(lookup, field);
     const count = field.array === 'fixed' ? (field.size as number) : this.uint32();
+    // Every element takes a byte at least, and an array of 30 million is 240 MB before its first element is read.
+    if (count > this.buf.length - this.pos) throw new RangeError('count past the end');
     if (field.primitive && BYTE_ARRAY_TYPES.has(field.type)) {
       const end = this.pos + count;
       if (end > this.buf.length) throw new RangeError('past the end');

@@ -4,7 +4,7 @@
  */
 import type { LatencyRecord, LatencySummary, MessageEvent, PeerInfo, ServerEvents, ServerStats } from '../fastsocket';
 import { clocksApartNs, LatencyRecorder, LatencyStats, latencySource, logSafe, wallNs } from '../fastsocket';
-import { cdrJsonSupports, rosToCdr } from './cdr-json';
+import { cdrJsonSupports, checkCdr, rosToCdr } from './cdr-json';
 import { parseEnvelope, ParsedEnvelope } from './envelope';
 import type { DefinitionLookup } from './message-definition';
 import { EnvelopeError, MessageMappingError, RosError, UnknownTypeError } from './errors';
@@ -238,19 +238,21 @@ export class ServerNode {
     tracker.observe(env.seq, m.resent, env.dropped);
     this.rememberId(m.id, topic, env.heldNs);
     let message: unknown;
-    if (env.body.kind === 'cdr') {
-      message = env.body.bytes;
-    } else {
-      try {
+    try {
+      if (env.body.kind === 'cdr') {
+        // The bytes go out as they came: cut off or empty, they would hold back the topic's other senders (checkCdr).
+        if (this.node.rawIsCdr === true) checkCdr(this.lookup, env.type, env.body.bytes, this.node.cdrWstringUnitBytes);
+        message = env.body.bytes;
+      } else {
         const plain = jsonToRos(this.lookup, env.type, env.body.msg);
         message = state.encodeCdr ? rosToCdr(this.lookup, env.type, plain, this.node.cdrWstringUnitBytes) : plain;
-      } catch (err) {
-        const reason: DropReason = err instanceof UnknownTypeError ? 'unknown_type' : 'bad_message';
-        // A MessageMappingError's message already names its field.
-        const where = err instanceof MessageMappingError || err instanceof UnknownTypeError ? '' : 'field ?: ';
-        this.drop(reason, state, `dropped a message for ${topic} (${env.type}), ${where}${(err as Error).message}`);
-        return;
       }
+    } catch (err) {
+      const reason: DropReason = err instanceof UnknownTypeError ? 'unknown_type' : 'bad_message';
+      // A MessageMappingError's message already names its field.
+      const where = err instanceof MessageMappingError || err instanceof UnknownTypeError ? '' : 'field ?: ';
+      this.drop(reason, state, `dropped a message for ${topic} (${env.type}), ${where}${(err as Error).message}`);
+      return;
     }
     try {
       state.publisher.publish(message);

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { cdrJsonSupports, cdrToJson, rosToCdr } from '../../src/ros/cdr-json';
+import { cdrJsonSupports, cdrToJson, checkCdr, rosToCdr } from '../../src/ros/cdr-json';
 import { jsonToRos, rosToJson } from '../../src/ros/msg-json';
 import { MessageMappingError } from '../../src/ros/errors';
 import { parseJson, stringifyJson } from '../../src/fastsocket/json';
@@ -10,6 +10,8 @@ const graph = new MemoryRosGraph({
   ...MSG_SOURCES,
   'fastsocket_test/msg/HeaderThenDouble': 'std_msgs/Header header\nfloat64 x',
   'fastsocket_test/msg/Nothing': '',
+  'fastsocket_test/msg/Nothings': 'fastsocket_test/Nothing[] items',
+  'fastsocket_test/msg/Bounded': 'int32[<=2] few\nstring<=3 short',
   'fastsocket_test/msg/Wide': 'wstring w\nwstring<=10 wb\nwstring[] wl\nstring s\nint64 big',
 });
 const lookup = (t: string) => graph.lookup(t);
@@ -63,6 +65,50 @@ describe('cdr-json', () => {
       assert.throws(() => cdrToJson(lookup, 'std_msgs/msg/Float64', Buffer.from([0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])), (e: unknown) => e instanceof MessageMappingError && e.field === 'msg');
       assert.throws(() => cdrToJson(lookup, 'std_msgs/msg/Float64', Buffer.from([0, 1])), (e: unknown) => e instanceof MessageMappingError && e.field === 'msg');
     });
+
+    it('refuses a sequence count beyond the bytes left, also of empty messages, rather than reading past the end', () => {
+      // 1,000,000 empty messages in 5 bytes: each took one byte unchecked, giving a million {} past the end.
+      const bytes = Buffer.from([0, 1, 0, 0, 0x40, 0x42, 0x0f, 0x00, 0]);
+      assert.throws(() => cdrToJson(lookup, 'fastsocket_test/msg/Nothings', bytes), (e: unknown) => e instanceof MessageMappingError && e.field === 'msg');
+    });
+  });
+
+  describe('#checkCdr', () => {
+    const chatter = (data: string): Buffer => rosToCdr(lookup, 'std_msgs/msg/String', { data });
+    const refused = (type: string, bytes: Buffer): void => {
+      assert.throws(() => checkCdr(lookup, type, bytes), (e: unknown) => e instanceof MessageMappingError && e.field.startsWith('msg'), `${bytes.toString('hex')} refused`);
+    };
+
+    it('accepts whole messages of the type in either byte order, nested ones and arrays of every kind included', () => {
+      checkCdr(lookup, 'std_msgs/msg/String', chatter('hello'));
+      for (const le of [true, false]) checkCdr(lookup, 'fastsocket_test/msg/HeaderThenDouble', headerThenDouble(le));
+      const plain = jsonToRos(lookup, 'std_msgs/msg/Float64MultiArray', { layout: { dim: [{ label: 'x', size: 2, stride: 1 }], data_offset: 0 }, data: [0.5, 1.5] });
+      checkCdr(lookup, 'std_msgs/msg/Float64MultiArray', rosToCdr(lookup, 'std_msgs/msg/Float64MultiArray', plain));
+      checkCdr(lookup, 'fastsocket_test/msg/Nothings', Buffer.from([0, 1, 0, 0, 2, 0, 0, 0, 0, 0]));
+    });
+
+    it('refuses bytes that are empty, shorter than the header, of another encapsulation, cut off, or whose counts run past the end', () => {
+      const whole = chatter('hello');
+      for (const bytes of [Buffer.alloc(0), Buffer.from([0]), Buffer.from([0, 1, 0, 0]), Buffer.from([7, 9, 0, 0, 2, 0, 0, 0, 0x41, 0]), whole.subarray(0, whole.length - 1)]) {
+        refused('std_msgs/msg/String', bytes);
+      }
+      refused('std_msgs/msg/String', Buffer.from([0, 1, 0, 0, 0xf0, 0xff, 0xff, 0xff, 0x41, 0]));
+      refused('std_msgs/msg/Float64MultiArray', Buffer.from([0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x0f]));
+      refused('fastsocket_test/msg/Nothings', Buffer.from([0, 1, 0, 0, 0x40, 0x42, 0x0f, 0x00, 0]));
+    });
+
+    it('refuses a string without its terminating NUL, and counts beyond a bound of the type', () => {
+      refused('std_msgs/msg/String', Buffer.from([0, 1, 0, 0, 2, 0, 0, 0, 0x41, 0x42]));
+      checkCdr(lookup, 'fastsocket_test/msg/Bounded', Buffer.from([0, 1, 0, 0, 1, 0, 0, 0, 7, 0, 0, 0, 4, 0, 0, 0, 0x61, 0x62, 0x63, 0]));
+      refused('fastsocket_test/msg/Bounded', Buffer.from([0, 1, 0, 0, 3, 0, 0, 0, 7, 0, 0, 0, 7, 0, 0, 0, 7, 0, 0, 0, 1, 0, 0, 0, 0]));
+      refused('fastsocket_test/msg/Bounded', Buffer.from([0, 1, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0x61, 0x62, 0x63, 0x64, 0]));
+    });
+
+    it('checks a type with a wstring up to that field when the wstring width is not known', () => {
+      const cyclone = Buffer.from('00010000 04000000 61000000'.replace(/ /g, ''), 'hex');
+      checkCdr(lookup, 'fastsocket_test/msg/Wide', cyclone);
+      refused('fastsocket_test/msg/Wide', Buffer.from([0, 1, 0]));
+    });
   });
 
   describe('#rosToCdr', () => {
@@ -75,7 +121,9 @@ describe('cdr-json', () => {
             for (const [type, data] of [['std_msgs/msg/Int64MultiArray', ints], ['std_msgs/msg/Float64MultiArray', doubles], ['std_msgs/msg/UInt8MultiArray', bytes]] as const) {
               // Over the wire, as the server gets it: in memory rosToJson writes a -0.0 as a marker only stringifyJson reads.
               const plain = jsonToRos(lookup, type, parseJson(stringifyJson(rosToJson(lookup, type, { layout: { dim: dims, data_offset: 3 }, data }))));
-              assert.deepEqual(cdrToJson(lookup, type, rosToCdr(lookup, type, plain)), rosToJson(lookup, type, plain));
+              const bytes = rosToCdr(lookup, type, plain);
+              assert.deepEqual(cdrToJson(lookup, type, bytes), rosToJson(lookup, type, plain));
+              checkCdr(lookup, type, bytes);
             }
           },
         ),

@@ -9,6 +9,7 @@ import { Bridge } from '../../src/ros/bridge';
 import { readBridgeConfig } from '../../src/ros/bridge-config';
 import type { ParamValue } from '../../src/ros/port';
 import { qos } from '../../src/ros/qos';
+import { rosToCdr } from '../../src/ros/cdr-json';
 import type { DiagnosticStatusMsg } from '../../src/ros/ros-messages';
 import { readServerConfig } from '../../src/ros/server-config';
 import { ServerNode } from '../../src/ros/server-node';
@@ -181,6 +182,24 @@ describe('ServerNode', () => {
       const bytes = graph.serialize({ data: 'raw' });
       srv.handleMessage(message({ topic: '/chatter', type: 'std_msgs/msg/String', seq: 0, cdr: bytes.toString('base64') }));
       assert.deepEqual(graph.messagesOn('/chatter'), [bytes]);
+    });
+
+    it('drops raw bytes that are not a whole CDR message of their type, counted as bad messages and logged once, and publishes whole ones', () => {
+      // Fewer than 4 bytes went out from Cyclone DDS as a malformed packet that held back the topic's other senders for 5 s.
+      const graph = new MemoryRosGraph();
+      const node = Object.assign(graph.createNode('fastsocket_server', {}), { rawIsCdr: true });
+      const srv = new ServerNode(node, readServerConfig(node));
+      srv.start();
+      const cdr = (bytes: Buffer, seq: number) => message({ topic: '/chatter', type: 'std_msgs/msg/String', seq, cdr: bytes.toString('base64') });
+      const whole = rosToCdr((t) => graph.lookup(t), 'std_msgs/msg/String', { data: 'whole' });
+      const bad = [Buffer.alloc(0), Buffer.from([0]), whole.subarray(0, whole.length - 2), Buffer.from([0, 1, 0, 0, 0xf0, 0xff, 0xff, 0xff, 0x41, 0])];
+      bad.forEach((bytes, i) => srv.handleMessage(cdr(bytes, i)));
+      srv.handleMessage(cdr(whole, bad.length));
+      assert.deepEqual(graph.messagesOn('/chatter'), [whole]);
+      assert.equal(srv.dropCounts().bad_message, bad.length);
+      const lines = node.logged('warn', /dropped a message for \/chatter/);
+      assert.equal(lines.length, 1, 'one line, not one per message');
+      assert.match(lines[0].message, /std_msgs\/msg\/String.*field msg: not a CDR message/);
     });
 
     it('drops CDR bytes whose type hash differs from its own definition\'s, logged once and counted, and publishes matching ones', () => {
