@@ -18,6 +18,7 @@ export { fileSystemErrorText } from './fs-util';
 export { closest, DEFAULT_CLIENT_LIMITS, DEFAULT_SERVER_LIMITS, MAX_TIMER_MS, OUTBOX_POLICIES, validateClientLimits } from './options';
 export type { ClientLimits, OutboxPolicy, ServerLimits } from './options';
 export { logSafe, silentLogger } from './logger';
+export { WarnBudget } from './warn-budget';
 export type { Logger } from './logger';
 export { monotonicNs, wallNs } from './clock';
 export type { MonotonicClock } from './clock';

@@ -27,12 +27,22 @@ export class WarnBudget {
 
   /** Logs `message` as a warning while the budget lasts, else at debug; the next warning says how many went to debug. */
   warn(logger: Logger, message: string): void {
+    this.log(logger, 'warn', message);
+  }
+
+  /** As warn, at the info level: the lines a peer writes by connecting at all, which it can do in a loop. */
+  info(logger: Logger, message: string): void {
+    this.log(logger, 'info', message);
+  }
+
+  private log(logger: Logger, level: 'info' | 'warn', message: string): void {
     if (!this.take()) {
       logger.debug(message);
       return;
     }
     const demoted = this.takeDemoted();
-    logger.warn(demoted > 0 ? `${message} (${demoted} warnings like it before this one went to the debug level)` : message);
+    const kind = level === 'warn' ? 'warnings' : 'lines';
+    logger[level](demoted > 0 ? `${message} (${demoted} ${kind} like it before this one went to the debug level)` : message);
   }
 
   /** Whether one more warning fits in this window, here and in the shared budget; a line that does not is counted. */

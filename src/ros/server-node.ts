@@ -3,7 +3,7 @@
  * duplicates and reordering from `seq`, and publishes the latency of every message as standard ROS messages.
  */
 import type { LatencyRecord, LatencySummary, MessageEvent, PeerInfo, ServerEvents, ServerStats } from '../fastsocket';
-import { clocksApartNs, LatencyRecorder, LatencyStats, latencySource, logSafe, wallNs } from '../fastsocket';
+import { clocksApartNs, LatencyRecorder, LatencyStats, latencySource, logSafe, wallNs, WarnBudget } from '../fastsocket';
 import { cdrJsonSupports, checkCdr, rosToCdr } from './cdr-json';
 import { parseEnvelope, ParsedEnvelope } from './envelope';
 import type { DefinitionLookup } from './message-definition';
@@ -87,12 +87,20 @@ interface TopicState {
  */
 const MAX_SENDERS_PER_TOPIC = 256;
 
+/**
+ * Info lines about peers connecting, saying hello and leaving, per 10 s; the rest go to the debug level. A peer is
+ * logged when it connects, before its hello, so one connecting and closing in a loop (a token does not stop that)
+ * wrote two lines per connection: 6,700 a second in the log and on /rosout.
+ */
+const CONNECTION_LINES_PER_WINDOW = 60;
+
 /** Topics whose refusal was logged, remembered so each is logged once; the oldest is forgotten past this. */
 const MAX_REFUSED_KEYS = 10_000;
 
 export class ServerNode {
   private readonly wallNs: () => number;
   private readonly throttle: LogThrottle;
+  private readonly connectionLines = new WarnBudget(CONNECTION_LINES_PER_WINDOW);
   private readonly topics = new Map<string, TopicState>();
   /** ~/latency/<topic> publishers, shared by senders whose topics differ only in the prefix; null: ROS refused the name. */
   private readonly latencyPublishers = new Map<string, RosPublisher | null>();
@@ -540,7 +548,7 @@ export class ServerNode {
 
   private onConnection(p: PeerInfo): void {
     this.peers.set(p.peer, p.client_id);
-    this.node.logger.info(`peer ${p.peer} connected`);
+    this.connectionLines.info(this.node.logger, `peer ${p.peer} connected`);
   }
 
   /**
@@ -550,7 +558,7 @@ export class ServerNode {
   private onHello(p: PeerInfo): void {
     const others = [...this.peers].filter(([peer, id]) => id !== null && id === p.client_id && peer !== p.peer).map(([peer]) => peer);
     // The connection was logged by address, before its hello; which vehicle it is matters to whoever reads the log.
-    if (p.client_id !== null && this.peers.get(p.peer) !== p.client_id) this.node.logger.info(`peer ${p.peer} is client_id ${logSafe(p.client_id)}`);
+    if (p.client_id !== null && this.peers.get(p.peer) !== p.client_id) this.connectionLines.info(this.node.logger, `peer ${p.peer} is client_id ${logSafe(p.client_id)}`);
     this.peers.set(p.peer, p.client_id);
     if (others.length === 0) return;
     this.throttle.warn(
@@ -564,7 +572,7 @@ export class ServerNode {
   private onDisconnect(p: PeerInfo): void {
     this.peers.delete(p.peer);
     this.mayReclaim = true;
-    this.node.logger.info(`peer ${p.client_id === null ? p.peer : logSafe(p.client_id)} disconnected`);
+    this.connectionLines.info(this.node.logger, `peer ${p.client_id === null ? p.peer : logSafe(p.client_id)} disconnected`);
   }
 }
 

@@ -672,6 +672,20 @@ describe('ServerNode#attach', () => {
     assert.equal(node.logged('warn', /client_id/).length, 1);
   });
 
+  it('logs a peer that connects and closes in a loop in a bounded number of info lines, the rest at debug', () => {
+    // Logged before its hello, such a peer needs no token: two info lines a connection were 6,700 a second.
+    const { node, srv } = server();
+    const link = new EventEmitter();
+    srv.attach(Object.assign(link, { stats: () => ({}) }) as unknown as Parameters<ServerNode['attach']>[0]);
+    for (let i = 0; i < 5000; i++) {
+      link.emit('connection', { peer: `10.0.0.9:${i}`, client_id: null });
+      link.emit('disconnect', { peer: `10.0.0.9:${i}`, client_id: null });
+    }
+    const info = node.logged('info', /^peer 10\.0\.0\.9:/).length;
+    assert.ok(info > 0 && info <= 100, `${info} info lines for 10,000 events`);
+    assert.equal(info + node.logged('debug', /^peer 10\.0\.0\.9:/).length, 10_000, 'every line still at debug');
+  });
+
   it('logs which client_id each connection is, once per connection however often it says hello', () => {
     const { node, srv } = server();
     const link = attachLink(srv);
