@@ -42,7 +42,7 @@ export interface ServerNodeOptions {
 const OUTPUT_QOS: QosProfile = qos('reliable', 'volatile', 10);
 const MAX_CLOCK_SYNC_SENDERS = 64;
 
-export type DropReason = 'bad_envelope' | 'unknown_type' | 'bad_message' | 'type_conflict' | 'type_mismatch' | 'publish_failed' | 'topic_limit';
+export type DropReason = 'bad_envelope' | 'own_topic' | 'unknown_type' | 'bad_message' | 'type_conflict' | 'type_mismatch' | 'publish_failed' | 'topic_limit';
 
 interface TopicState {
   /** Republished name. */
@@ -116,7 +116,7 @@ export class ServerNode {
   private recorder: LatencyRecorder | null = null;
   private ageRecords = 0;
   private windowStartNs: number;
-  private readonly drops: Record<DropReason, number> = { bad_envelope: 0, unknown_type: 0, bad_message: 0, type_conflict: 0, type_mismatch: 0, publish_failed: 0, topic_limit: 0 };
+  private readonly drops: Record<DropReason, number> = { bad_envelope: 0, own_topic: 0, unknown_type: 0, bad_message: 0, type_conflict: 0, type_mismatch: 0, publish_failed: 0, topic_limit: 0 };
   private readonly peers = new Map<string, string | null>();
   /** `reason:for <topic>` (or what else refuse() was told the refusal is about) of refusals already logged. */
   private readonly refused = new Set<string>();
@@ -134,6 +134,8 @@ export class ServerNode {
   private state: 'idle' | 'running' | 'closed' = 'idle';
   /** Message definitions from the node, made once rather than per received message. */
   private readonly lookup: DefinitionLookup;
+  /** ~/latency (and ~/latency/<topic> below it), ~/age, ~/latency_stats, resolved. */
+  private readonly ownOutputs: { latency: string; others: readonly string[] };
 
   constructor(
     readonly node: RosNode,
@@ -143,6 +145,7 @@ export class ServerNode {
     this.wallNs = options.wallNs ?? wallNs;
     this.lookup = (t) => node.messageDefinition(t);
     this.maxPendingIds = options.maxPendingIds ?? 100_000;
+    this.ownOutputs = { latency: node.resolveTopicName('~/latency'), others: ['~/age', '~/latency_stats'].map((t) => node.resolveTopicName(t)) };
     this.throttle = new LogThrottle(node.logger);
     this.lastWindow = this.stats.window();
     this.lastAgeWindow = this.ageStats.window();
@@ -192,6 +195,11 @@ export class ServerNode {
     }
     const sender = senderKey(m);
     const topic = this.republishedName(env.topic, m.client_id);
+    if (this.isOwnOutput(topic)) {
+      // Another publisher there would mix a sender's numbers into the latency this server measures, for every reader.
+      this.refuse('own_topic', null, topic, `dropped a message for ${topic} from ${sender}: it is an output of this server, which publishes the latency it measures there; forward it under a topic_prefix`);
+      return;
+    }
     if (env.body.kind === 'cdr' && env.typeHash !== null) {
       // Bytes laid out by another definition of the type would be published as if they were ours, misread by every
       // subscriber without an error. Without a hash on either side (another bridge, an older ROS) there is no check.
@@ -440,6 +448,11 @@ export class ServerNode {
     this.clockSync.set(sender, c);
     // Most recently heard last; one status per sender must not grow /diagnostics without bound.
     if (this.clockSync.size > MAX_CLOCK_SYNC_SENDERS) this.clockSync.delete(this.clockSync.keys().next().value as string);
+  }
+
+  private isOwnOutput(topic: string): boolean {
+    const { latency, others } = this.ownOutputs;
+    return topic === latency || topic.startsWith(`${latency}/`) || others.includes(topic);
   }
 
   private republishedName(topic: string, clientId: string | null): string {

@@ -184,6 +184,18 @@ describe('ServerNode', () => {
       assert.deepEqual(graph.messagesOn('/chatter'), [bytes]);
     });
 
+    it('drops messages for its own outputs (~/latency, ~/latency/<topic>, ~/age, ~/latency_stats), logged once per topic, and republishes its neighbours', () => {
+      // A sender's Float64 99999 on /fastsocket_server/latency came out beside the measured latencies.
+      const { graph, node, srv } = server();
+      const own = ['/fastsocket_server/latency', '/fastsocket_server/latency/chatter', '/fastsocket_server/age', '/fastsocket_server/latency_stats'];
+      for (const topic of [...own, ...own]) srv.handleMessage(message({ topic, type: 'std_msgs/msg/Float64', seq: 0, msg: { data: 99999 } }));
+      assert.equal(srv.dropCounts().own_topic, 8);
+      for (const topic of own) assert.deepEqual(graph.messagesOn(topic), [], topic);
+      assert.equal(node.logged('warn', /output of this server/).length, 4);
+      srv.handleMessage(message({ topic: '/fastsocket_server/chatter', type: 'std_msgs/msg/Float64', seq: 0, msg: { data: 1 } }));
+      assert.equal(graph.messagesOn('/fastsocket_server/chatter').length, 1);
+    });
+
     it('drops raw bytes that are not a whole CDR message of their type, counted as bad messages and logged once, and publishes whole ones', () => {
       // Fewer than 4 bytes went out from Cyclone DDS as a malformed packet that held back the topic's other senders for 5 s.
       const graph = new MemoryRosGraph();
@@ -394,7 +406,7 @@ describe('ServerNode', () => {
       assert.equal(graph.messagesOn(topic).length, 3);
       assert.equal(node.logged('warn', /no ~\/latency\/a_topic_name_of_thirty_five_chars .*still in ~\/latency and \/diagnostics/).length, 1);
       assert.equal(graph.publishers.filter((p) => p.topic === topic).length, 1);
-      assert.deepEqual(srv.dropCounts(), { bad_envelope: 0, unknown_type: 0, bad_message: 0, type_conflict: 0, type_mismatch: 0, publish_failed: 0, topic_limit: 0 });
+      assert.deepEqual(srv.dropCounts(), { bad_envelope: 0, own_topic: 0, unknown_type: 0, bad_message: 0, type_conflict: 0, type_mismatch: 0, publish_failed: 0, topic_limit: 0 });
     });
 
     it('publishes a window of statistics on ~/latency_stats and leaves resends out of it', () => {
