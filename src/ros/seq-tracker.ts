@@ -1,7 +1,8 @@
 /**
  * Loss, duplicates and reordering of one sender's topic from the envelope's `seq` (PROTOCOL.md §4: per topic,
  * from 0 for each bridge run). A gap counts as lost until the missing seq turns up late (then it counts as
- * reordered instead); seqs further than `window` behind the newest are no longer tracked. The envelope's `dropped`
+ * reordered instead); seqs further than `window` behind the newest, or older than the newest `maxGaps` gaps, are no
+ * longer tracked. The envelope's `dropped`
  * (our extension: how many seqs of this run the bridge gave up on itself) takes those out of the lost ones.
  */
 
@@ -39,8 +40,17 @@ export class SeqTracker {
   private droppedInRun = 0;
   /** Seqs skipped and not (yet) received, the sender's own drops included. */
   private gaps = 0;
+  /**
+   * Seqs below this are no longer tracked either: past `maxGaps` gaps the oldest is forgotten. A sender skipping every
+   * other seq kept 2,048 ranges (155 KB) per sender and topic, and a server keeps 256 senders of each of 1,000 topics.
+   */
+  private floor = 0;
 
-  constructor(private readonly window = 4096) {}
+  /** @param maxGaps gaps (missing ranges) within the window remembered at most; the oldest is forgotten past it */
+  constructor(
+    private readonly window = 4096,
+    private readonly maxGaps = 256,
+  ) {}
 
   /**
    * `resent`: the message came marked resent (PROTOCOL.md §4), so a seq 0 it carries may be a copy of the one seen;
@@ -71,6 +81,7 @@ export class SeqTracker {
     if (seq === 0 && (this.highest > 0 || !resent)) {
       this.highest = 0;
       this.missing = [];
+      this.floor = 0;
       this.counts.restarts++;
       return 'restart';
     }
@@ -79,6 +90,7 @@ export class SeqTracker {
       this.gaps += gap;
       const from = Math.max(this.highest + 1, seq - this.window);
       if (from < seq) this.missing.push([from, seq]);
+      if (this.missing.length > this.maxGaps) this.floor = (this.missing.shift() as [number, number])[1];
       this.highest = seq;
       this.forgetOlderThan(seq - this.window);
       return gap > 0 ? 'gap' : 'in_order';
@@ -88,7 +100,7 @@ export class SeqTracker {
       this.counts.reordered++;
       return 'reordered';
     }
-    if (seq < this.highest - this.window) {
+    if (seq < this.highest - this.window || seq < this.floor) {
       this.counts.late++;
       return 'late';
     }
