@@ -94,6 +94,13 @@ const MAX_SENDERS_PER_TOPIC = 256;
  */
 const CONNECTION_LINES_PER_WINDOW = 60;
 
+/**
+ * Warnings about dropped messages per 10 s, the rest at debug. Each is logged once per topic (or per 5 s), but a
+ * sender picks the topics: ever new names of an unknown type, or too long for ROS, were a warning per message, 7,000 a
+ * second.
+ */
+const DROP_WARNINGS_PER_WINDOW = 100;
+
 /** Topics whose refusal was logged, remembered so each is logged once; the oldest is forgotten past this. */
 const MAX_REFUSED_KEYS = 10_000;
 
@@ -101,6 +108,8 @@ export class ServerNode {
   private readonly wallNs: () => number;
   private readonly throttle: LogThrottle;
   private readonly connectionLines = new WarnBudget(CONNECTION_LINES_PER_WINDOW);
+  /** Every warning about what a sender sent, once-per-topic ones included: a sender names topics without end. */
+  private readonly dropLines = new WarnBudget(DROP_WARNINGS_PER_WINDOW);
   private readonly topics = new Map<string, TopicState>();
   /** ~/latency/<topic> publishers, shared by senders whose topics differ only in the prefix; null: ROS refused the name. */
   private readonly latencyPublishers = new Map<string, RosPublisher | null>();
@@ -146,7 +155,10 @@ export class ServerNode {
     this.lookup = (t) => node.messageDefinition(t);
     this.maxPendingIds = options.maxPendingIds ?? 100_000;
     this.ownOutputs = { latency: node.resolveTopicName('~/latency'), others: ['~/age', '~/latency_stats'].map((t) => node.resolveTopicName(t)) };
-    this.throttle = new LogThrottle(node.logger);
+    const logger = node.logger;
+    this.throttle = new LogThrottle({
+      debug: (m) => logger.debug(m), info: (m) => logger.info(m), warn: (m) => this.dropLines.warn(logger, m), error: (m) => logger.error(m),
+    });
     this.lastWindow = this.stats.window();
     this.lastAgeWindow = this.ageStats.window();
     this.windowStartNs = this.wallNs();
@@ -500,7 +512,7 @@ export class ServerNode {
     try {
       return this.node.createPublisher(FLOAT64, name, OUTPUT_QOS);
     } catch (err) {
-      this.node.logger.warn(`no ${name} for ${topic}: ${(err as Error).message}; its latency is still in ~/latency and /diagnostics`);
+      this.dropLines.warn(this.node.logger, `no ${name} for ${topic}: ${(err as Error).message}; its latency is still in ~/latency and /diagnostics`);
       return null;
     }
   }
@@ -556,7 +568,7 @@ export class ServerNode {
     // Bounded like the topics: what a client can name, it can name without end.
     if (this.refused.size >= MAX_REFUSED_KEYS) this.refused.delete(this.refused.values().next().value as string);
     this.refused.add(key);
-    this.node.logger.warn(`${message}; further messages ${which} are dropped without a log line (counted in /diagnostics)`);
+    this.dropLines.warn(this.node.logger, `${message}; further messages ${which} are dropped without a log line (counted in /diagnostics)`);
   }
 
   private onConnection(p: PeerInfo): void {

@@ -184,6 +184,19 @@ describe('ServerNode', () => {
       assert.deepEqual(graph.messagesOn('/chatter'), [bytes]);
     });
 
+    it('logs a sender naming ever new topics of an unknown type, or too long for ROS, in a bounded number of warnings, the rest at debug', () => {
+      // Logged once per topic, and the sender picks the topics: a warning per message, 7,000 a second.
+      const { node, srv } = server();
+      for (let i = 0; i < 3000; i++) {
+        srv.handleMessage(message({ topic: `/u${i}`, type: 'nope_msgs/msg/Nope', seq: 0, msg: {} }));
+        srv.handleMessage(message({ topic: `/${'a'.repeat(250)}${i}`, type: 'std_msgs/msg/String', seq: 0, msg: { data: 'x' } }));
+      }
+      assert.equal(srv.dropCounts().unknown_type, 3000);
+      const warned = node.logged('warn', /dropped a message for/).length;
+      assert.ok(warned > 0 && warned <= 100, `${warned} warnings for 6,000 messages`);
+      assert.equal(warned + node.logged('debug', /dropped a message for/).length, 6000, 'every line still at debug');
+    });
+
     it('drops messages for its own outputs (~/latency, ~/latency/<topic>, ~/age, ~/latency_stats), logged once per topic, and republishes its neighbours', () => {
       // A sender's Float64 99999 on /fastsocket_server/latency came out beside the measured latencies.
       const { graph, node, srv } = server();
