@@ -287,8 +287,9 @@ export class ServerNode {
       state.published++;
     } catch (err) {
       const text = `could not publish on ${topic} (${env.type}): ${(err as Error).message}`;
-      // An encoding this ROS cannot publish (CDR on ROS 1) fails the same way for every message of the topic.
-      if (err instanceof RosError && err.code === 'FS_ROS_ERR_ENCODING') this.refuse('publish_failed', state, topic, text);
+      // An encoding this ROS cannot publish (CDR on ROS 1) fails the same way for every message of the topic in it; those
+      // of the other encoding (another sender's, on a shared topic) are published and their failures logged.
+      if (err instanceof RosError && err.code === 'FS_ROS_ERR_ENCODING') this.refuse('publish_failed', state, topic, text, `in ${env.body.kind} encoding for ${topic}`);
       else this.drop('publish_failed', state, text);
     }
   }

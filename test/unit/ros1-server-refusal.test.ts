@@ -52,6 +52,18 @@ describe('ServerNode on ROS 1', () => {
       assert.deepEqual(graph.messagesOn('/chatter'), [{ data: 'json still works' }]);
     });
 
+    it('says that only the topic\'s CDR messages are dropped, as it goes on publishing the JSON ones', () => {
+      // One raw envelope from any sender on a shared topic said all its further messages were dropped, while the
+      // bridge's JSON ones went on being published (and the key kept their own failures out of the log).
+      const { node, graph, srv } = ros1Server();
+      srv.handleMessage(message('/chatter', 'std_msgs/msg/String', { msg: { data: 'before' } }));
+      srv.handleMessage(message('/chatter', 'std_msgs/msg/String', { cdr: Buffer.from([0, 1, 0, 0, 5]).toString('base64') }));
+      srv.handleMessage(message('/chatter', 'std_msgs/msg/String', { msg: { data: 'after' } }));
+      assert.deepEqual(graph.messagesOn('/chatter'), [{ data: 'before' }, { data: 'after' }]);
+      const [line] = node.logged('warn', /\/chatter.*encoding cdr/);
+      assert.match(line.message, /further messages in cdr encoding for \/chatter are dropped without a log line/);
+    });
+
     it('logs one line per topic, for each topic, when types cannot be mapped to ROS 1', () => {
       const { node, srv } = ros1Server();
       for (let i = 0; i < 3; i++) {
