@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RawPeer } from '../support/raw-peer';
 import { testCerts } from '../support/tls-certs';
 import { waitUntil } from '../support/wait';
 import { freePort, nodeScript, Proc, REPO, useRosGraph } from './ros-harness';
@@ -264,6 +265,34 @@ describe('fastsocket ROS 2 nodes', function () {
       start('ros2 topic pub -w 1 --once --qos-durability volatile /once std_msgs/msg/String "{data: first}"', vehicleDomain);
       await echo.waitFor(/^data: first$/m, 60_000);
       assert.equal(await bridge.stop(), 0);
+      assert.equal(await server.stop(), 0);
+    });
+  });
+
+  describe('#raw envelope whose bytes are not a message', () => {
+    it('drops it with a warning, and the next message of the topic still reaches a reliable subscriber', async () => {
+      // Published, the empty bytes went out as a malformed packet the subscriber asked for again and again, and the
+      // message after them waited behind it until newer ones pushed it out of the writer's history: here, never.
+      const server = start(nodeScript('server', '-r __node:=raw_server -p url:=tcp://127.0.0.1:0'), infraDomain);
+      const [, url] = await server.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);
+      const echo = start('ros2 topic echo /rawbad std_msgs/msg/String --qos-reliability reliable --qos-durability volatile', infraDomain);
+      const peer = await RawPeer.connect(url);
+      const send = (seq: number, body: object): void => peer.sendFrame({
+        id: `raw-${seq}`, type: 'message',
+        payload: { topic: '/rawbad', type: 'std_msgs/msg/String', seq, qos: { reliability: 'reliable', durability: 'volatile', depth: 10 }, ...body },
+      });
+      // Until the echo has matched the server's publisher, a message goes to nobody.
+      let seq = 0;
+      for (;;) {
+        send(seq++, { msg: { data: 'before' } });
+        if (await echo.waitFor(/^data: before$/m, 1000).then(() => true, () => false)) break;
+        assert.ok(seq < 60, `the echo got no message in ${seq} s:\n${echo.output()}`);
+      }
+      send(seq++, { cdr: '' });
+      send(seq++, { msg: { data: 'after' } });
+      await echo.waitFor(/^data: after$/m, 20_000);
+      await server.waitFor(/dropped a message for \/rawbad \(std_msgs\/msg\/String\), field msg: not a CDR message/, 10_000);
+      peer.destroy();
       assert.equal(await server.stop(), 0);
     });
   });
