@@ -136,10 +136,29 @@ export async function openRclnodejsPort(argv: string[]): Promise<RosPort> {
   try {
     await rcl.init(rcl.Context.defaultContext(), argv);
   } catch (err) {
-    // rcl appends the C source location of each step (", at /.../parse.c:782"), which says nothing to a user.
-    throw new RosError('FS_ROS_ERR_PARAM', `ROS 2 could not be initialised: ${(err as Error).message.replace(/, at \/\S+:\d+/g, '')}`, { cause: err });
+    throw new RosError('FS_ROS_ERR_PARAM', `ROS 2 could not be initialised: ${withoutSourceLocations(err)}`, { cause: err });
   }
   return new RclnodejsPort(rcl, argv);
+}
+
+/** rcl appends the C source location of each step (", at /.../parse.c:782"), which says nothing to a user. */
+function withoutSourceLocations(err: unknown): string {
+  return (err as Error).message.replace(/, at \/\S+:\d+/g, '');
+}
+
+/** Highest ROS_DOMAIN_ID whose DDS ports (7400 + 250 per domain, RTPS port mapping) stay below 65536. */
+const MAX_DOMAIN_ID = 232;
+
+/**
+ * Why rcl could not create a node, in one line: rcl says only "error not set" when the middleware refused (a
+ * ROS_DOMAIN_ID of 300 gave UDP ports past 65535), and the middleware's own lines above ours give the detail.
+ */
+function nodeCreationError(name: string, err: unknown, env: NodeJS.ProcessEnv = process.env): RosError {
+  const domain = env.ROS_DOMAIN_ID ?? '';
+  const hint = /^\d+$/.test(domain) && Number(domain) > MAX_DOMAIN_ID
+    ? `ROS_DOMAIN_ID ${domain} is above ${MAX_DOMAIN_ID}, the highest whose DDS ports exist; choose one from 0 to ${MAX_DOMAIN_ID}`
+    : 'the lines the middleware printed above say why';
+  return new RosError('FS_ROS_ERR_UNAVAILABLE', `ROS 2 could not create the node ${name}: ${withoutSourceLocations(err)}; ${hint}`, { cause: err });
 }
 
 class RclnodejsPort implements RosPort {
@@ -150,13 +169,16 @@ class RclnodejsPort implements RosPort {
     private readonly argv: readonly string[],
   ) {}
 
-  /** @throws RosError FS_ROS_ERR_PARAM when the params files hold a value rclnodejs cannot read */
+  /**
+   * @throws RosError FS_ROS_ERR_PARAM when the params files hold a value rclnodejs cannot read; FS_ROS_ERR_UNAVAILABLE when
+   * the middleware refuses the node (a ROS_DOMAIN_ID past 232)
+   */
   createNode(name: string): RosNode {
     let rclNode: RclNode;
     try {
       rclNode = new this.rcl.Node(name);
     } catch (err) {
-      if ((err as { code?: string }).code !== 'PARAMETER_TYPE_MISMATCH') throw err;
+      if ((err as { code?: string }).code !== 'PARAMETER_TYPE_MISMATCH') throw nodeCreationError(name, err);
       throw new RosError(
         'FS_ROS_ERR_PARAM',
         `the node's parameters cannot be read (${(err as Error).message}): rclnodejs rejects an integer list anywhere in a params ` +

@@ -106,6 +106,14 @@ describe('fastsocket ROS 2 nodes', function () {
       assert.doesNotMatch(second.output(), /^\s+at /m);
       assert.equal(await first.stop(), 0);
     });
+
+    it('exits 1 with one line naming ROS_DOMAIN_ID, no stack trace, when the domain id is beyond what DDS can use', async () => {
+      // Cyclone DDS prints why (UDP ports past 65535) and rcl fails with "error not set, at .../node.c:252".
+      const bridge = start(nodeScript('bridge', '-p url:=tcp://127.0.0.1:1'), 300);
+      assert.equal(await bridge.exited(60_000), 1);
+      assert.match(bridge.output(), /^ROS 2 could not create the node fastsocket_bridge: .*ROS_DOMAIN_ID 300 is above 232/m);
+      assert.doesNotMatch(bridge.output(), /\.c:\d+|^\s+at /m);
+    });
   });
 
   describe('#age, record_path, clock_sync and token_file (bridge and server in two ROS domains)', () => {
