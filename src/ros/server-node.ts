@@ -12,7 +12,7 @@ import { openParamPath } from './params';
 import { LogThrottle } from './log-throttle';
 import { jsonToRos } from './msg-json';
 import { isHeard, type RosNode, type RosPublisher, type RosTimer } from './port';
-import { qos, QosProfile } from './qos';
+import { EnvelopeQos, qos, QosProfile } from './qos';
 import type { ServerConfig } from './server-config';
 import { SeqCounts, SeqTracker } from './seq-tracker';
 import {
@@ -50,12 +50,14 @@ interface TopicState {
   /** The sender's name, without the prefix: the key of its shared ~/latency/<topic> publisher. */
   readonly senderTopic: string;
   readonly type: string;
-  readonly publisher: RosPublisher;
+  /** Made anew, with a QoS that serves more subscribers, when a sender forwards the topic so (see widerQos). */
+  publisher: RosPublisher;
+  qos: QosProfile;
   /**
    * Published transient_local: what it holds is published once (a map, /tf_static) and, once closed under max_topics,
    * comes back only when its vehicle publishes it again or its bridge restarts.
    */
-  readonly latched: boolean;
+  latched: boolean;
   /** JSON messages are serialized here (cdr-json.ts) and published raw, rather than through rclnodejs objects. */
   readonly encodeCdr: boolean;
   /**
@@ -250,6 +252,8 @@ export class ServerNode {
         `of ${env.type} from ${sender} for ${topic}`,
       );
       return;
+    } else if (env.qos) {
+      this.widenQos(state, env.qos, sender);
     }
     state.messages++;
     if (m.resent) state.resends++;
@@ -495,13 +499,39 @@ export class ServerNode {
     const ageStats = new LatencyStats();
     const uplinkStats = new LatencyStats();
     const state: TopicState = {
-      topic, senderTopic: env.topic, type: env.type, publisher, latched: q.durability === 'transient_local', encodeCdr, latencyPublishers, stats, lastWindow: stats.window(),
+      topic, senderTopic: env.topic, type: env.type, publisher, qos: q, latched: q.durability === 'transient_local', encodeCdr, latencyPublishers, stats, lastWindow: stats.window(),
       ageStats, lastAgeWindow: ageStats.window(), uplinkStats, lastUplinkWindow: uplinkStats.window(),
       messages: 0, published: 0, resends: 0, dropped: 0, senders: new Map(), retired: sumCounts([]),
     };
     this.topics.set(topic, state);
-    this.node.logger.info(`republishing ${topic} (${env.type}, ${q.reliability}/${q.durability}/depth ${q.depth})`);
+    this.node.logger.info(`republishing ${topic} (${env.type}, ${qosText(q)})`);
     return state;
+  }
+
+  /**
+   * A topic keeps the publisher of its first message, but its sender's QoS can change: a bridge resubscribes when its
+   * publishers change (a driver restarted reliable where it was best_effort), and vehicles sharing a topic may differ.
+   * A reliable subscriber never hears a best_effort publisher and a transient_local one never matches a volatile one,
+   * so the server would stay deaf to subscribers the vehicle's own publishers serve. The publisher is made anew with
+   * the QoS that serves both; only ever towards reliable and transient_local, so that senders who differ cannot make
+   * it flap. Not on ROS 1, whose subscribers hear every publisher.
+   */
+  private widenQos(state: TopicState, offered: EnvelopeQos, sender: string): void {
+    if (this.node.qosCanExclude === false) return;
+    const wider = widerQos(state.qos, offered);
+    if (wider === null) return;
+    let publisher: RosPublisher;
+    try {
+      publisher = this.node.createPublisher(state.type, state.topic, wider);
+    } catch (err) {
+      this.throttle.warn(`qos:${state.topic}`, `cannot republish ${state.topic} as ${qosText(wider)}: ${(err as Error).message}; it stays ${qosText(state.qos)}`);
+      return;
+    }
+    state.publisher.destroy();
+    this.node.logger.info(`republishing ${state.topic} as ${qosText(wider)} (was ${qosText(state.qos)}): ${sender} forwards it so`);
+    state.publisher = publisher;
+    state.qos = wider;
+    state.latched = wider.durability === 'transient_local';
   }
 
   /**
@@ -641,4 +671,20 @@ function sumCounts(all: SeqCounts[]): SeqCounts {
   const out: SeqCounts = { received: 0, lost: 0, sender_dropped: 0, duplicates: 0, reordered: 0, late: 0, restarts: 0 };
   for (const c of all) for (const k of Object.keys(out) as Array<keyof SeqCounts>) out[k] += c[k];
   return out;
+}
+
+function qosText(q: QosProfile): string {
+  return `${q.reliability}/${q.durability}/depth ${q.depth}`;
+}
+
+/**
+ * The QoS that serves the subscribers of both `current` and what a sender `offered` (a reliable publisher serves
+ * best_effort subscribers too, a transient_local one volatile subscribers too), with the deeper queue; null when
+ * `current` serves them already.
+ */
+export function widerQos(current: QosProfile, offered: EnvelopeQos): QosProfile | null {
+  const reliability = offered.reliability === 'reliable' ? 'reliable' : current.reliability;
+  const durability = offered.durability === 'transient_local' ? 'transient_local' : current.durability;
+  if (reliability === current.reliability && durability === current.durability) return null;
+  return qos(reliability, durability, Math.max(current.depth, offered.depth, 1));
 }

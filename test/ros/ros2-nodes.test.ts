@@ -305,6 +305,25 @@ describe('fastsocket ROS 2 nodes', function () {
     });
   });
 
+  describe('#a topic whose publishers turn from best_effort to reliable', () => {
+    it('is republished reliable once the bridge forwards it so, so that a reliable subscriber of the server hears it', async () => {
+      const server = start(nodeScript('server', '-r __node:=qos_server -p url:=tcp://127.0.0.1:0'), infraDomain);
+      const [, url] = await server.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);
+      const bridge = start(nodeScript('bridge', `-r __node:=qos_bridge -p url:=${url} -p topics:=[/qos_up]`), vehicleDomain);
+      const bestEffort = start('ros2 topic pub -r 10 --qos-reliability best_effort /qos_up std_msgs/msg/String "{data: best}"', vehicleDomain);
+      await server.waitFor(/republishing \/qos_up \(std_msgs\/msg\/String, best_effort\//, 60_000);
+      await bestEffort.stop();
+      // The driver restarted with reliable QoS: a reliable subscriber on the vehicle hears it, and must on the server.
+      start('ros2 topic pub -r 10 --qos-reliability reliable /qos_up std_msgs/msg/String "{data: reliable}"', vehicleDomain);
+      await bridge.waitFor(/forwarding \/qos_up \(std_msgs\/msg\/String, json, reliable\//, 60_000);
+      const echo = start('ros2 topic echo /qos_up std_msgs/msg/String --once --qos-reliability reliable --qos-durability volatile', infraDomain);
+      await echo.waitFor(/^data: reliable$/m, 30_000);
+      assert.match(server.output(), /republishing \/qos_up as reliable\/volatile\/depth \d+ \(was best_effort\/volatile\/depth \d+\)/);
+      assert.equal(await bridge.stop(), 0);
+      assert.equal(await server.stop(), 0);
+    });
+  });
+
   describe('#tls parameters', () => {
     it('forwards over mutual TLS with the certificates named by tls_cert, tls_key, tls_ca and tls_client_cert, tls_client_key', async () => {
       const certs = await testCerts();

@@ -80,6 +80,31 @@ function values(status: DiagnosticStatusMsg | undefined): Record<string, string>
 
 describe('ServerNode', () => {
   describe('#handleMessage', () => {
+    it('republishes a topic anew towards reliable and transient_local as senders forward it so, never back, so that two senders who differ cannot make it flap', () => {
+      const { graph, node, srv } = server();
+      const send = (seq: number, reliability: string, durability: string, clientId: string) =>
+        srv.handleMessage(message(envelope(seq, undefined, { qos: { reliability, durability, depth: 5 } }), { client_id: clientId, peer: `10.0.0.1:${clientId.length}` }));
+      const chatter = () => graph.publishers.filter((p) => p.topic === '/chatter').map((p) => `${p.qos.reliability}/${p.qos.durability}/${p.qos.depth}`);
+      send(0, 'best_effort', 'volatile', 'veh_a');
+      assert.deepEqual(chatter(), ['best_effort/volatile/5']);
+      send(0, 'reliable', 'volatile', 'veh_bb');
+      assert.deepEqual(chatter(), ['reliable/volatile/5'], 'a reliable subscriber hears the reliable sender');
+      for (let seq = 1; seq < 4; seq++) send(seq, 'best_effort', 'volatile', 'veh_a');
+      send(1, 'reliable', 'transient_local', 'veh_bb');
+      send(4, 'best_effort', 'volatile', 'veh_a');
+      assert.deepEqual(chatter(), ['reliable/transient_local/5']);
+      assert.equal(node.logged('info', /^republishing \/chatter as /).length, 2);
+      assert.equal(graph.messagesOn('/chatter').length, 7, 'no message lost to the change');
+    });
+
+    it('keeps a ROS 1 topic\'s publisher whatever QoS its senders forward, since every ROS 1 subscriber hears it', () => {
+      const { graph, node, srv } = server();
+      node.qosCanExclude = false;
+      srv.handleMessage(message(envelope(0, undefined, { qos: { reliability: 'best_effort', durability: 'volatile', depth: 5 } })));
+      srv.handleMessage(message(envelope(1, undefined, { qos: { reliability: 'reliable', durability: 'transient_local', depth: 5 } })));
+      assert.deepEqual(graph.publishers.filter((p) => p.topic === '/chatter').map((p) => p.qos.reliability), ['best_effort']);
+    });
+
     it('tracks at most 256 senders of a topic one by one, keeping the counts of those it stops tracking in the totals', () => {
       const { srv } = server();
       // Senders without a client_id are their host:port: a client reconnecting 300 times is 300 senders.
