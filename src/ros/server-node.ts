@@ -679,12 +679,14 @@ function qosText(q: QosProfile): string {
 
 /**
  * The QoS that serves the subscribers of both `current` and what a sender `offered` (a reliable publisher serves
- * best_effort subscribers too, a transient_local one volatile subscribers too), with the deeper queue; null when
- * `current` serves them already.
+ * best_effort subscribers too, a transient_local one volatile subscribers too); null when `current` serves them
+ * already. The deeper queue, but a transient_local depth only from a transient_local side: it is what late joiners
+ * are handed, and a volatile stream's depth of 100 would hand them a hundred old messages.
  */
 export function widerQos(current: QosProfile, offered: EnvelopeQos): QosProfile | null {
   const reliability = offered.reliability === 'reliable' ? 'reliable' : current.reliability;
   const durability = offered.durability === 'transient_local' ? 'transient_local' : current.durability;
   if (reliability === current.reliability && durability === current.durability) return null;
-  return qos(reliability, durability, Math.max(current.depth, offered.depth, 1));
+  const latched = [current, offered].filter((q) => q.durability === 'transient_local').map((q) => q.depth);
+  return qos(reliability, durability, Math.max(1, ...(latched.length > 0 ? latched : [current.depth, offered.depth])));
 }

@@ -82,17 +82,17 @@ describe('ServerNode', () => {
   describe('#handleMessage', () => {
     it('republishes a topic anew towards reliable and transient_local as senders forward it so, never back, so that two senders who differ cannot make it flap', () => {
       const { graph, node, srv } = server();
-      const send = (seq: number, reliability: string, durability: string, clientId: string) =>
-        srv.handleMessage(message(envelope(seq, undefined, { qos: { reliability, durability, depth: 5 } }), { client_id: clientId, peer: `10.0.0.1:${clientId.length}` }));
+      const send = (seq: number, reliability: string, durability: string, clientId: string, depth = 5) =>
+        srv.handleMessage(message(envelope(seq, undefined, { qos: { reliability, durability, depth } }), { client_id: clientId, peer: `10.0.0.1:${clientId.length}` }));
       const chatter = () => graph.publishers.filter((p) => p.topic === '/chatter').map((p) => `${p.qos.reliability}/${p.qos.durability}/${p.qos.depth}`);
       send(0, 'best_effort', 'volatile', 'veh_a');
       assert.deepEqual(chatter(), ['best_effort/volatile/5']);
       send(0, 'reliable', 'volatile', 'veh_bb');
       assert.deepEqual(chatter(), ['reliable/volatile/5'], 'a reliable subscriber hears the reliable sender');
       for (let seq = 1; seq < 4; seq++) send(seq, 'best_effort', 'volatile', 'veh_a');
-      send(1, 'reliable', 'transient_local', 'veh_bb');
-      send(4, 'best_effort', 'volatile', 'veh_a');
-      assert.deepEqual(chatter(), ['reliable/transient_local/5']);
+      send(1, 'reliable', 'transient_local', 'veh_bb', 1);
+      send(4, 'best_effort', 'volatile', 'veh_a', 100);
+      assert.deepEqual(chatter(), ['reliable/transient_local/1'], 'late joiners get the latched depth, not a volatile stream\'s');
       assert.equal(node.logged('info', /^republishing \/chatter as /).length, 2);
       assert.equal(graph.messagesOn('/chatter').length, 7, 'no message lost to the change');
     });
