@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { closest, FastSocketError, fileSystemErrorText, JsonDepthError, keyPairProblem, OUTBOX_POLICIES, parseJson, pemProblem, type OutboxPolicy, type TlsOptions } from '../fastsocket';
+import { closest, FastSocketError, fileSystemErrorText, JsonDepthError, keyPairProblem, OUTBOX_POLICIES, parseJson, pemProblem, serverNameProblem, type OutboxPolicy, type TlsOptions } from '../fastsocket';
 
 /** A mistake on the command line; the CLI prints its message on one line and exits 2. */
 export class UsageError extends Error {
@@ -200,6 +200,7 @@ export const CLIENT_TLS_SPEC: FlagSpecs = {
   ca: { type: 'string', value: 'FILE', help: 'CA (PEM) to verify the server certificate with (default: Node\'s bundled Mozilla CAs)' },
   'client-cert': { type: 'string', value: 'FILE', help: 'client certificate (PEM) for mutual TLS' },
   'client-key': { type: 'string', value: 'FILE', help: 'client private key (PEM)' },
+  servername: { type: 'string', value: 'NAME', help: 'name the server certificate must carry (default: the --url host), for a server dialled by address' },
 };
 
 /**
@@ -216,11 +217,17 @@ export function serverTls(values: FlagValues, url: string): TlsOptions | undefin
 
 /** The TLS flags of `send`, checked as serverTls's. */
 export function clientTls(values: FlagValues, url: string): TlsOptions | undefined {
-  requireTlsUrl(values, url, ['ca', 'client-cert', 'client-key']);
+  requireTlsUrl(values, url, ['ca', 'client-cert', 'client-key', 'servername']);
   const tls: TlsOptions = { ca: pemFlag(values, 'ca', 'certificate'), cert: pemFlag(values, 'client-cert', 'certificate'), key: pemFlag(values, 'client-key', 'key') };
   if (!tls.cert !== !tls.key) throw new UsageError('--client-cert and --client-key go together');
   if (tls.cert && tls.key) checkKeyPair(values, tls.cert, tls.key, 'client-cert', 'client-key');
-  return tls.cert || tls.ca ? tls : undefined;
+  const servername = stringFlag(values, 'servername');
+  if (servername !== undefined) {
+    const problem = serverNameProblem(servername);
+    if (problem) throw new UsageError(`--servername ${JSON.stringify(servername)} ${problem}`);
+    tls.servername = servername;
+  }
+  return tls.cert || tls.ca || tls.servername ? tls : undefined;
 }
 
 function requireTlsUrl(values: FlagValues, url: string, flags: string[]): void {

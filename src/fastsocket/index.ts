@@ -27,5 +27,5 @@ export type { TimerHandle, Timers } from './timers';
 export { DEFAULT_PORT, DEFAULT_URL, formatUrl, isLoopback, isSecureScheme, parseUrl, SCHEMES } from './url';
 export type { Endpoint, Scheme } from './url';
 export type { TlsOptions } from './transport';
-export { keyPairProblem, pemProblem } from './tls-options';
+export { keyPairProblem, pemProblem, serverNameProblem } from './tls-options';
 export * from './wire';

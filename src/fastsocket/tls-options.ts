@@ -6,6 +6,7 @@
 import { OptionError } from './errors';
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
+import { isIP } from 'node:net';
 import { checkBoolean, checkKnownKeys, checkString } from './options';
 import type { TlsOptions } from './transport';
 import { isSecureScheme, type Scheme } from './url';
@@ -110,7 +111,11 @@ export function checkTlsOptions(value: unknown, scheme: Scheme): TlsOptions | un
     if (problem) throw new OptionError('tls.cert', `option tls.cert and tls.key ${problem}`);
   }
   if (tls.rejectUnauthorized !== undefined) checkBoolean('tls.rejectUnauthorized', tls.rejectUnauthorized);
-  if (tls.servername !== undefined) checkString('tls.servername', tls.servername);
+  if (tls.servername !== undefined) {
+    checkString('tls.servername', tls.servername);
+    const problem = serverNameProblem(tls.servername);
+    if (problem) throw new OptionError('tls.servername', `option tls.servername ${JSON.stringify(tls.servername)} ${problem}`);
+  }
   return tls;
 }
 
@@ -121,5 +126,18 @@ export function certificateValidityProblem(cert: string | Buffer, nowMs: number)
   const to = Date.parse(x509.validTo);
   if (nowMs > to) return `expired on ${new Date(to).toISOString()}`;
   if (nowMs < from) return `is not valid before ${new Date(from).toISOString()}`;
+  return null;
+}
+
+const HOST_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+/**
+ * What is wrong with a name to verify the server certificate against (tls.servername, --servername, tls_servername),
+ * or null. It is the host name the certificate carries, for a server dialled by an address its certificate does not
+ * list; an address is the url's to give (SNI carries no address, RFC 6066 §3).
+ */
+export function serverNameProblem(name: string): string | null {
+  if (isIP(name) !== 0 || isIP(name.replace(/^\[|\]$/g, '')) !== 0) return 'is an address: put the address in the url, and the host name its certificate carries here';
+  if (!HOST_NAME.test(name)) return 'is not a host name (letters, digits, hyphens and dots, e.g. infra.example.org)';
   return null;
 }

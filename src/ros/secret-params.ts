@@ -3,7 +3,7 @@
  * one is reported by parameter name. Secrets never appear in an error or a log line: only paths and errno codes do.
  */
 import { readFileSync } from 'node:fs';
-import { isSecureScheme, keyPairProblem, parseUrl, pemProblem, type TlsOptions } from '../fastsocket';
+import { isSecureScheme, keyPairProblem, parseUrl, pemProblem, serverNameProblem, type TlsOptions } from '../fastsocket';
 import { ParameterError } from './errors';
 import { ParamReader } from './params';
 
@@ -50,6 +50,14 @@ export function readTls(r: ParamReader, url: string, params: readonly TlsParam[]
   const paths = params.map((p) => ({ ...p, path: r.string(p.param, '', `${p.description} Empty: none.`) }));
   const set = paths.filter((p) => p.path !== '');
   const secure = isSecureUrl(url);
+  const servername = role === 'client'
+    ? r.string('tls_servername', '', 'Host name the server certificate must carry, for a server dialled by an address it does not list; empty: the url\'s host.')
+    : '';
+  if (servername !== '') {
+    if (!secure) throw new ParameterError('tls_servername', `is set but url ${JSON.stringify(url)} is not tls:// or wss://, so it would not be used`);
+    const problem = serverNameProblem(servername);
+    if (problem) throw new ParameterError('tls_servername', `${JSON.stringify(servername)} ${problem}`);
+  }
   const named = (field: TlsParam['field']) => paths.find((p) => p.field === field) as (typeof paths)[number];
   if (!secure) {
     if (set.length > 0) throw new ParameterError(set[0].param, `is set but url ${JSON.stringify(url)} is not tls:// or wss://, so it would not be used`);
@@ -60,8 +68,8 @@ export function readTls(r: ParamReader, url: string, params: readonly TlsParam[]
   if (role === 'server' && cert.path === '') throw new ParameterError(cert.param, `is required for ${JSON.stringify(url)}`);
   if (cert.path !== '' && key.path === '') throw new ParameterError(key.param, `is required with ${cert.param}`);
   if (key.path !== '' && cert.path === '') throw new ParameterError(cert.param, `is required with ${key.param}`);
-  if (set.length === 0) return null;
-  const tls: TlsOptions = {};
+  if (set.length === 0) return servername === '' ? null : { servername };
+  const tls: TlsOptions = servername === '' ? {} : { servername };
   for (const p of set) {
     const pem = readParamFile(p.param, p.path);
     const problem = pemProblem(p.field === 'key' ? 'key' : 'certificate', pem);

@@ -284,6 +284,8 @@ describe('fastsocket CLI', function () {
       [['serve', '--record-format', 'xml', '--record', 'x'], '--record-format'],
       [['serve', '--url', 'tcp://127.0.0.1:0', '--cert', __filename, '--key', __filename], '--cert and --key need a tls:// or wss:// --url'],
       [['send', '--url', 'ws://127.0.0.1:1/', '--ca', __filename], '--ca needs a tls:// or wss:// --url'],
+      [['send', '--url', 'tcp://127.0.0.1:1', '--servername', 'infra.example.org'], '--servername needs a tls:// or wss:// --url'],
+      [['send', '--url', 'tls://127.0.0.1:1', '--servername', '127.0.0.1'], '--servername "127.0.0.1" is an address'],
       [['serve', '--url', 'tls://127.0.0.1:0', '--cert', __filename, '--key', __filename], '--cert: '],
       // 950 bytes of payload fit under 1000, the message 1 frame around them does not.
       [['send', '--payload-bytes', '950', '--max-frame-bytes', '1000'], 'as a message frame: more than --max-frame-bytes'],
@@ -786,6 +788,20 @@ describe('fastsocket CLI', function () {
       assert.equal(await send.exitCode(), 0);
       assert.equal(send.events('summary')[0].delivered, 5);
       await waitUntil(() => serve.events('message').length >= 5, 'five message lines', DEADLINE_MS);
+    });
+
+    // A roadside unit dialled by address, its certificate naming a host: without --servername the only way in was
+    // turning verification off. The server's certificate lists localhost and 127.0.0.1, not other.example.
+    it('verifies the server certificate against --servername instead of the --url host', async () => {
+      const certs = await testCerts();
+      const f = (name: string) => path.join(certs.dir, name);
+      const { url } = await startServe(teardown, 'tls://127.0.0.1:0', ['--cert', f('server.pem'), '--key', f('server.key')]);
+      const good = startCli(teardown, ['send', '--url', url, '--count', '2', '--ca', f('ca.pem'), '--servername', 'localhost', '--json']);
+      assert.equal(await good.exitCode(), 0, good.stderr.join('\n'));
+      assert.equal(good.events('summary')[0].delivered, 2);
+      const wrong = startCli(teardown, ['send', '--url', url, '--count', '1', '--timeout', '1', '--ca', f('ca.pem'), '--servername', 'other.example', '--log-level', 'error']);
+      assert.equal(await wrong.exitCode(), 1);
+      assert.match(wrong.stderr.join('\n'), /other\.example/);
     });
 
     // The last line said only "could not connect to tls://... within 1 s": why was in the warnings, which

@@ -122,6 +122,13 @@ describe('readBridgeConfig', () => {
       assert.equal(bridgeWith({ url: 'wss://example.org/fs' }).tls, null, 'the system CAs when no file is named');
     });
 
+    it('takes tls_servername, the host name to verify a server dialled by address against, with or without files', async () => {
+      assert.deepEqual(bridgeWith({ url: 'tls://10.0.0.1:8888', tls_servername: 'rsu-12.example.org' }).tls, { servername: 'rsu-12.example.org' });
+      const certs = await testCerts();
+      const f = files(teardown, { 'ca.pem': certs.ca });
+      assert.deepEqual(bridgeWith({ url: 'wss://10.0.0.1:8888/', tls_ca: f['ca.pem'], tls_servername: 'rsu-12.example.org' }).tls, { servername: 'rsu-12.example.org', ca: Buffer.from(certs.ca) });
+    });
+
     it('gives the core client options it accepts, limits and security included', () => {
       const f = files(teardown, { token: 'tok\n' });
       const c = bridgeWith({ outbox_max_messages: 7n, outbox_policy: 'drop-newest', clock_sync: true, token_file: f.token, outbox_path: join(f.dir, 'outbox'), silence_timeout_ms: 0n });
@@ -242,6 +249,8 @@ describe('readBridgeConfig', () => {
       ['tls_ca is set for a tcp:// url', { tls_ca: '/etc/ca.pem' }, 'tls_ca'],
       ['tls_client_cert comes without tls_client_key', { url: 'tls://h:1', tls_client_cert: '/c.pem' }, 'tls_client_key'],
       ['tls_client_key comes without tls_client_cert', { url: 'wss://h:1/', tls_client_key: '/c.key' }, 'tls_client_cert'],
+      ['tls_servername is set for a tcp:// url', { tls_servername: 'infra.example.org' }, 'tls_servername'],
+      ['tls_servername is an address', { url: 'tls://h:1', tls_servername: '10.0.0.1' }, 'tls_servername'],
     ];
     for (const [what, overrides, parameter] of cases) {
       it(`throws ParameterError naming ${parameter} when ${what}`, () => assertParamError(() => bridgeWith(overrides), parameter));
