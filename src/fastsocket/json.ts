@@ -179,68 +179,61 @@ export function parseCheckedJson(text: string): unknown {
 }
 
 /**
- * True when JSON.parse rounded an integer literal of the text to the double `value` holds: some number of it is an
- * integer beyond 2^53 that is not written in the text as JavaScript writes it (its shortest form, e.g. our clients'
- * client_send_wall_ns and stamp_ns, which read back as written). A walk over the parsed values, not a scan of the
- * text: a regular expression looking for long digit runs took as long as JSON.parse over a camera image's base64.
+ * True when JSON.parse rounded an integer literal of the text to the double `value` holds. Only a value holding an
+ * integer beyond 2^53 can have been (a walk over the parsed values, cheap next to the parse); then the text between
+ * its strings is searched for such a literal that JavaScript would not write back as written (its own shortest form
+ * of a double, e.g. our clients' client_send_wall_ns and stamp_ns, reads back as written). Strings are skipped with
+ * indexOf, not scanned: a regular expression over a camera image's base64 took as long as JSON.parse.
  */
 function roundedAnInteger(value: unknown, text: string): boolean {
-  if (typeof value !== 'object' && typeof value !== 'number') return false;
-  searchFrom = 0;
-  walkedChars = 0;
-  return holdsRoundedInteger(value, text);
+  return holdsUnsafeInteger(value) && hasInexactIntegerLiteral(text);
 }
 
-/** Where the next integer is looked for in the text: past the last one found (the walk meets values in text order). */
-let searchFrom = 0;
-/**
- * The characters of the strings and keys walked so far: the text before the current value holds at least as many
- * (an escape is longer in the text than in the string), so a number after a camera image's base64 is looked for
- * after it, not through it.
- */
-let walkedChars = 0;
-
-function holdsRoundedInteger(v: unknown, text: string): boolean {
-  if (typeof v === 'number') return Number.isInteger(v) && !Number.isSafeInteger(v) && !writtenAsJavaScriptWrites(text, String(v));
-  if (typeof v === 'string') {
-    walkedChars += v.length;
-    return false;
-  }
+function holdsUnsafeInteger(v: unknown): boolean {
+  if (typeof v === 'number') return Number.isInteger(v) && !Number.isSafeInteger(v);
   if (typeof v !== 'object' || v === null) return false;
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (holdsRoundedInteger(v[i], text)) return true;
+    for (let i = 0; i < v.length; i++) if (holdsUnsafeInteger(v[i])) return true;
     return false;
   }
-  for (const key in v) {
-    walkedChars += key.length;
-    if (holdsRoundedInteger((v as Record<string, unknown>)[key], text)) return true;
+  for (const key in v) if (holdsUnsafeInteger((v as Record<string, unknown>)[key])) return true;
+  return false;
+}
+
+/** An integer literal of 16 digits or more (2^53 has 16): not part of a fraction or an exponent. */
+const LONG_INTEGER_LITERAL = /(?<![\d.eE+-])-?\d{16,}(?![\d.eE])/g;
+
+/** Whether valid JSON text holds, outside its strings, an integer literal a double does not hold as written. */
+function hasInexactIntegerLiteral(text: string): boolean {
+  for (let pos = 0; pos < text.length; ) {
+    const open = text.indexOf('"', pos);
+    const end = open === -1 ? text.length : open;
+    // Most stretches between strings are a colon or a comma: only one that can hold 16 digits is searched.
+    if (end - pos >= 16) {
+      const between = text.slice(pos, end);
+      LONG_INTEGER_LITERAL.lastIndex = 0;
+      for (let m = LONG_INTEGER_LITERAL.exec(between); m !== null; m = LONG_INTEGER_LITERAL.exec(between)) if (!isExactAsDouble(m[0])) return true;
+    }
+    if (open === -1) return false;
+    let close = text.indexOf('"', open + 1);
+    while (close !== -1 && isEscaped(text, close)) close = text.indexOf('"', close + 1);
+    if (close === -1) return false;
+    pos = close + 1;
   }
   return false;
+}
+
+/** Whether the character at `i` follows an odd number of backslashes. */
+function isEscaped(text: string, i: number): boolean {
+  let n = 0;
+  while (text.charCodeAt(i - 1 - n) === 0x5c) n++;
+  return n % 2 === 1;
 }
 
 /**
- * Whether `written` stands in the text as a whole number literal: looked for past the last one found, then (an
- * object's integer-like keys come first in the walk, not in the text) from the start.
+ * An integer literal that JavaScript writes back as written. Not merely one of a double's value: 2**63 is one, but
+ * `serve --json` would print 9223372036854775808 as 9223372036854776000.
  */
-function writtenAsJavaScriptWrites(text: string, written: string): boolean {
-  const from = Math.max(searchFrom, walkedChars);
-  for (const start of from > 0 ? [from, 0] : [0]) {
-    for (let i = text.indexOf(written, start); i !== -1; i = text.indexOf(written, i + 1)) {
-      const end = i + written.length;
-      if (!continuesNumber(text.charCodeAt(i - 1), true) && !continuesNumber(text.charCodeAt(end), false)) {
-        searchFrom = end;
-        return true;
-      }
-    }
-  }
-  return false;
-}
-
-/** A digit or a dot, a minus sign before a number, an exponent after one: the literal found is part of another. */
-function continuesNumber(c: number, before: boolean): boolean {
-  return (c >= 0x30 && c <= 0x39) || c === 0x2e || (before ? c === 0x2d : c === 0x65 || c === 0x45);
-}
-
 function isExactAsDouble(integer: string): boolean {
   return String(Number(integer)) === integer;
 }

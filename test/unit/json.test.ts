@@ -115,6 +115,9 @@ describe('json', () => {
       assert.deepStrictEqual(parseJson('[9007199254740992, 12345678901234567891.5, 1.2345678901234567e+25, 100000000000000000000]'), [
         2 ** 53, 12345678901234567891.5, 1.2345678901234567e25, 1e20,
       ]);
+      // The same double is in a string and written otherwise as a number: the number is still read exactly.
+      assert.deepStrictEqual(parseJson('{"a": 9007199254740993, "s": "x 9007199254740992 y", "b": 9007199254740992}'), { a: 9007199254740993n, s: 'x 9007199254740992 y', b: 2 ** 53 });
+      assert.deepStrictEqual(parseJson('["\\\\", 9007199254740993, "\\"1e30\\"", 1.9007199254740993e5]'), ['\\', 9007199254740993n, '"1e30"', 190071.99254740993]);
       assert.deepStrictEqual(parseJson('{"s": "12345678901234567891", "t": "a, 12345678901234567891 b"}'), { s: '12345678901234567891', t: 'a, 12345678901234567891 b' });
     });
 
