@@ -123,7 +123,11 @@ class CdrChecker {
       if (length === 0) throw new RangeError('string without its NUL');
       this.skip(length);
       if (this.buf[this.pos - 1] !== 0) throw new MessageMappingError(`msg.${field.name}`, 'string without its terminating NUL');
-      if (field.stringBound !== undefined && length - 1 > field.stringBound) throw new MessageMappingError(`msg.${field.name}`, `string of ${length - 1} bytes, at most ${field.stringBound}`);
+      // The bound counts characters, as rclpy checks it; a string of more bytes than that may still keep it.
+      if (field.stringBound !== undefined && length - 1 > field.stringBound) {
+        const characters = [...this.buf.toString('utf8', this.pos - length, this.pos - 1)].length;
+        if (characters > field.stringBound) throw new MessageMappingError(`msg.${field.name}`, `string of ${characters} characters, at most ${field.stringBound}`);
+      }
       return;
     }
     if (field.type === 'wstring') {

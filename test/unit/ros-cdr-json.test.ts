@@ -104,6 +104,17 @@ describe('cdr-json', () => {
       refused('fastsocket_test/msg/Bounded', Buffer.from([0, 1, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0x61, 0x62, 0x63, 0x64, 0]));
     });
 
+    it('counts a string bound in characters, as rclpy does: three beyond U+FFFF (12 bytes) keep a bound of 3', () => {
+      const short = (text: string): Buffer => {
+        const utf8 = Buffer.from(`${text}\0`);
+        const length = Buffer.alloc(4);
+        length.writeUInt32LE(utf8.length);
+        return Buffer.concat([Buffer.from([0, 1, 0, 0, 0, 0, 0, 0]), length, utf8]);
+      };
+      checkCdr(lookup, 'fastsocket_test/msg/Bounded', short('\u{1F697}\u{1F697}\u{1F697}'));
+      refused('fastsocket_test/msg/Bounded', short('\u{1F697}\u{1F697}\u{1F697}\u{1F697}'));
+    });
+
     it('checks a type with a wstring up to that field when the wstring width is not known', () => {
       const cyclone = Buffer.from('00010000 04000000 61000000'.replace(/ /g, ''), 'hex');
       checkCdr(lookup, 'fastsocket_test/msg/Wide', cyclone);
