@@ -180,17 +180,18 @@ export function parseCheckedJson(text: string): unknown {
 
 /**
  * True when JSON.parse rounded an integer literal of the text to the double `value` holds. Only a value holding an
- * integer beyond 2^53 can have been (a walk over the parsed values, cheap next to the parse); then the text between
- * its strings is searched for such a literal that JavaScript would not write back as written (its own shortest form
- * of a double, e.g. our clients' client_send_wall_ns and stamp_ns, reads back as written). Strings are skipped with
- * indexOf, not scanned: a regular expression over a camera image's base64 took as long as JSON.parse.
+ * integer beyond 2^53 (or Infinity, what an integer beyond a double's range becomes) can have been (a walk over the
+ * parsed values, cheap next to the parse); then the text between its strings is searched for such a literal that
+ * JavaScript would not write back as written (its own shortest form of a double, e.g. our clients'
+ * client_send_wall_ns and stamp_ns, reads back as written). Strings are skipped with indexOf, not scanned: a regular
+ * expression over a camera image's base64 took as long as JSON.parse.
  */
 function roundedAnInteger(value: unknown, text: string): boolean {
   return holdsUnsafeInteger(value) && hasInexactIntegerLiteral(text);
 }
 
 function holdsUnsafeInteger(v: unknown): boolean {
-  if (typeof v === 'number') return Number.isInteger(v) && !Number.isSafeInteger(v);
+  if (typeof v === 'number') return (Number.isInteger(v) && !Number.isSafeInteger(v)) || v === Infinity || v === -Infinity;
   if (typeof v !== 'object' || v === null) return false;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) if (holdsUnsafeInteger(v[i])) return true;

@@ -108,6 +108,15 @@ describe('json', () => {
       assert.deepStrictEqual(parseJson('[NaN, 12345678901234567891]'), [NaN, 12345678901234567891n]);
     });
 
+    it('keeps an integer beyond a double\'s range (Python\'s 10**400) as a bigint, not Infinity; 1e400 stays Infinity', () => {
+      // JSON.parse gives Infinity for both, which no unsafe-integer check saw: the int came out as Infinity (serve --json
+      // printed Infinity) unless another long integer in the same text sent it through the exact parser.
+      const huge = `1${'0'.repeat(400)}`;
+      assert.equal(parseJson(huge), 10n ** 400n);
+      assert.deepStrictEqual(parseJson(`{"a": -${huge}, "b": 1e400, "c": -1E+400}`), { a: -(10n ** 400n), b: Infinity, c: -Infinity });
+      assert.equal(stringifyJson(parseJson(`[${huge}]`)), `[${huge}]`);
+    });
+
     it('keeps numbers JavaScript wrote, fractions, exponents and digits inside strings as they were', () => {
       // JavaScript writes the shortest digits of a double: they read back as the same double.
       assert.equal(parseJson(JSON.stringify(1764412345123456789)), 1764412345123456789);
