@@ -90,12 +90,14 @@ export class SeqTracker {
       this.gaps += gap;
       const from = Math.max(this.highest + 1, seq - this.window);
       if (from < seq) this.missing.push([from, seq]);
-      if (this.missing.length > this.maxGaps) this.floor = (this.missing.shift() as [number, number])[1];
+      this.keepNewestGaps();
       this.highest = seq;
       this.forgetOlderThan(seq - this.window);
       return gap > 0 ? 'gap' : 'in_order';
     }
     if (this.deleteMissing(seq)) {
+      // A seq inside a gap splits it in two: as many ranges for as many messages as new gaps make.
+      this.keepNewestGaps();
       this.gaps--;
       this.counts.reordered++;
       return 'reordered';
@@ -111,6 +113,12 @@ export class SeqTracker {
   snapshot(): Readonly<SeqCounts> {
     const { received, sender_dropped, duplicates, reordered, late, restarts } = this.counts;
     return { received, lost: Math.max(0, this.gaps - sender_dropped), sender_dropped, duplicates, reordered, late, restarts };
+  }
+
+  /** Forgets the oldest gaps past maxGaps; their seqs, turning up, count as late. */
+  private keepNewestGaps(): void {
+    const excess = this.missing.length - this.maxGaps;
+    if (excess > 0) this.floor = this.missing.splice(0, excess)[excess - 1][1];
   }
 
   private forgetOlderThan(limit: number): void {

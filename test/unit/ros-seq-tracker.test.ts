@@ -64,6 +64,19 @@ describe('SeqTracker', () => {
       assert.deepEqual(t.snapshot(), { received: 304, lost: 298, sender_dropped: 0, duplicates: 0, reordered: 2, late: 1, restarts: 0 });
     });
 
+    it('keeps to the newest 256 gaps when late seqs split a gap, not only when new gaps open', () => {
+      // Filling every other seq of one long gap splits it into a range per seq left missing: as many ranges for as
+      // many messages as skipping every other seq, and only a new gap trimmed them, one at a time.
+      const t = new SeqTracker();
+      assert.equal(t.observe(0), 'first');
+      assert.equal(t.observe(4096), 'gap');
+      for (let s = 2; s <= 600; s += 2) assert.equal(t.observe(s), 'reordered');
+      // 301 ranges: [1,2) [3,4) ... [599,600) [601,4096); the 45 oldest are forgotten, [89,90) the last of them.
+      assert.equal(t.observe(91), 'reordered', 'the 256th newest gap is remembered');
+      assert.equal(t.observe(89), 'late', 'the 257th newest is forgotten, though within the window');
+      assert.equal(t.observe(1), 'late');
+    });
+
     it('keeps a gap as one entry however long it is: a window of 2^30 takes a gap of 2^29 and finds a message in it', () => {
       // A set of single missing seqs cost one insert per seq (a sender skipping more than the default window with
       // every message took ~830 us of the main thread each); here it would pass the 2^24 entries a Set can hold.
