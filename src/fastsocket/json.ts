@@ -160,8 +160,12 @@ export function parseJson(text: string): unknown {
   return parseCheckedJson(text);
 }
 
-/** parseJson for text already known not to nest deeper than MAX_JSON_DEPTH. */
-export function parseCheckedJson(text: string): unknown {
+/**
+ * parseJson for text already known not to nest deeper than MAX_JSON_DEPTH.
+ * @param exactPart the part of the value whose integers must be exact (a frame's payload): a rounded integer
+ *   elsewhere (a Python peer's client_send_wall_ns, which the codec keeps as a number anyway) costs no second parse
+ */
+export function parseCheckedJson(text: string, exactPart: (value: unknown) => unknown = (value) => value): unknown {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -175,7 +179,7 @@ export function parseCheckedJson(text: string): unknown {
   }
   // JSON.parse rounds every number to a double: a Python peer's 1764412345123456789 was handed over, printed and
   // republished as 1764412345123456800 without a word.
-  return roundedAnInteger(value, text) ? new PermissiveParser(text).parseDocument() : value;
+  return roundedAnInteger(exactPart(value), text) ? new PermissiveParser(text).parseDocument() : value;
 }
 
 /**
