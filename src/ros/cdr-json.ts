@@ -62,10 +62,13 @@ export function cdrToJson(lookup: DefinitionLookup, type: string, bytes: Buffer,
  * bounds kept) without decoding it: the server publishes a sender's raw bytes, and Cyclone DDS sends fewer than 4
  * as a malformed packet that its reliable readers refuse and ask for again until newer messages push it out of the
  * writer's history, holding back the topic's other senders; a subscriber cannot take a cut-off one. The walk costs
- * one step per field, not per byte of a primitive array. Past a wstring whose width is not known, nothing is checked.
+ * one step per field, not per byte of a primitive array. Past a wstring whose width is not known, nothing is checked;
+ * nor is XCDR2 (encapsulation 6-11), which only a middleware configured for it writes.
  * @throws MessageMappingError (field `msg`) saying what is wrong
  */
 export function checkCdr(lookup: DefinitionLookup, type: string, bytes: Buffer, wstringUnitBytes?: WstringUnitBytes): void {
+  // XCDR2 (a middleware set to it: encapsulation 6 to 11) aligns and delimits otherwise; published unchecked, as before.
+  if (bytes.length >= HEADER_BYTES && bytes[0] === 0 && bytes[1] >= 6 && bytes[1] <= 11) return;
   checkHeader(bytes);
   const checker = new CdrChecker(bytes, bytes[1] === 1, wstringUnitBytes);
   try {

@@ -87,6 +87,12 @@ describe('cdr-json', () => {
       checkCdr(lookup, 'fastsocket_test/msg/Nothings', Buffer.from([0, 1, 0, 0, 2, 0, 0, 0, 0, 0]));
     });
 
+    it('leaves XCDR2 bytes (encapsulation 6 to 11, a middleware configured for it) unchecked, as they were before the check', () => {
+      for (const kind of [6, 7, 8, 9, 10, 11]) checkCdr(lookup, 'std_msgs/msg/String', Buffer.from([0, kind, 0, 0, 6, 0, 0, 0, 0x68, 0x69]));
+      refused('std_msgs/msg/String', Buffer.from([0, 6, 0]));
+      refused('std_msgs/msg/String', Buffer.from([0, 12, 0, 0, 2, 0, 0, 0, 0x41, 0]));
+    });
+
     it('refuses bytes that are empty, shorter than the header, of another encapsulation, cut off, or whose counts run past the end', () => {
       const whole = chatter('hello');
       for (const bytes of [Buffer.alloc(0), Buffer.from([0]), Buffer.from([0, 1, 0, 0]), Buffer.from([7, 9, 0, 0, 2, 0, 0, 0, 0x41, 0]), whole.subarray(0, whole.length - 1)]) {
