@@ -474,6 +474,8 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
    */
   private warnOfWebPage(conn: FrameConnection, headers: IncomingHttpHeaders): void {
     if (headers.origin === undefined || this.tokenDigest !== null || (isSecureScheme(this.endpoint.scheme) && this.options.tls?.ca !== undefined)) return;
+    // Python's websocket-client names the server it dials as its Origin; a page's origin is never this server's.
+    if (originHost(headers.origin) === headers.host?.toLowerCase()) return;
     this.peerWarnings.warn(
       this.logger,
       `${conn.peer} is a web page (Origin: ${JSON.stringify(headers.origin.slice(0, 200))}): any page a browser that can reach this server opens can send it messages, ` +
@@ -846,4 +848,13 @@ export function exposureWarning(url: string, host: string, secure: boolean, hasT
   if (isLoopback(host) || (secure && authenticates)) return null;
   const missing = [secure ? null : 'TLS', authenticates ? null : secure ? 'a token or client certificates' : 'a token'].filter((m) => m !== null).join(' or ');
   return `listening on non-loopback ${url} without ${missing}: anyone who can reach this address can inject messages`;
+}
+
+/** The host (and port) an Origin header names, lower-case; null for `null` or anything else that is no URL. */
+function originHost(origin: string): string | null {
+  try {
+    return new URL(origin).host.toLowerCase();
+  } catch {
+    return null;
+  }
 }

@@ -230,6 +230,16 @@ describe('FastSocketServer authentication with a shared token', function () {
       assert.deepEqual(webPageWarnings(logger.lines), []);
       assert.deepEqual(logger.lines.filter((l) => l.includes('web page')), []);
     });
+
+    // Python's websocket-client sends an Origin of the server it dials (http://host:port) by default; a page's origin
+    // is never this server's, which serves no pages.
+    it('says nothing of a client whose Origin names the server itself, as websocket-client sends it', async () => {
+      const logger = capturingLogger();
+      const { url } = await startServer(teardown, 'ws', { logger });
+      const peer = await headerPeer(url, { origin: `http://${new URL(url).host}` });
+      teardown.add(() => peer.ws.terminate());
+      assert.deepEqual(logger.lines.filter((l) => l.includes('web page')), []);
+    });
   });
 
   describe('secrets in logs', () => {
