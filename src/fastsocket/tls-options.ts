@@ -129,7 +129,8 @@ export function certificateValidityProblem(cert: string | Buffer, nowMs: number)
   return null;
 }
 
-const HOST_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+/** Letters, digits, hyphens and (seen in certificates, though not in DNS host names) underscores, in dot-separated labels. */
+const HOST_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
 /**
  * What is wrong with a name to verify the server certificate against (tls.servername, --servername, tls_servername),

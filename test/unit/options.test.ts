@@ -167,7 +167,7 @@ describe('options', () => {
       for (const servername of ['10.0.0.1', '::1', '[::1]', '', 'infra example.org', 'https://infra.example.org', 'a..b', '-a.example']) {
         throwsNaming(() => new FastSocketClient({ url: 'tls://127.0.0.1:1', tls: { servername } }), 'tls.servername', JSON.stringify(servername));
       }
-      for (const servername of ['infra.example.org', 'localhost', 'rsu-12.example.org.', 'RSU12']) assert.ok(new FastSocketClient({ url: 'tls://10.0.0.1:1', tls: { servername } }), servername);
+      for (const servername of ['infra.example.org', 'localhost', 'rsu-12.example.org.', 'RSU12', 'rsu_12.corp.example']) assert.ok(new FastSocketClient({ url: 'tls://10.0.0.1:1', tls: { servername } }), servername);
       throwsNaming(() => new FastSocketClient({ client_id: 'a' } as never), 'client_id', 'snake case');
     });
 
