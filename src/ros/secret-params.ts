@@ -54,13 +54,13 @@ export function readTls(r: ParamReader, url: string, params: readonly TlsParam[]
     ? r.string('tls_servername', '', 'Host name the server certificate must carry, for a server dialled by an address it does not list; empty: the url\'s host.')
     : '';
   if (servername !== '') {
-    if (!secure) throw new ParameterError('tls_servername', `is set but url ${JSON.stringify(url)} is not tls:// or wss://, so it would not be used`);
+    if (!secure) throw unusedOn(url, 'tls_servername');
     const problem = serverNameProblem(servername);
     if (problem) throw new ParameterError('tls_servername', `${JSON.stringify(servername)} ${problem}`);
   }
   const named = (field: TlsParam['field']) => paths.find((p) => p.field === field) as (typeof paths)[number];
   if (!secure) {
-    if (set.length > 0) throw new ParameterError(set[0].param, `is set but url ${JSON.stringify(url)} is not tls:// or wss://, so it would not be used`);
+    if (set.length > 0) throw unusedOn(url, set[0].param);
     return null;
   }
   const cert = named('cert');
@@ -79,6 +79,11 @@ export function readTls(r: ParamReader, url: string, params: readonly TlsParam[]
   const pairProblem = tls.cert && tls.key ? keyPairProblem(tls.cert, tls.key) : null;
   if (pairProblem) throw new ParameterError(cert.param, `${JSON.stringify(cert.path)} and ${key.param} ${JSON.stringify(key.path)} ${pairProblem}`);
   return tls;
+}
+
+/** A TLS parameter set for a url that would not use it. */
+function unusedOn(url: string, param: string): ParameterError {
+  return new ParameterError(param, `is set but url ${JSON.stringify(url)} is not tls:// or wss://, so it would not be used`);
 }
 
 function isSecureUrl(url: string): boolean {
