@@ -18,7 +18,7 @@ import { LogThrottle } from './log-throttle';
 import type { DefinitionLookup } from './message-definition';
 import { base64Value, rosToJson } from './msg-json';
 import { isHeard, type EndpointInfo, type RosNode, type RosPublisher, type RosSubscription, type RosTimer } from './port';
-import { chooseSubscriptionQos, needsDiscovery, QosProfile, toEnvelopeQos } from './qos';
+import { chooseSubscriptionQos, needsDiscovery, QosProfile, qosText, toEnvelopeQos } from './qos';
 import { DIAGNOSTIC_ARRAY, diagnosticArray, DiagnosticLevel, diagnosticStatus, DiagnosticStatusMsg, FLOAT64, linkStatusName, METRICS_MESSAGE } from './ros-messages';
 
 /** `/ns/name` of a graph endpoint's node. */
@@ -210,7 +210,7 @@ class TopicForwarder {
       return;
     }
     this.qos = qos;
-    node.logger.info(`forwarding ${this.name} (${type}, ${this.config.encoding}, ${qos.reliability}/${qos.durability}/depth ${qos.depth})`);
+    node.logger.info(`forwarding ${this.name} (${type}, ${this.config.encoding}, ${qosText(qos)})`);
   }
 
   private onMessage(message: unknown, type: string, qos: QosProfile): void {

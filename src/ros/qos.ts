@@ -79,6 +79,11 @@ export function needsDiscovery(request: QosRequest): boolean {
   return request.reliability === undefined || request.durability === undefined;
 }
 
+/** `reliable/volatile/depth 10`, as the nodes' log lines write a QoS. */
+export function qosText(q: QosProfile): string {
+  return `${q.reliability}/${q.durability}/depth ${q.depth}`;
+}
+
 export function sameQos(a: QosProfile, b: QosProfile): boolean {
   return a.reliability === b.reliability && a.durability === b.durability && a.history === b.history && a.depth === b.depth;
 }

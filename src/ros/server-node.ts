@@ -12,7 +12,7 @@ import { openParamPath } from './params';
 import { LogThrottle } from './log-throttle';
 import { jsonToRos } from './msg-json';
 import { isHeard, type RosNode, type RosPublisher, type RosTimer } from './port';
-import { EnvelopeQos, qos, QosProfile } from './qos';
+import { EnvelopeQos, qos, QosProfile, qosText } from './qos';
 import type { ServerConfig } from './server-config';
 import { SeqCounts, SeqTracker } from './seq-tracker';
 import {
@@ -52,12 +52,11 @@ interface TopicState {
   readonly type: string;
   /** Made anew, with a QoS that serves more subscribers, when a sender forwards the topic so (see widerQos). */
   publisher: RosPublisher;
-  qos: QosProfile;
   /**
-   * Published transient_local: what it holds is published once (a map, /tf_static) and, once closed under max_topics,
-   * comes back only when its vehicle publishes it again or its bridge restarts.
+   * The publisher's. Transient_local (latched): what it holds is published once (a map, /tf_static) and, once closed
+   * under max_topics, comes back only when its vehicle publishes it again or its bridge restarts.
    */
-  latched: boolean;
+  qos: QosProfile;
   /** JSON messages are serialized here (cdr-json.ts) and published raw, rather than through rclnodejs objects. */
   readonly encodeCdr: boolean;
   /**
@@ -499,7 +498,7 @@ export class ServerNode {
     const ageStats = new LatencyStats();
     const uplinkStats = new LatencyStats();
     const state: TopicState = {
-      topic, senderTopic: env.topic, type: env.type, publisher, qos: q, latched: q.durability === 'transient_local', encodeCdr, latencyPublishers, stats, lastWindow: stats.window(),
+      topic, senderTopic: env.topic, type: env.type, publisher, qos: q, encodeCdr, latencyPublishers, stats, lastWindow: stats.window(),
       ageStats, lastAgeWindow: ageStats.window(), uplinkStats, lastUplinkWindow: uplinkStats.window(),
       messages: 0, published: 0, resends: 0, dropped: 0, senders: new Map(), retired: sumCounts([]),
     };
@@ -531,7 +530,6 @@ export class ServerNode {
     this.node.logger.info(`republishing ${state.topic} as ${qosText(wider)} (was ${qosText(state.qos)}): ${sender} forwards it so`);
     state.publisher = publisher;
     state.qos = wider;
-    state.latched = wider.durability === 'transient_local';
   }
 
   /**
@@ -561,7 +559,7 @@ export class ServerNode {
     const idleTopics = [...this.topics.values()].filter((t) => ![...t.senders.keys()].some((sender) => connected.has(sender)));
     // A latched topic last: a vehicle that comes back resends its ordinary topics with their next message, but not
     // what it latched once.
-    const idle = idleTopics.find((t) => !t.latched) ?? idleTopics[0];
+    const idle = idleTopics.find((t) => t.qos.durability !== 'transient_local') ?? idleTopics[0];
     if (idle === undefined) {
       this.mayReclaim = false;
       return false;
@@ -671,10 +669,6 @@ function sumCounts(all: SeqCounts[]): SeqCounts {
   const out: SeqCounts = { received: 0, lost: 0, sender_dropped: 0, duplicates: 0, reordered: 0, late: 0, restarts: 0 };
   for (const c of all) for (const k of Object.keys(out) as Array<keyof SeqCounts>) out[k] += c[k];
   return out;
-}
-
-function qosText(q: QosProfile): string {
-  return `${q.reliability}/${q.durability}/depth ${q.depth}`;
 }
 
 /**
