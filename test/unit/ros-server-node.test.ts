@@ -597,36 +597,38 @@ describe('ServerNode', () => {
   });
 
   describe('#handleLatency (clock sync)', () => {
-    it('shows each clock-synced sender in /diagnostics and the synced uplink beside the latency of its topic, sync_ok records only', () => {
+    /** veh-17's clock-sync status and /chatter's topic status after one window of these exchanges. */
+    const diagnosticsAfter = (...records: Array<Parameters<typeof exchange>[2]>) => {
       const { graph, srv } = server();
       attachLink(srv).connect('127.0.0.1:5000', 'veh-17');
-      exchange(srv, 0, { correctedNs: 20e6, uplink_wall_ns: 5_000_000, offset_ns: 150_000, sync_uncertainty_ns: 200_000, sync_ok: true });
-      exchange(srv, 1, { correctedNs: 20e6, uplink_wall_ns: 90_000_000, offset_ns: 1_400_000, sync_uncertainty_ns: 3_000_000, sync_ok: false });
+      records.forEach((r, i) => exchange(srv, i, r));
       srv.closeWindow();
       srv.publishDiagnostics();
       const [array] = graph.messagesOn('/diagnostics') as Array<{ status: DiagnosticStatusMsg[] }>;
-      const clock = array.status.find((s) => s.name === 'fastsocket_server: clock sync veh-17');
+      const clock = array.status.find((s) => s.name === 'fastsocket_server: clock sync veh-17')!;
+      return { clock, topic: values(array.status.find((s) => s.name === 'fastsocket_server: /chatter')) };
+    };
+
+    it('shows each clock-synced sender in /diagnostics and the synced uplink beside the latency of its topic, sync_ok records only', () => {
+      const { clock, topic } = diagnosticsAfter(
+        { correctedNs: 20e6, uplink_wall_ns: 5_000_000, offset_ns: 150_000, sync_uncertainty_ns: 200_000, sync_ok: true },
+        { correctedNs: 20e6, uplink_wall_ns: 90_000_000, offset_ns: 1_400_000, sync_uncertainty_ns: 3_000_000, sync_ok: false },
+      );
       const c = values(clock);
-      assert.equal(clock!.level, 1, 'WARN: the latest record is not sync_ok');
+      assert.equal(clock.level, 1, 'WARN: the latest record is not sync_ok');
       assert.deepEqual([c.clock_synced_records, c.sync_ok_records, c.sync_ok, c.offset_ms, c.sync_uncertainty_ms, c.uplink_wall_ms], ['2', '1', 'false', '1.4', '3', '90']);
-      const topic = values(array.status.find((s) => s.name === 'fastsocket_server: /chatter'));
       assert.deepEqual([topic.uplink_wall_window_samples, topic.uplink_wall_p50_ms, topic.latency_p50_ms], ['1', '5', '20']);
     });
 
     it('warns that the clocks are seconds apart when a sync_ok record proves it, and keeps its uplink out of the uplink statistics', () => {
       // A sync_ok record has a precisely known offset, not a small one: a vehicle whose clock is 5 s ahead, on a fast
       // link, is sync_ok while every uplink_wall_ns it gives is 5 s off. Its status said 'clocks agree' (OK).
-      const { graph, srv } = server();
-      attachLink(srv).connect('127.0.0.1:5000', 'veh-17');
-      exchange(srv, 0, { correctedNs: 20e6, uplink_wall_ns: 20_100_000, offset_ns: 100_000, sync_uncertainty_ns: 200_000, sync_ok: true });
-      exchange(srv, 1, { correctedNs: 20e6, uplink_wall_ns: 5_020_000_000, offset_ns: 5_000_000_000, sync_uncertainty_ns: 200_000, sync_ok: true });
-      srv.closeWindow();
-      srv.publishDiagnostics();
-      const [array] = graph.messagesOn('/diagnostics') as Array<{ status: DiagnosticStatusMsg[] }>;
-      const clock = array.status.find((s) => s.name === 'fastsocket_server: clock sync veh-17')!;
+      const { clock, topic } = diagnosticsAfter(
+        { correctedNs: 20e6, uplink_wall_ns: 20_100_000, offset_ns: 100_000, sync_uncertainty_ns: 200_000, sync_ok: true },
+        { correctedNs: 20e6, uplink_wall_ns: 5_020_000_000, offset_ns: 5_000_000_000, sync_uncertainty_ns: 200_000, sync_ok: true },
+      );
       assert.equal(clock.level, 1, `WARN, not ${clock.level} '${clock.message}'`);
       assert.match(clock.message, /clocks at least 4999\.800 ms apart/);
-      const topic = values(array.status.find((s) => s.name === 'fastsocket_server: /chatter'));
       assert.deepEqual([topic.uplink_wall_window_samples, topic.uplink_wall_max_ms], ['1', '20.1']);
     });
 
