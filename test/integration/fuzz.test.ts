@@ -199,11 +199,14 @@ describe('FastSocketServer under fuzzed input', function () {
       )
       .map((parts) => Buffer.concat(parts))
       .filter((b) => !b.includes('type'));
+    // What a tcp connection opens with: 0x16 0x03 is a TLS ClientHello to the tcp:// server, closed at once and named
+    // as such (transport.ts; tested in tls-errors), not a bad frame. A CI run drew [22, 3] after 345 cases.
+    const tcpJunk = junk.filter((b) => !(b[0] === 0x16 && b[1] === 3));
 
     it('rejects, counts and logs every frame of random bytes over tcp, and keeps serving', async () => {
       const a = await arena('tcp');
       await fc.assert(
-        fc.asyncProperty(junk, async (bytes) => {
+        fc.asyncProperty(tcpJunk, async (bytes) => {
           const o = await attack(a, (peer) => void peer.sendBytes(bytes));
           assertRejected(o, streamFrames(bytes).length);
           assert.deepEqual(o.handed, []);
@@ -231,7 +234,7 @@ describe('FastSocketServer under fuzzed input', function () {
     it('closes a connection after max_bad_frames consecutive bad frames, and counts the close', async () => {
       const a = await arena('tcp', { maxBadFrames: 10 });
       await fc.assert(
-        fc.asyncProperty(fc.array(junk.filter((b) => streamFrames(b).length === 1 && !b.includes('\n')), { minLength: 10, maxLength: 30 }), async (frames) => {
+        fc.asyncProperty(fc.array(tcpJunk.filter((b) => streamFrames(b).length === 1 && !b.includes('\n')), { minLength: 10, maxLength: 30 }), async (frames) => {
           const o = await attack(a, (peer) => void peer.sendBytes(frames.map((f) => Buffer.concat([f, Buffer.from('\n')])).reduce((x, y) => Buffer.concat([x, y]))), { expectClose: true });
           assert.equal(o.delta('closed_bad'), 1);
           assert.equal(o.delta('bad_frames'), 10, 'frames after the 10th were still read');
