@@ -16,6 +16,7 @@ import { connect, FrameConnection, isTlsAlert, isWebSocketProtocolError, SERVER_
 import { DEFAULT_URL, Endpoint, formatUrl, parseUrl } from './url';
 import { OutboxStore } from './outbox-store';
 import { WarnBudget } from './warn-budget';
+import { emitToEach } from './listeners';
 import { TimerHandle, Timers, timersOption } from './timers';
 import { MAX_CLIENT_ID_LENGTH, MAX_ID_LENGTH } from './wire';
 
@@ -356,6 +357,14 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         this.dial();
       }
     }
+  }
+
+  /**
+   * Calls every listener, each on its own: one that throws is logged at error (to `logger`) and stops neither the
+   * other listeners nor this client.
+   */
+  override emit<K extends keyof ClientEvents>(event: K, ...args: ClientEvents[K]): boolean {
+    return emitToEach(this, event, args, this.logger);
   }
 
   /** The server's URL, as normalised from the `url` option. */

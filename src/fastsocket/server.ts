@@ -14,6 +14,7 @@ import { certificateValidityProblem, checkTlsOptions } from './tls-options';
 import { FrameConnection, isWebSocketProtocolError, listen, Listener, TlsOptions } from './transport';
 import { DEFAULT_URL, Endpoint, isLoopback, isSecureScheme, parseUrl } from './url';
 import { WarnBudget } from './warn-budget';
+import { emitToEach } from './listeners';
 import { Ack3Frame, LatencyRecord, MessageFrame, PROTOCOL_VERSION } from './wire';
 
 /** Options of FastSocketServer; each is validated in the constructor, which throws a TypeError naming a bad one. */
@@ -345,6 +346,14 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     if (invalid) this.logger.warn(`the server certificate (tls.cert, --cert, tls_cert) ${invalid}: clients that check it will refuse to connect`);
     this.logger.info(`listening on ${listener.url}`);
     return listener.url;
+  }
+
+  /**
+   * Calls every listener, each on its own: one that throws is logged at error (to `logger`) and stops neither the
+   * other listeners nor this server.
+   */
+  override emit<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): boolean {
+    return emitToEach(this, event, args, this.logger);
   }
 
   /** The bound URL, or null before listen(). */
