@@ -110,7 +110,10 @@ export function checkBoolean(name: string, value: unknown): boolean {
 /** Rejects option names that the caller misspelt, so a typo does not silently fall back to a default. */
 export function checkKnownKeys(what: string, options: object, known: readonly string[]): void {
   for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new OptionError(key, `unknown ${what} option ${key}; known options: ${known.join(', ')}`);
+    if (known.includes(key)) continue;
+    // The README's limits and the ROS parameters are written in snake_case, the CLI's flags in kebab-case.
+    const guess = closest(key, known) ?? known.find((k) => k.toLowerCase() === key.replace(/[-_]/g, '').toLowerCase()) ?? null;
+    throw new OptionError(key, `unknown ${what} option ${key}${guess === null ? '' : ` (did you mean ${guess}?)`}; known options: ${known.join(', ')}`);
   }
 }
 

@@ -163,6 +163,22 @@ describe('options', () => {
       throwsNaming(() => new FastSocketClient({ outboxPolicyy: 'reject' } as never), 'outboxPolicyy', 'typo');
     });
 
+    it('says which option a misspelt one, or one in the snake_case of the README and the ROS parameters, likely meant', () => {
+      const suggested = (make: () => unknown) => {
+        try {
+          make();
+        } catch (err) {
+          return /\(did you mean (\w+)\?\)/.exec((err as Error).message)?.[1] ?? null;
+        }
+        assert.fail('no error');
+      };
+      assert.equal(suggested(() => new FastSocketClient({ maxFrameByte: 100 } as never)), 'maxFrameBytes');
+      assert.equal(suggested(() => new FastSocketClient({ outbox_max_messages: 100 } as never)), 'outboxMaxMessages');
+      assert.equal(suggested(() => new FastSocketServer({ 'max-pending-ack3': 10 } as never)), 'maxPendingAck3');
+      assert.equal(suggested(() => new FastSocketClient({ url: 'tls://h:1', tls: { rejectUnauthorised: false } } as never)), 'rejectUnauthorized');
+      assert.equal(suggested(() => new FastSocketClient({ colour: 'red' } as never)), null);
+    });
+
     it('throws a TypeError naming tls.servername when it is an address or no host name, and takes a host name', () => {
       for (const servername of ['10.0.0.1', '::1', '[::1]', '', 'infra example.org', 'https://infra.example.org', 'a..b', '-a.example']) {
         throwsNaming(() => new FastSocketClient({ url: 'tls://127.0.0.1:1', tls: { servername } }), 'tls.servername', JSON.stringify(servername));
