@@ -17,7 +17,7 @@ import { DEFAULT_URL, Endpoint, formatUrl, parseUrl } from './url';
 import { OutboxStore } from './outbox-store';
 import { WarnBudget } from './warn-budget';
 import { emitToEach } from './listeners';
-import { TimerHandle, Timers, timersOption } from './timers';
+import { settledWithin, TimerHandle, Timers, timersOption } from './timers';
 import { MAX_CLIENT_ID_LENGTH, MAX_ID_LENGTH } from './wire';
 
 const noop = (): void => undefined;
@@ -514,7 +514,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       if (conn && !conn.isClosed) {
         const closed = new Promise<void>((r) => conn.once('close', () => r()));
         conn.close('normal');
-        await Promise.race([closed, new Promise<void>((r) => this.timers.setTimeout(r, 1000).unref())]);
+        await settledWithin(this.timers, closed, 1000);
         conn.destroy();
       }
       this.state = 'closed';

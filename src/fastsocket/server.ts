@@ -9,7 +9,7 @@ import { latencyRecord } from './latency';
 import { checkLogger, Logger, logSafe } from './logger';
 import { checkInteger, checkKnownKeys, orDefault, checkString, ServerLimits, validateServerLimits } from './options';
 import { SeenIds } from './seen-ids';
-import { TimerHandle, Timers, timersOption } from './timers';
+import { settledWithin, TimerHandle, Timers, timersOption } from './timers';
 import { certificateValidityProblem, checkTlsOptions } from './tls-options';
 import { FrameConnection, isWebSocketProtocolError, listen, Listener, TlsOptions } from './transport';
 import { DEFAULT_URL, Endpoint, isLoopback, isSecureScheme, parseUrl } from './url';
@@ -385,11 +385,11 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
       // stayed bound after close() resolved.
       const stopped = this.listener?.close() ?? this.starting?.then(() => undefined, () => undefined) ?? Promise.resolve();
       // Peers get a moment to read their last acks; one that does not close its side is cut off.
-      await Promise.race([stopped, new Promise<void>((r) => this.timers.setTimeout(r, 500).unref())]);
+      await settledWithin(this.timers, stopped, 500);
       for (const p of this.peers) p.conn.destroy();
       await stopped;
       // A destroyed socket reports its close a tick or two later; 'disconnect' comes from there.
-      await Promise.race([this.noPeersLeft(), new Promise<void>((r) => this.timers.setTimeout(r, 2000).unref())]);
+      await settledWithin(this.timers, this.noPeersLeft(), 2000);
       this.seen.close();
     })();
     return this.closing;

@@ -26,6 +26,24 @@ export const nodeTimers: Timers = {
   clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout),
 };
 
+/**
+ * Resolves once `promise` has, or after `ms`, whichever comes first, and then clears the timer: one left running
+ * kept what its promise led back to (a closed client or server, its socket and its 64 KiB read buffer) in memory for
+ * `ms` more, so a program that made and closed clients in a loop held hundreds of them at any moment.
+ */
+export async function settledWithin(timers: Timers, promise: Promise<void>, ms: number): Promise<void> {
+  let timer: TimerHandle | undefined;
+  const elapsed = new Promise<void>((resolve) => {
+    timer = timers.setTimeout(resolve, ms);
+    timer.unref();
+  });
+  try {
+    await Promise.race([promise, elapsed]);
+  } finally {
+    timers.clearTimeout(timer!);
+  }
+}
+
 /** The `timers` option of the client and server: nodeTimers when not given, else checked to have the four functions. */
 export function timersOption(value: Timers | undefined): Timers {
   const timers = orDefault(value, nodeTimers);

@@ -448,8 +448,10 @@ class StreamConnection extends FrameConnection {
 
   protected closeTransport(): void {
     this.socket.end();
-    // A peer that never reads would keep a half-closed socket forever.
-    setTimeout(() => this.socket.destroy(), 2000).unref();
+    // A peer that never reads would keep a half-closed socket forever. Cleared at the close, or it kept the connection
+    // (and its read buffer) in memory for 2 s after.
+    const timer = setTimeout(() => this.socket.destroy(), 2000).unref();
+    this.socket.once('close', () => clearTimeout(timer));
   }
 
   protected destroyTransport(): void {
@@ -586,7 +588,8 @@ class WsConnection extends FrameConnection {
 
   protected closeTransport(reason: CloseReason): void {
     this.ws.close(WS_CLOSE_CODES[reason]);
-    setTimeout(() => this.ws.terminate(), 2000).unref();
+    const timer = setTimeout(() => this.ws.terminate(), 2000).unref();
+    this.ws.once('close', () => clearTimeout(timer));
   }
 
   protected destroyTransport(): void {

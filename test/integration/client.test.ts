@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { WebSocket, WebSocketServer } from 'ws';
-import { DroppedError, FastSocketError, FastSocketServer, MAX_JSON_DEPTH, messageFrameBytes, type FastSocketErrorCode, type MessageEvent, type SendResult } from '../../src/fastsocket';
+import { DroppedError, FastSocketClient, FastSocketError, FastSocketServer, MAX_JSON_DEPTH, messageFrameBytes, type FastSocketErrorCode, type MessageEvent, type SendResult } from '../../src/fastsocket';
 import { MAX_TIMER_MS } from '../../src/fastsocket/options';
 import { fakeClock } from '../support/fake-clock';
 import { capturingLogger, startClient, startServer, unreachableUrl } from '../support/fixtures';
@@ -1029,6 +1029,25 @@ describe('FastSocketClient', () => {
       await withDeadline(closing, 'close() to resolve after destroy()');
       assert.deepEqual(await outcomes(sends), ['FS_ERR_DESTROYED']);
     });
+
+    for (const scheme of ['tcp', 'ws'] as const) {
+      it(`leaves nothing holding the client once it has resolved, so clients made and closed in a loop do not pile up (${scheme})`, async () => {
+        const { url } = await startServer(teardown, scheme);
+        const gc = exposedGc();
+        // Not startClient: its teardown would hold the client; and in a function of its own, whose frame is gone after.
+        const useAndClose = async (i: number): Promise<WeakRef<FastSocketClient>> => {
+          const client = new FastSocketClient({ url });
+          await client.send(i);
+          await client.close();
+          return new WeakRef(client);
+        };
+        const closed: Array<WeakRef<FastSocketClient>> = [];
+        for (let i = 0; i < 3; i++) closed.push(await useAndClose(i));
+        await new Promise((resolve) => setImmediate(resolve));
+        gc();
+        assert.equal(closed.filter((ref) => ref.deref() !== undefined).length, 0, 'closed clients still in memory');
+      });
+    }
 
     it('rejects sends after close with FS_ERR_CLOSED and resolves again when called twice', async () => {
       const url = await unreachableUrl('tcp');
