@@ -44,6 +44,9 @@ export function forEachLine(file: string, onLine: (line: string, terminated: boo
     throw err;
   }
   try {
+    // A directory opens; reading it failed with "EISDIR: illegal operation on a directory, read", naming no path, so a
+    // client given a folder as its outboxPath did not say which.
+    if (fs.fstatSync(fd).isDirectory()) throw Object.assign(new Error(`EISDIR: ${file} is a directory, not a file`), { code: 'EISDIR', path: file });
     const chunk = Buffer.alloc(chunkBytes);
     // The start of a line that began in an earlier chunk. A newline byte is never part of a longer UTF-8 sequence,
     // so a line's bytes decode the same as in the whole file.

@@ -17,6 +17,13 @@ describe('fs-util', () => {
       assert.equal(forEachLine(path.join(dir, 'none'), () => assert.fail('no line')), false);
     });
 
+    it('throws EISDIR naming the path for a directory', () => {
+      assert.throws(
+        () => forEachLine(dir, () => assert.fail('no line')),
+        (e: NodeJS.ErrnoException) => e.code === 'EISDIR' && e.message.includes(dir),
+      );
+    });
+
     it('gives the lines of any text as split() would, whatever the chunk size cuts (multi-byte characters included)', () => {
       const file = path.join(dir, 'lines');
       fc.assert(
