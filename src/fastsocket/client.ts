@@ -156,11 +156,11 @@ export interface ClientStats {
 export interface ClientEvents {
   connect: [info: { url: string }];
   /**
-   * The connection closed (error null) or could not be made, or the server refused our certificate once our side of a
-   * TLS 1.3 handshake was done (error FS_ERR_CONNECT with its alert). The client reconnects with backoff while messages are
+   * The connection closed (error null) or could not be made (error FS_ERR_CONNECT, saying why), or the server refused
+   * our certificate once our side of a TLS 1.3 handshake was done (error FS_ERR_CONNECT with its alert). The client reconnects with backoff while messages are
    * unacknowledged or after connect(); otherwise it dials again at the next send().
    */
-  disconnect: [info: { error: Error | null }];
+  disconnect: [info: { error: FastSocketError | null }];
   ack: [info: SendResult];
   drop: [info: { id: string; reason: FastSocketErrorCode }];
   /**
@@ -639,11 +639,13 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       headers: this.bearerHeaders(),
     }).then(
       (conn) => this.onConnected(conn),
-      (err: Error) => {
+      (err: unknown) => {
         this.counters.connect_failures++;
         if (this.state === 'closed') return;
-        this.logger.warn(`${err.message}; retrying`);
-        this.emit('disconnect', { error: err });
+        // connect() says why with FS_ERR_CONNECT; an exception of a socket's constructor would come as it was thrown.
+        const error = err instanceof FastSocketError ? err : new FastSocketError('FS_ERR_CONNECT', `cannot connect to ${this.url}: ${String((err as Error | undefined)?.message ?? err)}`, { cause: err });
+        this.logger.warn(`${error.message}; retrying`);
+        this.emit('disconnect', { error });
         this.scheduleReconnect();
       },
     );
@@ -689,7 +691,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       conn.close('too_large');
     });
     conn.on('drain', () => this.pump());
-    let refusal: Error | null = null;
+    let refusal: FastSocketError | null = null;
     let reset = false;
     conn.on('error', (err) => {
       if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') reset = true;
@@ -726,7 +728,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
    * @param reset the connection was reset (a link cut, or a server that reset it)
    * @param silent we closed it ourselves, taking it for dead after silenceTimeoutMs (and warned about that)
    */
-  private onClosed(conn: FrameConnection, refusal: Error | null, reset: boolean, silent: boolean): void {
+  private onClosed(conn: FrameConnection, refusal: FastSocketError | null, reset: boolean, silent: boolean): void {
     if (this.conn !== conn) return;
     this.conn = null;
     this.clearProbe();
