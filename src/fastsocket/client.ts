@@ -3,7 +3,7 @@
  * is re-established with backoff; after a reconnect every unacknowledged message is written again, marked resent.
  */
 import { EventEmitter } from 'node:events';
-import { MonotonicClock, monotonicNs, wallNs } from './clock';
+import { clockOption, MonotonicClock, monotonicNs, wallNs } from './clock';
 import { badFrameCloseReason, decodeServerFrame, encodeAck3, encodeHello, encodeMessage, encodeMessageBytes, encodePayload, isMessageId, longerThan, messageFrameBytes, payloadJsonBytes } from './codec';
 import { DroppedError, FastSocketError, FastSocketErrorCode, isOutboxFull, OptionError, ProtocolError } from './errors';
 import { newMessageId } from './ids';
@@ -300,9 +300,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     if (this.endpoint.port === 0) throw new FastSocketError('FS_ERR_INVALID_URL', `url ${JSON.stringify(options.url)} has port 0: give the port the server listens on`);
     this.limits = validateClientLimits(options);
     this.logger = checkLogger(options.logger);
-    this.clock = orDefault(options.clock, monotonicNs);
+    this.clock = clockOption('clock', options.clock, monotonicNs);
     this.random = orDefault(options.random, Math.random);
-    if (typeof this.clock !== 'function') throw new OptionError('clock', 'option clock must be a function returning ns');
     if (typeof this.random !== 'function') throw new OptionError('random', 'option random must be a function');
     this.timers = timersOption(options.timers);
     this.newId = orDefault(options.newId, newMessageId);

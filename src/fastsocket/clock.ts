@@ -4,10 +4,29 @@
  * integer (below 2^31) for small integers only, and throws that code away when one outgrows it; a clock starting
  * at zero did so ~2.1 s after start, deoptimising every hot function that handles a timestamp at once.
  */
+import { OptionError } from './errors';
+import { describe, orDefault } from './options';
+
 const origin = process.hrtime.bigint() - 2n ** 32n;
 
 /** A clock returning monotonic nanoseconds as a number; injected into the client and server so tests control time. */
 export type MonotonicClock = () => number;
+
+/**
+ * A clock option (`clock`, `wallClock`): `fallback` when not given, else a function that returns ns as a number,
+ * checked by calling it once. process.hrtime.bigint, the monotonic clock PROTOCOL.md names, returns a bigint: taken as
+ * it was, a client's sends never resolved and a server's latency records never came, without a word.
+ */
+export function clockOption(name: string, value: (() => number) | undefined, fallback: () => number): () => number {
+  const clock: unknown = orDefault(value, fallback);
+  if (typeof clock !== 'function') throw new OptionError(name, `option ${name} must be a function returning ns`);
+  const sample: unknown = clock();
+  if (typeof sample !== 'number' || !Number.isFinite(sample)) {
+    const hint = typeof sample === 'bigint' ? ' (process.hrtime.bigint? pass () => Number(process.hrtime.bigint()))' : '';
+    throw new OptionError(name, `option ${name} must return ns as a finite number, got ${describe(sample)}${hint}`);
+  }
+  return clock as () => number;
+}
 
 /** Monotonic nanoseconds from process.hrtime, exact for ~104 days after the module loaded. */
 export const monotonicNs: MonotonicClock = () => Number(process.hrtime.bigint() - origin);

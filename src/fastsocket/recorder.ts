@@ -5,7 +5,7 @@
  */
 import { OptionError } from './errors';
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { wallNs } from './clock';
+import { clockOption, wallNs } from './clock';
 import { stringifyJson } from './json';
 import { checkKnownKeys, checkOneOf, checkString, describe, orDefault } from './options';
 import type { LatencyRecord } from './wire';
@@ -75,8 +75,7 @@ export class LatencyRecorder {
       throw new OptionError('extraColumns', `option extraColumns must be an array of non-empty strings, got ${describe(extraColumns)}`);
     }
     this.extraColumns = [...(extraColumns as string[])];
-    this.clock = orDefault(options.clock, wallNs);
-    if (typeof this.clock !== 'function') throw new OptionError('clock', 'option clock must be a function returning ns');
+    this.clock = clockOption('clock', options.clock, wallNs);
     this.columns = ['server_wall_ns', ...this.extraColumns, ...RECORD_COLUMNS];
     this.fd = openSync(path, 'w');
     if (format === 'csv') this.push(this.columns.join(','));

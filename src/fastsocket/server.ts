@@ -2,7 +2,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
-import { MonotonicClock, monotonicNs, wallNs } from './clock';
+import { clockOption, MonotonicClock, monotonicNs, wallNs } from './clock';
 import { badFrameCloseReason, decodeClientFrame, encodeAck2, encodeHello } from './codec';
 import { FastSocketError, OptionError, ProtocolError, ProtocolErrorReason } from './errors';
 import { latencyRecord } from './latency';
@@ -250,11 +250,9 @@ export class FastSocketServer extends EventEmitter<ServerEvents> {
     this.endpoint = parseUrl(options.url === undefined ? DEFAULT_URL : options.url);
     this.limits = validateServerLimits(options);
     this.logger = checkLogger(options.logger);
-    this.clock = orDefault(options.clock, monotonicNs);
-    if (typeof this.clock !== 'function') throw new OptionError('clock', 'option clock must be a function returning ns');
+    this.clock = clockOption('clock', options.clock, monotonicNs);
     this.timers = timersOption(options.timers);
-    this.wallClock = orDefault(options.wallClock, wallNs);
-    if (typeof this.wallClock !== 'function') throw new OptionError('wallClock', 'option wallClock must be a function returning ns');
+    this.wallClock = clockOption('wallClock', options.wallClock, wallNs);
     this.syncMaxUncertaintyNs = checkInteger('syncMaxUncertaintyNs', orDefault(options.syncMaxUncertaintyNs, 1_000_000), 0);
     if (options.token !== undefined) checkString('token', options.token);
     this.tokenDigest = options.token !== undefined ? digest(options.token) : null;

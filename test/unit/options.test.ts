@@ -31,7 +31,9 @@ const SERVER_BAD: Record<string, unknown[]> = {
   token: ['', 5, {}, null],
   stateDir: ['', 5, {}, null],
   logger: [null, 5, {}, { debug() {}, info() {}, warn() {} }, console.log],
-  clock: [5, 'now', {}],
+  // process.hrtime.bigint returns a bigint: latency records then never came, without a word.
+  clock: [5, 'now', {}, process.hrtime.bigint, () => NaN, () => '5'],
+  wallClock: [5, process.hrtime.bigint, () => undefined],
   timers: [5, {}, null, { setTimeout() {}, clearTimeout() {}, setInterval() {} }],
 };
 
@@ -50,7 +52,8 @@ const CLIENT_BAD: Record<string, unknown[]> = {
   clientId: ['', 5, {}, 'c'.repeat(257), '🚗'.repeat(257)],
   token: ['', 5, {}, null],
   logger: [null, 5, {}, { debug() {}, info() {}, warn() {} }],
-  clock: [5, 'now'],
+  // process.hrtime.bigint returns a bigint: send() then never resolved, without a word.
+  clock: [5, 'now', process.hrtime.bigint, () => Infinity],
   random: [5, 'x'],
   timers: [5, {}, null, { setTimeout() {}, clearTimeout() {}, setInterval() {} }],
   newId: [5, 'id', null],

@@ -26,8 +26,8 @@ describe('LatencyRecorder', () => {
       for (const bad of ['topic', [1], [''], null]) throwsNaming(() => new LatencyRecorder(PATH, 'csv', { extraColumns: bad as never }), 'extraColumns');
     });
 
-    it('throws a TypeError naming clock when it is not a function', () => {
-      for (const bad of [0, null, 'now']) throwsNaming(() => new LatencyRecorder(PATH, 'csv', { clock: bad as never }), 'clock');
+    it('throws a TypeError naming clock when it is not a function returning a number', () => {
+      for (const bad of [0, null, 'now', process.hrtime.bigint]) throwsNaming(() => new LatencyRecorder(PATH, 'csv', { clock: bad as never }), 'clock');
     });
 
     it('throws a TypeError naming an unknown (misspelt) option', () => {
