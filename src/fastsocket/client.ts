@@ -9,7 +9,7 @@ import { DroppedError, FastSocketError, FastSocketErrorCode, isOutboxFull, Optio
 import { newMessageId } from './ids';
 import { checkLogger, Logger, quoteForLog } from './logger';
 import {
-  checkBoolean, checkInteger, orDefault, checkKnownKeys, checkString, ClientLimits, DEFAULT_SERVER_LIMITS, MAX_TIMER_MS, validateClientLimits,
+  checkBoolean, checkInteger, orDefault, checkKnownKeys, checkString, ClientLimits, describe, DEFAULT_SERVER_LIMITS, MAX_TIMER_MS, validateClientLimits,
 } from './options';
 import { certificateValidityProblem, checkTlsOptions } from './tls-options';
 import { connect, FrameConnection, isTlsAlert, isWebSocketProtocolError, SERVER_REFUSING, tlsAlertError, TlsOptions } from './transport';
@@ -111,6 +111,8 @@ export interface SendOptions {
    */
   maxAgeMs?: number;
 }
+
+const SEND_OPTIONS: readonly (keyof SendOptions)[] = ['maxAgeMs'];
 
 /** Counters of FastSocketClient.stats(), since the client was created (outbox_* and connected: now). */
 export interface ClientStats {
@@ -379,10 +381,19 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   /**
    * Queues a JSON payload and resolves when the server has acknowledged it (ack 2). Rejects with FS_ERR_DROPPED
    * or FS_ERR_OUTBOX_FULL (outbox policy), FS_ERR_EXPIRED (options.maxAgeMs), FS_ERR_PAYLOAD (not JSON-serialisable),
-   * FS_ERR_CLOSED/FS_ERR_DESTROYED, and with an OptionError for a bad options.maxAgeMs.
+   * FS_ERR_CLOSED/FS_ERR_DESTROYED, and with an OptionError for a bad options.maxAgeMs or an unknown option.
    */
   send(payload: unknown, options?: SendOptions): Promise<SendResult> {
     if (this.closing) return Promise.reject(new FastSocketError('FS_ERR_CLOSED', 'client is closed'));
+    if (options !== undefined) {
+      // As the constructor's are: { maxAge: 100 } sent the message with no age limit at all.
+      try {
+        if (typeof options !== 'object' || options === null) throw new OptionError('options', `send() options must be an object, got ${describe(options)}`);
+        checkKnownKeys('send()', options, SEND_OPTIONS);
+      } catch (err) {
+        return Promise.reject(err as OptionError);
+      }
+    }
     const maxAgeMs = options?.maxAgeMs;
     if (maxAgeMs !== undefined && !(typeof maxAgeMs === 'number' && maxAgeMs > 0)) {
       return Promise.reject(new OptionError('maxAgeMs', `option maxAgeMs must be a number > 0, got ${String(maxAgeMs)}`));

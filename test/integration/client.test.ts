@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { WebSocket, WebSocketServer } from 'ws';
-import { DroppedError, FastSocketClient, FastSocketError, FastSocketServer, MAX_JSON_DEPTH, messageFrameBytes, type FastSocketErrorCode, type MessageEvent, type SendResult } from '../../src/fastsocket';
+import { DroppedError, FastSocketClient, FastSocketError, FastSocketServer, MAX_JSON_DEPTH, messageFrameBytes, OptionError, type FastSocketErrorCode, type MessageEvent, type SendResult } from '../../src/fastsocket';
 import { MAX_TIMER_MS } from '../../src/fastsocket/options';
 import { fakeClock } from '../support/fake-clock';
 import { capturingLogger, startClient, startServer, unreachableUrl } from '../support/fixtures';
@@ -363,6 +363,13 @@ describe('FastSocketClient', () => {
       for (const bad of [0, -1, NaN, '5', null]) {
         await assert.rejects(client.send(1, { maxAgeMs: bad as number }), (e: unknown) => e instanceof TypeError && (e as { option?: string }).option === 'maxAgeMs');
       }
+      assert.equal(client.stats().outbox_messages, 0);
+    });
+
+    it('rejects with an OptionError naming a misspelt option, rather than sending with no age limit', async () => {
+      const client = await startClient(teardown, await unreachableUrl('tcp'));
+      await assert.rejects(client.send(1, { maxAge: 100 } as never), (e: unknown) => e instanceof OptionError && e.option === 'maxAge' && /did you mean maxAgeMs/.test(e.message));
+      await assert.rejects(client.send(1, 100 as never), (e: unknown) => e instanceof OptionError && e.option === 'options');
       assert.equal(client.stats().outbox_messages, 0);
     });
   });
