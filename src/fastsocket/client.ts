@@ -507,11 +507,14 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
    * Waits up to `timeoutMs` for every queued message to be acknowledged, writes the last acks 3, then closes,
    * waiting up to 1 s more for the server to close its side. What is still unacknowledged then is rejected with
    * FS_ERR_CLOSED and counted as abandoned. Idempotent.
-   * @throws TypeError when `timeoutMs` is not an integer >= 0 (thrown, not rejected).
+   * @throws TypeError when `timeoutMs` is not an integer >= 0, or for an unknown option (thrown, not rejected).
    */
-  close({ timeoutMs = 5000 }: { timeoutMs?: number } = {}): Promise<ClientStats> {
+  close(options: { timeoutMs?: number } = {}): Promise<ClientStats> {
     if (this.closing) return this.closing;
-    checkInteger('timeoutMs', timeoutMs, 0);
+    // { timeout: 100 } waited the default 5 s.
+    if (typeof options !== 'object' || options === null) throw new OptionError('options', `close() options must be an object, got ${describe(options)}`);
+    checkKnownKeys('close()', options, ['timeoutMs']);
+    const timeoutMs = checkInteger('timeoutMs', orDefault(options.timeoutMs, 5000), 0);
     const wasIdle = this.state === 'idle';
     this.emit('closing');
     this.closing = (async () => {

@@ -1056,6 +1056,12 @@ describe('FastSocketClient', () => {
       });
     }
 
+    it('throws an OptionError naming a misspelt option, rather than waiting the default 5 s', async () => {
+      const client = await startClient(teardown, await unreachableUrl('tcp'));
+      assert.throws(() => client.close({ timeout: 100 } as never), (e: unknown) => e instanceof OptionError && e.option === 'timeout' && /did you mean timeoutMs/.test(e.message));
+      assert.throws(() => client.close({ timeoutMs: -1 }), (e: unknown) => e instanceof OptionError && e.option === 'timeoutMs');
+    });
+
     it('rejects sends after close with FS_ERR_CLOSED and resolves again when called twice', async () => {
       const url = await unreachableUrl('tcp');
       const client = await startClient(teardown, url);
