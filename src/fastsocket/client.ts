@@ -283,6 +283,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private reconnectTimer: TimerHandle | null = null;
   /** connect() was called: stay connected, reconnecting after every close, until close(). */
   private keepConnected = false;
+  /** What the callers of connect() wait on until the client connects, or null. */
+  private connectWait: Promise<void> | null = null;
   private closing: Promise<ClientStats> | null = null;
   private readonly counters = {
     sent: 0, delivered: 0, dropped: 0, expired: 0, abandoned: 0, rejected: 0, resent: 0, reconnects: 0, connect_failures: 0, unknown_acks: 0, bad_frames: 0,
@@ -484,18 +486,23 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.keepConnected = true;
     if (this.state === 'connected') return Promise.resolve();
     if (this.state === 'idle') this.dial();
-    return new Promise<void>((resolve, reject) => {
+    // One wait for every caller: each added a pair of listeners, so a program that called connect() again with a
+    // timeout of its own while the server was unreachable added two a try, and Node warned of a leak at the 11th.
+    this.connectWait ??= new Promise<void>((resolve, reject) => {
       const onConnect = () => {
         this.off('closing', onClosing);
+        this.connectWait = null;
         resolve();
       };
       const onClosing = () => {
         this.off('connect', onConnect);
+        this.connectWait = null;
         reject(new FastSocketError('FS_ERR_CLOSED', 'client closed before it connected'));
       };
       this.once('connect', onConnect);
       this.once('closing', onClosing);
     });
+    return this.connectWait;
   }
 
   /** A copy of the counters, taken now. */

@@ -987,6 +987,14 @@ describe('FastSocketClient', () => {
       await client.connect();
     });
 
+    it('adds no listeners for each caller waiting, so calling it again and again while the server is unreachable leaks nothing', async () => {
+      const client = await startClient(teardown, await unreachableUrl('tcp'));
+      const before = client.listenerCount('connect') + client.listenerCount('closing');
+      const waits = Array.from({ length: 20 }, () => client.connect());
+      waits.forEach((w) => w.catch(() => undefined));
+      assert.ok(client.listenerCount('connect') + client.listenerCount('closing') <= before + 2, `${client.listenerCount('connect')} 'connect' listeners`);
+    });
+
     it('rejects with FS_ERR_CLOSED when the client is closed before it could connect', async () => {
       const client = await startClient(teardown, await unreachableUrl('tcp'));
       const connecting = client.connect();
