@@ -159,8 +159,9 @@ export interface ClientEvents {
   connect: [info: { url: string }];
   /**
    * The connection closed (error null) or could not be made (error FS_ERR_CONNECT, saying why), or the server refused
-   * our certificate once our side of a TLS 1.3 handshake was done (error FS_ERR_CONNECT with its alert). The client reconnects with backoff while messages are
-   * unacknowledged or after connect(); otherwise it dials again at the next send().
+   * our certificate once our side of a TLS 1.3 handshake was done (error FS_ERR_CONNECT with its alert). The client
+   * reconnects with backoff while messages are unacknowledged or after connect(); otherwise it dials again at the next
+   * send().
    */
   disconnect: [info: { error: FastSocketError | null }];
   ack: [info: SendResult];
