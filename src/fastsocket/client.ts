@@ -411,7 +411,13 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     if (bytes > this.limits.outboxMaxBytes) {
       return Promise.reject(new FastSocketError('FS_ERR_PAYLOAD', `payload of ${bytes} bytes exceeds outbox_max_bytes (${this.limits.outboxMaxBytes})`));
     }
-    const id = this.newId();
+    let id: string;
+    try {
+      id = this.newId();
+    } catch (err) {
+      // Rejected, as an id that breaks the rules is: thrown, it went past a send loop's .catch().
+      return Promise.reject(new OptionError('newId', `option newId threw: ${String((err as Error | undefined)?.message ?? err)}`));
+    }
     if (!isMessageId(id) || this.outbox.has(id)) {
       const got = typeof id === 'string' ? quoteForLog(id.slice(0, 40)) + (id.length > 40 ? '...' : '') : typeof id;
       return Promise.reject(new OptionError('newId', `option newId must return a non-empty string of at most ${MAX_ID_LENGTH} characters that no unacknowledged message has, got ${got}`));

@@ -268,6 +268,20 @@ describe('FastSocketClient', () => {
       }
       assert.equal(client.stats().outbox_messages, 2, 'ok-1 and ok-2 wait in the outbox');
     });
+
+    it('rejects the send, naming the option, when it throws (not a throw from send())', async () => {
+      const client = await startClient(teardown, await unreachableUrl('tcp'), {
+        newId: () => {
+          throw new Error('sequence exhausted');
+        },
+      });
+      let sent: Promise<unknown> | undefined;
+      assert.doesNotThrow(() => {
+        sent = client.send(1);
+      });
+      await assert.rejects(sent!, (e: unknown) => e instanceof OptionError && e.option === 'newId' && /sequence exhausted/.test(e.message));
+      assert.equal(client.stats().outbox_messages, 0);
+    });
   });
 
   describe('#send with the outbox full while connected (drop-oldest)', () => {
