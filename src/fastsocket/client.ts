@@ -643,7 +643,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
 
   private drop(e: Entry, err: FastSocketError): void {
     if (!this.outbox.delete(e.id)) return;
-    this.outboxBytes -= e.bytes;
+    this.release(e);
     if (err.code === 'FS_ERR_CLOSED' || err.code === 'FS_ERR_DESTROYED') {
       // Closing is not a verdict on the message: a persistent outbox keeps it for the next run.
       this.counters.abandoned++;
@@ -654,6 +654,16 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     e.reject(err);
     // An outbox drop is reported as the other two outbox policies' drops are.
     this.emit('drop', { id: e.id, reason: isOutboxFull(err) ? 'FS_ERR_OUTBOX_FULL' : err.code });
+  }
+
+  /**
+   * Takes an entry that left the outbox out of its bytes and lets its payload go: the send queue keeps such entries
+   * until it is compacted, which it counts in entries, not bytes (up to 4,096 written ones before its head, twice the
+   * outbox after it), and with camera frames among them a bridge whose outbox held 64 MiB held 340-550 MB.
+   */
+  private release(e: Entry): void {
+    this.outboxBytes -= e.bytes;
+    e.json = '';
   }
 
   private dial(): void {
@@ -941,12 +951,14 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         e.resent = true;
         this.counters.resent++;
       } else this.counters.sent++;
-      // Built when written, so T1 starts when message 1 really leaves (the end of this event-loop turn).
+      // Built when written, so T1 starts when message 1 really leaves (the end of this event-loop turn). The payload is
+      // taken now: release() lets it go if the message leaves the outbox before then (close() drops, then flushes).
+      const json = e.json;
       conn.writeLazy(() => {
         const at = this.clock();
         e.writtenAtNs = at;
         const extra = { resent, queuedNs: at - e.queuedAtNs, clientSendWallNs: this.clockSync ? wallNs() : undefined };
-        return e.bytes < BYTES_FRAME_FROM ? encodeMessage(e.id, e.json, extra) : encodeMessageBytes(e.id, e.json, e.bytes, extra);
+        return e.bytes < BYTES_FRAME_FROM ? encodeMessage(e.id, json, extra) : encodeMessageBytes(e.id, json, e.bytes, extra);
       }, e.bytes + 120);
     }
     if (this.queueHead === this.queue.length) {
@@ -1000,7 +1012,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     conn.writeLazy(() => encodeAck3(e.id, t1, { pcNs: this.clock() - readAt, clientRecvWallNs: recvWall }), 160);
     this.outbox.delete(e.id);
     this.store?.done(e.id);
-    this.outboxBytes -= e.bytes;
+    this.release(e);
     this.counters.delivered++;
     // A delivery, not any frame, resets the backoff: a server that answers the hello and hangs up (at capacity, a
     // proxy before one) was otherwise redialled at reconnectMinMs for ever.

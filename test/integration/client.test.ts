@@ -163,19 +163,26 @@ describe('FastSocketClient', () => {
       assert.equal(client.stats().outbox_messages, 1, 'a payload whose frame fits is queued');
     });
 
-    it('drop-oldest: holds no more than the outbox bounds in memory however many messages it drops', async () => {
-      const url = await unreachableUrl('tcp');
-      const client = await startClient(teardown, url, { outboxMaxMessages: 100, outboxPolicy: 'drop-oldest' });
-      const gc = exposedGc();
-      gc();
-      const before = process.memoryUsage().heapUsed;
-      // 20,000 distinct 10 KB payloads (200 MB) through an outbox of 100 (1 MB).
-      for (let i = 0; i < 20_000; i++) client.send(`${i} ${'x'.repeat(10_000)}`).catch(() => undefined);
-      gc();
-      const grownMb = (process.memoryUsage().heapUsed - before) / 1e6;
-      assert.equal(client.stats().outbox_messages, 100);
-      assert.ok(grownMb < 20, `the heap grew by ${grownMb.toFixed(1)} MB for an outbox of 100 messages of 10 KB`);
-    });
+    // 20,000 payloads of 10 KB (200 MB) through an outbox of 100 (1 MB); and 1,000 of 100 KB (100 MB) through an
+    // outbox of 10 (1 MB): fewer entries than the send queue's compaction waits for (twice the outbox and 1,024), as
+    // with a camera's frames among small messages, so only letting each dropped payload go keeps them out.
+    for (const [count, kb, outbox, what] of [
+      [20_000, 10, 100, 'however many messages it drops'],
+      [1000, 100, 10, 'also before its send queue is compacted'],
+    ] as const) {
+      it(`drop-oldest: holds no more than the outbox bounds in memory ${what}`, async () => {
+        const url = await unreachableUrl('tcp');
+        const client = await startClient(teardown, url, { outboxMaxMessages: outbox, outboxPolicy: 'drop-oldest' });
+        const gc = exposedGc();
+        gc();
+        const before = process.memoryUsage().heapUsed;
+        for (let i = 0; i < count; i++) client.send(`${i} ${'x'.repeat(kb * 1000)}`).catch(() => undefined);
+        gc();
+        const grownMb = (process.memoryUsage().heapUsed - before) / 1e6;
+        assert.equal(client.stats().outbox_messages, outbox);
+        assert.ok(grownMb < 20, `the heap grew by ${grownMb.toFixed(1)} MB for an outbox of ${outbox} messages of ${kb} KB`);
+      });
+    }
 
     it('keeps retrying the connection with backoff, counting the failures', async () => {
       const url = await unreachableUrl('tcp');
@@ -327,6 +334,33 @@ describe('FastSocketClient', () => {
       assert.deepEqual(codes(await outcomes(sends)), ['ok', 'ok', 'ok', 'FS_ERR_DROPPED']);
       assert.deepEqual(messages.map((m) => m.payload), [{ i: 0 }, { i: 1 }, { i: 2 }]);
       assert.equal(client.stats().dropped, 1);
+    });
+  });
+
+  describe('#send while the server stops reading', () => {
+    it('lets the payload of an acknowledged message go while messages behind it wait to be written', async () => {
+      const raw = await RawServer.start(teardown);
+      const client = await startClient(teardown, raw.url);
+      const gc = exposedGc();
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      const conn = raw.connection(1);
+      // 600 payloads of 100 KB; the server acknowledges the first 300, then reads no more.
+      for (let i = 0; i < 600; i++) client.send(`${i} ${'x'.repeat(100_000)}`).catch(() => undefined);
+      const c = await conn;
+      let acked = 0;
+      c.on('frame', (f: Record<string, unknown>) => {
+        c.frames.length = 0;
+        if (f.type !== 'message' || acked === 300) return;
+        c.send({ id: f.id, type: 'ack' });
+        if (++acked === 300) c.socket.pause();
+      });
+      await waitUntil(() => client.stats().delivered === 300, () => `300 delivered (${JSON.stringify(client.stats())})`);
+      gc();
+      const grownMb = (process.memoryUsage().heapUsed - before) / 1e6;
+      const outboxMb = client.stats().outbox_bytes / 1e6;
+      assert.equal(client.stats().outbox_messages, 300);
+      assert.ok(grownMb < outboxMb + 15, `the heap grew by ${grownMb.toFixed(1)} MB for an outbox of ${outboxMb.toFixed(1)} MB`);
     });
   });
 
