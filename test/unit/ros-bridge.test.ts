@@ -474,6 +474,21 @@ describe('Bridge', () => {
     });
   });
 
+  describe('#forward (max_age_ms, outbox_max_bytes)', () => {
+    it('keeps at most outbox_max_bytes held per topic too, as the outbox measures it, dropping the oldest', () => {
+      // Each envelope is some 1,150 bytes as JSON: two fit in 2,500, three do not.
+      const r = rig({ 'topic_options.cam.max_age_ms': 10000n, outbox_max_bytes: 2500n }, teardown);
+      const pub = r.talker.createPublisher('std_msgs/msg/String', '/cam', RELIABLE);
+      r.bridge.start();
+      r.link.disconnect();
+      for (let i = 0; i < 5; i++) pub.publish({ data: `${i}${'x'.repeat(1000)}` });
+      r.link.connect();
+      assert.deepEqual(r.sent().map((e) => [e.seq, String(e.msg?.data)[0]]), [[0, '3'], [1, '4']]);
+      const c = r.bridge.topics()[0].counters;
+      assert.deepEqual([c.dropped, c.dropped_stale], [3, 0]);
+    });
+  });
+
   describe('#forward (latched topics after a server restart)', () => {
     const MS = 1e6;
     const DEEP_LATCHED = qos('reliable', 'transient_local', 50);
