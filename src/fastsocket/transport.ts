@@ -836,7 +836,24 @@ function explainTlsConnectError(err: NodeJS.ErrnoException, scheme: string): Err
   if (err.code === 'ECONNRESET' && /before secure TLS connection was established/.test(err.message)) {
     return new Error(`${err.message} (a server that does not speak TLS: tcp:// or ws://? this client is ${scheme}://; or ${REFUSED_BEFORE_HANDSHAKE})`, { cause: err });
   }
+  const notTls = notTlsReason(err);
+  if (notTls !== null) {
+    return new Error(`the server answered with bytes that are not TLS (${notTls}): a server that does not speak TLS (tcp:// or ws://? this client is ${scheme}://)`, { cause: err });
+  }
   return isTlsAlert(err) ? tlsAlertError(err) : err;
+}
+
+/**
+ * OpenSSL's reason when what the server sent back to our ClientHello is not TLS (a plaintext server that answers
+ * first: any HTTP server sends 400 Bad Request), else null. Its message is OpenSSL's text, file names and line numbers
+ * and a newline included; over wss:// it comes from the HTTP client's write, as EPROTO with that text and no code of its own.
+ */
+function notTlsReason(err: NodeJS.ErrnoException & { reason?: string }): string | null {
+  for (const code of NOT_TLS_CODES) {
+    const reason = code.slice('ERR_SSL_'.length).toLowerCase().replace(/_/g, ' ');
+    if (err.code === code || (err.code === 'EPROTO' && err.message.includes(`:${reason}:`))) return reason;
+  }
+  return null;
 }
 
 /** A TLS alert from the server (OpenSSL's message holds the alert among file names and line numbers), said plainly. */

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { promisify } from 'node:util';
@@ -224,6 +225,20 @@ describe('TLS as deployed: misconfiguration and refusals', function () {
         const { url } = await startServer(teardown, scheme === 'tls' ? 'tcp' : 'ws');
         const message = await firstError(url.replace(/^tcp:/, 'tls:').replace(/^ws:/, 'wss:'), { ca: (await testCerts()).ca });
         assert.match(message, /before secure TLS connection was established \(a server that does not speak TLS/);
+      });
+
+      // A plaintext server that answers first (any HTTP server, another implementation's ws:// server, sends 400 Bad
+      // Request to a ClientHello) made the client log OpenSSL's text: file names, line numbers and a raw newline.
+      it('a plaintext server that answers the handshake: says it does not speak TLS, without OpenSSL\'s dump', async () => {
+        const http400 = net.createServer((s) => {
+          s.on('error', () => undefined);
+          s.once('data', () => s.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n'));
+        });
+        await new Promise<void>((resolve) => http400.listen(0, '127.0.0.1', resolve));
+        teardown.add(() => new Promise<void>((resolve) => http400.close(() => resolve())));
+        const message = await firstError(`${scheme}://127.0.0.1:${(http400.address() as net.AddressInfo).port}`, { ca: (await testCerts()).ca });
+        assert.match(message, new RegExp(`the server answered with bytes that are not TLS \\(wrong version number\\): a server that does not speak TLS \\(tcp:// or ws://\\? this client is ${scheme}://\\)`));
+        assert.doesNotMatch(message, /\n|ssl3_get_record|\.c:\d/);
       });
     });
   }
