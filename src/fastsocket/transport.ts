@@ -55,7 +55,10 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
   /** Monotonic ms at which the unfinished frame being received started, or null. */
   partialSinceMs: number | null = null;
   protected closed = false;
-  /** WebSocket close code received from the peer (1009: our frame was too large for it), else null. */
+  /**
+   * WebSocket close code of a close the peer began (1009: our frame was too large for it), else null: not the peer's
+   * echo of a close of ours.
+   */
   peerCloseCode: number | null = null;
   private pending: Array<string | (() => string | Buffer)> = [];
   /**
@@ -516,7 +519,9 @@ class WsConnection extends FrameConnection {
       else this.emit('error', err);
     });
     ws.on('close', (code: number) => {
-      this.peerCloseCode = code;
+      // A peer answers our close frame with the same code (RFC 6455 §5.5.1): our 1009 for its frame over the limit came
+      // back and was read as its verdict on ours, which dropped a message of ours per connection as too large.
+      if (!this.closed) this.peerCloseCode = code;
       this.closed = true;
       this.emit('close');
     });

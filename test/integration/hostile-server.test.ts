@@ -4,7 +4,9 @@
  */
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
+import * as http from 'node:http';
 import * as net from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { FastSocketError, type FastSocketClient } from '../../src/fastsocket';
 import { capturingLogger, startClient } from '../support/fixtures';
 import { isMessage, type RawConnection, RawServer } from '../support/raw-server';
@@ -87,5 +89,45 @@ describe('FastSocketClient against a hostile server', () => {
     await client.connect();
     await waitUntil(() => client.stats().closed_protocol >= 2 && connections >= 2, () => `closed_protocol ${client.stats().closed_protocol} after ${connections} connection(s)`);
     assert.ok(logger.lines.some((l) => l.startsWith('warn') && /MASK must be clear/.test(l)), logger.lines.join('\n'));
+  });
+
+  /**
+   * A ws:// server (the ws library, which echoes the close code it is sent, as RFC 6455 asks) that answers message 1
+   * as `answer` says on each connection; closed, with its connections, at teardown.
+   */
+  async function wsServer(answer: (ws: WebSocket, frame: Record<string, unknown>, connection: number) => void): Promise<{ url: string; connections: () => number }> {
+    const server = http.createServer();
+    const wss = new WebSocketServer({ server });
+    let connections = 0;
+    wss.on('connection', (ws) => {
+      const n = ++connections;
+      ws.on('error', () => undefined);
+      ws.on('message', (data: Buffer) => {
+        const frame = JSON.parse(data.toString()) as Record<string, unknown>;
+        if (frame.type === 'message') answer(ws, frame, n);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    teardown.add(() => {
+      for (const ws of wss.clients) ws.terminate();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    return { url: `ws://127.0.0.1:${(server.address() as net.AddressInfo).port}/`, connections: () => connections };
+  }
+
+  // The client closed with 1009 itself (the server's frame was a byte over its max_frame_bytes), the server echoed the
+  // code, and the client read the echo as the server's verdict on our frames: each connection dropped a message,
+  // FS_ERR_PAYLOAD 'server closed the connection (1009): message of 7 bytes is too large for it'.
+  it('does not take the server\'s echo of our own ws close code for the server\'s verdict, and drops nothing', async () => {
+    const maxFrameBytes = 1000;
+    const server = await wsServer((ws, frame, n) => {
+      if (n === 1) ws.send(`{"pad":"${'x'.repeat(maxFrameBytes + 1 - 10)}"}`);
+      else ws.send(JSON.stringify({ id: frame.id, type: 'ack' }));
+    });
+    const client = await startClient(teardown, server.url, { maxFrameBytes });
+    const sent = client.send({ i: 0 });
+    await withDeadline(sent, 'the message acknowledged on the second connection');
+    assert.equal(client.stats().closed_oversize, 1);
+    assert.equal(client.stats().dropped, 0);
   });
 });
