@@ -208,6 +208,26 @@ interface SendProgress {
   silent: boolean;
 }
 
+/** RFC 6455's names of the close codes a server may send (§7.4.1; IANA's registry for 1012-1014). */
+const CLOSE_CODE_NAMES: Record<number, string> = {
+  1000: 'normal closure', 1001: 'going away', 1002: 'protocol error', 1003: 'unsupported data', 1007: 'invalid frame payload data',
+  1008: 'policy violation', 1009: 'message too big', 1010: 'mandatory extension', 1011: 'internal error', 1012: 'service restart',
+  1013: 'try again later', 1014: 'bad gateway',
+};
+
+/** Close codes that say nothing went wrong: an idle timeout, a server shutting down or restarting. */
+const BENIGN_CLOSE_CODES = new Set([1000, 1001, 1012]);
+
+/**
+ * A ws server's close code and reason, for the log ('1008 (policy violation): "token expired"'); null for a close
+ * that carried none (1005: a close frame without a code, 1006: no close frame) and for tcp/tls.
+ */
+function closeCodeText(code: number | null, reason: string): string | null {
+  if (code === null || code === 1005 || code === 1006) return null;
+  const name = CLOSE_CODE_NAMES[code] ?? (code >= 4000 ? 'a code of the server\'s application' : undefined);
+  return `${code}${name ? ` (${name})` : ''}${reason ? `: ${quoteForLog(reason)}` : ''}`;
+}
+
 /** From this many bytes of payload on, message 1 is written as bytes built at once (encodeMessageBytes). */
 const BYTES_FRAME_FROM = 64 * 1024;
 
@@ -244,6 +264,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private readonly badFrameWarnings: WarnBudget;
   /** A full server refuses every reconnection: one warning per window says so. */
   private readonly fullWarnings = new WarnBudget(1);
+  /** A ws server that closes every connection with an error code: one warning per window says so. */
+  private readonly closeWarnings = new WarnBudget(1);
   /** Learnt from the server's hello, when it sends one. */
   private serverMaxFrameBytes = Infinity;
   /** The server limit last warned about: dropping for it is logged once per value, not once per message. */
@@ -775,6 +797,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     // server was full, and the warnings blamed the message or the token.
     const full = conn.peerCloseCode === 1013;
     if (!full) this.dropRefused(conn.peerCloseCode === 1009);
+    const closedWith = closeCodeText(conn.peerCloseCode, conn.peerCloseReason);
     // A connection that lasted (an idle client closed at the server's idle timeout) reconnects at the minimum again.
     if (performance.now() - this.connectedAtMs >= this.limits.reconnectMaxMs) this.attempt = 0;
     if (full) {
@@ -790,13 +813,18 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       // only at info, the client's side looked like a flaky link, reconnecting for ever. A reset is said first: on a
       // link cut during the hello, the warning blamed only the token or the scheme.
       this.logger.warn(
-        `disconnected from ${this.url} before the server answered the hello (${reset ? 'the connection was reset: a link cut? ' : ''}` +
+        `disconnected from ${this.url} before the server answered the hello (${closedWith ? `it closed the connection with ${closedWith}: ` : ''}` +
+          `${reset ? 'the connection was reset: a link cut? ' : ''}` +
           `a wrong or missing token? a server on another scheme ` +
           `than ${this.endpoint.scheme}://?${this.options.tls?.cert ? ' a refused client certificate?' : ''} ${SERVER_REFUSING} the server's log says why); ` +
           `${this.outbox.size} messages unacknowledged`,
       );
+    } else if (closedWith && !BENIGN_CLOSE_CODES.has(conn.peerCloseCode!)) {
+      // A ws server says why it closed (a policy, an internal error, a code of its own and its text); said at info, the
+      // user saw connections close for no reason, and at the 3rd a warning that blamed the oldest message.
+      this.closeWarnings.warn(this.logger, `${this.url} closed the connection with ${closedWith}; ${this.outbox.size} messages unacknowledged, retrying`);
     } else {
-      this.logger.info(`disconnected from ${this.url}; ${this.outbox.size} messages unacknowledged`);
+      this.logger.info(`disconnected from ${this.url}${closedWith ? ` (it closed the connection with ${closedWith})` : ''}; ${this.outbox.size} messages unacknowledged`);
     }
     this.emit('disconnect', { error: refusal });
     this.scheduleReconnect();

@@ -60,6 +60,8 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
    * echo of a close of ours.
    */
   peerCloseCode: number | null = null;
+  /** The reason text of that close frame ('' for none), as the peer wrote it. */
+  peerCloseReason = '';
   private pending: Array<string | (() => string | Buffer)> = [];
   /**
    * Empty arrays flush() reuses: the next `pending`, and the frames it hands to writeFrames. A new array per flush
@@ -518,10 +520,13 @@ class WsConnection extends FrameConnection {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || err.code === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH') this.emit('oversize', new FrameTooLargeError(-1));
       else this.emit('error', err);
     });
-    ws.on('close', (code: number) => {
+    ws.on('close', (code: number, reason: Buffer) => {
       // A peer answers our close frame with the same code (RFC 6455 §5.5.1): our 1009 for its frame over the limit came
       // back and was read as its verdict on ours, which dropped a message of ours per connection as too large.
-      if (!this.closed) this.peerCloseCode = code;
+      if (!this.closed) {
+        this.peerCloseCode = code;
+        this.peerCloseReason = reason.toString('utf8');
+      }
       this.closed = true;
       this.emit('close');
     });

@@ -130,4 +130,16 @@ describe('FastSocketClient against a hostile server', () => {
     assert.equal(client.stats().closed_oversize, 1);
     assert.equal(client.stats().dropped, 0);
   });
+
+  // Said only at the info level, without the code: a user at the default level saw nothing until, at the 3rd close,
+  // a warning that blamed the oldest message's size.
+  it('names the code and reason a ws:// server closes with, in one warning however often it does', async () => {
+    const server = await wsServer((ws) => ws.close(4000, 'maintenance'));
+    const logger = capturingLogger();
+    const client = await startClient(teardown, server.url, { logger });
+    client.send('x').catch(() => undefined);
+    await waitUntil(() => server.connections() >= 3, () => `3 connections, got ${server.connections()}`);
+    const warnings = logger.lines.filter((l) => l.startsWith('warn') && l.includes('closed the connection with'));
+    assert.deepEqual(warnings, [`warn ${server.url} closed the connection with 4000 (a code of the server's application): "maintenance"; 1 messages unacknowledged, retrying`]);
+  });
 });
