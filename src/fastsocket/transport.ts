@@ -866,6 +866,15 @@ function notTlsReason(err: NodeJS.ErrnoException & { reason?: string }): string 
   return null;
 }
 
+/** What a dial waits for from the server once the TCP connection is made. */
+type Handshake = 'tls' | 'upgrade';
+
+/** What a connect timeout while waiting for `handshake` means. */
+function stalledHandshake(handshake: Handshake): string {
+  const [waited, speaks] = handshake === 'tls' ? ['the TLS handshake', 'TLS'] : ['the WebSocket upgrade request', 'WebSocket'];
+  return `: the server accepted the connection but did not answer ${waited} (a server that does not speak ${speaks}, or another service, on that port?)`;
+}
+
 /** A TLS alert from the server (OpenSSL's message holds the alert among file names and line numbers), said plainly. */
 export function tlsAlertError(err: NodeJS.ErrnoException & { reason?: string }): Error {
   const alert = err.reason ?? err.code;
@@ -947,8 +956,11 @@ export function connect(ep: Endpoint, opts: ConnectOptions): Promise<FrameConnec
       clearTimeout(timer);
       reject(new FastSocketError('FS_ERR_CONNECT', `cannot connect to ${what}: ${err.message}`, { cause: err }));
     };
+    // What the dial waits for once the TCP connection is made: a timeout then is a server that does not answer the TLS
+    // handshake or the WebSocket upgrade, which "timed out" alone made look like a host that is down or a firewall.
+    let waitingFor: Handshake | null = null;
     const timer = setTimeout(() => {
-      fail(new Error(`timed out after ${opts.timeoutMs} ms`));
+      fail(new Error(`timed out after ${opts.timeoutMs} ms${waitingFor ? stalledHandshake(waitingFor) : ''}`));
       cleanup();
     }, opts.timeoutMs);
     let cleanup = () => undefined as void;
@@ -968,6 +980,7 @@ export function connect(ep: Endpoint, opts: ConnectOptions): Promise<FrameConnec
               servername: opts.tls?.servername ?? (net.isIP(ep.host) ? undefined : ep.host),
             });
       cleanup = () => void socket.destroy();
+      socket.once('connect', () => (waitingFor = ep.scheme === 'tls' ? 'tls' : null));
       socket.once('error', (err: NodeJS.ErrnoException) => fail(ep.scheme === 'tls' ? explainTlsConnectError(err, ep.scheme) : err));
       socket.once(ep.scheme === 'tcp' ? 'connect' : 'secureConnect', () => {
         if (settled) return;
@@ -991,6 +1004,11 @@ export function connect(ep: Endpoint, opts: ConnectOptions): Promise<FrameConnec
         ...(opts.tls?.servername ? { servername: opts.tls.servername } : {}),
       } as WebSocket.ClientOptions);
       cleanup = () => void ws.terminate();
+      (ws as unknown as { _req?: http.ClientRequest })._req?.once('socket', (raw: net.Socket) => {
+        const secure = ep.scheme === 'wss';
+        raw.once('connect', () => (waitingFor = secure ? 'tls' : 'upgrade'));
+        if (secure) raw.once('secureConnect', () => (waitingFor = 'upgrade'));
+      });
       // Node's HTTP client says only "socket hang up" when the server closes without answering the upgrade, as a
       // fastsocket tcp:// or tls:// server does with an HTTP request.
       const onError = (err: NodeJS.ErrnoException) =>

@@ -6,11 +6,13 @@ import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { FastSocketError, type FastSocketClient } from '../../src/fastsocket';
 import { capturingLogger, startClient } from '../support/fixtures';
 import { isMessage, type RawConnection, RawServer } from '../support/raw-server';
 import { useTeardown } from '../support/teardown';
+import { testCerts } from '../support/tls-certs';
 import { waitForEvent, waitUntil, withDeadline } from '../support/wait';
 
 const isHello = (f: Record<string, unknown>): boolean => f.type === 'hello';
@@ -141,5 +143,40 @@ describe('FastSocketClient against a hostile server', () => {
     await waitUntil(() => server.connections() >= 3, () => `3 connections, got ${server.connections()}`);
     const warnings = logger.lines.filter((l) => l.startsWith('warn') && l.includes('closed the connection with'));
     assert.deepEqual(warnings, [`warn ${server.url} closed the connection with 4000 (a code of the server's application): "maintenance"; 1 messages unacknowledged, retrying`]);
+  });
+
+  // A server that accepts and then says nothing (another service on the port, one that waits for a request of its
+  // own) was reported as 'timed out after 10000 ms', as a host that is down or a firewall that drops would be.
+  describe('a server that accepts the connection and does not answer the handshake', () => {
+    async function silent(secure: boolean): Promise<number> {
+      const c = await testCerts();
+      const server = secure ? tls.createServer({ cert: c.serverCert, key: c.serverKey }) : net.createServer();
+      const sockets = new Set<net.Socket>();
+      server.on(secure ? 'secureConnection' : 'connection', (s: net.Socket) => {
+        sockets.add(s);
+        s.on('error', () => undefined);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      teardown.add(() => {
+        for (const s of sockets) s.destroy();
+        return new Promise<void>((resolve) => server.close(() => resolve()));
+      });
+      return (server.address() as net.AddressInfo).port;
+    }
+
+    for (const [scheme, secureServer, waited] of [
+      ['tls', false, 'the TLS handshake'],
+      ['wss', false, 'the TLS handshake'],
+      ['wss', true, 'the WebSocket upgrade request'],
+      ['ws', false, 'the WebSocket upgrade request'],
+    ] as const) {
+      it(`${scheme}://, the server ${secureServer ? 'silent after the TLS handshake' : 'silent from the start'}: says it waited for ${waited}`, async () => {
+        const port = await silent(secureServer);
+        const client = await startClient(teardown, `${scheme}://127.0.0.1:${port}`, { connectTimeoutMs: 300 });
+        client.send('x').catch(() => undefined);
+        const [{ error }] = await waitForEvent<[{ error: Error | null }]>(client, 'disconnect');
+        assert.match(error?.message ?? '', new RegExp(`timed out after 300 ms: the server accepted the connection but did not answer ${waited} \\(`));
+      });
+    }
   });
 });
