@@ -969,7 +969,10 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
               'of payload); each is rejected with FS_ERR_PAYLOAD and counted in dropped',
           );
         }
-        this.drop(e, new FastSocketError('FS_ERR_PAYLOAD', `message of ${e.bytes} bytes exceeds the server's max_frame_bytes (${this.serverMaxFrameBytes})`));
+        this.drop(
+          e,
+          new FastSocketError('FS_ERR_PAYLOAD', `message of ${e.bytes} bytes of payload is up to ${e.frameBytes} as a message frame: more than the server's max_frame_bytes (${this.serverMaxFrameBytes})`),
+        );
         continue;
       }
       const resent = e.writtenGen !== -1 || e.resent;

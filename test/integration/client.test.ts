@@ -941,6 +941,20 @@ describe('FastSocketClient', () => {
       assert.deepEqual({ reconnects: client.stats().reconnects, closedOversize: server.stats().closed_oversize }, { reconnects: 0, closedOversize: 0 });
     });
 
+    // 'message of 918 bytes exceeds the server's max_frame_bytes (1024)': the payload's size alone, under the limit.
+    it('names the size as a frame, not the payload\'s alone, when it drops a message over the limit of the hello', async () => {
+      const { url } = await startServer(teardown, 'tcp', { maxFrameBytes: 1024 });
+      let n = 0;
+      const client = await startClient(teardown, url, { clientId: 'veh-1', newId: () => `${++n}`.padStart(128, 'v') });
+      await client.send('first');
+      const payload = 'b'.repeat(1024 - messageFrameBytes(2) - 2);
+      const err = await client.send(payload).then(() => assert.fail('delivered'), (e: Error) => e);
+      const m = /^message of (\d+) bytes of payload is up to (\d+) as a message frame: more than the server's max_frame_bytes \(1024\)$/.exec(err.message);
+      assert.ok(m, err.message);
+      assert.equal(Number(m[1]), payload.length + 2);
+      assert.ok(Number(m[2]) > 1024, err.message);
+    });
+
     it('counts the id in the frame against its own maxFrameBytes too, when send() is called', async () => {
       const { url } = await startServer(teardown, 'tcp');
       const client = await startClient(teardown, url, { newId: () => 'i'.repeat(128), maxFrameBytes: 1024 });
