@@ -187,6 +187,11 @@ interface Entry {
   writtenAtNs: number;
   /** Connection generation it was last written on; -1 before the first write. */
   writtenGen: number;
+  /**
+   * Connection generation its message 1 was last built on, i.e. handed to the socket (writes are built lazily, at the
+   * flush that follows writtenGen); -1 before. An ack 2 that comes in between answers no write on this connection.
+   */
+  builtGen: number;
   /** Written again after a reconnect. */
   resent: boolean;
   /** Connections that closed while this was the oldest message they had not acknowledged. */
@@ -373,7 +378,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         const bytes = Buffer.byteLength(m.json);
         const entry: Entry = {
           id: m.id, json: m.json, bytes, frameBytes: messageFrameBytes(bytes, m.id), queuedAtNs: nowMono - Math.max(0, nowWall - m.queuedWallNs),
-          expiresAtNs: Infinity, writtenAtNs: 0, writtenGen: -1, resent: true, failures: 0, resolve: noop, reject: noop,
+          expiresAtNs: Infinity, writtenAtNs: 0, writtenGen: -1, builtGen: -1, resent: true, failures: 0, resolve: noop, reject: noop,
         };
         this.outbox.set(entry.id, entry);
         this.outboxBytes += entry.bytes;
@@ -488,7 +493,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       const queuedAtNs = this.clock();
       const expiresAtNs = maxAgeMs === undefined ? Infinity : queuedAtNs + maxAgeMs * 1e6;
       this.earliestExpiryNs = Math.min(this.earliestExpiryNs, expiresAtNs);
-      const entry: Entry = { id, json, bytes, frameBytes, queuedAtNs, expiresAtNs, writtenAtNs: 0, writtenGen: -1, resent: false, failures: 0, resolve, reject };
+      const entry: Entry = { id, json, bytes, frameBytes, queuedAtNs, expiresAtNs, writtenAtNs: 0, writtenGen: -1, builtGen: -1, resent: false, failures: 0, resolve, reject };
       // Registered before it is written, so an ack 2 that overtakes our bookkeeping is never ignored.
       this.store?.add({ id: entry.id, json, queuedWallNs: wallNs() });
       this.outbox.set(entry.id, entry);
@@ -985,9 +990,11 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       // Built when written, so T1 starts when message 1 really leaves (the end of this event-loop turn). The payload is
       // taken now: release() lets it go if the message leaves the outbox before then (close() drops, then flushes).
       const json = e.json;
+      const gen = this.gen;
       conn.writeLazy(() => {
         const at = this.clock();
         e.writtenAtNs = at;
+        e.builtGen = gen;
         const extra = { resent, queuedNs: at - e.queuedAtNs, clientSendWallNs: this.clockSync ? wallNs() : undefined };
         return e.bytes < BYTES_FRAME_FROM ? encodeMessage(e.id, json, extra) : encodeMessageBytes(e.id, json, e.bytes, extra);
       }, e.bytes + 120);
@@ -1033,7 +1040,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       return;
     }
     const e = this.outbox.get(frame.id);
-    if (!e || e.writtenGen !== gen) {
+    // Not before its message 1 was built: a server that acks, on a new connection, ids it saw on the last one found
+    // them queued behind the first and not yet written, and T1 was measured from their write on the last connection.
+    if (!e || e.writtenGen !== gen || e.builtGen !== gen) {
       this.counters.unknown_acks++;
       return;
     }

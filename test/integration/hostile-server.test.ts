@@ -145,6 +145,35 @@ describe('FastSocketClient against a hostile server', () => {
     assert.deepEqual(warnings, [`warn ${server.url} closed the connection with 4000 (a code of the server's application): "maintenance"; 1 messages unacknowledged, retrying`]);
   });
 
+  // A server that acks on a new connection, at once, the ids it saw on the last one: the acks came in one read with
+  // the first, which let the client write the rest, and found them queued but not yet written. Each was taken as
+  // delivered with a T1 from its write on the last connection (hundreds of ms; from 0, the whole monotonic clock, for
+  // one never written before), its ack 3 went out carrying that, and its message 1 followed after its ack 3.
+  it('takes no ack 2 for a message not yet written on this connection, and measures none from an earlier write', async () => {
+    const raw = await RawServer.start(teardown);
+    // The clock stands still on each connection and jumps by an hour between them: a T1 measured within the second
+    // connection is 0, one from a write on the first is an hour.
+    const HOUR_NS = 3600e9;
+    let now = HOUR_NS;
+    const client = await startClient(teardown, raw.url, { clock: () => now });
+    const sent = [0, 1, 2].map((i) => client.send({ i }));
+    const conn1 = await raw.connection(1);
+    const ids = (await conn1.waitForCount(isMessage, 3, 'the three messages on the first connection')).map((f) => f.id as string);
+    raw.once('connection', (conn: RawConnection) => {
+      conn.socket.write(ids.map((id) => JSON.stringify({ id, type: 'ack' }) + '\n').join(''));
+      conn.on('frame', (f: Record<string, unknown>) => {
+        if (isMessage(f)) conn.send({ id: f.id, type: 'ack' });
+      });
+    });
+    now += HOUR_NS;
+    conn1.destroy();
+    const results = await withDeadline(Promise.all(sent), 'the three messages acknowledged');
+    assert.deepEqual(results.map((r) => r.rtt_ns), [0, 0, 0]);
+    const conn2 = await raw.connection(2);
+    const acks3 = await conn2.waitForCount((f) => f.type === 'ack', 3, 'the three acks 3 on the second connection');
+    assert.deepEqual(acks3.map((f) => f.send_and_ack_time_ns), [0, 0, 0]);
+  });
+
   // A server that accepts and then says nothing (another service on the port, one that waits for a request of its
   // own) was reported as 'timed out after 10000 ms', as a host that is down or a firewall that drops would be.
   describe('a server that accepts the connection and does not answer the handshake', () => {
