@@ -271,6 +271,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private readonly fullWarnings = new WarnBudget(1);
   /** A ws server that closes every connection with an error code: one warning per window says so. */
   private readonly closeWarnings = new WarnBudget(1);
+  /** A server that acks ids it was not sent may do so for every message: one warning per window says so. */
+  private readonly unknownAckWarnings = new WarnBudget(1);
   /** Learnt from the server's hello, when it sends one. */
   private serverMaxFrameBytes = Infinity;
   /** The server limit last warned about: dropping for it is logged once per value, not once per message. */
@@ -1044,6 +1046,15 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     // them queued behind the first and not yet written, and T1 was measured from their write on the last connection.
     if (!e || e.writtenGen !== gen || e.builtGen !== gen) {
       this.counters.unknown_acks++;
+      // Only counted, a server that acked other ids than ours (a proxy that mixes up its clients, a server's bug) held
+      // every message unacknowledged without a word: its acks kept the connection from looking silent.
+      if (this.state === 'connected') {
+        this.unknownAckWarnings.warn(
+          this.logger,
+          `ack from ${this.url} for id ${quoteForLog(frame.id.slice(0, 40))}${frame.id.length > 40 ? '...' : ''}, not the id of a message written on ` +
+            `this connection and waiting for its ack: ignored (counted in unknown_acks); ${this.outbox.size} messages unacknowledged`,
+        );
+      }
       return;
     }
     const t1 = readAt - e.writtenAtNs;

@@ -174,6 +174,22 @@ describe('FastSocketClient against a hostile server', () => {
     assert.deepEqual(acks3.map((f) => f.send_and_ack_time_ns), [0, 0, 0]);
   });
 
+  // Counted only: a server that acks other ids than ours held every message unacknowledged without a word, its acks
+  // keeping the connection from looking silent.
+  it('warns, once however many come, of acks for ids it did not send', async () => {
+    const raw = await RawServer.start(teardown);
+    const logger = capturingLogger();
+    const client = await startClient(teardown, raw.url, { logger });
+    client.send('x').catch(() => undefined);
+    const conn = await raw.connection(1);
+    const m = await conn.waitForFrame(isMessage);
+    for (let i = 0; i < 5; i++) conn.send({ id: `not-${String(m.id)}`, type: 'ack' });
+    await waitUntil(() => client.stats().unknown_acks === 5, () => `5 unknown acks, got ${client.stats().unknown_acks}`);
+    const warnings = logger.lines.filter((l) => l.startsWith('warn'));
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0], new RegExp(`^warn ack from ${raw.url} for id "not-[0-9a-f-]{36}", not the id of a message written on this connection and waiting for its ack: ignored \\(counted in unknown_acks\\); 1 messages unacknowledged$`));
+  });
+
   // A server that accepts and then says nothing (another service on the port, one that waits for a request of its
   // own) was reported as 'timed out after 10000 ms', as a host that is down or a firewall that drops would be.
   describe('a server that accepts the connection and does not answer the handshake', () => {
