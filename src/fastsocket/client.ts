@@ -311,6 +311,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private connectedAtMs = 0;
   private state: State = 'idle';
   private reconnectTimer: TimerHandle | null = null;
+  /** Ends the dial under way: close() and destroy() do not wait for a server that holds its handshake. */
+  private dialAbort: AbortController | null = null;
   /** connect() was called: stay connected, reconnecting after every close, until close(). */
   private keepConnected = false;
   /** What the callers of connect() wait on until the client connects, or null. */
@@ -564,6 +566,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       if (!wasIdle && this.outbox.size > 0) await this.drained(timeoutMs);
       this.state = 'closing';
       if (this.reconnectTimer) this.timers.clearTimeout(this.reconnectTimer);
+      this.dialAbort?.abort();
       this.clearProbe();
       for (const e of [...this.outbox.values()]) this.drop(e, new FastSocketError('FS_ERR_CLOSED', 'client closed before the message was acknowledged'));
       const conn = this.conn;
@@ -588,6 +591,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     this.state = 'closed';
     if (!wasClosing) this.emit('closing');
     if (this.reconnectTimer) this.timers.clearTimeout(this.reconnectTimer);
+    this.dialAbort?.abort();
     this.clearProbe();
     for (const e of [...this.outbox.values()]) this.drop(e, new FastSocketError('FS_ERR_DESTROYED', 'client destroyed'));
     this.conn?.destroy();
@@ -698,14 +702,22 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   private dial(): void {
     this.state = 'connecting';
     this.dialStartedMs = performance.now();
+    const abort = new AbortController();
+    this.dialAbort = abort;
     connect(this.endpoint, {
       maxFrameBytes: this.limits.maxFrameBytes,
       tls: this.options.tls,
       timeoutMs: this.connectTimeoutMs,
       headers: this.bearerHeaders(),
+      signal: abort.signal,
     }).then(
-      (conn) => this.onConnected(conn),
+      (conn) => {
+        this.dialAbort = null;
+        this.onConnected(conn);
+      },
       (err: unknown) => {
+        this.dialAbort = null;
+        if (abort.signal.aborted) return;
         this.counters.connect_failures++;
         if (this.state === 'closed') return;
         // connect() says why with FS_ERR_CONNECT; an exception of a socket's constructor would come as it was thrown.

@@ -934,6 +934,8 @@ export interface ConnectOptions {
   /** ws/wss: extra headers of the upgrade request. */
   headers?: Record<string, string>;
   timeoutMs: number;
+  /** Ends the dial (rejecting with FS_ERR_CONNECT): a client closed while a server held its handshake. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -964,6 +966,14 @@ export function connect(ep: Endpoint, opts: ConnectOptions): Promise<FrameConnec
       cleanup();
     }, opts.timeoutMs);
     let cleanup = () => undefined as void;
+    opts.signal?.addEventListener(
+      'abort',
+      () => {
+        fail(new Error('the dial was given up'));
+        cleanup();
+      },
+      { once: true },
+    );
     if (ep.scheme === 'tcp' || ep.scheme === 'tls') {
       // tls.connect takes no onread: a TLS socket is read through its stream.
       const reads = ep.scheme === 'tcp' ? new ReusedReadBuffer() : undefined;

@@ -223,5 +223,38 @@ describe('FastSocketClient against a hostile server', () => {
         assert.match(error?.message ?? '', new RegExp(`timed out after 300 ms: the server accepted the connection but did not answer ${waited} \\(`));
       });
     }
+
+    // The dial went on after destroy() or close(): its socket stayed open to the server, and its timer kept the
+    // process alive, until connectTimeoutMs (10 s by default) ran out.
+    for (const [scheme, end] of [['tls', 'destroy'], ['ws', 'destroy'], ['tls', 'close'], ['wss', 'close']] as const) {
+      it(`${scheme}://: ${end}() ends a dial the server holds in its handshake`, async () => {
+        const c = await testCerts();
+        const server = net.createServer();
+        const accepted: net.Socket[] = [];
+        server.on('connection', (s) => {
+          accepted.push(s);
+          s.on('error', () => undefined);
+          // Read (and drop) what comes, so that the client's end is seen.
+          s.resume();
+        });
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+        teardown.add(() => {
+          for (const s of accepted) s.destroy();
+          return new Promise<void>((resolve) => server.close(() => resolve()));
+        });
+        const client = await startClient(teardown, `${scheme}://127.0.0.1:${(server.address() as net.AddressInfo).port}`, {
+          connectTimeoutMs: 600_000,
+          ...(scheme === 'ws' ? {} : { tls: { ca: c.ca } }),
+        });
+        const sent = client.send('x').catch((e: unknown) => e);
+        await waitUntil(() => accepted.length === 1, 'the dial accepted');
+        const closed = waitForEvent(accepted[0]!, 'close');
+        if (end === 'destroy') client.destroy();
+        else await client.close({ timeoutMs: 0 });
+        await closed;
+        assert.ok(await sent instanceof FastSocketError);
+        assert.equal(client.stats().connect_failures, 0);
+      });
+    }
   });
 });
