@@ -131,6 +131,10 @@ export interface ClientStats {
   resent: number;
   reconnects: number;
   connect_failures: number;
+  /**
+   * Acks 2 that answer no message written on their connection and waiting for its ack (a server acking ids it was
+   * not sent, or a message before it was written); ignored, and warned about once per 10 s.
+   */
   unknown_acks: number;
   /** Frames from the server that were dropped as malformed (each is logged). */
   bad_frames: number;
