@@ -11,6 +11,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { MonotonicClock, monotonicNs } from './clock';
 import { FastSocketError, FrameTooLargeError, OptionError } from './errors';
 import { isBlank, LineFramer } from './framing';
+import { quoteForLog } from './logger';
 import { MAX_TIMER_MS } from './options';
 import { Endpoint, formatHostPort, formatUrl, isSecureScheme } from './url';
 import { encodeTextFrames } from './ws-frames';
@@ -1033,7 +1034,9 @@ export function connect(ep: Endpoint, opts: ConnectOptions): Promise<FrameConnec
         );
       ws.once('error', onError);
       ws.once('unexpected-response', (_req, res) => {
-        fail(new Error(`HTTP ${res.statusCode} instead of a WebSocket upgrade`));
+        // A redirect says where to: most often the same server on wss:// (or another path), which the url should name.
+        const location = res.statusCode !== undefined && res.statusCode >= 300 && res.statusCode < 400 ? res.headers.location : undefined;
+        fail(new Error(`HTTP ${res.statusCode} instead of a WebSocket upgrade${location ? ` (a redirect to ${quoteForLog(location.slice(0, 200))}: dial that url)` : ''}`));
         ws.terminate();
       });
       ws.once('open', () => {

@@ -190,6 +190,20 @@ describe('FastSocketClient against a hostile server', () => {
     assert.match(warnings[0], new RegExp(`^warn ack from ${raw.url} for id "not-[0-9a-f-]{36}", not the id of a message written on this connection and waiting for its ack: ignored \\(counted in unknown_acks\\); 1 messages unacknowledged$`));
   });
 
+  // 'HTTP 301 instead of a WebSocket upgrade' alone: the user had to find out with curl that the server wants wss://.
+  it('names where an HTTP redirect answering the upgrade points', async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(301, { location: 'wss://example.org/ingest' });
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    teardown.add(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const client = await startClient(teardown, `ws://127.0.0.1:${(server.address() as net.AddressInfo).port}/`);
+    client.send('x').catch(() => undefined);
+    const [{ error }] = await waitForEvent<[{ error: Error | null }]>(client, 'disconnect');
+    assert.match(error?.message ?? '', /: HTTP 301 instead of a WebSocket upgrade \(a redirect to "wss:\/\/example\.org\/ingest": dial that url\)$/);
+  });
+
   // A server that accepts and then says nothing (another service on the port, one that waits for a request of its
   // own) was reported as 'timed out after 10000 ms', as a host that is down or a firewall that drops would be.
   describe('a server that accepts the connection and does not answer the handshake', () => {
