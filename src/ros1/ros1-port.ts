@@ -89,8 +89,12 @@ const ROSOUT_LEVEL: Readonly<Record<LogLevel, number>> = { debug: 1, info: 2, wa
 /** What @foxglove/ros1 hands a publication for each subscriber (its TcpClient), as far as we wrap it. */
 type SubscriberClient = { write(data: Uint8Array): Promise<void> };
 
-/** @foxglove/ros1's warnings about one TCPROS link, a subscription's or a subscriber's: logged at debug. */
-const TCPROS_LINK_LINE = /^(tcp client )?tcpros:\/\//;
+/**
+ * @foxglove/ros1's warnings about one TCPROS link, a subscription's or a subscriber's, logged at debug: its own
+ * (`tcpros://... `, `tcp client tcpros://... error: ...`) and a write to a subscriber that left
+ * (`failed to write 6220849 bytes to tcpros://...: Error: write EPIPE`, one per message that was on its way).
+ */
+const TCPROS_LINK_LINE = /^(tcp client )?tcpros:\/\/|^failed to write \d+ byte(s| header) to tcpros:\/\//;
 
 export interface Ros1PortOptions {
   /** ROS 1 arguments (`__name:=`, `_param:=`, remaps); the entry point passes process.argv.slice(2). @default [] */
@@ -295,7 +299,8 @@ export class Ros1Node implements RosNode {
       // subscription's TCPROS link (`tcpros://host:port ...`): three at every retry, every <= 10 s for as long as the
       // master lists a publisher that died (288 lines in 40 s for one killed node with six topics). The subscription's
       // error event says it once per topic instead. A publisher's link to a subscriber that went away (`tcp client
-      // tcpros://... error: read ECONNRESET`, twice for every subscriber stopped) is its ordinary end.
+      // tcpros://... error: read ECONNRESET`, twice for every subscriber stopped; `failed to write ...` for each message
+      // on its way to one that left, as every `rostopic echo -n 1` of a camera topic does) is its ordinary end.
       info: (m: string) => this.logger.debug(m),
       warn: (m: string) => (TCPROS_LINK_LINE.test(m) ? this.logger.debug(m) : this.logger.warn(m)),
       error: (m: string) => this.logger.error(m),

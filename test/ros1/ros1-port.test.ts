@@ -2,11 +2,45 @@ import { strict as assert } from 'node:assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Foxglove, loadFoxglove, openRos1Port, Ros1Node, Ros1Port } from '../../src/ros1/ros1-port';
+import type { RosPublisher } from '../../src/ros/port';
 import { qos } from '../../src/ros/qos';
+import type { Proc } from '../ros/ros-harness';
 import { requireOrSkip, Ros1Master, ros1SkipReason, startRoscore } from './ros1-harness';
 
 const FLOAT64 = 'std_msgs/msg/Float64';
+const BYTES = 'std_msgs/msg/UInt8MultiArray';
 const Q = qos('reliable', 'volatile', 10);
+
+const bytesMessage = (bytes: number) => ({ layout: { dim: [], data_offset: 0 }, data: new Uint8Array(bytes) });
+
+/** A rospy subscriber of `topic` (UInt8MultiArray) named `name`, printing `n <count>` at each message. */
+function startCountingSubscriber(master: Ros1Master, name: string, topic: string): Proc {
+  const script = join(master.home, 'counting_sub.py');
+  writeFileSync(script, [
+    'import sys, rospy',
+    'from std_msgs.msg import UInt8MultiArray',
+    'rospy.init_node(sys.argv[1])',
+    'n = [0]',
+    'def cb(m):',
+    '    n[0] += 1',
+    "    print('n %d' % n[0], flush=True)",
+    "rospy.Subscriber(sys.argv[2], UInt8MultiArray, cb, queue_size=10000, buff_size=1 << 26)",
+    "print('subscribed', flush=True)",
+    'rospy.spin()',
+    '',
+  ].join('\n'));
+  return master.start(`python3 ${script} ${name} ${topic}`);
+}
+
+/** Publishes 1-byte messages until every subscriber got one: what is published before one connects never reaches it. */
+async function publishUntilReceived(pub: RosPublisher, subscribers: readonly Proc[]): Promise<void> {
+  const deadline = performance.now() + 20_000;
+  while (!subscribers.every((s) => /^n 1$/m.test(s.output()))) {
+    assert.ok(performance.now() < deadline, `the subscribers did not connect:\n${subscribers.map((s) => s.output()).join('\n')}`);
+    pub.publish(bytesMessage(1));
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the period of the retry, not a wait for an event
+  }
+}
 
 /** Polls the master until `done` holds for this node's view of the graph, or fails after `timeoutMs`. */
 async function untilGraph(node: Ros1Node, done: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
@@ -148,41 +182,20 @@ describe('Ros1Node on a real roscore', function () {
         env: master!.env(), args: ['__name:=backlog_test'], rosout: false, subscriberWaitMs: 0, masterWaitMs: 10_000,
         subscriberBacklogBytes: limit, logSink: (_level, line) => lines.push(line),
       });
-      const script = join(master!.home, 'counting_sub.py');
-      writeFileSync(script, [
-        'import sys, rospy',
-        'from std_msgs.msg import UInt8MultiArray',
-        'rospy.init_node(sys.argv[1])',
-        'n = [0]',
-        'def cb(m):',
-        '    n[0] += 1',
-        "    print('n %d' % n[0], flush=True)",
-        "rospy.Subscriber('/backlog', UInt8MultiArray, cb, queue_size=10000, buff_size=1 << 26)",
-        "print('subscribed', flush=True)",
-        'rospy.spin()',
-        '',
-      ].join('\n'));
-      const healthy = master!.start(`python3 ${script} healthy_sub`);
-      const stalled = master!.start(`python3 ${script} stalled_sub`);
+      const healthy = startCountingSubscriber(master!, 'healthy_sub', '/backlog');
+      const stalled = startCountingSubscriber(master!, 'stalled_sub', '/backlog');
       try {
         const node = p.createNode('backlog_test');
         await node.whenReady();
-        const pub = node.createPublisher('std_msgs/msg/UInt8MultiArray', '/backlog', Q);
-        const msg = (bytes: number) => ({ layout: { dim: [], data_offset: 0 }, data: new Uint8Array(bytes) });
-        // Until both have connected: what is published before reaches only those already there.
-        const deadline = performance.now() + 20_000;
-        while (!/^n 1$/m.test(healthy.output()) || !/^n 1$/m.test(stalled.output())) {
-          assert.ok(performance.now() < deadline, `the subscribers did not connect:\n${healthy.output()}\n${stalled.output()}`);
-          pub.publish(msg(1));
-          await new Promise((resolve) => setTimeout(resolve, 100)); // the period of the retry, not a wait for an event
-        }
+        const pub = node.createPublisher(BYTES, '/backlog', Q);
+        await publishUntilReceived(pub, [healthy, stalled]);
         process.kill(stalled.child.pid as number, 'SIGSTOP');
         const base = Number([...healthy.output().matchAll(/^n (\d+)$/gm)].pop()![1]);
         // 40 MiB: more than the stopped subscriber's socket buffers take, so the rest waits in this process. Paced by
         // the healthy subscriber (at most 4 messages, 1 MiB, ahead of it), which must get every one.
         const count = 160;
         for (let i = 1; i <= count; i++) {
-          pub.publish(msg(256 * 1024));
+          pub.publish(bytesMessage(256 * 1024));
           if (i > 4) await healthy.waitFor(new RegExp(`^n ${base + i - 4}$`, 'm'), 10_000);
         }
         await healthy.waitFor(new RegExp(`^n ${base + count}$`, 'm'), 10_000);
@@ -197,6 +210,40 @@ describe('Ros1Node on a real roscore', function () {
           // Already gone.
         }
         await Promise.all([healthy.stop(5000), stalled.stop(5000)]);
+        await p.close();
+      }
+    });
+  });
+
+  describe('#createPublisher with a subscriber that goes away', () => {
+    // Regression test: every `rostopic echo -n 1` of a camera topic left a WARN in the server's log and on /rosout,
+    // 'failed to write 6220849 bytes to tcpros://...: Error: write EPIPE': the subscriber closing while a message to it
+    // was being written. That is how a subscriber's link ends, as the ECONNRESET lines logged at debug already say.
+    it('logs the writes that fail because the subscriber left at debug, not as warnings', async () => {
+      const lines: string[] = [];
+      const p = await openRos1Port({
+        env: master!.env(), args: ['__name:=gone_test'], rosout: false, subscriberWaitMs: 0, masterWaitMs: 10_000,
+        logLevel: 'debug', logSink: (_level, line) => lines.push(line),
+      });
+      const sub = startCountingSubscriber(master!, 'leaving_sub', '/gone');
+      try {
+        const node = p.createNode('gone_test');
+        await node.whenReady();
+        const pub = node.createPublisher(BYTES, '/gone', Q);
+        await publishUntilReceived(pub, [sub]);
+        // Stopped, it reads nothing: 24 MiB is more than the sockets' buffers take, so writes to it are under way
+        // when it is killed, and fail.
+        process.kill(sub.child.pid as number, 'SIGSTOP');
+        for (let i = 0; i < 24; i++) pub.publish(bytesMessage(1024 * 1024));
+        process.kill(sub.child.pid as number, 'SIGKILL');
+        const deadline = performance.now() + 20_000;
+        while (!lines.some((l) => /failed to write \d+ bytes to tcpros:\/\//.test(l))) {
+          assert.ok(performance.now() < deadline, `no failed write was logged:\n${lines.join('\n')}`);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        assert.deepEqual(lines.filter((l) => /\[ WARN\]|\[ERROR\]/.test(l)), []);
+      } finally {
+        await sub.stop(5000);
         await p.close();
       }
     });
