@@ -155,6 +155,24 @@ describe('fastsocket on ROS 1 (bridge1 -> server1 on a real roscore)', function 
     });
   });
 
+  describe('#launch', () => {
+    // Regression test: the launch files loaded params_file over what the last launch had left on the parameter
+    // server, so a topic taken out of the file since was still forwarded until roscore was restarted.
+    it('applies the params file as it is now, not keys an earlier launch on this roscore set and the file dropped since', async () => {
+      const params = join(master!.home, 'relaunched.yaml');
+      writeFileSync(params, 'url: "tcp://127.0.0.1:9"\ntopics: ["/chatter"]\ntopic_options:\n  fix:\n    max_rate_hz: 5.0\n');
+      const launch = `roslaunch fastsocket bridge.launch node_name:=relaunched params_file:=${params}`;
+      const first = master!.start(launch);
+      await first.waitFor(/bridge \S+ forwarding 2 topic\(s\)/, 60_000);
+      assert.equal(await first.stop(15_000), 0);
+      writeFileSync(params, 'url: "tcp://127.0.0.1:9"\ntopics: ["/chatter"]\n');
+      const second = master!.start(launch);
+      const [, topics] = await second.waitFor(/bridge \S+ forwarding (\d+) topic\(s\)/, 60_000);
+      assert.equal(topics, '1');
+      assert.equal(await second.stop(15_000), 0);
+    });
+  });
+
   describe('#shutdown', () => {
     it('exits 0 when the master asks it to shut down because another node took its name', async () => {
       const first = master!.start('bin/server1 __name:=twin _url:=tcp://127.0.0.1:0');
