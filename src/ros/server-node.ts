@@ -513,11 +513,11 @@ export class ServerNode {
    * A reliable subscriber never hears a best_effort publisher and a transient_local one never matches a volatile one,
    * so the server would stay deaf to subscribers the vehicle's own publishers serve. The publisher is made anew with
    * the QoS that serves both; only ever towards reliable and transient_local, so that senders who differ cannot make
-   * it flap. Not on ROS 1, whose subscribers hear every publisher.
+   * it flap. ROS 1 subscribers hear every publisher, so there only latching counts: a subscriber that comes later
+   * gets what a latched publisher holds, and nothing from another.
    */
   private widenQos(state: TopicState, offered: EnvelopeQos, sender: string): void {
-    if (this.node.qosCanExclude === false) return;
-    const wider = widerQos(state.qos, offered);
+    const wider = widerQos(state.qos, this.node.qosCanExclude === false ? { ...offered, reliability: state.qos.reliability } : offered);
     if (wider === null) return;
     let publisher: RosPublisher;
     try {

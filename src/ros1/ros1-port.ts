@@ -240,6 +240,7 @@ interface TopicSubscription {
 
 interface TopicPublication {
   readonly ready: Promise<unknown>;
+  readonly latching: boolean;
   refs: number;
   seq: number;
 }
@@ -423,9 +424,18 @@ export class Ros1Node implements RosNode {
     const md5sum = this.port.catalog.md5(ros1Type);
     this.mapper.definition(type);
     const name = this.resolveTopicName(topic);
+    const latching = q.durability === 'transient_local';
     let pub = this.publications.get(name);
+    let seq = 0;
+    if (pub !== undefined && pub.latching !== latching) {
+      // ROS 1 has one publication per topic and node: one asked for latched where the topic is not (the server making
+      // a topic's publisher anew when a bridge forwards it transient_local) takes the topic over, Header.seq going
+      // on, and the handles of the old one publish nothing more.
+      seq = pub.seq;
+      this.retire(name, pub);
+      pub = undefined;
+    }
     if (pub === undefined) {
-      const latching = q.durability === 'transient_local';
       const retired = this.retiring.get(name);
       const ready = this.ready.then(async () => {
         await retired;
@@ -435,7 +445,7 @@ export class Ros1Node implements RosNode {
         await this.awaitSubscribers(name, publication);
       });
       ready.catch((err: Error) => this.logger.error(`cannot advertise ${name} (${ros1Type}): ${err.message}`));
-      pub = { ready, refs: 0, seq: 0 };
+      pub = { ready, latching, refs: 0, seq };
       this.publications.set(name, pub);
     }
     pub.refs++;
@@ -445,6 +455,7 @@ export class Ros1Node implements RosNode {
       topic: name,
       publish: (message: unknown) => {
         if (Buffer.isBuffer(message) || message instanceof Uint8Array) throw new CdrOnRos1Error(name);
+        if (this.publications.get(name) !== p) return;
         const ros1 = this.mapper.toRos1(ros1Type, message as Record<string, unknown>, p.seq++);
         void p.ready
           .then(() => (this.state === 'running' ? this.fg.publish(name, ros1) : undefined))
@@ -453,23 +464,26 @@ export class Ros1Node implements RosNode {
       destroy: () => {
         if (destroyed) return;
         destroyed = true;
-        if (--p.refs === 0 && this.publications.get(name) === p) {
-          this.publications.delete(name);
-          const retiring = p.ready
-            .then(() => {
-              this.unregistering.delete(name);
-              this.fg.unadvertise(name);
-              return this.unregistering.get(name);
-            })
-            .catch(() => undefined)
-            .finally(() => {
-              this.unregistering.delete(name);
-              if (this.retiring.get(name) === retiring) this.retiring.delete(name);
-            });
-          this.retiring.set(name, retiring);
-        }
+        if (--p.refs === 0 && this.publications.get(name) === p) this.retire(name, p);
       },
     };
+  }
+
+  /** Unadvertises `p` once it is advertised; a publication made anew under `name` registers after that (retiring). */
+  private retire(name: string, p: TopicPublication): void {
+    this.publications.delete(name);
+    const retiring = p.ready
+      .then(() => {
+        this.unregistering.delete(name);
+        this.fg.unadvertise(name);
+        return this.unregistering.get(name);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.unregistering.delete(name);
+        if (this.retiring.get(name) === retiring) this.retiring.delete(name);
+      });
+    this.retiring.set(name, retiring);
   }
 
   createSubscription(type: string, topic: string, _qos: QosProfile, mode: SubscriptionMode, onMessage: (message: unknown) => void): RosSubscription {

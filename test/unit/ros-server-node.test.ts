@@ -97,12 +97,19 @@ describe('ServerNode', () => {
       assert.equal(graph.messagesOn('/chatter').length, 7, 'no message lost to the change');
     });
 
-    it('keeps a ROS 1 topic\'s publisher whatever QoS its senders forward, since every ROS 1 subscriber hears it', () => {
+    it('makes a ROS 1 topic\'s publisher anew only to latch it, since every ROS 1 subscriber hears every publisher', () => {
       const { graph, node, srv } = server();
       node.qosCanExclude = false;
-      srv.handleMessage(message(envelope(0, undefined, { qos: { reliability: 'best_effort', durability: 'volatile', depth: 5 } })));
-      srv.handleMessage(message(envelope(1, undefined, { qos: { reliability: 'reliable', durability: 'transient_local', depth: 5 } })));
-      assert.deepEqual(graph.publishers.filter((p) => p.topic === '/chatter').map((p) => p.qos.reliability), ['best_effort']);
+      const send = (seq: number, reliability: string, durability: string) =>
+        srv.handleMessage(message(envelope(seq, undefined, { qos: { reliability, durability, depth: 5 } })));
+      const chatter = () => graph.publishers.filter((p) => p.topic === '/chatter').map((p) => `${p.qos.reliability}/${p.qos.durability}`);
+      send(0, 'best_effort', 'volatile');
+      send(1, 'reliable', 'volatile');
+      assert.deepEqual(chatter(), ['best_effort/volatile']);
+      // A bridge restarted with the topic marked transient_local, as docs/ros1.md says to mark a latched topic: a
+      // subscriber that comes later gets its message only from a latched publisher.
+      send(2, 'reliable', 'transient_local');
+      assert.deepEqual(chatter(), ['best_effort/transient_local']);
     });
 
     it('tracks at most 256 senders of a topic one by one, keeping the counts of those it stops tracking in the totals', () => {
