@@ -521,10 +521,12 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   /**
    * Connects now (sends connect on their own) and stays connected from then on: a connection that closes with nothing
    * unacknowledged (e.g. at the server's idle timeout) is re-established at once rather than at the next send().
-   * Resolves once connected. Rejects only if the client is closed first.
+   * Resolves once connected. Rejects with FS_ERR_CLOSED only if close() or destroy() comes first.
    */
   connect(): Promise<void> {
-    if (this.state === 'closing' || this.state === 'closed') return Promise.reject(new FastSocketError('FS_ERR_CLOSED', 'client is closed'));
+    // this.closing, not only the state: that stays 'connecting' while close() waits for the outbox, and a wait begun
+    // then listened for a 'closing' already emitted, never settling.
+    if (this.closing || this.state === 'closing' || this.state === 'closed') return Promise.reject(new FastSocketError('FS_ERR_CLOSED', 'client is closed'));
     this.keepConnected = true;
     if (this.state === 'connected') return Promise.resolve();
     if (this.state === 'idle') this.dial();

@@ -1068,6 +1068,21 @@ describe('FastSocketClient', () => {
         return true;
       });
     });
+
+    // Regression test: connect() looked at the state alone, which stays 'connecting' while close() waits for the
+    // outbox; a call then (a retry loop of the application's) waited for a 'closing' already emitted, and never settled.
+    it('rejects with FS_ERR_CLOSED when called while close() waits for the outbox', async () => {
+      const client = await startClient(teardown, await unreachableUrl('tcp'));
+      client.send(1).catch(() => undefined);
+      const closing = client.close({ timeoutMs: 100 });
+      const connecting = client.connect();
+      await closing;
+      await assert.rejects(withDeadline(connecting, 'connect() to settle after close()', 2_000), (e: unknown) => {
+        assert.ok(e instanceof FastSocketError, String(e));
+        assert.equal(e.code, 'FS_ERR_CLOSED');
+        return true;
+      });
+    });
   });
 
   describe('#close', () => {
