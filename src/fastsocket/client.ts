@@ -510,7 +510,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       // Offline, or while the server does not read, nothing consumes the queue, and the entries the outbox policy
       // dropped would stay in it with their payloads: 200,000 sends of 1 KB with an outbox of 100 held 415 MB.
       if (this.queue.length - this.queueHead > 2 * this.outbox.size + 1024) {
-        this.queue = this.queue.slice(this.queueHead).filter((q) => this.outbox.has(q.id) && q.writtenGen !== this.gen);
+        this.queue = this.queue.slice(this.queueHead).filter((q) => this.outbox.get(q.id) === q && q.writtenGen !== this.gen);
         this.queueHead = 0;
       }
       if (this.state === 'idle') this.dial();
@@ -617,7 +617,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     }
     for (let i = this.queueHead; i < this.queue.length; i++) {
       const e = this.queue[i];
-      if (this.outbox.has(e.id) && e.writtenGen !== this.gen) yield e;
+      if (this.outbox.get(e.id) === e && e.writtenGen !== this.gen) yield e;
     }
   }
 
@@ -681,7 +681,8 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
   }
 
   private drop(e: Entry, err: FastSocketError): void {
-    if (!this.outbox.delete(e.id)) return;
+    if (this.outbox.get(e.id) !== e) return;
+    this.outbox.delete(e.id);
     this.release(e);
     if (err.code === 'FS_ERR_CLOSED' || err.code === 'FS_ERR_DESTROYED') {
       // Closing is not a verdict on the message: a persistent outbox keeps it for the next run.
@@ -979,7 +980,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         break;
       }
       const e = this.queue[this.queueHead++];
-      if (!this.outbox.has(e.id) || e.writtenGen === this.gen) continue;
+      // The entry itself, not its id: a message dropped before it was written stays queued, and a new one may take its
+      // id (unique among the unacknowledged only); found by id, the dropped one was written under it, with no payload.
+      if (this.outbox.get(e.id) !== e || e.writtenGen === this.gen) continue;
       // The clock is read only for a message with a maxAgeMs (Infinity is never reached).
       const now = e.expiresAtNs === Infinity ? 0 : this.clock();
       if (now >= e.expiresAtNs) {

@@ -289,6 +289,46 @@ describe('FastSocketClient', () => {
       await assert.rejects(sent!, (e: unknown) => e instanceof OptionError && e.option === 'newId' && /sequence exhausted/.test(e.message));
       assert.equal(client.stats().outbox_messages, 0);
     });
+
+    // Regression test: the write queue keeps a dropped message until it is compacted, and found it in the outbox by
+    // its id alone, so a new message that took the id of one dropped before it was written (legal: an id needs to be
+    // unique among the unacknowledged only) had the dropped one written under its id first: its payload (once the
+    // dropped one's was let go, an empty payload, a frame that is not JSON), then the new one, a duplicate.
+    it('writes a new message that reuses the id of a dropped, never written one once, with its own payload', async () => {
+      const lines: string[] = [];
+      const sockets: net.Socket[] = [];
+      const server = net.createServer((socket) => {
+        sockets.push(socket);
+        socket.on('error', () => undefined);
+        let partial = '';
+        socket.on('data', (chunk: Buffer) => {
+          const parts = (partial + chunk.toString('utf8')).split('\n');
+          partial = parts.pop()!;
+          lines.push(...parts);
+        });
+      });
+      teardown.add(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      teardown.add(() => sockets.forEach((s) => s.destroy()));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as net.AddressInfo;
+      // On a fake clock the client writes one message on the new connection and waits for the server to answer
+      // (its probe never fires), so what is sent next stays queued, unwritten, until the test's server acks it.
+      const ids = ['a', 'b', 'c', 'b'];
+      const client = await startClient(teardown, `tcp://127.0.0.1:${port}`, { newId: () => ids.shift()!, outboxMaxMessages: 2, timers: fakeClock().timers });
+      const first = client.send('first');
+      await waitUntil(() => lines.length >= 1, 'the first message');
+      const dropped = [client.send('second'), client.send('third')].map((p) => p.then(() => 'ok', (e: FastSocketError) => e.code));
+      const fourth = client.send('fourth');
+      assert.deepEqual(await Promise.all(dropped), ['FS_ERR_DROPPED', 'FS_ERR_DROPPED']);
+      sockets[0]!.write('{"id":"a","type":"ack"}\n');
+      await first;
+      await waitUntil(() => lines.length >= 2, 'the message after the first');
+      sockets[0]!.write('{"id":"b","type":"ack"}\n');
+      await withDeadline(fourth, 'the fourth message acknowledged');
+      await client.close();
+      const messages = lines.map((l) => JSON.parse(l) as { id: string; type: string; payload?: unknown }).filter((f) => f.type === 'message');
+      assert.deepEqual(messages.map((m) => [m.id, m.payload]), [['a', 'first'], ['b', 'fourth']]);
+    });
   });
 
   describe('#send with the outbox full while connected (drop-oldest)', () => {
