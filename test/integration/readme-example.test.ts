@@ -14,16 +14,23 @@ function readmeLibraryExample(): string {
   return block[1];
 }
 
+/** Inside the repo, so that tsc finds @types/node above it as a user's project has it in its own node_modules. */
+const PROJECT = path.join(REPO, 'build', 'readme-example');
+
 /**
  * A project folder that depends on this package as an installed one would: `fastsocket` resolves through
- * package.json's `main` and `types` to dist/, not to the sources.
+ * package.json's `main` and `types` to dist/, not to the sources. The package is its package.json and a link to dist/,
+ * not a link to the repo: that made a loop (the repo holds the project), and roslaunch, which follows links looking
+ * for a launch file, found server.launch in fastsocket under build/readme-example/node_modules/fastsocket/build/...
+ * ever deeper and refused to choose, so every ROS 1 test run after this one failed.
  */
 function userProject(): string {
-  const dir = path.join(REPO, 'build', 'readme-example');
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
-  fs.symlinkSync(REPO, path.join(dir, 'node_modules', 'fastsocket'), 'dir');
-  return dir;
+  fs.rmSync(PROJECT, { recursive: true, force: true });
+  const pkg = path.join(PROJECT, 'node_modules', 'fastsocket');
+  fs.mkdirSync(pkg, { recursive: true });
+  fs.copyFileSync(path.join(REPO, 'package.json'), path.join(pkg, 'package.json'));
+  fs.symlinkSync(path.join(REPO, 'dist'), path.join(pkg, 'dist'), 'dir');
+  return PROJECT;
 }
 
 describe('the README example of the library', () => {
@@ -34,6 +41,10 @@ describe('the README example of the library', () => {
     assert.ok(fs.existsSync(path.join(REPO, 'dist/fastsocket/index.d.ts')), 'dist/ is built (npm run build) before this test');
     dir = userProject();
     example = readmeLibraryExample();
+  });
+
+  after(() => {
+    fs.rmSync(PROJECT, { recursive: true, force: true });
   });
 
   for (const [resolution, flags] of [
