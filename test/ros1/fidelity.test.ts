@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from '../ros/ros-harness';
-import { requireOrSkip, Ros1Master, ros1SkipReason, startRoscore } from './ros1-harness';
+import { roscoresOfSuite } from './ros1-harness';
 
 const FIXTURES = join(REPO, 'test/ros1/fixtures');
 
@@ -15,20 +15,10 @@ const FIXTURES = join(REPO, 'test/ros1/fixtures');
  */
 describe('fastsocket ROS 1 message fidelity (bridge1 and server1 on two roscores)', function () {
   this.timeout(120_000);
-  const masters: Ros1Master[] = [];
-
-  before(function () {
-    requireOrSkip(this, 'ROS 1 tests', ros1SkipReason());
-  });
-
-  after(async function () {
-    this.timeout(60_000);
-    await Promise.all(masters.splice(0).map((m) => m.stop()));
-  });
+  const roscore = roscoresOfSuite();
 
   it('delivers every field of every case unchanged', async () => {
-    const [vehicle, infra] = await Promise.all([startRoscore(), startRoscore()]);
-    masters.push(vehicle, infra);
+    const [vehicle, infra] = await Promise.all([roscore(), roscore()]);
     const names = JSON.parse(await vehicle.run(`python3 ${join(FIXTURES, 'ros1_cases.py')}`, 30_000)) as string[];
     const server = infra.start('bin/server1 _url:=tcp://127.0.0.1:0 _topic_prefix:=/remote');
     const [, url] = await server.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);

@@ -1,24 +1,14 @@
 import { strict as assert } from 'node:assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, requireOrSkip, Ros1Master, ros1SkipReason, startRoscore } from './ros1-harness';
+import { freePort, roscoresOfSuite } from './ros1-harness';
 
 describe('fastsocket on ROS 1: latched topics, a server restart and a bridge that marks a topic later', function () {
   this.timeout(120_000);
-  const masters: Ros1Master[] = [];
-
-  before(function () {
-    requireOrSkip(this, 'ROS 1 tests', ros1SkipReason());
-  });
-
-  after(async function () {
-    this.timeout(60_000);
-    await Promise.all(masters.splice(0).map((m) => m.stop()));
-  });
+  const roscore = roscoresOfSuite();
 
   it('gives a subscriber that comes after the server restarted the latched message the bridge delivered before', async () => {
-    const m = await startRoscore();
-    masters.push(m);
+    const m = await roscore();
     const url = `tcp://127.0.0.1:${await freePort()}`;
     const serverParams = join(m.home, 'server.yaml');
     writeFileSync(serverParams, 'topic_prefix: "/remote"\n');
@@ -45,8 +35,7 @@ describe('fastsocket on ROS 1: latched topics, a server restart and a bridge tha
   // marked a latched topic, then did as docs/ros1.md says and restarted the bridge, still saw subscribers that came
   // later get nothing: the topic stayed unlatched until the server was restarted too.
   it('latches a topic that first arrived volatile once its bridge forwards it transient_local', async () => {
-    const m = await startRoscore();
-    masters.push(m);
+    const m = await roscore();
     const server = m.start('bin/server1 _url:=tcp://127.0.0.1:0 _topic_prefix:=/remote');
     const [, url] = await server.waitFor(/listening on (tcp:\/\/127\.0\.0\.1:\d+)/, 60_000);
     m.start('rostopic pub -l /map std_msgs/String "data: latched map"');

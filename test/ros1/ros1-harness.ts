@@ -100,6 +100,26 @@ export interface Ros1Master {
   stop(): Promise<void>;
 }
 
+/**
+ * Call in a `describe` of tests that each start roscores of their own: skips the suite without ROS 1, and stops every
+ * master started through the returned function once the suite is done.
+ */
+export function roscoresOfSuite(): () => Promise<Ros1Master> {
+  const masters: Ros1Master[] = [];
+  before(function () {
+    requireOrSkip(this, 'ROS 1 tests', ros1SkipReason());
+  });
+  after(async function () {
+    this.timeout(60_000);
+    await Promise.all(masters.splice(0).map((m) => m.stop()));
+  });
+  return async () => {
+    const m = await startRoscore();
+    masters.push(m);
+    return m;
+  };
+}
+
 /** Starts roscore on a free loopback port and waits until it serves. */
 export async function startRoscore(): Promise<Ros1Master> {
   const home = mkdtempSync(join(tmpdir(), 'fastsocket-ros1-'));
