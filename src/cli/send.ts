@@ -166,7 +166,9 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
   };
   if (ctx.signal.aborted) interrupted();
   else ctx.signal.addEventListener('abort', interrupted, { once: true });
-  const stats = await client.close({ timeoutMs });
+  // A stalled run has already waited --timeout since its last message was queued, with no ack at all: waiting as long
+  // again made `send --timeout 30` against a server that reads and never acks end after 60 s.
+  const stats = await client.close({ timeoutMs: end === 'stalled' ? 0 : timeoutMs });
   ctx.signal.removeEventListener('abort', interrupted);
   clearTimeout(giveUp);
   clearInterval(progress);

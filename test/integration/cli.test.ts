@@ -546,6 +546,18 @@ describe('fastsocket CLI', function () {
       assert.ok(send.stderr.some((l) => l.includes('5 of 5 messages not delivered: 5 refused or not acknowledged within --timeout 1 s')), send.stderr.join('\n'));
     });
 
+    it('ends once no ack came for --timeout with the window full, without waiting --timeout again for the same acks', async () => {
+      // A server that reads and never acks: send stopped queueing after --timeout 8 s, then close() waited another 8 s
+      // for acks to messages that had had none in all that time (60 s for the default --timeout 30).
+      const raw = await RawServer.start(teardown);
+      const send = startCli(teardown, ['send', '--url', raw.url, '--count', '5', '--outbox-max-messages', '2', '--timeout', '8', '--json']);
+      await (await raw.connection(1)).waitForCount(isMessage, 2, 'the 2 messages of the window');
+      await waitUntil(() => send.stderr.some((l) => l.includes('no ack for 8 s with the outbox window full')), 'the stall line', 20_000);
+      assert.equal(await send.exitCode(4000), 1);
+      assert.deepEqual(send.events('summary').map((s) => [s.sent, s.failed]), [[2, 5]]);
+      assert.ok(send.stderr.at(-1)?.includes('5 of 5 messages not delivered: 2 refused or not acknowledged within --timeout 8 s, 3 never sent'), send.stderr.join('\n'));
+    });
+
     // Both said what did not happen: "3 dropped from the full outbox (--outbox-policy drop-oldest)" for drops by
     // --max-attempts, and "refused or not acknowledged within --timeout 30 s" for messages the server's hello had
     // declared too large, refused at once.
