@@ -822,8 +822,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     // none of what we sent, so the oldest message is not to blame: counted, maxAttempts dropped messages only because the
     // server was full, and the warnings blamed the message or the token.
     const full = conn.peerCloseCode === 1013;
-    if (!full) this.dropRefused(conn.peerCloseCode === 1009);
     const closedWith = closeCodeText(conn.peerCloseCode, conn.peerCloseReason);
+    const saidWhy = closedWith !== null && !BENIGN_CLOSE_CODES.has(conn.peerCloseCode!);
+    if (!full) this.dropRefused(conn.peerCloseCode === 1009, saidWhy ? closedWith : null);
     // A connection that lasted (an idle client closed at the server's idle timeout) reconnects at the minimum again.
     if (performance.now() - this.connectedAtMs >= this.limits.reconnectMaxMs) this.attempt = 0;
     if (full) {
@@ -845,7 +846,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
           `than ${this.endpoint.scheme}://?${this.options.tls?.cert ? ' a refused client certificate?' : ''} ${SERVER_REFUSING} the server's log says why); ` +
           `${this.outbox.size} messages unacknowledged`,
       );
-    } else if (closedWith && !BENIGN_CLOSE_CODES.has(conn.peerCloseCode!)) {
+    } else if (saidWhy) {
       // A ws server says why it closed (a policy, an internal error, a code of its own and its text); said at info, the
       // user saw connections close for no reason, and at the 3rd a warning that blamed the oldest message.
       this.closeWarnings.warn(this.logger, `${this.url} closed the connection with ${closedWith}; ${this.outbox.size} messages unacknowledged, retrying`);
@@ -860,8 +861,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
    * After a connection closed with messages unacknowledged. A ws close 1009 names the culprit: our largest frame on
    * it. Otherwise the server reads in order, so the oldest unacknowledged message is where it stopped; one that is
    * there when maxAttempts connections die is dropped, and the messages behind it go on.
+   * @param serverSaid the close code and reason a ws server gave, when they say something went wrong
    */
-  private dropRefused(tooLarge: boolean): void {
+  private dropRefused(tooLarge: boolean, serverSaid: string | null): void {
     const unacked = [...this.outbox.values()].filter((e) => e.writtenGen === this.gen);
     if (unacked.length === 0) return;
     if (tooLarge) {
@@ -875,12 +877,17 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
       this.drop(head, new DroppedError('max_attempts', `message dropped: ${head.failures} connections closed while it was the oldest unacknowledged`));
     } else if (head.failures === 3 || head.failures % 10 === 0) {
       // Soon, since a tcp:// server cannot say why it closed (a ws one sends 1009), then now and then while it lasts.
-      this.logger.warn(
-        `message ${head.id} (${head.bytes} bytes) was the oldest unacknowledged on ${head.failures} connections that closed; the server may ` +
-          'refuse it (its max_frame_bytes below the frame\'s size: a client with a clientId, --client-id, learns that limit from its hello), or a proxy in ' +
+      // A server that said why (1008 "token expired") was followed, at the 3rd close, by guesses at the message's
+      // size, a proxy, the scheme or a token, as if it had said nothing.
+      const why = serverSaid
+        ? `the server closed the last one with ${serverSaid}`
+        : 'the server may refuse it (its max_frame_bytes below the frame\'s size: a client with a clientId, --client-id, learns that limit from its hello), or a proxy in ' +
           `front of it may reach no server, or the server refuses this client (another scheme than ${this.endpoint.scheme}://?` +
           `${this.options.token === undefined ? ' a token it requires (token, --token-file)?' : ''}` +
-          `${this.options.tls?.cert ? ' our client certificate?' : ''} ${SERVER_REFUSING} its log says why); set maxAttempts (--max-attempts) to drop such a message`,
+          `${this.options.tls?.cert ? ' our client certificate?' : ''} ${SERVER_REFUSING} its log says why)`;
+      this.logger.warn(
+        `message ${head.id} (${head.bytes} bytes) was the oldest unacknowledged on ${head.failures} connections that closed; ${why}; ` +
+          'set maxAttempts (--max-attempts) to drop such a message',
       );
     }
   }

@@ -145,6 +145,19 @@ describe('FastSocketClient against a hostile server', () => {
     assert.deepEqual(warnings, [`warn ${server.url} closed the connection with 4000 (a code of the server's application): "maintenance"; 1 messages unacknowledged, retrying`]);
   });
 
+  // The 3rd close's warning guessed at the message's size, a proxy, the scheme or a token, though the server had said
+  // why: 'send' against a server closing with 1008 "token expired" printed both, the guesses last.
+  it('names the code a ws:// server closes with, not guesses, when the oldest message was unacknowledged on 3 connections', async () => {
+    const server = await wsServer((ws) => ws.close(1008, 'token expired'));
+    const logger = capturingLogger();
+    const client = await startClient(teardown, server.url, { logger });
+    client.send('x').catch(() => undefined);
+    await waitUntil(() => logger.lines.some((l) => l.includes('was the oldest unacknowledged on 3 connections')), 'the warning of the 3rd close');
+    const warning = logger.lines.find((l) => l.includes('was the oldest unacknowledged on 3 connections'))!;
+    assert.match(warning, /; the server closed the last one with 1008 \(policy violation\): "token expired"; set maxAttempts/);
+    assert.doesNotMatch(warning, /max_frame_bytes|proxy|token it requires/);
+  });
+
   // A server that acks on a new connection, at once, the ids it saw on the last one: the acks came in one read with
   // the first, which let the client write the rest, and found them queued but not yet written. Each was taken as
   // delivered with a T1 from its write on the last connection (hundreds of ms; from 0, the whole monotonic clock, for
