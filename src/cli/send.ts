@@ -153,10 +153,15 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
       tally,
     );
     if (end === 'stalled') logger.error(`no ack for ${timeoutMs / 1000} s with the outbox window full; not sending the rest`);
-  } else if (!ctx.signal.aborted) {
+  } else {
     // The error's own message starts "cannot connect to <url>: "; its cause says the rest.
     const why = lastFailure === null ? '' : `: ${lastFailure.cause instanceof Error ? lastFailure.cause.message : lastFailure.message}`;
-    logger.error(`could not connect to ${client.url} within ${timeoutMs / 1000} s${why}`);
+    // Interrupted before the first connection (a server holding the handshake), send exited 1 with no word of why.
+    logger.error(
+      ctx.signal.aborted
+        ? `interrupted (SIGINT or SIGTERM) before connecting to ${client.url}${why ? `; the last attempt failed${why}` : ''}`
+        : `could not connect to ${client.url} within ${timeoutMs / 1000} s${why}`,
+    );
   }
   // After an interrupt, wait at most 1 s more for acks already on their way, also when the interrupt comes while
   // waiting for the last acks; then what is still unacknowledged is given up.

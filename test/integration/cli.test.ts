@@ -625,6 +625,26 @@ describe('fastsocket CLI', function () {
       assert.ok(send.stderr.some((l) => /nothing read from it for \d+ ms .*silenceTimeoutMs 300/.test(l)), send.stderr.join('\n'));
     });
 
+    it('says it was interrupted before connecting when SIGINT comes while a server holds the upgrade', async () => {
+      // A server that accepts and never answers: send exited 1 with a summary of 5 failed and not a word on stderr.
+      const silent = net.createServer();
+      const accepted = new Promise<void>((resolve) => silent.once('connection', () => resolve()));
+      const sockets: net.Socket[] = [];
+      silent.on('connection', (s) => sockets.push(s));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      teardown.add(() => {
+        for (const s of sockets) s.destroy();
+        silent.close();
+      });
+      const url = `ws://127.0.0.1:${(silent.address() as net.AddressInfo).port}/`;
+      const send = startCli(teardown, ['send', '--url', url, '--count', '5', '--timeout', '600', '--json']);
+      await withDeadline(accepted, 'the connection of send', DEADLINE_MS);
+      send.child.kill('SIGINT');
+      assert.equal(await send.exitCode(), 1);
+      assert.deepEqual(send.events('summary').map((s) => [s.sent, s.failed]), [[0, 5]]);
+      assert.deepEqual(send.stderr.filter((l) => l !== ''), [`fastsocket send: error: interrupted (SIGINT or SIGTERM) before connecting to ${url}`]);
+    });
+
     it('exits 0 on SIGINT with --stdin when every line read was delivered', async () => {
       const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0');
       const send = startCli(teardown, ['send', '--url', url, '--stdin', '--json']);
