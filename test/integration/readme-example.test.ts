@@ -1,9 +1,8 @@
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-
-const REPO = path.resolve(__dirname, '../../..');
+import { REPO, tsc, userProject } from '../support/user-project';
 
 /** The code block under the README's heading `## The library`, as a user copies it. */
 function readmeLibraryExample(): string {
@@ -14,37 +13,18 @@ function readmeLibraryExample(): string {
   return block[1];
 }
 
-/** Inside the repo, so that tsc finds @types/node above it as a user's project has it in its own node_modules. */
-const PROJECT = path.join(REPO, 'build', 'readme-example');
-
-/**
- * A project folder that depends on this package as an installed one would: `fastsocket` resolves through
- * package.json's `main` and `types` to dist/, not to the sources. The package is its package.json and a link to dist/,
- * not a link to the repo: that made a loop (the repo holds the project), and roslaunch, which follows links looking
- * for a launch file, found server.launch in fastsocket under build/readme-example/node_modules/fastsocket/build/...
- * ever deeper and refused to choose, so every ROS 1 test run after this one failed.
- */
-function userProject(): string {
-  fs.rmSync(PROJECT, { recursive: true, force: true });
-  const pkg = path.join(PROJECT, 'node_modules', 'fastsocket');
-  fs.mkdirSync(pkg, { recursive: true });
-  fs.copyFileSync(path.join(REPO, 'package.json'), path.join(pkg, 'package.json'));
-  fs.symlinkSync(path.join(REPO, 'dist'), path.join(pkg, 'dist'), 'dir');
-  return PROJECT;
-}
-
 describe('the README example of the library', () => {
   let dir = '';
   let example = '';
 
   before(() => {
     assert.ok(fs.existsSync(path.join(REPO, 'dist/fastsocket/index.d.ts')), 'dist/ is built (npm run build) before this test');
-    dir = userProject();
+    dir = userProject('readme-example');
     example = readmeLibraryExample();
   });
 
   after(() => {
-    fs.rmSync(PROJECT, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   for (const [resolution, flags] of [
@@ -55,12 +35,7 @@ describe('the README example of the library', () => {
     it(`type-checks as written under strict, with the published types (${resolution} resolution)`, function () {
       this.timeout(60_000);
       fs.writeFileSync(path.join(dir, `example-${resolution}.mts`), example);
-      const tsc = path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
-      try {
-        execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--target', 'es2022', '--types', 'node', ...flags, `example-${resolution}.mts`], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
-      } catch (err) {
-        assert.fail(`tsc: ${(err as { stdout?: string }).stdout ?? err}`);
-      }
+      tsc(dir, ['--noEmit', '--strict', '--target', 'es2022', '--types', 'node', ...flags, `example-${resolution}.mts`]);
     });
   }
 
