@@ -9,7 +9,7 @@ import { DroppedError, FastSocketError, FastSocketErrorCode, isOutboxFull, Optio
 import { newMessageId } from './ids';
 import { checkLogger, Logger, quoteForLog } from './logger';
 import {
-  checkBoolean, checkInteger, orDefault, checkKnownKeys, checkString, ClientLimits, describe, DEFAULT_SERVER_LIMITS, MAX_TIMER_MS, validateClientLimits,
+  checkBoolean, checkInteger, orDefault, checkKnownKeys, checkString, ClientLimits, describe, OptionalProps, DEFAULT_SERVER_LIMITS, MAX_TIMER_MS, validateClientLimits,
 } from './options';
 import { certificateValidityProblem, checkTlsOptions } from './tls-options';
 import { connect, FrameConnection, isTlsAlert, isWebSocketProtocolError, SERVER_REFUSING, tlsAlertError, TlsOptions } from './transport';
@@ -23,17 +23,17 @@ import { MAX_CLIENT_ID_LENGTH, MAX_ID_LENGTH } from './wire';
 const noop = (): void => undefined;
 
 /** Options of FastSocketClient; each is validated in the constructor, which throws a TypeError naming a bad one. */
-export interface FastSocketClientOptions extends Partial<ClientLimits> {
+export interface FastSocketClientOptions extends OptionalProps<ClientLimits> {
   /** Server to send to. @default 'tcp://127.0.0.1:8888' */
-  url?: string;
+  url?: string | undefined;
   /** Identifies this client to the server (sent in a hello frame); e.g. a vehicle name. @default null */
-  clientId?: string | null;
+  clientId?: string | null | undefined;
   /** Shared secret for a server that requires one (sent in the hello; on ws also as `Authorization: Bearer` when it is visible ASCII). @default undefined (none sent) */
-  token?: string;
+  token?: string | undefined;
   /** CA, client certificate and key for tls:// and wss://. @default undefined (the server is verified against Node's CAs) */
-  tls?: TlsOptions;
+  tls?: TlsOptions | undefined;
   /** Timeout of one connection attempt. @default 10000 */
-  connectTimeoutMs?: number;
+  connectTimeoutMs?: number | undefined;
   /**
    * A connection on which messages wait for their ack 2 and from which nothing at all has been read for this long is
    * taken for dead, closed and dialled again (the messages are resent): a NAT that forgot the mapping, or a link that
@@ -41,47 +41,47 @@ export interface FastSocketClientOptions extends Partial<ClientLimits> {
    * Linux, never behind a proxy that keeps its side open). Acks still arriving, however slowly, keep it alive. 0 never
    * closes. @default 30000
    */
-  silenceTimeoutMs?: number;
+  silenceTimeoutMs?: number | undefined;
   /** Stop writing while this many bytes are unsent (the server is not reading). @default 1 MiB */
-  writeHighWaterBytes?: number;
+  writeHighWaterBytes?: number | undefined;
   /**
    * File that keeps unacknowledged messages across restarts of this process. Messages found there are sent again
    * (marked resent) as soon as the client is constructed. Messages still unacknowledged at close() stay in it.
    * @default undefined (the outbox is kept in memory only)
    */
-  outboxPath?: string;
+  outboxPath?: string | undefined;
   /**
    * Drop (FS_ERR_DROPPED) a message once this many connections closed while it was the oldest unacknowledged one:
    * a message the server keeps refusing (e.g. larger than its max_frame_bytes) then stops blocking the ones behind
    * it. 0 never drops, because a proxy in front of a server that is down looks the same and an outage must not
    * lose data; a warning is logged at the 3rd such close and every 10th instead. @default 0
    */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** Consecutive bad frames from the server after which the connection is closed (and re-established). @default 10 */
-  maxBadFrames?: number;
+  maxBadFrames?: number | undefined;
   /**
    * A frame from the server that has started must complete within this, else the connection is closed (and
    * re-established, resending what was unacknowledged), as a server does with its peers (§5). @default 10000
    */
-  frameTimeoutMs?: number;
+  frameTimeoutMs?: number | undefined;
   /** Add wall-clock timestamps to message 1 and ack 3 (the clock-synced extension). @default false */
-  clockSync?: boolean;
+  clockSync?: boolean | undefined;
   /** Receives what the client has to say; the library never writes to the console. @default silentLogger */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Monotonic clock in ns; injectable for tests. @default monotonicNs */
-  clock?: MonotonicClock;
+  clock?: MonotonicClock | undefined;
   /** Uniform random in [0, 1) for backoff jitter; injectable for tests. @default Math.random */
-  random?: () => number;
+  random?: (() => number) | undefined;
   /**
    * The timers of backoff, probes, watchdogs and close(); injectable so tests drive them with a fake clock (e.g.
    * @sinonjs/fake-timers' `createClock()`). @default nodeTimers
    */
-  timers?: Timers;
+  timers?: Timers | undefined;
   /**
    * Makes the id of each message: a non-empty string of at most 128 characters, unique among those not yet
    * acknowledged (PROTOCOL.md: a UUID v4; the server deduplicates by id). @default random v4 UUIDs
    */
-  newId?: () => string;
+  newId?: (() => string) | undefined;
 }
 
 /** See FastSocketClientOptions.silenceTimeoutMs. */
@@ -109,7 +109,7 @@ export interface SendOptions {
    * message already written on the live connection is on the link and not recalled; one written on a connection
    * that broke is not resent past it. Not kept in outboxPath. @default no limit
    */
-  maxAgeMs?: number;
+  maxAgeMs?: number | undefined;
 }
 
 const SEND_OPTIONS: readonly (keyof SendOptions)[] = ['maxAgeMs'];
@@ -560,7 +560,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
    * FS_ERR_CLOSED and counted as abandoned. Idempotent.
    * @throws TypeError when `timeoutMs` is not an integer >= 0, or for an unknown option (thrown, not rejected).
    */
-  close(options: { timeoutMs?: number } = {}): Promise<ClientStats> {
+  close(options: { timeoutMs?: number | undefined } = {}): Promise<ClientStats> {
     if (this.closing) return this.closing;
     // { timeout: 100 } waited the default 5 s.
     if (typeof options !== 'object' || options === null) throw new OptionError('options', `close() options must be an object, got ${describe(options)}`);

@@ -181,9 +181,9 @@ function jsonId(id: string): string {
 }
 
 export interface MessageExtra {
-  resent?: boolean;
-  queuedNs?: number;
-  clientSendWallNs?: number;
+  resent?: boolean | undefined;
+  queuedNs?: number | undefined;
+  clientSendWallNs?: number | undefined;
 }
 
 /** Encodes message 1. `payloadJson` is the already-serialised payload (serialised once, at send time). */
@@ -276,7 +276,7 @@ function plainAck2Id(data: Buffer): string | null {
  * Encodes ack 3, the client's answer to ack 2, carrying T1 and, when known, its own turnaround and wall clock
  * (PROTOCOL.md §2, §3).
  */
-export function encodeAck3(id: string, t1Ns: number, extra?: { pcNs?: number; clientRecvWallNs?: number }): string {
+export function encodeAck3(id: string, t1Ns: number, extra?: { pcNs?: number | undefined; clientRecvWallNs?: number | undefined }): string {
   let s = `{"id":${jsonId(id)},"type":"ack","send_and_ack_time_ns":${Math.round(t1Ns)}`;
   if (extra?.pcNs !== undefined) s += `,"pc_ns":${Math.round(extra.pcNs)}`;
   if (extra?.clientRecvWallNs !== undefined) s += `,"client_recv_wall_ns":${Math.round(extra.clientRecvWallNs)}`;

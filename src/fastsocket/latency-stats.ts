@@ -37,9 +37,9 @@ export interface LatencySummary {
 /** Options of LatencyStats; each is validated in the constructor. */
 export interface LatencyStatsOptions {
   /** Largest value kept as is; larger samples are clamped to it and counted. @default 3_600_000_000_000 (1 h) */
-  highestTrackableNs?: number;
+  highestTrackableNs?: number | undefined;
   /** Decimal digits of percentile precision (HdrHistogram's numberOfSignificantValueDigits). @default 3 */
-  significantDigits?: number;
+  significantDigits?: number | undefined;
 }
 
 const DEFAULTS = Object.freeze({ highestTrackableNs: 3_600_000_000_000, significantDigits: 3 });

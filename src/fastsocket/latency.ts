@@ -15,8 +15,8 @@ export interface ExchangeTimes {
   ack2AtNs: number;
   /** Server monotonic ns when ack 3 was read. */
   ack3AtNs: number;
-  pcNs?: number;
-  queuedNs?: number;
+  pcNs?: number | undefined;
+  queuedNs?: number | undefined;
   /**
    * Clock-synced mode: the four wall-clock timestamps of the exchange (client's and server's clocks). The uplink needs
    * only message 1's; the offset also needs clientRecvNs, from ack 3, which a client may leave out (PROTOCOL.md §4).
@@ -25,10 +25,10 @@ export interface ExchangeTimes {
     clientSendNs: number;
     serverRecvNs: number;
     serverSendNs: number;
-    clientRecvNs?: number;
+    clientRecvNs?: number | undefined;
     /** sync_ok when the offset's uncertainty is at most this. */
     maxUncertaintyNs: number;
-  };
+  } | undefined;
 }
 
 /**

@@ -69,6 +69,13 @@ export const DEFAULT_CLIENT_LIMITS: Readonly<ClientLimits> = Object.freeze({
   maxFrameBytes: 16 * MiB,
 });
 
+/**
+ * Each property of T optional, and undefined taken for it as "not given" (each falls back to its default): Partial<T>
+ * refuses an explicit undefined under exactOptionalPropertyTypes, so a user's `{ maxFrameBytes: config.maxFrameBytes }`
+ * did not compile.
+ */
+export type OptionalProps<T> = { [K in keyof T]?: T[K] | undefined };
+
 /** The longest delay Node's timers hold (2^31 - 1 ms, 24.8 days); a longer one fires after 1 ms. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -124,7 +131,7 @@ export function describe(value: unknown): string {
   return Array.isArray(value) ? 'an array' : 'an object';
 }
 
-export function validateServerLimits(input: Partial<ServerLimits>): ServerLimits {
+export function validateServerLimits(input: OptionalProps<ServerLimits>): ServerLimits {
   const l = { ...DEFAULT_SERVER_LIMITS, ...stripUndefined(input) };
   checkInteger('maxFrameBytes', l.maxFrameBytes, 64, 2 ** 31);
   checkInteger('maxBadFrames', l.maxBadFrames, 1);
@@ -136,7 +143,7 @@ export function validateServerLimits(input: Partial<ServerLimits>): ServerLimits
   return l;
 }
 
-export function validateClientLimits(input: Partial<ClientLimits>): ClientLimits {
+export function validateClientLimits(input: OptionalProps<ClientLimits>): ClientLimits {
   const l = { ...DEFAULT_CLIENT_LIMITS, ...stripUndefined(input) };
   checkInteger('outboxMaxMessages', l.outboxMaxMessages, 1);
   checkInteger('outboxMaxBytes', l.outboxMaxBytes, 1);

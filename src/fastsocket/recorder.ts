@@ -40,9 +40,9 @@ export interface LatencyRecorderOptions {
    * Columns between server_wall_ns and the record's own (e.g. the ROS topic), filled from `write()`'s `extra`.
    * A fixed list, so every row of a CSV file has the same cells. @default []
    */
-  extraColumns?: readonly string[];
+  extraColumns?: readonly string[] | undefined;
   /** Wall clock, ns since the epoch. @default wallNs */
-  clock?: () => number;
+  clock?: (() => number) | undefined;
 }
 
 const OPTION_NAMES: readonly (keyof LatencyRecorderOptions)[] = ['extraColumns', 'clock'];

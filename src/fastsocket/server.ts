@@ -7,7 +7,7 @@ import { badFrameCloseReason, decodeClientFrame, encodeAck2, encodeHello } from 
 import { FastSocketError, OptionError, ProtocolError, ProtocolErrorReason } from './errors';
 import { latencyRecord } from './latency';
 import { checkLogger, Logger, logSafe } from './logger';
-import { checkInteger, checkKnownKeys, orDefault, checkString, ServerLimits, validateServerLimits } from './options';
+import { checkInteger, checkKnownKeys, orDefault, checkString, OptionalProps, ServerLimits, validateServerLimits } from './options';
 import { SeenIds } from './seen-ids';
 import { settledWithin, TimerHandle, Timers, timersOption } from './timers';
 import { certificateValidityProblem, checkTlsOptions } from './tls-options';
@@ -18,38 +18,38 @@ import { emitToEach } from './listeners';
 import { Ack3Frame, LatencyRecord, MessageFrame, PROTOCOL_VERSION } from './wire';
 
 /** Options of FastSocketServer; each is validated in the constructor, which throws a TypeError naming a bad one. */
-export interface FastSocketServerOptions extends Partial<ServerLimits> {
+export interface FastSocketServerOptions extends OptionalProps<ServerLimits> {
   /** Where to listen; port 0 picks a free port. @default 'tcp://127.0.0.1:8888' */
-  url?: string;
+  url?: string | undefined;
   /**
    * Certificate and key for tls:// and wss://; `ca` additionally requires client certificates (mutual TLS).
    * @default undefined (required with tls:// and wss://, refused with tcp:// and ws://)
    */
-  tls?: TlsOptions;
+  tls?: TlsOptions | undefined;
   /**
    * Folder of the seen-ids journal, so each message reaches the application once even across a crash.
    * @default undefined (ids are remembered in memory only, so not across a crash)
    */
-  stateDir?: string;
+  stateDir?: string | undefined;
   /** Shared secret clients must present in their hello (or, on ws, as `Authorization: Bearer`). @default undefined (none asked for) */
-  token?: string;
+  token?: string | undefined;
   /** How many message ids to remember for dedup. @default 100000 */
-  dedupCapacity?: number;
+  dedupCapacity?: number | undefined;
   /** Pause reading from a peer whose unsent acks exceed this many bytes. @default 1 MiB */
-  writeHighWaterBytes?: number;
+  writeHighWaterBytes?: number | undefined;
   /** Receives what the server has to say; the library never writes to the console. @default silentLogger */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Monotonic clock in ns; injectable for tests. @default monotonicNs */
-  clock?: MonotonicClock;
+  clock?: MonotonicClock | undefined;
   /** Wall clock in ns since the epoch (clock-synced records only); injectable for tests. @default wallNs */
-  wallClock?: () => number;
+  wallClock?: (() => number) | undefined;
   /** Clock-synced records get sync_ok when the offset is known to within this. @default 1000000 (1 ms) */
-  syncMaxUncertaintyNs?: number;
+  syncMaxUncertaintyNs?: number | undefined;
   /**
    * The timers of the sweeper (timeouts, expired ack-3 records) and of close(); injectable so tests drive them with a
    * fake clock (e.g. @sinonjs/fake-timers' `createClock()`). @default nodeTimers
    */
-  timers?: Timers;
+  timers?: Timers | undefined;
 }
 
 /** The first line of an HTTP/1 request (a WebSocket upgrade), as a tcp:// server reads it. */

@@ -614,18 +614,18 @@ export interface TlsOptions {
    * This side's certificate, followed by the intermediate certificates that chain it to the CA the peer trusts.
    * @default undefined (a server needs one; a client then presents none)
    */
-  cert?: string | Buffer;
+  cert?: string | Buffer | undefined;
   /** The private key of `cert`, unencrypted (there is no passphrase option). @default undefined (give it with `cert`) */
-  key?: string | Buffer;
+  key?: string | Buffer | undefined;
   /**
    * CA to verify the peer with, or a list of them (server: require and verify client certificates, i.e. mutual TLS).
    * @default undefined (a client verifies the server against Node's CAs; a server asks for no client certificate)
    */
-  ca?: string | Buffer | Array<string | Buffer>;
+  ca?: string | Buffer | Array<string | Buffer> | undefined;
   /** Client: verify the server certificate. @default true */
-  rejectUnauthorized?: boolean;
+  rejectUnauthorized?: boolean | undefined;
   /** Client: name to verify the certificate against. @default the URL host */
-  servername?: string;
+  servername?: string | undefined;
 }
 
 export interface ListenOptions {

@@ -4,7 +4,7 @@
  */
 import { strict as assert } from 'node:assert';
 import {
-  FastSocketClient, FastSocketServer,
+  FastSocketClient, FastSocketServer, type FastSocketClientOptions, type FastSocketServerOptions,
   type FastSocketError, type FastSocketErrorCode, type LatencyRecord, type MessageEvent, type PeerInfo, type ProtocolError, type SendResult,
 } from '../../src/fastsocket';
 
@@ -47,5 +47,11 @@ describe('the public types', () => {
     assert.throws(() => new FastSocketClient({ maxFrameByte: 100 }));
     // @ts-expect-error: not an outbox policy
     assert.throws(() => new FastSocketClient({ outboxPolicy: 'drop-all' }));
+    // undefined is an option "not given", not what an injected function may return.
+    // @ts-expect-error: newId returns a string
+    const noId: FastSocketClientOptions = { newId: () => undefined };
+    // @ts-expect-error: the clock returns ns
+    const noClock: FastSocketServerOptions = { wallClock: () => undefined };
+    assert.ok(noId && noClock);
   });
 });
