@@ -19,8 +19,8 @@ const LONG = process.env.FASTSOCKET_LONG === '1';
   const teardown = useTeardown();
 
   describe('#send across 20 server crashes', () => {
-    it('loses nothing and hands nothing over twice with a stateDir journal', async () => {
-      assertCrashWithJournal(await crashRestartScenario(teardown, { restarts: 20, stateDir: true }));
+    it('loses nothing and hands nothing over twice but a message whose journalling a crash cut short, with a stateDir journal', async () => {
+      assertCrashWithJournal(await crashRestartScenario(teardown, { restarts: 20, stateDir: true }), 20);
     });
 
     it('loses nothing without a journal, and marks every repeat resent and possible_duplicate', async () => {

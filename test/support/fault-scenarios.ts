@@ -139,17 +139,39 @@ async function finish(stream: SequencedStream): Promise<void> {
   await stream.settled(15_000);
 }
 
-/** A crash run with a stateDir journal: nothing lost, nothing handed over twice, and resends really happened. */
-export function assertCrashWithJournal({ outcome, handovers, client }: ScenarioResult): void {
+/**
+ * A crash run with a stateDir journal: nothing lost, nothing handed over twice but in the one window the server leaves,
+ * and resends really happened. The window: an id is journalled once the application's handler has returned
+ * (src/fastsocket/server.ts, onMessage), so a SIGKILL that lands after a hand-over and before its id reached the
+ * journal leaves the id unknown to the restarted server, which hands the resend over again, marked resent. Such a
+ * first hand-over is the last of its server's life, and each crash makes at most one. (A CI run hit it: the kill came
+ * while the server, slowed by the load, handled a burst of ten messages in one read, and seq 19 was handed over twice.)
+ */
+export function assertCrashWithJournal({ outcome, handovers, client }: ScenarioResult, crashes: number): void {
   const a = audit(outcome, handovers);
   const summary = describeAudit(a, outcome);
   assert.equal(outcome.failed.size + outcome.dropped.size, 0, summary);
   assert.deepEqual(a.lost, [], summary);
   assert.deepEqual(a.ackedNotDelivered, [], summary);
-  assert.deepEqual(a.duplicated, [], summary);
+  assert.deepEqual(a.duplicated.filter((seq) => !handedOverAsItsServerDied(handovers, seq)), [], `${summary}; runs: ${runsOf(handovers, a.duplicated)}`);
+  assert.ok(a.duplicated.length <= crashes, summary);
+  assert.deepEqual(a.unmarkedRepeats, [], summary);
   assert.equal(a.unknown, 0, summary);
   assert.equal(outcome.acked.size, outcome.sent, summary);
   assert.ok(client.stats().resent > 0, 'no message was resent, so the journal was never put to the test');
+}
+
+/** Whether the first hand-over of `seq` was the last one of a server life that a later one followed (a crash). */
+function handedOverAsItsServerDied(handovers: Handover[], seq: number): boolean {
+  const first = handovers.findIndex((h) => (h.payload as { seq: number }).seq === seq);
+  const run = handovers[first].run;
+  const next = handovers[first + 1];
+  return run !== undefined && next?.run !== undefined && next.run > run;
+}
+
+/** The server lives that handed each of `seqs` over, for a failure's message. */
+function runsOf(handovers: Handover[], seqs: number[]): string {
+  return seqs.map((seq) => `${seq}: ${handovers.filter((h) => (h.payload as { seq: number }).seq === seq).map((h) => h.run).join(', ')}`).join('; ');
 }
 
 /** A crash run without a journal: nothing lost, and every repeated hand-over flagged resent and possible_duplicate. */

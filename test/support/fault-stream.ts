@@ -90,6 +90,8 @@ export interface Handover {
   payload: unknown;
   resent: boolean;
   possible_duplicate?: boolean;
+  /** The life of the server process that handed it over (0, then 1 after the first restart, ...), for a server process. */
+  run?: number;
 }
 
 export interface Audit {
