@@ -125,7 +125,10 @@ async function send(v: FlagValues, ctx: CommandContext): Promise<number> {
   client.on('disconnect', () => (lostConnection += connectedOnce ? 1 : 0));
   if (json) {
     client.on('connect', ({ url }) => term.json({ event: 'connected', url }));
-    client.on('disconnect', ({ error }) => term.json({ event: 'disconnected', error: error?.message ?? null }));
+    // A ws server's close code and reason, when it began the close: error alone is null for a 1008 "token expired".
+    client.on('disconnect', ({ error, closeCode, closeReason }) =>
+      term.json({ event: 'disconnected', error: error?.message ?? null, ...(closeCode === null ? {} : { close_code: closeCode, close_reason: closeReason }) }),
+    );
   }
 
   const tally = new Tally();

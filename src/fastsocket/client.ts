@@ -165,9 +165,10 @@ export interface ClientEvents {
    * The connection closed (error null) or could not be made (error FS_ERR_CONNECT, saying why), or the server refused
    * our certificate once our side of a TLS 1.3 handshake was done (error FS_ERR_CONNECT with its alert). The client
    * reconnects with backoff while messages are unacknowledged or after connect(); otherwise it dials again at the next
-   * send().
+   * send(). `closeCode` and `closeReason`: the WebSocket close code and reason text of a close the server began
+   * (1008 and 'token expired'), else null and '' (tcp, tls, a failed dial, a close of ours, a close frame without a code).
    */
-  disconnect: [info: { error: FastSocketError | null }];
+  disconnect: [info: { error: FastSocketError | null; closeCode: number | null; closeReason: string }];
   ack: [info: SendResult];
   drop: [info: { id: string; reason: FastSocketErrorCode }];
   /**
@@ -730,7 +731,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
         // connect() says why with FS_ERR_CONNECT; an exception of a socket's constructor would come as it was thrown.
         const error = err instanceof FastSocketError ? err : new FastSocketError('FS_ERR_CONNECT', `cannot connect to ${this.url}: ${String((err as Error | undefined)?.message ?? err)}`, { cause: err });
         this.logger.warn(`${error.message}; retrying`);
-        this.emit('disconnect', { error });
+        this.emit('disconnect', { error, closeCode: null, closeReason: '' });
         this.scheduleReconnect();
       },
     );
@@ -853,7 +854,9 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     } else {
       this.logger.info(`disconnected from ${this.url}${closedWith ? ` (it closed the connection with ${closedWith})` : ''}; ${this.outbox.size} messages unacknowledged`);
     }
-    this.emit('disconnect', { error: refusal });
+    // 1005 (a close frame without a code) and 1006 (no close frame) are the ws library's, not the server's.
+    const closeCode = conn.peerCloseCode === 1005 || conn.peerCloseCode === 1006 ? null : conn.peerCloseCode;
+    this.emit('disconnect', { error: refusal, closeCode, closeReason: closeCode === null ? '' : conn.peerCloseReason });
     this.scheduleReconnect();
   }
 

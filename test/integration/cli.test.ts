@@ -645,6 +645,26 @@ describe('fastsocket CLI', function () {
       assert.deepEqual(send.stderr.filter((l) => l !== ''), [`fastsocket send: error: interrupted (SIGINT or SIGTERM) before connecting to ${url}`]);
     });
 
+    it("prints a ws:// server's close code and reason in --json's disconnected events", async () => {
+      // error alone was null for a 1008 "token expired" as for an idle timeout: a JSON reader could not tell them apart.
+      const http = await import('node:http');
+      const { WebSocketServer } = await import('ws');
+      const server = http.createServer();
+      const wss = new WebSocketServer({ server });
+      wss.on('connection', (ws) => ws.close(1008, 'token expired'));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      teardown.add(() => {
+        for (const ws of wss.clients) ws.terminate();
+        return new Promise<void>((resolve) => server.close(() => resolve()));
+      });
+      const url = `ws://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
+      const send = startCli(teardown, ['send', '--url', url, '--count', '1', '--timeout', '600', '--json']);
+      const closed = await send.waitForEvent('disconnected');
+      send.child.kill('SIGINT');
+      assert.deepEqual(closed, { event: 'disconnected', error: null, close_code: 1008, close_reason: 'token expired' });
+      assert.equal(await send.exitCode(), 1);
+    });
+
     it('exits 0 on SIGINT with --stdin when every line read was delivered', async () => {
       const { serve, url } = await startServe(teardown, 'tcp://127.0.0.1:0');
       const send = startCli(teardown, ['send', '--url', url, '--stdin', '--json']);

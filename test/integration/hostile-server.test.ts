@@ -145,6 +145,23 @@ describe('FastSocketClient against a hostile server', () => {
     assert.deepEqual(warnings, [`warn ${server.url} closed the connection with 4000 (a code of the server's application): "maintenance"; 1 messages unacknowledged, retrying`]);
   });
 
+  // 'disconnect' said { error: null } for a close the server began with 1008 "token expired" as for an idle timeout, so
+  // a program (and `send --json`) could not tell the two apart without reading the log.
+  it('tells disconnect listeners the code and reason a ws:// server closed with, and null for a close without one', async () => {
+    for (const [close, expected] of [
+      [(ws: WebSocket) => ws.close(4000, 'maintenance'), { closeCode: 4000, closeReason: 'maintenance' }],
+      [(ws: WebSocket) => ws.close(), { closeCode: null, closeReason: '' }],
+      [(ws: WebSocket) => ws.terminate(), { closeCode: null, closeReason: '' }],
+    ] as const) {
+      const server = await wsServer((ws) => close(ws));
+      const client = await startClient(teardown, server.url);
+      client.send('x').catch(() => undefined);
+      const [info] = await waitForEvent<[unknown]>(client, 'disconnect', { ms: 5_000 });
+      assert.deepEqual(info, { error: null, ...expected });
+      client.destroy();
+    }
+  });
+
   // The 3rd close's warning guessed at the message's size, a proxy, the scheme or a token, though the server had said
   // why: 'send' against a server closing with 1008 "token expired" printed both, the guesses last.
   it('names the code a ws:// server closes with, not guesses, when the oldest message was unacknowledged on 3 connections', async () => {

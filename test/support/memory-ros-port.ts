@@ -477,7 +477,7 @@ export class MemoryLink extends EventEmitter<ClientEvents> {
   /** The connection is lost, as the client reports it; `connect()` brings it back. */
   disconnect(): void {
     this.isConnected = false;
-    this.emit('disconnect', { error: null });
+    this.emit('disconnect', { error: null, closeCode: null, closeReason: '' });
   }
 
   stats(): BridgeLinkStats {
