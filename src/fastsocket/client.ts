@@ -230,10 +230,10 @@ const BENIGN_CLOSE_CODES = new Set([1000, 1001, 1012]);
 
 /**
  * A ws server's close code and reason, for the log ('1008 (policy violation): "token expired"'); null for a close
- * that carried none (1005: a close frame without a code, 1006: no close frame) and for tcp/tls.
+ * that carried none (FrameConnection#peerCloseCode) and for tcp/tls.
  */
 function closeCodeText(code: number | null, reason: string): string | null {
-  if (code === null || code === 1005 || code === 1006) return null;
+  if (code === null) return null;
   const name = CLOSE_CODE_NAMES[code] ?? (code >= 4000 ? 'a code of the server\'s application' : undefined);
   return `${code}${name ? ` (${name})` : ''}${reason ? `: ${quoteForLog(reason)}` : ''}`;
 }
@@ -854,9 +854,7 @@ export class FastSocketClient extends EventEmitter<ClientEvents> {
     } else {
       this.logger.info(`disconnected from ${this.url}${closedWith ? ` (it closed the connection with ${closedWith})` : ''}; ${this.outbox.size} messages unacknowledged`);
     }
-    // 1005 (a close frame without a code) and 1006 (no close frame) are the ws library's, not the server's.
-    const closeCode = conn.peerCloseCode === 1005 || conn.peerCloseCode === 1006 ? null : conn.peerCloseCode;
-    this.emit('disconnect', { error: refusal, closeCode, closeReason: closeCode === null ? '' : conn.peerCloseReason });
+    this.emit('disconnect', { error: refusal, closeCode: conn.peerCloseCode, closeReason: conn.peerCloseReason });
     this.scheduleReconnect();
   }
 

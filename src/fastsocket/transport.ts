@@ -58,7 +58,7 @@ export abstract class FrameConnection extends EventEmitter<FrameConnectionEvents
   protected closed = false;
   /**
    * WebSocket close code of a close the peer began (1009: our frame was too large for it), else null: not the peer's
-   * echo of a close of ours.
+   * echo of a close of ours, nor 1005 or 1006, which ws reports for a close frame without a code and for none at all.
    */
   peerCloseCode: number | null = null;
   /** The reason text of that close frame ('' for none), as the peer wrote it. */
@@ -524,7 +524,7 @@ class WsConnection extends FrameConnection {
     ws.on('close', (code: number, reason: Buffer) => {
       // A peer answers our close frame with the same code (RFC 6455 §5.5.1): our 1009 for its frame over the limit came
       // back and was read as its verdict on ours, which dropped a message of ours per connection as too large.
-      if (!this.closed) {
+      if (!this.closed && code !== 1005 && code !== 1006) {
         this.peerCloseCode = code;
         this.peerCloseReason = reason.toString('utf8');
       }
