@@ -185,7 +185,6 @@ class CdrReader {
     if (count > this.buf.length - this.pos) throw new RangeError('count past the end');
     if (field.primitive && BYTE_ARRAY_TYPES.has(field.type)) {
       const end = this.pos + count;
-      if (end > this.buf.length) throw new RangeError('past the end');
       const bytes = this.buf.subarray(this.pos, end);
       this.pos = end;
       return base64Value(bytes);
